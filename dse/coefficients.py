@@ -1,0 +1,204 @@
+"""Coefficients of the CE surrogate: schema, priors, load and save.
+
+A coefficients file holds the posterior mean and covariance of the
+parameters of :mod:`dse.models.ce` — one reference ``ln(1 - CE)`` per
+``metal/family`` group, one effect per coating class, one slope per
+feature — plus the residual standard deviation and two formation constants.
+:mod:`dse.calibration` writes it; designs and sweeps may name one with
+``ce_coefficients: path.yaml``.
+
+>>> c = load_coefficients()
+>>> round(c.reference_ce("Li/dual-salt"), 4) > 0.99
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dse.errors import CalibrationError
+from dse.models.ce import FEATURE_NAMES
+
+__all__ = ["CeCoefficients", "Prior", "PRIORS", "load_coefficients", "prior_coefficients", "DEFAULT_PATH"]
+
+DEFAULT_PATH = Path(__file__).parent / "data" / "ce_coefficients.yaml"
+COATING_CLASSES = ("alloy", "carbon", "composite")
+
+
+class Prior(BaseModel):
+    """A normal prior ``N(mean, sd²)`` on one parameter, with its reasoning."""
+
+    model_config = ConfigDict(extra="forbid")
+    mean: float
+    sd: float = Field(gt=0)
+    basis: str = ""
+
+
+def _ln_loss(ce_percent: float) -> float:
+    return float(np.log(1.0 - ce_percent / 100.0))
+
+
+#: Priors: reference CE per group at 25 °C, 1 mA/cm², 3 mAh/cm², full DoD, no pressure.
+PRIORS: dict[str, Prior] = {
+    "Li/carbonate": Prior(mean=_ln_loss(98.0), sd=0.8, basis="seed-001 L283-L285, L346: carbonate SEI fractures; 25 % first-discharge recovery"),
+    "Li/dual-salt": Prior(mean=_ln_loss(99.6), sd=0.7, basis="seed-001 L289: benchmark, 80 % after 90 cycles at 80 % DoD (implied 99.75 %)"),
+    "Li/ether": Prior(mean=_ln_loss(99.0), sd=0.8, basis="seed-001 L285: ethers improve CE; Table 4 LFP/ether rows 99.5-99.7 %"),
+    "Li/hce": Prior(mean=_ln_loss(99.3), sd=0.8, basis="seed-001 L297: HCE contact ion pairs; Table 4 L345 >99 %"),
+    "Li/lhce": Prior(mean=_ln_loss(99.5), sd=0.8, basis="seed-001 L299: LHCE retains HCE solvation"),
+    "Li/ionic-liquid": Prior(mean=_ln_loss(99.3), sd=0.8, basis="seed-001 L308: 99.4 % average at 50 °C"),
+    "Li/gel": Prior(mean=_ln_loss(99.3), sd=0.9, basis="seed-001 L349: gel polymer 99.7 % average"),
+    "Li/sulfide": Prior(mean=_ln_loss(99.7), sd=0.8, basis="seed-001 L419: LPSCl/Ag-C 99.8 % over >1000 cycles"),
+    "Li/oxide": Prior(mean=_ln_loss(99.0), sd=1.0, basis="seed-001 L427: sputtered Ag on LLZO ~88 % pressure-free"),
+    "Li/halide": Prior(mean=_ln_loss(99.0), sd=1.0, basis="seed-001 L383: halides reduced by Li; little anode-free data"),
+    "Li/polymer": Prior(mean=_ln_loss(99.3), sd=1.0, basis="seed-001 L630: PEO/Ag-C over 99 %, at 60 °C"),
+    "Li/lipon": Prior(mean=_ln_loss(99.9), sd=0.8, basis="seed-001 L496: LiPON thin film >1000 cycles"),
+    "Na/ether": Prior(mean=_ln_loss(99.7), sd=0.7, basis="seed-004 L137: glymes CE >99.9 % (half cell); seed-003 L158 NIRR >99.8 %"),
+    "Na/carbonate": Prior(mean=_ln_loss(98.0), sd=0.8, basis="seed-004 L139, L273: carbonates unstable SEI with Na"),
+    "Na/hce": Prior(mean=_ln_loss(99.7), sd=0.8, basis="seed-004 L175, L231: HCE widens window, suppresses dendrites"),
+    "Na/lhce": Prior(mean=_ln_loss(99.7), sd=0.8, basis="seed-004 L175"),
+    "Na/ionic-liquid": Prior(mean=_ln_loss(99.3), sd=1.0, basis="seed-004 L153-L155"),
+    "Na/gel": Prior(mean=_ln_loss(99.3), sd=1.0, basis="seed-001 L563-L565: TXE gel"),
+    "Na/nasicon": Prior(mean=_ln_loss(99.5), sd=1.0, basis="seed-001 L573-L575: dense Na on Cu/NZSP"),
+    "Na/beta-alumina": Prior(mean=_ln_loss(99.7), sd=1.0, basis="seed-001 L585: higher CCD, lower pressure than Li"),
+    "Na/sulfide": Prior(mean=_ln_loss(99.3), sd=1.0, basis="seed-001 L571: void formation, SE fracture"),
+    "Na/borohydride": Prior(mean=_ln_loss(99.8), sd=0.8, basis="seed-004 L241: 99.96 % over 400 cycles at 10 MPa, 40 °C"),
+    "Na/halide": Prior(mean=_ln_loss(99.3), sd=1.0, basis="seed-001 L571: NaM(O)Cl4"),
+    "K/ether": Prior(mean=_ln_loss(99.3), sd=0.9, basis="seed-003 L113, L173: Al@G 99 %, 99.80 % with PDMS at -40 °C"),
+    "K/carbonate": Prior(mean=_ln_loss(98.0), sd=1.0, basis="seed-003 L158-L160: reactive K limits stable electrolytes"),
+    "K/hce": Prior(mean=_ln_loss(99.3), sd=1.0, basis="seed-003 L186: DHCE vs HCE"),
+    "coating/alloy": Prior(mean=-0.3, sd=0.5, basis="seed-001 L259-L263: alloying layers lower nucleation overpotential"),
+    "coating/carbon": Prior(mean=-0.2, sd=0.5, basis="seed-001 L265; seed-004 L281-L283"),
+    "coating/composite": Prior(mean=-0.5, sd=0.5, basis="seed-001 L410-L419: Ag-C interlayers, >1000 cycles"),
+    "slope/pressure": Prior(mean=-0.7, sd=0.5, basis="seed-001 L330, seed-004 L347: denser deposits at 0.7-1.2 MPa"),
+    "slope/contact": Prior(mean=1.5, sd=0.7, basis="seed-001 L379, L480: solids need contact pressure"),
+    "slope/current_density": Prior(mean=0.2, sd=0.3, basis="seed-003 L188: depletion at high current; seed-001 L206 nucleation"),
+    "slope/temperature": Prior(mean=-0.15, sd=0.2, basis="seed-001 L291, L618: 40 °C cycling; per 10 K"),
+    "slope/areal_capacity": Prior(mean=-0.3, sd=0.3, basis="per-area SEI loss is a smaller fraction of a thicker deposit"),
+    "slope/depth_of_discharge": Prior(mean=-0.5, sd=0.5, basis="seed-001 L178: partial coverage of Cu drives galvanic corrosion"),
+    "slope/rate_ratio": Prior(mean=0.3, sd=0.3, basis="seed-004 L383: slow charge, fast discharge extends life"),
+}
+
+
+class CeCoefficients(BaseModel):
+    """Posterior (or prior) of the CE surrogate parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = "dse-ce-coefficients/1"
+    description: str = ""
+    provenance: dict = Field(default_factory=dict)
+    groups: list[str]
+    coating_classes: list[str] = Field(default_factory=lambda: list(COATING_CLASSES))
+    features: list[str] = Field(default_factory=lambda: list(FEATURE_NAMES))
+    mean: list[float]
+    covariance: list[list[float]]
+    residual_sd: float = Field(ge=0)
+    formation_loss_multiplier: float = Field(ge=0)
+    coating_trapped_fraction: float = Field(ge=0, le=1)
+    fit_report: dict = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shapes(self):
+        n = len(self.groups) + len(self.coating_classes) + len(self.features)
+        if tuple(self.features) != FEATURE_NAMES:
+            raise ValueError(f"features must be {list(FEATURE_NAMES)}")
+        if len(self.mean) != n:
+            raise ValueError(f"mean has {len(self.mean)} values, expected {n}")
+        cov = np.asarray(self.covariance, dtype=float)
+        if cov.shape != (n, n):
+            raise ValueError(f"covariance has shape {cov.shape}, expected ({n}, {n})")
+        if not np.allclose(cov, cov.T, atol=1e-10) or np.min(np.linalg.eigvalsh(cov)) < -1e-9:
+            raise ValueError("covariance must be symmetric positive semi-definite")
+        return self
+
+    # -- parameter access ---------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        return self.groups + [f"coating/{c}" for c in self.coating_classes] + [f"slope/{f}" for f in self.features]
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def reference_ce(self, group: str) -> float:
+        """Reference CE of a ``metal/family`` group."""
+        return float(1.0 - np.exp(self.mean[self.index(group)]))
+
+    @property
+    def slopes(self) -> tuple[float, ...]:
+        n0 = len(self.groups) + len(self.coating_classes)
+        return tuple(float(x) for x in self.mean[n0:])
+
+    @property
+    def slope_covariance(self) -> np.ndarray:
+        n0 = len(self.groups) + len(self.coating_classes)
+        return np.asarray(self.covariance, dtype=float)[n0:, n0:]
+
+    def base_terms(self, group: str, coating_class: str | None) -> tuple[float, float, tuple[float, ...]]:
+        """Mean, variance and slope covariances of ``r[group] + c[class]``."""
+        cov = np.asarray(self.covariance, dtype=float)
+        mean = np.asarray(self.mean, dtype=float)
+        x = np.zeros(len(self.names))
+        x[self.index(group)] = 1.0
+        if coating_class and coating_class != "none":
+            x[self.index(f"coating/{coating_class}")] = 1.0
+        n0 = len(self.groups) + len(self.coating_classes)
+        return float(x @ mean), float(x @ cov @ x), tuple(float(v) for v in (x @ cov)[n0:])
+
+    def hash(self) -> str:
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=120))
+
+
+def prior_coefficients() -> CeCoefficients:
+    """Coefficients equal to the priors (used before any calibration)."""
+    groups = [k for k in PRIORS if not k.startswith(("coating/", "slope/"))]
+    names = groups + [f"coating/{c}" for c in COATING_CLASSES] + [f"slope/{f}" for f in FEATURE_NAMES]
+    return CeCoefficients(
+        description="Prior coefficients (no data)",
+        provenance={"source": "dse.coefficients.PRIORS"},
+        groups=groups,
+        mean=[PRIORS[n].mean for n in names],
+        covariance=np.diag([PRIORS[n].sd ** 2 for n in names]).tolist(),
+        residual_sd=0.5,
+        formation_loss_multiplier=15.0,
+        coating_trapped_fraction=0.2,
+    )
+
+
+def load_coefficients(path: str | Path | None = None) -> CeCoefficients:
+    """Load a coefficients file (default: the shipped calibration, else the priors).
+
+    Raises
+    ------
+    CalibrationError
+        If the file is missing or does not match the schema.
+    """
+    if path is None and not DEFAULT_PATH.exists():
+        return prior_coefficients()
+    return _load(str(path or DEFAULT_PATH))
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> CeCoefficients:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise CalibrationError(f"cannot read coefficients ({exc.strerror})", where=path) from None
+    except yaml.YAMLError:
+        raise CalibrationError("malformed YAML", where=path) from None
+    try:
+        return CeCoefficients.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise CalibrationError(f"{loc}: {err['msg']}" if loc else err["msg"], where=path) from None

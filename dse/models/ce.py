@@ -1,0 +1,185 @@
+"""Calibrated surrogate of the average Coulombic efficiency.
+
+The log of the per-cycle loss is linear in a few design features::
+
+    ln(1 - CE) = r[metal, electrolyte family] + c[coating class] + Σ_j β_j · z_j
+
+``r`` is the reference loss of the electrolyte on a bare collector at the
+reference condition (25 °C, 1 mA/cm², 3 mAh/cm², full depth of discharge,
+no pressure), ``c`` the effect of a coating class, and ``z`` the features
+of :func:`ce_features`: a saturating stack-pressure benefit for liquids
+(seed 001 L330, seed 004 L347), a contact penalty for solids below their
+minimum pressure (seed 001 L379, L480), charge current density, temperature,
+areal capacity, depth of discharge and the charge/discharge rate ratio
+(seed 004 L383). Each multiplies ``1 - CE`` by ``exp(β_j z_j)``.
+
+The coefficients are fitted by Bayesian linear regression
+(:mod:`dse.calibration`); their posterior covariance gives the predictive
+variance of ``ln(1 - CE)`` in closed form (:func:`log_loss_variance`). Cycle
+life falls monotonically with ``1 - CE``, so its quantiles are the lifetime
+model evaluated at the quantiles of ``ln(1 - CE)``.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba.extending import register_jitable
+
+from dse.models._ufuncs import select
+
+__all__ = [
+    "CeFeatures",
+    "FEATURE_NAMES",
+    "ce_features",
+    "log_loss_mean",
+    "log_loss_variance",
+    "coulombic_efficiency",
+    "REFERENCE",
+]
+
+FEATURE_NAMES = (
+    "pressure",
+    "contact",
+    "current_density",
+    "temperature",
+    "areal_capacity",
+    "depth_of_discharge",
+    "rate_ratio",
+)
+CeFeatures = namedtuple("CeFeatures", FEATURE_NAMES)
+CeFeatures.__doc__ = "Features of the CE surrogate, 0 at the reference condition."
+
+#: reference condition of the surrogate
+PRESSURE_SCALE = 0.5  # [MPa], saturation scale of the liquid pressure benefit
+REFERENCE_CURRENT_DENSITY = 1.0  # [mA/cm²]
+REFERENCE_TEMPERATURE = 25.0  # [°C]
+REFERENCE_AREAL_CAPACITY = 3.0  # [mAh/cm²]
+REFERENCE = {
+    "pressure_scale": PRESSURE_SCALE,
+    "current_density": REFERENCE_CURRENT_DENSITY,
+    "temperature": REFERENCE_TEMPERATURE,
+    "areal_capacity": REFERENCE_AREAL_CAPACITY,
+}
+
+
+@register_jitable
+def ce_features(
+    stack_pressure,
+    min_stack_pressure,
+    solid,
+    current_density,
+    temperature,
+    cathode_loading,
+    depth_of_discharge,
+    charge_rate,
+    discharge_rate,
+):
+    """Design features of the CE surrogate.
+
+    Parameters
+    ----------
+    stack_pressure : array_like
+        [MPa]
+    min_stack_pressure : array_like
+        Contact pressure a solid electrolyte needs [MPa] (ignored for liquids).
+    solid : array_like of bool
+        True for solid electrolytes.
+    current_density : array_like
+        Charge current density [mA/cm²].
+    temperature : array_like
+        [°C]
+    cathode_loading : array_like
+        [mAh/cm²]
+    depth_of_discharge : array_like
+        [-]
+    charge_rate, discharge_rate : array_like
+        [1/h]
+
+    Returns
+    -------
+    CeFeatures
+        ``pressure = 1 - exp(-p / 0.5 MPa)`` for liquids (0 for solids);
+        ``contact = max(0, 1 - p / p_min)`` for solids (0 for liquids);
+        ``current_density = ln(j / 1 mA/cm²)``; ``temperature = (T - 25 °C) / 10 K``;
+        ``areal_capacity = ln(Q / 3 mAh/cm²)``; ``depth_of_discharge = 1 - DoD``;
+        ``rate_ratio = ln(charge_rate / discharge_rate)``.
+
+    Examples
+    --------
+    >>> f = ce_features(1.0, 0.0, False, 0.6, 25.0, 3.0, 1.0, 0.2, 0.5)
+    >>> round(float(f.pressure), 3), round(float(f.rate_ratio), 3)
+    (0.865, -0.916)
+    """
+    liquid_pressure = 1.0 - np.exp(-np.maximum(stack_pressure, 0.0) / PRESSURE_SCALE)
+    shortfall = np.maximum(0.0, 1.0 - stack_pressure / np.maximum(min_stack_pressure, 1.0e-9))
+    contact = select(min_stack_pressure > 0.0, shortfall, 0.0)
+    return CeFeatures(
+        select(solid, 0.0, liquid_pressure),
+        select(solid, contact, 0.0),
+        np.log(current_density / REFERENCE_CURRENT_DENSITY),
+        (temperature - REFERENCE_TEMPERATURE) / 10.0,
+        np.log(cathode_loading / REFERENCE_AREAL_CAPACITY),
+        1.0 - depth_of_discharge,
+        np.log(charge_rate / discharge_rate),
+    )
+
+
+@register_jitable
+def log_loss_mean(base, features, slopes):
+    """Mean of ``ln(1 - CE)``: ``base + Σ_j slopes[j] · features[j]``.
+
+    Parameters
+    ----------
+    base : array_like
+        ``r[group] + c[coating class]`` for each design.
+    features : CeFeatures
+    slopes : sequence of float
+        ``β_j`` in :data:`FEATURE_NAMES` order.
+
+    Examples
+    --------
+    >>> f = CeFeatures(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    >>> round(float(log_loss_mean(np.log(0.004), f, (-0.5, 0, 0, 0, 0, 0, 0))), 4)
+    -6.0215
+    """
+    total = base + 0.0
+    for j in range(len(features)):
+        total = total + slopes[j] * features[j]
+    return total
+
+
+@register_jitable
+def log_loss_variance(base_variance, base_covariance, features, slope_covariance, residual_variance):
+    """Predictive variance of ``ln(1 - CE)`` for one design.
+
+    ``Var = v_b + 2 Σ_j z_j C_bj + Σ_jk z_j z_k S_jk + σ²``, where ``v_b`` is
+    the posterior variance of the design's ``r + c``, ``C_bj`` its covariance
+    with ``β_j``, ``S`` the covariance of the slopes (indexed ``S[j][k]``, so a
+    tuple of tuples works inside compiled code without reference counting)
+    and ``σ²`` the residual variance of the fit.
+
+    Examples
+    --------
+    >>> z = CeFeatures(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    >>> S = np.diag([0.04, 0, 0, 0, 0, 0, 0])   # or a tuple of tuples
+    >>> round(float(log_loss_variance(0.09, (0.01,) + (0.0,) * 6, z, S, 0.25)), 4)
+    0.4
+    """
+    total = base_variance + residual_variance
+    for j in range(len(features)):
+        total = total + features[j] * (2.0 * base_covariance[j] + features[j] * slope_covariance[j][j])
+        for k in range(j + 1, len(features)):
+            total = total + 2.0 * features[j] * features[k] * slope_covariance[j][k]
+    return total
+
+
+@register_jitable
+def coulombic_efficiency(log_loss):
+    """CE from ``ln(1 - CE)``.
+
+    >>> round(float(coulombic_efficiency(np.log(0.001))), 6)
+    0.999
+    """
+    return 1.0 - np.exp(log_loss)

@@ -1,0 +1,336 @@
+"""The model chain: stack → energy → CE → lifetime → cost → feasibility.
+
+:func:`evaluate` composes the model functions of this package for one set of
+:class:`Parameters`. It is written with arithmetic, ufuncs and
+:func:`~dse.models._ufuncs.select` only, so the same source runs
+
+* on arrays (numpy; one call for a whole block of designs), and
+* element by element inside the numba-compiled sweep kernel
+  (:mod:`dse.models.kernel`), where it is compiled with ``numba.njit``.
+
+Parameters arrive as nested named tuples: the numeric design inputs and, for
+each categorical input, the catalogue properties already looked up (models
+never see strings). Chain-level constants (CE slopes and their covariance,
+fixed prices) arrive as :class:`Constants`.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba.extending import register_jitable
+
+from dse.models._ufuncs import select
+from dse.models.ce import ce_features, coulombic_efficiency, log_loss_mean, log_loss_variance
+from dse.models.cost import area_cost, cost_per_energy, mass_cost
+from dse.models.energy import energy_density, pouch_cell, specific_energy, utilisation
+from dse.models.feasibility import critical_current_density, infeasible_reason
+from dse.models.lifetime import cycle_life, first_cycle_loss, initial_inventory
+from dse.models.stack import (
+    cathode_layer,
+    deposit_porosity,
+    host_anode_layer,
+    metal_mass_per_capacity,
+    metal_thickness_per_capacity,
+    plated_metal,
+    porous_layer,
+    solid_layer,
+)
+
+__all__ = ["GROUPS", "Parameters", "Constants", "Outputs", "OUTPUT_FIELDS", "evaluate", "DESIGN_FIELDS"]
+
+#: numeric design inputs, in this order
+DESIGN_FIELDS = (
+    "cathode_loading",
+    "cathode_porosity",
+    "cathode_active_fraction",
+    "positive_collector_thickness",
+    "current_collector_thickness",
+    "coating_thickness",
+    "metal_excess",
+    "prelithiation",
+    "electrolyte_amount",
+    "separator_thickness",
+    "stack_pressure",
+    "temperature",
+    "charge_rate",
+    "discharge_rate",
+    "depth_of_discharge",
+)
+
+#: property groups: name → (categorical input it is looked up by, fields)
+GROUPS = {
+    "metal": ("metal", ("code", "molar_mass", "density", "deposit_porosity", "dense_deposit_porosity",
+                        "densification_pressure", "price")),
+    "cathode": ("cathode", ("metal_code", "specific_capacity", "average_voltage", "upper_cutoff_voltage",
+                            "density", "inactive_density", "first_cycle_efficiency", "price", "coating_density")),
+    "collector": ("current_collector", ("density", "price", "process_cost", "alloys_li", "alloys_na", "alloys_k")),
+    "coating": ("coating", ("ce_class", "density", "uptake_li", "uptake_na", "uptake_k", "price", "process_cost")),
+    "electrolyte": ("electrolyte", ("metal_code", "solid", "density", "oxidative_limit", "min_temperature",
+                                    "max_temperature", "price", "transport_current", "critical_current_density",
+                                    "ccd_activation_energy", "ccd_pressure_scale", "min_stack_pressure",
+                                    "catholyte_fraction")),
+    "separator": ("separator", ("density", "porosity", "price")),
+    "packaging": ("cell_format", ("pouch", "max_stack_pressure", "layers", "electrode_width", "electrode_length",
+                                  "seal_width", "laminate_thickness", "laminate_density", "laminate_price",
+                                  "tab_mass", "plate_density", "plate_strength", "cells_per_module")),
+    "anode": ("anode", ("specific_capacity", "coating_density", "porosity", "active_fraction", "np_ratio",
+                        "voltage_offset", "price")),
+}
+#: CE surrogate terms looked up per (electrolyte, coating) pair
+CE_FIELDS = ("base", "variance") + tuple(f"covariance_{j}" for j in range(7))
+
+DesignInputs = namedtuple("DesignInputs", DESIGN_FIELDS)
+_GROUP_TYPES = {
+    name: namedtuple(name.capitalize() + "Properties", fields) for name, (_, fields) in GROUPS.items()
+}
+CeTerms = namedtuple("CeTerms", ("base", "variance", "covariance"))
+Parameters = namedtuple("Parameters", ("design",) + tuple(GROUPS) + ("ce",))
+Parameters.__doc__ = "Per-design inputs and looked-up properties (nested named tuples)."
+
+Constants = namedtuple(
+    "Constants",
+    (
+        "slopes",  # tuple of 7 floats, β of the CE surrogate
+        "slope_covariance",  # 7 × 7 covariance as a tuple of tuples
+        "residual_variance",  # σ² of ln(1 - CE)
+        "formation_loss_multiplier",  # first-cycle loss = m · (1 - CE)
+        "coating_trapped_fraction",  # share of alloyed metal never released
+        "quantile_z",  # standard-normal quantile of the uncertainty band (1.2816 for p10/p90)
+        "positive_collector_density",  # [g/cm³] Al
+        "positive_collector_price",  # [USD/kg]
+        "additive_capacity",  # prelithiation additive [mAh/g]
+        "additive_density",  # [g/cm³]
+        "additive_price",  # [USD/kg]
+        "inactive_price",  # binder and carbon [USD/kg]
+        "hardware_price",  # pressure plates [USD/kg]
+        "end_of_life",  # retention that ends life [-]
+        "uncertainty",  # 1 to compute cycle_life_p10/p90, 0 to skip them (NaN)
+    ),
+)
+Constants.__doc__ = "Chain-level constants shared by every design of a block."
+
+OUTPUT_FIELDS = (
+    "specific_energy",
+    "energy_density",
+    "specific_energy_stack",
+    "energy_density_stack",
+    "capacity",
+    "average_voltage",
+    "coulombic_efficiency",
+    "cycle_life",
+    "cycle_life_p10",
+    "cycle_life_p90",
+    "knee_cycles",
+    "inventory",
+    "lifetime_energy",
+    "cost",
+    "cost_per_cycle",
+    "swelling",
+    "plated_thickness",
+    "current_density",
+    "infeasible_reason",
+    # per-layer breakdown of the repeat unit (mass as assembled, thickness at full charge)
+    "mass_positive_collector",
+    "mass_cathode",
+    "mass_separator",
+    "mass_electrolyte",
+    "mass_anode",
+    "mass_metal",
+    "mass_coating",
+    "mass_negative_collector",
+    "thickness_positive_collector",
+    "thickness_cathode",
+    "thickness_separator",
+    "thickness_electrolyte",
+    "thickness_anode",
+    "thickness_metal",
+    "thickness_coating",
+    "thickness_negative_collector",
+    "unit_mass",
+    "unit_thickness",
+    "unit_energy",
+    "cell_energy",
+    "cell_mass",
+    "cell_volume",
+    "formation_loss",
+    "coating_loss",
+)
+Outputs = namedtuple("Outputs", OUTPUT_FIELDS)
+Outputs.__doc__ = "Every output of :func:`evaluate` (see dse.vocabulary.OUTPUTS for units)."
+
+
+@register_jitable
+def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss):
+    """Inventory and cycle life at one value of ``ln(1 - CE)``."""
+    ce = coulombic_efficiency(log_loss)
+    formation = first_cycle_loss(ce, k.formation_loss_multiplier)
+    inv = initial_inventory(
+        d.cathode_loading, c.first_cycle_efficiency, d.prelithiation, excess_capacity, uptake,
+        k.coating_trapped_fraction, formation,
+    )
+    return ce, inv, cycle_life(inv.inventory, q, ce, k.end_of_life)
+
+
+@register_jitable(inline="always")
+def evaluate(p, k):
+    """Evaluate the whole chain for one block of designs (or one design).
+
+    Parameters
+    ----------
+    p : Parameters
+        Design inputs and looked-up properties; floats or arrays of one shape.
+    k : Constants
+
+    Returns
+    -------
+    Outputs
+        Energies per repeat unit and per cell, lifetime, cost, feasibility and
+        the per-layer breakdown. Units as in :mod:`dse.vocabulary`; breakdown
+        masses [mg/cm²] and thicknesses [µm] per repeat unit.
+    """
+    d = p.design
+    m, c, cc, co, e, s, pk, a = p.metal, p.cathode, p.collector, p.coating, p.electrolyte, p.separator, p.packaging, p.anode
+    solid = e.solid > 0.5
+    baseline = a.np_ratio > 0.0
+    loading = d.cathode_loading
+    valid = (
+        (loading > 0.0) & (d.cathode_porosity >= 0.0) & (d.cathode_porosity < 1.0)
+        & (d.cathode_active_fraction > 0.0) & (d.cathode_active_fraction <= 1.0)
+        & (d.positive_collector_thickness >= 0.0) & (d.current_collector_thickness >= 0.0)
+        & (d.coating_thickness >= 0.0) & (d.metal_excess >= 0.0) & (d.prelithiation >= 0.0)
+        & (d.electrolyte_amount >= 0.0) & (d.separator_thickness > 0.0) & (d.stack_pressure >= 0.0)
+        & (d.temperature > -273.15) & (d.charge_rate > 0.0) & (d.discharge_rate > 0.0)
+        & (d.depth_of_discharge > 0.0) & (d.depth_of_discharge <= 1.0)
+    )
+
+    # --- stack layers -------------------------------------------------------
+    catholyte = select(solid, e.catholyte_fraction, 0.0)
+    cathode = cathode_layer(
+        loading, c.specific_capacity, d.cathode_active_fraction, d.cathode_porosity,
+        c.density, c.inactive_density, catholyte, e.density, c.coating_density,
+    )
+    additive_mass = 1000.0 * d.prelithiation * loading / k.additive_capacity
+    cathode_mass = cathode.mass + additive_mass
+    cathode_thickness = cathode.thickness + 10.0 * additive_mass / k.additive_density
+    separator = porous_layer(d.separator_thickness, select(solid, e.density, s.density), select(solid, 0.0, s.porosity))
+    host = host_anode_layer(loading, a.np_ratio, a.specific_capacity, a.active_fraction, a.coating_density, a.porosity)
+    positive = solid_layer(0.5 * d.positive_collector_thickness, k.positive_collector_density)
+    negative = solid_layer(0.5 * d.current_collector_thickness, cc.density)
+    coated = co.ce_class > 0.5
+    coating = solid_layer(select(coated, d.coating_thickness, 0.0), co.density)
+
+    # --- capacity, CE and inventory ----------------------------------------
+    usable = utilisation(d.discharge_rate, loading, e.transport_current)
+    q = d.depth_of_discharge * usable * loading
+    current_density = d.charge_rate * loading
+    features = ce_features(
+        d.stack_pressure, e.min_stack_pressure, solid, current_density, d.temperature, loading,
+        d.depth_of_discharge, d.charge_rate, d.discharge_rate,
+    )
+    mean = log_loss_mean(p.ce.base, features, k.slopes)
+    per_capacity = metal_thickness_per_capacity(m.molar_mass, m.density)
+    mass_per_capacity = metal_mass_per_capacity(m.molar_mass)
+    excess_capacity = d.metal_excess / per_capacity
+    uptake_specific = select(m.code < 0.5, co.uptake_li, select(m.code < 1.5, co.uptake_na, co.uptake_k))
+    uptake = 1.0e-3 * coating.mass * uptake_specific
+    ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean)
+    if k.uncertainty > 0.5:
+        spread = k.quantile_z * np.sqrt(log_loss_variance(p.ce.variance, p.ce.covariance, features,
+                                                          k.slope_covariance, k.residual_variance))
+        life_low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread)[2].cycle_life
+        life_high = _lifetime(d, c, k, q, excess_capacity, uptake, mean - spread)[2].cycle_life
+    else:
+        life_low = np.nan + 0.0 * mean
+        life_high = np.nan + 0.0 * mean
+    inventory = select(baseline, q, inv.inventory)
+    first = select(baseline, q, life.first_capacity)
+
+    # --- metal on the negative side (full charge) ----------------------------
+    porosity = deposit_porosity(d.stack_pressure, m.deposit_porosity, m.dense_deposit_porosity,
+                                m.densification_pressure, solid)
+    plated_capacity = select(baseline, 0.0, np.maximum(inventory - excess_capacity - inv.alloyed, 0.0))
+    metal = plated_metal(plated_capacity, d.metal_excess, per_capacity, mass_per_capacity, porosity)
+    discharged_metal = plated_metal(np.maximum(plated_capacity - first, 0.0), d.metal_excess, per_capacity,
+                                    mass_per_capacity, porosity)
+    excess_metal_mass = excess_capacity * mass_per_capacity
+
+    # --- electrolyte ---------------------------------------------------------
+    pores = cathode.pore_volume + separator.pore_volume + host.pore_volume + metal.pore_volume
+    fill = 0.1 * e.density * pores
+    specified = d.electrolyte_amount * loading
+    given = d.electrolyte_amount > 0.0
+    liquid = select(solid, 0.0, select(given, specified, fill))
+    starved = (solid == False) & given & (specified < fill)  # noqa: E712 (scalar-safe in numba)
+    excess_liquid = select(solid, 0.0, np.maximum(liquid - fill, 0.0) / (0.1 * e.density))
+
+    # --- totals per repeat unit ----------------------------------------------
+    unit_mass = (positive.mass + cathode_mass + separator.mass + liquid + host.mass + excess_metal_mass
+                 + coating.mass + negative.mass)
+    base_thickness = positive.thickness + cathode_thickness + separator.thickness + excess_liquid + host.thickness \
+        + coating.thickness + negative.thickness
+    unit_thickness = base_thickness + metal.thickness
+    discharged_thickness = base_thickness + discharged_metal.thickness
+    voltage = c.average_voltage - a.voltage_offset
+    unit_energy = first * voltage
+    se_stack = specific_energy(unit_energy, unit_mass)
+    ed_stack = energy_density(unit_energy, unit_thickness)
+    swelling = select(baseline, 0.0, 100.0 * (unit_thickness - discharged_thickness) / discharged_thickness)
+
+    # --- pouch cell ----------------------------------------------------------
+    is_pouch = pk.pouch > 0.5
+    pouch = pouch_cell(
+        unit_energy, unit_mass, unit_thickness, pk.layers, pk.electrode_width, pk.electrode_length,
+        pk.seal_width, pk.laminate_thickness, pk.laminate_density, pk.tab_mass, d.stack_pressure,
+        pk.plate_density, pk.plate_strength, pk.cells_per_module,
+    )
+    se_cell = select(is_pouch, 1000.0 * pouch.energy / pouch.mass, se_stack)
+    ed_cell = select(is_pouch, 1000.0 * pouch.energy / pouch.volume, ed_stack)
+
+    # --- lifetime outputs ----------------------------------------------------
+    nan = np.nan
+    cycles = select(baseline, nan, life.cycle_life)
+    lifetime_energy = select(baseline, nan, 1.0e-3 * se_cell * life.delivered / first)
+
+    # --- cost ----------------------------------------------------------------
+    inactive_mass = cathode.mass - cathode.active_mass - cathode.catholyte_mass
+    unit_cost = (
+        mass_cost(cathode.active_mass, c.price) + mass_cost(inactive_mass, k.inactive_price)
+        + mass_cost(cathode.catholyte_mass, e.price) + mass_cost(additive_mass, k.additive_price)
+        + select(solid, mass_cost(separator.mass, e.price), area_cost(s.price))
+        + mass_cost(liquid, e.price) + mass_cost(host.mass, a.price)
+        + mass_cost(positive.mass, k.positive_collector_price)
+        + mass_cost(negative.mass, cc.price) + 0.5 * area_cost(cc.process_cost)
+        + mass_cost(coating.mass, co.price) + select(coated, area_cost(co.process_cost), 0.0)
+        + mass_cost(excess_metal_mass, m.price)
+    )
+    electrode_area = 0.01 * pk.electrode_width * pk.electrode_length
+    pouch_cost = (pk.layers * electrode_area * unit_cost + 2.0 * area_cost(pk.laminate_price) * pouch.footprint
+                  + 1.0e-3 * k.hardware_price * pouch.hardware_mass)
+    cost = select(is_pouch, 1000.0 * pouch_cost / pouch.energy, cost_per_energy(unit_cost, unit_energy))
+
+    # --- feasibility ---------------------------------------------------------
+    ccd = critical_current_density(e.critical_current_density, e.ccd_activation_energy, e.ccd_pressure_scale,
+                                   d.temperature, d.stack_pressure)
+    alloys = select(m.code < 0.5, cc.alloys_li, select(m.code < 1.5, cc.alloys_na, cc.alloys_k))
+    reason = infeasible_reason(
+        m.code, c.metal_code, e.metal_code, alloys, c.upper_cutoff_voltage, e.oxidative_limit,
+        d.temperature, e.min_temperature, e.max_temperature, solid, current_density, ccd,
+        d.stack_pressure, pk.max_stack_pressure, starved, inventory, valid,
+    )
+
+    return Outputs(
+        se_cell, ed_cell, se_stack, ed_stack, first, voltage,
+        select(baseline, nan, ce), cycles,
+        select(baseline, nan, life_low), select(baseline, nan, life_high),
+        select(baseline, nan, life.knee), inventory, lifetime_energy,
+        cost, select(baseline, nan, cost / cycles), swelling, metal.thickness, current_density, reason,
+        positive.mass, cathode_mass, separator.mass, liquid, host.mass, excess_metal_mass, coating.mass,
+        negative.mass,
+        positive.thickness, cathode_thickness, separator.thickness, excess_liquid, host.thickness,
+        metal.thickness, coating.thickness, negative.thickness,
+        unit_mass, unit_thickness, unit_energy,
+        select(is_pouch, pouch.energy, nan), select(is_pouch, pouch.mass, nan), select(is_pouch, pouch.volume, nan),
+        select(baseline, 0.0, inv.formation_loss), select(baseline, 0.0, inv.coating_loss),
+    )

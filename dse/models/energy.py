@@ -1,0 +1,181 @@
+"""Deliverable capacity, voltage and energy; the pouch cell around the stack.
+
+Per-area units as in :mod:`dse.models.stack`; energies per area [mWh/cm²].
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba.extending import register_jitable
+
+from dse.models.constants import WH_KG_PER_MWH_MG, WH_L_PER_MWH_CM2_UM
+
+__all__ = ["utilisation", "specific_energy", "energy_density", "pouch_cell", "PouchCell", "pressure_plates"]
+
+PouchCell = namedtuple(
+    "PouchCell", ["energy", "mass", "volume", "thickness", "packaging_mass", "hardware_mass", "hardware_thickness", "footprint"]
+)
+PouchCell.__doc__ = """A pouch cell: energy [Wh], mass [g] (including its share of
+pressure hardware), volume [cm³], thickness [mm], packaging and hardware mass
+[g], hardware thickness [mm] and footprint [cm²]."""
+
+
+@register_jitable
+def utilisation(discharge_rate, cathode_loading, transport_current):
+    """Fraction of the cathode capacity deliverable at a discharge rate.
+
+    A thick electrode at high rate is limited by ion transport through its
+    pores: beyond a characteristic current density ``J_t`` the deliverable
+    capacity approaches ``J_t / rate`` (the depth the electrolyte can feed).
+    The smooth form used is
+
+    ``u = (1 + x**4) ** (-1/4)``, with ``x = rate · loading / J_t``,
+
+    which is 1 for thin electrodes at low rate, 0.84 at ``x = 1`` and ``1/x``
+    far beyond. ``J_t`` is a property of the electrolyte
+    (``transport_current``; see docs/assumptions.md). Seed 001 (L88, L332)
+    states the trend but gives no numbers, so this is a heuristic.
+
+    Parameters
+    ----------
+    discharge_rate : array_like
+        [1/h] (C-rate).
+    cathode_loading : array_like
+        [mAh/cm²]
+    transport_current : array_like
+        [mA/cm²]
+
+    Examples
+    --------
+    >>> round(float(utilisation(0.1, 6.0, 12.0)), 4)
+    1.0
+    >>> round(float(utilisation(2.0, 6.0, 12.0)), 3)
+    0.841
+    """
+    x = discharge_rate * cathode_loading / transport_current
+    x2 = x * x
+    return 1.0 / np.sqrt(np.sqrt(1.0 + x2 * x2))
+
+
+@register_jitable
+def specific_energy(energy, mass):
+    """Specific energy [Wh/kg] from areal energy [mWh/cm²] and mass [mg/cm²].
+
+    >>> float(specific_energy(22.8, 50.0))
+    456.0
+    """
+    return WH_KG_PER_MWH_MG * energy / mass
+
+
+@register_jitable
+def energy_density(energy, thickness):
+    """Energy density [Wh/L] from areal energy [mWh/cm²] and thickness [µm].
+
+    >>> float(energy_density(22.8, 190.0))
+    1200.0
+    """
+    return WH_L_PER_MWH_CM2_UM * energy / thickness
+
+
+@register_jitable
+def pressure_plates(stack_pressure, span, plate_density, plate_strength, cells_per_module, plate_factor=0.29):
+    """End plates that hold a module of cells at ``stack_pressure``.
+
+    A flat plate under uniform pressure ``p`` with short span ``b`` reaches a
+    bending stress ``σ = β p (b/t)²`` (Roark, β ≈ 0.29 for a square simply
+    supported plate), so the thickness needed is ``t = b · sqrt(β p / σ)``.
+    Two plates serve ``cells_per_module`` cells, so each cell carries
+    ``2 t / cells_per_module`` of plate thickness over its footprint.
+
+    Parameters
+    ----------
+    stack_pressure : array_like
+        [MPa]
+    span : array_like
+        Short side of the plate [mm].
+    plate_density : array_like
+        [g/cm³]
+    plate_strength : array_like
+        Allowable bending stress [MPa].
+    cells_per_module : array_like
+        [-]
+
+    Returns
+    -------
+    tuple of array_like
+        Plate thickness per cell [mm] and plate areal mass per cell [g/cm²].
+
+    Examples
+    --------
+    >>> t, m = pressure_plates(1.0, 100.0, 7.9, 250.0, 12.0)
+    >>> round(float(t), 3), round(float(m), 3)
+    (0.57, 0.45)
+    """
+    plate = span * np.sqrt(plate_factor * np.maximum(stack_pressure, 0.0) / plate_strength)
+    per_cell = 2.0 * plate / cells_per_module
+    return per_cell, per_cell * 0.1 * plate_density
+
+
+@register_jitable
+def pouch_cell(
+    unit_energy,
+    unit_mass,
+    unit_thickness,
+    layers,
+    electrode_width,
+    electrode_length,
+    seal_width,
+    laminate_thickness,
+    laminate_density,
+    tab_mass,
+    stack_pressure,
+    plate_density,
+    plate_strength,
+    cells_per_module,
+):
+    """A pouch cell of ``layers`` repeat units plus packaging and pressure hardware.
+
+    Parameters
+    ----------
+    unit_energy, unit_mass, unit_thickness : array_like
+        Repeat unit [mWh/cm²], [mg/cm²], [µm].
+    layers : array_like
+        Number of repeat units [-].
+    electrode_width, electrode_length, seal_width : array_like
+        [mm]; the footprint is the electrode plus the seal on every side.
+    laminate_thickness : array_like
+        Pouch foil thickness per face [µm].
+    laminate_density : array_like
+        [g/cm³]
+    tab_mass : array_like
+        Both tabs [g].
+    stack_pressure, plate_density, plate_strength, cells_per_module : array_like
+        See :func:`pressure_plates`.
+
+    Returns
+    -------
+    PouchCell
+
+    Examples
+    --------
+    >>> c = pouch_cell(22.8, 50.0, 190.0, 20, 90, 140, 5, 113, 1.55, 2.0, 0.0, 7.9, 250, 12)
+    >>> round(float(c.energy / c.mass * 1000)), round(float(c.energy / c.volume * 1000))
+    (411, 1025)
+    """
+    area = 0.01 * electrode_width * electrode_length
+    footprint = 0.01 * (electrode_width + 2.0 * seal_width) * (electrode_length + 2.0 * seal_width)
+    energy = 1.0e-3 * layers * area * unit_energy
+    packaging = 2.0 * 1.0e-4 * laminate_thickness * laminate_density * footprint + tab_mass
+    stack_mass = 1.0e-3 * layers * area * unit_mass
+    plate_thickness, plate_areal = pressure_plates(
+        stack_pressure, np.minimum(electrode_width, electrode_length) + 2.0 * seal_width,
+        plate_density, plate_strength, cells_per_module,
+    )
+    hardware = plate_areal * footprint
+    thickness = 1.0e-3 * (layers * unit_thickness + 2.0 * laminate_thickness) + plate_thickness
+    volume = 0.1 * thickness * footprint
+    return PouchCell(energy, stack_mass + packaging + hardware, volume, thickness, packaging, hardware,
+                     plate_thickness, footprint)
+

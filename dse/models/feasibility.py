@@ -1,0 +1,118 @@
+"""Feasibility rules: infeasible designs are masked with a reason code.
+
+A block of a million designs never raises; each design gets
+``infeasible_reason``, a bit mask (0 = feasible). Several reasons can apply
+at once. The table is documented in ``docs/feasibility.md`` and kept in
+:data:`REASONS`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba.extending import register_jitable
+
+from dse.models._ufuncs import select
+from dse.models.constants import BOLTZMANN, ZERO_CELSIUS
+
+__all__ = ["REASONS", "critical_current_density", "infeasible_reason", "describe_reason"]
+
+#: bit → (name, meaning)
+REASONS = {
+    1: ("cathode_metal", "the cathode stores another metal than the cell plates"),
+    2: ("electrolyte_metal", "the electrolyte conducts another metal ion"),
+    4: ("collector_alloys", "the negative collector alloys with the metal (e.g. Al with Li)"),
+    8: ("oxidative_limit", "the cathode upper cut-off exceeds the electrolyte's oxidative limit"),
+    16: ("temperature_window", "the temperature is outside the electrolyte's window (e.g. polymer below 60 °C)"),
+    32: ("critical_current", "the charge current density exceeds the solid electrolyte's critical current density"),
+    64: ("pressure_limit", "the stack pressure exceeds the practical limit of the cell format"),
+    128: ("electrolyte_starved", "less liquid electrolyte than the pores need"),
+    256: ("no_inventory", "no metal is left to cycle after formation"),
+    512: ("invalid_input", "an input is outside its physical range or not a number"),
+}
+
+
+@register_jitable
+def critical_current_density(reference, activation_energy, pressure_scale, temperature, stack_pressure):
+    """Critical current density of a solid electrolyte [mA/cm²].
+
+    ``CCD = CCD_25 · exp(Ea/k · (1/298.15 K - 1/T)) · (1 + p / p_s)``: metal
+    creep and interfacial contact improve with temperature (Arrhenius) and
+    with stack pressure (seed 001 L480, L585; Kasemchainan et al. 2019).
+
+    Parameters
+    ----------
+    reference : array_like
+        CCD at 25 °C and zero pressure [mA/cm²].
+    activation_energy : array_like
+        [eV]
+    pressure_scale : array_like
+        Pressure that doubles the CCD [MPa].
+    temperature : array_like
+        [°C]
+    stack_pressure : array_like
+        [MPa]
+
+    Examples
+    --------
+    >>> round(float(critical_current_density(0.5, 0.3, 5.0, 25.0, 5.0)), 3)
+    1.0
+    """
+    kelvin = temperature + ZERO_CELSIUS
+    arrhenius = np.exp(activation_energy / BOLTZMANN * (1.0 / 298.15 - 1.0 / kelvin))
+    return reference * arrhenius * (1.0 + np.maximum(stack_pressure, 0.0) / pressure_scale)
+
+
+@register_jitable
+def infeasible_reason(
+    metal_code,
+    cathode_metal_code,
+    electrolyte_metal_code,
+    collector_alloys,
+    upper_cutoff_voltage,
+    oxidative_limit,
+    temperature,
+    min_temperature,
+    max_temperature,
+    solid,
+    current_density,
+    ccd,
+    stack_pressure,
+    max_stack_pressure,
+    electrolyte_starved,
+    inventory,
+    valid_inputs,
+):
+    """Bit mask of the rules a design breaks (0 = feasible).
+
+    Codes are the keys of :data:`REASONS`. ``collector_alloys`` is 1 where
+    the collector alloys with the cell's metal.
+
+    Examples
+    --------
+    Al collector (alloys with Li) in a Li cell, ether limit 4.0 V below a
+    4.3 V cut-off:
+
+    >>> int(infeasible_reason(0, 0, 0, 1.0, 4.3, 4.0, 25, -20, 60, False, 1.0, 1.0,
+    ...                       0.0, 10.0, False, 3.0, True))
+    12
+    """
+    code = 1.0 * (cathode_metal_code != metal_code)
+    code = code + 2.0 * (electrolyte_metal_code != metal_code)
+    code = code + 4.0 * (collector_alloys > 0.5)
+    code = code + 8.0 * (upper_cutoff_voltage > oxidative_limit)
+    code = code + 16.0 * ((temperature < min_temperature) | (temperature > max_temperature))
+    code = code + 32.0 * (solid & (current_density > ccd))
+    code = code + 64.0 * (stack_pressure > max_stack_pressure)
+    code = code + 128.0 * electrolyte_starved
+    code = code + 256.0 * (1.0 - (inventory > 0.0))
+    code = code + 512.0 * (1.0 - valid_inputs)
+    return code
+
+
+def describe_reason(code: int) -> list[str]:
+    """Names of the reasons in a code.
+
+    >>> describe_reason(12)
+    ['collector_alloys', 'oxidative_limit']
+    """
+    return [name for bit, (name, _) in REASONS.items() if int(code) & bit]

@@ -98,6 +98,9 @@ class ModelChain:
         Implementation per slot of :data:`MODELS`.
     uncertainty : bool, default True
         Compute ``cycle_life_p10`` and ``cycle_life_p90`` (else NaN).
+    ce_overrides : mapping, optional
+        Replacements for scalar CE constants (``formation_loss_multiplier``,
+        ``coating_trapped_fraction``, ``residual_sd``).
     """
 
     def __init__(
@@ -107,10 +110,13 @@ class ModelChain:
         overrides: Mapping | None = None,
         models: Mapping[str, str] | None = None,
         uncertainty: bool = True,
+        ce_overrides: Mapping[str, float] | None = None,
     ):
         self.uncertainty = uncertainty
         self.catalogue = (catalogue or load_catalogue()).with_overrides(overrides)
         self.coefficients = coefficients or load_coefficients()
+        if ce_overrides:
+            self.coefficients = self.coefficients.model_copy(update=dict(ce_overrides))
         self.models = dict(DEFAULT_MODELS)
         for slot, name in (models or {}).items():
             if slot not in MODELS:
@@ -125,6 +131,13 @@ class ModelChain:
         )
         self.ce_table = self._ce_table()
         self.constants = self._constants()
+
+    @classmethod
+    def from_design(cls, design, uncertainty: bool = True) -> ModelChain:
+        """The chain a :class:`~dse.spec.Design` (or sweep scenario) asks for."""
+        coefficients = load_coefficients(design.ce_coefficients) if design.ce_coefficients else None
+        return cls(coefficients=coefficients, overrides=design.overrides, ce_overrides=design.ce_overrides,
+                   uncertainty=uncertainty)
 
     def __repr__(self) -> str:
         slots = ",\n  ".join(f"{slot}: {name}" for slot, name in self.models.items())
@@ -235,7 +248,8 @@ class ModelChain:
             Every field of :data:`dse.models.chain.OUTPUT_FIELDS` (at least 1-D),
             plus ``feasible``.
         """
-        out = physics.evaluate(self.parameters(inputs), self.constants)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            out = physics.evaluate(self.parameters(inputs), self.constants)
         result = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in out._asdict().items()}
         result["feasible"] = result["infeasible_reason"] == 0
         return result

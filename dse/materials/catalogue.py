@@ -57,7 +57,8 @@ def suggest(word: str, choices: Iterable[str]) -> str:
 
 
 def _format_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    err = errors[0]
     loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-"))
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":

@@ -7,7 +7,7 @@ ndarrays give ndarrays, DataArrays stay labelled and dask arrays stay lazy.
 It is also callable from numba-compiled code, which lets the same model
 source run element by element inside the fused sweep kernel.
 
->>> select(True, 1.0, 2.0)
+>>> float(select(True, 1.0, 2.0))
 1.0
 >>> select(np.array([True, False]), np.array([1.0, 1.0]), 0.0)
 array([1., 0.])
@@ -16,7 +16,6 @@ array([1., 0.])
 from __future__ import annotations
 
 import numba
-import numpy as np
 
 __all__ = ["select"]
 

@@ -177,9 +177,9 @@ def log_loss_variance(base_variance, base_covariance, features, slope_covariance
 
 @register_jitable
 def coulombic_efficiency(log_loss):
-    """CE from ``ln(1 - CE)``.
+    """CE from ``ln(1 - CE)``; a loss above 1 is capped (CE ≥ 0).
 
     >>> round(float(coulombic_efficiency(np.log(0.001))), 6)
     0.999
     """
-    return 1.0 - np.exp(log_loss)
+    return 1.0 - np.exp(np.minimum(log_loss, 0.0))

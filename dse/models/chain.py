@@ -156,6 +156,7 @@ OUTPUT_FIELDS = (
     "cell_volume",
     "formation_loss",
     "coating_loss",
+    "cycled_capacity",
 )
 Outputs = namedtuple("Outputs", OUTPUT_FIELDS)
 Outputs.__doc__ = "Every output of :func:`evaluate` (see dse.vocabulary.OUTPUTS for units)."
@@ -252,8 +253,12 @@ def evaluate(p, k):
                                 m.densification_pressure, solid)
     plated_capacity = select(baseline, 0.0, np.maximum(inventory - excess_capacity - inv.alloyed, 0.0))
     metal = plated_metal(plated_capacity, d.metal_excess, per_capacity, mass_per_capacity, porosity)
+    # metal alloyed into the coating swells it by (at most) its dense metal volume
+    alloy_thickness = (inv.alloyed + inv.coating_loss) * per_capacity
+    stripped_alloy = np.minimum(inv.alloyed, np.maximum(first - plated_capacity, 0.0))
     discharged_metal = plated_metal(np.maximum(plated_capacity - first, 0.0), d.metal_excess, per_capacity,
                                     mass_per_capacity, porosity)
+    discharged_alloy = alloy_thickness - stripped_alloy * per_capacity
     excess_metal_mass = excess_capacity * mass_per_capacity
 
     # --- electrolyte ---------------------------------------------------------
@@ -270,8 +275,8 @@ def evaluate(p, k):
                  + coating.mass + negative.mass)
     base_thickness = positive.thickness + cathode_thickness + separator.thickness + excess_liquid + host.thickness \
         + coating.thickness + negative.thickness
-    unit_thickness = base_thickness + metal.thickness
-    discharged_thickness = base_thickness + discharged_metal.thickness
+    unit_thickness = base_thickness + metal.thickness + alloy_thickness
+    discharged_thickness = base_thickness + discharged_metal.thickness + discharged_alloy
     voltage = c.average_voltage - a.voltage_offset
     unit_energy = first * voltage
     se_stack = specific_energy(unit_energy, unit_mass)
@@ -329,8 +334,8 @@ def evaluate(p, k):
         positive.mass, cathode_mass, separator.mass, liquid, host.mass, excess_metal_mass, coating.mass,
         negative.mass,
         positive.thickness, cathode_thickness, separator.thickness, excess_liquid, host.thickness,
-        metal.thickness, coating.thickness, negative.thickness,
+        metal.thickness, coating.thickness + alloy_thickness, negative.thickness,
         unit_mass, unit_thickness, unit_energy,
         select(is_pouch, pouch.energy, nan), select(is_pouch, pouch.mass, nan), select(is_pouch, pouch.volume, nan),
-        select(baseline, 0.0, inv.formation_loss), select(baseline, 0.0, inv.coating_loss),
+        select(baseline, 0.0, inv.formation_loss), select(baseline, 0.0, inv.coating_loss), q,
     )

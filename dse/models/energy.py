@@ -12,11 +12,13 @@ from numba.extending import register_jitable
 
 from dse.models.constants import WH_KG_PER_MWH_MG, WH_L_PER_MWH_CM2_UM
 
-__all__ = ["utilisation", "specific_energy", "energy_density", "pouch_cell", "PouchCell", "pressure_plates"]
+__all__ = ["utilisation", "specific_energy", "energy_density", "pouch_cell", "PouchCell", "Plates", "pressure_plates"]
 
 PouchCell = namedtuple(
     "PouchCell", ["energy", "mass", "volume", "thickness", "packaging_mass", "hardware_mass", "hardware_thickness", "footprint"]
 )
+Plates = namedtuple("Plates", ["thickness", "areal_mass"])
+Plates.__doc__ = "Pressure plates per cell: thickness [mm] and areal mass [g/cm²]."
 PouchCell.__doc__ = """A pouch cell: energy [Wh], mass [g] (including its share of
 pressure hardware), volume [cm³], thickness [mm], packaging and hardware mass
 [g], hardware thickness [mm] and footprint [cm²]."""
@@ -104,18 +106,18 @@ def pressure_plates(stack_pressure, span, plate_density, plate_strength, cells_p
 
     Returns
     -------
-    tuple of array_like
+    Plates
         Plate thickness per cell [mm] and plate areal mass per cell [g/cm²].
 
     Examples
     --------
     >>> t, m = pressure_plates(1.0, 100.0, 7.9, 250.0, 12.0)
     >>> round(float(t), 3), round(float(m), 3)
-    (0.57, 0.45)
+    (0.568, 0.448)
     """
     plate = span * np.sqrt(plate_factor * np.maximum(stack_pressure, 0.0) / plate_strength)
     per_cell = 2.0 * plate / cells_per_module
-    return per_cell, per_cell * 0.1 * plate_density
+    return Plates(per_cell, per_cell * 0.1 * plate_density)
 
 
 @register_jitable
@@ -162,7 +164,7 @@ def pouch_cell(
     --------
     >>> c = pouch_cell(22.8, 50.0, 190.0, 20, 90, 140, 5, 113, 1.55, 2.0, 0.0, 7.9, 250, 12)
     >>> round(float(c.energy / c.mass * 1000)), round(float(c.energy / c.volume * 1000))
-    (411, 1025)
+    (431, 951)
     """
     area = 0.01 * electrode_width * electrode_length
     footprint = 0.01 * (electrode_width + 2.0 * seal_width) * (electrode_length + 2.0 * seal_width)

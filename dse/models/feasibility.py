@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import select
 from dse.models.constants import BOLTZMANN, ZERO_CELSIUS
 
 __all__ = ["REASONS", "critical_current_density", "infeasible_reason", "describe_reason"]

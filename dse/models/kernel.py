@@ -16,15 +16,19 @@ Designs are enumerated in C order of the block ``shape``.
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 import numba
 import numpy as np
 
 from dse.models.chain import (
+    _GROUP_TYPES,
     GROUPS,
     CeTerms,
     DesignInputs,
     Parameters,
-    _GROUP_TYPES,
     evaluate,
 )
 
@@ -44,7 +48,26 @@ PackagingProperties = _GROUP_TYPES["packaging"]
 AnodeProperties = _GROUP_TYPES["anode"]
 
 
-@numba.njit(nogil=True)
+def _cache_dir() -> str:
+    """Numba cache directory keyed by the source of every model module.
+
+    Numba's on-disk cache only watches the file that defines the kernel; the
+    key makes an edit to any model function start a fresh cache.
+    """
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for f in sorted(here.glob("*.py")):
+        digest.update(f.read_bytes())
+    digest.update(numba.__version__.encode())
+    base = os.environ.get("DSE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dse")
+    return os.path.join(base, f"numba-{digest.hexdigest()[:16]}")
+
+
+_previous_cache_dir = numba.config.CACHE_DIR
+numba.config.CACHE_DIR = _cache_dir()
+
+
+@numba.njit(nogil=True, cache=True)
 def _kernel(shape, axis_of, starts, values, tm, tc, tcc, tco, te, ts, tp, ta, tce, n_coating, k, chosen, out):  # pragma: no cover
     ndim = shape.size
     n = 1
@@ -96,6 +119,9 @@ def _kernel(shape, axis_of, starts, values, tm, tc, tcc, tco, te, ts, tp, ta, tc
                 break
             idx[a] = 0
             a -= 1
+
+
+numba.config.CACHE_DIR = _previous_cache_dir
 
 
 def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32):

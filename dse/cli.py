@@ -1,0 +1,258 @@
+"""The ``dse`` command line (DESIGN.md §3 is its contract).
+
+Errors raised at the edges (:class:`~dse.errors.DseError`) are printed as one
+line on stderr and the command exits with status 2; nothing else is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dse.errors import DseError
+
+app = typer.Typer(
+    name="dse",
+    help="Design-space exploration of anode-free Li, Na and K metal cells.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+materials_app = typer.Typer(help="List and show the materials catalogue.", no_args_is_help=True)
+app.add_typer(materials_app, name="materials")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from dse import __version__
+
+        typer.echo(f"dse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Design-space exploration of anode-free Li, Na and K metal cells."""
+
+
+def _fmt(value: float, digits: int = 4) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if abs(value) >= 1e5 or (value != 0 and abs(value) < 1e-3):
+        return f"{value:.3e}"
+    return f"{value:.{digits}g}"
+
+
+# --------------------------------------------------------------------------- evaluate
+@app.command()
+def evaluate(
+    design: Annotated[Path, typer.Argument(help="Design YAML file.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    uncertainty: Annotated[bool, typer.Option("--uncertainty", help="Show the 10th/90th percentile of cycle life.")] = False,
+    curve: Annotated[
+        str | None,
+        typer.Option("--curve", help="Print capacity vs cycle ('-') or write it as a PNG plot (path ending in .png)."),
+    ] = None,
+) -> None:
+    """Evaluate one design: energy, lifetime, cost, feasibility and per-layer breakdown."""
+    from dse.evaluate import evaluate_design
+    from dse.spec import load_design
+
+    ev = evaluate_design(load_design(design), uncertainty=True)
+    if json_output:
+        data = ev.to_dict()
+        if not uncertainty:
+            data["outputs"].pop("cycle_life_p10", None)
+            data["outputs"].pop("cycle_life_p90", None)
+        if curve:
+            n, cap = ev.curve()
+            data["curve"] = {"cycle": n.tolist(), "capacity": cap.tolist(), "units": "mAh/cm^2"}
+        typer.echo(json.dumps(data, indent=2))
+        return
+    _print_evaluation(ev, uncertainty)
+    if curve:
+        _curve(ev, curve)
+
+
+def _print_evaluation(ev, uncertainty: bool) -> None:
+    from dse.evaluate import EXTRA_UNITS, LAYERS
+    from dse.vocabulary import OUTPUTS
+
+    o = ev.outputs
+    title = ev.design.name or ev.design.source
+    console.print(f"[bold]{title}[/bold]")
+    groups = {
+        "Energy": ["specific_energy", "energy_density", "specific_energy_stack", "energy_density_stack",
+                   "capacity", "average_voltage", "plated_thickness", "swelling"],
+        "Lifetime": ["coulombic_efficiency", "cycle_life"] + (["cycle_life_p10", "cycle_life_p90"] if uncertainty else [])
+        + ["knee_cycles", "inventory", "formation_loss", "lifetime_energy", "current_density"],
+        "Cost": ["cost", "cost_per_cycle"],
+    }
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("output")
+    table.add_column("value", justify="right")
+    table.add_column("units")
+    for group, names in groups.items():
+        table.add_row(f"[bold]{group}[/bold]", "", "")
+        for name in names:
+            var = OUTPUTS.get(name)
+            units = var.units if var else EXTRA_UNITS.get(name, "")
+            value = o[name]
+            if name == "coulombic_efficiency" and math.isfinite(value):
+                table.add_row(f"  {name}", f"{100 * value:.3f}", "%")
+                continue
+            table.add_row(f"  {name}", _fmt(value), units)
+    table.add_row("[bold]Feasibility[/bold]", "", "")
+    table.add_row("  feasible", "yes" if ev.feasible else "[red]no[/red]", "")
+    if not ev.feasible:
+        table.add_row("  infeasible_reason", str(int(o["infeasible_reason"])), ", ".join(ev.reasons))
+    console.print(table)
+
+    br = ev.breakdown()
+    mass_total, thick_total = o["unit_mass"], o["unit_thickness"]
+    lt = Table(title="Repeat unit (per cm² of electrode)", box=None, header_style="bold", pad_edge=False)
+    for col, just in (("layer", "left"), ("mass mg/cm²", "right"), ("mass %", "right"),
+                      ("thickness µm", "right"), ("volume %", "right")):
+        lt.add_column(col, justify=just)
+    for layer in LAYERS:
+        m, t = br["mass"][layer], br["thickness"][layer]
+        if m == 0 and t == 0:
+            continue
+        lt.add_row(layer.replace("_", " "), _fmt(m), f"{100 * m / mass_total:.1f}", _fmt(t), f"{100 * t / thick_total:.1f}")
+    lt.add_row("[bold]total[/bold]", _fmt(mass_total), "100", _fmt(thick_total), "100")
+    console.print(lt)
+    console.print("[dim]mass as assembled (discharged); thickness at full charge with plated metal[/dim]")
+
+
+def _curve(ev, target: str) -> None:
+    n, cap = ev.curve()
+    if target.endswith(".png"):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(n, cap, lw=1.5)
+        q = ev.outputs["capacity"]
+        ax.axhline(0.8 * q, color="grey", ls="--", lw=0.8, label="80 % of first discharge")
+        life = ev.outputs["cycle_life"]
+        if math.isfinite(life):
+            ax.axvline(life, color="C3", lw=0.8, label=f"cycle life {life:.0f}")
+        ax.set_xlabel("cycle")
+        ax.set_ylabel("discharge capacity [mAh/cm²]")
+        ax.set_title(ev.design.name or "capacity vs cycle")
+        ax.legend(frameon=False)
+        fig.tight_layout()
+        fig.savefig(target, dpi=120)
+        plt.close(fig)
+        console.print(f"wrote {target}")
+        return
+    step = max(1, len(n) // 25)
+    t = Table(title="Discharge capacity vs cycle", box=None, header_style="bold")
+    t.add_column("cycle", justify="right")
+    t.add_column("capacity mAh/cm²", justify="right")
+    t.add_column("retention %", justify="right")
+    for i in range(0, len(n), step):
+        t.add_row(str(int(n[i])), f"{cap[i]:.4f}", f"{100 * cap[i] / cap[0]:.1f}")
+    console.print(t)
+
+
+# --------------------------------------------------------------------------- materials
+@materials_app.command("list")
+def materials_list(
+    kind: Annotated[str | None, typer.Option("--kind", help="Only this kind (metal, cathode, ...).")] = None,
+) -> None:
+    """Every catalogue entry, by kind."""
+    from dse.materials.catalogue import KIND_DIRS, load_catalogue, suggest
+
+    cat = load_catalogue()
+    kinds = list(KIND_DIRS)
+    if kind and kind not in kinds:
+        raise DseError("unknown kind" + suggest(kind, kinds), where=f"--kind {kind}")
+    for k in [kind] if kind else kinds:
+        t = Table(title=f"{k} ({len(cat.ids(k))})", box=None, header_style="bold", title_justify="left")
+        t.add_column("id")
+        t.add_column("name")
+        t.add_column("key values")
+        for i in cat.ids(k):
+            e = cat.get(k, i)
+            vals = list(e.cited().items())[:3]
+            summary = ", ".join(f"{p}={_fmt(c.value)} {c.units if c.units != '1' else ''}".strip() for p, c in vals)
+            extra = getattr(e, "metal", None)
+            t.add_row(i, e.name + (f" [{extra}]" if extra else ""), summary)
+        console.print(t)
+
+
+@materials_app.command("show")
+def materials_show(material: Annotated[str, typer.Argument(help="Catalogue id, e.g. NMC811 (or kind:id).")]) -> None:
+    """One entry with every value, unit and citation."""
+    from dse.materials.catalogue import load_catalogue, suggest
+
+    cat = load_catalogue()
+    kind, _, id = material.rpartition(":")
+    kinds = [kind] if kind else cat.kinds_of(id)
+    if not kinds:
+        all_ids = [i for v in cat.entries.values() for i in v]
+        raise DseError("unknown material" + suggest(id, all_ids), where=material)
+    for k in kinds:
+        e = cat.get(k, id)
+        console.print(f"[bold]{e.id}[/bold] ({k}): {e.name}")
+        if e.description:
+            console.print(e.description)
+        for field in ("metal", "state", "family", "ce_class", "format"):
+            if hasattr(e, field):
+                console.print(f"{field}: {getattr(e, field)}")
+        if getattr(e, "alloys_with", None):
+            console.print(f"alloys with: {', '.join(e.alloys_with)} ({cat.describe_source(e.alloys_with_source)})")
+        t = Table(box=None, header_style="bold", pad_edge=False)
+        for col in ("property", "value", "units", "source", "note"):
+            t.add_column(col, overflow="fold")
+        for prop, c in e.cited().items():
+            t.add_row(prop, _fmt(c.value), c.units if c.units != "1" else "", cat.describe_source(c.source), c.note)
+        console.print(t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: run the app, turn edge errors into one line."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except DseError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except typer.Abort:
+        err_console.print("aborted", markup=False)
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

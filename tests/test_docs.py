@@ -1,0 +1,23 @@
+"""The generated parts of docs/ are up to date with the models."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from tests.conftest import ROOT
+
+
+def test_generated_doc_sections_are_current():
+    spec = importlib.util.spec_from_file_location("build_docs", ROOT / "tools" / "build_docs.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    for rel, sections in build.SECTIONS.items():
+        text = (ROOT / rel).read_text()
+        assert build.render(text, sections) == text, f"{rel} is stale: run python tools/build_docs.py"
+
+
+def test_readme_quick_start_is_two_commands():
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines() if line.strip()]
+    assert commands == ["make demo", "make test"]

@@ -30,7 +30,10 @@ from dse.materials.catalogue import load_catalogue, suggest
 from dse.units import to_canonical
 from dse.vocabulary import INPUTS, Variable
 
-__all__ = ["Design", "parse_design", "load_design", "parse_input", "read_yaml", "DESIGN_META_KEYS", "CE_OVERRIDE_KEYS"]
+__all__ = [
+    "Design", "parse_design", "load_design", "parse_input", "read_yaml", "DESIGN_META_KEYS", "CE_OVERRIDE_KEYS",
+    "SweepSpec", "Scenario", "Axis", "SampledInput", "Sampler", "parse_sweep", "load_sweep",
+]
 
 #: keys of a design file other than inputs
 DESIGN_META_KEYS = ("name", "description", "overrides", "ce_coefficients", "reference", "notes")
@@ -227,3 +230,306 @@ def load_design(path: str | Path) -> Design:
     """Read and validate a design YAML file."""
     data = read_yaml(path, "design file")
     return parse_design(data, source=str(path), base_dir=Path(path).parent)
+
+
+# --------------------------------------------------------------------------- sweep specs
+SWEEP_KEYS = ("name", "description", "scenarios", "inputs", "sampler", "overrides", "ce_coefficients",
+              "chunk_size", "uncertainty", "outputs", "notes")
+SCENARIO_KEYS = ("name", "description", "inputs", "sampler", "overrides")
+SAMPLERS = ("sobol", "latin_hypercube", "random", "saltelli")
+DEFAULT_CHUNK_SIZE = 1 << 20
+DEFAULT_OUTPUTS = (
+    "specific_energy", "energy_density", "specific_energy_stack", "energy_density_stack", "capacity",
+    "average_voltage", "coulombic_efficiency", "cycle_life", "knee_cycles", "inventory", "lifetime_energy",
+    "cost", "cost_per_cycle", "swelling", "plated_thickness", "current_density", "infeasible_reason",
+)
+UNCERTAINTY_OUTPUTS = ("cycle_life_p10", "cycle_life_p90")
+
+
+@dataclass
+class Axis:
+    """A swept input of a grid: its dimension name and coordinate values."""
+
+    name: str
+    values: list  # floats in canonical units, or catalogue ids
+
+    @property
+    def categorical(self) -> bool:
+        return INPUTS[self.name].categorical
+
+
+@dataclass
+class SampledInput:
+    """An input drawn by a sampler: a continuous range or a set of choices."""
+
+    name: str
+    low: float = 0.0
+    high: float = 0.0
+    log: bool = False
+    choices: list | None = None
+
+
+@dataclass
+class Sampler:
+    method: str
+    n: int
+    seed: int = 0
+
+
+@dataclass
+class Scenario:
+    """One grid or one sampled design space of a sweep."""
+
+    name: str
+    axes: list[Axis]
+    fixed: dict[str, float | str]
+    sampler: Sampler | None = None
+    sampled: list[SampledInput] = field(default_factory=list)
+    overrides: dict = field(default_factory=dict)
+    ce_overrides: dict = field(default_factory=dict)
+    ce_coefficients: Path | None = None
+    description: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "sampled" if self.sampler else "grid"
+
+    @property
+    def n_designs(self) -> int:
+        if self.sampler is None:
+            n = 1
+            for a in self.axes:
+                n *= len(a.values)
+            return n
+        if self.sampler.method == "saltelli":
+            return self.sampler.n * (len(self.sampled) + 2)
+        return self.sampler.n
+
+
+@dataclass
+class SweepSpec:
+    """A validated sweep: scenarios plus run options and the verbatim text."""
+
+    name: str
+    scenarios: list[Scenario]
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    uncertainty: bool = False
+    outputs: tuple[str, ...] = DEFAULT_OUTPUTS
+    description: str = ""
+    text: str = ""
+    source: str = "spec"
+
+    @property
+    def n_designs(self) -> int:
+        return sum(s.n_designs for s in self.scenarios)
+
+    def identity(self) -> dict:
+        """Everything that determines the stored numbers (hashed for --resume)."""
+        from dse.chain import ModelChain
+
+        scen = []
+        for s in self.scenarios:
+            chain = ModelChain.from_design(s)
+            scen.append({
+                "name": s.name,
+                "axes": [[a.name, a.values] for a in s.axes],
+                "fixed": s.fixed,
+                "sampler": None if s.sampler is None else [s.sampler.method, s.sampler.n, s.sampler.seed],
+                "sampled": [[x.name, x.low, x.high, x.log, x.choices] for x in s.sampled],
+                "catalogue": chain.catalogue.hash(),
+                "coefficients": chain.coefficients.hash(),
+            })
+        return {"scenarios": scen, "chunk_size": self.chunk_size, "uncertainty": self.uncertainty,
+                "outputs": list(self.outputs)}
+
+    def hash(self) -> str:
+        import hashlib
+        import json
+
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _positive_int(raw: Any, where: str, minimum: int = 1) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or int(raw) != raw or raw < minimum:
+        raise SpecError(f"expected an integer ≥ {minimum}, got {raw!r}", where)
+    return int(raw)
+
+
+def _range_values(name: str, kind: str, args: Any, where: str) -> list[float]:
+    import numpy as np
+
+    if not isinstance(args, list | tuple) or len(args) != 3:
+        raise SpecError(f"{kind} needs [start, stop, number]", where)
+    start = parse_input(name, args[0], f"{where}[0]")
+    stop = parse_input(name, args[1], f"{where}[1]")
+    num = _positive_int(args[2], f"{where}[2]", minimum=1)
+    if kind == "linspace":
+        return [float(x) for x in np.linspace(start, stop, num)]
+    if start <= 0 or stop <= 0:
+        raise SpecError("logspace needs positive start and stop", where)
+    return [float(x) for x in np.geomspace(start, stop, num)]
+
+
+def _parse_scenario_inputs(raw: Any, where: str, sampled: bool, catalogue) -> tuple[list, dict, list]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise SpecError("expected a mapping of input names to values", where)
+    axes: list[Axis] = []
+    fixed: dict[str, float | str] = {}
+    draws: list[SampledInput] = []
+    for name, value in raw.items():
+        key = f"{where}.{name}"
+        if name not in INPUTS:
+            raise SpecError(f"unknown input {str(name)!r}" + suggest(str(name), INPUTS), where)
+        var = INPUTS[name]
+        if isinstance(value, list):
+            if not value:
+                raise SpecError("empty list: a sweep needs at least one value", key)
+            vals = [parse_input(name, v, f"{key}[{i}]", catalogue) for i, v in enumerate(value)]
+            if len(set(vals)) != len(vals):
+                raise SpecError("repeated values", key)
+            if sampled:
+                draws.append(SampledInput(name, choices=vals))
+            else:
+                axes.append(Axis(name, vals))
+        elif isinstance(value, Mapping):
+            kinds = [k for k in value if k in ("linspace", "logspace", "range")]
+            extra = [k for k in value if k not in ("linspace", "logspace", "range", "log")]
+            if len(kinds) != 1 or extra:
+                raise SpecError("expected one of {linspace: [a, b, n]}, {logspace: [a, b, n]} or "
+                                "{range: [low, high]} (with optional log: true)", key)
+            kind = kinds[0]
+            if var.categorical:
+                raise SpecError(f"{kind} needs a numeric input; list catalogue ids instead", key)
+            if kind == "range":
+                if not sampled:
+                    raise SpecError("range needs a sampler (sobol, latin_hypercube, random, saltelli); "
+                                    "use linspace/logspace for a grid", key)
+                args = value["range"]
+                if not isinstance(args, list | tuple) or len(args) != 2:
+                    raise SpecError("range needs [low, high]", key)
+                lo = parse_input(name, args[0], f"{key}.range[0]")
+                hi = parse_input(name, args[1], f"{key}.range[1]")
+                if not hi > lo:
+                    raise SpecError(f"empty range: high ({hi:g}) must exceed low ({lo:g})", key)
+                log = bool(value.get("log", False))
+                if log and lo <= 0:
+                    raise SpecError("a log range needs a positive low value", key)
+                draws.append(SampledInput(name, lo, hi, log))
+            else:
+                if sampled:
+                    raise SpecError(f"{kind} makes a grid axis; in a sampled scenario use range", key)
+                axes.append(Axis(name, _range_values(name, kind, value[kind], f"{key}.{kind}")))
+        else:
+            fixed[name] = parse_input(name, value, key, catalogue)
+    return axes, fixed, draws
+
+
+def parse_sweep(data: Any, source: str = "spec", text: str = "", base_dir: Path | None = None,
+                chunk_size: int | None = None) -> SweepSpec:
+    """Validate a sweep spec mapping.
+
+    Examples
+    --------
+    >>> s = parse_sweep({"inputs": {"cathode": ["NMC811", "LFP"],
+    ...                             "cathode_loading": {"linspace": ["2 mAh/cm^2", "6 mAh/cm^2", 5]}}})
+    >>> s.n_designs, [a.name for a in s.scenarios[0].axes]
+    (10, ['cathode', 'cathode_loading'])
+    """
+    if not isinstance(data, Mapping):
+        raise SpecError(f"expected a mapping, got {type(data).__name__}", source)
+    unknown = [k for k in data if k not in SWEEP_KEYS]
+    if unknown:
+        raise SpecError(f"unknown key {str(unknown[0])!r}" + suggest(str(unknown[0]), SWEEP_KEYS), source)
+    if "scenarios" in data and ("inputs" in data or "sampler" in data):
+        raise SpecError("give either scenarios or top-level inputs, not both", source)
+    catalogue = load_catalogue()
+    g_over, g_ce = split_overrides(data.get("overrides"), f"{source}: overrides")
+    coeffs = data.get("ce_coefficients")
+    coeff_path = None
+    if coeffs is not None:
+        coeff_path = Path(str(coeffs))
+        if not coeff_path.is_absolute() and base_dir is not None:
+            coeff_path = base_dir / coeff_path
+        if not coeff_path.exists():
+            raise SpecError("coefficients file not found", f"{source}: ce_coefficients: {coeff_path}")
+    raw_scenarios = data.get("scenarios")
+    if raw_scenarios is None:
+        raw_scenarios = [{"name": str(data.get("name") or "sweep"), "inputs": data.get("inputs"),
+                          "sampler": data.get("sampler")}]
+    if not isinstance(raw_scenarios, list) or not raw_scenarios:
+        raise SpecError("scenarios must be a non-empty list", source)
+    scenarios = []
+    names = set()
+    for i, raw in enumerate(raw_scenarios):
+        where = f"{source}: scenarios[{i}]" if "scenarios" in data else f"{source}: inputs"
+        if not isinstance(raw, Mapping):
+            raise SpecError("expected a mapping", where)
+        bad = [k for k in raw if k not in SCENARIO_KEYS]
+        if bad:
+            raise SpecError(f"unknown key {str(bad[0])!r}" + suggest(str(bad[0]), SCENARIO_KEYS), where)
+        name = str(raw.get("name") or f"scenario{i}")
+        if not name.replace("_", "").replace("-", "").isalnum():
+            raise SpecError(f"scenario name {name!r} may hold letters, digits, '-' and '_' only", where)
+        if name in names:
+            raise SpecError(f"duplicate scenario name {name!r}", where)
+        names.add(name)
+        sampler = None
+        if raw.get("sampler") is not None:
+            s = raw["sampler"]
+            sw = f"{where}.sampler"
+            if not isinstance(s, Mapping) or "method" not in s or "n" not in s:
+                raise SpecError("sampler needs method and n", sw)
+            bad = [k for k in s if k not in ("method", "n", "seed")]
+            if bad:
+                raise SpecError(f"unknown key {str(bad[0])!r}" + suggest(str(bad[0]), ("method", "n", "seed")), sw)
+            if s["method"] not in SAMPLERS:
+                raise SpecError(f"unknown sampler {s['method']!r}" + suggest(str(s["method"]), SAMPLERS), sw)
+            sampler = Sampler(str(s["method"]), _positive_int(s["n"], f"{sw}.n"),
+                              _positive_int(s.get("seed", 0), f"{sw}.seed", minimum=0))
+        axes, fixed, draws = _parse_scenario_inputs(raw.get("inputs"), f"{where}.inputs" if "scenarios" in data
+                                                    else where, sampler is not None, catalogue)
+        if sampler is not None and not draws:
+            raise SpecError("a sampler needs at least one range or list input", where)
+        s_over, s_ce = split_overrides(raw.get("overrides"), f"{where}.overrides")
+        for name_, var in INPUTS.items():
+            if name_ not in fixed and name_ not in [a.name for a in axes] and name_ not in [d.name for d in draws]:
+                fixed[name_] = parse_input(name_, var.default, f"default {name_}", catalogue)
+        scenario = Scenario(
+            name=name, axes=axes, fixed=fixed, sampler=sampler, sampled=draws,
+            overrides={**g_over, **s_over}, ce_overrides={**g_ce, **s_ce}, ce_coefficients=coeff_path,
+            description=str(raw.get("description", "")),
+        )
+        if scenario.n_designs == 0:
+            raise SpecError("the scenario has zero designs", where)
+        scenarios.append(scenario)
+    size = chunk_size if chunk_size is not None else data.get("chunk_size", DEFAULT_CHUNK_SIZE)
+    size = _positive_int(size, f"{source}: chunk_size", minimum=1)
+    uncertainty = data.get("uncertainty", False)
+    if not isinstance(uncertainty, bool):
+        raise SpecError("expected true or false", f"{source}: uncertainty")
+    outputs = data.get("outputs")
+    if outputs is None:
+        outputs = DEFAULT_OUTPUTS + (UNCERTAINTY_OUTPUTS if uncertainty else ())
+    else:
+        from dse.models.chain import OUTPUT_FIELDS
+
+        if not isinstance(outputs, list) or not outputs:
+            raise SpecError("expected a non-empty list of output names", f"{source}: outputs")
+        for o in outputs:
+            if o not in OUTPUT_FIELDS:
+                raise SpecError(f"unknown output {str(o)!r}" + suggest(str(o), OUTPUT_FIELDS), f"{source}: outputs")
+        if "infeasible_reason" not in outputs:
+            outputs = [*outputs, "infeasible_reason"]
+    return SweepSpec(
+        name=str(data.get("name") or "sweep"), scenarios=scenarios, chunk_size=size, uncertainty=uncertainty,
+        outputs=tuple(outputs), description=str(data.get("description", "")), text=text, source=source,
+    )
+
+
+def load_sweep(path: str | Path, chunk_size: int | None = None) -> SweepSpec:
+    """Read and validate a sweep spec YAML file (keeps the verbatim text)."""
+    data = read_yaml(path, "spec file")
+    text = Path(path).read_text()
+    return parse_sweep(data, source=str(path), text=text, base_dir=Path(path).parent, chunk_size=chunk_size)

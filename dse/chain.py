@@ -30,6 +30,10 @@ __all__ = ["ModelChain", "METAL_NUMBER", "MODELS"]
 
 METAL_NUMBER = {"Li": 0, "Na": 1, "K": 2}
 CE_CLASS_CODE = {"none": 0, "alloy": 1, "carbon": 2, "composite": 3}
+#: interlayers raise the critical current density of a solid electrolyte
+#: (Ag-C composites enable 3-4 mA/cm² at 60 °C and 2-4 MPa, seed-001 L598, L600,
+#: L410-L419); the factors are assumptions, see docs/assumptions.md
+CCD_FACTOR = {"none": 1.0, "carbon": 1.5, "alloy": 2.0, "composite": 4.0}
 KIND_OF = {name: INPUTS[name].catalogue for name in CATEGORICAL_ORDER}
 
 #: model slots and the implementations available for each (registry, not if/elif)
@@ -61,7 +65,7 @@ def _group_values(catalogue: Catalogue, kind: str, id: str) -> list[float]:
     if kind == "coating":
         return [CE_CLASS_CODE[e.ce_class], v(kind, id, "density"), v(kind, id, "uptake_capacity.Li"),
                 v(kind, id, "uptake_capacity.Na"), v(kind, id, "uptake_capacity.K"), v(kind, id, "price"),
-                v(kind, id, "process_cost")]
+                v(kind, id, "process_cost"), CCD_FACTOR[e.ce_class]]
     if kind == "electrolyte":
         solid = e.state == "solid"
         return [METAL_NUMBER[e.metal], float(solid)] + [v(kind, id, f) for f in (
@@ -193,8 +197,8 @@ class ModelChain:
             For an id that is not in the catalogue (with a suggestion).
         """
         ids = self.ids[name]
-        arr = np.asarray(values)
-        uniq, inverse = np.unique(arr.astype(str), return_inverse=True)
+        arr = np.asarray(values, dtype=object)
+        uniq, inverse = np.unique(np.asarray([str(v) for v in arr.ravel()], dtype=object), return_inverse=True)
         lookup = {i: n for n, i in enumerate(ids)}
         codes = []
         for u in uniq:
@@ -219,7 +223,7 @@ class ModelChain:
             raw = inputs.get(name, INPUTS[name].default)
             if name in KIND_OF:
                 arr = np.asarray(raw)
-                values[name] = arr if arr.dtype.kind in "fiu" else self.codes(name, arr)
+                values[name] = arr.astype(np.float64) if arr.dtype.kind in "fiu" else self.codes(name, arr)
             else:
                 values[name] = np.asarray(raw, dtype=np.float64)
         arrays = dict(zip(values, np.broadcast_arrays(*values.values()), strict=True))

@@ -174,6 +174,98 @@ def _curve(ev, target: str) -> None:
     console.print(t)
 
 
+# --------------------------------------------------------------------------- sweep
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def _storage_options(endpoint_url: str | None) -> dict | None:
+    return {"endpoint_url": endpoint_url} if endpoint_url else None
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec YAML file.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Results store (path or s3:// URL).")],
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted store written from the same spec.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="Designs per block and Zarr chunk.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Workers of the embedded LocalCluster.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Evaluate every design of a sweep spec on Dask and write a Zarr store."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    from dse.spec import load_sweep
+    from dse.sweep import run_sweep
+
+    if resume and overwrite:
+        raise DseError("choose --resume or --overwrite, not both")
+    parsed = load_sweep(spec, chunk_size=chunk_size)
+    console.print(f"[bold]{parsed.name}[/bold]: {parsed.n_designs:,} designs in {len(parsed.scenarios)} "
+                  f"scenario(s) → {output}")
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} designs/s" if speed else "– designs/s", style="cyan")
+
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+               Rate(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    bar = Progress(*columns, console=console, disable=quiet, transient=False)
+    task = bar.add_task("designs", total=parsed.n_designs)
+
+    def on_start(client, summary):
+        link = getattr(client, "dashboard_link", None)
+        console.print(f"Dask: {len(client.scheduler_info().get('workers', {}))} workers"
+                      + (f", dashboard {link}" if link else ""))
+        if summary.skipped_blocks:
+            console.print(f"resuming: {summary.skipped_blocks} block(s) already done, {summary.blocks} to go")
+
+    with bar:
+        summary = run_sweep(parsed, output, scheduler=scheduler, resume=resume, overwrite=overwrite,
+                            n_workers=workers, storage_options=_storage_options(endpoint_url),
+                            progress=lambda done, total: bar.update(task, completed=done), on_start=on_start)
+    t = Table(box=None, show_header=False, pad_edge=False)
+    t.add_row("designs", f"{summary.designs:,}")
+    t.add_row("evaluated now", f"{summary.evaluated:,} ({summary.skipped_blocks} block(s) skipped)")
+    pct = 100 * summary.feasible / summary.designs if summary.designs else 0
+    t.add_row("feasible", f"{summary.feasible:,} ({pct:.1f} %)")
+    t.add_row("time", f"{summary.seconds:.1f} s" + (f" ({summary.rate:,.0f} designs/s)" if summary.evaluated else ""))
+    t.add_row("store", f"{output} ({_human_bytes(summary.store_bytes)})")
+    console.print(t)
+
+
+@app.command()
+def validate(
+    store: Annotated[str, typer.Argument(help="Results store (path or URL).")],
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+) -> None:
+    """Check a results store against docs/results-spec.md."""
+    from dse.validate import validate_store
+
+    problems = validate_store(store, _storage_options(endpoint_url))
+    if problems:
+        for p in problems:
+            err_console.print(f"{store}: {p}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    console.print(f"{store}: valid ({'dse-results/1'})")
+
+
 # --------------------------------------------------------------------------- materials
 @materials_app.command("list")
 def materials_list(
@@ -232,7 +324,7 @@ def materials_show(material: Annotated[str, typer.Argument(help="Catalogue id, e
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app, turn edge errors into one line."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except DseError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
@@ -251,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.exceptions.Exit):
             return exc.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ def unit_samples(method: str, n: int, d: int, seed: int, start: int, stop: int) 
     >>> sorted((full[:, 0] * 8).astype(int).tolist())
     [0, 1, 2, 3, 4, 5, 6, 7]
     """
+    start, stop = int(start), int(stop)
     index = np.arange(start, stop, dtype=np.int64)
     if method == "sobol":
         from scipy.stats import qmc
@@ -194,7 +195,8 @@ class DesignSpace:
     def block_slices(self, block: int) -> tuple[slice, ...]:
         """Region of block number ``block`` (C order over the block grid)."""
         idx = np.unravel_index(block, self.block_grid) if self.block_grid else ()
-        return tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(idx, self.chunks, self.shape, strict=True))
+        return tuple(slice(int(i) * c, min((int(i) + 1) * c, s))
+                     for i, c, s in zip(idx, self.chunks, self.shape, strict=True))
 
     @cached_property
     def coords(self) -> dict[str, np.ndarray]:

@@ -318,6 +318,8 @@ class SweepSpec:
     description: str = ""
     text: str = ""
     source: str = "spec"
+    data: dict = field(default_factory=dict)
+    base_dir: str | None = None
 
     @property
     def n_designs(self) -> int:
@@ -456,7 +458,10 @@ def parse_sweep(data: Any, source: str = "spec", text: str = "", base_dir: Path 
             raise SpecError("coefficients file not found", f"{source}: ce_coefficients: {coeff_path}")
     raw_scenarios = data.get("scenarios")
     if raw_scenarios is None:
-        raw_scenarios = [{"name": str(data.get("name") or "sweep"), "inputs": data.get("inputs"),
+        import re
+
+        implicit = re.sub(r"[^A-Za-z0-9_-]+", "_", str(data.get("name") or "sweep")).strip("_") or "sweep"
+        raw_scenarios = [{"name": implicit, "inputs": data.get("inputs"),
                           "sampler": data.get("sampler")}]
     if not isinstance(raw_scenarios, list) or not raw_scenarios:
         raise SpecError("scenarios must be a non-empty list", source)
@@ -524,8 +529,13 @@ def parse_sweep(data: Any, source: str = "spec", text: str = "", base_dir: Path 
             outputs = [*outputs, "infeasible_reason"]
     return SweepSpec(
         name=str(data.get("name") or "sweep"), scenarios=scenarios, chunk_size=size, uncertainty=uncertainty,
-        outputs=tuple(outputs), description=str(data.get("description", "")), text=text, source=source,
+        outputs=tuple(outputs), description=str(data.get("description", "")), text=text or _dump(data),
+        source=source, data=dict(data), base_dir=str(base_dir) if base_dir is not None else None,
     )
+
+
+def _dump(data: Mapping) -> str:
+    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True)
 
 
 def load_sweep(path: str | Path, chunk_size: int | None = None) -> SweepSpec:

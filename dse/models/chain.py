@@ -66,7 +66,8 @@ GROUPS = {
     "cathode": ("cathode", ("metal_code", "specific_capacity", "average_voltage", "upper_cutoff_voltage",
                             "density", "inactive_density", "first_cycle_efficiency", "price", "coating_density")),
     "collector": ("current_collector", ("density", "price", "process_cost", "alloys_li", "alloys_na", "alloys_k")),
-    "coating": ("coating", ("ce_class", "density", "uptake_li", "uptake_na", "uptake_k", "price", "process_cost")),
+    "coating": ("coating", ("ce_class", "density", "uptake_li", "uptake_na", "uptake_k", "price", "process_cost",
+                            "ccd_factor")),
     "electrolyte": ("electrolyte", ("metal_code", "solid", "density", "oxidative_limit", "min_temperature",
                                     "max_temperature", "price", "transport_current", "critical_current_density",
                                     "ccd_activation_energy", "ccd_pressure_scale", "min_stack_pressure",
@@ -316,8 +317,8 @@ def evaluate(p, k):
     cost = select(is_pouch, 1000.0 * pouch_cost / pouch.energy, cost_per_energy(unit_cost, unit_energy))
 
     # --- feasibility ---------------------------------------------------------
-    ccd = critical_current_density(e.critical_current_density, e.ccd_activation_energy, e.ccd_pressure_scale,
-                                   d.temperature, d.stack_pressure)
+    ccd = co.ccd_factor * critical_current_density(e.critical_current_density, e.ccd_activation_energy,
+                                                   e.ccd_pressure_scale, d.temperature, d.stack_pressure)
     alloys = select(m.code < 0.5, cc.alloys_li, select(m.code < 1.5, cc.alloys_na, cc.alloys_k))
     reason = infeasible_reason(
         m.code, c.metal_code, e.metal_code, alloys, c.upper_cutoff_voltage, e.oxidative_limit,

@@ -90,7 +90,8 @@ def _kernel(shape, axis_of, starts, values, tm, tc, tcc, tco, te, ts, tp, ta, tc
         cc = int(v[17])
         collector = CollectorProperties(tcc[cc, 0], tcc[cc, 1], tcc[cc, 2], tcc[cc, 3], tcc[cc, 4], tcc[cc, 5])
         co = int(v[18])
-        coating = CoatingProperties(tco[co, 0], tco[co, 1], tco[co, 2], tco[co, 3], tco[co, 4], tco[co, 5], tco[co, 6])
+        coating = CoatingProperties(tco[co, 0], tco[co, 1], tco[co, 2], tco[co, 3], tco[co, 4], tco[co, 5], tco[co, 6],
+                                    tco[co, 7])
         e = int(v[19])
         electrolyte = ElectrolyteProperties(
             te[e, 0], te[e, 1], te[e, 2], te[e, 3], te[e, 4], te[e, 5], te[e, 6], te[e, 7], te[e, 8],

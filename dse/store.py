@@ -1,0 +1,367 @@
+"""Results stores: Zarr v3 written by xarray, as specified in docs/results-spec.md.
+
+A sweep writes a *template* first (metadata, coordinates, empty chunked
+variables, a completion record), then every block writes its region and
+marks itself complete. ``--resume`` skips completed blocks; a store whose
+spec hash differs is refused. One scenario lives at the root group; several
+scenarios live in one group each.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+import yaml
+import zarr
+from zarr.codecs import BloscCodec
+
+from dse import __version__
+from dse.design import DesignSpace
+from dse.errors import StoreError
+from dse.models.feasibility import REASONS
+from dse.vocabulary import INPUTS, OUTPUTS
+
+__all__ = [
+    "FORMAT",
+    "create_store",
+    "open_results",
+    "write_block",
+    "completed_blocks",
+    "check_target",
+    "store_size",
+    "finalize_store",
+    "read_root_attrs",
+    "scenario_groups",
+    "is_remote",
+]
+
+FORMAT = "dse-results/1"
+COMPLETED = "_dse/completed"
+COMPRESSOR = {"cname": "lz4", "clevel": 5, "shuffle": "shuffle"}
+
+
+def is_remote(path: str) -> bool:
+    return "://" in str(path)
+
+
+def zarr_store(path: str, storage_options: Mapping | None = None, read_only: bool = False):
+    """A zarr store object for a local path or an fsspec URL."""
+    if is_remote(path):
+        from zarr.storage import FsspecStore
+
+        return FsspecStore.from_url(str(path), storage_options=dict(storage_options or {}), read_only=read_only)
+    from zarr.storage import LocalStore
+
+    return LocalStore(str(path), read_only=read_only)
+
+
+def _consolidate(path: str, storage_options: Mapping | None) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # consolidated metadata is not yet in the v3 spec
+        zarr.consolidate_metadata(zarr_store(path, storage_options))
+
+
+def _compressors():
+    return [BloscCodec(**COMPRESSOR)]
+
+
+def git_commit() -> str:
+    """Commit of the dse source tree, or "" outside a git checkout."""
+    try:
+        root = Path(__file__).resolve().parents[1]
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _output_attrs(name: str) -> dict:
+    from dse.evaluate import EXTRA_UNITS
+
+    var = OUTPUTS.get(name)
+    attrs = {"units": var.units if var else EXTRA_UNITS.get(name, ""),
+             "long_name": var.long_name if var else name.replace("_", " ")}
+    if var is not None and var.sense:
+        attrs["dse_sense"] = var.sense
+    if name == "infeasible_reason":
+        attrs = {"long_name": var.long_name, "units": "1", "flag_masks": list(REASONS),
+                 "flag_meanings": " ".join(n for n, _ in REASONS.values())}
+    if name == "feasible":
+        attrs = {"long_name": "Feasible design", "units": "1"}
+    return attrs
+
+
+def _input_attrs(name: str) -> dict:
+    var = INPUTS[name]
+    attrs = {"long_name": var.long_name, "dse_role": "input"}
+    if var.categorical:
+        attrs["dse_catalogue"] = var.catalogue
+    else:
+        attrs["units"] = var.units
+    return attrs
+
+
+def template_dataset(space: DesignSpace, outputs: tuple[str, ...], chain) -> tuple[xr.Dataset, dict]:
+    """The lazy template of one scenario and its Zarr encoding."""
+    import dask.array as da
+
+    dims, shape, chunks = space.dims, space.shape, space.chunks
+    coords: dict = {}
+    for name, values in space.coords.items():
+        coords[name] = xr.Variable(name, values, attrs=_input_attrs(name) if name in INPUTS else
+                                   {"long_name": "design index"})
+    sampled = {x.name for x in space.scenario.sampled}
+    for name, value in space.scenario.fixed.items():
+        if name in dims or name in sampled:
+            continue
+        coords[name] = xr.Variable((), np.array(value, dtype=object) if INPUTS[name].categorical else value,
+                                   attrs=_input_attrs(name))
+    data_vars: dict = {}
+    encoding: dict = {}
+    for name in outputs:
+        if name == "infeasible_reason":
+            dtype, fill = np.uint16, 0
+        else:
+            dtype, fill = np.float32, np.nan
+        data_vars[name] = xr.Variable(dims, da.zeros(shape, chunks=chunks, dtype=dtype), attrs=_output_attrs(name))
+        encoding[name] = {"chunks": chunks, "compressors": _compressors(), "fill_value": fill}
+    data_vars["feasible"] = xr.Variable(dims, da.zeros(shape, chunks=chunks, dtype=bool), attrs=_output_attrs("feasible"))
+    encoding["feasible"] = {"chunks": chunks, "compressors": _compressors(), "fill_value": False}
+    for x in space.scenario.sampled:
+        attrs = _input_attrs(x.name)
+        if x.choices is not None and INPUTS[x.name].categorical:
+            attrs.update({"flag_values": list(range(len(x.choices))), "flag_meanings": " ".join(x.choices),
+                          "dse_categories": list(x.choices)})
+            var = xr.Variable(dims, da.zeros(shape, chunks=chunks, dtype=np.int16), attrs=attrs)
+            encoding[x.name] = {"chunks": chunks, "compressors": _compressors(), "fill_value": -1}
+        else:
+            var = xr.Variable(dims, da.zeros(shape, chunks=chunks, dtype=np.float64), attrs=attrs)
+            encoding[x.name] = {"chunks": chunks, "compressors": _compressors(), "fill_value": np.nan}
+        data_vars[x.name] = var
+    attrs = {
+        "dse_scenario": space.scenario.name,
+        "dse_kind": space.kind,
+        "dse_dims": list(dims),
+        "dse_chunks": list(chunks),
+        "dse_block_grid": list(space.block_grid),
+        "dse_n_designs": space.n_designs,
+        "dse_description": space.scenario.description,
+        **chain.attrs(),
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs), encoding
+
+
+def check_target(path: str, resume: bool, overwrite: bool, storage_options: Mapping | None = None) -> bool:
+    """Decide what to do with the output path before anything is written.
+
+    Returns True when an existing store should be resumed.
+
+    Raises
+    ------
+    StoreError
+        The path is a file, exists without ``--resume``/``--overwrite``, or
+        its parent is not writable.
+    """
+    if is_remote(path):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
+        exists = fs.exists(root)
+        if exists and not (resume or overwrite):
+            raise StoreError("already exists; use --resume to finish it or --overwrite to replace it", where=path)
+        return exists and resume
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise StoreError("is a file, not a Zarr store directory", where=path)
+    if p.exists():
+        if resume:
+            return True
+        if overwrite:
+            return False
+        raise StoreError("already exists; use --resume to finish it or --overwrite to replace it", where=path)
+    if resume:
+        raise StoreError("nothing to resume: the store does not exist", where=path)
+    parent = p.resolve().parent
+    if not parent.exists():
+        raise StoreError(f"parent directory {parent} does not exist", where=path)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot write to {parent} (permission denied)", where=path)
+    return False
+
+
+def scenario_groups(spec) -> dict[str, str]:
+    """Zarr group of each scenario: the root for a single scenario."""
+    if len(spec.scenarios) == 1:
+        return {spec.scenarios[0].name: ""}
+    return {s.name: s.name for s in spec.scenarios}
+
+
+def create_store(path: str, spec, spaces: dict[str, DesignSpace], chains: dict, overwrite: bool = False,
+                 storage_options: Mapping | None = None) -> None:
+    """Write the template of every scenario, the completion record and the provenance."""
+    groups = scenario_groups(spec)
+    if overwrite and not is_remote(path) and Path(path).exists():
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            raise StoreError(f"cannot remove the old store ({exc.strerror})", where=path) from None
+    elif overwrite and is_remote(path):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
+        if fs.exists(root):
+            fs.rm(root, recursive=True)
+    first = True
+    try:
+        for name, group in groups.items():
+            space = spaces[name]
+            ds, encoding = template_dataset(space, spec.outputs, chains[name])
+            ds.to_zarr(path, group=group or None, mode="w" if first else "a", compute=False, zarr_format=3,
+                       consolidated=False, encoding=encoding, storage_options=storage_options)
+            first = False
+            root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False)
+            g = root[group] if group else root
+            g.require_group("_dse").create_array(
+                "completed", shape=(space.n_blocks,), chunks=(1,), dtype="uint8", fill_value=0, overwrite=True
+            )
+        root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False)
+        chain = next(iter(chains.values()))
+        root.attrs.update({
+            "Conventions": "CF-1.10",
+            "title": spec.name,
+            "dse_store_format": FORMAT,
+            "dse_version": __version__,
+            "dse_spec": spec.text,
+            "dse_spec_hash": spec.hash(),
+            "dse_scenarios": list(groups),
+            "dse_groups": groups,
+            "dse_ce_coefficients": yaml.safe_dump(chain.coefficients.model_dump(mode="json"), sort_keys=False),
+            "dse_git_commit": git_commit(),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "dse_status": "running",
+            **chain.attrs(),
+        })
+        _consolidate(path, storage_options)
+    except PermissionError as exc:
+        raise StoreError(f"cannot write the store ({exc.strerror or 'permission denied'})", where=path) from None
+    except OSError as exc:
+        raise StoreError(f"cannot write the store ({exc.strerror or exc})", where=path) from None
+
+
+def read_root_attrs(path: str, storage_options: Mapping | None = None) -> dict:
+    """Root attributes of a store; foreign or broken stores raise StoreError."""
+    try:
+        root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r")
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError if hasattr(zarr.errors, "GroupNotFoundError") else KeyError):
+        raise StoreError("not a Zarr store (no group metadata)", where=path) from None
+    except Exception as exc:  # corrupted JSON and similar
+        raise StoreError(f"cannot open as Zarr ({exc.__class__.__name__}: {str(exc)[:120]})", where=path) from None
+    attrs = dict(root.attrs)
+    if attrs.get("dse_store_format") != FORMAT:
+        found = attrs.get("dse_store_format")
+        what = f"format {found!r}" if found else "no dse_store_format attribute"
+        raise StoreError(f"not a dse results store ({what}; expected {FORMAT!r})", where=path)
+    return attrs
+
+
+def completed_blocks(path: str, group: str, storage_options: Mapping | None = None) -> np.ndarray:
+    """The completion record of a scenario (1 = block written)."""
+    root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r")
+    g = root[group] if group else root
+    try:
+        return np.asarray(g[COMPLETED][:])
+    except KeyError:
+        raise StoreError("has no completion record (_dse/completed)", where=f"{path}/{group}") from None
+
+
+def write_block(path: str, group: str, block: int, region: tuple[slice, ...], shape: tuple[int, ...],
+                outputs: tuple[str, ...], values: np.ndarray, sampled: Mapping[str, np.ndarray],
+                categories: Mapping[str, list], storage_options: Mapping | None = None) -> int:
+    """Write one evaluated block to its region and mark it complete.
+
+    Returns the number of feasible designs in the block.
+    """
+    root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False)
+    g = root[group] if group else root
+    reason = None
+    for j, name in enumerate(outputs):
+        data = values[j].reshape(shape)
+        if name == "infeasible_reason":
+            reason = data.astype(np.uint16)
+            data = reason
+        g[name][region] = data
+    feasible = (reason == 0) if reason is not None else np.ones(shape, dtype=bool)
+    g["feasible"][region] = feasible
+    for name, vals in sampled.items():
+        if name in categories:
+            lookup = {c: i for i, c in enumerate(categories[name])}
+            data = np.fromiter((lookup[str(v)] for v in vals), dtype=np.int16, count=len(vals))
+        else:
+            data = np.asarray(vals, dtype=np.float64)
+        g[name][region] = data.reshape(shape)
+    g[COMPLETED][block] = 1
+    return int(feasible.sum())
+
+
+def finalize_store(path: str, summary: Mapping, storage_options: Mapping | None = None) -> None:
+    """Record the run summary, mark the store complete, consolidate metadata."""
+    root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False)
+    root.attrs.update({"dse_status": "complete", "dse_summary": json.loads(json.dumps(dict(summary), default=float))})
+    _consolidate(path, storage_options)
+
+
+def open_results(path: str, storage_options: Mapping | None = None, decode_categories: bool = False) -> dict[str, xr.Dataset]:
+    """Open every scenario of a results store as a (lazy) xarray Dataset.
+
+    Parameters
+    ----------
+    path : str
+        Local path or URL (``s3://bucket/results.zarr``).
+    storage_options : mapping, optional
+        Passed to fsspec (e.g. ``{"endpoint_url": ...}``).
+    decode_categories : bool, default False
+        Replace coded categorical sample variables by their catalogue ids.
+    """
+    attrs = read_root_attrs(path, storage_options)
+    out = {}
+    for name, group in attrs.get("dse_groups", {}).items():
+        try:
+            ds = xr.open_zarr(path, group=group or None, storage_options=storage_options, consolidated=None,
+                              zarr_format=3)
+        except Exception as exc:
+            raise StoreError(f"cannot open scenario {name!r} ({exc.__class__.__name__})", where=path) from None
+        if decode_categories:
+            for var in list(ds.data_vars):
+                cats = ds[var].attrs.get("dse_categories")
+                if cats:
+                    ds[var] = xr.DataArray(np.asarray(cats, dtype=object), dims="_c")[ds[var].astype(int)].drop_vars(
+                        "_c", errors="ignore")
+        out[name] = ds
+    return out
+
+
+def store_size(path: str, storage_options: Mapping | None = None) -> int:
+    """Bytes on disk (or in the bucket) of a store."""
+    if is_remote(path):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
+        return int(sum(fs.du(root, total=False).values())) if fs.exists(root) else 0
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(dirpath, f))
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,280 @@
+"""Run a sweep: spec → design spaces → Dask tasks (one per block) → Zarr regions.
+
+The client validates everything, writes the store template, then submits one
+task per missing block. A task rebuilds the scenario's design space and model
+chain (cached per worker process), evaluates its block with the fused kernel,
+writes its region and marks it complete. Interrupting loses at most the
+blocks in flight; ``--resume`` finishes the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dse.design import DesignSpace
+from dse.errors import DseError, StoreError
+from dse.spec import SweepSpec, parse_sweep
+from dse.store import (
+    check_target,
+    completed_blocks,
+    create_store,
+    finalize_store,
+    read_root_attrs,
+    scenario_groups,
+    store_size,
+    write_block,
+)
+from dse.vocabulary import INPUTS
+
+__all__ = ["run_sweep", "SweepSummary", "evaluate_space_block", "Block"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One task: a block of one scenario of one sweep."""
+
+    spec_data: dict
+    spec_source: str
+    base_dir: str | None
+    chunk_size: int
+    spec_hash: str
+    scenario: str
+    group: str
+    block: int
+    path: str
+    storage_options: dict | None = None
+
+
+@dataclass
+class SweepSummary:
+    designs: int = 0
+    evaluated: int = 0
+    feasible: int = 0
+    blocks: int = 0
+    skipped_blocks: int = 0
+    seconds: float = 0.0
+    store_bytes: int = 0
+    path: str = ""
+    per_scenario: dict = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.evaluated / self.seconds if self.seconds > 0 else math.nan
+
+    def as_dict(self) -> dict:
+        return {"designs": self.designs, "evaluated": self.evaluated, "feasible": self.feasible,
+                "blocks": self.blocks, "skipped_blocks": self.skipped_blocks, "seconds": round(self.seconds, 3),
+                "designs_per_second": round(self.rate, 1) if math.isfinite(self.rate) else None,
+                "store_bytes": self.store_bytes}
+
+
+# --------------------------------------------------------------------------- worker side
+_WORKER_CACHE: dict = {}
+
+
+def _prepare(task: Block):
+    """Spec, spaces and chains, built once per process and spec.
+
+    The worker re-validates the spec from its data and checks that it arrives
+    at the same hash as the client: a worker with another dse version,
+    catalogue or coefficients file refuses instead of writing other numbers.
+    """
+    import json
+    from pathlib import Path
+
+    key = (json.dumps(task.spec_data, sort_keys=True, default=str), task.chunk_size, task.spec_hash)
+    if key not in _WORKER_CACHE:
+        from dse.chain import ModelChain
+
+        spec = parse_sweep(task.spec_data, source=task.spec_source, chunk_size=task.chunk_size,
+                           base_dir=Path(task.base_dir) if task.base_dir else None)
+        if spec.hash() != task.spec_hash:
+            raise StoreError("this worker evaluates the spec differently (another dse version, catalogue or "
+                             "coefficients); install the same dse on every worker", where=task.path)
+        spaces = {s.name: DesignSpace(s, spec.chunk_size) for s in spec.scenarios}
+        chains = {s.name: ModelChain.from_design(s, uncertainty=spec.uncertainty) for s in spec.scenarios}
+        _WORKER_CACHE.clear()
+        _WORKER_CACHE[key] = (spec, spaces, chains)
+    return _WORKER_CACHE[key]
+
+
+def evaluate_space_block(space: DesignSpace, chain, block: int, outputs: tuple[str, ...]):
+    """Evaluate one block: ``(values (n_out, n), sampled inputs, block shape, region)``."""
+    shape, axis_of, starts, values, sampled = space.kernel_inputs(block, chain)
+    out = chain.evaluate_block(shape, axis_of, starts, values, outputs)
+    return out, sampled, shape, space.block_slices(block)
+
+
+def _run_block(task: Block) -> tuple[str, int, int, int, float]:
+    t0 = time.perf_counter()
+    spec, spaces, chains = _prepare(task)
+    space, chain = spaces[task.scenario], chains[task.scenario]
+    values, sampled, shape, region = evaluate_space_block(space, chain, task.block, spec.outputs)
+    categories = {x.name: list(x.choices) for x in space.scenario.sampled
+                  if x.choices is not None and INPUTS[x.name].categorical}
+    feasible = write_block(task.path, task.group, task.block, region, shape, spec.outputs, values, sampled,
+                           categories, task.storage_options)
+    return task.scenario, task.block, int(np.prod(shape)), feasible, time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------- client side
+@contextlib.contextmanager
+def _client(scheduler: str | None, n_workers: int | None, threads_per_worker: int = 1, quiet: bool = True):
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise DseError(f"cannot connect to the scheduler ({exc})", where=scheduler) from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    import os
+
+    workers = n_workers or min(os.cpu_count() or 1, 8)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
+                           dashboard_address=":8787", silence_logs=40 if quiet else 20)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _warm_kernel(spaces, chains, outputs) -> None:
+    """Compile the kernel once in the client so workers load it from the numba cache."""
+    name = next(iter(spaces))
+    space, chain = spaces[name], chains[name]
+    shape, axis_of, starts, values, _ = space.kernel_inputs(0, chain)
+    idx = [0] * len(shape)
+    # a one-design block at the first design
+    one = []
+    for a, st in zip(axis_of, starts, strict=True):
+        one.append(values[st + (idx[a] if a >= 0 else 0)])
+    chain.evaluate_block((1,), [-1] * len(one), list(range(len(one))), np.asarray(one), outputs)
+
+
+def run_sweep(
+    spec: SweepSpec,
+    output: str,
+    scheduler: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    n_workers: int | None = None,
+    storage_options: Mapping | None = None,
+    progress: Callable | None = None,
+    on_start: Callable | None = None,
+) -> SweepSummary:
+    """Evaluate every design of ``spec`` and write them to ``output``.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    output : str
+        Store path or URL.
+    scheduler : str, optional
+        Address of an existing Dask scheduler; default: an embedded LocalCluster.
+    resume, overwrite : bool
+        Finish an interrupted store with the same spec / replace an existing one.
+    n_workers : int, optional
+        Workers of the embedded cluster (default: CPU count).
+    storage_options : mapping, optional
+        fsspec options for remote stores.
+    progress : callable, optional
+        Called as ``progress(done_designs, total_designs)`` after each block.
+    on_start : callable, optional
+        Called as ``on_start(client, summary)`` once the client is ready.
+
+    Raises
+    ------
+    DseError
+        On any problem with the spec, the target or the cluster; a failing
+        block stops the sweep and leaves completed blocks in place.
+    """
+    from dse.chain import ModelChain
+
+    storage_options = dict(storage_options) if storage_options else None
+    spaces = {s.name: DesignSpace(s, spec.chunk_size) for s in spec.scenarios}
+    chains = {s.name: ModelChain.from_design(s, uncertainty=spec.uncertainty) for s in spec.scenarios}
+    groups = scenario_groups(spec)
+    resuming = check_target(output, resume, overwrite, storage_options)
+    if resuming:
+        attrs = read_root_attrs(output, storage_options)
+        if attrs.get("dse_spec_hash") != spec.hash():
+            raise StoreError(
+                "was written from a different spec (or catalogue, coefficients, chunk size); "
+                "resume with the same spec, or use --overwrite", where=output)
+        done = {name: completed_blocks(output, groups[name], storage_options) for name in groups}
+    else:
+        create_store(output, spec, spaces, chains, overwrite=overwrite, storage_options=storage_options)
+        done = {name: np.zeros(spaces[name].n_blocks, dtype=np.uint8) for name in groups}
+
+    summary = SweepSummary(designs=spec.n_designs, path=output)
+    spec_hash = spec.hash()
+    tasks = []
+    for name, space in spaces.items():
+        for b in range(space.n_blocks):
+            if done[name][b]:
+                summary.skipped_blocks += 1
+                continue
+            tasks.append(Block(spec.data, spec.source, spec.base_dir, spec.chunk_size, spec_hash, name, groups[name],
+                               b, output, storage_options))
+    summary.blocks = len(tasks)
+    already = sum(
+        int(np.prod([s.stop - s.start for s in spaces[n].block_slices(b)]))
+        for n in groups for b in range(spaces[n].n_blocks) if done[n][b]
+    )
+    t0 = time.perf_counter()
+    if tasks:
+        _warm_kernel(spaces, chains, spec.outputs)
+        from distributed import as_completed
+
+        with _client(scheduler, n_workers) as client:
+            if on_start:
+                on_start(client, summary)
+            futures = client.map(_run_block, tasks, pure=False)
+            finished = already
+            try:
+                for fut in as_completed(futures):
+                    try:
+                        scen, _, n, feasible, _ = fut.result()
+                    except DseError:
+                        raise
+                    except Exception as exc:
+                        raise StoreError(f"a block failed: {exc.__class__.__name__}: {str(exc)[:200]}; "
+                                         "finished blocks are kept, rerun with --resume", where=output) from None
+                    summary.evaluated += n
+                    summary.feasible += feasible
+                    stats = summary.per_scenario.setdefault(scen, {"designs": 0, "feasible": 0})
+                    stats["designs"] += n
+                    stats["feasible"] += feasible
+                    finished += n
+                    if progress:
+                        progress(finished, summary.designs)
+            except BaseException:
+                client.cancel(futures)
+                raise
+    elif progress:
+        progress(already, summary.designs)
+    summary.seconds = time.perf_counter() - t0
+    if resuming:
+        summary.feasible = _count_feasible(output, storage_options)
+    finalize_store(output, summary.as_dict(), storage_options)
+    summary.store_bytes = store_size(output, storage_options)
+    return summary
+
+
+def _count_feasible(path: str, storage_options) -> int:
+    from dse.store import open_results
+
+    return int(sum(int(ds.feasible.sum().compute()) for ds in open_results(path, storage_options).values()))

@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("aborted", markup=False)
         return 130
     except KeyboardInterrupt:
-        err_console.print("interrupted", markup=False)
+        err_console.print("interrupted: finished blocks are kept; rerun with --resume to finish", markup=False)
         return 130
     except Exception as exc:  # click usage errors
         import click
@@ -343,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.exceptions.Exit):
             return exc.exit_code
         raise
+    if code == 130:  # typer turns KeyboardInterrupt into exit code 130
+        err_console.print("interrupted: finished blocks are kept; rerun with --resume to finish", markup=False)
     return code if isinstance(code, int) else 0
 
 

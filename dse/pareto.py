@@ -68,8 +68,24 @@ SAMPLE_SIZE = 4096
 # numba kernels (maximisation, no NaN)
 # --------------------------------------------------------------------------------------------
 @numba.njit(cache=True)
+def _dense_ranks_of(x: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, int]:  # pragma: no cover
+    """Dense ascending ranks of x (equal values share one) given its ascending ``order``."""
+    out = np.empty(x.size, np.int64)
+    rank = 0
+    for t in range(order.size):
+        if t > 0 and x[order[t]] != x[order[t - 1]]:
+            rank += 1
+        out[order[t]] = rank
+    return out, rank + 1
+
+
+@numba.njit(cache=True)
 def _sweep2(x0: np.ndarray, x1: np.ndarray, order: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """Front of two objectives; ``order`` sorts by x0 then x1, both descending."""
+    """Front of two objectives; ``order`` sorts x0 descending (ties in any order).
+
+    In a group of equal x0 only the points with the group's best x1 can be on
+    the front, and they are when that x1 beats every group of larger x0.
+    """
     n = order.size
     out = np.zeros(n, np.bool_)
     have_prev = False
@@ -78,14 +94,15 @@ def _sweep2(x0: np.ndarray, x1: np.ndarray, order: np.ndarray) -> np.ndarray:  #
     while i < n:
         head = x0[order[i]]
         top = x1[order[i]]
-        free = (not have_prev) or top > prev
         j = i
         while j < n and x0[order[j]] == head:
-            p = order[j]
-            if free and x1[p] == top:
-                out[p] = True
+            if x1[order[j]] > top:
+                top = x1[order[j]]
             j += 1
-        if free:
+        if (not have_prev) or top > prev:
+            for t in range(i, j):
+                if x1[order[t]] == top:
+                    out[order[t]] = True
             prev = top
             have_prev = True
         i = j
@@ -93,15 +110,36 @@ def _sweep2(x0: np.ndarray, x1: np.ndarray, order: np.ndarray) -> np.ndarray:  #
 
 
 @numba.njit(cache=True)
+def _fenwick_best(tree: np.ndarray, k: int) -> int:  # pragma: no cover
+    """Largest value stored at positions 1..k of a prefix-max Fenwick tree (-1 if none)."""
+    best = -1
+    while k > 0:
+        if tree[k] > best:
+            best = tree[k]
+        k -= k & -k
+    return best
+
+
+@numba.njit(cache=True)
+def _fenwick_raise(tree: np.ndarray, k: int, value: int) -> None:  # pragma: no cover
+    while k < tree.size:
+        if tree[k] < value:
+            tree[k] = value
+        k += k & -k
+
+
+@numba.njit(cache=True)
 def _sweep3(
-    x0: np.ndarray, r1: np.ndarray, r2: np.ndarray, order: np.ndarray, n1: int
+    x0: np.ndarray, r1: np.ndarray, r2: np.ndarray, order: np.ndarray, n1: int, n2: int
 ) -> np.ndarray:  # pragma: no cover
     """Front of three objectives from a sweep over x0 with a Fenwick staircase.
 
     ``r1`` is the descending dense rank of x1 (0 = largest), ``r2`` the
-    ascending dense rank of x2; ``order`` sorts by x0 descending, then r1
-    ascending, then r2 descending. The Fenwick tree holds, for every x1 rank,
-    the best x2 rank among points of strictly larger x0 already swept.
+    ascending dense rank of x2, ``order`` sorts x0 descending (ties in any
+    order). A group of equal x0 is sorted by r1 ascending then r2 descending;
+    its 2-D front is kept if no earlier point (strictly larger x0) has
+    x1 >= and x2 >=, which the Fenwick tree answers: for every x1 rank it holds
+    the best x2 rank of the front found so far.
     """
     n = order.size
     out = np.zeros(n, np.bool_)
@@ -112,34 +150,27 @@ def _sweep3(
         j = i
         while j < n and x0[order[j]] == head:
             j += 1
+        group = order[i:j]
+        if j - i > 1:
+            key = r1[group] * n2 + (n2 - 1 - r2[group])
+            group = group[np.argsort(key)]
         prev = -1  # best r2 of the group at strictly larger x1
-        a = i
-        while a < j:
-            rank1 = r1[order[a]]
-            top = r2[order[a]]
+        a = 0
+        while a < group.size:
+            rank1 = r1[group[a]]
+            top = r2[group[a]]
             b = a
-            while b < j and r1[order[b]] == rank1:
-                p = order[b]
-                if r2[p] == top and top > prev:
-                    best = -1
-                    k = rank1 + 1
-                    while k > 0:
-                        if tree[k] > best:
-                            best = tree[k]
-                        k -= k & -k
-                    if best < top:
-                        out[p] = True
+            while b < group.size and r1[group[b]] == rank1:
+                p = group[b]
+                if r2[p] == top and top > prev and _fenwick_best(tree, rank1 + 1) < top:
+                    out[p] = True
                 b += 1
             if top > prev:
                 prev = top
             a = b
-        for t in range(i, j):
-            p = order[t]
-            k = r1[p] + 1
-            while k <= n1:
-                if tree[k] < r2[p]:
-                    tree[k] = r2[p]
-                k += k & -k
+        for p in group:
+            if out[p]:
+                _fenwick_raise(tree, r1[p] + 1, r2[p])
         i = j
     return out
 
@@ -234,8 +265,8 @@ def _rows_in(x: np.ndarray, table: np.ndarray) -> np.ndarray:  # pragma: no cove
 # --------------------------------------------------------------------------------------------
 def _dense_rank(x: np.ndarray) -> tuple[np.ndarray, int]:
     """Dense ascending ranks (equal values share a rank) and the number of ranks."""
-    uniq, rank = np.unique(x, return_inverse=True)
-    return rank.astype(np.int64).reshape(-1), uniq.size
+    x = np.ascontiguousarray(x)
+    return _dense_ranks_of(x, np.argsort(x))
 
 
 def _front1(x: np.ndarray) -> np.ndarray:
@@ -243,16 +274,15 @@ def _front1(x: np.ndarray) -> np.ndarray:
 
 
 def _front2(x: np.ndarray) -> np.ndarray:
-    order = np.lexsort((-x[:, 1], -x[:, 0]))
-    return _sweep2(x[:, 0], x[:, 1], order)
+    x0, x1 = np.ascontiguousarray(x[:, 0]), np.ascontiguousarray(x[:, 1])
+    return _sweep2(x0, x1, np.argsort(-x0))
 
 
 def _front3(x: np.ndarray) -> np.ndarray:
+    x0 = np.ascontiguousarray(x[:, 0])
     r1, n1 = _dense_rank(x[:, 1])
-    r1 = n1 - 1 - r1
-    r2, _ = _dense_rank(x[:, 2])
-    order = np.lexsort((-r2, r1, -x[:, 0]))
-    return _sweep3(x[:, 0], r1, r2, order, n1)
+    r2, n2 = _dense_rank(x[:, 2])
+    return _sweep3(x0, n1 - 1 - r1, r2, np.argsort(-x0), n1, n2)
 
 
 def _front_any(x: np.ndarray) -> np.ndarray:
@@ -269,12 +299,12 @@ _KERNELS = {1: _front1, 2: _front2, 3: _front3}
 def _sentinels(x: np.ndarray) -> np.ndarray:
     """Up to :data:`N_SENTINELS` front members of a seeded sample of x (actual rows of x)."""
     rng = np.random.default_rng(0)
-    sample = x[rng.choice(x.shape[0], size=min(SAMPLE_SIZE, x.shape[0]), replace=False)]
+    sample = x[np.unique(rng.integers(0, x.shape[0], SAMPLE_SIZE))]
     front = sample[_exact_front(sample, prefilter=False)]
     if front.shape[0] > N_SENTINELS:
         front = front[np.linspace(0, front.shape[0] - 1, N_SENTINELS).astype(np.int64)]
     # the best compromise first: it discards most points on its own
-    lo, hi = x.min(axis=0), x.max(axis=0)
+    lo, hi = sample.min(axis=0), sample.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         scaled = (front - lo) / span
@@ -432,15 +462,17 @@ def _local_front(
     blocks: Sequence[np.ndarray], candidate: np.ndarray | None, signs: Sequence[float]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flat positions and maximised values of the front of one block's candidates."""
-    n = blocks[0].size
-    pick = np.ones(n, np.bool_) if candidate is None else np.asarray(candidate, bool).reshape(-1)
-    x = np.empty((int(pick.sum()), len(blocks)), np.float64)
-    for j, block in enumerate(blocks):
-        x[:, j] = np.asarray(block).reshape(-1)[pick]
-    x *= np.asarray(signs, dtype=np.float64)
+    columns = [np.asarray(b).reshape(-1) for b in blocks]
+    pick = np.ones(columns[0].size, np.bool_) if candidate is None else np.asarray(candidate, bool)
+    pick = pick.reshape(-1)
+    for column in columns:
+        pick = pick & ~np.isnan(column)
     pos = np.flatnonzero(pick)
-    valid = ~np.isnan(x).any(axis=1)
-    pos, x = pos[valid], np.ascontiguousarray(x[valid])
+    x = np.empty((pos.size, len(columns)), np.float64)
+    for j, (column, sign) in enumerate(zip(columns, signs, strict=True)):
+        x[:, j] = column[pos]
+        if sign != 1.0:
+            x[:, j] *= sign
     front = _exact_front(x)
     return pos[front], x[front]
 
@@ -608,9 +640,13 @@ def _lazy_mask(objs: list[da.Array], cand: da.Array | None, signs: list[float]) 
         dtype=object,
         chunks=tuple((1,) * len(c) for c in chunks),
         meta=np.empty((0,) * len(chunks), dtype=object),
-        name="pareto-local",
+        token="pareto-local",
     )
-    front = dask.delayed(_global_front, pure=True)(*local.to_delayed().ravel())
+    # unoptimised, so that the mask step reuses these tasks rather than fusing in a copy
+    cells = local.to_delayed(optimize_graph=False).ravel()
+    front = dask.delayed(_global_front, pure=True)(
+        *cells, dask_key_name=f"pareto-global-{local.name}"
+    )
     return da.map_blocks(
         _mask_block,
         local,

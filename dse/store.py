@@ -262,7 +262,7 @@ def read_root_attrs(path: str, storage_options: Mapping | None = None) -> dict:
     """Root attributes of a store; foreign or broken stores raise StoreError."""
     try:
         root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r")
-    except (FileNotFoundError, zarr.errors.GroupNotFoundError if hasattr(zarr.errors, "GroupNotFoundError") else KeyError):
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError):
         raise StoreError("not a Zarr store (no group metadata)", where=path) from None
     except Exception as exc:  # corrupted JSON and similar
         raise StoreError(f"cannot open as Zarr ({exc.__class__.__name__}: {str(exc)[:120]})", where=path) from None

@@ -142,7 +142,7 @@ def _client(scheduler: str | None, n_workers: int | None, threads_per_worker: in
 
     workers = n_workers or min(os.cpu_count() or 1, 8)
     cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                           dashboard_address=":8787", silence_logs=40 if quiet else 20)
+                           dashboard_address=":8787", silence_logs=50 if quiet else 20)
     client = Client(cluster)
     try:
         yield client

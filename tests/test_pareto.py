@@ -73,7 +73,9 @@ def test_nondominated_matches_oracle(k, kind):
         n = int(rng.integers(0, 300)) if trial else 0
         x = instance(rng, n, k, kind)
         senses = SENSES[:k]
-        np.testing.assert_array_equal(nondominated(x, senses), oracle(x, senses), err_msg=f"trial {trial}")
+        np.testing.assert_array_equal(
+            nondominated(x, senses), oracle(x, senses), err_msg=f"trial {trial}"
+        )
 
 
 @pytest.mark.parametrize("k", [2, 3, 4, 5])
@@ -83,7 +85,9 @@ def test_prefilter_keeps_the_exact_front(k, kind):
     for _ in range(5):
         x = instance(rng, 1500, k, kind)
         x = np.ascontiguousarray(x[~np.isnan(x).any(axis=1)])
-        np.testing.assert_array_equal(pareto._exact_front(x, prefilter=True), oracle(x, ["max"] * k))
+        np.testing.assert_array_equal(
+            pareto._exact_front(x, prefilter=True), oracle(x, ["max"] * k)
+        )
 
 
 def test_nondominated_on_a_large_instance_uses_the_prefilter():
@@ -95,7 +99,8 @@ def test_nondominated_on_a_large_instance_uses_the_prefilter():
     sample = np.union1d(np.flatnonzero(front), rng.choice(kept, 2000, replace=False))
     np.testing.assert_array_equal(front[sample], oracle(x[sample], ["max"] * 3) & front[sample])
     assert all(
-        not ((x[front] >= x[i]).all(1) & (x[front] > x[i]).any(1)).any() for i in np.flatnonzero(front)
+        not ((x[front] >= x[i]).all(1) & (x[front] > x[i]).any(1)).any()
+        for i in np.flatnonzero(front)
     )
 
 
@@ -160,8 +165,10 @@ def test_adding_a_dominated_point_changes_nothing(x, data):
     j = data.draw(st.integers(0, k - 1))
     if base[j] == -np.inf:
         return
-    worse[j] = np.finfo(float).max if base[j] == np.inf else base[j] - data.draw(
-        st.sampled_from([1.0, 0.5, 1e3])
+    worse[j] = (
+        np.finfo(float).max
+        if base[j] == np.inf
+        else base[j] - data.draw(st.sampled_from([1.0, 0.5, 1e3]))
     )
     grown = np.vstack([x, worse])
     front = nondominated(grown, senses)
@@ -242,7 +249,12 @@ def _raise(*args, **kwargs):
 @pytest.mark.parametrize("integer", [False, True])
 @pytest.mark.parametrize(
     "chunks",
-    [None, {"cathode": 1}, {"cathode_loading": 2, "stack_pressure": 3}, {"cathode": 2, "stack_pressure": 4}],
+    [
+        None,
+        {"cathode": 1},
+        {"cathode_loading": 2, "stack_pressure": 3},
+        {"cathode": 2, "stack_pressure": 4},
+    ],
 )
 def test_pareto_mask_on_grid_matches_oracle(chunks, integer):
     ds = grid_dataset(seed=5, integer=integer)
@@ -276,7 +288,9 @@ def test_pareto_mask_with_where_on_grid_and_designs():
     for data in (ds, ds.chunk({"cathode_loading": 3})):
         with dask.config.set(scheduler=_raise):
             by_array = pareto_mask(data, OBJECTIVES, where=where)
-            by_text = pareto_mask(data, OBJECTIVES, where="cathode != 'LFP' and stack_pressure <= 2")
+            by_text = pareto_mask(
+                data, OBJECTIVES, where="cathode != 'LFP' and stack_pressure <= 2"
+            )
         np.testing.assert_array_equal(by_array.values, expect)
         np.testing.assert_array_equal(by_text.values, expect)
     designs = design_dataset(500, seed=4)
@@ -310,7 +324,14 @@ def test_duplicates_across_chunks_all_stay_on_the_front():
             "cost": ("design", values * 0 + 1, {"dse_sense": "min"}),
         }
     )
-    assert pareto_mask(ds.chunk({"design": 2})).values.tolist() == [False, True, True, False, True, False]
+    assert pareto_mask(ds.chunk({"design": 2})).values.tolist() == [
+        False,
+        True,
+        True,
+        False,
+        True,
+        False,
+    ]
 
 
 def test_no_candidates_give_an_empty_front():
@@ -347,7 +368,9 @@ def test_pareto_mask_on_a_local_cluster():
 # ------------------------------------------------------------------------------------------------
 def test_objective_validation():
     ds = grid_dataset()
-    with pytest.raises(SpecError, match="'costs' is no variable of the results; did you mean 'cost'"):
+    with pytest.raises(
+        SpecError, match="'costs' is no variable of the results; did you mean 'cost'"
+    ):
         pareto_mask(ds, {"costs": "min"})
     with pytest.raises(SpecError, match="'capacity' has no dse_sense"):
         pareto_mask(ds, ["specific_energy", "capacity"])
@@ -355,7 +378,10 @@ def test_objective_validation():
         pareto_mask(ds, {"cost": "minimum"})
     with pytest.raises(SpecError, match="no variable has a dse_sense"):
         pareto_mask(ds[["capacity"]])
-    assert objective_senses(ds, {"capacity": "max", "cost": None}) == {"capacity": "max", "cost": "min"}
+    assert objective_senses(ds, {"capacity": "max", "cost": None}) == {
+        "capacity": "max",
+        "cost": "min",
+    }
     with pytest.raises(SpecError, match="where: has dimensions"):
         pareto_mask(ds, where=xr.DataArray([True], dims="other"))
 
@@ -384,7 +410,10 @@ def test_front_table_on_grid_and_designs():
 
 def test_knee_point_is_closest_to_utopia():
     df = pd.DataFrame(
-        {"specific_energy": [500.0, 450.0, 300.0, 200.0], "cycle_life": [100.0, 700.0, 900.0, 1000.0]},
+        {
+            "specific_energy": [500.0, 450.0, 300.0, 200.0],
+            "cycle_life": [100.0, 700.0, 900.0, 1000.0],
+        },
         index=[7, 8, 9, 10],
     )
     assert knee_point(df, {"specific_energy": "max", "cycle_life": "max"}) == 8
@@ -401,7 +430,9 @@ def test_epsilon_constraint_on_dataset_and_table():
     i = np.flatnonzero(ok)[np.nanargmax(ds["cycle_life"].values[ok])]
     assert best.name == ds["design"].values[i]
     assert best["cycle_life"] == pytest.approx(float(ds["cycle_life"].values[i]))
-    lazy = epsilon_constraint(ds.chunk({"design": 100}), "cycle_life", {"specific_energy": (">=", 400)})
+    lazy = epsilon_constraint(
+        ds.chunk({"design": 100}), "cycle_life", {"specific_energy": (">=", 400)}
+    )
     assert lazy.name == best.name
     cheapest = epsilon_constraint(ds, "cost", {"cycle_life": (">", 1000)})
     ok = ds["feasible"].values & (ds["cycle_life"].values > 1000)
@@ -409,7 +440,9 @@ def test_epsilon_constraint_on_dataset_and_table():
     assert epsilon_constraint(ds, "cycle_life", {"specific_energy": (">", 1e9)}) is None
 
     grid = grid_dataset(seed=2)
-    row = epsilon_constraint(grid, "specific_energy", {"cathode": ("==", "NMC811"), "cost": ("<", 0.5)})
+    row = epsilon_constraint(
+        grid, "specific_energy", {"cathode": ("==", "NMC811"), "cost": ("<", 0.5)}
+    )
     assert row["cathode"] == "NMC811" and row["cost"] < 0.5
 
     table = front_table(ds, pareto_mask(ds))

@@ -139,7 +139,9 @@ class ModelChain:
     @classmethod
     def from_design(cls, design, uncertainty: bool = True) -> ModelChain:
         """The chain a :class:`~dse.spec.Design` (or sweep scenario) asks for."""
-        coefficients = load_coefficients(design.ce_coefficients) if design.ce_coefficients else None
+        coefficients = getattr(design, "coefficients", None)
+        if coefficients is None and design.ce_coefficients:
+            coefficients = load_coefficients(design.ce_coefficients)
         return cls(coefficients=coefficients, overrides=design.overrides, ce_overrides=design.ce_overrides,
                    uncertainty=uncertainty)
 

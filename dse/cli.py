@@ -266,6 +266,33 @@ def validate(
     console.print(f"{store}: valid ({'dse-results/1'})")
 
 
+# --------------------------------------------------------------------------- dashboard
+@app.command()
+def serve(
+    store: Annotated[str, typer.Argument(help="Results store (path or s3:// URL).")],
+    port: Annotated[int, typer.Option("--port", help="Port on localhost.")] = 5006,
+    address: Annotated[str, typer.Option("--address", help="Interface to listen on.")] = "127.0.0.1",
+    show: Annotated[bool, typer.Option("--show/--no-show", help="Open a browser tab.")] = False,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+) -> None:
+    """Serve the dashboard of a results store on localhost."""
+    import time
+
+    import panel as pn
+
+    from dashboards.app import create_app, load_source, warm_up
+
+    t = time.perf_counter()
+    source = load_source(store, endpoint_url)
+    warm_up()
+    console.print(f"loaded {len(source.table):,} feasible designs of {source.n_designs:,} in "
+                  f"{time.perf_counter() - t:.1f} s")
+    console.print(f"dashboard: http://{address}:{port}/  (Ctrl-C to stop)")
+    pn.serve({"/": create_app(store, endpoint_url)}, port=port, address=address, show=show,
+             websocket_origin=[f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
+             title=f"dse · {source.title}", threaded=False)
+
+
 # --------------------------------------------------------------------------- materials
 @materials_app.command("list")
 def materials_list(

@@ -142,6 +142,7 @@ class Design:
     ce_coefficients: Path | None = None
     reference: dict = field(default_factory=dict)
     source: str = "design"
+    coefficients: Any = None  # a CeCoefficients object (e.g. read back from a results store)
 
     def to_yaml(self) -> str:
         """The design as YAML that ``dse evaluate`` reads back."""

@@ -1,0 +1,1 @@
+"""Panel dashboards on top of dse results stores (nothing imports this package)."""

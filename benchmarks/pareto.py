@@ -57,13 +57,17 @@ def designs_dataset(n: int, chunk: int, seed: int) -> xr.Dataset:
     return xr.Dataset(data)
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Median wall time [s] of ``repeats`` calls, and the last result."""
+TIMES: dict[str, list[float]] = {}
+
+
+def median_time(fn: Callable[[], object], repeats: int, label: str = "") -> tuple[float, object]:
+    """Median wall time [s] of ``repeats`` calls, and the last result; all times go to TIMES."""
     times, out = [], None
     for _ in range(repeats):
         start = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - start)
+    TIMES[label] = times
     return statistics.median(times), out
 
 
@@ -113,15 +117,17 @@ def main() -> None:
     ):
         ds = designs_dataset(n, args.chunk, seed=0).persist()
         wait(ds)
-        pareto_mask(designs_dataset(10_000, 2_500, seed=1)).compute()  # compile on the workers
-        t_dask, mask = median_time(lambda: pareto_mask(ds).compute(), args.repeats)
+        pareto_mask(designs_dataset(200_000, 50_000, seed=1)).compute()  # compile on the workers
+        t_dask, mask = median_time(lambda: pareto_mask(ds).compute(), args.repeats, "dask")
         front = int(mask.sum())
         client.cancel(ds)
     print(
         f"designs: {n:.0e} x {len(OBJECTIVES)} objectives, chunks of {args.chunk:.1e}, 2 workers x 1 thread"
     )
     print(f"pareto_mask(...).compute(): {t_dask:.2f} s median of {args.repeats}"
-          f"  ({n / t_dask / 1e6:.1f} M designs/s, front {front} designs)")  # fmt: skip
+          f" (min {min(TIMES['dask']):.2f}, max {max(TIMES['dask']):.2f});"
+          f" {n / t_dask / 1e6:.1f} M designs/s, front {front} designs")  # fmt: skip
+    print("  runs [s]: " + ", ".join(f"{t:.2f}" for t in TIMES["dask"]))
 
     small = maximised(designs_numpy(10_000, seed=2))
     t_naive, _ = median_time(lambda: naive(small), 3)

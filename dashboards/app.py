@@ -71,14 +71,15 @@ class ResultsSource:
             for name, var in ds.variables.items():
                 self.attrs.setdefault(str(name), dict(var.attrs))
         self.objectives = {n: a["dse_sense"] for n, a in self.attrs.items() if a.get("dse_sense") in ("max", "min")}
-        skip = {"scenario", "design", "feasible", "infeasible_reason"}
+        skip = {"scenario", "design", "feasible", "infeasible_reason", "pareto_front"}
         self.inputs = []
         for ds in self.results.datasets.values():
             for v in swept_inputs(ds):
                 if v not in self.inputs:
                     self.inputs.append(v)
         self.outputs = [c for c in self.table.columns
-                        if c not in skip and c not in self.inputs and pd.api.types.is_numeric_dtype(self.table[c])]
+                        if c not in skip and c not in self.inputs and pd.api.types.is_numeric_dtype(self.table[c])
+                        and not pd.api.types.is_bool_dtype(self.table[c])]
         self.categorical = [c for c in self.inputs if isinstance(self.table[c].dtype, pd.CategoricalDtype)]
         self.numeric_inputs = [c for c in self.inputs if c not in self.categorical]
         if len(self.results.datasets) > 1:

@@ -266,6 +266,103 @@ def validate(
     console.print(f"{store}: valid ({'dse-results/1'})")
 
 
+# --------------------------------------------------------------------------- analytics
+@app.command()
+def pareto(
+    store: Annotated[str, typer.Argument(help="Results store (path or s3:// URL).")],
+    objective: Annotated[
+        list[str] | None,
+        typer.Option("--objective", help="NAME:max or NAME:min (repeatable); default: every dse_sense output."),
+    ] = None,
+    where: Annotated[str | None, typer.Option("--where", help="Filter, e.g. \"cathode == 'NMC811' and stack_pressure <= 1\".")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Write the whole front as CSV.")] = None,
+    parquet: Annotated[Path | None, typer.Option("--parquet", help="Write the whole front as Parquet.")] = None,
+    top: Annotated[int, typer.Option("--top", help="Rows of the front to print.")] = 15,
+    best: Annotated[str | None, typer.Option("--best", help="Also print the best design by this output (ε-constraint with --where).")] = None,
+    store_front: Annotated[bool, typer.Option("--store/--no-store", help="Save the front in the store as 'pareto_front'.")] = True,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+) -> None:
+    """Exact Pareto front of the feasible designs of a store (optionally filtered)."""
+    from dse.pareto import epsilon_constraint, knee_point, pareto_store
+
+    objectives = None
+    if objective:
+        objectives = {}
+        for item in objective:
+            name, _, sense = item.partition(":")
+            if sense not in ("max", "min"):
+                raise DseError(f"expected NAME:max or NAME:min, got {item!r}", where="--objective")
+            objectives[name] = sense
+    options = _storage_options(endpoint_url)
+    front = pareto_store(store, objectives, where=where, storage_options=options, write=store_front)
+    senses = front.attrs.get("dse_sense", {})
+    console.print(f"[bold]{len(front):,} designs on the Pareto front[/bold] of "
+                  + ", ".join(f"{n} ({s})" for n, s in senses.items())
+                  + (f" where {where}" if where else "") + (" — saved as 'pareto_front'" if store_front else ""))
+    if len(front):
+        inputs = [c for c in front.columns if c not in senses and c not in ("scenario", "design", "feasible")]
+        shown = ["scenario", *inputs[:7], *senses]
+        t = Table(box=None, header_style="bold", pad_edge=False)
+        for c in shown:
+            t.add_column(c.replace("_", " "), justify="right" if c not in ("scenario",) else "left")
+        for _, row in front.head(top).iterrows():
+            t.add_row(*[str(row[c]) if not isinstance(row[c], float) else _fmt(row[c]) for c in shown])
+        console.print(t)
+        if len(front) > 1:
+            knee = front.loc[knee_point(front, senses)]
+            console.print("knee (closest to the utopia point): "
+                          + ", ".join(f"{n} = {_fmt(float(knee[n]))}" for n in senses)
+                          + f"  [{knee['scenario']} design {int(knee['design'])}]")
+    if best:
+        from dse.store import open_results
+
+        winners = []
+        for name, ds in open_results(store, options).items():
+            constraints = {}
+            sub = ds.where(ds.feasible)
+            if where:
+                from dse.filters import where_mask
+
+                sub = sub.where(where_mask(ds, where))
+            row = epsilon_constraint(sub, best, constraints)
+            if row is not None:
+                winners.append((name, row))
+        if not winners:
+            console.print(f"no feasible design{' satisfies ' + where if where else ''}")
+        else:
+            from dse.vocabulary import OUTPUTS
+
+            sense = OUTPUTS[best].sense if best in OUTPUTS and OUTPUTS[best].sense else "max"
+            name, row = (max if sense == "max" else min)(winners, key=lambda w: float(w[1][best]))
+            console.print(f"best {best} ({sense}){' where ' + where if where else ''}: {_fmt(float(row[best]))} "
+                          f"[{name}]")
+            console.print(", ".join(f"{k}={row[k]}" for k in row.index if k != best))
+    if csv:
+        front.to_csv(csv, index=False)
+        console.print(f"wrote {csv}")
+    if parquet:
+        front.to_parquet(parquet, index=False)
+        console.print(f"wrote {parquet}")
+
+
+@app.command()
+def calibrate(
+    data: Annotated[Path, typer.Argument(help="CSV of cells (the literature columns, or your own cycling results).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Coefficients YAML to write.")],
+    folds: Annotated[int, typer.Option("--folds", help="Folds of the cross-validation.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fold assignment.")] = 0,
+    residuals: Annotated[bool, typer.Option("--residuals/--no-residuals", help="Print the residual of every row.")] = True,
+) -> None:
+    """Fit the Coulombic-efficiency surrogate to a table of cells and write its coefficients."""
+    from dse.calibration import calibrate as fit
+
+    if folds < 2:
+        raise DseError("needs at least 2 folds", where="--folds")
+    result = fit(data, output, folds=folds, seed=seed)
+    typer.echo(result.report_text(residuals=residuals))
+    console.print(f"wrote {output}: use it with 'ce_coefficients: {output}' in a design or sweep spec")
+
+
 # --------------------------------------------------------------------------- dashboard
 @app.command()
 def serve(
@@ -291,6 +388,23 @@ def serve(
     pn.serve({"/": create_app(store, endpoint_url)}, port=port, address=address, show=show,
              websocket_origin=[f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
              title=f"dse · {source.title}", threaded=False)
+
+
+@app.command()
+def report(
+    store: Annotated[str, typer.Argument(help="Results store (path or s3:// URL).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")] = Path("report.html"),
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+) -> None:
+    """Write a static, self-contained HTML report of a results store."""
+    from dashboards.app import load_source
+    from dashboards.report import write_report
+
+    if output.exists() and output.is_dir():
+        raise DseError("is a directory", where=str(output))
+    source = load_source(store, endpoint_url)
+    write_report(source, str(output))
+    console.print(f"wrote {output} ({_human_bytes(output.stat().st_size)})")
 
 
 # --------------------------------------------------------------------------- materials

@@ -241,6 +241,16 @@ def _condition(node: ast.AST, ctx: _Context) -> Evaluator:
     raise _unsupported(node, ctx)
 
 
+def _syntax_position(expr: str, exc: SyntaxError) -> str:
+    """Where a syntax error is; Python reports offset 0 when the input ends too early."""
+    lines = expr.strip().splitlines() or [""]
+    lineno = min(max(exc.lineno or 1, 1), len(lines))
+    prefix = f"line {lineno}, " if lineno > 1 else ""
+    if not exc.offset or exc.offset < 1:
+        return f"{prefix}column {len(lines[lineno - 1]) + 1} (end of input)"
+    return f"{prefix}column {exc.offset}"
+
+
 def _parse(expr: str) -> ast.Expression:
     where = f"where {expr!r}"
     if not isinstance(expr, str) or not expr.strip():
@@ -250,9 +260,8 @@ def _parse(expr: str) -> ast.Expression:
     try:
         return ast.parse(expr.strip(), mode="eval")
     except SyntaxError as exc:
-        line = f"line {exc.lineno}, " if (exc.lineno or 1) > 1 else ""
         raise SpecError(
-            f"does not parse: {exc.msg} at {line}column {exc.offset}", where=where
+            f"does not parse: {exc.msg} at {_syntax_position(expr, exc)}", where=where
         ) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise SpecError(f"does not parse: {exc}", where=where) from None

@@ -223,7 +223,8 @@ def load_literature(path: str | Path | None = None) -> pd.DataFrame:
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
     >>> p = os.path.join(d, "mine.csv")
-    >>> _ = open(p, "w").write("metal,electrolyte_family,retention,cycles\\nLi,ether,80,two hundred\\n")
+    >>> text = "metal,electrolyte_family,retention,cycles\\nLi,ether,80,two hundred\\n"
+    >>> _ = open(p, "w").write(text)
     >>> load_literature(p)
     Traceback (most recent call last):
     ...
@@ -264,7 +265,9 @@ def load_literature(path: str | Path | None = None) -> pd.DataFrame:
         for h, value in zip(header, fields, strict=True):
             value = value.strip()
             if h in NUMERIC_COLUMNS:
-                columns[h].append(_number(value, f"{name}:row {line}, column {h}", NUMERIC_COLUMNS[h]))
+                columns[h].append(
+                    _number(value, f"{name}:row {line}, column {h}", NUMERIC_COLUMNS[h])
+                )
             else:
                 columns[h].append(value)
         where = f"{name}:row {line}, column "

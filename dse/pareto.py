@@ -543,22 +543,27 @@ def _is_dask(arr: xr.DataArray | None) -> bool:
 def _aligned(
     ds: xr.Dataset, names: Sequence[str], candidate: xr.DataArray | None
 ) -> tuple[xr.DataArray, list[Any], Any]:
-    """Objectives and candidates broadcast to common dims (and chunks, when lazy)."""
-    lazy = any(_is_dask(ds[n]) for n in names) or _is_dask(candidate)
+    """Objectives and candidates broadcast to common dims (and chunks, when lazy).
+
+    When anything is Dask-backed, everything is: in-memory pieces (say a
+    ``where`` over two coordinates) become one-chunk arrays broadcast lazily,
+    and all take the chunks of the first Dask-backed objective.
+    """
     items = [ds[name] for name in names] + ([candidate] if candidate is not None else [])
-    if lazy:
+    try:
+        items = list(xr.align(*items, join="exact"))
+    except ValueError:
+        raise SpecError("its coordinates differ from those of the results", where="where") from None
+    was_dask = [_is_dask(x) for x in items]
+    if any(was_dask):
         items = [x if _is_dask(x) else x.chunk() for x in items]
-    items = xr.broadcast(*items)
+    items = list(xr.broadcast(*items))
     template = items[0]
-    dims = template.dims
-    data = [x.transpose(*dims).data for x in items]
-    if lazy:
-        ref = next(d for d, a in zip(data, items, strict=True) if _is_dask(a) and a.chunks)
-        chunks = ref.chunks
+    data = [x.transpose(*template.dims).data for x in items]
+    if any(was_dask):
+        chunks = data[was_dask.index(True)].chunks
         data = [d.rechunk(chunks) for d in data]
-    objs = data[: len(names)]
-    cand = data[len(names)] if candidate is not None else None
-    return template, objs, cand
+    return template, data[: len(names)], data[len(names)] if candidate is not None else None
 
 
 def pareto_mask(
@@ -927,3 +932,75 @@ def _epsilon_dataset(
     values = {n: v.item() for n, v in row.variables.items() if v.ndim == 0 and n != "design"}
     label = _design_labels(ds, hit.dims, hit.shape, idx[:1])[0]
     return pd.Series(values, name=label.item() if hasattr(label, "item") else label)
+
+
+# --------------------------------------------------------------------------- whole stores
+def pareto_store(
+    path: str,
+    objectives: Mapping[str, str | None] | Sequence[str] | None = None,
+    where: str | None = None,
+    storage_options: Mapping | None = None,
+    write: bool = True,
+) -> pd.DataFrame:
+    """The exact front of every feasible design of a store, across scenarios.
+
+    Each scenario's front is computed chunk-wise (:func:`pareto_mask`); the
+    front of the union of scenario fronts is the global one (a globally
+    non-dominated design is non-dominated in its scenario). With ``write``,
+    each scenario gets a boolean variable ``pareto_front`` marking its members
+    of the global front, with the objectives and filter in its attributes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The global front: ``scenario``, ``design``, inputs and objectives,
+        best first in the first objective.
+    """
+    from dse.store import open_results, read_root_attrs, write_variable
+
+    attrs = read_root_attrs(path, storage_options)
+    datasets = open_results(path, storage_options)
+    first = next(iter(datasets.values()))
+    senses = objective_senses(first, objectives)
+    frames, masks = [], {}
+    for name, ds in datasets.items():
+        for obj in senses:
+            if obj not in ds:
+                raise SpecError(f"objective {obj!r} is not stored in scenario {name!r}", where=path)
+        mask = pareto_mask(ds, senses, where=where).compute()
+        masks[name] = mask
+        if not bool(mask.any()):
+            continue
+        table = front_table(ds, mask, senses)
+        table.insert(0, "scenario", name)
+        frames.append(table.reset_index())
+    if not frames:
+        front = pd.DataFrame(columns=["scenario", "design", *senses])
+    else:
+        union = pd.concat(frames, ignore_index=True)
+        keep = nondominated(union[list(senses)].to_numpy(dtype=np.float64), list(senses.values()))
+        front = union[keep].reset_index(drop=True)
+        first_obj, sense = next(iter(senses.items()))
+        front = front.sort_values(first_obj, ascending=sense == "min", kind="stable").reset_index(drop=True)
+    if write:
+        groups = attrs.get("dse_groups", {})
+        for name, mask in masks.items():
+            members = set(front.loc[front["scenario"] == name, "design"].astype(int))
+            flat = mask.values.ravel()
+            if flat.any():
+                positions = np.flatnonzero(flat)
+                if "design" in mask.dims:
+                    ids = mask["design"].values.ravel()[positions]
+                else:
+                    ids = positions
+                flat = flat.copy()
+                flat[positions[~np.isin(ids, list(members))]] = False
+            out = xr.DataArray(flat.reshape(mask.shape), dims=mask.dims, name="pareto_front", attrs={
+                "long_name": "On the Pareto front of the store",
+                "units": "1",
+                "dse_objectives": ", ".join(f"{n}:{s}" for n, s in senses.items()),
+                "dse_where": where or "",
+            })
+            write_variable(path, groups.get(name, ""), out, storage_options)
+    front.attrs["dse_sense"] = dict(senses)
+    return front

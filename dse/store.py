@@ -158,6 +158,10 @@ def template_dataset(space: DesignSpace, outputs: tuple[str, ...], chain) -> tup
         "dse_description": space.scenario.description,
         **chain.attrs(),
     }
+    if space.scenario.sampler is not None:
+        sampler = space.scenario.sampler
+        attrs.update({"dse_sampler": sampler.method, "dse_sampler_n": sampler.n, "dse_sampler_seed": sampler.seed,
+                      "dse_sampled_inputs": [x.name for x in space.scenario.sampled]})
     return xr.Dataset(data_vars, coords=coords, attrs=attrs), encoding
 
 
@@ -365,3 +369,26 @@ def store_size(path: str, storage_options: Mapping | None = None) -> int:
             except OSError:
                 pass
     return total
+
+
+def write_variable(path: str, group: str, var, storage_options: Mapping | None = None) -> None:
+    """Add (or replace) one variable in a scenario of an existing store, chunked like the others.
+
+    Used to store derived results such as the Pareto front next to the sweep's
+    outputs, so that the dashboard and colleagues see them.
+    """
+    root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False)
+    g = root[group] if group else root
+    chunks = tuple(g.attrs.get("dse_chunks", var.shape))
+    if var.name in g:
+        del g[var.name]
+    ds = var.to_dataset()
+    ds = ds.drop_vars([c for c in ds.coords if c not in ds.dims])
+    ds = ds.drop_vars(list(ds.dims), errors="ignore") if all(d in g for d in ds.dims) else ds
+    encoding = {var.name: {"chunks": chunks, "compressors": _compressors()}}
+    try:
+        ds.to_zarr(zarr_store(path, storage_options), group=group or None, mode="a", zarr_format=3,
+                   consolidated=False, encoding=encoding)
+    except OSError as exc:
+        raise StoreError(f"cannot write {var.name!r} ({exc.strerror or exc})", where=path) from None
+    _consolidate(path, storage_options)

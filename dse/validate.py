@@ -86,7 +86,8 @@ def validate_store(path: str, storage_options: Mapping | None = None) -> list[st
             if role == "input":
                 if vname not in INPUTS:
                     problems.append(f"{where}: input variable {vname!r} is not an input name")
-            elif vname not in OUTPUTS and vname not in ("feasible",) and not vname.startswith(("mass_", "thickness_")):
+            elif vname not in OUTPUTS and vname not in ("feasible", "pareto_front") \
+                    and not vname.startswith(("mass_", "thickness_")):
                 from dse.models.chain import OUTPUT_FIELDS
 
                 if vname not in OUTPUT_FIELDS:

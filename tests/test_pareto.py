@@ -452,3 +452,28 @@ def test_epsilon_constraint_on_dataset_and_table():
         epsilon_constraint(ds, "cycle_life", {"specific_enrgy": (">=", 400)})
     with pytest.raises(SpecError, match="is not \\(op, value\\)"):
         epsilon_constraint(ds, "cycle_life", {"specific_energy": ("=>", 400)})
+
+
+def test_each_block_front_is_computed_once(monkeypatch):
+    calls = []
+    original = pareto._local_front
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pareto, "_local_front", counting)
+    ds = design_dataset(1000).chunk({"design": 250})
+    with dask.config.set(scheduler="sync"):
+        pareto_mask(ds).compute()
+    assert len(calls) == 4
+
+
+def test_in_memory_objectives_take_the_chunks_of_a_lazy_where():
+    ds = grid_dataset(seed=4)
+    where = (ds["stack_pressure"] < 3).chunk({"stack_pressure": 2})
+    mask = pareto_mask(ds, OBJECTIVES, where=where)
+    assert mask.chunks is not None
+    np.testing.assert_array_equal(mask.values, expected_mask(ds, where=where.compute()))
+    with pytest.raises(SpecError, match="where: its coordinates differ"):
+        pareto_mask(ds, OBJECTIVES, where=where.isel(stack_pressure=slice(0, 4)))

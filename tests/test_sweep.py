@@ -33,14 +33,6 @@ def spec_of(data, chunk_size=None):
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def grid_store(tmp_path_factory, cluster):
     path = str(tmp_path_factory.mktemp("grid") / "grid.zarr")
     summary = run_sweep(spec_of(GRID, chunk_size=97), path, scheduler=cluster.scheduler_address)

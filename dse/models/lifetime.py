@@ -187,5 +187,5 @@ def capacity_at_cycle(cycle, inventory, cycled_capacity, coulombic_efficiency):
     q = cycled_capacity
     knee = select(inventory >= q, np.floor((inventory - q) / (loss * q)) + 1.0, 0.0)
     remaining = inventory - knee * loss * q
-    decayed = remaining * np.exp((cycle - knee - 1.0) * np.log1p(-loss))
+    decayed = remaining * np.exp(np.maximum(cycle - knee - 1.0, 0.0) * np.log1p(-loss))
     return select(cycle <= knee, q + 0.0 * decayed, decayed)

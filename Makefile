@@ -31,9 +31,17 @@ chromium:
 test: $(STAMP) chromium
 	$(PY) -m pytest -n 2 --dist loadfile
 
+# The main job: ~1.2 million designs on an embedded LocalCluster, their Pareto
+# front, then the dashboard on http://localhost:$(PORT)/ (Ctrl-C to stop).
 demo: $(STAMP)
-	$(DSE) --version
-	@for f in examples/seed001/case4.yaml examples/nmc811_dual_salt.yaml; do $(DSE) evaluate $$f; done
+	$(DSE) evaluate examples/seed001/case4.yaml
+	$(DSE) sweep examples/demo_sweep.yaml -o $(DEMO_DIR)/demo.zarr --overwrite
+	$(DSE) validate $(DEMO_DIR)/demo.zarr
+	$(DSE) pareto $(DEMO_DIR)/demo.zarr --csv $(DEMO_DIR)/pareto_front.csv
+	$(DSE) pareto $(DEMO_DIR)/demo.zarr --objective energy_density:max --objective cycle_life:max \
+		--where "metal == 'Li' and stack_pressure <= 1" --no-store --top 5
+	$(DSE) report $(DEMO_DIR)/demo.zarr -o $(DEMO_DIR)/report.html
+	$(DSE) serve $(DEMO_DIR)/demo.zarr --port $(PORT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dse dashboards tests benchmarks

@@ -505,8 +505,9 @@ def warm_up() -> None:
     """Compile Datashader's numba kernels before the first request."""
     import datashader as ds
 
-    df = pd.DataFrame({"x": np.random.rand(1000), "y": np.random.rand(1000), "c": np.random.rand(1000),
-                       "k": pd.Categorical(np.random.choice(["a", "b"], 1000))})
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.random(1000), "y": rng.random(1000), "c": rng.random(1000),
+                       "k": pd.Categorical(rng.choice(["a", "b"], 1000))})
     canvas = ds.Canvas(plot_width=50, plot_height=50)
     canvas.points(df, "x", "y", agg=ds.mean("c"))
     canvas.points(df, "x", "y", agg=ds.count_cat("k"))

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -29,6 +30,8 @@ materials_app = typer.Typer(help="List and show the materials catalogue.", no_ar
 app.add_typer(materials_app, name="materials")
 
 console = Console()
+if not console.is_terminal:  # files and pipes: do not wrap tables at 80 columns
+    console = Console(width=160)
 err_console = Console(stderr=True)
 
 
@@ -283,7 +286,7 @@ def pareto(
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
 ) -> None:
     """Exact Pareto front of the feasible designs of a store (optionally filtered)."""
-    from dse.pareto import epsilon_constraint, knee_point, pareto_store
+    from dse.pareto import knee_point, pareto_store
 
     objectives = None
     if objective:
@@ -314,35 +317,44 @@ def pareto(
                           + ", ".join(f"{n} = {_fmt(float(knee[n]))}" for n in senses)
                           + f"  [{knee['scenario']} design {int(knee['design'])}]")
     if best:
-        from dse.store import open_results
-
-        winners = []
-        for name, ds in open_results(store, options).items():
-            constraints = {}
-            sub = ds.where(ds.feasible)
-            if where:
-                from dse.filters import where_mask
-
-                sub = sub.where(where_mask(ds, where))
-            row = epsilon_constraint(sub, best, constraints)
-            if row is not None:
-                winners.append((name, row))
-        if not winners:
-            console.print(f"no feasible design{' satisfies ' + where if where else ''}")
-        else:
-            from dse.vocabulary import OUTPUTS
-
-            sense = OUTPUTS[best].sense if best in OUTPUTS and OUTPUTS[best].sense else "max"
-            name, row = (max if sense == "max" else min)(winners, key=lambda w: float(w[1][best]))
-            console.print(f"best {best} ({sense}){' where ' + where if where else ''}: {_fmt(float(row[best]))} "
-                          f"[{name}]")
-            console.print(", ".join(f"{k}={row[k]}" for k in row.index if k != best))
+        _print_best(store, best, where, options)
     if csv:
         front.to_csv(csv, index=False)
         console.print(f"wrote {csv}")
     if parquet:
         front.to_parquet(parquet, index=False)
         console.print(f"wrote {parquet}")
+
+
+def _print_best(store: str, best: str, where: str | None, options) -> None:
+    """ε-constraint: the best feasible design by one output, subject to --where."""
+    from dse.filters import where_mask
+    from dse.pareto import epsilon_constraint
+    from dse.store import open_results
+    from dse.table import swept_inputs
+    from dse.vocabulary import OUTPUTS
+
+    sense = OUTPUTS[best].sense if best in OUTPUTS and OUTPUTS[best].sense else "max"
+    winners = []
+    for name, ds in open_results(store, options, decode_categories=True).items():
+        sub = ds.where(ds.feasible)
+        if where:
+            sub = sub.where(where_mask(ds, where))
+        row = epsilon_constraint(sub, best, {}, sense=sense)
+        if row is not None and math.isfinite(float(row[best])):
+            winners.append((name, swept_inputs(ds), row))
+    if not winners:
+        console.print(f"no feasible design{' satisfies ' + where if where else ''}")
+        return
+    pick = max if sense == "max" else min
+    name, inputs, row = pick(winners, key=lambda w: float(w[2][best]))
+    t = Table(title=f"best {best} ({sense}){' where ' + where if where else ''} [{name}]", box=None,
+              header_style="bold", title_justify="left", show_header=False)
+    for k in [*inputs, best, *(o for o in ("specific_energy", "energy_density", "cycle_life", "cost") if o != best)]:
+        if k in row.index:
+            v = row[k]
+            t.add_row(k, _fmt(float(v)) if isinstance(v, int | float | np.floating) else str(v))
+    console.print(t)
 
 
 @app.command()

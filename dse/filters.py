@@ -107,7 +107,7 @@ def _position(expr: str, node: ast.AST) -> str:
 def _kind(dtype: Any) -> str:
     """'bool', 'text' or 'number' for a dtype (None when unknown: anything goes)."""
     kind = np.dtype(dtype).kind
-    return "bool" if kind == "b" else "text" if kind in "OUS" else "number"
+    return "bool" if kind == "b" else "text" if kind in "OUST" else "number"
 
 
 def _not(x: Any) -> Any:
@@ -328,6 +328,23 @@ def _check_literals(ds: xr.Dataset, cond: Condition) -> None:
             )
 
 
+def _decoded(ds: xr.Dataset) -> xr.Dataset:
+    """Categorical sample variables stored as codes (``dse_categories``) as their ids."""
+    coded = [v for v in ds.data_vars if ds[v].attrs.get("dse_categories")]
+    if not coded:
+        return ds
+    out = ds.copy()
+    for v in coded:
+        table = np.asarray(list(ds[v].attrs["dse_categories"]), dtype=object)
+        data = ds[v].data
+        if hasattr(data, "map_blocks"):
+            decoded = data.map_blocks(lambda c, t=table: t[np.asarray(c, dtype=np.int64)], dtype=object)
+        else:
+            decoded = table[np.asarray(data, dtype=np.int64)]
+        out[v] = ds[v].copy(data=decoded)
+    return out
+
+
 def where_mask(ds: xr.Dataset, expr: str) -> xr.DataArray:
     """Boolean DataArray of the designs of ``ds`` that satisfy ``expr``.
 
@@ -354,6 +371,7 @@ def where_mask(ds: xr.Dataset, expr: str) -> xr.DataArray:
     ...
     dse.errors.SpecError: where 'costs > 100': 'costs' names no input or output at column 1; did you mean 'cost'?
     """
+    ds = _decoded(ds)
     names = list(ds.variables)
     cond = parse_where(expr, names, {n: ds[n].dtype for n in names})
     _check_literals(ds, cond)

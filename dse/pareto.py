@@ -972,6 +972,12 @@ def pareto_store(
         if not bool(mask.any()):
             continue
         table = front_table(ds, mask, senses)
+        for col in table.columns:
+            cats = ds[col].attrs.get("dse_categories") if col in ds.variables else None
+            if cats:
+                from dse.store import decode_codes
+
+                table[col] = decode_codes(table[col].to_numpy(), cats)
         table.insert(0, "scenario", name)
         frames.append(table.reset_index())
     if not frames:

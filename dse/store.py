@@ -348,10 +348,21 @@ def open_results(path: str, storage_options: Mapping | None = None, decode_categ
             for var in list(ds.data_vars):
                 cats = ds[var].attrs.get("dse_categories")
                 if cats:
-                    ds[var] = xr.DataArray(np.asarray(cats, dtype=object), dims="_c")[ds[var].astype(int)].drop_vars(
-                        "_c", errors="ignore")
+                    attrs = {k: v for k, v in ds[var].attrs.items()
+                             if k not in ("dse_categories", "flag_values", "flag_meanings")}
+                    decoded = ds[var].copy(data=decode_codes(ds[var].data, cats))
+                    decoded.attrs = attrs
+                    ds[var] = decoded
         out[name] = ds
     return out
+
+
+def decode_codes(codes, categories):
+    """Catalogue ids for int16 category codes (numpy or dask arrays)."""
+    table = np.asarray(list(categories), dtype=object)
+    if hasattr(codes, "map_blocks"):
+        return codes.map_blocks(lambda c: table[np.asarray(c, dtype=np.int64)], dtype=object)
+    return table[np.asarray(codes, dtype=np.int64)]
 
 
 def store_size(path: str, storage_options: Mapping | None = None) -> int:
@@ -375,20 +386,18 @@ def write_variable(path: str, group: str, var, storage_options: Mapping | None =
     """Add (or replace) one variable in a scenario of an existing store, chunked like the others.
 
     Used to store derived results such as the Pareto front next to the sweep's
-    outputs, so that the dashboard and colleagues see them.
+    outputs, so that the dashboard and colleagues see them. Written with zarr
+    directly so that nothing else in the group (attributes, other arrays)
+    changes.
     """
     root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False)
     g = root[group] if group else root
     chunks = tuple(g.attrs.get("dse_chunks", var.shape))
-    if var.name in g:
-        del g[var.name]
-    ds = var.to_dataset()
-    ds = ds.drop_vars([c for c in ds.coords if c not in ds.dims])
-    ds = ds.drop_vars(list(ds.dims), errors="ignore") if all(d in g for d in ds.dims) else ds
-    encoding = {var.name: {"chunks": chunks, "compressors": _compressors()}}
     try:
-        ds.to_zarr(zarr_store(path, storage_options), group=group or None, mode="a", zarr_format=3,
-                   consolidated=False, encoding=encoding)
+        arr = g.create_array(var.name, shape=var.shape, chunks=chunks, dtype=var.dtype, compressors=_compressors(),
+                             fill_value=False if var.dtype == bool else np.nan, dimension_names=list(var.dims),
+                             attributes=dict(var.attrs), overwrite=True)
+        arr[...] = np.asarray(var.values)
     except OSError as exc:
         raise StoreError(f"cannot write {var.name!r} ({exc.strerror or exc})", where=path) from None
     _consolidate(path, storage_options)

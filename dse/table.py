@@ -109,7 +109,7 @@ def design_table(
             if v not in all_swept and (columns is None or v in columns):
                 all_swept.append(v)
     out = []
-    for name, ds, df in frames:
+    for _, ds, df in frames:
         for v in all_swept:
             if v not in df:
                 value = ds.coords[v].values.item() if v in ds.coords else INPUTS[v].default

@@ -96,9 +96,9 @@ def test_detail_card_shows_inputs_outputs_breakdown_curve_and_yaml(app):
     charts = [p.object for p in card.select(pn.pane.HoloViews)]
     assert len(charts) == 3  # mass, thickness, capacity curve
     yaml_box = card.select(pn.widgets.TextAreaInput)[0]
-    from dse.spec import parse_design
-
     import yaml
+
+    from dse.spec import parse_design
 
     design = parse_design(yaml.safe_load(yaml_box.value))
     assert design.inputs["cathode"] == str(stored.cathode)

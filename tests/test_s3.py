@@ -1,0 +1,67 @@
+"""Stores on an S3-compatible server on loopback (moto): sweep, open, validate, front."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from dse.spec import parse_sweep
+from dse.store import open_results
+from dse.sweep import run_sweep
+from dse.validate import validate_store
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(monkeypatch_module):
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="results")
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        mp.setenv(k, v)
+    yield mp
+    mp.undo()
+
+
+def test_sweep_to_object_storage_and_read_back(s3_endpoint, cluster, tmp_path):
+    data = {"inputs": {"cathode": ["NMC811", "LFP"], "cathode_loading": {"linspace": [2, 6, 9]},
+                       "stack_pressure": [0.0, 1.0]}}
+    spec = parse_sweep(data, text=yaml.safe_dump(data), chunk_size=7)
+    # credentials travel with the storage options: the workers are other processes
+    options = {"endpoint_url": s3_endpoint, "key": "testing", "secret": "testing",
+               "client_kwargs": {"region_name": "us-east-1"}}
+    url = "s3://results/demo.zarr"
+    run_sweep(spec, url, scheduler=cluster.scheduler_address, storage_options=options)
+    local = str(tmp_path / "local.zarr")
+    run_sweep(spec, local, scheduler=cluster.scheduler_address)
+    remote = open_results(url, options)["sweep"]
+    np.testing.assert_array_equal(remote.cycle_life.values, xr.open_zarr(local).cycle_life.values)
+    assert validate_store(url, options) == []
+    from dse.pareto import pareto_store
+
+    front = pareto_store(url, storage_options=options)
+    assert len(front) > 0
+    assert "pareto_front" in open_results(url, options)["sweep"]
+    # the dashboard's data layer reads the same URL
+    from dashboards.app import ResultsSource
+
+    source = ResultsSource(url, options)
+    assert len(source.table) == int(remote.feasible.sum())

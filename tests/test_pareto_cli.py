@@ -76,3 +76,13 @@ def test_bad_input_is_one_line_error(store, capsys, args, message):
 def test_objective_without_sense_is_refused(store, capsys):
     assert main(["pareto", store, "--objective", "swelling", "--no-store"]) == 2
     assert "NAME:max or NAME:min" in capsys.readouterr().err
+
+
+def test_sensitivity_cli(small_store, tmp_path, capsys):
+    png = tmp_path / "s.png"
+    assert main(["sensitivity", small_store, "--output", "specific_energy", "--bootstrap", "20", "-o", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "li: main_effect" in out and "na: binned" in out and "cathode_loading" in out
+    assert png.stat().st_size > 10_000
+    assert main(["sensitivity", small_store, "--scenario", "lii"]) == 2
+    assert "did you mean 'li'" in capsys.readouterr().err

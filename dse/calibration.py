@@ -14,6 +14,14 @@ squares, a smooth Huber-like down-weighting of outliers), the posterior is
 the weighted Gaussian one, and the scale ``s`` is re-estimated from the
 weighted expected squared residuals, until both settle.
 
+The target ``y`` of a row that reports retention R after n cycles is the
+CE at which the model chain itself predicts R after n cycles
+(:func:`chain_targets`): the row becomes a design (:func:`row_design`, the
+same translation ``tools/build_validation.py`` uses) and the chain's
+inventory model, surplus included, is inverted by bisection in
+``ln(1 - CE)``. Rows that cannot be made into a design (no catalogue
+cathode or electrolyte) keep the surplus-free ``CE = R^(1/n)``.
+
 Pipeline (:func:`calibrate`): :func:`dse.literature.load_literature` →
 :func:`select_rows` (documented exclusion rules, target and features per
 row) → :func:`fit_posterior` → :func:`cross_validate` (k-fold, seeded) →
@@ -32,6 +40,7 @@ True
 from __future__ import annotations
 
 import datetime
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,12 +50,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dse.chain import ModelChain
 from dse.coefficients import DEFAULT_PATH as DEFAULT_COEFFICIENTS_PATH
 from dse.coefficients import CeCoefficients, prior_coefficients
-from dse.errors import CalibrationError
+from dse.errors import CalibrationError, SpecError
 from dse.literature import load_literature, parse_flags
 from dse.materials.catalogue import Catalogue, load_catalogue
+from dse.models import chain as physics
 from dse.models.ce import FEATURE_NAMES, REFERENCE, ce_features
+from dse.models.lifetime import capacity_at_cycle, cycle_life, first_cycle_loss
+from dse.models.stack import metal_thickness_per_capacity
+from dse.spec import parse_design
 
 __all__ = [
     "METALS",
@@ -54,9 +68,26 @@ __all__ = [
     "SOLID_FAMILIES",
     "COATING_CLASS_OF",
     "DEGREES_OF_FREEDOM",
+    "PREMETALLATED",
+    "PRINTED_BOUND",
+    "DEFAULT_CATHODE",
+    "DEFAULT_COLLECTOR",
+    "CLASS_COATING",
+    "PROTOTYPE_PREFIX",
+    "PROTOTYPE_EXTRAS",
+    "DESIGN_DEFAULTS",
+    "LOG_LOSS_BOUNDS",
+    "CHAIN_SURPLUS",
+    "CHAIN_NO_LOSS",
+    "TARGETS",
     "Selection",
     "Posterior",
     "FitResult",
+    "catalogue_electrolytes",
+    "row_design",
+    "chain_retention",
+    "invert_chain_retention",
+    "chain_targets",
     "select_rows",
     "design_matrix",
     "fit_posterior",
@@ -65,6 +96,7 @@ __all__ = [
     "cycles_to_80",
     "calibrate",
     "sample_cycle_life",
+    "write_default",
 ]
 
 METALS = ("Li", "Na", "K")
@@ -79,18 +111,35 @@ EXCLUDED_FLAGS = (
     "reservoir",
 )
 #: electrolyte families that are solid when ``electrolyte_state`` is not given
-SOLID_FAMILIES = ("sulfide", "oxide", "halide", "polymer", "lipon", "nasicon", "beta-alumina", "borohydride")
+SOLID_FAMILIES = (
+    "sulfide",
+    "oxide",
+    "halide",
+    "polymer",
+    "lipon",
+    "nasicon",
+    "beta-alumina",
+    "borohydride",
+)
 #: ``coating`` values that are not catalogue ids, mapped to a CE class
-COATING_CLASS_OF = {"": "none", "none": "none", "oxide": "none", "polymer": "none", "other": "none",
-                    "other-alloy": "alloy"}
+COATING_CLASS_OF = {
+    "": "none",
+    "none": "none",
+    "oxide": "none",
+    "polymer": "none",
+    "other": "none",
+    "other-alloy": "alloy",
+}
 #: Student-t degrees of freedom of the residuals (robust regression)
 DEGREES_OF_FREEDOM = 4.0
+#: how a retention row becomes a target: inverted through the chain, or ``R^(1/n)``
+TARGETS = ("chain", "ce_n")
 #: cathodes that carry extra metal (over-lithiated, presodiated, sacrificial salt)
-_PREMETALLATED = re.compile(
+PREMETALLATED = re.compile(
     r"presodiat|prelithiat|pre-sodiat|pre-lithiat|over-lithiat|overlithiat|Na-rich|Li-rich", re.I
 )
 #: retention or cycle count printed as a bound (">20 %", ">1000 cycles", "<70 %")
-_BOUND = re.compile(r"(?:Retention|Cycles) printed '[<>]")
+PRINTED_BOUND = re.compile(r"(?:Retention|Cycles) printed '[<>]")
 _Z90 = float(stats.norm.ppf(0.9))
 _LN08 = float(np.log(0.8))
 
@@ -104,10 +153,15 @@ class Selection:
     ----------
     used : pandas.DataFrame
         ``row_id``, ``file_line``, ``metal``, ``group``, ``coating_class``,
-        ``target`` (``"retention"`` or ``"average_ce"``), ``ce_observed``
-        [-], ``y`` = ln(1 − CE) [-], ``n80_observed`` [cycles], one column
-        ``z_<feature>`` per feature and ``imputed`` (inputs set to the
-        reference condition).
+        ``observation`` (``"retention"`` or ``"average_ce"``), ``target``
+        (``"chain"``: inverted through the model chain; ``"ce_n"``:
+        ``R^(1/n)``, no design for the row; ``"average_ce"``: the reported
+        CE), ``target_note`` (why a retention row has no chain target),
+        ``y_ce_n`` = ln(1 − R^(1/n)) [-] (NaN for an average CE),
+        ``ce_observed`` (the target CE) [-], ``y`` = ln(1 − CE) [-],
+        ``n80_observed`` (cycles to 80 % without reservoir at the target CE)
+        [cycles], one column ``z_<feature>`` per feature and ``imputed``
+        (inputs set to the reference condition).
     excluded : pandas.DataFrame
         ``row_id``, ``file_line``, ``metal``, ``reason``.
     """
@@ -133,7 +187,8 @@ def cycles_to_80(log_loss):
     >>> round(float(cycles_to_80(np.log(0.001))), 1)   # 99.9 %: seed 004 L123
     223.0
     """
-    return _LN08 / np.log1p(-np.exp(np.minimum(log_loss, 0.0)))
+    with np.errstate(divide="ignore"):
+        return _LN08 / np.log1p(-np.exp(np.minimum(log_loss, 0.0)))
 
 
 def _coating_classes(values: pd.Series, catalogue: Catalogue) -> pd.Series:
@@ -154,7 +209,10 @@ def _electrolyte_table(catalogue: Catalogue) -> dict[str, tuple[bool, float]]:
         entry = catalogue.get("electrolyte", e)
         key = f"{entry.metal}/{entry.family}"
         if key not in table:
-            table[key] = (entry.state == "solid", catalogue.value("electrolyte", e, "min_stack_pressure", 0.0))
+            table[key] = (
+                entry.state == "solid",
+                catalogue.value("electrolyte", e, "min_stack_pressure", 0.0),
+            )
     return table
 
 
@@ -171,15 +229,31 @@ def _features(rows: pd.DataFrame, catalogue: Catalogue) -> tuple[np.ndarray, lis
     table = _electrolyte_table(catalogue)
     state = rows["electrolyte_state"].astype(str)
     family = rows["electrolyte_family"].astype(str)
-    solid = np.where(state.isin(["solid", "hybrid"]), True,
-                     np.where(state.isin(["liquid", "gel"]), False, family.isin(SOLID_FAMILIES)))
+    solid = np.where(
+        state.isin(["solid", "hybrid"]),
+        True,
+        np.where(state.isin(["liquid", "gel"]), False, family.isin(SOLID_FAMILIES)),
+    )
     pmin = rows["group"].map(lambda g: table.get(g, (False, 0.0))[1]).to_numpy(float)
-    num = {c: rows[c].to_numpy(float) for c in ("stack_pressure", "current_density", "temperature",
-                                                 "cathode_loading", "depth_of_discharge", "charge_rate",
-                                                 "discharge_rate")}
+    num = {
+        c: rows[c].to_numpy(float)
+        for c in (
+            "stack_pressure",
+            "current_density",
+            "temperature",
+            "cathode_loading",
+            "depth_of_discharge",
+            "charge_rate",
+            "discharge_rate",
+        )
+    }
     missing = {c: ~np.isfinite(v) for c, v in num.items()}
-    loading = np.where(missing["cathode_loading"], REFERENCE["areal_capacity"], num["cathode_loading"])
-    pressure = np.where(missing["stack_pressure"], np.where(solid, pmin, 0.0), num["stack_pressure"])
+    loading = np.where(
+        missing["cathode_loading"], REFERENCE["areal_capacity"], num["cathode_loading"]
+    )
+    pressure = np.where(
+        missing["stack_pressure"], np.where(solid, pmin, 0.0), num["stack_pressure"]
+    )
     from_rate = np.where(missing["charge_rate"], np.nan, num["charge_rate"] * loading)
     current = np.where(missing["current_density"], from_rate, num["current_density"])
     current_missing = ~np.isfinite(current)
@@ -189,8 +263,9 @@ def _features(rows: pd.DataFrame, catalogue: Catalogue) -> tuple[np.ndarray, lis
     ratio_missing = missing["charge_rate"] | missing["discharge_rate"]
     charge = np.where(ratio_missing, 1.0, num["charge_rate"])
     discharge = np.where(ratio_missing, 1.0, num["discharge_rate"])
-    z = np.column_stack(ce_features(pressure, pmin, solid, current, temperature, loading, dod, charge,
-                                    discharge)).astype(float)
+    z = np.column_stack(
+        ce_features(pressure, pmin, solid, current, temperature, loading, dod, charge, discharge)
+    ).astype(float)
     flags = {
         "stack_pressure": missing["stack_pressure"],
         "current_density": current_missing,
@@ -203,10 +278,502 @@ def _features(rows: pd.DataFrame, catalogue: Catalogue) -> tuple[np.ndarray, lis
     return z, imputed
 
 
+# --------------------------------------------------------------------------- designs from rows
+#: cathode of a seed 001 Table 5 prototype that names none
+DEFAULT_CATHODE = {"Li": "NMC811", "Na": "NVP", "K": "KPW"}
+#: negative collector when a row names none
+DEFAULT_COLLECTOR = {"Li": "Cu", "Na": "Al", "K": "Al"}
+#: catalogue coating standing for a coating class (with zero thickness only the class matters)
+CLASS_COATING = {
+    "other-alloy": "Sn",
+    "oxide": "none",
+    "polymer": "none",
+    "other": "none",
+    "": "none",
+}
+#: a Na ether electrolyte that is diglyme (catalogue ``Na-diglyme``)
+DIGLYME = re.compile(r"diglyme|G2\b|diethylene glycol|DEGDME", re.I)
+#: row ids of the seed 001 Table 5 prototypes
+PROTOTYPE_PREFIX = "s001-T5-"
+#: inputs of seed 001 Table 5 prototypes that the CSV has no column for (seed-001 lines cited)
+PROTOTYPE_EXTRAS: dict[str, dict] = {
+    "s001-T5-598": {
+        "coating_thickness": 7.5,
+        "separator_thickness": 40.0,
+        "_note": "Ag-C 5–10 µm → 7.5 µm, Li6PS5Cl 40 µm (L598)",
+    },
+    "s001-T5-599": {"_note": "product plan; no loading (3 mAh/cm²)"},
+    "s001-T5-600": {
+        "current_collector_thickness": 10.0,
+        "_note": "SUS430 10 µm (L600); Ag-C thickness not stated (0)",
+    },
+    "s001-T5-601a": {
+        "overrides": {"Li-LLZO": {"critical_current_density": "3.5 mA/cm^2"}},
+        "_note": "cathode not stated (NMC811); LLZO CCD raised to 3.5 mA/cm² as the "
+        "catalogue note advises for this cell",
+    },
+    "s001-T5-601b": {
+        "overrides": {"Li-LLZO": {"critical_current_density": "3.5 mA/cm^2"}},
+        "_note": "cathode not stated (NMC811); LLZO CCD 3.5 mA/cm²",
+    },
+    "s001-T5-601c": {
+        "overrides": {"Li-LLZO": {"critical_current_density": "3.5 mA/cm^2"}},
+        "_note": "fast-charge test, no cycle numbers; cathode NMC811",
+    },
+    "s001-T5-608": {
+        "overrides": {"Li-LLZO": {"critical_current_density": "3.5 mA/cm^2"}},
+        "_note": "cathode not stated (NMC811); 45 °C is the fast-charge test",
+    },
+    "s001-T5-609": {
+        "separator_thickness": 12.0,
+        "electrolyte_amount": 2.0,
+        "_note": "PE 12 µm, 2.0 g/Ah (L609)",
+    },
+    "s001-T5-610": {
+        "cathode_loading": 0.6,
+        "coating_thickness": 15.0,
+        "separator_thickness": 65.0,
+        "_note": "0.54–0.65 → 0.6 mAh/cm², Ag-C 15 µm, PEO 55–75 → 65 µm (L610, L630)",
+    },
+    "s001-T5-617": {"_note": "electrolyte amount '0.55 g 2M [?]' unreadable (fill)"},
+    "s001-T5-618": {"electrolyte_amount": 2.6, "_note": "2.6 g/Ah (L618)"},
+    "s001-T5-619": {
+        "cathode_loading": 1.65,
+        "electrolyte_amount": 7.0,
+        "separator": "PP",
+        "energy_basis": "cell",
+        "_note": "printed 0.5 mAh/cm² is doubtful; 15 mg/cm² × 110 mAh/g = 1.65; "
+        "7 g/Ah, PP (L619); 110 Wh/kg of a 1.79 Ah pouch read as cell basis",
+    },
+    "s001-T5-620": {
+        "cathode_loading": 0.56,
+        "_note": "3.3–4.2 mg/cm² × 150 mAh/g → 0.56 mAh/cm² (L620)",
+    },
+}
+#: what :func:`row_design` uses for an input a row does not state (rendered in docs/validation.md)
+DESIGN_DEFAULTS = [
+    (
+        "cathode",
+        "the row's catalogue id (no design without one); seed 001 Table 5 rows without one: "
+        "NMC811 (Li), NVP (Na)",
+    ),
+    (
+        "cathode_loading",
+        "stated value; else 3 mAh/cm² (the surrogate's reference; such rows form their own table)",
+    ),
+    ("current_collector", "Cu, Al, Ni or SUS as stated; else Cu for Li, Al for Na and K"),
+    (
+        "coating",
+        "catalogue id as stated; `other-alloy` → Sn (alloy class); oxide, polymer, other "
+        "and unstated → none",
+    ),
+    (
+        "coating_thickness",
+        "0 µm unless stated: the coating acts only through its CE class (no mass, no uptake)",
+    ),
+    (
+        "electrolyte",
+        "first catalogue electrolyte of the row's metal and family (Na ether: "
+        "Na-diglyme when the verbatim names diglyme, else Na-ether)",
+    ),
+    (
+        "stack_pressure",
+        "stated; else 0 for liquids and the electrolyte's minimum contact pressure "
+        "for solids (as in the calibration)",
+    ),
+    ("temperature", "stated; else 25 °C"),
+    (
+        "charge_rate, discharge_rate",
+        "stated (one stated rate is used for both); else the stated "
+        "current density ÷ loading; else both 1 mA/cm² ÷ loading, the "
+        "reference current density",
+    ),
+    ("depth_of_discharge", "stated; else 1"),
+    ("metal_excess", "stated reservoir × metal thickness per capacity; else 0"),
+    (
+        "separator, separator_thickness, electrolyte_amount",
+        "PE, 20 µm, fill (vocabulary defaults) unless Table 5 states them; 30 µm for solids",
+    ),
+    (
+        "cell_format",
+        "stack (repeat unit); a cell-basis energy is compared with the catalogue "
+        "pouch (20 layers, 90 × 140 mm)",
+    ),
+]
+
+
+def catalogue_electrolytes(catalogue: Catalogue | None = None) -> dict[str, str]:
+    """First catalogue electrolyte of every ``metal/family`` group.
+
+    Examples
+    --------
+    >>> catalogue_electrolytes()["Li/dual-salt"]
+    'Li-dual-salt'
+    """
+    catalogue = catalogue or load_catalogue()
+    table: dict[str, str] = {}
+    for e in catalogue.ids("electrolyte"):
+        entry = catalogue.get("electrolyte", e)
+        table.setdefault(f"{entry.metal}/{entry.family}", e)
+    return table
+
+
+def _number(value) -> float | None:
+    """A stated number, or None for an empty cell."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def row_design(
+    row: Mapping,
+    catalogue: Catalogue | None = None,
+    electrolytes: Mapping[str, str] | None = None,
+) -> tuple[dict | None, list[str]]:
+    """A :func:`dse.spec.parse_design` mapping for one literature row.
+
+    The one translation of a results row into a design, used both for the
+    chain-consistent calibration target (:func:`chain_targets`) and by
+    ``tools/build_validation.py``. Inputs the row does not state take the
+    values of :data:`DESIGN_DEFAULTS`; prototypes of seed 001 Table 5 get
+    the inputs of :data:`PROTOTYPE_EXTRAS` that the table has no column for.
+
+    Parameters
+    ----------
+    row : mapping
+        One row of :func:`dse.literature.load_literature` (a ``Series``).
+    catalogue : Catalogue, optional
+    electrolytes : mapping, optional
+        :func:`catalogue_electrolytes` (pass it when translating many rows).
+
+    Returns
+    -------
+    design : dict or None
+        The mapping, or None when no design can be built: the metal is not
+        Li, Na or K, the row's cathode is not a catalogue id (except a
+        Table 5 prototype, which gets :data:`DEFAULT_CATHODE`), or no
+        catalogue electrolyte has the row's metal and family.
+    notes : list of str
+        The assumptions made, or why no design could be built.
+
+    Examples
+    --------
+    >>> lit = load_literature().set_index("row_id", drop=False)
+    >>> design, notes = row_design(lit.loc["s001-T5-618"])
+    >>> design["cathode"], design["electrolyte"], design["electrolyte_amount"], notes
+    ('NMC532', 'Li-dual-salt', 2.6, ['2.6 g/Ah (L618)'])
+    >>> row_design(lit.loc["s000-T1-13"])
+    (None, ['cathode not stated is not a catalogue id'])
+    """
+    catalogue = catalogue or load_catalogue()
+    electrolytes = electrolytes if electrolytes is not None else catalogue_electrolytes(catalogue)
+    metal = row["metal"]
+    if metal not in METALS:
+        return None, [f"metal {metal} is not Li, Na or K"]
+    extras = dict(PROTOTYPE_EXTRAS.get(row["row_id"], {}))
+    notes = [extras.pop("_note")] if "_note" in extras else []
+    extras.pop("energy_basis", None)
+    group = f"{metal}/{row['electrolyte_family']}"
+    if group not in electrolytes:
+        return None, [f"no catalogue electrolyte for {group}"]
+    prototype = str(row["row_id"]).startswith(PROTOTYPE_PREFIX)
+    if row["cathode"] not in catalogue.ids("cathode") and not prototype:
+        return None, [f"cathode {row['cathode'] or 'not stated'} is not a catalogue id"]
+    electrolyte = electrolytes[group]
+    if group == "Na/ether":
+        named = "Na-diglyme" if DIGLYME.search(str(row["electrolyte_verbatim"])) else "Na-ether"
+        electrolyte = named if named in catalogue.ids("electrolyte") else electrolyte
+    solid = catalogue.get("electrolyte", electrolyte).state == "solid"
+    cathode = (
+        row["cathode"] if row["cathode"] in catalogue.ids("cathode") else DEFAULT_CATHODE[metal]
+    )
+    if cathode != row["cathode"] and "cathode" not in " ".join(notes):
+        notes.append(f"cathode {row['cathode'] or 'not stated'} → {cathode}")
+    design: dict = {
+        "name": row["row_id"],
+        "metal": metal,
+        "cathode": cathode,
+        "electrolyte": electrolyte,
+    }
+    loading = _number(row["cathode_loading"])
+    if loading is None and "cathode_loading" not in extras:
+        loading = REFERENCE["areal_capacity"]
+        notes.append("loading imputed 3 mAh/cm²")
+    design["cathode_loading"] = extras.pop("cathode_loading", loading)
+    design["current_collector"] = (
+        row["collector"]
+        if row["collector"] in catalogue.ids("collector")
+        else DEFAULT_COLLECTOR[metal]
+    )
+    coating = (
+        row["coating"]
+        if row["coating"] in catalogue.ids("coating")
+        else CLASS_COATING.get(row["coating"])
+    )
+    design["coating"] = coating or "none"
+    pressure = _number(row["stack_pressure"])
+    if pressure is None:
+        pressure = (
+            catalogue.value("electrolyte", electrolyte, "min_stack_pressure", 0.0) if solid else 0.0
+        )
+    design["stack_pressure"] = pressure
+    temperature = _number(row["temperature"])
+    design["temperature"] = REFERENCE["temperature"] if temperature is None else temperature
+    charge, discharge = _number(row["charge_rate"]), _number(row["discharge_rate"])
+    current = _number(row["current_density"])
+    if charge is None and current is not None:
+        charge = current / design["cathode_loading"]
+    charge, discharge = charge or discharge, discharge or charge
+    if charge is None:
+        charge = discharge = REFERENCE["current_density"] / design["cathode_loading"]
+        notes.append("rates imputed (1 mA/cm²)")
+    design["charge_rate"], design["discharge_rate"] = charge, discharge
+    depth = _number(row["depth_of_discharge"])
+    if depth is not None:
+        design["depth_of_discharge"] = depth
+    reservoir = _number(row["reservoir"])
+    if reservoir:
+        per_capacity = metal_thickness_per_capacity(
+            catalogue.value("metal", metal, "molar_mass"),
+            catalogue.value("metal", metal, "density"),
+        )
+        design["metal_excess"] = reservoir * float(per_capacity)
+        notes.append(f"reservoir {reservoir:g} mAh/cm² → {design['metal_excess']:.1f} µm")
+    if solid:
+        design["separator_thickness"] = 30.0
+    design.update(extras)
+    return design, notes
+
+
+# --------------------------------------------------------------------------- chain target
+#: interval searched for the chain-consistent target, ln(1 − CE): CE from 1 − 1e-7 down to 90 %
+LOG_LOSS_BOUNDS = (math.log(1.0e-7), math.log(0.1))
+#: exclusion reasons of rows whose retention the chain cannot reproduce inside the bounds
+CHAIN_SURPLUS = "chain keeps more than the reported retention even at CE = 90 % (surplus)"
+CHAIN_NO_LOSS = "chain fades more than reported even at CE = 1 − 1e-7"
+
+
+def _evaluate_at(chain: ModelChain, inputs: Mapping[str, object], log_loss) -> physics.Outputs:
+    """The chain's outputs with ``ln(1 - CE)`` set to ``log_loss`` (surrogate bypassed).
+
+    The group term becomes ``log_loss`` and the slopes zero, so
+    :func:`dse.models.chain.evaluate` runs its own formation, inventory and
+    lifetime models at that CE.
+    """
+    params = chain.parameters(inputs)
+    log_loss = np.asarray(log_loss, dtype=float)
+    shape = np.broadcast_shapes(np.shape(params.design.cathode_loading), log_loss.shape)
+    zero = np.zeros(shape)
+    params = params._replace(
+        ce=physics.CeTerms(log_loss + zero, zero, (zero,) * len(FEATURE_NAMES))
+    )
+    constants = chain.constants._replace(slopes=(0.0,) * len(FEATURE_NAMES), uncertainty=0.0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return physics.evaluate(params, constants)
+
+
+def chain_retention(chain: ModelChain, inputs: Mapping[str, object], log_loss, cycles):
+    """Retention after ``cycles`` cycles that the chain predicts at a given CE.
+
+    ``capacity_at_cycle(cycles + 1, A(CE), q, CE) / first capacity``, where
+    the inventory ``A(CE)`` (first charge ``Q/η_c``, minus the formation loss
+    ``first_cycle_loss(CE)`` and metal trapped in the coating, plus any
+    reservoir) and the cycled capacity ``q`` (depth of discharge ×
+    utilisation × ``Q``) are those of :func:`dse.models.chain.evaluate` for
+    the design: the chain is run with ``ln(1 - CE) = log_loss`` in place of
+    the surrogate. As in ``docs/validation.md``, retention after n cycles is
+    the capacity of cycle n + 1 over that of cycle 1.
+
+    Parameters
+    ----------
+    chain : ModelChain
+        Supplies the catalogue and the formation constants of its coefficients.
+    inputs : mapping
+        Design inputs as for :meth:`ModelChain.evaluate`.
+    log_loss : array_like
+        ``ln(1 - CE)`` [-]; broadcasts with the designs.
+    cycles : array_like
+        Cycles after which retention is read [cycles].
+
+    Returns
+    -------
+    ndarray
+        Retention [-] (1 while the inventory surplus lasts).
+
+    Examples
+    --------
+    NMC811 at 0.2C/0.5C: the surplus its first-cycle inefficiency leaves on
+    the negative side keeps the capacity flat for about 85 cycles at 99.9 %,
+    then it decays as CEⁿ:
+
+    >>> chain = ModelChain(uncertainty=False)
+    >>> inputs = {"cathode": "NMC811", "cathode_loading": 3.0}
+    >>> np.round(chain_retention(chain, inputs, np.log(0.001), [50, 150, 300]), 3).tolist()
+    [1.0, 0.97, 0.835]
+    """
+    out = _evaluate_at(chain, inputs, log_loss)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        capacity = capacity_at_cycle(
+            np.asarray(cycles, dtype=float) + 1.0,
+            out.inventory,
+            out.cycled_capacity,
+            out.coulombic_efficiency,
+        )
+        return np.asarray(capacity / out.capacity, dtype=float)
+
+
+def invert_chain_retention(
+    chain: ModelChain,
+    inputs: Mapping[str, object],
+    retention,
+    cycles,
+    bounds: tuple[float, float] = LOG_LOSS_BOUNDS,
+    iterations: int = 60,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``ln(1 - CE)`` at which the chain reproduces a reported retention.
+
+    Bisection in ``ln(1 - CE)`` on :func:`chain_retention`, which falls
+    monotonically as the loss grows (the formation loss grows with it and
+    the recursion loses more per cycle), vectorised over designs. 60 halvings
+    of ``bounds`` leave an error far below 10⁻¹⁰.
+
+    Parameters
+    ----------
+    chain : ModelChain
+    inputs : mapping
+        Design inputs; arrays of one shape, one design per retention.
+    retention : array_like
+        Reported retention, strictly between 0 and 1 [-].
+    cycles : array_like
+        Cycles after which it was reported [cycles].
+    bounds : (float, float)
+        Interval searched, ``ln(1 - CE)`` [-].
+    iterations : int, default 60
+
+    Returns
+    -------
+    log_loss : ndarray
+        ``ln(1 - CE)`` [-]; NaN where the retention is out of reach.
+    status : ndarray of str
+        ``"ok"``; ``"surplus"`` where even the upper bound of the loss keeps
+        more than the reported retention (the chain's inventory surplus is
+        larger than the observed fade allows); ``"no_loss"`` where even the
+        lower bound fades more than reported.
+
+    Examples
+    --------
+    It undoes :func:`chain_retention`:
+
+    >>> chain = ModelChain(uncertainty=False)
+    >>> inputs = {"cathode": "NMC811", "cathode_loading": 3.0}
+    >>> r = chain_retention(chain, inputs, np.log(0.001), 300)
+    >>> y, status = invert_chain_retention(chain, inputs, r, 300)
+    >>> round(float(np.exp(y)), 9), str(status)
+    (0.001, 'ok')
+
+    With a 50 µm Li reservoir no CE down to 90 % loses 5 % in 10 cycles:
+
+    >>> inputs = {"cathode": "NMC811", "cathode_loading": 3.0, "metal_excess": [0.0, 50.0]}
+    >>> y, status = invert_chain_retention(chain, inputs, 0.95, 10)
+    >>> np.round(-np.expm1(y), 4).tolist(), status.tolist()
+    ([0.9931, nan], ['ok', 'surplus'])
+    """
+    retention = np.asarray(retention, dtype=float)
+    cycles = np.asarray(cycles, dtype=float)
+    shape = np.broadcast_shapes(retention.shape, cycles.shape)
+    low = np.full(shape, float(bounds[0]))
+    high = np.full(shape, float(bounds[1]))
+    fades_too_fast = chain_retention(chain, inputs, low, cycles) < retention
+    keeps_too_much = chain_retention(chain, inputs, high, cycles) > retention
+    for _ in range(iterations):
+        middle = 0.5 * (low + high)
+        above = chain_retention(chain, inputs, middle, cycles) > retention
+        low = np.where(above, middle, low)
+        high = np.where(above, high, middle)
+    status = np.where(keeps_too_much, "surplus", np.where(fades_too_fast, "no_loss", "ok"))
+    return np.where(status == "ok", 0.5 * (low + high), np.nan), status
+
+
+def chain_targets(
+    rows: pd.DataFrame,
+    coefficients: CeCoefficients | None = None,
+    catalogue: Catalogue | None = None,
+) -> pd.DataFrame:
+    """Chain-consistent ``ln(1 - CE)`` of rows with a retention after n cycles.
+
+    Each row is turned into a design by :func:`row_design` and the CE at
+    which the chain predicts the reported retention after the reported
+    cycles is found by :func:`invert_chain_retention`. The target therefore
+    carries the same inventory surplus (cathode first-cycle inefficiency
+    minus formation loss, capacity not delivered at the discharge rate,
+    metal trapped by a coating) as the predictions made with it.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Literature rows (as :func:`dse.literature.load_literature`) with a
+        retention (0–100 %, exclusive) and a cycle count.
+    coefficients : CeCoefficients, optional
+        Only its formation constants (``formation_loss_multiplier``,
+        ``coating_trapped_fraction``) matter. Default: the priors.
+    catalogue : Catalogue, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index as ``rows``: ``y`` (NaN unless solved), ``status``
+        (``"ok"``, ``"no_design"``, ``"surplus"``, ``"no_loss"``, see
+        :func:`invert_chain_retention`) and ``note`` (why there is no design).
+
+    Examples
+    --------
+    >>> lit = load_literature().set_index("row_id", drop=False)
+    >>> t = chain_targets(lit.loc[["s001-T5-618", "s000-T1-13"]])
+    >>> t["status"].tolist(), round(float(-np.expm1(t["y"].iloc[0])), 4)
+    (['ok', 'no_design'], 0.9983)
+    """
+    coefficients = coefficients or prior_coefficients()
+    catalogue = catalogue or load_catalogue()
+    electrolytes = catalogue_electrolytes(catalogue)
+    result = pd.DataFrame(index=rows.index)
+    result["y"] = np.nan
+    result["status"] = "no_design"
+    result["note"] = ""
+    batches: dict[str, tuple[Mapping | None, list]] = {}
+    for index, row in rows.iterrows():
+        mapping, notes = row_design(row, catalogue, electrolytes)
+        if mapping is None:
+            result.at[index, "note"] = notes[0]
+            continue
+        try:
+            design = parse_design(mapping, source=str(row["row_id"]))
+        except SpecError as exc:
+            result.at[index, "note"] = f"design not valid: {exc}"
+            continue
+        batch = batches.setdefault(repr(design.overrides), (design.overrides or None, []))
+        batch[1].append((index, design.inputs))
+    for overrides, members in batches.values():
+        chain = ModelChain(
+            catalogue=catalogue, coefficients=coefficients, overrides=overrides, uncertainty=False
+        )
+        index = [i for i, _ in members]
+        inputs = {name: [d[name] for _, d in members] for name in members[0][1]}
+        y, status = invert_chain_retention(
+            chain,
+            inputs,
+            rows.loc[index, "retention"].to_numpy(float) / 100.0,
+            rows.loc[index, "cycles"].to_numpy(float),
+        )
+        result.loc[index, "y"] = y
+        result.loc[index, "status"] = status
+    return result
+
+
 def select_rows(
     frame: pd.DataFrame,
     coefficients: CeCoefficients | None = None,
     catalogue: Catalogue | None = None,
+    target: str = "chain",
 ) -> Selection:
     """Apply the row-selection rules and build target and features.
 
@@ -225,18 +792,28 @@ def select_rows(
     6. ``metal/electrolyte_family`` is a group of the coefficients (empty,
        ``other`` and ``aqueous`` families have none) and ``coating`` maps to
        a CE class;
-    7. a target exists: retention (0–100 %, exclusive) with a cycle count
-       gives ``CE = retention^(1/cycles)``; else an ``average`` full-cell CE
-       below 100 % that is not a lower bound. Half-cell, first-cycle,
-       initial, cumulative, NIRR and unspecified CEs are never targets.
+    7. a target exists: retention (0–100 %, exclusive) with a cycle count;
+       else an ``average`` full-cell CE below 100 % that is not a lower
+       bound. Half-cell, first-cycle, initial, cumulative, NIRR and
+       unspecified CEs are never targets;
+    8. with ``target="chain"``, a retention row that :func:`row_design`
+       turns into a design gets the CE at which the chain predicts its
+       retention (:func:`chain_targets`); the row is dropped if no CE in
+       :data:`LOG_LOSS_BOUNDS` does (the chain's surplus outlasts the
+       reported fade even at CE 90 %, or it fades too fast at CE → 1).
+       Other retention rows (and all with ``target="ce_n"``) get
+       ``CE = retention^(1/cycles)``, the CE of a cell with no surplus.
 
     Parameters
     ----------
     frame : pandas.DataFrame
         From :func:`dse.literature.load_literature`.
     coefficients : CeCoefficients, optional
-        Defines the groups (default: the priors).
+        Defines the groups and the chain's formation constants (default:
+        the priors).
     catalogue : Catalogue, optional
+    target : {"chain", "ce_n"}, default "chain"
+        How a retention row becomes a target (rule 8).
 
     Returns
     -------
@@ -245,11 +822,13 @@ def select_rows(
     Examples
     --------
     >>> sel = select_rows(load_literature())
-    >>> sel.used.loc[sel.used.row_id == "s001-T5-618", "target"].item()
-    'retention'
+    >>> sel.used.set_index("row_id").loc["s001-T5-618", ["observation", "target"]].tolist()
+    ['retention', 'chain']
     >>> sel.excluded.loc[sel.excluded.row_id == "s001-T4-356", "reason"].item()
     'flag reservoir'
     """
+    if target not in TARGETS:
+        raise CalibrationError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     coefficients = coefficients or prior_coefficients()
     catalogue = catalogue or load_catalogue()
     rows = frame.copy()
@@ -267,46 +846,103 @@ def select_rows(
     for name in EXCLUDED_FLAGS:
         drop(flags.map(lambda f, name=name: name in f), f"flag {name}")
     text = rows["notes"].astype(str) + " " + rows["cathode_verbatim"].astype(str)
-    drop(text.str.contains(_PREMETALLATED), "pre-metallated cathode (extra inventory)")
-    drop(flags.map(lambda f: "table_text_conflict" in f) & (rows["source_table"] == "text"),
-         "table_text_conflict: the table row is kept")
-    drop(rows["notes"].astype(str).str.contains(_BOUND), "retention or cycle count printed as a bound")
+    drop(text.str.contains(PREMETALLATED), "pre-metallated cathode (extra inventory)")
+    drop(
+        flags.map(lambda f: "table_text_conflict" in f) & (rows["source_table"] == "text"),
+        "table_text_conflict: the table row is kept",
+    )
+    drop(
+        rows["notes"].astype(str).str.contains(PRINTED_BOUND),
+        "retention or cycle count printed as a bound",
+    )
     drop(rows["electrolyte_family"].astype(str) == "", "electrolyte family not stated")
     drop(~rows["group"].isin(coefficients.groups), "no group " + rows["group"] + " in the priors")
-    drop(rows["coating_class"].isna(), "coating " + rows["coating"].astype(str) + " has no CE class")
+    drop(
+        rows["coating_class"].isna(), "coating " + rows["coating"].astype(str) + " has no CE class"
+    )
 
     retention = rows["retention"].to_numpy(float)
     cycles = rows["cycles"].to_numpy(float)
     ce = rows["ce"].to_numpy(float)
     by_retention = (retention > 0) & (retention < 100) & (cycles >= 1)
-    ce_flags = flags.map(lambda f: bool({"half_cell_ce", "first_cycle_ce", "ce_lower_bound"} & set(f)))
-    by_average = (~by_retention & (rows["ce_definition"] == "average").to_numpy() & ~ce_flags.to_numpy()
-                  & (ce > 0) & (ce < 100))
-    why_not = np.where(np.isfinite(retention) & (retention >= 100), "retention of 100 % carries no loss",
-                       np.where(np.isfinite(ce) & ~np.isfinite(retention),
-                                "CE is not an average full-cell CE below 100 %, and no retention",
-                                "no retention with cycle count and no average CE"))
+    ce_flags = flags.map(
+        lambda f: bool({"half_cell_ce", "first_cycle_ce", "ce_lower_bound"} & set(f))
+    )
+    by_average = (
+        ~by_retention
+        & (rows["ce_definition"] == "average").to_numpy()
+        & ~ce_flags.to_numpy()
+        & (ce > 0)
+        & (ce < 100)
+    )
+    why_not = np.where(
+        np.isfinite(retention) & (retention >= 100),
+        "retention of 100 % carries no loss",
+        np.where(
+            np.isfinite(ce) & ~np.isfinite(retention),
+            "CE is not an average full-cell CE below 100 %, and no retention",
+            "no retention with cycle count and no average CE",
+        ),
+    )
     drop(~(by_retention | by_average), pd.Series(why_not, index=rows.index))
+
+    solved = pd.DataFrame({"y": np.nan, "status": "off", "note": ""}, index=rows.index)
+    if target == "chain":
+        candidate = (reason == "").to_numpy() & by_retention
+        solved.loc[candidate] = chain_targets(rows.loc[candidate], coefficients, catalogue)
+        drop(solved["status"] == "surplus", CHAIN_SURPLUS)
+        drop(solved["status"] == "no_loss", CHAIN_NO_LOSS)
 
     keep = (reason == "").to_numpy()
     excluded = rows.loc[~keep, ["row_id", "file_line", "metal"]].assign(reason=reason[~keep])
     used = rows.loc[keep].copy()
+    solved = solved.loc[keep]
     r = retention[keep] / 100.0
     n = cycles[keep]
     via_retention = by_retention[keep]
+    via_chain = (solved["status"] == "ok").to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        loss = np.where(via_retention, -np.expm1(np.log(r) / n), 1.0 - ce[keep] / 100.0)
-    used["target"] = np.where(via_retention, "retention", "average_ce")
-    used["ce_observed"] = 1.0 - loss
-    used["y"] = np.log(loss)
-    used["n80_observed"] = cycles_to_80(used["y"].to_numpy())
+        y_ce_n = np.where(via_retention, np.log(-np.expm1(np.log(r) / n)), np.nan)
+        y = np.where(
+            via_chain,
+            solved["y"].to_numpy(float),
+            np.where(via_retention, y_ce_n, np.log1p(-ce[keep] / 100.0)),
+        )
+    used["observation"] = np.where(via_retention, "retention", "average_ce")
+    used["target"] = np.where(via_chain, "chain", np.where(via_retention, "ce_n", "average_ce"))
+    used["target_note"] = solved["note"].where(via_retention & ~via_chain, "").to_numpy()
+    used["y_ce_n"] = y_ce_n
+    used["ce_observed"] = -np.expm1(y)
+    used["y"] = y
+    used["n80_observed"] = cycles_to_80(y)
     z, imputed = _features(used, catalogue)
     for j, name in enumerate(FEATURE_NAMES):
         used[f"z_{name}"] = z[:, j]
     used["imputed"] = imputed
-    columns = ["row_id", "file_line", "seed", "reference", "metal", "group", "coating", "coating_class",
-               "cathode", "cathode_loading", "target", "retention", "cycles", "ce", "ce_observed", "y",
-               "n80_observed", *[f"z_{f}" for f in FEATURE_NAMES], "imputed"]
+    columns = [
+        "row_id",
+        "file_line",
+        "seed",
+        "reference",
+        "metal",
+        "group",
+        "coating",
+        "coating_class",
+        "cathode",
+        "cathode_loading",
+        "observation",
+        "target",
+        "target_note",
+        "retention",
+        "cycles",
+        "ce",
+        "y_ce_n",
+        "ce_observed",
+        "y",
+        "n80_observed",
+        *[f"z_{f}" for f in FEATURE_NAMES],
+        "imputed",
+    ]
     return Selection(used[columns].reset_index(drop=True), excluded.reset_index(drop=True))
 
 
@@ -389,8 +1025,8 @@ def predictive_residual_sd(scale: float, nu: float = DEGREES_OF_FREEDOM) -> floa
 
     Examples
     --------
-    >>> round(predictive_residual_sd(1.0, 4.0), 4)
-    1.1963
+    >>> round(predictive_residual_sd(1.0, 4.0), 3)   # t_4 90th percentile 1.533 / 1.2816
+    1.196
     >>> predictive_residual_sd(0.5, float("inf"))
     0.5
     """
@@ -463,6 +1099,12 @@ def fit_posterior(
         w, s2 = w_new, s2_new
         if done:
             break
+    # Covariance from the expected (Fisher) information of t residuals, (ν+1)/(ν+3) / s² per row:
+    # the IRLS weights locate the mode, but as a covariance they overstate the information of
+    # well-fitting rows (posterior sds too small by ~15 % on normal data).
+    info = (nu + 1.0) / (nu + 3.0) if np.isfinite(nu) else 1.0
+    cov = np.linalg.inv(np.diag(p0) + info * (x.T @ x) / s2)
+    cov = 0.5 * (cov + cov.T)
     return Posterior(mean, cov, float(np.sqrt(s2)), w, float(nu), it)
 
 
@@ -592,9 +1234,15 @@ class FitResult:
         informing = (x != 0).sum(axis=0)
         return pd.DataFrame(
             {
-                "prior_mean": pm, "prior_sd": ps, "mean": mean, "sd": sd,
-                "low": mean - 1.96 * sd, "high": mean + 1.96 * sd,
-                "shift": (mean - pm) / ps, "sd_ratio": sd / ps, "rows": informing,
+                "prior_mean": pm,
+                "prior_sd": ps,
+                "mean": mean,
+                "sd": sd,
+                "low": mean - 1.96 * sd,
+                "high": mean + 1.96 * sd,
+                "shift": (mean - pm) / ps,
+                "sd_ratio": sd / ps,
+                "rows": informing,
             },
             index=c.names,
         )
@@ -607,34 +1255,59 @@ class FitResult:
             f"  data: {s['data_file']} (sha256 {s['data_sha256'][:16]}…)",
             f"  rows: {s['rows_used']} used ({s['rows_retention']} from retention, "
             f"{s['rows_average_ce']} from average CE) of {s['rows_total']}",
+            f"  targets: {s['rows_target_chain']} chain (retention inverted through the model "
+            f"chain), {s['rows_target_ce_n']} ce_n (retention^(1/n), no design)",
             f"  residuals: Student-t, nu = {s['nu']:g}, scale = {s['scale']:.3f}; "
             f"normal-equivalent residual sd = {s['residual_sd']:.3f} in ln(1 - CE)",
             "",
             "Excluded rows by reason:",
         ]
         lines += [f"  {n:4d}  {r}" for r, n in s["excluded"].items()]
-        lines += ["", "Errors (median |d ln(1-CE)|, median |log10 N80 ratio|, within 2x, p10-p90 coverage):"]
-        for key, label in (("in_sample", "in-sample"), ("cross_validated", f"{s['folds']}-fold CV"),
-                           ("prior_only", "prior only")):
+        lines += [
+            "",
+            "Errors (median |d ln(1-CE)|, median |log10 N80 ratio|, within 2x, p10-p90 coverage):",
+        ]
+        for key, label in (
+            ("in_sample", "in-sample"),
+            ("cross_validated", f"{s['folds']}-fold CV"),
+            ("prior_only", "prior only"),
+        ):
             e = s[key]
             cov = f"{e['coverage_p10_p90']:.2f}" if "coverage_p10_p90" in e else "  – "
-            lines.append(f"  {label:<11} {e['median_abs_log_loss']:.3f}  {e['median_abs_log10_n80']:.3f}  "
-                         f"{e['within_2x_n80']:.2f}  {cov}")
-        lines += ["", "Parameters (prior -> posterior mean ± sd, 95 % interval, shift in prior sds, rows):"]
+            lines.append(
+                f"  {label:<11} {e['median_abs_log_loss']:.3f}  {e['median_abs_log10_n80']:.3f}  "
+                f"{e['within_2x_n80']:.2f}  {cov}"
+            )
+        lines += [
+            "",
+            "Parameters (prior -> posterior mean ± sd, 95 % interval, shift in prior sds, rows):",
+        ]
         table = self.parameter_table()
         for name, r in table.iterrows():
             extra = ""
             if not name.startswith(("coating/", "slope/")):
-                extra = (f"  CE {100 * (1 - np.exp(r['mean'])):.3f} % "
-                         f"[{100 * (1 - np.exp(r['high'])):.3f}, {100 * (1 - np.exp(r['low'])):.3f}]")
-            lines.append(f"  {name:<26} {r['prior_mean']:7.3f} -> {r['mean']:7.3f} ± {r['sd']:.3f} "
-                         f"[{r['low']:7.3f}, {r['high']:7.3f}] {r['shift']:+5.2f} {int(r['rows']):4d}{extra}")
+                extra = (
+                    f"  CE {100 * (1 - np.exp(r['mean'])):.3f} % "
+                    f"[{100 * (1 - np.exp(r['high'])):.3f}, {100 * (1 - np.exp(r['low'])):.3f}]"
+                )
+            lines.append(
+                f"  {name:<26} {r['prior_mean']:7.3f} -> {r['mean']:7.3f} ± {r['sd']:.3f} "
+                f"[{r['low']:7.3f}, {r['high']:7.3f}] {r['shift']:+5.2f} {int(r['rows']):4d}{extra}"
+            )
         if residuals:
-            lines += ["", "Rows (observed vs fitted vs held-out CE [%] and cycles to 80 %, weight):"]
+            lines += [
+                "",
+                "Rows (target; target vs fitted vs held-out CE [%], R^(1/n) in brackets; "
+                "cycles to 80 % without reservoir; weight):",
+            ]
             for _, r in self.rows.iterrows():
+                ce_n = (
+                    f"[{100 * (1 - np.exp(r['y_ce_n'])):7.3f}]" if np.isfinite(r["y_ce_n"]) else ""
+                )
                 lines.append(
                     f"  {r['row_id']:<16} {r['group']:<16} {r['target']:<10} "
-                    f"CE {100 * r['ce_observed']:7.3f} {100 * r['ce_fitted']:7.3f} {100 * r['ce_cv']:7.3f}  "
+                    f"CE {100 * r['ce_observed']:7.3f} {100 * r['ce_fitted']:7.3f} "
+                    f"{100 * r['ce_cv']:7.3f} {ce_n:9}  "
                     f"N80 {r['n80_observed']:8.0f} {r['n80_fitted']:8.0f} {r['n80_cv']:8.0f}  "
                     f"w {r['weight']:.2f}"
                 )
@@ -668,6 +1341,7 @@ def calibrate(
     seed: int = 0,
     nu: float = DEGREES_OF_FREEDOM,
     prior: CeCoefficients | None = None,
+    target: str = "chain",
 ) -> FitResult:
     """Fit the CE surrogate to a table of cycling results and write the YAML.
 
@@ -691,7 +1365,14 @@ def calibrate(
         Prior (default: :func:`dse.coefficients.prior_coefficients`). The
         formation constants (``formation_loss_multiplier``,
         ``coating_trapped_fraction``) are carried over unchanged: retention
-        relative to the first discharge does not identify them.
+        relative to the first discharge does not identify them. They are
+        also the constants of the chain the targets are inverted through.
+    target : {"chain", "ce_n"}, default "chain"
+        ``"chain"``: rows that make a design (:func:`row_design`) get the CE
+        at which the model chain reproduces their retention
+        (:func:`chain_targets`), the others ``R^(1/n)``; ``"ce_n"``: every
+        retention row gets ``R^(1/n)`` (the surplus-free target of earlier
+        versions, kept for comparison).
 
     Returns
     -------
@@ -700,7 +1381,7 @@ def calibrate(
     Raises
     ------
     CalibrationError
-        Malformed file, or fewer usable rows than folds.
+        Malformed file, fewer usable rows than folds, or an unknown target.
     """
     from dse import __version__
 
@@ -708,11 +1389,12 @@ def calibrate(
     path = Path(csv_path) if csv_path is not None else None
     frame = load_literature(path)
     data_path = Path(frame.attrs["path"])
-    selection = select_rows(frame, prior)
+    selection = select_rows(frame, prior, target=target)
     used = selection.used
     if len(used) < max(folds, 2):
-        raise CalibrationError(f"only {len(used)} usable rows (need at least {max(folds, 2)})",
-                               where=str(data_path))
+        raise CalibrationError(
+            f"only {len(used)} usable rows (need at least {max(folds, 2)})", where=str(data_path)
+        )
     x = design_matrix(used, prior)
     y = used["y"].to_numpy(float)
     m0 = np.asarray(prior.mean, dtype=float)
@@ -721,7 +1403,9 @@ def calibrate(
     cv_mean, cv_sd, fold, fold_posts = cross_validate(x, y, m0, s0, folds=folds, seed=seed, nu=nu)
     fitted, fitted_sd = _predict(x, post)
     prior_pred = x @ m0
-    prior_sd = np.sqrt(np.einsum("ij,jk,ik->i", x, np.asarray(prior.covariance), x) + prior.residual_sd**2)
+    prior_sd = np.sqrt(
+        np.einsum("ij,jk,ik->i", x, np.asarray(prior.covariance), x) + prior.residual_sd**2
+    )
 
     rows = used.copy()
     rows["fitted"] = fitted
@@ -741,8 +1425,11 @@ def calibrate(
         "data_sha256": frame.attrs["sha256"],
         "rows_total": len(frame),
         "rows_used": len(used),
-        "rows_retention": int((used["target"] == "retention").sum()),
+        "rows_retention": int((used["observation"] == "retention").sum()),
         "rows_average_ce": int((used["target"] == "average_ce").sum()),
+        "target": target,
+        "rows_target_chain": int((used["target"] == "chain").sum()),
+        "rows_target_ce_n": int((used["target"] == "ce_n").sum()),
         "rows_by_group": {k: int(v) for k, v in used["group"].value_counts().sort_index().items()},
         "excluded": selection.reason_counts(),
         "nu": nu,
@@ -761,27 +1448,43 @@ def calibrate(
         "rows_used": len(used),
         "date": datetime.date.today().isoformat(),
         "dse_version": __version__,
-        "method": f"Bayesian linear regression, independent normal priors (dse.coefficients.PRIORS), "
-                  f"Student-t residuals (nu={nu:g}) by EM/IRLS; {folds}-fold CV, seed {seed}",
+        "method": "Bayesian linear regression, independent normal priors "
+        f"(dse.coefficients.PRIORS), "
+        f"Student-t residuals (nu={nu:g}) by EM/IRLS; {folds}-fold CV, seed {seed}; "
+        + (
+            "target ln(1 - CE) at which the model chain reproduces the reported retention "
+            "(rows with a design), else retention^(1/cycles)"
+            if target == "chain"
+            else "target ln(1 - CE) = ln(1 - retention^(1/cycles))"
+        ),
     }
     fit_report = {
         "rows_used": len(used),
         "rows_retention": summary["rows_retention"],
         "rows_average_ce": summary["rows_average_ce"],
+        "rows_target_chain": summary["rows_target_chain"],
+        "rows_target_ce_n": summary["rows_target_ce_n"],
         "rows_by_group": summary["rows_by_group"],
         "excluded": summary["excluded"],
         "residual_scale_t": _round(post.scale),
         "nu": nu,
         **{k: _round(summary[k]) for k in ("in_sample", "cross_validated", "prior_only")},
+        "targets": dict(zip(used["row_id"], used["target"], strict=True)),
     }
     coefficients = _coefficients_from(
-        post, prior,
+        post,
+        prior,
         description=f"CE surrogate calibrated on {data_path.name} ({len(used)} rows)",
-        provenance=provenance, fit_report=fit_report,
+        provenance=provenance,
+        fit_report=fit_report,
     )
     fold_coefficients = [
-        _coefficients_from(p, prior, description=f"fit without fold {k}",
-                           provenance={**provenance, "held_out_fold": k})
+        _coefficients_from(
+            p,
+            prior,
+            description=f"fit without fold {k}",
+            provenance={**provenance, "held_out_fold": k},
+        )
         for k, p in enumerate(fold_posts)
     ]
     result = FitResult(coefficients, prior, rows, selection.excluded, summary, fold_coefficients)
@@ -791,13 +1494,15 @@ def calibrate(
             out.parent.mkdir(parents=True, exist_ok=True)
             coefficients.save(out)
         except OSError as exc:
-            raise CalibrationError(f"cannot write coefficients ({exc.strerror})", where=str(out)) from None
+            raise CalibrationError(
+                f"cannot write coefficients ({exc.strerror})", where=str(out)
+            ) from None
     return result
 
 
 # --------------------------------------------------------------------------- uncertainty
 def _indicator_rows(chain, coefficients: CeCoefficients) -> np.ndarray:
-    """``θ``-space indicators of ``r + c`` for each (electrolyte, coating) pair, in ce_table order."""
+    """``θ``-space indicators of ``r + c`` per (electrolyte, coating) pair, in ce_table order."""
     names = coefficients.names
     rows = []
     for e in chain.ids["electrolyte"]:
@@ -862,9 +1567,6 @@ def sample_cycle_life(
     >>> q.shape, bool(np.all(q[0] <= q[2]))
     ((3, 2), True)
     """
-    from dse.chain import ModelChain
-    from dse.models.lifetime import cycle_life, first_cycle_loss
-
     chain = chain or ModelChain()
     coeffs = chain.coefficients
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -872,11 +1574,27 @@ def sample_cycle_life(
         params = chain.parameters(inputs)
     shape = out["cycle_life"].shape
     d, e = params.design, params.electrolyte
-    z = np.stack([np.broadcast_to(f, shape).ravel() for f in ce_features(
-        d.stack_pressure, e.min_stack_pressure, e.solid > 0.5, out["current_density"], d.temperature,
-        d.cathode_loading, d.depth_of_discharge, d.charge_rate, d.discharge_rate)], axis=1)
-    pair = (_codes(chain, "electrolyte", inputs.get("electrolyte"), shape) * len(chain.ids["coating"])
-            + _codes(chain, "coating", inputs.get("coating"), shape)).ravel()
+    z = np.stack(
+        [
+            np.broadcast_to(f, shape).ravel()
+            for f in ce_features(
+                d.stack_pressure,
+                e.min_stack_pressure,
+                e.solid > 0.5,
+                out["current_density"],
+                d.temperature,
+                d.cathode_loading,
+                d.depth_of_discharge,
+                d.charge_rate,
+                d.discharge_rate,
+            )
+        ],
+        axis=1,
+    )
+    pair = (
+        _codes(chain, "electrolyte", inputs.get("electrolyte"), shape) * len(chain.ids["coating"])
+        + _codes(chain, "coating", inputs.get("coating"), shape)
+    ).ravel()
     n0 = len(coeffs.groups) + len(coeffs.coating_classes)
     x = _indicator_rows(chain, coeffs)[pair]
     x[:, n0:] = z
@@ -888,15 +1606,23 @@ def sample_cycle_life(
     theta = mean + rng.standard_normal((samples, len(mean))) @ root.T
     log_loss = theta @ x.T + coeffs.residual_sd * rng.standard_normal((samples, len(x)))
 
-    flat = {k: out[k].ravel() for k in ("coulombic_efficiency", "formation_loss", "inventory",
-                                         "cycled_capacity")}
+    flat = {
+        k: out[k].ravel()
+        for k in ("coulombic_efficiency", "formation_loss", "inventory", "cycled_capacity")
+    }
     m = coeffs.formation_loss_multiplier
     fraction0 = first_cycle_loss(flat["coulombic_efficiency"], m)
-    plated = np.where(fraction0 > 0, flat["formation_loss"] / np.where(fraction0 > 0, fraction0, 1.0), 0.0)
+    plated = np.where(
+        fraction0 > 0, flat["formation_loss"] / np.where(fraction0 > 0, fraction0, 1.0), 0.0
+    )
     ce = 1.0 - np.exp(np.minimum(log_loss, 0.0))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         inventory = flat["inventory"] + flat["formation_loss"] - first_cycle_loss(ce, m) * plated
-        lives = cycle_life(inventory, flat["cycled_capacity"], ce, chain.constants.end_of_life).cycle_life
+        lives = cycle_life(
+            inventory, flat["cycled_capacity"], ce, chain.constants.end_of_life
+        ).cycle_life
+    # designs without a lifetime in the chain (graphite baseline, invalid inputs) stay NaN
+    lives = np.where(np.isnan(out["cycle_life"].ravel()), np.nan, lives)
     q = np.quantile(lives, np.asarray(quantiles, dtype=float), axis=0)
     return (q, lives) if return_samples else q
 

@@ -140,9 +140,13 @@ def _client(scheduler: str | None, n_workers: int | None, threads_per_worker: in
         return
     import os
 
+    import warnings
+
     workers = n_workers or min(os.cpu_count() or 1, 8)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                           dashboard_address=":8787", silence_logs=50 if quiet else 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "port 8787 is in use": another port is chosen and shown instead
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
+                               dashboard_address=":8787", silence_logs=50 if quiet else 20)
     client = Client(cluster)
     try:
         yield client

@@ -31,7 +31,7 @@ def server(small_store):
     proc = subprocess.Popen([sys.executable, "-m", "dse.cli", "serve", small_store, "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
+    deadline = time.time() + 300  # loading, Datashader warm-up and a busy CI machine
     while time.time() < deadline:
         try:
             urllib.request.urlopen(url, timeout=2)

@@ -182,6 +182,18 @@ def split_overrides(raw: Any, where: str) -> tuple[dict, dict]:
     return catalogue_part, dict(ce_part)
 
 
+def _coefficients_path(raw: Any, base_dir: Path | None, where: str) -> Path | None:
+    """A ``ce_coefficients`` file, relative to the spec's folder; it must exist."""
+    if raw is None:
+        return None
+    path = Path(str(raw))
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    if not path.exists():
+        raise SpecError(f"coefficients file {str(path)!r} not found", where)
+    return path
+
+
 def parse_design(data: Any, source: str = "design", base_dir: Path | None = None) -> Design:
     """Validate a design mapping (as loaded from YAML).
 
@@ -205,12 +217,7 @@ def parse_design(data: Any, source: str = "design", base_dir: Path | None = None
             raise SpecError("has no value", f"{source}: {name}")
         inputs[name] = parse_input(name, raw, f"{source}: {name}" if source != "design" else f"design.{name}",
                                    catalogue)
-    coeffs = data.get("ce_coefficients")
-    coeff_path = None
-    if coeffs is not None:
-        coeff_path = Path(str(coeffs))
-        if not coeff_path.is_absolute() and base_dir is not None:
-            coeff_path = base_dir / coeff_path
+    coeff_path = _coefficients_path(data.get("ce_coefficients"), base_dir, f"{source}: ce_coefficients")
     reference = data.get("reference") or {}
     if not isinstance(reference, Mapping):
         raise SpecError("expected a mapping", f"{source}: reference")
@@ -449,14 +456,7 @@ def parse_sweep(data: Any, source: str = "spec", text: str = "", base_dir: Path 
         raise SpecError("give either scenarios or top-level inputs, not both", source)
     catalogue = load_catalogue()
     g_over, g_ce = split_overrides(data.get("overrides"), f"{source}: overrides")
-    coeffs = data.get("ce_coefficients")
-    coeff_path = None
-    if coeffs is not None:
-        coeff_path = Path(str(coeffs))
-        if not coeff_path.is_absolute() and base_dir is not None:
-            coeff_path = base_dir / coeff_path
-        if not coeff_path.exists():
-            raise SpecError("coefficients file not found", f"{source}: ce_coefficients: {coeff_path}")
+    coeff_path = _coefficients_path(data.get("ce_coefficients"), base_dir, f"{source}: ce_coefficients")
     raw_scenarios = data.get("scenarios")
     if raw_scenarios is None:
         import re

@@ -90,3 +90,23 @@ def test_console_script_exit_code(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "dse.cli", "evaluate", str(f)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "cathode_porosity" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_design_names_its_coefficient_file(tmp_path, capsys):
+    import yaml
+
+    from dse.coefficients import load_coefficients
+
+    coeffs = load_coefficients().model_copy(update={"formation_loss_multiplier": 40.0})
+    coeffs.save(tmp_path / "coeffs.yaml")
+    design = yaml.safe_load((EXAMPLES / "nmc811_dual_salt.yaml").read_text())
+    (tmp_path / "default.yaml").write_text(yaml.safe_dump(design))
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump({**design, "ce_coefficients": "coeffs.yaml"}))
+    results = []
+    for name in ("default.yaml", "mine.yaml"):
+        assert main(["evaluate", str(tmp_path / name), "--json"]) == 0
+        results.append(json.loads(capsys.readouterr().out)["outputs"])
+    assert results[1]["formation_loss"]["value"] > 2 * results[0]["formation_loss"]["value"]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**design, "ce_coefficients": "nope.yaml"}))
+    assert main(["evaluate", str(tmp_path / "bad.yaml")]) == 2
+    assert "nope.yaml" in capsys.readouterr().err

@@ -64,7 +64,7 @@ REFERENCE = {
 }
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def ce_features(
     stack_pressure,
     min_stack_pressure,
@@ -126,7 +126,7 @@ def ce_features(
     )
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def log_loss_mean(base, features, slopes):
     """Mean of ``ln(1 - CE)``: ``base + Σ_j slopes[j] · features[j]``.
 
@@ -150,7 +150,7 @@ def log_loss_mean(base, features, slopes):
     return total
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def log_loss_variance(base_variance, base_covariance, features, slope_covariance, residual_variance):
     """Predictive variance of ``ln(1 - CE)`` for one design.
 
@@ -175,7 +175,7 @@ def log_loss_variance(base_variance, base_covariance, features, slope_covariance
     return total
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def coulombic_efficiency(log_loss):
     """CE from ``ln(1 - CE)``; a loss above 1 is capped (CE ≥ 0).
 

@@ -163,7 +163,7 @@ Outputs = namedtuple("Outputs", OUTPUT_FIELDS)
 Outputs.__doc__ = "Every output of :func:`evaluate` (see dse.vocabulary.OUTPUTS for units)."
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss):
     """Inventory and cycle life at one value of ``ln(1 - CE)``."""
     ce = coulombic_efficiency(log_loss)
@@ -175,7 +175,7 @@ def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss):
     return ce, inv, cycle_life(inv.inventory, q, ce, k.end_of_life)
 
 
-@register_jitable(inline="always")
+@register_jitable(inline="always", error_model="numpy")
 def evaluate(p, k):
     """Evaluate the whole chain for one block of designs (or one design).
 

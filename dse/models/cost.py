@@ -17,7 +17,7 @@ from numba.extending import register_jitable
 __all__ = ["mass_cost", "area_cost", "cost_per_energy"]
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def mass_cost(mass, price):
     """Areal cost [USD/cm²] of ``mass`` [mg/cm²] at ``price`` [USD/kg].
 
@@ -27,7 +27,7 @@ def mass_cost(mass, price):
     return 1.0e-6 * mass * price
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def area_cost(price):
     """Areal cost [USD/cm²] of a sheet priced per m².
 
@@ -37,7 +37,7 @@ def area_cost(price):
     return 1.0e-4 * price
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def cost_per_energy(areal_cost, energy):
     """Cost per energy [USD/kWh] from [USD/cm²] and [mWh/cm²].
 

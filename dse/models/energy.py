@@ -24,7 +24,7 @@ pressure hardware), volume [cm³], thickness [mm], packaging and hardware mass
 [g], hardware thickness [mm] and footprint [cm²]."""
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def utilisation(discharge_rate, cathode_loading, transport_current):
     """Fraction of the cathode capacity deliverable at a discharge rate.
 
@@ -61,7 +61,7 @@ def utilisation(discharge_rate, cathode_loading, transport_current):
     return 1.0 / np.sqrt(np.sqrt(1.0 + x2 * x2))
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def specific_energy(energy, mass):
     """Specific energy [Wh/kg] from areal energy [mWh/cm²] and mass [mg/cm²].
 
@@ -71,7 +71,7 @@ def specific_energy(energy, mass):
     return WH_KG_PER_MWH_MG * energy / mass
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def energy_density(energy, thickness):
     """Energy density [Wh/L] from areal energy [mWh/cm²] and thickness [µm].
 
@@ -81,7 +81,7 @@ def energy_density(energy, thickness):
     return WH_L_PER_MWH_CM2_UM * energy / thickness
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def pressure_plates(stack_pressure, span, plate_density, plate_strength, cells_per_module, plate_factor=0.29):
     """End plates that hold a module of cells at ``stack_pressure``.
 
@@ -120,7 +120,7 @@ def pressure_plates(stack_pressure, span, plate_density, plate_strength, cells_p
     return Plates(per_cell, per_cell * 0.1 * plate_density)
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def pouch_cell(
     unit_energy,
     unit_mass,

@@ -30,7 +30,7 @@ REASONS = {
 }
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def critical_current_density(reference, activation_energy, pressure_scale, temperature, stack_pressure):
     """Critical current density of a solid electrolyte [mA/cm²].
 
@@ -61,7 +61,7 @@ def critical_current_density(reference, activation_energy, pressure_scale, tempe
     return reference * arrhenius * (1.0 + np.maximum(stack_pressure, 0.0) / pressure_scale)
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def infeasible_reason(
     metal_code,
     cathode_metal_code,

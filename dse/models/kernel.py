@@ -12,6 +12,10 @@ axis that input ``j`` varies along (-1 for a fixed input), ``starts[j]`` the
 offset of its values in the flat ``values`` vector. Inputs are ordered as
 :data:`INPUT_ORDER`: the numeric design fields, then the categorical codes.
 Designs are enumerated in C order of the block ``shape``.
+
+Everything is compiled with ``error_model="numpy"``: a division by zero gives
+inf or NaN (then masked by the feasibility rules) instead of a Python
+exception check on every division, which is ~15 % of the kernel's time.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ _previous_cache_dir = numba.config.CACHE_DIR
 numba.config.CACHE_DIR = _cache_dir()
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _kernel(shape, axis_of, starts, values, tm, tc, tcc, tco, te, ts, tp, ta, tce, n_coating, k, chosen, out):  # pragma: no cover
     ndim = shape.size
     n = 1

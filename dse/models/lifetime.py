@@ -39,7 +39,7 @@ before the reservoir is spent, cycles to end of life, and the capacity
 delivered over those cycles [mAh/cm²]."""
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def first_cycle_loss(coulombic_efficiency, multiplier, maximum=0.5):
     """Fraction of the first plated capacity lost on a fresh collector.
 
@@ -54,7 +54,7 @@ def first_cycle_loss(coulombic_efficiency, multiplier, maximum=0.5):
     return np.minimum(multiplier * (1.0 - coulombic_efficiency), maximum)
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def initial_inventory(
     cathode_loading,
     first_cycle_efficiency,
@@ -109,7 +109,7 @@ def initial_inventory(
     return Inventory(first_charge, coating_loss, formation_loss, alloyed_total - coating_loss, inventory)
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8):
     """Cycles until the discharge capacity falls below ``end_of_life`` of the first.
 
@@ -174,7 +174,7 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
     )
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def capacity_at_cycle(cycle, inventory, cycled_capacity, coulombic_efficiency):
     """Discharge capacity of cycle ``cycle`` (1-based) [mAh/cm²].
 

@@ -49,7 +49,7 @@ PlatedMetal.__doc__ = """Metal on the negative side: mass [mg/cm²], thickness
 [µm] including deposit pores, and the pore volume [µm] (filled by liquid)."""
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def cathode_layer(
     cathode_loading,
     specific_capacity,
@@ -118,7 +118,7 @@ def cathode_layer(
     return CathodeLayer(active_mass, mass, thickness, porosity * thickness, catholyte_mass)
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def porous_layer(thickness, density, porosity):
     """A porous layer (separator) of skeletal ``density`` and ``porosity``.
 
@@ -147,7 +147,7 @@ def porous_layer(thickness, density, porosity):
     return Layer(mass, thickness + 0.0 * density, porosity * thickness)
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def solid_layer(thickness, density):
     """A dense layer (foil, coating, solid electrolyte).
 
@@ -157,7 +157,7 @@ def solid_layer(thickness, density):
     return Layer(MG_PER_UM_G_CM3 * density * thickness, thickness + 0.0 * density, 0.0 * thickness)
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def host_anode_layer(cathode_loading, np_ratio, specific_capacity, active_fraction, coating_density, porosity):
     """Host anode (graphite baseline) sized by the N/P ratio.
 
@@ -182,7 +182,7 @@ def host_anode_layer(cathode_loading, np_ratio, specific_capacity, active_fracti
     return Layer(mass, thickness, porosity * thickness)
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def metal_thickness_per_capacity(molar_mass, density):
     """Thickness of dense metal holding 1 mAh/cm² [µm per mAh/cm²].
 
@@ -198,7 +198,7 @@ def metal_thickness_per_capacity(molar_mass, density):
     return 1.0e4 * molar_mass / (MAH_PER_MOL * density)
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def metal_mass_per_capacity(molar_mass):
     """Mass of metal holding 1 mAh [mg/mAh].
 
@@ -208,7 +208,7 @@ def metal_mass_per_capacity(molar_mass):
     return 1000.0 * molar_mass / MAH_PER_MOL
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def deposit_porosity(stack_pressure, unpressed, dense, densification_pressure, solid=False):
     """Porosity of electroplated metal as a function of stack pressure.
 
@@ -239,7 +239,7 @@ def deposit_porosity(stack_pressure, unpressed, dense, densification_pressure, s
     return select(solid, dense + 0.0 * liquid, liquid)
 
 
-@register_jitable
+@register_jitable(error_model="numpy")
 def plated_metal(plated_capacity, metal_excess, thickness_per_capacity, mass_per_capacity, porosity):
     """Metal on the negative collector: a dense reservoir plus a porous deposit.
 

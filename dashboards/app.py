@@ -19,7 +19,6 @@ import json
 import math
 import urllib.parse
 from collections.abc import Mapping
-from functools import lru_cache
 
 import holoviews as hv
 import numpy as np
@@ -146,11 +145,19 @@ class ResultsSource:
         return row_design(self.results, str(r["scenario"]), int(r["design"]))
 
 
-@lru_cache(maxsize=4)
-def load_source(path: str, endpoint_url: str | None = None) -> ResultsSource:
-    """Open a store once per process (shared by every browser session)."""
-    storage_options = {"endpoint_url": endpoint_url} if endpoint_url else None
-    return ResultsSource(path, storage_options)
+_SOURCES: dict[tuple[str, str | None], ResultsSource] = {}
+
+
+def load_source(path: str, endpoint_url: str | None = None, client=None) -> ResultsSource:
+    """Open a store once per process (shared by every browser session).
+
+    The first call decides whether a Dask client does the heavy work.
+    """
+    key = (path, endpoint_url)
+    if key not in _SOURCES:
+        storage_options = {"endpoint_url": endpoint_url} if endpoint_url else None
+        _SOURCES[key] = ResultsSource(path, storage_options, client=client)
+    return _SOURCES[key]
 
 
 # --------------------------------------------------------------------------- app

@@ -433,6 +433,9 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port on localhost.")] = 5006,
     address: Annotated[str, typer.Option("--address", help="Interface to listen on.")] = "127.0.0.1",
     show: Annotated[bool, typer.Option("--show/--no-show", help="Open a browser tab.")] = False,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler for filtering and fronts of large stores.")
+    ] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
 ) -> None:
     """Serve the dashboard of a results store on localhost."""
@@ -443,6 +446,15 @@ def serve(
     from dashboards.app import create_app, load_source, warm_up
 
     t = time.perf_counter()
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise DseError(f"cannot connect to the scheduler ({exc})", where=scheduler) from None
+        load_source(store, endpoint_url, client)
+        console.print(f"front recomputation on the Dask cluster at {scheduler}")
     source = load_source(store, endpoint_url)
     warm_up()
     console.print(f"loaded {len(source.table):,} feasible designs of {source.n_designs:,} in "

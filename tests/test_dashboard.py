@@ -150,3 +150,17 @@ def test_static_report(source, tmp_path):
     text = out.read_text()
     assert out.stat().st_size > 100_000 and "dse report" in text and "Bokeh" in text
     assert "cdn.bokeh.org" not in text  # inline resources: self-contained
+
+
+def test_front_on_the_dask_cluster_equals_the_local_one(small_store, cluster):
+    from distributed import Client
+
+    local = ResultsSource(small_store)
+    with Client(cluster.scheduler_address) as client:
+        remote = ResultsSource(small_store, client=client)
+        for filters in ({}, {"cathode": ["LFP"]}, {"stack_pressure": [0.5, 3.0], "electrolyte": ["Li-LPSCl"]}):
+            mask = local.filter_mask(filters)
+            np.testing.assert_array_equal(mask, remote.filter_mask(filters))
+            for objectives in ({"energy_density": "max", "cycle_life": "max"}, local.objectives):
+                np.testing.assert_array_equal(np.sort(local.front(mask, objectives)),
+                                              np.sort(remote.front(mask, objectives)))

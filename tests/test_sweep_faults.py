@@ -163,3 +163,23 @@ def test_full_disk_fails_cleanly_and_resumes_after_space_is_freed(spec_file, ref
         assert_same(out, reference)
     finally:
         _umount(disk)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("inputs:\n  cathode_loading: [2, 3\n", "malformed YAML at line"),
+        ("inputs:\n  cathode_loading: {linspace: [2, 8, 0]}\n", "integer ≥ 1"),
+        ("inputs:\n  stack_pressure: 3 kg\n", "expected a pressure"),
+        ("inputs:\n  cathode_loading: {range: [2, 2]}\nsampler: {method: sobol, n: 4}\n", "empty range"),
+    ],
+)
+def test_bad_spec_through_the_cli_is_one_line(tmp_path, text, message):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(text)
+    out = tmp_path / "out.zarr"
+    proc = subprocess.run([*DSE, "sweep", str(spec), "-o", str(out), "--quiet"], env=ENV, capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()

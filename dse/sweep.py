@@ -139,7 +139,6 @@ def _client(scheduler: str | None, n_workers: int | None, threads_per_worker: in
             client.close()
         return
     import os
-
     import warnings
 
     workers = n_workers or min(os.cpu_count() or 1, 8)

@@ -67,7 +67,9 @@ def test_ctrl_c_then_resume_finishes_only_missing_blocks(spec_file, reference, t
     # small blocks (320 of them) so that the sweep is still running when interrupted;
     # results do not depend on the chunk size, so the reference still applies
     cmd = [*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", "150", "--workers", "1", "--quiet"]
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # pytest-xdist workers ignore SIGINT and children inherit that: restore Ctrl-C for the sweep
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while done_blocks(out) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)

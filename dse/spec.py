@@ -353,10 +353,14 @@ class SweepSpec:
                 "outputs": list(self.outputs)}
 
     def hash(self) -> str:
+        """SHA-256 of :meth:`identity` (computed once per spec object)."""
         import hashlib
         import json
 
-        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()
+        if getattr(self, "_hash", None) is None:
+            blob = json.dumps(self.identity(), sort_keys=True, default=str).encode()
+            object.__setattr__(self, "_hash", hashlib.sha256(blob).hexdigest())
+        return self._hash
 
 
 def _positive_int(raw: Any, where: str, minimum: int = 1) -> int:

@@ -1286,10 +1286,8 @@ class FitResult:
         for name, r in table.iterrows():
             extra = ""
             if not name.startswith(("coating/", "slope/")):
-                extra = (
-                    f"  CE {100 * (1 - np.exp(r['mean'])):.3f} % "
-                    f"[{100 * (1 - np.exp(r['high'])):.3f}, {100 * (1 - np.exp(r['low'])):.3f}]"
-                )
+                ce, low, high = reference_ce_percent(r)
+                extra = f"  CE {ce:.3f} % [{low:.3f}, {high:.3f}]"
             lines.append(
                 f"  {name:<26} {r['prior_mean']:7.3f} -> {r['mean']:7.3f} ± {r['sd']:.3f} "
                 f"[{r['low']:7.3f}, {r['high']:7.3f}] {r['shift']:+5.2f} {int(r['rows']):4d}{extra}"
@@ -1332,6 +1330,15 @@ def _round(obj, digits: int = 6):
     if isinstance(obj, dict):
         return {k: _round(v, digits) for k, v in obj.items()}
     return obj
+
+
+def reference_ce_percent(row) -> tuple[float, float, float]:
+    """Reference CE [%] of a group parameter row: at the mean and at the 95 % bounds of ln(1−CE).
+
+    >>> [round(v, 3) for v in reference_ce_percent({"mean": np.log(0.002), "low": np.log(0.001), "high": np.log(0.004)})]
+    [99.8, 99.6, 99.9]
+    """
+    return tuple(100.0 * (1.0 - math.exp(row[k])) for k in ("mean", "high", "low"))
 
 
 def calibrate(

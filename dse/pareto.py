@@ -176,15 +176,21 @@ def _sweep3(
 
 
 @numba.njit(cache=True)
-def _dominates(x: np.ndarray, a: int, b: int) -> bool:  # pragma: no cover
-    """Row a of x is >= row b everywhere and > somewhere."""
+def _row_dominates(x: np.ndarray, a: int, y: np.ndarray, b: int) -> bool:  # pragma: no cover
+    """Row a of x is >= row b of y everywhere and > somewhere."""
     strict = False
     for j in range(x.shape[1]):
-        if x[a, j] < x[b, j]:
+        if x[a, j] < y[b, j]:
             return False
-        if x[a, j] > x[b, j]:
+        if x[a, j] > y[b, j]:
             strict = True
     return strict
+
+
+@numba.njit(cache=True)
+def _dominates(x: np.ndarray, a: int, b: int) -> bool:  # pragma: no cover
+    """Row a of x is >= row b everywhere and > somewhere."""
+    return _row_dominates(x, a, x, b)
 
 
 @numba.njit(cache=True)
@@ -214,19 +220,11 @@ def _sfs(x: np.ndarray, order: np.ndarray) -> np.ndarray:  # pragma: no cover
 @numba.njit(cache=True)
 def _undominated_by(x: np.ndarray, s: np.ndarray) -> np.ndarray:  # pragma: no cover
     """Rows of x that no row of s strictly dominates."""
-    n, k = x.shape
+    n = x.shape[0]
     keep = np.ones(n, np.bool_)
     for i in range(n):
         for r in range(s.shape[0]):
-            strict = False
-            ge = True
-            for j in range(k):
-                if s[r, j] < x[i, j]:
-                    ge = False
-                    break
-                if s[r, j] > x[i, j]:
-                    strict = True
-            if ge and strict:
+            if _row_dominates(s, r, x, i):
                 keep[i] = False
                 break
     return keep

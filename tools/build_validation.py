@@ -34,6 +34,7 @@ from dse.calibration import (  # noqa: E402
     FitResult,
     calibrate,
     catalogue_electrolytes,
+    reference_ce_percent,
     row_design,
 )
 from dse.chain import ModelChain  # noqa: E402
@@ -597,10 +598,8 @@ def calibration_section(fit: FitResult) -> str:
     for name, r in table.iterrows():
         ce = ""
         if not name.startswith(("coating/", "slope/")):
-            ce = (
-                f"{100 * (1 - math.exp(r['mean'])):.2f} ({100 * (1 - math.exp(r['high'])):.2f}–"
-                f"{100 * (1 - math.exp(r['low'])):.2f})"
-            )
+            mean, low, high = reference_ce_percent(r)
+            ce = f"{mean:.2f} ({low:.2f}–{high:.2f})"
         lines.append(
             _row(
                 [

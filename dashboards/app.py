@@ -19,6 +19,7 @@ import json
 import math
 import urllib.parse
 from collections.abc import Mapping
+from functools import cached_property
 
 import holoviews as hv
 import numpy as np
@@ -94,8 +95,15 @@ class ResultsSource:
         units = a.get("units", "")
         return f"{long_name} [{units}]" if units and units != "1" else long_name
 
+    @cached_property
     def ranges(self) -> dict[str, tuple[float, float]]:
+        """Range of every numeric input (computed once: the table never changes)."""
         return {c: (float(self.table[c].min()), float(self.table[c].max())) for c in self.numeric_inputs}
+
+    @cached_property
+    def categories(self) -> dict[str, list[str]]:
+        """Values of every categorical input, sorted (computed once)."""
+        return {c: sorted(map(str, self.table[c].astype(str).unique())) for c in self.categorical}
 
     # -- heavy work -----------------------------------------------------------
     def filter_mask(self, filters: Mapping[str, object]) -> np.ndarray:
@@ -259,13 +267,13 @@ class Explorer(pn.viewable.Viewer):
         label = src.label
         self._filter_widgets: dict[str, pn.widgets.Widget] = {}
         for name in src.categorical:
-            options = sorted(map(str, src.table[name].astype(str).unique()))
+            options = src.categories[name]
             value = [str(v) for v in self.filters.get(name, options)]
             w = pn.widgets.MultiChoice(name=label(name) if name in INPUTS else "scenario", options=options,
                                        value=value, sizing_mode="stretch_width")
             w.param.watch(lambda e, n=name: self._set_filter(n, e.new), "value")
             self._filter_widgets[name] = w
-        for name, (lo, hi) in src.ranges().items():
+        for name, (lo, hi) in src.ranges.items():
             if not hi > lo:
                 continue
             step = (hi - lo) / 200
@@ -289,10 +297,10 @@ class Explorer(pn.viewable.Viewer):
         filters = dict(self.filters)
         full = None
         if name in self.source.categorical:
-            full = sorted(map(str, self.source.table[name].astype(str).unique()))
+            full = self.source.categories[name]
             value = sorted(str(v) for v in value)
         else:
-            lo, hi = self.source.ranges()[name]
+            lo, hi = self.source.ranges[name]
             full = [lo, hi]
             value = [float(value[0]), float(value[1])]
         if value == full:

@@ -359,7 +359,7 @@ class SweepSpec:
 
         if getattr(self, "_hash", None) is None:
             blob = json.dumps(self.identity(), sort_keys=True, default=str).encode()
-            object.__setattr__(self, "_hash", hashlib.sha256(blob).hexdigest())
+            self._hash = hashlib.sha256(blob).hexdigest()
         return self._hash
 
 

@@ -11,6 +11,7 @@ float32 numbers, categorical inputs as pandas categoricals);
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -138,7 +139,7 @@ class Results:
         stored = self.attrs.get("dse_ce_coefficients")
         self.coefficients = CeCoefficients.model_validate(yaml.safe_load(stored)) if stored else None
 
-    @property
+    @cached_property
     def catalogue_changed(self) -> bool:
         """True when the installed catalogue differs from the one the store used."""
         from dse.materials.catalogue import load_catalogue

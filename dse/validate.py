@@ -13,8 +13,9 @@ import numpy as np
 import zarr
 
 from dse.errors import StoreError
+from dse.models.chain import OUTPUT_FIELDS
 from dse.store import COMPLETED, FORMAT, open_results, read_root_attrs, zarr_store
-from dse.vocabulary import INPUTS, OUTPUTS
+from dse.vocabulary import INPUTS
 
 __all__ = ["validate_store", "REQUIRED_ROOT_ATTRS"]
 
@@ -23,6 +24,8 @@ REQUIRED_ROOT_ATTRS = (
     "dse_catalogue_hash", "dse_ce_coefficients", "dse_ce_coefficients_hash", "dse_models", "dse_git_commit",
     "created", "dse_status",
 )
+#: variables a store may hold besides inputs and model outputs
+DERIVED = ("feasible", "pareto_front")
 REQUIRED_SCENARIO_ATTRS = ("dse_scenario", "dse_kind", "dse_dims", "dse_chunks", "dse_block_grid", "dse_n_designs")
 
 
@@ -86,14 +89,10 @@ def validate_store(path: str, storage_options: Mapping | None = None) -> list[st
             if role == "input":
                 if vname not in INPUTS:
                     problems.append(f"{where}: input variable {vname!r} is not an input name")
-            elif vname not in OUTPUTS and vname not in ("feasible", "pareto_front") \
-                    and not vname.startswith(("mass_", "thickness_")):
-                from dse.models.chain import OUTPUT_FIELDS
-
-                if vname not in OUTPUT_FIELDS:
-                    problems.append(f"{where}: variable {vname!r} is neither an input nor an output name")
-            if "units" not in var.attrs and not INPUTS.get(vname, None) or (
-                    "units" not in var.attrs and vname in INPUTS and not INPUTS[vname].categorical):
+            elif vname not in OUTPUT_FIELDS and vname not in DERIVED:
+                problems.append(f"{where}: variable {vname!r} is neither an input nor an output name")
+            categorical = vname in INPUTS and INPUTS[vname].categorical
+            if "units" not in var.attrs and not categorical:
                 problems.append(f"{where}: variable {vname!r} has no units")
             sense = var.attrs.get("dse_sense")
             if sense is not None and sense not in ("max", "min"):

@@ -49,6 +49,7 @@ __all__ = [
     "open",
     "open_all",
     "verify",
+    "verify_entry",
     "build_manifest",
     "copy_store",
     "manifest_problems",
@@ -633,9 +634,12 @@ def verify(catalog: str | os.PathLike, entry_id: str, storage_options: Mapping |
         (…)``, ``…: truncated``, ``…: missing``); empty when the store is
         exactly what was catalogued.
     """
-    entry = show(catalog, entry_id, storage_options)
-    manifest = _read_manifest(entry, storage_options)
-    return manifest_problems(entry.href, manifest, storage_options)
+    return verify_entry(show(catalog, entry_id, storage_options), storage_options)
+
+
+def verify_entry(entry: Entry, storage_options: Mapping | None = None) -> list[str]:
+    """:func:`verify` for an entry already loaded (the manifest's own checksum first)."""
+    return manifest_problems(entry.href, _read_manifest(entry, storage_options), storage_options)
 
 
 def _read_manifest(entry: Entry, storage_options: Mapping | None) -> dict:
@@ -660,7 +664,7 @@ def open_all(catalog: str | os.PathLike, entry_id: str, storage_options: Mapping
 
     entry = show(catalog, entry_id, storage_options)
     if verify:
-        problems = manifest_problems(entry.href, _read_manifest(entry, storage_options), storage_options)
+        problems = verify_entry(entry, storage_options)
         if problems:
             more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
             raise DseError(f"checksum mismatch: {problems[0]}{more}", where=entry.href)

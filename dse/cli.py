@@ -28,6 +28,9 @@ app = typer.Typer(
 )
 materials_app = typer.Typer(help="List and show the materials catalogue.", no_args_is_help=True)
 app.add_typer(materials_app, name="materials")
+from dse.catalog_cli import catalog_app  # noqa: E402 - the sub-app is registered with the others
+
+app.add_typer(catalog_app, name="catalog")
 
 console = Console()
 if not console.is_terminal:  # files and pipes: do not wrap tables at 80 columns
@@ -429,7 +432,8 @@ def calibrate(
 # --------------------------------------------------------------------------- dashboard
 @app.command()
 def serve(
-    store: Annotated[str, typer.Argument(help="Results store (path or s3:// URL).")],
+    store: Annotated[str, typer.Argument(help="Results store (path or s3:// URL), or a catalog file with ENTRY.")],
+    entry: Annotated[str | None, typer.Argument(help="Entry id when STORE is a catalog.")] = None,
     port: Annotated[int, typer.Option("--port", help="Port on localhost.")] = 5006,
     address: Annotated[str, typer.Option("--address", help="Interface to listen on.")] = "127.0.0.1",
     show: Annotated[bool, typer.Option("--show/--no-show", help="Open a browser tab.")] = False,
@@ -438,7 +442,7 @@ def serve(
     ] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
 ) -> None:
-    """Serve the dashboard of a results store on localhost."""
+    """Serve the dashboard of a results store (or of a catalog entry) on localhost."""
     import time
 
     import panel as pn
@@ -446,6 +450,8 @@ def serve(
     from dashboards.app import create_app, load_source, warm_up
 
     t = time.perf_counter()
+    if entry is not None or store.endswith(".json"):
+        store, endpoint_url = _catalog_store(store, entry, endpoint_url)
     if scheduler:
         from distributed import Client
 
@@ -463,6 +469,18 @@ def serve(
     pn.serve({"/": create_app(store, endpoint_url)}, port=port, address=address, show=show,
              websocket_origin=[f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
              title=f"dse · {source.title}", threaded=False)
+
+
+def _catalog_store(catalog: str, entry: str | None, endpoint_url: str | None) -> tuple[str, str | None]:
+    """The store of a catalog entry, and the endpoint to reach it with (s3 only)."""
+    from dse.catalog import load
+
+    cat = load(catalog, _storage_options(endpoint_url))
+    if entry is None:
+        raise DseError(f"is a catalog: name an entry ({', '.join(cat.items) or 'it is empty'})", where=catalog)
+    href = cat.entry(entry).href
+    console.print(f"{catalog} {entry} → {href}")
+    return href, endpoint_url if href.startswith("s3://") else None
 
 
 @app.command()

@@ -22,6 +22,9 @@ _LAZY = {
     "run_sweep": ("dse.sweep", "run_sweep"),
 }
 
+#: submodules reachable as attributes without an import (``dse.catalog.open(...)``)
+_SUBMODULES = ("catalog",)
+
 __all__ = ["__version__", *_LAZY]
 
 
@@ -31,4 +34,8 @@ def __getattr__(name: str):
 
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"dse.{name}")
     raise AttributeError(f"module 'dse' has no attribute {name!r}")

@@ -1,8 +1,9 @@
-"""Shared fixtures: catalogue, model chain and seed 001 designs."""
+"""Shared fixtures: catalogue, model chain, seed 001 designs, a small store, an S3 server."""
 
 from __future__ import annotations
 
 import copy
+import socket
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,35 @@ def small_store(tmp_path_factory, cluster):
     spec = parse_sweep(SMALL_STORE_SPEC, text=yaml.safe_dump(SMALL_STORE_SPEC), chunk_size=64)
     run_sweep(spec, path, scheduler=cluster.scheduler_address)
     return path
+
+
+#: credentials of the S3 tests: distinctive, so a test can search files for them
+AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "AKIADSETESTKEY0NOTREAL", "AWS_SECRET_ACCESS_KEY": "dse-test-secret-0NOTREAL",
+                "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="module")
+def aws_env():
+    """The standard AWS environment variables set to test credentials (and undone after the module)."""
+    mp = pytest.MonkeyPatch()
+    for key, value in AWS_TEST_ENV.items():
+        mp.setenv(key, value)
+    yield AWS_TEST_ENV
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(aws_env):
+    """A real S3-compatible server (moto) on loopback with a bucket "results"."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="results")
+    yield endpoint
+    server.stop()

@@ -1,11 +1,8 @@
-"""Stores on an S3-compatible server on loopback (moto): sweep, open, validate, front."""
+"""Stores on an S3-compatible server on loopback (moto, tests/conftest.py): sweep, open, validate, front."""
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
-import pytest
 import xarray as xr
 import yaml
 
@@ -13,32 +10,6 @@ from dse.spec import parse_sweep
 from dse.store import open_results
 from dse.sweep import run_sweep
 from dse.validate import validate_store
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(monkeypatch_module):
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="results")
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        mp.setenv(k, v)
-    yield mp
-    mp.undo()
 
 
 def test_sweep_to_object_storage_and_read_back(s3_endpoint, cluster, tmp_path):

@@ -868,8 +868,8 @@ def add(store: str | os.PathLike, catalog: str | os.PathLike, *, title: str, des
     if not _scheme(catalog_url) and not Path(catalog_url).parent.is_dir():
         raise DseError(f"directory {Path(catalog_url).parent} does not exist", where=catalog_url)
     entry_id = _check_id(id or _slug(title))
-    attrs, scenarios, objectives = _store_metadata(store_url, storage_options)
     _check_free(_load_or_new(catalog_url, storage_options), entry_id, replace)
+    attrs, scenarios, objectives = _store_metadata(store_url, storage_options)
     if publish:
         href = _publish_target(publish, entry_id)
         _prepare_target(href, replace, storage_options)

@@ -94,9 +94,12 @@ def aws_env():
 @pytest.fixture(scope="module")
 def s3_endpoint(aws_env):
     """A real S3-compatible server (moto) on loopback with a bucket "results"."""
+    import logging
+
     import boto3
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

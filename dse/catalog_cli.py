@@ -39,6 +39,10 @@ def _size(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _print(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
@@ -75,7 +79,7 @@ def list_command(catalog: CatalogArg, endpoint_url: EndpointOpt = None) -> None:
     from dse.catalog import load
 
     cat = load(catalog, _options(endpoint_url))
-    table = Table(title=f"{cat.title} ({len(cat.items)} entries)", box=None, header_style="bold",
+    table = Table(title=f"{cat.title} ({_count(len(cat.items), 'entry', 'entries')})", box=None, header_style="bold",
                   title_justify="left", pad_edge=False)
     for col, justify in (("id", "left"), ("title", "left"), ("designs", "right"), ("scenarios", "left"),
                          ("size", "right"), ("created", "left"), ("store", "left")):
@@ -98,7 +102,7 @@ def show_command(
     cat = load(catalog, _options(endpoint_url))
     if entry_id is None:
         _print(f"{cat.title}: {cat.collection.get('description', '')}")
-        _print(f"license {cat.collection['license']}; {len(cat.items)} entries: {', '.join(cat.items) or '-'}")
+        _print(f"license {cat.collection['license']}; {_count(len(cat.items), 'entry', 'entries')}: {', '.join(cat.items) or '-'}")
         return
     e = cat.entry(entry_id)
     table = Table(title=f"{e.id}: {e.title}", box=None, show_header=False, title_justify="left", pad_edge=False)

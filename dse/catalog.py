@@ -159,7 +159,10 @@ def _read_bytes(url: str, storage_options: Mapping | None) -> bytes:
             raise DseError("is a directory, not a file", where=url)
         if not path.exists():
             raise DseError("does not exist", where=url)
-        return path.read_bytes()
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise DseError(f"cannot read ({exc.strerror or exc})", where=url) from None
     try:
         fs, path = _fs(url, storage_options)
         return fs.cat_file(path)
@@ -862,6 +865,10 @@ def add(store: str | os.PathLike, catalog: str | os.PathLike, *, title: str, des
     catalog_url, store_url = _absolute(catalog), _absolute(store)
     if _scheme(catalog_url) in _READ_ONLY_SCHEMES:
         raise DseError("an http(s) catalog is read-only: add to a local or object-storage copy", where=catalog_url)
+    if not catalog_url.endswith(".json"):
+        raise DseError("a catalog file name must end in .json", where=catalog_url)
+    if publish and _scheme(publish) in _READ_ONLY_SCHEMES:
+        raise DseError("cannot publish to http(s): use object storage (s3://…) or a path", where=publish)
     if _scheme(catalog_url) and not _scheme(store_url) and not publish:
         raise DseError("a local store cannot be listed in a remote catalog: publish it with --publish URL",
                        where=store_url)
@@ -872,6 +879,8 @@ def add(store: str | os.PathLike, catalog: str | os.PathLike, *, title: str, des
     attrs, scenarios, objectives = _store_metadata(store_url, storage_options)
     if publish:
         href = _publish_target(publish, entry_id)
+        if href.rstrip("/") == store_url.rstrip("/"):
+            raise DseError("the store is already there: add it without --publish", where=publish)
         _prepare_target(href, replace, storage_options)
         manifest = copy_store(store_url, href, storage_options)
     else:

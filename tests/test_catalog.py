@@ -385,7 +385,24 @@ def test_failed_adds_leave_the_catalog_as_it_was(team, tmp_path, local_store, ca
                                      "config_kwargs": {"retries": {"max_attempts": 1}}})
     with pytest.raises(DseError, match="local store cannot be listed in a remote catalog"):
         catalog.add(local_store, "s3://results/team.json", title="x")
+    with pytest.raises(DseError, match="must end in .json"):
+        catalog.add(local_store, str(tmp_path / "team"), title="x")
+    with pytest.raises(DseError, match="cannot publish to http"):
+        catalog.add(local_store, path, title="x", publish="https://example.org/stores")
+    # a failure half-way through the writes: the item file's place is taken by a directory
+    blocker = tmp_path / "team" / "blocked.json"
+    blocker.mkdir()
+    with pytest.raises(DseError, match="cannot write"):
+        catalog.add(local_store, path, title="blocked")
+    blocker.rmdir()
     assert snapshot(tmp_path) == before  # same files, same bytes: no partial or temporary file
+
+
+def test_a_new_catalog_that_cannot_be_written_is_not_created(tmp_path, local_store):
+    (tmp_path / "team").write_text("a file where the items directory should go")
+    with pytest.raises(DseError, match="cannot write"):
+        catalog.add(local_store, str(tmp_path / "team.json"), title="x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".team.json.lock", "team"]
 
 
 def test_replace_rewrites_the_entry_and_drops_the_old_manifest(team, local_store):

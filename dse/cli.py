@@ -445,13 +445,13 @@ def serve(
     """Serve the dashboard of a results store (or of a catalog entry) on localhost."""
     import time
 
+    if entry is not None or store.endswith(".json"):
+        store, endpoint_url = _catalog_store(store, entry, endpoint_url)
     import panel as pn
 
     from dashboards.app import create_app, load_source, warm_up
 
     t = time.perf_counter()
-    if entry is not None or store.endswith(".json"):
-        store, endpoint_url = _catalog_store(store, entry, endpoint_url)
     if scheduler:
         from distributed import Client
 

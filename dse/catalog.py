@@ -792,7 +792,8 @@ def _make_item(entry_id: str, item_url: str, catalog_url: str, collection_id: st
         href=store_href, title="Results store (Zarr v3, docs/results-spec.md)", media_type=ZARR_MEDIA_TYPE,
         roles=["data"], extra_fields={"dse:objects": len(sizes), "dse:bytes": int(sum(sizes))}))
     manifest_asset = pystac.Asset(
-        href=_relative(_manifest_url(catalog_url, entry_id, manifest_bytes), item_url), title="Size and SHA-256 of every object of the store",
+        href=_relative(_manifest_url(catalog_url, entry_id, manifest_bytes), item_url),
+        title="Size and SHA-256 of every object of the store",
         media_type="application/json", roles=["metadata", "checksums"])
     item.add_asset("manifest", manifest_asset)
     file_ext = FileExtension.ext(manifest_asset, add_if_missing=True)

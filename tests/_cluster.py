@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -59,6 +60,13 @@ def assert_same(path: Path, reference: xr.Dataset) -> None:
         assert a.dtype == b.dtype and a.shape == b.shape, name
         assert (a.tobytes() == b.tobytes()) if a.dtype.kind != "O" else np.array_equal(a, b), name
     assert validate_store(str(path)) == []
+
+
+def sweep_counts(stdout: str) -> tuple[int, int]:
+    """(blocks evaluated, blocks already done) from the summary ``dse sweep`` prints."""
+    m = re.search(r"evaluated now\s+[\d,]+ in (\d+) block\(s\) \((\d+) block\(s\) already done\)", stdout)
+    assert m, stdout
+    return int(m[1]), int(m[2])
 
 
 def wait_until(condition, timeout: float, what: str, interval: float = 0.05) -> None:

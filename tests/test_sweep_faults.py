@@ -7,7 +7,6 @@ Results are compared bit for bit with a clean run (``reference``)."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from tests._cluster import (
     DaskProcesses,
     assert_same,
     done_blocks,
+    sweep_counts,
     total_blocks,
     wait_until,
 )
@@ -68,16 +68,9 @@ def test_ctrl_c_then_resume_finishes_only_missing_blocks(spec_file, reference, t
     assert refused.returncode == 2 and "already exists; use --resume" in refused.stderr
     resumed = subprocess.run([*cmd, "--resume"], env=ENV, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert resumed_counts(resumed.stdout) == (total - partial, partial)
+    assert sweep_counts(resumed.stdout) == (total - partial, partial)
     assert done_blocks(out) == total
     assert_same(out, reference)
-
-
-def resumed_counts(stdout: str) -> tuple[int, int]:
-    """(blocks evaluated, blocks already done) from the summary of ``dse sweep``."""
-    m = re.search(r"evaluated now\s+[\d,]+ in (\d+) block\(s\) \((\d+) block\(s\) already done\)", stdout)
-    assert m, stdout
-    return int(m[1]), int(m[2])
 
 
 def start_sweep(spec_file: Path, out: Path, *args: str) -> subprocess.Popen:
@@ -117,7 +110,7 @@ def test_client_killed_then_resume_recomputes_only_the_missing_blocks(spec_file,
         resumed = subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", "300", "--quiet",
                                   "--scheduler", cluster.address, "--resume"], env=ENV, capture_output=True, text=True)
         assert resumed.returncode == 0, resumed.stderr
-        assert resumed_counts(resumed.stdout) == (total - before, before)
+        assert sweep_counts(resumed.stdout) == (total - before, before)
         assert done_blocks(out) == total
         assert_same(out, reference)
 
@@ -145,7 +138,7 @@ def test_scheduler_restarted_mid_sweep_then_resume(spec_file, reference, tmp_pat
         resumed = subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", "300", "--quiet",
                                   "--scheduler", cluster.address, "--resume"], env=ENV, capture_output=True, text=True)
         assert resumed.returncode == 0, resumed.stderr
-        assert resumed_counts(resumed.stdout)[1] == before
+        assert sweep_counts(resumed.stdout)[1] == before
         assert done_blocks(out) == total_blocks(out)
         assert_same(out, reference)
 

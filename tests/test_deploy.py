@@ -422,14 +422,17 @@ def test_tls_mismatch_fails_fast(tls_page, tmp_path, case, message):
 
 
 @pytest.mark.cluster
-def test_unreachable_scheduler_fails_fast(tmp_path):
+@pytest.mark.parametrize("timeout", [None, "3s"])
+def test_unreachable_scheduler_fails_fast(tmp_path, timeout):
     out = tmp_path / "out.zarr"
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    env = ENV if timeout is None else {**ENV, "DASK_DSE__SCHEDULER_TIMEOUT": timeout}  # Dask config, by env
     t = time.perf_counter()
     proc = subprocess.run([*DSE, "sweep", str(DEPLOY / "spec.yaml"), "-o", str(out), "--scheduler", address,
-                           "--quiet"], env=ENV, capture_output=True, text=True, timeout=120)
+                           "--quiet"], env=env, capture_output=True, text=True, timeout=120)
     assert time.perf_counter() - t < 30
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == (f"error: {address}: cannot connect to the Dask scheduler: no Dask scheduler "
-                                   "answered within 10 s: is it running, and is the address right?")
+                                   f"answered within {(timeout or '10s')[:-1]} s: is it running, and is the "
+                                   "address right?")
     assert not out.exists()

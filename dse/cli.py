@@ -198,14 +198,26 @@ def sweep(
     spec: Annotated[Path, typer.Argument(help="Sweep spec YAML file.")],
     output: Annotated[str, typer.Option("-o", "--output", help="Results store (path or s3:// URL).")],
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")] = None,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="Start a cluster configured in Dask's config (dse.clusters): "
+                                 "local, slurm, pbs, kubernetes, gateway, or your own.")
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted store written from the same spec.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="Designs per block and Zarr chunk.")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Workers of the embedded LocalCluster.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Workers of the embedded or --cluster cluster.")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+    tls_ca_file: Annotated[Path | None, typer.Option("--tls-ca-file", help="CA certificate(s) for a tls:// scheduler (PEM).")] = None,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Client certificate for a tls:// scheduler (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Client private key for a tls:// scheduler (PEM).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Evaluate every design of a sweep spec on Dask and write a Zarr store."""
+    """Evaluate every design of a sweep spec on Dask and write a Zarr store.
+
+    Runs on an embedded LocalCluster, an existing scheduler (--scheduler, with
+    --tls-* for tls://) or a named cluster from Dask's config (--cluster);
+    see deploy/README.md.
+    """
     from rich.progress import (
         BarColumn,
         Progress,
@@ -221,6 +233,16 @@ def sweep(
 
     if resume and overwrite:
         raise DseError("choose --resume or --overwrite, not both")
+    if scheduler and cluster:
+        raise DseError("choose --scheduler or --cluster, not both")
+    from dse.clusters import check_cluster, tls_security
+
+    security = tls_security(tls_ca_file, tls_cert, tls_key)
+    if security is not None and not scheduler:
+        raise DseError("--tls-ca-file, --tls-cert and --tls-key apply to --scheduler; a named cluster brings "
+                       "its own security")
+    if cluster:
+        check_cluster(cluster)  # unknown name, missing package or batch command: fail before any work
     parsed = load_sweep(spec, chunk_size=chunk_size)
     console.print(f"[bold]{parsed.name}[/bold]: {parsed.n_designs:,} designs in {len(parsed.scenarios)} "
                   f"scenario(s) → {output}")
@@ -237,7 +259,8 @@ def sweep(
 
     def on_start(client, summary):
         link = getattr(client, "dashboard_link", None)
-        console.print(f"Dask: {len(client.scheduler_info().get('workers', {}))} workers"
+        n = len(client.scheduler_info().get("workers", {}))
+        console.print(f"Dask: {n} workers" + (" yet (blocks wait for them)" if n == 0 else "")
                       + (f", dashboard {link}" if link else ""))
         if summary.skipped_blocks:
             console.print(f"resuming: {summary.skipped_blocks} block(s) already done, {summary.blocks} to go")
@@ -245,10 +268,12 @@ def sweep(
     with bar:
         summary = run_sweep(parsed, output, scheduler=scheduler, resume=resume, overwrite=overwrite,
                             n_workers=workers, storage_options=_storage_options(endpoint_url),
-                            progress=lambda done, total: bar.update(task, completed=done), on_start=on_start)
+                            progress=lambda done, total: bar.update(task, completed=done), on_start=on_start,
+                            cluster=cluster, security=security)
     t = Table(box=None, show_header=False, pad_edge=False)
     t.add_row("designs", f"{summary.designs:,}")
-    t.add_row("evaluated now", f"{summary.evaluated:,} ({summary.skipped_blocks} block(s) skipped)")
+    t.add_row("evaluated now", f"{summary.evaluated:,} in {summary.blocks} block(s) "
+              f"({summary.skipped_blocks} block(s) already done)")
     pct = 100 * summary.feasible / summary.designs if summary.designs else 0
     t.add_row("feasible", f"{summary.feasible:,} ({pct:.1f} %)")
     t.add_row("time", f"{summary.seconds:.1f} s" + (f" ({summary.rate:,.0f} designs/s)" if summary.evaluated else ""))

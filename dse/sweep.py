@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from dse.store import (
     write_block,
 )
 from dse.vocabulary import INPUTS
+
+if TYPE_CHECKING:
+    from distributed.deploy import Cluster
 
 __all__ = ["run_sweep", "SweepSummary", "evaluate_space_block", "Block"]
 
@@ -125,33 +129,16 @@ def _run_block(task: Block) -> tuple[str, int, int, int, float]:
 
 # --------------------------------------------------------------------------- client side
 @contextlib.contextmanager
-def _client(scheduler: str | None, n_workers: int | None, threads_per_worker: int = 1, quiet: bool = True):
-    from distributed import Client, LocalCluster
+def _client(scheduler: str | Cluster | None, cluster: str | None, n_workers: int | None, security=None):
+    """A client on a scheduler (address or running cluster), or on a named cluster started here."""
+    from dse.clusters import connect, open_cluster
 
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except OSError as exc:
-            raise DseError(f"cannot connect to the scheduler ({exc})", where=scheduler) from None
-        try:
+    if scheduler is not None:
+        with connect(scheduler, security=security) as client:
             yield client
-        finally:
-            client.close()
         return
-    import os
-    import warnings
-
-    workers = n_workers or min(os.cpu_count() or 1, 8)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "port 8787 is in use": another port is chosen and shown instead
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                               dashboard_address=":8787", silence_logs=50 if quiet else 20)
-    client = Client(cluster)
-    try:
+    with open_cluster(cluster or "local", workers=n_workers) as running, connect(running) as client:
         yield client
-    finally:
-        client.close()
-        cluster.close()
 
 
 def _warm_kernel(spaces, chains, outputs) -> None:
@@ -170,13 +157,15 @@ def _warm_kernel(spaces, chains, outputs) -> None:
 def run_sweep(
     spec: SweepSpec,
     output: str,
-    scheduler: str | None = None,
+    scheduler: str | Cluster | None = None,
     resume: bool = False,
     overwrite: bool = False,
     n_workers: int | None = None,
     storage_options: Mapping | None = None,
     progress: Callable | None = None,
     on_start: Callable | None = None,
+    cluster: str | None = None,
+    security=None,
 ) -> SweepSummary:
     """Evaluate every design of ``spec`` and write them to ``output``.
 
@@ -185,27 +174,43 @@ def run_sweep(
     spec : SweepSpec
     output : str
         Store path or URL.
-    scheduler : str, optional
-        Address of an existing Dask scheduler; default: an embedded LocalCluster.
+    scheduler : str or distributed.deploy.Cluster, optional
+        Address of an existing Dask scheduler, or a running cluster object.
     resume, overwrite : bool
         Finish an interrupted store with the same spec / replace an existing one.
     n_workers : int, optional
-        Workers of the embedded cluster (default: CPU count).
+        Workers of the cluster started here (default: the configured
+        number; one per core for the embedded LocalCluster).
     storage_options : mapping, optional
         fsspec options for remote stores.
     progress : callable, optional
         Called as ``progress(done_designs, total_designs)`` after each block.
     on_start : callable, optional
         Called as ``on_start(client, summary)`` once the client is ready.
+    cluster : str, optional
+        Without ``scheduler``: the named cluster to start for this sweep and
+        close after it (``dse.clusters`` in Dask's config,
+        :func:`dse.clusters.open_cluster`); default ``"local"``, an embedded
+        LocalCluster.
+    security : distributed.security.Security, optional
+        TLS settings for a ``tls://`` scheduler address
+        (:func:`dse.clusters.tls_security`); default: Dask's config.
 
     Raises
     ------
     DseError
         On any problem with the spec, the target or the cluster; a failing
-        block stops the sweep and leaves completed blocks in place.
+        block, or losing the scheduler, stops the sweep and leaves completed
+        blocks in place for ``resume``.
     """
     from dse.chain import ModelChain
 
+    if scheduler is not None and cluster is not None:
+        raise DseError("give a scheduler or a cluster name, not both")
+    if isinstance(scheduler, str):
+        from dse.clusters import check_scheduler
+
+        check_scheduler(scheduler, security)  # unreachable, or TLS mismatch: fail before writing anything
     storage_options = dict(storage_options) if storage_options else None
     spaces = {s.name: DesignSpace(s, spec.chunk_size) for s in spec.scenarios}
     chains = {s.name: ModelChain.from_design(s, uncertainty=spec.uncertainty) for s in spec.scenarios}
@@ -240,9 +245,13 @@ def run_sweep(
     t0 = time.perf_counter()
     if tasks:
         _warm_kernel(spaces, chains, spec.outputs)
+        from asyncio import CancelledError
+
         from distributed import as_completed
 
-        with _client(scheduler, n_workers) as client:
+        from dse.clusters import scheduler_lost
+
+        with _client(scheduler, cluster, n_workers, security) as client:
             if on_start:
                 on_start(client, summary)
             futures = client.map(_run_block, tasks, pure=False)
@@ -253,7 +262,11 @@ def run_sweep(
                         scen, _, n, feasible, _ = fut.result()
                     except DseError:
                         raise
-                    except Exception as exc:
+                    except (Exception, CancelledError) as exc:
+                        if scheduler_lost(exc, client):
+                            raise StoreError("lost the Dask scheduler mid-sweep (it stopped, restarted or became "
+                                             "unreachable); finished blocks are kept: restart the cluster and "
+                                             "rerun with --resume", where=output) from None
                         raise StoreError(f"a block failed: {exc.__class__.__name__}: {str(exc)[:200]}; "
                                          "finished blocks are kept, rerun with --resume", where=output) from None
                     summary.evaluated += n
@@ -265,7 +278,9 @@ def run_sweep(
                     if progress:
                         progress(finished, summary.designs)
             except BaseException:
-                client.cancel(futures)
+                if client.status == "running":
+                    with contextlib.suppress(Exception):
+                        client.cancel(futures)
                 raise
     elif progress:
         progress(already, summary.designs)

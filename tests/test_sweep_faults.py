@@ -1,42 +1,32 @@
-"""Sweeps through the CLI: interruption and --resume, a lost worker on a real
-``dask scheduler``/``dask worker`` cluster, a read-only target, a full disk."""
+"""Sweeps through the CLI under faults: Ctrl-C and kill -9 of the client, then
+--resume; a worker killed, and the scheduler restarted, on a real
+``dask scheduler``/``dask worker`` cluster; a read-only target; a full disk.
+
+Results are compared bit for bit with a clean run (``reference``)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import xarray as xr
-import zarr
 
-from dse.validate import validate_store
-
-SPEC = """\
-name: fault test
-inputs:
-  cathode: [NMC811, LFP, NCA, NMC622]
-  cathode_loading: {linspace: [2 mAh/cm^2, 8 mAh/cm^2, 40]}
-  current_collector_thickness: {linspace: [2 um, 12 um, 20]}
-  stack_pressure: [0, 0.5, 1, 2, 3]
-  electrolyte: [Li-dual-salt, Li-LHCE, Li-ether]
-"""
-DSE = [sys.executable, "-m", "dse.cli"]
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
-
-
-def done_blocks(path: Path) -> int:
-    try:
-        return int(np.asarray(zarr.open_group(str(path), mode="r")["_dse/completed"][:]).sum())
-    except Exception:
-        return 0
+from tests._cluster import (
+    DSE,
+    ENV,
+    SPEC,
+    DaskProcesses,
+    assert_same,
+    done_blocks,
+    sweep_counts,
+    total_blocks,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +45,6 @@ def reference(spec_file):
     return xr.open_zarr(out).load()
 
 
-def assert_same(path: Path, reference: xr.Dataset) -> None:
-    ds = xr.open_zarr(path).load()
-    for name in reference.data_vars:
-        np.testing.assert_array_equal(ds[name].values, reference[name].values, err_msg=name)
-    assert validate_store(str(path)) == []
-
-
 def test_ctrl_c_then_resume_finishes_only_missing_blocks(spec_file, reference, tmp_path):
     out = tmp_path / "interrupted.zarr"
     # small blocks (320 of them) so that the sweep is still running when interrupted;
@@ -78,46 +61,96 @@ def test_ctrl_c_then_resume_finishes_only_missing_blocks(spec_file, reference, t
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
     assert "--resume" in err
-    total = int(np.prod(json.loads((out / "zarr.json").read_text())["attributes"]["dse_block_grid"]))
+    total = total_blocks(out)
     partial = done_blocks(out)
     assert 0 < partial < total
     refused = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
     assert refused.returncode == 2 and "already exists; use --resume" in refused.stderr
     resumed = subprocess.run([*cmd, "--resume"], env=ENV, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
+    assert sweep_counts(resumed.stdout) == (total - partial, partial)
     assert done_blocks(out) == total
     assert_same(out, reference)
 
 
-def test_lost_worker_on_a_real_cluster(spec_file, reference, tmp_path):
-    sched_file = tmp_path / "scheduler.json"
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                               "--port", "0", "--dashboard-address", ":0", "--scheduler-file", str(sched_file)],
-                              env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        deadline = time.time() + 60
-        while not sched_file.exists() and time.time() < deadline:
-            time.sleep(0.1)
-        address = json.loads(sched_file.read_text())["address"]
-        for _ in range(2):
-            procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--nthreads", "1",
-                                           "--no-nanny", "--scheduler-file", str(sched_file)],
-                                          env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+# 80 blocks: enough to stop mid-sweep, few enough to stay quick; the results do
+# not depend on the chunk size, so the reference (blocks of 300) still applies
+CLUSTER_CHUNK = "600"
+
+
+def sweep_args(spec_file: Path, out: Path, *args: str) -> list[str]:
+    return [*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", CLUSTER_CHUNK, "--quiet", *args]
+
+
+def start_sweep(spec_file: Path, out: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(sweep_args(spec_file, out, *args), env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_blocks(out: Path, n: int, proc: subprocess.Popen) -> None:
+    wait_until(lambda: done_blocks(out) >= n or proc.poll() is not None, 120, f"{n} blocks")
+    assert proc.poll() is None, "the sweep finished before the fault: " + proc.communicate()[1]
+
+
+@pytest.mark.cluster
+def test_worker_killed_mid_sweep_gives_the_same_store(spec_file, reference, tmp_path):
+    with DaskProcesses(tmp_path, workers=2) as cluster:
         out = tmp_path / "remote.zarr"
-        sweep = subprocess.Popen([*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", "300",
-                                  "--scheduler", address, "--quiet"], env=ENV, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 120
-        while done_blocks(out) < 5 and time.time() < deadline and sweep.poll() is None:
-            time.sleep(0.05)
-        procs[1].kill()  # a machine is lost mid-sweep
+        sweep = start_sweep(spec_file, out, "--scheduler", cluster.address)
+        wait_for_blocks(out, 5, sweep)
+        cluster.workers[0].kill()  # kill -9: a machine is lost mid-sweep; its blocks are re-run elsewhere
         _, err = sweep.communicate(timeout=300)
         assert sweep.returncode == 0, err
+        assert done_blocks(out) == total_blocks(out)
         assert_same(out, reference)
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
+
+
+@pytest.mark.cluster
+def test_client_killed_then_resume_recomputes_only_the_missing_blocks(spec_file, reference, tmp_path):
+    with DaskProcesses(tmp_path, workers=2) as cluster:
+        out = tmp_path / "remote.zarr"
+        sweep = start_sweep(spec_file, out, "--scheduler", cluster.address)
+        wait_for_blocks(out, 3, sweep)
+        sweep.kill()  # kill -9 of the client; blocks already running on workers still finish
+        sweep.communicate()
+        cluster.wait_idle()
+        before, total = done_blocks(out), total_blocks(out)
+        assert 0 < before < total
+        resumed = subprocess.run(sweep_args(spec_file, out, "--scheduler", cluster.address, "--resume"), env=ENV,
+                                 capture_output=True, text=True)
+        assert resumed.returncode == 0, resumed.stderr
+        assert sweep_counts(resumed.stdout) == (total - before, before)
+        assert done_blocks(out) == total
+        assert_same(out, reference)
+
+
+@pytest.mark.cluster
+def test_scheduler_restarted_mid_sweep_then_resume(spec_file, reference, tmp_path):
+    with DaskProcesses(tmp_path, workers=2, nanny=True) as cluster:
+        out = tmp_path / "remote.zarr"
+        sweep = start_sweep(spec_file, out, "--scheduler", cluster.address)
+        wait_for_blocks(out, 3, sweep)
+        t = time.perf_counter()
+        cluster.kill_scheduler()
+        cluster.start_scheduler()  # same address, as a supervisor would restart it
+        _, err = sweep.communicate(timeout=60)
+        assert time.perf_counter() - t < 30
+        assert sweep.returncode == 2
+        assert "lost the Dask scheduler" in err and "--resume" in err and len(err.strip().splitlines()) == 1, err
+        # workers stop with their scheduler; a supervisor replaces them
+        for w in cluster.workers:
+            w.kill()
+            w.wait()
+        cluster.start_worker()
+        cluster.start_worker()
+        cluster.wait_for_workers(2)
+        before = done_blocks(out)
+        resumed = subprocess.run(sweep_args(spec_file, out, "--scheduler", cluster.address, "--resume"), env=ENV,
+                                 capture_output=True, text=True)
+        assert resumed.returncode == 0, resumed.stderr
+        assert sweep_counts(resumed.stdout)[1] == before
+        assert done_blocks(out) == total_blocks(out)
+        assert_same(out, reference)
 
 
 def _mount_tmpfs(path: Path, options: str) -> bool:

@@ -190,12 +190,13 @@ def load_coefficients(path: str | Path | None = None) -> CeCoefficients:
 
 @lru_cache(maxsize=8)
 def _load(path: str) -> CeCoefficients:
+    from dse.errors import SpecError
+    from dse.safe_yaml import load_file
+
     try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise CalibrationError(f"cannot read coefficients ({exc.strerror})", where=path) from None
-    except yaml.YAMLError:
-        raise CalibrationError("malformed YAML", where=path) from None
+        data = load_file(path, "coefficients file")
+    except SpecError as exc:
+        raise CalibrationError(exc.message, where=path) from None
     try:
         return CeCoefficients.model_validate(data)
     except ValidationError as exc:

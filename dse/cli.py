@@ -201,6 +201,8 @@ def sweep(
     workers: Annotated[int | None, typer.Option("--workers", help="Workers of the embedded LocalCluster.")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Run even over the design and store-size limits (DSE_MAX_DESIGNS, DSE_MAX_STORE_BYTES).")] = False,
+    break_lock: Annotated[bool, typer.Option("--break-lock", help="Take the store's lock from a sweep on another host that no longer runs.")] = False,
 ) -> None:
     """Evaluate every design of a sweep spec on Dask and write a Zarr store."""
     from rich.progress import (
@@ -219,7 +221,12 @@ def sweep(
     if resume and overwrite:
         raise DseError("choose --resume or --overwrite, not both")
     parsed = load_sweep(spec, chunk_size=chunk_size)
-    console.print(f"[bold]{parsed.name}[/bold]: {parsed.n_designs:,} designs in {len(parsed.scenarios)} "
+    from dse.limits import check_estimate, estimate_sweep
+
+    estimate = estimate_sweep(parsed)
+    if not yes:
+        check_estimate(estimate, where=str(spec))  # before any work
+    console.print(f"[bold]{parsed.name}[/bold]: {estimate.describe()} in {len(parsed.scenarios)} "
                   f"scenario(s) → {output}")
 
     class Rate(ProgressColumn):
@@ -242,7 +249,8 @@ def sweep(
     with bar:
         summary = run_sweep(parsed, output, scheduler=scheduler, resume=resume, overwrite=overwrite,
                             n_workers=workers, storage_options=_storage_options(endpoint_url),
-                            progress=lambda done, total: bar.update(task, completed=done), on_start=on_start)
+                            progress=lambda done, total: bar.update(task, completed=done), on_start=on_start,
+                            break_lock=break_lock)
     t = Table(box=None, show_header=False, pad_edge=False)
     t.add_row("designs", f"{summary.designs:,}")
     t.add_row("evaluated now", f"{summary.evaluated:,} ({summary.skipped_blocks} block(s) skipped)")

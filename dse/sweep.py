@@ -177,6 +177,7 @@ def run_sweep(
     storage_options: Mapping | None = None,
     progress: Callable | None = None,
     on_start: Callable | None = None,
+    break_lock: bool = False,
 ) -> SweepSummary:
     """Evaluate every design of ``spec`` and write them to ``output``.
 
@@ -197,13 +198,28 @@ def run_sweep(
         Called as ``progress(done_designs, total_designs)`` after each block.
     on_start : callable, optional
         Called as ``on_start(client, summary)`` once the client is ready.
+    break_lock : bool, default False
+        Take the store's lock even from a writer on another host (:mod:`dse.locks`).
 
     Raises
     ------
     DseError
         On any problem with the spec, the target or the cluster; a failing
         block stops the sweep and leaves completed blocks in place.
+    LockError
+        When another sweep writes the same store (nothing is touched).
     """
+    from dse.locks import StoreLock
+
+    check_target(output, resume, overwrite, storage_options)  # its messages first; checked again under the lock
+    with StoreLock(output, storage_options, break_lock=break_lock):
+        return _write_sweep(spec, output, scheduler, resume, overwrite, n_workers, storage_options, progress,
+                            on_start)
+
+
+def _write_sweep(spec, output, scheduler, resume, overwrite, n_workers, storage_options, progress,
+                 on_start) -> SweepSummary:
+    """:func:`run_sweep` with the store's lock held."""
     from dse.chain import ModelChain
 
     storage_options = dict(storage_options) if storage_options else None

@@ -107,16 +107,27 @@ class ResultsSource:
 
     # -- heavy work -----------------------------------------------------------
     def filter_mask(self, filters: Mapping[str, object]) -> np.ndarray:
-        """Boolean mask of table rows that pass ``filters``."""
+        """Boolean mask of table rows that pass ``filters``.
+
+        Filters arrive from the URL too, so anything that is not a filter of
+        this store (unknown names, a rule of the wrong shape) is ignored.
+        """
         mask = np.ones(len(self.table), dtype=bool)
+        if not isinstance(filters, Mapping):
+            return mask
         for name, rule in filters.items():
-            if name not in self.table:
+            if not isinstance(name, str) or name not in self.table:
                 continue
             col = self.table[name]
             if name in self.categorical:
+                if not isinstance(rule, list | tuple) or len(rule) > 10_000:
+                    continue
                 mask &= col.astype(str).isin([str(v) for v in rule]).to_numpy()
             else:
-                lo, hi = rule
+                try:
+                    lo, hi = (float(v) for v in rule)
+                except (TypeError, ValueError):
+                    continue
                 values = col.to_numpy()
                 mask &= (values >= lo - 1e-9 * abs(lo)) & (values <= hi + 1e-9 * abs(hi))
         return mask

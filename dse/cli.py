@@ -438,16 +438,51 @@ def calibrate(
 @app.command()
 def serve(
     store: Annotated[str, typer.Argument(help="Results store (path or s3:// URL).")],
-    port: Annotated[int, typer.Option("--port", help="Port on localhost.")] = 5006,
-    address: Annotated[str, typer.Option("--address", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 5006,
+    address: Annotated[str, typer.Option("--address", help="Interface to listen on; other than loopback needs "
+                                         "--basic-auth, --oauth-provider or --insecure.")] = "127.0.0.1",
     show: Annotated[bool, typer.Option("--show/--no-show", help="Open a browser tab.")] = False,
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="Dask scheduler for filtering and fronts of large stores.")
     ] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+    root: Annotated[list[str] | None, typer.Option("--root", help="Folder or URL prefix the served store must lie "
+                                                   "under (repeatable).")] = None,
+    basic_auth: Annotated[str | None, typer.Option("--basic-auth", envvar="DSE_BASIC_AUTH", show_envvar=True,
+                                                   help="Password, or a JSON file of {user: password}.")] = None,
+    cookie_secret: Annotated[str | None, typer.Option("--cookie-secret", envvar="DSE_COOKIE_SECRET",
+                                                      show_envvar=True, help="Signs login cookies (default: random "
+                                                      "per process).")] = None,
+    oauth_provider: Annotated[str | None, typer.Option("--oauth-provider", envvar="PANEL_OAUTH_PROVIDER",
+                                                       help="Panel OAuth provider (github, google, azure, "
+                                                       "generic, ...).")] = None,
+    oauth_key: Annotated[str | None, typer.Option("--oauth-key", envvar="PANEL_OAUTH_KEY",
+                                                  help="OAuth client id.")] = None,
+    oauth_secret: Annotated[str | None, typer.Option("--oauth-secret", envvar="PANEL_OAUTH_SECRET",
+                                                     help="OAuth client secret (prefer the variable).")] = None,
+    oauth_redirect_uri: Annotated[str | None, typer.Option("--oauth-redirect-uri", envvar="PANEL_OAUTH_REDIRECT_URI",
+                                                           help="OAuth redirect URI.")] = None,
+    oauth_encryption_key: Annotated[str | None, typer.Option("--oauth-encryption-key",
+                                                             envvar="PANEL_OAUTH_ENCRYPTION",
+                                                             help="Encrypts OAuth tokens in cookies.")] = None,
+    origin: Annotated[list[str] | None, typer.Option("--origin", help="Extra allowed websocket origin HOST:PORT "
+                                                     "(a reverse proxy's name; repeatable).")] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Serve a non-loopback address without "
+                                           "authentication.")] = False,
 ) -> None:
-    """Serve the dashboard of a results store on localhost."""
+    """Serve the dashboard of a results store (on 127.0.0.1 unless told otherwise)."""
     import time
+
+    from dse.access import check_allowed, serve_security
+
+    security = serve_security(address, port, basic_auth=basic_auth, cookie_secret=cookie_secret,
+                              oauth={"provider": oauth_provider, "key": oauth_key, "secret": oauth_secret,
+                                     "redirect_uri": oauth_redirect_uri, "encryption_key": oauth_encryption_key},
+                              insecure=insecure, origins=origin or ())
+    if root:
+        store = check_allowed(store, root)
+    for warning in security.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
 
     import panel as pn
 
@@ -467,10 +502,10 @@ def serve(
     warm_up()
     console.print(f"loaded {len(source.table):,} feasible designs of {source.n_designs:,} in "
                   f"{time.perf_counter() - t:.1f} s")
-    console.print(f"dashboard: http://{address}:{port}/  (Ctrl-C to stop)")
-    pn.serve({"/": create_app(store, endpoint_url)}, port=port, address=address, show=show,
-             websocket_origin=[f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
-             title=f"dse · {source.title}", threaded=False)
+    console.print(f"dashboard: http://{security.kwargs['websocket_origin'][0]}/  (Ctrl-C to stop)")
+    console.print(security.describe(), markup=False, highlight=False)
+    pn.serve({"/": create_app(store, endpoint_url)}, port=port, show=show, title=f"dse · {source.title}",
+             threaded=False, admin=False, **security.kwargs)
 
 
 @app.command()

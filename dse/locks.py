@@ -63,7 +63,7 @@ class LockInfo:
     created : str
         When the lock was taken (ISO 8601, UTC).
     command : str
-        The holder's command line, shortened.
+        The holder's program and subcommand only (options may carry secrets).
     token : str
         Random id of this lock; only the holder of the token releases it.
     """
@@ -79,7 +79,7 @@ class LockInfo:
     def mine(cls) -> LockInfo:
         return cls(host=socket.gethostname(), pid=os.getpid(), process_start=_process_start(os.getpid()) or 0.0,
                    created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                   command=" ".join(sys.argv)[:300], token=uuid.uuid4().hex)
+                   command=" ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]), token=uuid.uuid4().hex)
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host} since {self.created}"

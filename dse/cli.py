@@ -6,6 +6,7 @@ line on stderr and the command exits with status 2; nothing else is printed.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -580,10 +581,16 @@ def materials_show(material: Annotated[str, typer.Argument(help="Catalogue id, e
         console.print(t)
 
 
+@functools.cache
+def _command():
+    """The click command of :data:`app`, built once (typer rebuilds it on every call otherwise)."""
+    return typer.main.get_command(app)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app, turn edge errors into one line."""
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = _command().main(args=argv, standalone_mode=False)
     except DseError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
@@ -593,13 +600,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted: finished blocks are kept; rerun with --resume to finish", markup=False)
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors of click (or of the click that typer vendors)
+        bases = {c.__name__ for c in type(exc).__mro__}
+        if "ClickException" in bases:
             exc.show()
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
+        if "Exit" in bases and hasattr(exc, "exit_code"):
             return exc.exit_code
         raise
     if code == 130:  # typer turns KeyboardInterrupt into exit code 130

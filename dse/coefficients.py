@@ -156,7 +156,9 @@ class CeCoefficients(BaseModel):
         return hashlib.sha256(blob).hexdigest()
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=120))
+        from dse.atomic import write_atomic
+
+        write_atomic(path, yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=120))
 
 
 def prior_coefficients() -> CeCoefficients:

@@ -107,16 +107,27 @@ class ResultsSource:
 
     # -- heavy work -----------------------------------------------------------
     def filter_mask(self, filters: Mapping[str, object]) -> np.ndarray:
-        """Boolean mask of table rows that pass ``filters``."""
+        """Boolean mask of table rows that pass ``filters``.
+
+        Filters arrive from the URL too, so anything that is not a filter of
+        this store (unknown names, a rule of the wrong shape) is ignored.
+        """
         mask = np.ones(len(self.table), dtype=bool)
+        if not isinstance(filters, Mapping):
+            return mask
         for name, rule in filters.items():
-            if name not in self.table:
+            if not isinstance(name, str) or name not in self.table:
                 continue
             col = self.table[name]
             if name in self.categorical:
+                if not isinstance(rule, list | tuple) or len(rule) > 10_000:
+                    continue
                 mask &= col.astype(str).isin([str(v) for v in rule]).to_numpy()
             else:
-                lo, hi = rule
+                try:
+                    lo, hi = (float(v) for v in rule)
+                except (TypeError, ValueError):
+                    continue
                 values = col.to_numpy()
                 mask &= (values >= lo - 1e-9 * abs(lo)) & (values <= hi + 1e-9 * abs(hi))
         return mask
@@ -172,9 +183,10 @@ def load_source(path: str, endpoint_url: str | None = None, client=None) -> Resu
 class Explorer(pn.viewable.Viewer):
     """Explore a results store: cloud, front, filters, linked histograms, details."""
 
-    x = param.Selector(doc="Objective or output on the x axis")
-    y = param.Selector(doc="Objective or output on the y axis")
-    color = param.Selector(doc="Input or output that colours the cloud")
+    # check_on_set: values also arrive from the URL and must be one of the objects
+    x = param.Selector(check_on_set=True, doc="Objective or output on the x axis")
+    y = param.Selector(check_on_set=True, doc="Objective or output on the y axis")
+    color = param.Selector(check_on_set=True, doc="Input or output that colours the cloud")
     front_scope = param.Selector(objects=["axes", "all"], default="axes",
                                  doc="Pareto front over the two axes, or over every objective")
     filters = param.Dict(default={}, doc="Input → allowed ids (categorical) or [low, high] (numeric)")
@@ -248,17 +260,28 @@ class Explorer(pn.viewable.Viewer):
 
     def apply_query(self, query: str) -> None:
         """Restore a view from :meth:`to_query` output (unknown names are ignored)."""
-        values = dict(urllib.parse.parse_qsl(query.lstrip("?")))
+        self.apply_state(dict(urllib.parse.parse_qsl(query.lstrip("?"))))
+
+    def apply_state(self, values: Mapping) -> None:
+        """Apply the valid part of a view state (from a URL: never trusted).
+
+        Axis and colour names must be among their choices; filters must be a
+        mapping (JSON text or a dict) of this store's columns. Anything else
+        is ignored, so a hand-made URL can neither break a session nor name
+        anything outside the store.
+        """
         update = {}
         for k in ("x", "y", "color", "front_scope"):
-            if k in values and values[k] in self.param[k].objects:
+            if isinstance(values.get(k), str) and values[k] in self.param[k].objects:
                 update[k] = values[k]
-        if "filters" in values:
+        filters = values.get("filters")
+        if isinstance(filters, str):
             try:
-                filters = json.loads(values["filters"])
-                update["filters"] = {k: v for k, v in filters.items() if k in self.source.table}
-            except (json.JSONDecodeError, AttributeError):
-                pass
+                filters = json.loads(filters)
+            except json.JSONDecodeError:
+                filters = None
+        if isinstance(filters, Mapping):
+            update["filters"] = {k: v for k, v in filters.items() if isinstance(k, str) and k in self.source.table}
         self.param.update(**update)
 
     # -- widgets --------------------------------------------------------------
@@ -509,8 +532,10 @@ def create_app(path: str, endpoint_url: str | None = None):
     def session():
         explorer = Explorer(source)
         if pn.state.location is not None:
+            # a value the parameters refuse (a hand-made URL) is not fatal: its valid part is applied
             pn.state.location.sync(explorer, {"x": "x", "y": "y", "color": "color", "front_scope": "front",
-                                              "filters": "filters"})
+                                              "filters": "filters"},
+                                   on_error=explorer.apply_state)
         return explorer.__panel__()
 
     return session

@@ -6,6 +6,7 @@ line on stderr and the command exits with status 2; nothing else is printed.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -211,6 +212,8 @@ def sweep(
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Client certificate for a tls:// scheduler (PEM).")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Client private key for a tls:// scheduler (PEM).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Run even over the design and store-size limits (DSE_MAX_DESIGNS, DSE_MAX_STORE_BYTES).")] = False,
+    break_lock: Annotated[bool, typer.Option("--break-lock", help="Take the store's lock from a sweep on another host that no longer runs.")] = False,
 ) -> None:
     """Evaluate every design of a sweep spec on Dask and write a Zarr store.
 
@@ -244,7 +247,12 @@ def sweep(
     if cluster:
         check_cluster(cluster)  # unknown name, missing package or batch command: fail before any work
     parsed = load_sweep(spec, chunk_size=chunk_size)
-    console.print(f"[bold]{parsed.name}[/bold]: {parsed.n_designs:,} designs in {len(parsed.scenarios)} "
+    from dse.limits import check_estimate, estimate_sweep
+
+    estimate = estimate_sweep(parsed)
+    if not yes:
+        check_estimate(estimate, where=str(spec))  # before any work
+    console.print(f"[bold]{parsed.name}[/bold]: {estimate.describe()} in {len(parsed.scenarios)} "
                   f"scenario(s) → {output}")
 
     class Rate(ProgressColumn):
@@ -269,7 +277,7 @@ def sweep(
         summary = run_sweep(parsed, output, scheduler=scheduler, resume=resume, overwrite=overwrite,
                             n_workers=workers, storage_options=_storage_options(endpoint_url),
                             progress=lambda done, total: bar.update(task, completed=done), on_start=on_start,
-                            cluster=cluster, security=security)
+                            cluster=cluster, security=security, break_lock=break_lock)
     t = Table(box=None, show_header=False, pad_edge=False)
     t.add_row("designs", f"{summary.designs:,}")
     t.add_row("evaluated now", f"{summary.evaluated:,} in {summary.blocks} block(s) "
@@ -459,19 +467,54 @@ def calibrate(
 def serve(
     store: Annotated[str, typer.Argument(help="Results store (path or s3:// URL), or a catalog file with ENTRY.")],
     entry: Annotated[str | None, typer.Argument(help="Entry id when STORE is a catalog.")] = None,
-    port: Annotated[int, typer.Option("--port", help="Port on localhost.")] = 5006,
-    address: Annotated[str, typer.Option("--address", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 5006,
+    address: Annotated[str, typer.Option("--address", help="Interface to listen on; other than loopback needs "
+                                         "--basic-auth, --oauth-provider or --insecure.")] = "127.0.0.1",
     show: Annotated[bool, typer.Option("--show/--no-show", help="Open a browser tab.")] = False,
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="Dask scheduler for filtering and fronts of large stores.")
     ] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+    root: Annotated[list[str] | None, typer.Option("--root", help="Folder or URL prefix the served store must lie "
+                                                   "under (repeatable).")] = None,
+    basic_auth: Annotated[str | None, typer.Option("--basic-auth", envvar="DSE_BASIC_AUTH", show_envvar=True,
+                                                   help="Password, or a JSON file of {user: password}.")] = None,
+    cookie_secret: Annotated[str | None, typer.Option("--cookie-secret", envvar="DSE_COOKIE_SECRET",
+                                                      show_envvar=True, help="Signs login cookies (default: random "
+                                                      "per process).")] = None,
+    oauth_provider: Annotated[str | None, typer.Option("--oauth-provider", envvar="PANEL_OAUTH_PROVIDER",
+                                                       help="Panel OAuth provider (github, google, azure, "
+                                                       "generic, ...).")] = None,
+    oauth_key: Annotated[str | None, typer.Option("--oauth-key", envvar="PANEL_OAUTH_KEY",
+                                                  help="OAuth client id.")] = None,
+    oauth_secret: Annotated[str | None, typer.Option("--oauth-secret", envvar="PANEL_OAUTH_SECRET",
+                                                     help="OAuth client secret (prefer the variable).")] = None,
+    oauth_redirect_uri: Annotated[str | None, typer.Option("--oauth-redirect-uri", envvar="PANEL_OAUTH_REDIRECT_URI",
+                                                           help="OAuth redirect URI.")] = None,
+    oauth_encryption_key: Annotated[str | None, typer.Option("--oauth-encryption-key",
+                                                             envvar="PANEL_OAUTH_ENCRYPTION",
+                                                             help="Encrypts OAuth tokens in cookies.")] = None,
+    origin: Annotated[list[str] | None, typer.Option("--origin", help="Extra allowed websocket origin HOST:PORT "
+                                                     "(a reverse proxy's name; repeatable).")] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Serve a non-loopback address without "
+                                           "authentication.")] = False,
 ) -> None:
-    """Serve the dashboard of a results store (or of a catalog entry) on localhost."""
+    """Serve the dashboard of a results store or catalog entry (on 127.0.0.1 unless told otherwise)."""
     import time
 
+    from dse.access import check_allowed, serve_security
+
+    security = serve_security(address, port, basic_auth=basic_auth, cookie_secret=cookie_secret,
+                              oauth={"provider": oauth_provider, "key": oauth_key, "secret": oauth_secret,
+                                     "redirect_uri": oauth_redirect_uri, "encryption_key": oauth_encryption_key},
+                              insecure=insecure, origins=origin or ())
     if entry is not None or store.endswith(".json"):
         store, endpoint_url = _catalog_store(store, entry, endpoint_url)
+    if root:
+        store = check_allowed(store, root)  # a catalog entry too: its store must lie under the roots
+    for warning in security.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+
     import panel as pn
 
     from dashboards.app import create_app, load_source, warm_up
@@ -490,10 +533,10 @@ def serve(
     warm_up()
     console.print(f"loaded {len(source.table):,} feasible designs of {source.n_designs:,} in "
                   f"{time.perf_counter() - t:.1f} s")
-    console.print(f"dashboard: http://{address}:{port}/  (Ctrl-C to stop)")
-    pn.serve({"/": create_app(store, endpoint_url)}, port=port, address=address, show=show,
-             websocket_origin=[f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
-             title=f"dse · {source.title}", threaded=False)
+    console.print(f"dashboard: http://{security.kwargs['websocket_origin'][0]}/  (Ctrl-C to stop)")
+    console.print(security.describe(), markup=False, highlight=False)
+    pn.serve({"/": create_app(store, endpoint_url)}, port=port, show=show, title=f"dse · {source.title}",
+             threaded=False, admin=False, **security.kwargs)
 
 
 def _catalog_store(catalog: str, entry: str | None, endpoint_url: str | None) -> tuple[str, str | None]:
@@ -580,10 +623,16 @@ def materials_show(material: Annotated[str, typer.Argument(help="Catalogue id, e
         console.print(t)
 
 
+@functools.cache
+def _command():
+    """The click command of :data:`app`, built once (typer rebuilds it on every call otherwise)."""
+    return typer.main.get_command(app)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app, turn edge errors into one line."""
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = _command().main(args=argv, standalone_mode=False)
     except DseError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
@@ -593,13 +642,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted: finished blocks are kept; rerun with --resume to finish", markup=False)
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors of click (or of the click that typer vendors)
+        bases = {c.__name__ for c in type(exc).__mro__}
+        if "ClickException" in bases:
             exc.show()
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
+        if "Exit" in bases and hasattr(exc, "exit_code"):
             return exc.exit_code
         raise
     if code == 130:  # typer turns KeyboardInterrupt into exit code 130

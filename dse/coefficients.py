@@ -156,7 +156,9 @@ class CeCoefficients(BaseModel):
         return hashlib.sha256(blob).hexdigest()
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=120))
+        from dse.atomic import write_atomic
+
+        write_atomic(path, yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=120))
 
 
 def prior_coefficients() -> CeCoefficients:
@@ -190,12 +192,13 @@ def load_coefficients(path: str | Path | None = None) -> CeCoefficients:
 
 @lru_cache(maxsize=8)
 def _load(path: str) -> CeCoefficients:
+    from dse.errors import SpecError
+    from dse.safe_yaml import load_file
+
     try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise CalibrationError(f"cannot read coefficients ({exc.strerror})", where=path) from None
-    except yaml.YAMLError:
-        raise CalibrationError("malformed YAML", where=path) from None
+        data = load_file(path, "coefficients file")
+    except SpecError as exc:
+        raise CalibrationError(exc.message, where=path) from None
     try:
         return CeCoefficients.model_validate(data)
     except ValidationError as exc:

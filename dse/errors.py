@@ -7,7 +7,8 @@ inside a block of designs invalid domains become NaN or an infeasibility code.
 
 from __future__ import annotations
 
-__all__ = ["DseError", "SpecError", "CatalogueError", "StoreError", "CalibrationError"]
+__all__ = ["DseError", "SpecError", "CatalogueError", "StoreError", "CalibrationError", "YamlLimitError",
+           "LockError"]
 
 
 class DseError(ValueError):
@@ -47,3 +48,11 @@ class StoreError(DseError):
 
 class CalibrationError(DseError):
     """Calibration data are malformed."""
+
+
+class YamlLimitError(SpecError):
+    """A YAML document crosses a size, depth or alias limit (:mod:`dse.limits`)."""
+
+
+class LockError(StoreError):
+    """A results store is locked by another writer (:mod:`dse.locks`)."""

@@ -6,7 +6,11 @@ of nodes; nothing is ever passed to ``eval``. The grammar (docs/pareto.md):
 - comparisons ``== != < <= > >=``, chained (``1 <= stack_pressure < 5``);
 - ``in`` / ``not in`` a list or tuple of constants;
 - ``and``, ``or``, ``not`` and parentheses;
+- ``+ - * /`` on numbers (``cost / cycle_life < 0.1``);
 - names of variables or coordinates, numbers (signed), strings, True/False.
+
+Calls, attributes, subscripts, lambdas, comprehensions, ``**`` and every
+other node are refused with "unsupported expression" before anything runs.
 
 Text names (categorical inputs) allow only ``==``, ``!=``, ``in`` and ``not in``
 with strings. On a grid Dataset names may be dimension coordinates: xarray
@@ -48,7 +52,9 @@ COMPARE = {
     ast.GtE: operator.ge,
 }
 EQUALITY = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
-ALLOWED = "comparisons, and/or/not, names, numbers, strings and lists of constants"
+#: arithmetic on numbers; no ** (9**9**9 would hang), no // or % (integer semantics)
+ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide}
+ALLOWED = "comparisons, and/or/not, + - * /, names, numbers, strings and lists of constants"
 
 Evaluator = Callable[[Mapping[str, Any]], Any]
 
@@ -156,7 +162,36 @@ def _operand(node: ast.AST, ctx: _Context) -> tuple[Evaluator, str | None, Any]:
             )
         ctx.used.append(node.id)
         return (lambda data, n=node.id: data[n]), ctx.kinds.get(node.id), None
+    if isinstance(node, ast.BinOp) and type(node.op) in ARITHMETIC:
+        return _arithmetic(node, ctx), "number", None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        inner, kind, _ = _operand(node.operand, ctx)
+        _check_number(kind, node.operand, ctx)
+        negate = isinstance(node.op, ast.USub)
+        return (lambda data: np.negative(inner(data)) if negate else inner(data)), "number", None
     raise _unsupported(node, ctx)
+
+
+def _check_number(kind: str | None, node: ast.AST, ctx: _Context) -> None:
+    if kind not in ("number", None):
+        raise ctx.fail(f"arithmetic needs numbers, not {ast.unparse(node)!r}", node)
+
+
+def _arithmetic(node: ast.BinOp, ctx: _Context) -> Evaluator:
+    """``a + b``, ``a - b``, ``a * b``, ``a / b`` on numbers (x / 0 is inf or nan, never an error)."""
+    left, lkind, _ = _operand(node.left, ctx)
+    right, rkind, _ = _operand(node.right, ctx)
+    _check_number(lkind, node.left, ctx)
+    _check_number(rkind, node.right, ctx)
+    op = ARITHMETIC[type(node.op)]
+
+    def evaluate(data: Mapping[str, Any]) -> Any:
+        a, b = left(data), right(data)
+        a = np.float64(a) if isinstance(a, int | float) else a
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return op(a, b)
+
+    return evaluate
 
 
 def _unsupported(node: ast.AST, ctx: _Context) -> SpecError:
@@ -231,7 +266,7 @@ def _condition(node: ast.AST, ctx: _Context) -> Evaluator:
         return lambda data: _not(inner(data))
     if isinstance(node, ast.Compare):
         return _compare(node, ctx)
-    if isinstance(node, ast.Name | ast.Constant | ast.UnaryOp):
+    if isinstance(node, ast.Name | ast.Constant | ast.UnaryOp | ast.BinOp):
         fn, kind, _ = _operand(node, ctx)
         if kind not in ("bool", None):
             raise ctx.fail(
@@ -301,7 +336,7 @@ def parse_where(
     >>> parse_where("__import__('os')", ["cathode"])
     Traceback (most recent call last):
     ...
-    dse.errors.SpecError: where "__import__('os')": unsupported expression "__import__('os')" (allowed: comparisons, and/or/not, names, numbers, strings and lists of constants) at column 1
+    dse.errors.SpecError: where "__import__('os')": unsupported expression "__import__('os')" (allowed: comparisons, and/or/not, + - * /, names, numbers, strings and lists of constants) at column 1
     """
     tree = _parse(expr)
     kinds = {n: _kind(t) for n, t in (dtypes or {}).items()}

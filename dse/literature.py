@@ -179,13 +179,18 @@ def _read_records(text: str, where: str) -> tuple[list[str], list[tuple[int, lis
         header = next(reader)
     except StopIteration:
         raise CalibrationError("empty file (no header line)", where=where) from None
+    except csv.Error as exc:
+        raise CalibrationError(f"malformed CSV: {exc}", where=f"{where}:row 1") from None
     records = []
     last = reader.line_num
-    for fields in reader:
-        start, last = last + 1, reader.line_num
-        if not any(f.strip() for f in fields):
-            continue
-        records.append((start, fields))
+    try:
+        for fields in reader:
+            start, last = last + 1, reader.line_num
+            if not any(f.strip() for f in fields):
+                continue
+            records.append((start, fields))
+    except csv.Error as exc:
+        raise CalibrationError(f"malformed CSV: {exc}", where=f"{where}:row {last + 1}") from None
     return [h.strip() for h in header], records
 
 
@@ -232,12 +237,11 @@ def load_literature(path: str | Path | None = None) -> pd.DataFrame:
     """
     path = Path(path) if path is not None else DEFAULT_PATH
     name = path.name
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise CalibrationError("file not found", where=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CalibrationError(f"cannot read file ({exc})", where=str(path)) from None
+    from dse.limits import Limits, current_limits
+    from dse.safe_yaml import read_text_bounded
+
+    text = read_text_bounded(path, "file", current_limits().max_csv_bytes, Limits.variable("max_csv_bytes"),
+                             error=CalibrationError, encoding="utf-8-sig")
     header, records = _read_records(text, name)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:

@@ -42,23 +42,10 @@ CE_OVERRIDE_KEYS = ("formation_loss_multiplier", "coating_trapped_fraction", "re
 
 
 def read_yaml(path: str | Path, what: str = "file") -> Any:
-    """Read a YAML file; errors name the file and line."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise SpecError(f"{what} not found", where=str(p)) from None
-    except IsADirectoryError:
-        raise SpecError(f"{what} is a directory", where=str(p)) from None
-    except OSError as exc:
-        raise SpecError(f"cannot read {what} ({exc.strerror})", where=str(p)) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid syntax"
-        raise SpecError(f"malformed YAML{line}: {problem}", where=str(p)) from None
+    """Read a YAML file safely and within :mod:`dse.limits`; errors name the file and line."""
+    from dse.safe_yaml import load_file
+
+    return load_file(path, what)
 
 
 def _check_bounds(var: Variable, value: float, where: str) -> float:
@@ -369,6 +356,16 @@ def _positive_int(raw: Any, where: str, minimum: int = 1) -> int:
     return int(raw)
 
 
+def _check_axis_length(n: int, where: str) -> None:
+    """Refuse an axis longer than ``DSE_MAX_AXIS_VALUES`` before building it."""
+    from dse.limits import Limits, current_limits
+
+    limit = current_limits().max_axis_values
+    if n > limit:
+        raise SpecError(f"{n:,} values, over the limit of {limit:,} per input ({Limits.variable('max_axis_values')})",
+                        where)
+
+
 def _range_values(name: str, kind: str, args: Any, where: str) -> list[float]:
     import numpy as np
 
@@ -377,6 +374,7 @@ def _range_values(name: str, kind: str, args: Any, where: str) -> list[float]:
     start = parse_input(name, args[0], f"{where}[0]")
     stop = parse_input(name, args[1], f"{where}[1]")
     num = _positive_int(args[2], f"{where}[2]", minimum=1)
+    _check_axis_length(num, f"{where}[2]")
     if kind == "linspace":
         return [float(x) for x in np.linspace(start, stop, num)]
     if start <= 0 or stop <= 0:
@@ -400,6 +398,7 @@ def _parse_scenario_inputs(raw: Any, where: str, sampled: bool, catalogue) -> tu
         if isinstance(value, list):
             if not value:
                 raise SpecError("empty list: a sweep needs at least one value", key)
+            _check_axis_length(len(value), key)
             vals = [parse_input(name, v, f"{key}[{i}]", catalogue) for i, v in enumerate(value)]
             if len(set(vals)) != len(vals):
                 raise SpecError("repeated values", key)
@@ -545,6 +544,10 @@ def _dump(data: Mapping) -> str:
 
 def load_sweep(path: str | Path, chunk_size: int | None = None) -> SweepSpec:
     """Read and validate a sweep spec YAML file (keeps the verbatim text)."""
-    data = read_yaml(path, "spec file")
-    text = Path(path).read_text()
+    from dse.limits import Limits, current_limits
+    from dse.safe_yaml import loads, read_text_bounded
+
+    limits = current_limits()
+    text = read_text_bounded(path, "spec file", limits.max_file_bytes, Limits.variable("max_file_bytes"))
+    data = loads(text, where=str(path), limits=limits)
     return parse_sweep(data, source=str(path), text=text, base_dir=Path(path).parent, chunk_size=chunk_size)

@@ -233,12 +233,12 @@ def create_store(path: str, spec, spaces: dict[str, DesignSpace], chains: dict, 
             ds.to_zarr(path, group=group or None, mode="w" if first else "a", compute=False, zarr_format=3,
                        consolidated=False, encoding=encoding, storage_options=storage_options)
             first = False
-            root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False)
+            root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
             g = root[group] if group else root
             g.require_group("_dse").create_array(
                 "completed", shape=(space.n_blocks,), chunks=(1,), dtype="uint8", fill_value=0, overwrite=True
             )
-        root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False)
+        root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
         chain = next(iter(chains.values()))
         root.attrs.update({
             "Conventions": "CF-1.10",
@@ -265,7 +265,7 @@ def create_store(path: str, spec, spaces: dict[str, DesignSpace], chains: dict, 
 def read_root_attrs(path: str, storage_options: Mapping | None = None) -> dict:
     """Root attributes of a store; foreign or broken stores raise StoreError."""
     try:
-        root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r")
+        root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r", zarr_format=3)
     except (FileNotFoundError, zarr.errors.GroupNotFoundError):
         raise StoreError("not a Zarr store (no group metadata)", where=path) from None
     except Exception as exc:  # corrupted JSON and similar
@@ -280,7 +280,7 @@ def read_root_attrs(path: str, storage_options: Mapping | None = None) -> dict:
 
 def completed_blocks(path: str, group: str, storage_options: Mapping | None = None) -> np.ndarray:
     """The completion record of a scenario (1 = block written)."""
-    root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r")
+    root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r", zarr_format=3)
     g = root[group] if group else root
     try:
         return np.asarray(g[COMPLETED][:])
@@ -295,7 +295,7 @@ def write_block(path: str, group: str, block: int, region: tuple[slice, ...], sh
 
     Returns the number of feasible designs in the block.
     """
-    root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False)
+    root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
     g = root[group] if group else root
     reason = None
     for j, name in enumerate(outputs):
@@ -319,7 +319,7 @@ def write_block(path: str, group: str, block: int, region: tuple[slice, ...], sh
 
 def finalize_store(path: str, summary: Mapping, storage_options: Mapping | None = None) -> None:
     """Record the run summary, mark the store complete, consolidate metadata."""
-    root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False)
+    root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
     root.attrs.update({"dse_status": "complete", "dse_summary": json.loads(json.dumps(dict(summary), default=float))})
     _consolidate(path, storage_options)
 
@@ -390,7 +390,7 @@ def write_variable(path: str, group: str, var, storage_options: Mapping | None =
     directly so that nothing else in the group (attributes, other arrays)
     changes.
     """
-    root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False)
+    root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
     g = root[group] if group else root
     chunks = tuple(g.attrs.get("dse_chunks", var.shape))
     try:

@@ -166,6 +166,7 @@ def run_sweep(
     on_start: Callable | None = None,
     cluster: str | None = None,
     security=None,
+    break_lock: bool = False,
 ) -> SweepSummary:
     """Evaluate every design of ``spec`` and write them to ``output``.
 
@@ -195,6 +196,8 @@ def run_sweep(
     security : distributed.security.Security, optional
         TLS settings for a ``tls://`` scheduler address
         (:func:`dse.clusters.tls_security`); default: Dask's config.
+    break_lock : bool, default False
+        Take the store's lock even from a writer on another host (:mod:`dse.locks`).
 
     Raises
     ------
@@ -202,8 +205,10 @@ def run_sweep(
         On any problem with the spec, the target or the cluster; a failing
         block, or losing the scheduler, stops the sweep and leaves completed
         blocks in place for ``resume``.
+    LockError
+        When another sweep writes the same store (nothing is touched).
     """
-    from dse.chain import ModelChain
+    from dse.locks import StoreLock
 
     if scheduler is not None and cluster is not None:
         raise DseError("give a scheduler or a cluster name, not both")
@@ -211,6 +216,17 @@ def run_sweep(
         from dse.clusters import check_scheduler
 
         check_scheduler(scheduler, security)  # unreachable, or TLS mismatch: fail before writing anything
+    check_target(output, resume, overwrite, storage_options)  # its messages first; checked again under the lock
+    with StoreLock(output, storage_options, break_lock=break_lock):
+        return _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, n_workers,
+                            storage_options, progress, on_start)
+
+
+def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, n_workers, storage_options,
+                 progress, on_start) -> SweepSummary:
+    """:func:`run_sweep` with the store's lock held."""
+    from dse.chain import ModelChain
+
     storage_options = dict(storage_options) if storage_options else None
     spaces = {s.name: DesignSpace(s, spec.chunk_size) for s in spec.scenarios}
     chains = {s.name: ModelChain.from_design(s, uncertainty=spec.uncertainty) for s in spec.scenarios}

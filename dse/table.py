@@ -16,8 +16,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 import xarray as xr
-import yaml
 
+from dse.safe_yaml import loads
 from dse.spec import Design, parse_sweep
 from dse.store import open_results, read_root_attrs
 from dse.vocabulary import INPUTS
@@ -133,11 +133,12 @@ class Results:
         self.attrs = read_root_attrs(path, storage_options)
         self.datasets = open_results(path, storage_options)
         text = self.attrs.get("dse_spec", "")
-        self.spec = parse_sweep(yaml.safe_load(text), source=path, text=text) if text else None
+        self.spec = parse_sweep(loads(text, where=f"{path}: dse_spec"), source=path, text=text) if text else None
         from dse.coefficients import CeCoefficients
 
         stored = self.attrs.get("dse_ce_coefficients")
-        self.coefficients = CeCoefficients.model_validate(yaml.safe_load(stored)) if stored else None
+        self.coefficients = CeCoefficients.model_validate(loads(stored, where=f"{path}: dse_ce_coefficients")) \
+            if stored else None
 
     @cached_property
     def catalogue_changed(self) -> bool:

@@ -48,7 +48,7 @@ def validate_store(path: str, storage_options: Mapping | None = None) -> list[st
         return [exc.message]
     if list(datasets) != list(attrs["dse_scenarios"]):
         problems.append("dse_scenarios does not match the groups present")
-    root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r")
+    root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r", zarr_format=3)
     for name, ds in datasets.items():
         group = attrs["dse_groups"][name]
         where = f"scenario {name!r}"

@@ -19,7 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import yaml
 from pydantic import ValidationError
 
 from dse.errors import CatalogueError
@@ -252,22 +251,22 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
 def _load(root: str) -> Catalogue:
     base = Path(root)
     ref_file = base / "references.yaml"
+    from dse.errors import SpecError
+    from dse.safe_yaml import load_file
+
     try:
-        raw_refs = yaml.safe_load(ref_file.read_text()) or {}
+        raw_refs = load_file(ref_file, "references file") or {}
         references = {k: Reference.model_validate(v) for k, v in raw_refs.items()}
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+    except (SpecError, ValidationError, AttributeError) as exc:
         raise CatalogueError(f"cannot load references ({exc.__class__.__name__})", where=str(ref_file)) from None
     entries: dict[str, dict[str, _Entry]] = {k: {} for k in KIND_DIRS}
     for kind, sub in KIND_DIRS.items():
         for file in sorted((base / sub).glob("*.yaml")):
             where = f"{file.relative_to(base)}"
             try:
-                data = yaml.safe_load(file.read_text())
-            except yaml.YAMLError as exc:
-                line = getattr(getattr(exc, "problem_mark", None), "line", None)
-                raise CatalogueError(
-                    f"malformed YAML{f' at line {line + 1}' if line is not None else ''}", where=where
-                ) from None
+                data = load_file(file, "catalogue file")
+            except SpecError as exc:
+                raise CatalogueError(exc.message, where=where) from None
             if not isinstance(data, dict):
                 raise CatalogueError("expected a mapping", where=where)
             if data.get("kind") != kind:

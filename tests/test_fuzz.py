@@ -1,0 +1,333 @@
+"""Fuzzing the parsers with hypothesis: malformed specs, designs and calibration CSVs.
+
+Every generated file goes through the public command line (``dse.cli.main``)
+exactly as a user's would. Each example must end in success or in the
+project's own one-line error (exit status 2, one ``error: ...`` line on
+stderr): never a traceback, another exception, a hang (10 s alarm per
+example) or a partial output file.
+
+Targets are registered in :data:`TARGETS`; adding one (the catalog files,
+once ``dse catalog`` exists) is a strategy plus a ``run`` function. Runs are
+derandomized, so CI sees the same examples every time. ``pytest -s`` prints
+the number of examples and the distinct error kinds of each target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dse.cli import main
+from dse.literature import NUMERIC_COLUMNS, REQUIRED_COLUMNS, TEXT_COLUMNS
+from dse.spec import DESIGN_META_KEYS, SWEEP_KEYS
+from dse.vocabulary import INPUTS
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_TIMEOUT = 10.0  # seconds per example: a hang fails the run instead of stalling CI
+
+
+# --------------------------------------------------------------------------- the harness
+@dataclass
+class Outcome:
+    """Results of one target: counts and the distinct error kinds seen."""
+
+    examples: int = 0
+    ok: int = 0
+    kinds: Counter = field(default_factory=Counter)
+
+
+OUTCOMES: dict[str, Outcome] = {}
+
+
+def error_kind(line: str, path: Path) -> str:
+    """'error: <file>: <key path>: <message>' → the message's first words, literals masked."""
+    text = line.removeprefix("error: ").replace(str(path), "FILE")
+    parts = text.split(": ")
+    where = re.compile(r"FILE.*|[\w.\[\]\-]+(:row \d+(, column .+)?)?")
+    while len(parts) > 1 and where.fullmatch(parts[0]):
+        parts = parts[1:]
+    message = ": ".join(parts)
+    message = re.sub(r"'[^']*'|\"[^\"]*\"", "*", message)
+    message = re.sub(r"column\(s\) [^:;(]+", "column(s) * ", message)
+    message = re.sub(r"-?\d[\d,.]*(e[+-]?\d+)?", "N", message)
+    return " ".join(message.split()[:4])
+
+
+class Timeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def alarm(seconds: float):
+    def fire(signum, frame):
+        raise Timeout(f"no answer within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_cli(target: str, args: list[str], path: Path) -> int:
+    """Run ``dse ARGS``; assert success or one ``error:`` line; record the outcome."""
+    out, err = io.StringIO(), io.StringIO()
+    with alarm(EXAMPLE_TIMEOUT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(args)
+    outcome = OUTCOMES.setdefault(target, Outcome())
+    outcome.examples += 1
+    lines = err.getvalue().strip().splitlines()
+    if code == 0:
+        outcome.ok += 1
+        return code
+    assert code == 2, (code, err.getvalue())
+    assert len(lines) == 1 and lines[0].startswith("error: "), err.getvalue()
+    assert "Traceback" not in err.getvalue()
+    outcome.kinds[error_kind(lines[0], path)] += 1
+    return code
+
+
+FUZZ = dict(deadline=None, derandomize=True, database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+                                   HealthCheck.large_base_example])
+
+
+# --------------------------------------------------------------------------- strategies
+UNITS = ["um", "µm", "nm", "mm", "mAh/cm^2", "mAh/cm²", "MPa", "kPa", "bar", "degC", "°C", "K", "C", "g/Ah", "%",
+         "kg", "m/s", "", "furlong", "1/0", "mAh/cm^2/s", "um**2", "e", "inf", "nan"]
+IDS = ["Li", "Na", "K", "Zn", "NMC811", "NMC622", "LFP", "NVP", "NaPW", "Cu", "Al", "Ag-C", "none", "Li-dual-salt",
+       "Li-LPSCl", "Li-ether", "Na-diglyme", "stack", "pouch", "fill", "NMC812", "", " ", "../../etc/passwd"]
+numbers = st.one_of(
+    st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0, 1, 3, 8, 1e-9, 1e300, -1, 0.5, 2**63, 10**30]))
+unit_strings = st.builds(lambda x, u: f"{x:g} {u}".strip(), st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from(UNITS))
+junk_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+scalars = st.one_of(numbers, unit_strings, st.sampled_from(IDS), junk_text, st.booleans(), st.none(),
+                    st.dates(), st.sampled_from(["fill", "yes", "~", "null", "0x1f", "1_000", ".inf", "-.nan"]))
+
+
+def values(depth: int = 2):
+    """Scalars, lists and small mappings (what a spec value could be)."""
+    if depth == 0:
+        return scalars
+    inner = values(depth - 1)
+    return st.one_of(
+        scalars,
+        st.lists(inner, max_size=6),
+        st.dictionaries(st.sampled_from(["linspace", "logspace", "range", "log", "method", "n", "seed", "x"]),
+                        st.one_of(inner, st.lists(scalars, min_size=0, max_size=4)), max_size=3),
+    )
+
+
+def mostly(good: st.SearchStrategy, bad: st.SearchStrategy, one_in: int = 10) -> st.SearchStrategy:
+    """``good`` with an occasional ``bad`` (so that examples get past the first check)."""
+    return st.integers(1, one_in).flatmap(lambda i: bad if i == 1 else good)
+
+
+input_names = mostly(st.sampled_from(list(INPUTS)), st.one_of(junk_text, st.sampled_from(["cathod", "Metal", "1", ""])))
+inputs_maps = st.dictionaries(input_names, values(), max_size=6)
+samplers = st.one_of(st.none(), st.dictionaries(
+    st.sampled_from(["method", "n", "seed", "extra"]),
+    st.one_of(st.sampled_from(["sobol", "latin_hypercube", "random", "saltelli", "sobl"]), numbers, scalars),
+    max_size=4))
+scenario = st.fixed_dictionaries({}, optional={
+    "name": st.one_of(st.sampled_from(["li", "na", "k-1", "a b", "li"]), junk_text),
+    "inputs": inputs_maps, "sampler": samplers, "overrides": values(1), "description": junk_text})
+sweep_specs = st.fixed_dictionaries({}, optional={
+    "name": junk_text, "inputs": inputs_maps, "sampler": samplers,
+    "scenarios": st.one_of(st.lists(scenario, max_size=3), scalars),
+    "chunk_size": st.one_of(numbers, scalars), "uncertainty": st.one_of(st.booleans(), scalars),
+    "outputs": st.one_of(st.lists(st.sampled_from(["cycle_life", "cost", "energy_density", "nope"]), max_size=3),
+                         scalars),
+    "overrides": values(1), "ce_coefficients": st.one_of(junk_text, st.sampled_from(["/etc/passwd", "/dev/zero"])),
+}).flatmap(lambda d: st.dictionaries(st.one_of(st.sampled_from(SWEEP_KEYS), junk_text), values(1), max_size=2)
+           .map(lambda extra: {**extra, **d}))
+designs = st.dictionaries(mostly(st.sampled_from([*INPUTS, *DESIGN_META_KEYS]), junk_text, 15),
+                          mostly(st.one_of(unit_strings, st.sampled_from(IDS), numbers), values(1), 3), max_size=10)
+
+
+@st.composite
+def mutated(draw, texts: list[str]) -> str:
+    """A valid file's text with a few edits that YAML, CSV and the schemas must survive."""
+    text = draw(st.sampled_from(texts))
+    tokens = ["&a ", "*a", "*b", "!!python/object/apply:os.system ['true'] ", "!!binary ", "{", "}", "[", "]",
+              ": ", "- ", "\t", "\x00", "\ufeff", "\\", "'", '"', "%YAML 1.1\n", "---\n", "...\n", "? ", "|\n",
+              "<<: *a\n", ",", ";", "\r", "1e999", "-.inf", "\u202e", "#"]
+    for _ in range(draw(st.integers(1, 4))):
+        pos = draw(st.integers(0, len(text)))
+        action = draw(st.sampled_from(["insert", "delete", "replace", "duplicate_line", "swap"]))
+        if action == "insert":
+            text = text[:pos] + draw(st.one_of(st.sampled_from(tokens), junk_text)) + text[pos:]
+        elif action == "delete":
+            text = text[:pos] + text[pos + draw(st.integers(1, 40)):]
+        elif action == "replace":
+            text = text[:pos] + draw(st.sampled_from(tokens)) + text[pos + 1:]
+        elif action == "duplicate_line":
+            lines = text.splitlines(keepends=True) or [""]
+            i = draw(st.integers(0, len(lines) - 1))
+            text = "".join(lines[: i + 1] + [lines[i]] + lines[i + 1:])
+        else:
+            lines = text.splitlines(keepends=True) or [""]
+            i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+            text = "".join(lines)
+    return text
+
+
+def dump(data) -> str:
+    try:
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    except yaml.YAMLError:
+        return repr(data)
+
+
+SPEC_TEXTS = [(ROOT / "examples" / "demo_sweep.yaml").read_text(),
+              "name: s\ninputs:\n  cathode: [NMC811, LFP]\n  cathode_loading: {linspace: [2 mAh/cm^2, 6 mAh/cm^2, 5]}\n",
+              "scenarios:\n  - name: a\n    sampler: {method: sobol, n: 64}\n    inputs:\n"
+              "      stack_pressure: {range: [0, 2]}\n      cathode: [NMC811, LFP]\n"]
+DESIGN_TEXTS = [p.read_text() for p in sorted((ROOT / "examples" / "seed001").glob("*.yaml"))] + \
+    [(ROOT / "examples" / "nmc811_dual_salt.yaml").read_text()]
+CSV_TEXT = "".join((ROOT / "dse" / "data" / "literature.csv").read_text().splitlines(keepends=True)[:12])
+
+CSV_COLUMNS = [*REQUIRED_COLUMNS, "ce", "retention", "cycles", *NUMERIC_COLUMNS, *TEXT_COLUMNS, "flags", "row_id",
+               "junk"]
+cells = st.one_of(st.sampled_from(["", "Li", "Na", "ether", "carbonate", "99.5", "80", "100", "1e999", "nan", "-1",
+                                   "full", "half", "Cu", "Ag", "unit_doubt;reservoir", ";;", ":x", "NMC811", "\x00",
+                                   "a\nb", '"', "101"]),
+                  numbers.map(str), junk_text)
+
+
+@st.composite
+def csv_tables(draw) -> str:
+    """Mostly well-formed headers (so that rows get parsed), cells of every kind."""
+    header = [*REQUIRED_COLUMNS, *draw(st.sampled_from([("ce",), ("retention", "cycles"), ("ce", "cycles"), ()]))]
+    header += draw(st.lists(st.sampled_from(CSV_COLUMNS), max_size=6))
+    header = draw(st.permutations(header))
+    if draw(st.integers(0, 9)) == 0:
+        header = header[1:]
+    numeric = st.one_of(st.floats(0, 100).map(lambda x: f"{x:.4g}"), st.sampled_from(["99.9", "80", "200", "1"]))
+    row = st.lists(st.one_of(numeric, cells), min_size=max(0, len(header) - 2), max_size=len(header) + 1)
+    rows = draw(st.lists(row, max_size=12))
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- targets
+@dataclass(frozen=True)
+class Target:
+    """A parser under fuzz: a strategy of file texts and how to feed one to dse."""
+
+    name: str
+    strategy: st.SearchStrategy
+    run: Callable[[str, Path], None]
+    max_examples: int
+    suffix: str = ".yaml"
+
+
+def run_sweep_spec(target: str, text: str, tmp: Path) -> None:
+    """`dse sweep`, with limits of one design so that no sweep ever starts: parse, validate, estimate."""
+    spec = tmp / "spec.yaml"
+    out = tmp / "out.zarr"
+    spec.write_text(text, encoding="utf-8", errors="surrogatepass")
+    env = {"DSE_MAX_DESIGNS": "1", "DSE_MAX_STORE_BYTES": "1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        code = run_cli(target, ["sweep", str(spec), "-o", str(out), "--quiet"], spec)
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    assert code == 2, "every spec is refused here (malformed, or over the one-design limit)"
+    assert not out.exists() and not Path(f"{out}.lock").exists(), "nothing written before the refusal"
+
+
+def run_design(target: str, text: str, tmp: Path) -> None:
+    design = tmp / "design.yaml"
+    design.write_text(text, encoding="utf-8", errors="surrogatepass")
+    run_cli(target, ["evaluate", str(design), "--json"], design)
+
+
+def run_calibration(target: str, text: str, tmp: Path) -> None:
+    table = tmp / "cells.csv"
+    out = tmp / "coefficients.yaml"
+    out.unlink(missing_ok=True)
+    table.write_text(text, encoding="utf-8", errors="surrogatepass")
+    code = run_cli(target, ["calibrate", str(table), "-o", str(out), "--folds", "2", "--no-residuals"], table)
+    if code == 0:  # a complete, loadable coefficients file
+        from dse.coefficients import load_coefficients
+
+        load_coefficients(out)
+    else:
+        assert not out.exists(), "no partial coefficients file"
+    assert not [p.name for p in tmp.iterdir() if p.name.startswith(".coefficients")], "no temporary file left"
+
+
+TARGETS = [
+    Target("sweep spec (generated)", sweep_specs.map(dump), run_sweep_spec, 260),
+    Target("sweep spec (mutated)", mutated(SPEC_TEXTS), run_sweep_spec, 240),
+    Target("design file (generated)", designs.map(dump), run_design, 180),
+    Target("design file (mutated)", mutated(DESIGN_TEXTS), run_design, 150),
+    Target("calibration CSV (generated)", csv_tables(), run_calibration, 160, ".csv"),
+    Target("calibration CSV (mutated)", mutated([CSV_TEXT]), run_calibration, 80, ".csv"),
+    # catalog files: added with `dse catalog` (the lead merges the catalog branch first)
+]
+MIN_TOTAL = 1000
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
+def test_parser_never_crashes(target: Target, tmp_path):
+    OUTCOMES.pop(target.name, None)
+
+    @settings(max_examples=target.max_examples, **FUZZ)
+    @given(text=target.strategy)
+    def one(text: str) -> None:
+        target.run(target.name, text, tmp_path)
+
+    t = time.perf_counter()
+    one()
+    outcome = OUTCOMES[target.name]
+    print(f"\n{target.name}: {outcome.examples} examples ({outcome.ok} accepted) in {time.perf_counter() - t:.1f} s; "
+          f"{len(outcome.kinds)} error kinds:")
+    for kind, n in outcome.kinds.most_common():
+        print(f"  {n:5d}  {kind}")
+    assert outcome.examples >= 0.9 * target.max_examples
+    assert len(outcome.kinds) >= 3, outcome.kinds
+
+
+def test_fuzz_totals():
+    """At least 1,000 examples over all targets, ending in many distinct errors (needs the whole file)."""
+    if set(OUTCOMES) != {t.name for t in TARGETS}:
+        pytest.skip("runs after every target of this file")
+    total = sum(o.examples for o in OUTCOMES.values())
+    kinds = set().union(*(o.kinds for o in OUTCOMES.values()))
+    print(f"\nfuzz total: {total} examples, {sum(o.ok for o in OUTCOMES.values())} accepted, "
+          f"{len(kinds)} distinct error kinds")
+    assert total >= MIN_TOTAL
+    assert len(kinds) >= 20
+
+
+def test_error_kind_masks_paths_and_literals(tmp_path):
+    f = tmp_path / "s.yaml"
+    assert error_kind(f"error: {f}: inputs.cathode[0]: unknown cathode 'X'; did you mean 'Y'?", f) == \
+        "unknown cathode *; did"
+    assert error_kind(f"error: {f}: malformed YAML at line 3, column 7: found x", f) == "malformed YAML at line"
+    assert error_kind("error: cells.csv:row 2, column ce: 'x' is not a number [%]", f) == "* is not a"

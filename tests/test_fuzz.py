@@ -1,4 +1,4 @@
-"""Fuzzing the parsers with hypothesis: malformed specs, designs and calibration CSVs.
+"""Fuzzing the parsers with hypothesis: malformed specs, designs, calibration CSVs and catalogs.
 
 Every generated file goes through the public command line (``dse.cli.main``)
 exactly as a user's would. Each example must end in success or in the
@@ -6,8 +6,9 @@ project's own one-line error (exit status 2, one ``error: ...`` line on
 stderr): never a traceback, another exception, a hang (10 s alarm per
 example) or a partial output file.
 
-Targets are registered in :data:`TARGETS`; adding one (the catalog files,
-once ``dse catalog`` exists) is a strategy plus a ``run`` function. Runs are
+Targets are registered in :data:`TARGETS`; adding one is a strategy plus a
+``run`` function. Catalog files (the STAC collection and its item) are
+fuzzed in a copy of ``catalogs/`` whose store is linked, not copied. Runs are
 derandomized, so CI sees the same examples every time. ``pytest -s`` prints
 the number of examples and the distinct error kinds of each target.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
 import re
 import signal
@@ -281,6 +283,76 @@ def run_calibration(target: str, text: str, tmp: Path) -> None:
     assert not [p.name for p in tmp.iterdir() if p.name.startswith(".coefficients")], "no temporary file left"
 
 
+CATALOGS = ROOT / "catalogs"
+CATALOG_TEXT = (CATALOGS / "example.json").read_text()
+ITEM_TEXT = (CATALOGS / "example" / "anode-free-small.json").read_text()
+stac_keys = st.sampled_from(["type", "id", "stac_version", "description", "links", "title", "extent", "license",
+                             "rel", "href", "assets", "properties", "zarr", "manifest", "file:checksum", "dse:spec",
+                             "stac_extensions", "collection", "geometry"])
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False), junk_text,
+              st.sampled_from(["Collection", "Feature", "item", "./example/anode-free-small.json", "../../etc",
+                               "/etc/passwd", "s3://nowhere/x", "http://127.0.0.1:9/x", "anode-free-small"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(stac_keys, inner, max_size=5)),
+    max_leaves=20)
+
+
+@st.composite
+def json_mutated(draw, text: str) -> str:
+    """A valid JSON file with a few of its values replaced, removed or retyped (or, now and then, its text
+    mangled), so that most examples reach the checks behind the JSON parser."""
+    if draw(st.integers(0, 4)) == 0:
+        return draw(mutated([text]))
+    data = json.loads(text)
+    for _ in range(draw(st.integers(1, 3))):
+        node, key = None, None
+        here = data
+        while isinstance(here, dict | list) and here and draw(st.integers(0, 2)):
+            keys = list(here) if isinstance(here, dict) else list(range(len(here)))
+            node, key = here, draw(st.sampled_from(keys))
+            here = here[key]
+        if node is None:
+            continue
+        if draw(st.booleans()) and isinstance(node, dict):
+            del node[key]
+        else:
+            node[key] = draw(json_values)
+    return json.dumps(data, indent=1)
+
+
+def catalog_dir(tmp: Path) -> Path:
+    """A copy of ``catalogs/`` in ``tmp`` (the example store linked, not copied); made once per run."""
+    root = tmp / "catalogs"
+    if not root.exists():
+        (root / "example").mkdir(parents=True)
+        for f in (CATALOGS / "example").iterdir():
+            (root / "example" / f.name).write_bytes(f.read_bytes())
+        (root / "stores").symlink_to(CATALOGS / "stores", target_is_directory=True)
+    (root / "example.json").write_text(CATALOG_TEXT)
+    (root / "example" / "anode-free-small.json").write_text(ITEM_TEXT)
+    return root
+
+
+def run_catalog(target: str, text: str, tmp: Path) -> None:
+    """A malformed collection file: `dse catalog list` and `dse catalog show` of the example entry."""
+    root = catalog_dir(tmp)
+    catalog = root / "example.json"
+    catalog.write_text(text, encoding="utf-8", errors="surrogatepass")
+    run_cli(target, ["catalog", "list", str(catalog)], catalog)
+    run_cli(target, ["catalog", "show", str(catalog), "anode-free-small"], catalog)
+
+
+def run_catalog_item(target: str, text: str, tmp: Path) -> None:
+    """A malformed item file: `dse catalog verify` and `dse catalog open` of that entry."""
+    root = catalog_dir(tmp)
+    item = root / "example" / "anode-free-small.json"
+    item.write_text(text, encoding="utf-8", errors="surrogatepass")
+    catalog = root / "example.json"
+    run_cli(target, ["catalog", "verify", str(catalog), "anode-free-small"], item)
+    run_cli(target, ["catalog", "open", str(catalog), "anode-free-small"], item)
+    assert (CATALOGS / "example" / "anode-free-small.json").read_text() == ITEM_TEXT, "the original is untouched"
+
+
 TARGETS = [
     Target("sweep spec (generated)", sweep_specs.map(dump), run_sweep_spec, 260),
     Target("sweep spec (mutated)", mutated(SPEC_TEXTS), run_sweep_spec, 240),
@@ -288,7 +360,8 @@ TARGETS = [
     Target("design file (mutated)", mutated(DESIGN_TEXTS), run_design, 150),
     Target("calibration CSV (generated)", csv_tables(), run_calibration, 160, ".csv"),
     Target("calibration CSV (mutated)", mutated([CSV_TEXT]), run_calibration, 80, ".csv"),
-    # catalog files: added with `dse catalog` (the lead merges the catalog branch first)
+    Target("catalog file (mutated)", json_mutated(CATALOG_TEXT), run_catalog, 150, ".json"),
+    Target("catalog item (mutated)", json_mutated(ITEM_TEXT), run_catalog_item, 150, ".json"),
 ]
 MIN_TOTAL = 1000
 

@@ -488,3 +488,18 @@ def test_serve_a_catalog_entry(tmp_path):
     feasible = sum(int(ds.feasible.sum()) for ds in open_results(str(EXAMPLE_STORE)).values())
     assert f"loaded {feasible:,} feasible designs" in out
     assert str(EXAMPLE_STORE) in out
+
+
+def test_serve_refuses_a_catalog_entry_whose_store_lies_outside_the_roots(tmp_path, capsys):
+    """A catalog inside the allowed root whose entry points at a store elsewhere is not served."""
+    lab = tmp_path / "lab"
+    shutil.copytree(ROOT / "catalogs", lab / "catalogs", ignore=shutil.ignore_patterns("stores"))
+    outside = tmp_path / "elsewhere" / "stores"
+    outside.parent.mkdir()
+    (lab / "catalogs" / "stores").symlink_to(outside)  # the item's relative href now leads out of the root
+    shutil.copytree(EXAMPLE_STORE, outside / EXAMPLE_STORE.name)
+    assert catalog.verify(lab / "catalogs" / "example.json", EXAMPLE_ID) == []  # a sound entry in itself
+    code = main(["serve", str(lab / "catalogs" / "example.json"), EXAMPLE_ID, "--root", str(lab)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "is outside the allowed roots" in err[0], err

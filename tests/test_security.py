@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_dashboard_browser import CHROMIUM, free_port
 
 from dse.access import check_allowed, is_loopback, serve_security, websocket_origins
 from dse.cli import main
@@ -37,6 +36,7 @@ from dse.filters import parse_where
 from dse.limits import estimate_sweep
 from dse.safe_yaml import loads, read_text_bounded
 from dse.spec import load_design, load_sweep, parse_sweep
+from tests.test_dashboard_browser import CHROMIUM, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}

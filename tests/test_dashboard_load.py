@@ -1,0 +1,37 @@
+"""The load benchmark runs, and dashboard sessions do not leak server memory.
+
+A small version of ``benchmarks/dashboard_load.py`` (3 sessions filtering for
+a few seconds on the shared small store, in headless Chromium) that must
+finish without failed sessions and with the server's RSS back at its
+baseline after the sessions close; the full run (10 sessions, 10^6 designs,
+60 s) is the benchmark itself (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_dashboard_browser import CHROMIUM
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_sessions_come_and_go_without_leaking(small_store, tmp_path):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    out = tmp_path / "load.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "dashboard_load.py"), "--store", small_store, "--sessions", "3",
+         "--duration", "6", "--settle", "40", "--json", str(out)],
+        capture_output=True, text=True, timeout=1200, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    result = json.loads(out.read_text()) if out.exists() else {}
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert result["errors"] == [] and result["actions"] >= 3
+    assert result["returned"], result

@@ -11,18 +11,16 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import xarray as xr
-import zarr
 
 from dse.errors import LockError
 from dse.locks import LockInfo, StoreLock, lock_path, process_alive, read_lock
 from dse.validate import validate_store
+from tests._cluster import DSE, ENV, assert_same, done_blocks
 
 SPEC = """\
 name: lock test
@@ -33,8 +31,6 @@ inputs:
   stack_pressure: [0, 0.5, 1, 2, 3]
   electrolyte: [Li-dual-salt, Li-LHCE, Li-ether]
 """
-DSE = [sys.executable, "-m", "dse.cli"]
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 SLOW = ["--chunk-size", "150", "--workers", "1", "--quiet"]  # 40 blocks
 
 
@@ -51,21 +47,6 @@ def reference(spec_file):
     subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", "600", "--quiet"],
                    check=True, env=ENV, capture_output=True)
     return xr.open_zarr(out).load()
-
-
-def done_blocks(path: Path) -> int:
-    try:
-        return int(np.asarray(zarr.open_group(str(path), mode="r")["_dse/completed"][:]).sum())
-    except Exception:
-        return 0
-
-
-def assert_identical(path: Path, reference: xr.Dataset) -> None:
-    ds = xr.open_zarr(path).load()
-    assert set(ds.data_vars) == set(reference.data_vars)
-    for name in reference.data_vars:
-        np.testing.assert_array_equal(ds[name].values, reference[name].values, err_msg=name)
-    assert validate_store(str(path)) == []
 
 
 def start_sweep(spec_file: Path, out: Path, *extra: str) -> subprocess.Popen:
@@ -106,7 +87,7 @@ def test_second_sweep_on_the_same_store_is_refused_and_the_first_is_intact(spec_
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
     assert not Path(lock_path(str(out))).exists(), "the lock is released at the end"
-    assert_identical(out, reference)
+    assert_same(out, reference)
 
 
 def test_two_sweeps_racing_for_a_new_store(spec_file, reference, tmp_path):
@@ -117,7 +98,7 @@ def test_two_sweeps_racing_for_a_new_store(spec_file, reference, tmp_path):
     assert codes == [0, 2], results
     loser = results[[p.returncode for p in procs].index(2)][1].strip().splitlines()
     assert len(loser) == 1 and ("is being written by another sweep" in loser[0] or "already exists" in loser[0])
-    assert_identical(out, reference)
+    assert_same(out, reference)
 
 
 def test_lock_of_a_killed_sweep_is_stale_and_resume_finishes(spec_file, reference, tmp_path):
@@ -137,7 +118,7 @@ def test_lock_of_a_killed_sweep_is_stale_and_resume_finishes(spec_file, referenc
     assert resumed.returncode == 0, resumed.stderr
     assert f"taking over a stale lock of pid {proc.pid}" in resumed.stderr
     assert read_lock(str(out)) is None
-    assert_identical(out, reference)
+    assert_same(out, reference)
 
 
 def write_lock(store: Path, **fields) -> None:

@@ -209,11 +209,15 @@ def sweep(
     workers: Annotated[int | None, typer.Option("--workers", help="Workers of the embedded or --cluster cluster.")] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
     tls_ca_file: Annotated[Path | None, typer.Option("--tls-ca-file", help="CA certificate(s) for a tls:// scheduler (PEM).")] = None,
-    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Client certificate for a tls:// scheduler (PEM).")] = None,
-    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Client private key for a tls:// scheduler (PEM).")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(
+        "--tls-cert", help="Client certificate for a tls:// scheduler (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(
+        "--tls-key", help="Client private key for a tls:// scheduler (PEM).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", help="Run even over the design and store-size limits (DSE_MAX_DESIGNS, DSE_MAX_STORE_BYTES).")] = False,
-    break_lock: Annotated[bool, typer.Option("--break-lock", help="Take the store's lock from a sweep on another host that no longer runs.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", help="Run even over the design and store-size limits (DSE_MAX_DESIGNS, DSE_MAX_STORE_BYTES).")] = False,
+    break_lock: Annotated[bool, typer.Option(
+        "--break-lock", help="Take the store's lock from a sweep on another host that no longer runs.")] = False,
 ) -> None:
     """Evaluate every design of a sweep spec on Dask and write a Zarr store.
 

@@ -51,6 +51,14 @@ def total_blocks(path: Path) -> int:
     return int(np.prod(json.loads((Path(path) / "zarr.json").read_text())["attributes"]["dse_block_grid"]))
 
 
+def clean_run(spec_file: Path, chunk_size: int) -> xr.Dataset:
+    """Results of one uninterrupted `dse sweep` of ``spec_file`` (the reference for fault tests)."""
+    out = spec_file.parent / "reference.zarr"
+    subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", str(chunk_size), "--quiet"],
+                   check=True, env=ENV, capture_output=True)
+    return xr.open_zarr(out).load()
+
+
 def assert_same(path: Path, reference: xr.Dataset) -> None:
     """Every variable of the store at ``path`` is bit-identical to ``reference``."""
     ds = xr.open_zarr(path).load()

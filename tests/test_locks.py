@@ -15,12 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-import xarray as xr
 
 from dse.errors import LockError
 from dse.locks import LockInfo, StoreLock, lock_path, process_alive, read_lock
 from dse.validate import validate_store
-from tests._cluster import DSE, ENV, assert_same, done_blocks
+from tests._cluster import DSE, ENV, assert_same, clean_run, done_blocks
 
 SPEC = """\
 name: lock test
@@ -43,10 +42,7 @@ def spec_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(spec_file):
-    out = spec_file.parent / "reference.zarr"
-    subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", "600", "--quiet"],
-                   check=True, env=ENV, capture_output=True)
-    return xr.open_zarr(out).load()
+    return clean_run(spec_file, 600)
 
 
 def start_sweep(spec_file: Path, out: Path, *extra: str) -> subprocess.Popen:

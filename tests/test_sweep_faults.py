@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-import xarray as xr
 
 from tests._cluster import (
     DSE,
@@ -22,6 +21,7 @@ from tests._cluster import (
     SPEC,
     DaskProcesses,
     assert_same,
+    clean_run,
     done_blocks,
     sweep_counts,
     total_blocks,
@@ -39,10 +39,7 @@ def spec_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(spec_file):
-    out = spec_file.parent / "reference.zarr"
-    subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", "300", "--quiet"],
-                   check=True, env=ENV, capture_output=True)
-    return xr.open_zarr(out).load()
+    return clean_run(spec_file, 300)
 
 
 def test_ctrl_c_then_resume_finishes_only_missing_blocks(spec_file, reference, tmp_path):

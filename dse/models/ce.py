@@ -27,7 +27,7 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import select
+from dse.models._ufuncs import exp, log, select
 
 __all__ = [
     "CeFeatures",
@@ -112,17 +112,17 @@ def ce_features(
     >>> round(float(f.pressure), 3), round(float(f.rate_ratio), 3)
     (0.865, -0.916)
     """
-    liquid_pressure = 1.0 - np.exp(-np.maximum(stack_pressure, 0.0) / PRESSURE_SCALE)
+    liquid_pressure = 1.0 - exp(-np.maximum(stack_pressure, 0.0) / PRESSURE_SCALE)
     shortfall = np.maximum(0.0, 1.0 - stack_pressure / np.maximum(min_stack_pressure, 1.0e-9))
     contact = select(min_stack_pressure > 0.0, shortfall, 0.0)
     return CeFeatures(
         select(solid, 0.0, liquid_pressure),
         select(solid, contact, 0.0),
-        np.log(current_density / REFERENCE_CURRENT_DENSITY),
+        log(current_density / REFERENCE_CURRENT_DENSITY),
         (temperature - REFERENCE_TEMPERATURE) / 10.0,
-        np.log(cathode_loading / REFERENCE_AREAL_CAPACITY),
+        log(cathode_loading / REFERENCE_AREAL_CAPACITY),
         1.0 - depth_of_discharge,
-        np.log(charge_rate / discharge_rate),
+        log(charge_rate / discharge_rate),
     )
 
 
@@ -182,4 +182,4 @@ def coulombic_efficiency(log_loss):
     >>> round(float(coulombic_efficiency(np.log(0.001))), 6)
     0.999
     """
-    return 1.0 - np.exp(np.minimum(log_loss, 0.0))
+    return 1.0 - exp(np.minimum(log_loss, 0.0))

@@ -21,7 +21,7 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import select
+from dse.models._ufuncs import select, sqrt
 from dse.models.ce import ce_features, coulombic_efficiency, log_loss_mean, log_loss_variance
 from dse.models.cost import area_cost, cost_per_energy, mass_cost
 from dse.models.energy import energy_density, pouch_cell, specific_energy, utilisation
@@ -239,7 +239,7 @@ def evaluate(p, k):
     uptake = 1.0e-3 * coating.mass * uptake_specific
     ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean)
     if k.uncertainty > 0.5:
-        spread = k.quantile_z * np.sqrt(log_loss_variance(p.ce.variance, p.ce.covariance, features,
+        spread = k.quantile_z * sqrt(log_loss_variance(p.ce.variance, p.ce.covariance, features,
                                                           k.slope_covariance, k.residual_variance))
         life_low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread)[2].cycle_life
         life_high = _lifetime(d, c, k, q, excess_capacity, uptake, mean - spread)[2].cycle_life

@@ -10,6 +10,8 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
+from dse.models._ufuncs import sqrt
+
 from dse.models.constants import WH_KG_PER_MWH_MG, WH_L_PER_MWH_CM2_UM
 
 __all__ = ["utilisation", "specific_energy", "energy_density", "pouch_cell", "PouchCell", "Plates", "pressure_plates"]
@@ -58,7 +60,7 @@ def utilisation(discharge_rate, cathode_loading, transport_current):
     """
     x = discharge_rate * cathode_loading / transport_current
     x2 = x * x
-    return 1.0 / np.sqrt(np.sqrt(1.0 + x2 * x2))
+    return 1.0 / sqrt(sqrt(1.0 + x2 * x2))
 
 
 @register_jitable(error_model="numpy")
@@ -115,7 +117,7 @@ def pressure_plates(stack_pressure, span, plate_density, plate_strength, cells_p
     >>> round(float(t), 3), round(float(m), 3)
     (0.568, 0.448)
     """
-    plate = span * np.sqrt(plate_factor * np.maximum(stack_pressure, 0.0) / plate_strength)
+    plate = span * sqrt(plate_factor * np.maximum(stack_pressure, 0.0) / plate_strength)
     per_cell = 2.0 * plate / cells_per_module
     return Plates(per_cell, per_cell * 0.1 * plate_density)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
+from dse.models._ufuncs import exp
+
 from dse.models.constants import BOLTZMANN, ZERO_CELSIUS
 
 __all__ = ["REASONS", "critical_current_density", "infeasible_reason", "describe_reason"]
@@ -57,7 +59,7 @@ def critical_current_density(reference, activation_energy, pressure_scale, tempe
     1.0
     """
     kelvin = temperature + ZERO_CELSIUS
-    arrhenius = np.exp(activation_energy / BOLTZMANN * (1.0 / 298.15 - 1.0 / kelvin))
+    arrhenius = exp(activation_energy / BOLTZMANN * (1.0 / 298.15 - 1.0 / kelvin))
     return reference * arrhenius * (1.0 + np.maximum(stack_pressure, 0.0) / pressure_scale)
 
 

@@ -24,14 +24,20 @@ import hashlib
 import os
 from pathlib import Path
 
+import llvmlite.binding as ll
 import numba
 import numpy as np
+from numba import typeof
+from numba.core.compiler_lock import global_compiler_lock
+from numba.extending import register_jitable
 
+from dse.models._ufuncs import VECTOR_MATH
 from dse.models.chain import (
     _GROUP_TYPES,
     GROUPS,
     CeTerms,
     DesignInputs,
+    Outputs,
     Parameters,
     evaluate,
 )
@@ -63,12 +69,131 @@ def _cache_dir() -> str:
     for f in sorted(here.glob("*.py")):
         digest.update(f.read_bytes())
     digest.update(numba.__version__.encode())
+    digest.update(b"libmvec" if VECTOR_MATH else b"libm")
     base = os.environ.get("DSE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dse")
     return os.path.join(base, f"numba-{digest.hexdigest()[:16]}")
 
 
 _previous_cache_dir = numba.config.CACHE_DIR
 numba.config.CACHE_DIR = _cache_dir()
+
+
+#: designs per tile: the compute loop runs over exactly this many (a multiple of
+#: the vector width, so no design is ever evaluated by a scalar remainder loop)
+TILE = 256
+#: rows of the tile buffer: design inputs, looked-up properties, CE terms, outputs
+_ROW = {}
+_row = len(DesignInputs._fields)
+for _name in GROUPS:
+    _ROW[_name] = _row
+    _row += len(GROUPS[_name][1])
+_ROW["ce"] = _row
+_row += 9
+_ROW["outputs"] = _row
+N_ROWS = _row + len(Outputs._fields)
+
+_METAL = _ROW['metal']
+_CATHODE = _ROW['cathode']
+_COLLECTOR = _ROW['collector']
+_COATING = _ROW['coating']
+_ELECTROLYTE = _ROW['electrolyte']
+_SEPARATOR = _ROW['separator']
+_PACKAGING = _ROW['packaging']
+_ANODE = _ROW['anode']
+_CE = _ROW["ce"]
+_OUT = _ROW["outputs"]
+
+
+@register_jitable
+def _at(buf, row, i):  # pragma: no cover - compiled
+    return buf[row * TILE + i]
+
+
+@register_jitable(error_model="numpy")
+def _gather(buf, row, table, code, i):  # pragma: no cover - compiled
+    for c in range(table.shape[1]):
+        buf[(row + c) * TILE + i] = table[code, c]
+
+
+@register_jitable(error_model="numpy")
+def _compute_tile(buf, k):  # pragma: no cover - compiled
+    """Evaluate every design of the tile; all reads and writes are ``buf[row * TILE + i]``."""
+    for i in range(TILE):
+        d = DesignInputs(_at(buf, 0, i), _at(buf, 1, i), _at(buf, 2, i), _at(buf, 3, i), _at(buf, 4, i), _at(buf, 5, i),
+            _at(buf, 6, i), _at(buf, 7, i), _at(buf, 8, i), _at(buf, 9, i), _at(buf, 10, i), _at(buf, 11, i),
+            _at(buf, 12, i), _at(buf, 13, i), _at(buf, 14, i))
+        metal = MetalProperties(_at(buf, _METAL + 0, i), _at(buf, _METAL + 1, i), _at(buf, _METAL + 2, i),
+            _at(buf, _METAL + 3, i), _at(buf, _METAL + 4, i), _at(buf, _METAL + 5, i), _at(buf, _METAL + 6, i))
+        cathode = CathodeProperties(_at(buf, _CATHODE + 0, i), _at(buf, _CATHODE + 1, i), _at(buf, _CATHODE + 2, i),
+            _at(buf, _CATHODE + 3, i), _at(buf, _CATHODE + 4, i), _at(buf, _CATHODE + 5, i), _at(buf, _CATHODE + 6, i),
+            _at(buf, _CATHODE + 7, i), _at(buf, _CATHODE + 8, i))
+        collector = CollectorProperties(_at(buf, _COLLECTOR + 0, i), _at(buf, _COLLECTOR + 1, i),
+            _at(buf, _COLLECTOR + 2, i), _at(buf, _COLLECTOR + 3, i), _at(buf, _COLLECTOR + 4, i),
+            _at(buf, _COLLECTOR + 5, i))
+        coating = CoatingProperties(_at(buf, _COATING + 0, i), _at(buf, _COATING + 1, i), _at(buf, _COATING + 2, i),
+            _at(buf, _COATING + 3, i), _at(buf, _COATING + 4, i), _at(buf, _COATING + 5, i), _at(buf, _COATING + 6, i),
+            _at(buf, _COATING + 7, i))
+        electrolyte = ElectrolyteProperties(_at(buf, _ELECTROLYTE + 0, i), _at(buf, _ELECTROLYTE + 1, i),
+            _at(buf, _ELECTROLYTE + 2, i), _at(buf, _ELECTROLYTE + 3, i), _at(buf, _ELECTROLYTE + 4, i),
+            _at(buf, _ELECTROLYTE + 5, i), _at(buf, _ELECTROLYTE + 6, i), _at(buf, _ELECTROLYTE + 7, i),
+            _at(buf, _ELECTROLYTE + 8, i), _at(buf, _ELECTROLYTE + 9, i), _at(buf, _ELECTROLYTE + 10, i),
+            _at(buf, _ELECTROLYTE + 11, i), _at(buf, _ELECTROLYTE + 12, i))
+        separator = SeparatorProperties(_at(buf, _SEPARATOR + 0, i), _at(buf, _SEPARATOR + 1, i),
+            _at(buf, _SEPARATOR + 2, i))
+        packaging = PackagingProperties(_at(buf, _PACKAGING + 0, i), _at(buf, _PACKAGING + 1, i),
+            _at(buf, _PACKAGING + 2, i), _at(buf, _PACKAGING + 3, i), _at(buf, _PACKAGING + 4, i),
+            _at(buf, _PACKAGING + 5, i), _at(buf, _PACKAGING + 6, i), _at(buf, _PACKAGING + 7, i),
+            _at(buf, _PACKAGING + 8, i), _at(buf, _PACKAGING + 9, i), _at(buf, _PACKAGING + 10, i),
+            _at(buf, _PACKAGING + 11, i), _at(buf, _PACKAGING + 12, i))
+        anode = AnodeProperties(_at(buf, _ANODE + 0, i), _at(buf, _ANODE + 1, i), _at(buf, _ANODE + 2, i),
+            _at(buf, _ANODE + 3, i), _at(buf, _ANODE + 4, i), _at(buf, _ANODE + 5, i), _at(buf, _ANODE + 6, i))
+        ce = CeTerms(_at(buf, _CE, i), _at(buf, _CE + 1, i), (_at(buf, _CE + 2, i), _at(buf, _CE + 3, i),
+            _at(buf, _CE + 4, i), _at(buf, _CE + 5, i), _at(buf, _CE + 6, i), _at(buf, _CE + 7, i), _at(buf, _CE + 8, i)))
+        r = evaluate(Parameters(d, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce), k)
+        buf[(_OUT + 0) * TILE + i] = r.specific_energy
+        buf[(_OUT + 1) * TILE + i] = r.energy_density
+        buf[(_OUT + 2) * TILE + i] = r.specific_energy_stack
+        buf[(_OUT + 3) * TILE + i] = r.energy_density_stack
+        buf[(_OUT + 4) * TILE + i] = r.capacity
+        buf[(_OUT + 5) * TILE + i] = r.average_voltage
+        buf[(_OUT + 6) * TILE + i] = r.coulombic_efficiency
+        buf[(_OUT + 7) * TILE + i] = r.cycle_life
+        buf[(_OUT + 8) * TILE + i] = r.cycle_life_p10
+        buf[(_OUT + 9) * TILE + i] = r.cycle_life_p90
+        buf[(_OUT + 10) * TILE + i] = r.knee_cycles
+        buf[(_OUT + 11) * TILE + i] = r.inventory
+        buf[(_OUT + 12) * TILE + i] = r.lifetime_energy
+        buf[(_OUT + 13) * TILE + i] = r.cost
+        buf[(_OUT + 14) * TILE + i] = r.cost_per_cycle
+        buf[(_OUT + 15) * TILE + i] = r.swelling
+        buf[(_OUT + 16) * TILE + i] = r.plated_thickness
+        buf[(_OUT + 17) * TILE + i] = r.current_density
+        buf[(_OUT + 18) * TILE + i] = r.infeasible_reason
+        buf[(_OUT + 19) * TILE + i] = r.mass_positive_collector
+        buf[(_OUT + 20) * TILE + i] = r.mass_cathode
+        buf[(_OUT + 21) * TILE + i] = r.mass_separator
+        buf[(_OUT + 22) * TILE + i] = r.mass_electrolyte
+        buf[(_OUT + 23) * TILE + i] = r.mass_anode
+        buf[(_OUT + 24) * TILE + i] = r.mass_metal
+        buf[(_OUT + 25) * TILE + i] = r.mass_coating
+        buf[(_OUT + 26) * TILE + i] = r.mass_negative_collector
+        buf[(_OUT + 27) * TILE + i] = r.thickness_positive_collector
+        buf[(_OUT + 28) * TILE + i] = r.thickness_cathode
+        buf[(_OUT + 29) * TILE + i] = r.thickness_separator
+        buf[(_OUT + 30) * TILE + i] = r.thickness_electrolyte
+        buf[(_OUT + 31) * TILE + i] = r.thickness_anode
+        buf[(_OUT + 32) * TILE + i] = r.thickness_metal
+        buf[(_OUT + 33) * TILE + i] = r.thickness_coating
+        buf[(_OUT + 34) * TILE + i] = r.thickness_negative_collector
+        buf[(_OUT + 35) * TILE + i] = r.unit_mass
+        buf[(_OUT + 36) * TILE + i] = r.unit_thickness
+        buf[(_OUT + 37) * TILE + i] = r.unit_energy
+        buf[(_OUT + 38) * TILE + i] = r.cell_energy
+        buf[(_OUT + 39) * TILE + i] = r.cell_mass
+        buf[(_OUT + 40) * TILE + i] = r.cell_volume
+        buf[(_OUT + 41) * TILE + i] = r.formation_loss
+        buf[(_OUT + 42) * TILE + i] = r.coating_loss
+        buf[(_OUT + 43) * TILE + i] = r.cycled_capacity
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -80,53 +205,77 @@ def _kernel(shape, axis_of, starts, values, tm, tc, tcc, tco, te, ts, tp, ta, tc
     idx = np.zeros(max(ndim, 1), np.int64)
     n_in = axis_of.size
     v = np.empty(n_in, np.float64)
+    buf = np.zeros(N_ROWS * TILE, np.float64)
     n_out = chosen.size
-    for i in range(n):
-        for j in range(n_in):
-            ax = axis_of[j]
-            v[j] = values[starts[j] + (idx[ax] if ax >= 0 else 0)]
-        d = DesignInputs(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14])
-        m = int(v[15])
-        metal = MetalProperties(tm[m, 0], tm[m, 1], tm[m, 2], tm[m, 3], tm[m, 4], tm[m, 5], tm[m, 6])
-        c = int(v[16])
-        cathode = CathodeProperties(tc[c, 0], tc[c, 1], tc[c, 2], tc[c, 3], tc[c, 4], tc[c, 5], tc[c, 6], tc[c, 7],
-                                    tc[c, 8])
-        cc = int(v[17])
-        collector = CollectorProperties(tcc[cc, 0], tcc[cc, 1], tcc[cc, 2], tcc[cc, 3], tcc[cc, 4], tcc[cc, 5])
-        co = int(v[18])
-        coating = CoatingProperties(tco[co, 0], tco[co, 1], tco[co, 2], tco[co, 3], tco[co, 4], tco[co, 5], tco[co, 6],
-                                    tco[co, 7])
-        e = int(v[19])
-        electrolyte = ElectrolyteProperties(
-            te[e, 0], te[e, 1], te[e, 2], te[e, 3], te[e, 4], te[e, 5], te[e, 6], te[e, 7], te[e, 8],
-            te[e, 9], te[e, 10], te[e, 11], te[e, 12],
-        )
-        sp = int(v[20])
-        separator = SeparatorProperties(ts[sp, 0], ts[sp, 1], ts[sp, 2])
-        pk = int(v[21])
-        packaging = PackagingProperties(
-            tp[pk, 0], tp[pk, 1], tp[pk, 2], tp[pk, 3], tp[pk, 4], tp[pk, 5], tp[pk, 6], tp[pk, 7], tp[pk, 8],
-            tp[pk, 9], tp[pk, 10], tp[pk, 11], tp[pk, 12],
-        )
-        an = int(v[22])
-        anode = AnodeProperties(ta[an, 0], ta[an, 1], ta[an, 2], ta[an, 3], ta[an, 4], ta[an, 5], ta[an, 6])
-        pair = e * n_coating + co
-        ce = CeTerms(tce[pair, 0], tce[pair, 1], (tce[pair, 2], tce[pair, 3], tce[pair, 4], tce[pair, 5],
-                                                   tce[pair, 6], tce[pair, 7], tce[pair, 8]))
-        p = Parameters(d, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce)
-        result = evaluate(p, k)
+    for t0 in range(0, n, TILE):
+        nt = min(n - t0, TILE)
+        # gather: inputs and properties of each design into the tile's rows; a
+        # short last tile repeats its last design so the compute loop is full
+        for i in range(TILE):
+            if i < nt:
+                for j in range(n_in):
+                    ax = axis_of[j]
+                    v[j] = values[starts[j] + (idx[ax] if ax >= 0 else 0)]
+                a = ndim - 1
+                while a >= 0:
+                    idx[a] += 1
+                    if idx[a] < shape[a]:
+                        break
+                    idx[a] = 0
+                    a -= 1
+            for j in range(15):
+                buf[j * TILE + i] = v[j]
+            e, co = int(v[19]), int(v[18])
+            _gather(buf, _METAL, tm, int(v[15]), i)
+            _gather(buf, _CATHODE, tc, int(v[16]), i)
+            _gather(buf, _COLLECTOR, tcc, int(v[17]), i)
+            _gather(buf, _COATING, tco, co, i)
+            _gather(buf, _ELECTROLYTE, te, e, i)
+            _gather(buf, _SEPARATOR, ts, int(v[20]), i)
+            _gather(buf, _PACKAGING, tp, int(v[21]), i)
+            _gather(buf, _ANODE, ta, int(v[22]), i)
+            _gather(buf, _CE, tce, e * n_coating + co, i)
+        # compute: one straight loop over the tile that LLVM vectorizes; the
+        # uncertainty switch is tested outside it so each copy is branch-free
+        if k.uncertainty > 0.5:
+            _compute_tile(buf, k)
+        else:
+            _compute_tile(buf, k)
+        # scatter the requested outputs
         for j in range(n_out):
-            out[j, i] = result[chosen[j]]
-        a = ndim - 1
-        while a >= 0:
-            idx[a] += 1
-            if idx[a] < shape[a]:
-                break
-            idx[a] = 0
-            a -= 1
+            row = (_OUT + chosen[j]) * TILE
+            for i in range(nt):
+                out[j, t0 + i] = buf[row + i]
 
 
 numba.config.CACHE_DIR = _previous_cache_dir
+
+
+#: LLVM's inlining threshold while the kernel compiles. Every model function must
+#: be inlined into the compute loop for it to vectorize (a call that stays a call
+#: returns a status code the loop must branch on); LLVM's default at -O3 is 250.
+_KERNEL_INLINE_THRESHOLD = 1000000
+_DEFAULT_INLINE_THRESHOLD = 250
+_compiled = False
+
+
+def _run_kernel(*args):
+    """Call :func:`_kernel`, compiling it (or loading it from the cache) on first use.
+
+    The inlining threshold is an LLVM process-wide option, so it is raised only
+    while this one function compiles, under numba's compiler lock.
+    """
+    global _compiled
+    if _compiled:
+        return _kernel(*args)
+    with global_compiler_lock:
+        ll.set_option("", f"-inline-threshold={_KERNEL_INLINE_THRESHOLD}")
+        try:
+            _kernel.compile(tuple(typeof(a) for a in args))
+        finally:
+            ll.set_option("", f"-inline-threshold={_DEFAULT_INLINE_THRESHOLD}")
+        _compiled = True
+    return _kernel(*args)
 
 
 def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32):
@@ -160,7 +309,7 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
     n = int(np.prod(shape)) if shape.size else 1
     out = np.empty((len(select), n), dtype=dtype)
     n_coating = tables[CATEGORICAL_ORDER.index("coating")].shape[0]
-    _kernel(
+    _run_kernel(
         shape, np.asarray(axis_of, np.int64), np.asarray(starts, np.int64), np.ascontiguousarray(values, np.float64),
         *[np.ascontiguousarray(t, np.float64) for t in tables], np.ascontiguousarray(ce_table, np.float64),
         n_coating, constants, np.asarray(select, np.int64), out,

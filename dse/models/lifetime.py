@@ -23,7 +23,7 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import select
+from dse.models._ufuncs import exp, expm1, log, log1p, select
 
 __all__ = ["Inventory", "initial_inventory", "Lifetime", "cycle_life", "capacity_at_cycle", "first_cycle_loss"]
 
@@ -149,7 +149,7 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
     557
     """
     loss = np.maximum(1.0 - coulombic_efficiency, 1.0e-12)
-    log_ce = np.log1p(-loss)
+    log_ce = log1p(-loss)
     q = cycled_capacity
     has_reservoir = inventory >= q
     knee = select(has_reservoir, np.floor((inventory - q) / (loss * q)) + 1.0, 0.0)
@@ -158,11 +158,11 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
     threshold = end_of_life * first
     tail = select(
         remaining >= threshold,
-        np.floor(np.log(threshold / select(remaining > 0.0, remaining, 1.0)) / log_ce) + 1.0,
+        np.floor(log(threshold / select(remaining > 0.0, remaining, 1.0)) / log_ce) + 1.0,
         0.0,
     )
     life = knee + tail
-    geometric = -np.expm1(tail * log_ce) / loss
+    geometric = -expm1(tail * log_ce) / loss
     delivered = knee * q + remaining * geometric
     valid = (inventory > 0.0) & (q > 0.0) & (coulombic_efficiency > 0.0)
     nan = np.nan
@@ -187,5 +187,5 @@ def capacity_at_cycle(cycle, inventory, cycled_capacity, coulombic_efficiency):
     q = cycled_capacity
     knee = select(inventory >= q, np.floor((inventory - q) / (loss * q)) + 1.0, 0.0)
     remaining = inventory - knee * loss * q
-    decayed = remaining * np.exp(np.maximum(cycle - knee - 1.0, 0.0) * np.log1p(-loss))
+    decayed = remaining * exp(np.maximum(cycle - knee - 1.0, 0.0) * log1p(-loss))
     return select(cycle <= knee, q + 0.0 * decayed, decayed)

@@ -19,7 +19,7 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import select
+from dse.models._ufuncs import exp, select
 from dse.models.constants import MAH_PER_MOL, MG_PER_UM_G_CM3, UM_PER_MG_CM3
 
 __all__ = [
@@ -235,7 +235,7 @@ def deposit_porosity(stack_pressure, unpressed, dense, densification_pressure, s
     >>> round(float(deposit_porosity(1.2, 0.5, 0.05, 0.4)), 3)
     0.072
     """
-    liquid = dense + (unpressed - dense) * np.exp(-stack_pressure / densification_pressure)
+    liquid = dense + (unpressed - dense) * exp(-stack_pressure / densification_pressure)
     return select(solid, dense + 0.0 * liquid, liquid)
 
 

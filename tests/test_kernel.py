@@ -41,27 +41,44 @@ def test_kernel_matches_array_path_on_random_designs(uncertainty):
     assert np.all(out[OUTPUT_FIELDS.index("infeasible_reason")][:3].astype(int) & 512)
 
 
-def test_kernel_grid_enumerates_in_c_order():
-    chain = ModelChain()
-    axes = {"cathode_loading": np.array([2.0, 4.0, 6.0]), "current_collector_thickness": np.array([4.0, 8.0]),
-            "stack_pressure": np.array([0.0, 0.5, 1.0, 2.0])}
+def _grid_block(chain: ModelChain, axes: dict):
+    """Block arguments for a grid over ``axes`` (values, or category names), other inputs at their default."""
     names = list(axes)
     axis_of, starts, parts, off = [], [], [], 0
     for name in INPUT_ORDER:
-        if name in axes:
-            v = axes[name]
-            axis_of.append(names.index(name))
-        else:
-            default = INPUTS[name].default
-            v = chain.codes(name, [default]) if INPUTS[name].categorical else np.array([float(default)])
-            axis_of.append(-1)
+        var = INPUTS[name]
+        v = axes.get(name, [var.default])
+        v = chain.codes(name, v) if var.categorical else np.asarray(v, float)
+        axis_of.append(names.index(name) if name in axes else -1)
         starts.append(off)
         parts.append(np.asarray(v, float))
         off += len(v)
     shape = [len(axes[n]) for n in names]
-    out = chain.evaluate_block(shape, axis_of, starts, np.concatenate(parts), ["specific_energy", "cycle_life"],
-                               dtype=np.float64)
+    return shape, axis_of, starts, np.concatenate(parts)
+
+
+def test_kernel_grid_enumerates_in_c_order():
+    chain = ModelChain()
+    axes = {"cathode_loading": np.array([2.0, 4.0, 6.0]), "current_collector_thickness": np.array([4.0, 8.0]),
+            "stack_pressure": np.array([0.0, 0.5, 1.0, 2.0])}
+    out = chain.evaluate_block(*_grid_block(chain, axes), ["specific_energy", "cycle_life"], dtype=np.float64)
     grid = np.meshgrid(*axes.values(), indexing="ij")
-    ref = chain.evaluate({n: g.ravel() for n, g in zip(names, grid, strict=True)})
+    ref = chain.evaluate({n: g.ravel() for n, g in zip(axes, grid, strict=True)})
     np.testing.assert_allclose(out[0], ref["specific_energy"], rtol=1e-12)
     np.testing.assert_allclose(out[1], ref["cycle_life"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("varying", ["electrolyte", "coating", "metal"])
+def test_kernel_refreshes_varying_categories_in_every_tile(varying):
+    """Over many tiles, rows of fixed inputs are written once and rows of varying ones every tile."""
+    chain = ModelChain()
+    axes = {varying: list(chain.ids[varying]), "cathode_loading": np.linspace(1.0, 8.0, 97),
+            "stack_pressure": np.array([0.0, 1.0, 3.0])}
+    shape, axis_of, starts, values = _grid_block(chain, axes)
+    assert np.prod(shape) > 3 * 256  # several tiles, the last one short
+    out = chain.evaluate_block(shape, axis_of, starts, values, list(OUTPUT_FIELDS), dtype=np.float64)
+    grid = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
+    inputs = {n: np.asarray(axes[n])[g.ravel()] for n, g in zip(axes, grid, strict=True)}
+    ref = chain.evaluate(inputs)
+    for j, name in enumerate(OUTPUT_FIELDS):
+        np.testing.assert_allclose(out[j], ref[name], rtol=1e-11, atol=1e-12, equal_nan=True, err_msg=name)

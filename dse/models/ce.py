@@ -65,6 +65,19 @@ REFERENCE = {
 
 
 @register_jitable(error_model="numpy")
+def _dot(a, b):
+    """``Σ_j a[j] · b[j]`` over the seven features, written out.
+
+    Constant indices let compiled code read a tuple without a branch on the
+    index, which keeps the loop over designs vectorizable.
+    """
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3] + a[4] * b[4] + a[5] * b[5] + a[6] * b[6]
+
+
+assert len(FEATURE_NAMES) == 7, "_dot is written out for seven features"
+
+
+@register_jitable(error_model="numpy")
 def ce_features(
     stack_pressure,
     min_stack_pressure,
@@ -144,10 +157,7 @@ def log_loss_mean(base, features, slopes):
     >>> round(float(log_loss_mean(np.log(0.004), f, (-0.5, 0, 0, 0, 0, 0, 0))), 4)
     -6.0215
     """
-    total = base + 0.0
-    for j in range(len(features)):
-        total = total + slopes[j] * features[j]
-    return total
+    return base + _dot(slopes, features)
 
 
 @register_jitable(error_model="numpy")
@@ -156,7 +166,7 @@ def log_loss_variance(base_variance, base_covariance, features, slope_covariance
 
     ``Var = v_b + 2 Σ_j z_j C_bj + Σ_jk z_j z_k S_jk + σ²``, where ``v_b`` is
     the posterior variance of the design's ``r + c``, ``C_bj`` its covariance
-    with ``β_j``, ``S`` the covariance of the slopes (indexed ``S[j][k]``, so a
+    with ``β_j``, ``S`` the (symmetric) covariance of the slopes (indexed ``S[j][k]``, so a
     tuple of tuples works inside compiled code without reference counting)
     and ``σ²`` the residual variance of the fit.
 
@@ -167,12 +177,12 @@ def log_loss_variance(base_variance, base_covariance, features, slope_covariance
     >>> round(float(log_loss_variance(0.09, (0.01,) + (0.0,) * 6, z, S, 0.25)), 4)
     0.4
     """
-    total = base_variance + residual_variance
-    for j in range(len(features)):
-        total = total + features[j] * (2.0 * base_covariance[j] + features[j] * slope_covariance[j][j])
-        for k in range(j + 1, len(features)):
-            total = total + 2.0 * features[j] * features[k] * slope_covariance[j][k]
-    return total
+    S = slope_covariance
+    # z·S·z as seven row products: S is symmetric, so this equals the sum over
+    # all (j, k); every index is a constant, so compiled code has no branch
+    Sz = (_dot(S[0], features), _dot(S[1], features), _dot(S[2], features), _dot(S[3], features),
+          _dot(S[4], features), _dot(S[5], features), _dot(S[6], features))
+    return base_variance + residual_variance + 2.0 * _dot(base_covariance, features) + _dot(features, Sz)
 
 
 @register_jitable(error_model="numpy")

@@ -176,7 +176,7 @@ def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss):
 
 
 @register_jitable(inline="always", error_model="numpy")
-def evaluate(p, k):
+def evaluate(p, k, uncertain=None):
     """Evaluate the whole chain for one block of designs (or one design).
 
     Parameters
@@ -184,6 +184,9 @@ def evaluate(p, k):
     p : Parameters
         Design inputs and looked-up properties; floats or arrays of one shape.
     k : Constants
+    uncertain : bool, optional
+        Whether to compute the p10/p90 cycle life; default ``k.uncertainty``.
+        The fused kernel passes a constant so that its loop has no branch.
 
     Returns
     -------
@@ -192,6 +195,8 @@ def evaluate(p, k):
         the per-layer breakdown. Units as in :mod:`dse.vocabulary`; breakdown
         masses [mg/cm²] and thicknesses [µm] per repeat unit.
     """
+    if uncertain is None:
+        uncertain = k.uncertainty > 0.5
     d = p.design
     m, c, cc, co, e, s, pk, a = p.metal, p.cathode, p.collector, p.coating, p.electrolyte, p.separator, p.packaging, p.anode
     solid = e.solid > 0.5
@@ -238,7 +243,7 @@ def evaluate(p, k):
     uptake_specific = select(m.code < 0.5, co.uptake_li, select(m.code < 1.5, co.uptake_na, co.uptake_k))
     uptake = 1.0e-3 * coating.mass * uptake_specific
     ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean)
-    if k.uncertainty > 0.5:
+    if uncertain:
         spread = k.quantile_z * sqrt(log_loss_variance(p.ce.variance, p.ce.covariance, features,
                                                           k.slope_covariance, k.residual_variance))
         life_low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread)[2].cycle_life

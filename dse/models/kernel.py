@@ -81,6 +81,11 @@ numba.config.CACHE_DIR = _cache_dir()
 #: designs per tile: the compute loop runs over exactly this many (a multiple of
 #: the vector width, so no design is ever evaluated by a scalar remainder loop)
 TILE = 256
+#: distance between rows of the tile buffer, in doubles: a little more than
+#: TILE so that rows do not start at the same offset modulo 4 KiB (a store to
+#: one row and a load from another at that distance make the CPU wait on a
+#: false dependency)
+STRIDE = TILE + 4
 #: rows of the tile buffer: design inputs, looked-up properties, CE terms, outputs
 _ROW = {}
 _row = len(DesignInputs._fields)
@@ -101,23 +106,26 @@ _SEPARATOR = _ROW['separator']
 _PACKAGING = _ROW['packaging']
 _ANODE = _ROW['anode']
 _CE = _ROW["ce"]
+#: first buffer row of each property group, in CATEGORICAL_ORDER
+_GROUP_ROW = tuple(_ROW[name] for name in GROUPS)
+N_DESIGN = len(DesignInputs._fields)
+_G_COATING = tuple(GROUPS).index("coating")
+_G_ELECTROLYTE = tuple(GROUPS).index("electrolyte")
 _OUT = _ROW["outputs"]
 
 
 @register_jitable
 def _at(buf, row, i):  # pragma: no cover - compiled
-    return buf[row * TILE + i]
+    return buf[row * STRIDE + i]
 
 
 @register_jitable(error_model="numpy")
-def _gather(buf, row, table, code, i):  # pragma: no cover - compiled
-    for c in range(table.shape[1]):
-        buf[(row + c) * TILE + i] = table[code, c]
+def _compute_tile(buf, k, uncertain):  # pragma: no cover - compiled
+    """Evaluate every design of the tile; all reads and writes are ``buf[row * STRIDE + i]``.
 
-
-@register_jitable(error_model="numpy")
-def _compute_tile(buf, k):  # pragma: no cover - compiled
-    """Evaluate every design of the tile; all reads and writes are ``buf[row * TILE + i]``."""
+    ``uncertain`` is a constant at each call site, so each copy of the loop is
+    compiled without the branch on it.
+    """
     for i in range(TILE):
         d = DesignInputs(_at(buf, 0, i), _at(buf, 1, i), _at(buf, 2, i), _at(buf, 3, i), _at(buf, 4, i), _at(buf, 5, i),
             _at(buf, 6, i), _at(buf, 7, i), _at(buf, 8, i), _at(buf, 9, i), _at(buf, 10, i), _at(buf, 11, i),
@@ -149,73 +157,103 @@ def _compute_tile(buf, k):  # pragma: no cover - compiled
             _at(buf, _ANODE + 3, i), _at(buf, _ANODE + 4, i), _at(buf, _ANODE + 5, i), _at(buf, _ANODE + 6, i))
         ce = CeTerms(_at(buf, _CE, i), _at(buf, _CE + 1, i), (_at(buf, _CE + 2, i), _at(buf, _CE + 3, i),
             _at(buf, _CE + 4, i), _at(buf, _CE + 5, i), _at(buf, _CE + 6, i), _at(buf, _CE + 7, i), _at(buf, _CE + 8, i)))
-        r = evaluate(Parameters(d, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce), k)
-        buf[(_OUT + 0) * TILE + i] = r.specific_energy
-        buf[(_OUT + 1) * TILE + i] = r.energy_density
-        buf[(_OUT + 2) * TILE + i] = r.specific_energy_stack
-        buf[(_OUT + 3) * TILE + i] = r.energy_density_stack
-        buf[(_OUT + 4) * TILE + i] = r.capacity
-        buf[(_OUT + 5) * TILE + i] = r.average_voltage
-        buf[(_OUT + 6) * TILE + i] = r.coulombic_efficiency
-        buf[(_OUT + 7) * TILE + i] = r.cycle_life
-        buf[(_OUT + 8) * TILE + i] = r.cycle_life_p10
-        buf[(_OUT + 9) * TILE + i] = r.cycle_life_p90
-        buf[(_OUT + 10) * TILE + i] = r.knee_cycles
-        buf[(_OUT + 11) * TILE + i] = r.inventory
-        buf[(_OUT + 12) * TILE + i] = r.lifetime_energy
-        buf[(_OUT + 13) * TILE + i] = r.cost
-        buf[(_OUT + 14) * TILE + i] = r.cost_per_cycle
-        buf[(_OUT + 15) * TILE + i] = r.swelling
-        buf[(_OUT + 16) * TILE + i] = r.plated_thickness
-        buf[(_OUT + 17) * TILE + i] = r.current_density
-        buf[(_OUT + 18) * TILE + i] = r.infeasible_reason
-        buf[(_OUT + 19) * TILE + i] = r.mass_positive_collector
-        buf[(_OUT + 20) * TILE + i] = r.mass_cathode
-        buf[(_OUT + 21) * TILE + i] = r.mass_separator
-        buf[(_OUT + 22) * TILE + i] = r.mass_electrolyte
-        buf[(_OUT + 23) * TILE + i] = r.mass_anode
-        buf[(_OUT + 24) * TILE + i] = r.mass_metal
-        buf[(_OUT + 25) * TILE + i] = r.mass_coating
-        buf[(_OUT + 26) * TILE + i] = r.mass_negative_collector
-        buf[(_OUT + 27) * TILE + i] = r.thickness_positive_collector
-        buf[(_OUT + 28) * TILE + i] = r.thickness_cathode
-        buf[(_OUT + 29) * TILE + i] = r.thickness_separator
-        buf[(_OUT + 30) * TILE + i] = r.thickness_electrolyte
-        buf[(_OUT + 31) * TILE + i] = r.thickness_anode
-        buf[(_OUT + 32) * TILE + i] = r.thickness_metal
-        buf[(_OUT + 33) * TILE + i] = r.thickness_coating
-        buf[(_OUT + 34) * TILE + i] = r.thickness_negative_collector
-        buf[(_OUT + 35) * TILE + i] = r.unit_mass
-        buf[(_OUT + 36) * TILE + i] = r.unit_thickness
-        buf[(_OUT + 37) * TILE + i] = r.unit_energy
-        buf[(_OUT + 38) * TILE + i] = r.cell_energy
-        buf[(_OUT + 39) * TILE + i] = r.cell_mass
-        buf[(_OUT + 40) * TILE + i] = r.cell_volume
-        buf[(_OUT + 41) * TILE + i] = r.formation_loss
-        buf[(_OUT + 42) * TILE + i] = r.coating_loss
-        buf[(_OUT + 43) * TILE + i] = r.cycled_capacity
+        r = evaluate(Parameters(d, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce), k,
+                     uncertain)
+        buf[(_OUT + 0) * STRIDE + i] = r.specific_energy
+        buf[(_OUT + 1) * STRIDE + i] = r.energy_density
+        buf[(_OUT + 2) * STRIDE + i] = r.specific_energy_stack
+        buf[(_OUT + 3) * STRIDE + i] = r.energy_density_stack
+        buf[(_OUT + 4) * STRIDE + i] = r.capacity
+        buf[(_OUT + 5) * STRIDE + i] = r.average_voltage
+        buf[(_OUT + 6) * STRIDE + i] = r.coulombic_efficiency
+        buf[(_OUT + 7) * STRIDE + i] = r.cycle_life
+        buf[(_OUT + 8) * STRIDE + i] = r.cycle_life_p10
+        buf[(_OUT + 9) * STRIDE + i] = r.cycle_life_p90
+        buf[(_OUT + 10) * STRIDE + i] = r.knee_cycles
+        buf[(_OUT + 11) * STRIDE + i] = r.inventory
+        buf[(_OUT + 12) * STRIDE + i] = r.lifetime_energy
+        buf[(_OUT + 13) * STRIDE + i] = r.cost
+        buf[(_OUT + 14) * STRIDE + i] = r.cost_per_cycle
+        buf[(_OUT + 15) * STRIDE + i] = r.swelling
+        buf[(_OUT + 16) * STRIDE + i] = r.plated_thickness
+        buf[(_OUT + 17) * STRIDE + i] = r.current_density
+        buf[(_OUT + 18) * STRIDE + i] = r.infeasible_reason
+        buf[(_OUT + 19) * STRIDE + i] = r.mass_positive_collector
+        buf[(_OUT + 20) * STRIDE + i] = r.mass_cathode
+        buf[(_OUT + 21) * STRIDE + i] = r.mass_separator
+        buf[(_OUT + 22) * STRIDE + i] = r.mass_electrolyte
+        buf[(_OUT + 23) * STRIDE + i] = r.mass_anode
+        buf[(_OUT + 24) * STRIDE + i] = r.mass_metal
+        buf[(_OUT + 25) * STRIDE + i] = r.mass_coating
+        buf[(_OUT + 26) * STRIDE + i] = r.mass_negative_collector
+        buf[(_OUT + 27) * STRIDE + i] = r.thickness_positive_collector
+        buf[(_OUT + 28) * STRIDE + i] = r.thickness_cathode
+        buf[(_OUT + 29) * STRIDE + i] = r.thickness_separator
+        buf[(_OUT + 30) * STRIDE + i] = r.thickness_electrolyte
+        buf[(_OUT + 31) * STRIDE + i] = r.thickness_anode
+        buf[(_OUT + 32) * STRIDE + i] = r.thickness_metal
+        buf[(_OUT + 33) * STRIDE + i] = r.thickness_coating
+        buf[(_OUT + 34) * STRIDE + i] = r.thickness_negative_collector
+        buf[(_OUT + 35) * STRIDE + i] = r.unit_mass
+        buf[(_OUT + 36) * STRIDE + i] = r.unit_thickness
+        buf[(_OUT + 37) * STRIDE + i] = r.unit_energy
+        buf[(_OUT + 38) * STRIDE + i] = r.cell_energy
+        buf[(_OUT + 39) * STRIDE + i] = r.cell_mass
+        buf[(_OUT + 40) * STRIDE + i] = r.cell_volume
+        buf[(_OUT + 41) * STRIDE + i] = r.formation_loss
+        buf[(_OUT + 42) * STRIDE + i] = r.coating_loss
+        buf[(_OUT + 43) * STRIDE + i] = r.cycled_capacity
+
+
+@register_jitable(error_model="numpy")
+def _fill_input(buf, codes, pos, j, axis, start, values):  # pragma: no cover - compiled
+    """Row ``j`` of the tile: input ``j`` of each design (categorical ones as codes)."""
+    for i in range(TILE):
+        x = values[start + (pos[axis * STRIDE + i] if axis >= 0 else 0)]
+        if j < N_DESIGN:
+            buf[j * STRIDE + i] = x
+        else:
+            codes[(j - N_DESIGN) * STRIDE + i] = int(x)
+
+
+@register_jitable(error_model="numpy")
+def _fill_properties(buf, row, table, codes, g):  # pragma: no cover - compiled
+    """Rows ``row...`` of the tile: the property table looked up by group ``g``'s codes."""
+    for c in range(table.shape[1]):
+        for i in range(TILE):
+            buf[(row + c) * STRIDE + i] = table[codes[g * STRIDE + i], c]
+
+
+@register_jitable(error_model="numpy")
+def _fill_ce(buf, tce, codes, n_coating):  # pragma: no cover - compiled
+    """CE rows of the tile, looked up by the (electrolyte, coating) pair."""
+    for c in range(tce.shape[1]):
+        for i in range(TILE):
+            pair = codes[_G_ELECTROLYTE * STRIDE + i] * n_coating + codes[_G_COATING * STRIDE + i]
+            buf[(_CE + c) * STRIDE + i] = tce[pair, c]
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _kernel(shape, axis_of, starts, values, tm, tc, tcc, tco, te, ts, tp, ta, tce, n_coating, k, chosen, out):  # pragma: no cover
+def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, chosen, out):  # pragma: no cover
     ndim = shape.size
     n = 1
     for a in range(ndim):
         n *= shape[a]
     idx = np.zeros(max(ndim, 1), np.int64)
+    pos = np.zeros(max(ndim, 1) * STRIDE, np.int64)
     n_in = axis_of.size
-    v = np.empty(n_in, np.float64)
-    buf = np.zeros(N_ROWS * TILE, np.float64)
+    buf = np.zeros(N_ROWS * STRIDE, np.float64)
+    codes = np.zeros(len(tables) * STRIDE, np.int64)
     n_out = chosen.size
+    uncertain = k.uncertainty > 0.5
     for t0 in range(0, n, TILE):
         nt = min(n - t0, TILE)
-        # gather: inputs and properties of each design into the tile's rows; a
-        # short last tile repeats its last design so the compute loop is full
+        # positions along each block axis of the tile's designs; a short last
+        # tile repeats its last design so the compute loop always runs full
         for i in range(TILE):
             if i < nt:
-                for j in range(n_in):
-                    ax = axis_of[j]
-                    v[j] = values[starts[j] + (idx[ax] if ax >= 0 else 0)]
+                for a in range(ndim):
+                    pos[a * STRIDE + i] = idx[a]
                 a = ndim - 1
                 while a >= 0:
                     idx[a] += 1
@@ -223,27 +261,28 @@ def _kernel(shape, axis_of, starts, values, tm, tc, tcc, tco, te, ts, tp, ta, tc
                         break
                     idx[a] = 0
                     a -= 1
-            for j in range(15):
-                buf[j * TILE + i] = v[j]
-            e, co = int(v[19]), int(v[18])
-            _gather(buf, _METAL, tm, int(v[15]), i)
-            _gather(buf, _CATHODE, tc, int(v[16]), i)
-            _gather(buf, _COLLECTOR, tcc, int(v[17]), i)
-            _gather(buf, _COATING, tco, co, i)
-            _gather(buf, _ELECTROLYTE, te, e, i)
-            _gather(buf, _SEPARATOR, ts, int(v[20]), i)
-            _gather(buf, _PACKAGING, tp, int(v[21]), i)
-            _gather(buf, _ANODE, ta, int(v[22]), i)
-            _gather(buf, _CE, tce, e * n_coating + co, i)
-        # compute: one straight loop over the tile that LLVM vectorizes; the
-        # uncertainty switch is tested outside it so each copy is branch-free
-        if k.uncertainty > 0.5:
-            _compute_tile(buf, k)
+            else:
+                for a in range(ndim):
+                    pos[a * STRIDE + i] = pos[a * STRIDE + nt - 1]
+        # gather, one row at a time: rows of inputs fixed over the block (and
+        # the properties they select) are the same in every tile, so they are
+        # written only for the first
+        for j in range(n_in):
+            if t0 == 0 or axis_of[j] >= 0:
+                _fill_input(buf, codes, pos, j, axis_of[j], starts[j], values)
+        for g in range(len(tables)):
+            if t0 == 0 or axis_of[N_DESIGN + g] >= 0:
+                _fill_properties(buf, _GROUP_ROW[g], tables[g], codes, g)
+        if t0 == 0 or axis_of[N_DESIGN + _G_ELECTROLYTE] >= 0 or axis_of[N_DESIGN + _G_COATING] >= 0:
+            _fill_ce(buf, tce, codes, n_coating)
+        # compute: one straight loop over the tile that LLVM vectorizes
+        if uncertain:
+            _compute_tile(buf, k, True)
         else:
-            _compute_tile(buf, k)
+            _compute_tile(buf, k, False)
         # scatter the requested outputs
         for j in range(n_out):
-            row = (_OUT + chosen[j]) * TILE
+            row = (_OUT + chosen[j]) * STRIDE
             for i in range(nt):
                 out[j, t0 + i] = buf[row + i]
 
@@ -311,7 +350,7 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
     n_coating = tables[CATEGORICAL_ORDER.index("coating")].shape[0]
     _run_kernel(
         shape, np.asarray(axis_of, np.int64), np.asarray(starts, np.int64), np.ascontiguousarray(values, np.float64),
-        *[np.ascontiguousarray(t, np.float64) for t in tables], np.ascontiguousarray(ce_table, np.float64),
+        tuple(np.ascontiguousarray(t, np.float64) for t in tables), np.ascontiguousarray(ce_table, np.float64),
         n_coating, constants, np.asarray(select, np.int64), out,
     )
     return out

@@ -15,19 +15,15 @@ array([1., 0.])
 
 from __future__ import annotations
 
-import ctypes.util
-import os
-import platform
-import sys
+import math
 
-import llvmlite.binding as ll
 import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["select", "exp", "log", "log1p", "expm1", "sqrt", "VECTOR_MATH"]
+__all__ = ["select", "exp", "log", "log1p", "expm1", "sqrt"]
 
 
 @numba.vectorize(["f8(b1,f8,f8)", "f8(f8,f8,f8)"], nopython=True, cache=True)
@@ -39,85 +35,48 @@ def select(condition, x, y):  # pragma: no cover - compiled
 # --- elementary functions that vectorize -----------------------------------
 #
 # LLVM vectorizes the sweep kernel's loop over designs (four designs per AVX2
-# instruction) only if every call in it has a vector version. numba lowers
-# ``numpy.exp`` and friends to scalar C library calls, and the LLVM in
-# llvmlite has no vector math library configured. glibc ships one, libmvec
-# (``_ZGVdN4v_exp`` and so on, four doubles per call, within 4 ulp). The
-# functions below call it through a scalar wrapper that carries the
-# ``vector-function-abi-variant`` attribute, so the loop vectorizer replaces
-# four wrapper calls by one libmvec call. The wrapper itself evaluates lane 0
-# of the same libmvec function, so a design gets the same bits whether its
-# call was vectorized, left scalar, or made from the numpy array path:
-# results never depend on block or tile boundaries.
-#
-# Where libmvec or AVX2 is missing (macOS, Windows, older CPUs, or
-# ``DSE_VECTOR_MATH=0``) the same names fall back to the C library.
+# instruction) only if every call in it has a vector version, and numba lowers
+# ``numpy.exp`` and friends to scalar C library calls. The functions below are
+# written in plain arithmetic instead, so they inline into the loop and
+# vectorize with it: range reduction by powers of two (bit manipulation of
+# the IEEE 754 representation) and a short series on the reduced argument.
+# Each is within a few units in the last place of the correctly rounded result
+# (``tests/test_vmath.py`` measures it against numpy), handles ±inf, NaN,
+# zero and subnormals as numpy does, and gives the same bits in the kernel and
+# on the numpy array path, so results never depend on block or tile edges.
 
-_VECTOR_FUNCTIONS = ("exp", "log", "log1p", "expm1")
-
-
-def _libmvec_available() -> bool:
-    """True if glibc's libmvec with AVX2 variants can be used on this host."""
-    if os.environ.get("DSE_VECTOR_MATH", "1") == "0":
-        return False
-    if not sys.platform.startswith("linux") or platform.machine() not in ("x86_64", "AMD64"):
-        return False
-    features = ll.get_host_cpu_features()
-    if not (features.get("avx2") and features.get("fma")):
-        return False
-    path = ctypes.util.find_library("mvec")
-    if path is None:
-        return False
-    try:
-        lib = ctypes.CDLL(path)
-        if not all(hasattr(lib, f"_ZGVdN4v_{f}") for f in _VECTOR_FUNCTIONS):  # glibc >= 2.35
-            return False
-        ll.load_library_permanently(path)
-    except OSError:
-        return False
-    return True
+_BIAS_BITS = 0x4330000000000000  # bits of 2**52: its mantissa field holds integers 0..2**52-1
+_TWO52 = 4503599627370496.0
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: x + _ROUND - _ROUND rounds x to an integer (|x| < 2**51)
+_MANTISSA = 0x000FFFFFFFFFFFFF
+_ONE_BITS = 0x3FF0000000000000
+_LOG2E = 1.4426950408889634
+# ln 2 split so that n * _LN2_HI is exact for |n| < 2**32 (low 32 bits of _LN2_HI are zero)
+_LN2_HI = 0.6931467056274414
+_LN2_LO = 4.7493250390316726e-07
+_SQRT2 = 1.4142135623730951
+_TINY = 2.2250738585072014e-308  # smallest normal double
+_INF = np.inf
 
 
-#: whether the kernel's exp/log/log1p/expm1 use glibc's libmvec (see above)
-VECTOR_MATH = _libmvec_available()
+@intrinsic
+def _bits(typingctx, x):
+    """The IEEE 754 bits of a float64 as an int64."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
 
 
-def _scalar_wrapper(module, name):
-    """``double dse_<name>(double)``: lane 0 of libmvec's 4-wide function."""
-    wrapper_name = f"dse_{name}"
-    if wrapper_name in module.globals:
-        return module.globals[wrapper_name]
-    dbl = ir.DoubleType()
-    vec = ir.VectorType(dbl, 4)
-    vector_name = f"_ZGVdN4v_{name}"
-    vector_fn = module.globals.get(vector_name)
-    if vector_fn is None:
-        vector_fn = ir.Function(module, ir.FunctionType(vec, [vec]), vector_name)
-        vector_fn.attributes.add("nounwind")
-        vector_fn.attributes.add("readnone")
-    fn = ir.Function(module, ir.FunctionType(dbl, [dbl]), wrapper_name)
-    fn.linkage = "linkonce_odr"
-    fn.attributes.add("nounwind")
-    fn.attributes.add("readnone")
-    fn.attributes.add("noinline")
-    # AttributeSet only admits names llvmlite knows; this one is a string attribute
-    set.add(fn.attributes, f'"vector-function-abi-variant"="_ZGVdN4v_{wrapper_name}({vector_name})"')
-    b = ir.IRBuilder(fn.append_basic_block())
-    lanes = b.insert_element(ir.Constant(vec, None), fn.args[0], ir.Constant(ir.IntType(32), 0))
-    lanes = b.shuffle_vector(lanes, ir.Constant(vec, None), ir.Constant(ir.VectorType(ir.IntType(32), 4), [0, 0, 0, 0]))
-    b.ret(b.extract_element(b.call(vector_fn, [lanes]), ir.Constant(ir.IntType(32), 0)))
-    return fn
+@intrinsic
+def _from_bits(typingctx, b):
+    """The float64 whose IEEE 754 bits are the int64 ``b``."""
 
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
 
-def _libmvec_intrinsic(name):
-    @intrinsic
-    def call(typingctx, x):
-        def codegen(context, builder, signature, args):
-            return builder.call(_scalar_wrapper(builder.module, name), args)
-
-        return types.float64(types.float64), codegen
-
-    return call
+    return types.float64(types.int64), codegen
 
 
 @intrinsic
@@ -131,50 +90,117 @@ def _llvm_sqrt(typingctx, x):
     return types.float64(types.float64), codegen
 
 
-if VECTOR_MATH:
-    _exp, _log, _log1p, _expm1 = (_libmvec_intrinsic(f) for f in _VECTOR_FUNCTIONS)
+@numba.njit(inline="always", error_model="numpy")
+def _pow2(m):  # pragma: no cover - compiled
+    """``2**m`` for an integral float ``m`` in [-1022, 1023], without a float-to-int conversion."""
+    return _from_bits(((_bits(m + (1023.0 + _TWO52)) & _MANTISSA)) << 52)
 
-    @numba.vectorize(["f8(f8)"], nopython=True, cache=True)
-    def exp(x):  # pragma: no cover - compiled
-        """``e**x`` (libmvec, element-wise)."""
-        return _exp(x)
 
-    @numba.vectorize(["f8(f8)"], nopython=True, cache=True)
-    def log(x):  # pragma: no cover - compiled
-        """Natural logarithm (libmvec, element-wise)."""
-        return _log(x)
+#: 1/2!, 1/3!, ..., 1/13!: exp(r) - 1 - r = r**2 · Σ c_k r**k; for |r| <= 0.35 the
+#: first term left out (r**14/14!) is below 1e-17 relative
+_EXPM1_COEFFICIENTS = tuple(1.0 / math.factorial(k) for k in range(2, 14))
+#: 1/3, 1/5, ..., 1/21 and two zeros: 2 atanh(s) = 2s + 2s · z · Σ c_k z**k with z = s**2;
+#: for |s| <= 0.172 the first term left out (z**10/23) is below 1e-18
+_ATANH_COEFFICIENTS = tuple(1.0 / (2 * k + 3) for k in range(10)) + (0.0, 0.0)
 
-    @numba.vectorize(["f8(f8)"], nopython=True, cache=True)
-    def log1p(x):  # pragma: no cover - compiled
-        """``log(1 + x)``, accurate for small ``x`` (libmvec, element-wise)."""
-        return _log1p(x)
 
-    @numba.vectorize(["f8(f8)"], nopython=True, cache=True)
-    def expm1(x):  # pragma: no cover - compiled
-        """``exp(x) - 1``, accurate for small ``x`` (libmvec, element-wise)."""
-        return _expm1(x)
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (``llvm.fma.f64``; one instruction where the CPU has FMA)."""
 
-else:
+    def codegen(context, builder, signature, args):
+        dbl = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [dbl], ir.FunctionType(dbl, [dbl, dbl, dbl]))
+        return builder.call(fn, args)
 
-    @numba.vectorize(["f8(f8)"], nopython=True, cache=True)
-    def exp(x):  # pragma: no cover - compiled
-        """``e**x`` (C library, element-wise)."""
-        return np.exp(x)
+    return types.float64(types.float64, types.float64, types.float64), codegen
 
-    @numba.vectorize(["f8(f8)"], nopython=True, cache=True)
-    def log(x):  # pragma: no cover - compiled
-        """Natural logarithm (C library, element-wise)."""
-        return np.log(x)
 
-    @numba.vectorize(["f8(f8)"], nopython=True, cache=True)
-    def log1p(x):  # pragma: no cover - compiled
-        """``log(1 + x)``, accurate for small ``x`` (C library, element-wise)."""
-        return np.log1p(x)
+@numba.njit(inline="always", error_model="numpy")
+def _poly12(x, c):  # pragma: no cover - compiled
+    """``c[0] + c[1] x + ... + c[11] x**11`` by Estrin's scheme.
 
-    @numba.vectorize(["f8(f8)"], nopython=True, cache=True)
-    def expm1(x):  # pragma: no cover - compiled
-        """``exp(x) - 1``, accurate for small ``x`` (C library, element-wise)."""
-        return np.expm1(x)
+    Four dependent steps instead of Horner's eleven, so the CPU overlaps the
+    work of neighbouring terms; every index is a constant.
+    """
+    x2 = x * x
+    x4 = x2 * x2
+    b0 = _fma(_fma(c[3], x, c[2]), x2, _fma(c[1], x, c[0]))
+    b1 = _fma(_fma(c[7], x, c[6]), x2, _fma(c[5], x, c[4]))
+    b2 = _fma(_fma(c[11], x, c[10]), x2, _fma(c[9], x, c[8]))
+    return _fma(_fma(b2, x4, b1), x4, b0)
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _expm1_reduced(r):  # pragma: no cover - compiled
+    """``e**r - 1`` for ``|r| <= 0.35``: its Taylor series to ``r**13``."""
+    return _fma(r * r, _poly12(r, _EXPM1_COEFFICIENTS), r)
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _exp(x):  # pragma: no cover - compiled
+    # e**x = 2**n * e**r with n = round(x / ln 2), |r| <= ln(2)/2; 2**n is applied
+    # in two halves so that the subnormal and near-overflow ranges stay exact
+    xc = np.minimum(np.maximum(x, -746.0), 710.0)
+    n = (xc * _LOG2E + _ROUND) - _ROUND
+    r = (xc - n * _LN2_HI) - n * _LN2_LO
+    n1 = np.floor(0.5 * n)
+    return (1.0 + _expm1_reduced(r)) * _pow2(n1) * _pow2(n - n1)
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _log(x):  # pragma: no cover - compiled
+    # x = 2**e * m with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m-1)/(m+1)
+    tiny = x < _TINY
+    b = _bits(x * select(tiny, 18014398509481984.0, 1.0))  # subnormals scaled by 2**54
+    m = _from_bits((b & _MANTISSA) | _ONE_BITS)
+    big = m > _SQRT2
+    m = select(big, 0.5 * m, m)
+    e = (_from_bits(((b >> 52) & 0x7FF) | _BIAS_BITS) - _TWO52) - 1023.0 - select(tiny, 54.0, 0.0) \
+        + select(big, 1.0, 0.0)
+    s = (m - 1.0) / (m + 1.0)
+    two_s = 2.0 * s
+    r = e * _LN2_HI + (two_s + _fma(two_s * (s * s), _poly12(s * s, _ATANH_COEFFICIENTS), e * _LN2_LO))
+    finite = (x > 0.0) & (x < _INF)
+    return select(finite, r, select(x == 0.0, -_INF, select(x == _INF, _INF, np.nan)))
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _log1p(x):  # pragma: no cover - compiled
+    # log(u) for u = 1 + x, corrected for the rounding of u: (u - 1) - x
+    u = 1.0 + x
+    correction = select((u > 0.0) & (u < _INF), ((u - 1.0) - x) / u, 0.0)
+    return _log(u) - correction
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _expm1(x):  # pragma: no cover - compiled
+    # Taylor series near zero, where exp(x) - 1 would cancel; exp(x) - 1 elsewhere
+    return select(np.abs(x) < 0.35, _expm1_reduced(x), _exp(x) - 1.0)
+
+
+@numba.vectorize(["f8(f8)"], nopython=True, cache=True)
+def exp(x):  # pragma: no cover - compiled
+    """``e**x`` (element-wise; vectorizes in compiled loops)."""
+    return _exp(x)
+
+
+@numba.vectorize(["f8(f8)"], nopython=True, cache=True)
+def log(x):  # pragma: no cover - compiled
+    """Natural logarithm, NaN below zero (element-wise; vectorizes in compiled loops)."""
+    return _log(x)
+
+
+@numba.vectorize(["f8(f8)"], nopython=True, cache=True)
+def log1p(x):  # pragma: no cover - compiled
+    """``log(1 + x)``, accurate for small ``x`` (element-wise; vectorizes in compiled loops)."""
+    return _log1p(x)
+
+
+@numba.vectorize(["f8(f8)"], nopython=True, cache=True)
+def expm1(x):  # pragma: no cover - compiled
+    """``exp(x) - 1``, accurate for small ``x`` (element-wise; vectorizes in compiled loops)."""
+    return _expm1(x)
 
 
 @numba.vectorize(["f8(f8)"], nopython=True, cache=True)

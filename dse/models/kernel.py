@@ -31,7 +31,6 @@ from numba import typeof
 from numba.core.compiler_lock import global_compiler_lock
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import VECTOR_MATH
 from dse.models.chain import (
     _GROUP_TYPES,
     GROUPS,
@@ -69,7 +68,6 @@ def _cache_dir() -> str:
     for f in sorted(here.glob("*.py")):
         digest.update(f.read_bytes())
     digest.update(numba.__version__.encode())
-    digest.update(b"libmvec" if VECTOR_MATH else b"libm")
     base = os.environ.get("DSE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dse")
     return os.path.join(base, f"numba-{digest.hexdigest()[:16]}")
 
@@ -80,7 +78,7 @@ numba.config.CACHE_DIR = _cache_dir()
 
 #: designs per tile: the compute loop runs over exactly this many (a multiple of
 #: the vector width, so no design is ever evaluated by a scalar remainder loop)
-TILE = 256
+TILE = 64
 #: distance between rows of the tile buffer, in doubles: a little more than
 #: TILE so that rows do not start at the same offset modulo 4 KiB (a store to
 #: one row and a load from another at that distance make the CPU wait on a
@@ -282,9 +280,10 @@ def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, chosen, o
             _compute_tile(buf, k, False)
         # scatter the requested outputs
         for j in range(n_out):
-            row = (_OUT + chosen[j]) * STRIDE
+            src = buf[(_OUT + chosen[j]) * STRIDE:]
+            dst = out[j, t0:]
             for i in range(nt):
-                out[j, t0 + i] = buf[row + i]
+                dst[i] = src[i]
 
 
 numba.config.CACHE_DIR = _previous_cache_dir

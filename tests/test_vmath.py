@@ -1,0 +1,89 @@
+"""The models' own exp, log, log1p and expm1 against numpy's (the C library's).
+
+They are written in plain arithmetic so that the sweep kernel's loop over
+designs vectorizes (``dse.models._ufuncs``). The reference is numpy, whose
+functions are within about 1 ulp of the correctly rounded result; the bounds
+below are the error each construction allows, not a measured maximum widened:
+
+* exp: Taylor remainder < 1e-17 on |r| <= ln(2)/2, a few roundings → 2 ulp;
+* log, log1p: one division for s = (m-1)/(m+1), then a series → 3 ulp;
+* expm1: exp(x) - 1 for |x| >= 0.35 loses up to ~3 ulp to the subtraction → 5 ulp.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dse.models._ufuncs import exp, expm1, log, log1p, sqrt
+
+FINITE = dict(allow_nan=False, allow_infinity=False)
+
+
+def _ulps(got, ref):
+    got, ref = np.asarray(got, float), np.asarray(ref, float)
+    with np.errstate(invalid="ignore"):
+        return np.abs(got - ref) / np.spacing(np.abs(ref))
+
+
+def _wide_samples(rng):
+    """Arguments over the whole useful range of each function, log-uniform where that matters."""
+    return {
+        exp: np.concatenate([rng.uniform(-745.0, 709.7, 200_000), rng.uniform(-1.0, 1.0, 200_000),
+                             rng.uniform(-1e-6, 1e-6, 20_000)]),
+        log: np.concatenate([np.exp(rng.uniform(-744.0, 709.0, 200_000)), rng.uniform(0.5, 2.0, 200_000),
+                             5e-324 * rng.integers(1, 2**40, 20_000)]),
+        log1p: np.concatenate([rng.uniform(-0.999, 1.0, 200_000), np.exp(rng.uniform(-700.0, 700.0, 200_000)),
+                               -np.exp(rng.uniform(-700.0, -1e-3, 200_000))]),
+        expm1: np.concatenate([rng.uniform(-1.0, 1.0, 200_000), rng.uniform(-40.0, 709.0, 200_000),
+                               rng.uniform(-1e-8, 1e-8, 20_000)]),
+    }
+
+
+REFERENCE = {exp: np.exp, log: np.log, log1p: np.log1p, expm1: np.expm1}
+BOUND_ULPS = {exp: 2, log: 3, log1p: 3, expm1: 5}
+
+
+@pytest.mark.parametrize("f", [exp, log, log1p, expm1], ids=lambda f: f.__name__)
+def test_within_a_few_ulps_of_numpy_over_the_whole_range(f):
+    x = _wide_samples(np.random.default_rng(7))[f]
+    ref = REFERENCE[f](x)
+    ok = np.isfinite(ref) & (ref != 0)
+    assert ok.mean() > 0.99
+    assert _ulps(f(x)[ok], ref[ok]).max() <= BOUND_ULPS[f]
+
+
+SPECIAL = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0, 1.0, -2.0, 709.78, 709.8, 710.0, -745.1, -746.0,
+                    1e-320, 5e-324, 2.2250738585072014e-308, 1e-300, -1e-300, 1e300, -1e300])
+
+
+@pytest.mark.parametrize("f", [exp, log, log1p, expm1], ids=lambda f: f.__name__)
+def test_special_values_as_numpy(f):
+    with np.errstate(all="ignore"):
+        got, ref = f(SPECIAL), REFERENCE[f](SPECIAL)
+    same = (got == ref) | (np.isnan(got) & np.isnan(ref))
+    close = np.isfinite(ref) & (_ulps(got, ref) <= BOUND_ULPS[f])
+    assert np.all(same | close), SPECIAL[~(same | close)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-700.0, 700.0, **FINITE))
+def test_exp_and_log_invert_each_other(x):
+    assert abs(float(log(exp(x))) - x) <= 4 * np.spacing(max(abs(x), 1.0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-0.5, 0.5, **FINITE))
+def test_log1p_and_expm1_keep_small_arguments(x):
+    # near zero both are x (1 + O(x)); relative accuracy must not be lost there
+    y = float(expm1(x))
+    assert abs(float(log1p(y)) - x) <= 8 * np.spacing(abs(x)) + 1e-300
+
+
+def test_sqrt_is_correctly_rounded():
+    x = np.random.default_rng(3).uniform(0.0, 1e6, 10_000)
+    assert np.array_equal(sqrt(x), np.sqrt(x))
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(sqrt(-1.0))

@@ -268,8 +268,9 @@ class ModelChain:
         values: np.ndarray,
         outputs: Sequence[str],
         dtype=np.float32,
+        energy_only: bool = False,
     ) -> np.ndarray:
         """Evaluate a block with the fused kernel (see :mod:`dse.models.kernel`)."""
         select = [physics.OUTPUT_FIELDS.index(o) for o in outputs]
         return evaluate_block(shape, axis_of, starts, values, self.tables, self.ce_table, self.constants,
-                              select, dtype=dtype)
+                              select, dtype=dtype, energy_only=energy_only)

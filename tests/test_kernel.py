@@ -82,3 +82,29 @@ def test_kernel_refreshes_varying_categories_in_every_tile(varying):
     ref = chain.evaluate(inputs)
     for j, name in enumerate(OUTPUT_FIELDS):
         np.testing.assert_allclose(out[j], ref[name], rtol=1e-11, atol=1e-12, equal_nan=True, err_msg=name)
+
+
+def test_energy_only_kernel_matches_the_array_path_and_drops_the_ce_model():
+    """The energy-only baseline of benchmarks/lifetime_overhead.py: same kernel, CE model and its outputs off."""
+    from dse.models import chain as physics
+
+    chain = ModelChain(uncertainty=False)
+    d = _random_designs(chain, 1000, seed=2)
+    axis_of = [0] * len(INPUT_ORDER)
+    starts = np.cumsum([0] + [1000] * (len(INPUT_ORDER) - 1))
+    values = np.concatenate([d[name] for name in INPUT_ORDER])
+    out = chain.evaluate_block([1000], axis_of, starts, values, list(OUTPUT_FIELDS), dtype=np.float64,
+                               energy_only=True)
+    with np.errstate(all="ignore"):
+        ref = physics.evaluate(chain.parameters(d), chain.constants, energy_only=True)._asdict()
+    full = chain.evaluate(d)
+    for j, name in enumerate(OUTPUT_FIELDS):
+        np.testing.assert_allclose(out[j], ref[name], rtol=1e-11, atol=1e-12, equal_nan=True, err_msg=name)
+    row = dict(zip(OUTPUT_FIELDS, out, strict=True))
+    for name in ("coulombic_efficiency", "cycle_life", "cost", "infeasible_reason"):
+        assert np.isnan(row[name]).all(), name
+    # without a formation loss the inventory can only be larger than the full chain's
+    ok = np.isfinite(full["inventory"]) & np.isfinite(row["inventory"])
+    assert ok.sum() > 900
+    assert np.all(row["inventory"][ok] >= full["inventory"][ok])
+    assert np.any(row["inventory"][ok] > full["inventory"][ok])

@@ -26,7 +26,7 @@ from dse.models.ce import ce_features, coulombic_efficiency, log_loss_mean, log_
 from dse.models.cost import area_cost, cost_per_energy, mass_cost
 from dse.models.energy import energy_density, pouch_cell, specific_energy, utilisation
 from dse.models.feasibility import critical_current_density, infeasible_reason
-from dse.models.lifetime import cycle_life, first_cycle_loss, initial_inventory
+from dse.models.lifetime import Lifetime, cycle_life, first_cycle_loss, initial_inventory
 from dse.models.stack import (
     cathode_layer,
     deposit_porosity,
@@ -176,7 +176,7 @@ def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss):
 
 
 @register_jitable(inline="always", error_model="numpy")
-def evaluate(p, k, uncertain=None):
+def evaluate(p, k, uncertain=None, energy_only=False):
     """Evaluate the whole chain for one block of designs (or one design).
 
     Parameters
@@ -187,6 +187,11 @@ def evaluate(p, k, uncertain=None):
     uncertain : bool, optional
         Whether to compute the p10/p90 cycle life; default ``k.uncertainty``.
         The fused kernel passes a constant so that its loop has no branch.
+    energy_only : bool, default False
+        Evaluate the energy model alone, as it stands without the CE
+        surrogate: no formation loss (the inventory is the first charge plus
+        any excess), and cycle life, cost and feasibility are NaN. This is the
+        baseline of ``benchmarks/lifetime_overhead.py``.
 
     Returns
     -------
@@ -232,25 +237,33 @@ def evaluate(p, k, uncertain=None):
     usable = utilisation(d.discharge_rate, loading, e.transport_current)
     q = d.depth_of_discharge * usable * loading
     current_density = d.charge_rate * loading
-    features = ce_features(
-        d.stack_pressure, e.min_stack_pressure, solid, current_density, d.temperature, loading,
-        d.depth_of_discharge, d.charge_rate, d.discharge_rate,
-    )
-    mean = log_loss_mean(p.ce.base, features, k.slopes)
     per_capacity = metal_thickness_per_capacity(m.molar_mass, m.density)
     mass_per_capacity = metal_mass_per_capacity(m.molar_mass)
     excess_capacity = d.metal_excess / per_capacity
     uptake_specific = select(m.code < 0.5, co.uptake_li, select(m.code < 1.5, co.uptake_na, co.uptake_k))
     uptake = 1.0e-3 * coating.mass * uptake_specific
-    ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean)
-    if uncertain:
-        spread = k.quantile_z * sqrt(log_loss_variance(p.ce.variance, p.ce.covariance, features,
-                                                          k.slope_covariance, k.residual_variance))
-        life_low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread)[2].cycle_life
-        life_high = _lifetime(d, c, k, q, excess_capacity, uptake, mean - spread)[2].cycle_life
+    # (in an energy-only loop these are unused, and the compiler drops them)
+    features = ce_features(
+        d.stack_pressure, e.min_stack_pressure, solid, current_density, d.temperature, loading,
+        d.depth_of_discharge, d.charge_rate, d.discharge_rate,
+    )
+    mean = log_loss_mean(p.ce.base, features, k.slopes)
+    nan = np.nan
+    if energy_only:
+        ce = nan + 0.0 * q
+        inv = initial_inventory(loading, c.first_cycle_efficiency, d.prelithiation, excess_capacity, uptake,
+                                k.coating_trapped_fraction, 0.0 * q)
+        life = Lifetime(np.minimum(q, inv.inventory), ce, ce, ce)
+        life_low = life_high = ce
     else:
-        life_low = np.nan + 0.0 * mean
-        life_high = np.nan + 0.0 * mean
+        ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean)
+        if uncertain:
+            spread = k.quantile_z * sqrt(log_loss_variance(p.ce.variance, p.ce.covariance, features,
+                                                              k.slope_covariance, k.residual_variance))
+            life_low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread)[2].cycle_life
+            life_high = _lifetime(d, c, k, q, excess_capacity, uptake, mean - spread)[2].cycle_life
+        else:
+            life_low = life_high = nan + 0.0 * q
     inventory = select(baseline, q, inv.inventory)
     first = select(baseline, q, life.first_capacity)
 
@@ -300,36 +313,38 @@ def evaluate(p, k, uncertain=None):
     ed_cell = select(is_pouch, 1000.0 * pouch.energy / pouch.volume, ed_stack)
 
     # --- lifetime outputs ----------------------------------------------------
-    nan = np.nan
     cycles = select(baseline, nan, life.cycle_life)
     lifetime_energy = select(baseline, nan, 1.0e-3 * se_cell * life.delivered / first)
 
-    # --- cost ----------------------------------------------------------------
-    inactive_mass = cathode.mass - cathode.active_mass - cathode.catholyte_mass
-    unit_cost = (
-        mass_cost(cathode.active_mass, c.price) + mass_cost(inactive_mass, k.inactive_price)
-        + mass_cost(cathode.catholyte_mass, e.price) + mass_cost(additive_mass, k.additive_price)
-        + select(solid, mass_cost(separator.mass, e.price), area_cost(s.price))
-        + mass_cost(liquid, e.price) + mass_cost(host.mass, a.price)
-        + mass_cost(positive.mass, k.positive_collector_price)
-        + mass_cost(negative.mass, cc.price) + 0.5 * area_cost(cc.process_cost)
-        + mass_cost(coating.mass, co.price) + select(coated, area_cost(co.process_cost), 0.0)
-        + mass_cost(excess_metal_mass, m.price)
-    )
-    electrode_area = 0.01 * pk.electrode_width * pk.electrode_length
-    pouch_cost = (pk.layers * electrode_area * unit_cost + 2.0 * area_cost(pk.laminate_price) * pouch.footprint
-                  + 1.0e-3 * k.hardware_price * pouch.hardware_mass)
-    cost = select(is_pouch, 1000.0 * pouch_cost / pouch.energy, cost_per_energy(unit_cost, unit_energy))
+    if energy_only:
+        cost = reason = nan + 0.0 * q
+    else:
+        # --- cost ----------------------------------------------------------------
+        inactive_mass = cathode.mass - cathode.active_mass - cathode.catholyte_mass
+        unit_cost = (
+            mass_cost(cathode.active_mass, c.price) + mass_cost(inactive_mass, k.inactive_price)
+            + mass_cost(cathode.catholyte_mass, e.price) + mass_cost(additive_mass, k.additive_price)
+            + select(solid, mass_cost(separator.mass, e.price), area_cost(s.price))
+            + mass_cost(liquid, e.price) + mass_cost(host.mass, a.price)
+            + mass_cost(positive.mass, k.positive_collector_price)
+            + mass_cost(negative.mass, cc.price) + 0.5 * area_cost(cc.process_cost)
+            + mass_cost(coating.mass, co.price) + select(coated, area_cost(co.process_cost), 0.0)
+            + mass_cost(excess_metal_mass, m.price)
+        )
+        electrode_area = 0.01 * pk.electrode_width * pk.electrode_length
+        pouch_cost = (pk.layers * electrode_area * unit_cost + 2.0 * area_cost(pk.laminate_price) * pouch.footprint
+                      + 1.0e-3 * k.hardware_price * pouch.hardware_mass)
+        cost = select(is_pouch, 1000.0 * pouch_cost / pouch.energy, cost_per_energy(unit_cost, unit_energy))
 
-    # --- feasibility ---------------------------------------------------------
-    ccd = co.ccd_factor * critical_current_density(e.critical_current_density, e.ccd_activation_energy,
-                                                   e.ccd_pressure_scale, d.temperature, d.stack_pressure)
-    alloys = select(m.code < 0.5, cc.alloys_li, select(m.code < 1.5, cc.alloys_na, cc.alloys_k))
-    reason = infeasible_reason(
-        m.code, c.metal_code, e.metal_code, alloys, c.upper_cutoff_voltage, e.oxidative_limit,
-        d.temperature, e.min_temperature, e.max_temperature, solid, current_density, ccd,
-        d.stack_pressure, pk.max_stack_pressure, starved, inventory, valid,
-    )
+        # --- feasibility ---------------------------------------------------------
+        ccd = co.ccd_factor * critical_current_density(e.critical_current_density, e.ccd_activation_energy,
+                                                       e.ccd_pressure_scale, d.temperature, d.stack_pressure)
+        alloys = select(m.code < 0.5, cc.alloys_li, select(m.code < 1.5, cc.alloys_na, cc.alloys_k))
+        reason = infeasible_reason(
+            m.code, c.metal_code, e.metal_code, alloys, c.upper_cutoff_voltage, e.oxidative_limit,
+            d.temperature, e.min_temperature, e.max_temperature, solid, current_density, ccd,
+            d.stack_pressure, pk.max_stack_pressure, starved, inventory, valid,
+        )
 
     return Outputs(
         se_cell, ed_cell, se_stack, ed_stack, first, voltage,

@@ -118,11 +118,11 @@ def _at(buf, row, i):  # pragma: no cover - compiled
 
 
 @register_jitable(error_model="numpy")
-def _compute_tile(buf, k, uncertain):  # pragma: no cover - compiled
+def _compute_tile(buf, k, uncertain, energy_only):  # pragma: no cover - compiled
     """Evaluate every design of the tile; all reads and writes are ``buf[row * STRIDE + i]``.
 
-    ``uncertain`` is a constant at each call site, so each copy of the loop is
-    compiled without the branch on it.
+    ``uncertain`` and ``energy_only`` are constants at each call site, so each
+    copy of the loop is compiled without the branches on them.
     """
     for i in range(TILE):
         d = DesignInputs(_at(buf, 0, i), _at(buf, 1, i), _at(buf, 2, i), _at(buf, 3, i), _at(buf, 4, i), _at(buf, 5, i),
@@ -156,7 +156,7 @@ def _compute_tile(buf, k, uncertain):  # pragma: no cover - compiled
         ce = CeTerms(_at(buf, _CE, i), _at(buf, _CE + 1, i), (_at(buf, _CE + 2, i), _at(buf, _CE + 3, i),
             _at(buf, _CE + 4, i), _at(buf, _CE + 5, i), _at(buf, _CE + 6, i), _at(buf, _CE + 7, i), _at(buf, _CE + 8, i)))
         r = evaluate(Parameters(d, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce), k,
-                     uncertain)
+                     uncertain, energy_only)
         buf[(_OUT + 0) * STRIDE + i] = r.specific_energy
         buf[(_OUT + 1) * STRIDE + i] = r.energy_density
         buf[(_OUT + 2) * STRIDE + i] = r.specific_energy_stack
@@ -232,7 +232,7 @@ def _fill_ce(buf, tce, codes, n_coating):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, chosen, out):  # pragma: no cover
+def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, energy_only, chosen, out):  # pragma: no cover
     ndim = shape.size
     n = 1
     for a in range(ndim):
@@ -274,10 +274,12 @@ def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, chosen, o
         if t0 == 0 or axis_of[N_DESIGN + _G_ELECTROLYTE] >= 0 or axis_of[N_DESIGN + _G_COATING] >= 0:
             _fill_ce(buf, tce, codes, n_coating)
         # compute: one straight loop over the tile that LLVM vectorizes
-        if uncertain:
-            _compute_tile(buf, k, True)
+        if energy_only:
+            _compute_tile(buf, k, False, True)
+        elif uncertain:
+            _compute_tile(buf, k, True, False)
         else:
-            _compute_tile(buf, k, False)
+            _compute_tile(buf, k, False, False)
         # scatter the requested outputs
         for j in range(n_out):
             src = buf[(_OUT + chosen[j]) * STRIDE:]
@@ -316,7 +318,8 @@ def _run_kernel(*args):
     return _kernel(*args)
 
 
-def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32):
+def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32,
+                   energy_only=False):
     """Evaluate a block of designs with the fused kernel.
 
     Parameters
@@ -337,6 +340,8 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
     select : sequence of int
         Indices of :data:`dse.models.chain.OUTPUT_FIELDS` to return.
     dtype : numpy dtype, default float32
+    energy_only : bool, default False
+        Run the energy model alone (see :func:`dse.models.chain.evaluate`).
 
     Returns
     -------
@@ -350,6 +355,6 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
     _run_kernel(
         shape, np.asarray(axis_of, np.int64), np.asarray(starts, np.int64), np.ascontiguousarray(values, np.float64),
         tuple(np.ascontiguousarray(t, np.float64) for t in tables), np.ascontiguousarray(ce_table, np.float64),
-        n_coating, constants, np.asarray(select, np.int64), out,
+        n_coating, constants, bool(energy_only), np.asarray(select, np.int64), out,
     )
     return out

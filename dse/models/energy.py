@@ -11,7 +11,6 @@ import numpy as np
 from numba.extending import register_jitable
 
 from dse.models._ufuncs import sqrt
-
 from dse.models.constants import WH_KG_PER_MWH_MG, WH_L_PER_MWH_CM2_UM
 
 __all__ = ["utilisation", "specific_energy", "energy_density", "pouch_cell", "PouchCell", "Plates", "pressure_plates"]

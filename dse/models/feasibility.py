@@ -12,7 +12,6 @@ import numpy as np
 from numba.extending import register_jitable
 
 from dse.models._ufuncs import exp
-
 from dse.models.constants import BOLTZMANN, ZERO_CELSIUS
 
 __all__ = ["REASONS", "critical_current_density", "infeasible_reason", "describe_reason"]

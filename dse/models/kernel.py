@@ -296,25 +296,25 @@ numba.config.CACHE_DIR = _previous_cache_dir
 #: returns a status code the loop must branch on); LLVM's default at -O3 is 250.
 _KERNEL_INLINE_THRESHOLD = 1000000
 _DEFAULT_INLINE_THRESHOLD = 250
-_compiled = False
+#: argument types the kernel has been compiled (or loaded from the cache) for
+_compiled: set = set()
 
 
 def _run_kernel(*args):
-    """Call :func:`_kernel`, compiling it (or loading it from the cache) on first use.
+    """Call :func:`_kernel`, compiling it (or loading it from the cache) on first use of each argument types.
 
     The inlining threshold is an LLVM process-wide option, so it is raised only
     while this one function compiles, under numba's compiler lock.
     """
-    global _compiled
-    if _compiled:
-        return _kernel(*args)
-    with global_compiler_lock:
-        ll.set_option("", f"-inline-threshold={_KERNEL_INLINE_THRESHOLD}")
-        try:
-            _kernel.compile(tuple(typeof(a) for a in args))
-        finally:
-            ll.set_option("", f"-inline-threshold={_DEFAULT_INLINE_THRESHOLD}")
-        _compiled = True
+    signature = tuple(typeof(a) for a in args)
+    if signature not in _compiled:
+        with global_compiler_lock:
+            ll.set_option("", f"-inline-threshold={_KERNEL_INLINE_THRESHOLD}")
+            try:
+                _kernel.compile(signature)
+            finally:
+                ll.set_option("", f"-inline-threshold={_DEFAULT_INLINE_THRESHOLD}")
+            _compiled.add(signature)
     return _kernel(*args)
 
 

@@ -269,8 +269,9 @@ class ModelChain:
         outputs: Sequence[str],
         dtype=np.float32,
         energy_only: bool = False,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Evaluate a block with the fused kernel (see :mod:`dse.models.kernel`)."""
+        """Evaluate a block with the fused kernel (see :func:`dse.models.kernel.evaluate_block`)."""
         select = [physics.OUTPUT_FIELDS.index(o) for o in outputs]
         return evaluate_block(shape, axis_of, starts, values, self.tables, self.ce_table, self.constants,
-                              select, dtype=dtype, energy_only=energy_only)
+                              select, dtype=dtype, energy_only=energy_only, out=out)

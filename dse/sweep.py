@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -108,10 +109,35 @@ def _prepare(task: Block):
     return _WORKER_CACHE[key]
 
 
-def evaluate_space_block(space: DesignSpace, chain, block: int, outputs: tuple[str, ...]):
-    """Evaluate one block: ``(values (n_out, n), sampled inputs, block shape, region)``."""
+#: per worker thread: the output array of its last block, reused for the next
+_SCRATCH = threading.local()
+
+
+def _scratch(size: int) -> np.ndarray:
+    """A flat float32 array of at least ``size`` values owned by the calling thread.
+
+    Every block of a sweep has the same size but the last, and each is
+    written to the store before the task ends, so a thread can evaluate every
+    block into the same memory. Fresh memory would instead be zeroed by the
+    operating system page by page, which costs a fifth of the kernel's time.
+    """
+    buffer = getattr(_SCRATCH, "buffer", None)
+    if buffer is None or buffer.size < size:
+        buffer = _SCRATCH.buffer = np.empty(size, np.float32)
+    return buffer
+
+
+def evaluate_space_block(space: DesignSpace, chain, block: int, outputs: tuple[str, ...],
+                         out: np.ndarray | None = None):
+    """Evaluate one block: ``(values (n_out, n), sampled inputs, block shape, region)``.
+
+    ``out``: a flat float32 array of at least ``n_out · n`` values to hold ``values``
+    (see :func:`dse.models.kernel.evaluate_block`).
+    """
     shape, axis_of, starts, values, sampled = space.kernel_inputs(block, chain)
-    out = chain.evaluate_block(shape, axis_of, starts, values, outputs)
+    if out is not None:
+        out = out[: len(outputs) * int(np.prod(shape))].reshape(len(outputs), -1)
+    out = chain.evaluate_block(shape, axis_of, starts, values, outputs, out=out)
     return out, sampled, shape, space.block_slices(block)
 
 
@@ -119,7 +145,9 @@ def _run_block(task: Block) -> tuple[str, int, int, int, float]:
     t0 = time.perf_counter()
     spec, spaces, chains = _prepare(task)
     space, chain = spaces[task.scenario], chains[task.scenario]
-    values, sampled, shape, region = evaluate_space_block(space, chain, task.block, spec.outputs)
+    # the values are written to the store below and not kept, so the thread's scratch array can hold them
+    scratch = _scratch(len(spec.outputs) * space.block_size)
+    values, sampled, shape, region = evaluate_space_block(space, chain, task.block, spec.outputs, out=scratch)
     categories = {x.name: list(x.choices) for x in space.scenario.sampled
                   if x.choices is not None and INPUTS[x.name].categorical}
     feasible = write_block(task.path, task.group, task.block, region, shape, spec.outputs, values, sampled,

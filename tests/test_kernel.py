@@ -108,3 +108,19 @@ def test_energy_only_kernel_matches_the_array_path_and_drops_the_ce_model():
     assert ok.sum() > 900
     assert np.all(row["inventory"][ok] >= full["inventory"][ok])
     assert np.any(row["inventory"][ok] > full["inventory"][ok])
+
+
+def test_kernel_writes_into_a_given_output_array_and_rejects_a_wrong_one():
+    """Sweeps evaluate block after block into one array: the second block must not see the first."""
+    chain = ModelChain()
+    outputs = ["specific_energy", "cycle_life", "infeasible_reason"]
+    first = _grid_block(chain, {"cathode_loading": np.linspace(1.0, 8.0, 300)})
+    second = _grid_block(chain, {"cathode_loading": np.linspace(2.0, 9.0, 300), "metal": ["Na"]})
+    out = np.full((3, 300), np.nan, np.float32)
+    assert chain.evaluate_block(*first, outputs, out=out) is out
+    np.testing.assert_array_equal(out, chain.evaluate_block(*first, outputs))
+    chain.evaluate_block(*second, outputs, out=out)
+    np.testing.assert_array_equal(out, chain.evaluate_block(*second, outputs))
+    for bad in (np.empty((3, 299), np.float32), np.empty((3, 300), np.float64), np.empty((300, 3), np.float32).T):
+        with pytest.raises(ValueError, match="out must be a C-contiguous float32 array of shape"):
+            chain.evaluate_block(*first, outputs, out=bad)

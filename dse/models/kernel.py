@@ -319,7 +319,7 @@ def _run_kernel(*args):
 
 
 def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32,
-                   energy_only=False):
+                   energy_only=False, out=None):
     """Evaluate a block of designs with the fused kernel.
 
     Parameters
@@ -342,15 +342,25 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
     dtype : numpy dtype, default float32
     energy_only : bool, default False
         Run the energy model alone (see :func:`dse.models.chain.evaluate`).
+    out : ndarray, optional
+        C-contiguous ``(len(select), prod(shape))`` array of ``dtype`` to
+        write into. A caller that evaluates block after block can pass the
+        same one each time: fresh memory from the operating system is zeroed
+        page by page on first touch, which costs about as much as the
+        energy model itself (``benchmarks/model_chain.py``).
 
     Returns
     -------
     ndarray
-        ``(len(select), prod(shape))``.
+        ``(len(select), prod(shape))``; ``out`` if given.
     """
     shape = np.asarray(shape, dtype=np.int64)
     n = int(np.prod(shape)) if shape.size else 1
-    out = np.empty((len(select), n), dtype=dtype)
+    if out is None:
+        out = np.empty((len(select), n), dtype=dtype)
+    elif out.shape != (len(select), n) or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {np.dtype(dtype)} array of shape {(len(select), n)}, "
+                         f"not {out.dtype} {out.shape}")
     n_coating = tables[CATEGORICAL_ORDER.index("coating")].shape[0]
     _run_kernel(
         shape, np.asarray(axis_of, np.int64), np.asarray(starts, np.int64), np.ascontiguousarray(values, np.float64),

@@ -132,8 +132,8 @@ def ce_features(
         select(solid, 0.0, liquid_pressure),
         select(solid, contact, 0.0),
         log(current_density / REFERENCE_CURRENT_DENSITY),
-        (temperature - REFERENCE_TEMPERATURE) / 10.0,
-        log(cathode_loading / REFERENCE_AREAL_CAPACITY),
+        (temperature - REFERENCE_TEMPERATURE) * 0.1,
+        log(cathode_loading * (1.0 / REFERENCE_AREAL_CAPACITY)),
         1.0 - depth_of_discharge,
         log(charge_rate / discharge_rate),
     )

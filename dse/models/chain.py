@@ -223,9 +223,11 @@ def evaluate(p, k, uncertain=None, energy_only=False):
         loading, c.specific_capacity, d.cathode_active_fraction, d.cathode_porosity,
         c.density, c.inactive_density, catholyte, e.density, c.coating_density,
     )
-    additive_mass = 1000.0 * d.prelithiation * loading / k.additive_capacity
+    # (divisions by chain constants are written as products with a quotient of constants,
+    # which compiled code computes once per block instead of once per design)
+    additive_mass = d.prelithiation * loading * (1000.0 / k.additive_capacity)
     cathode_mass = cathode.mass + additive_mass
-    cathode_thickness = cathode.thickness + 10.0 * additive_mass / k.additive_density
+    cathode_thickness = cathode.thickness + additive_mass * (10.0 / k.additive_density)
     separator = porous_layer(d.separator_thickness, select(solid, e.density, s.density), select(solid, 0.0, s.porosity))
     host = host_anode_layer(loading, a.np_ratio, a.specific_capacity, a.active_fraction, a.coating_density, a.porosity)
     positive = solid_layer(0.5 * d.positive_collector_thickness, k.positive_collector_density)
@@ -334,7 +336,9 @@ def evaluate(p, k, uncertain=None, energy_only=False):
         electrode_area = 0.01 * pk.electrode_width * pk.electrode_length
         pouch_cost = (pk.layers * electrode_area * unit_cost + 2.0 * area_cost(pk.laminate_price) * pouch.footprint
                       + 1.0e-3 * k.hardware_price * pouch.hardware_mass)
-        cost = select(is_pouch, 1000.0 * pouch_cost / pouch.energy, cost_per_energy(unit_cost, unit_energy))
+        # USD per kWh of the cell, or of the repeat unit for a bare stack (cost_per_energy)
+        cost = cost_per_energy(select(is_pouch, 1.0e-3 * pouch_cost, unit_cost),
+                               select(is_pouch, pouch.energy, unit_energy))
 
         # --- feasibility ---------------------------------------------------------
         ccd = co.ccd_factor * critical_current_density(e.critical_current_density, e.ccd_activation_energy,

@@ -116,8 +116,9 @@ def pressure_plates(stack_pressure, span, plate_density, plate_strength, cells_p
     >>> round(float(t), 3), round(float(m), 3)
     (0.568, 0.448)
     """
-    plate = span * sqrt(plate_factor * np.maximum(stack_pressure, 0.0) / plate_strength)
-    per_cell = 2.0 * plate / cells_per_module
+    # 2 t / n = 2 b · sqrt(β p / (σ n²)): one division
+    per_cell = 2.0 * span * sqrt(plate_factor * np.maximum(stack_pressure, 0.0)
+                                 / (plate_strength * cells_per_module * cells_per_module))
     return Plates(per_cell, per_cell * 0.1 * plate_density)
 
 

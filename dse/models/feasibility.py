@@ -58,7 +58,7 @@ def critical_current_density(reference, activation_energy, pressure_scale, tempe
     1.0
     """
     kelvin = temperature + ZERO_CELSIUS
-    arrhenius = exp(activation_energy / BOLTZMANN * (1.0 / 298.15 - 1.0 / kelvin))
+    arrhenius = exp(activation_energy * (1.0 / BOLTZMANN) * (1.0 / 298.15 - 1.0 / kelvin))
     return reference * arrhenius * (1.0 + np.maximum(stack_pressure, 0.0) / pressure_scale)
 
 

@@ -108,11 +108,15 @@ def cathode_layer(
     mass = active_mass / solids
     catholyte_mass = mass * catholyte_fraction
     inactive_mass = mass - active_mass - catholyte_mass
-    skeletal = UM_PER_MG_CM3 * (
-        active_mass / active_density + inactive_mass / inactive_density + catholyte_mass / catholyte_density
-    )
-    from_density = UM_PER_MG_CM3 * mass / select(coating_density > 0.0, coating_density, 1.0)
-    thickness = select(coating_density > 0.0, from_density, skeletal / (1.0 - porosity))
+    # thickness = mass / apparent density; without a given one, the apparent density is
+    # (1 - porosity) · mass / Σ m_i / ρ_i, written over one common denominator (one division, not five)
+    skeletal_volume = (active_mass * inactive_density * catholyte_density
+                       + inactive_mass * active_density * catholyte_density
+                       + catholyte_mass * active_density * inactive_density)
+    skeletal_density = active_density * inactive_density * catholyte_density
+    given = coating_density > 0.0
+    thickness = UM_PER_MG_CM3 * (select(given, mass, skeletal_volume)
+                                 / select(given, coating_density, (1.0 - porosity) * skeletal_density))
     valid = (porosity >= 0.0) & (porosity < 1.0) & (solids > 0.0) & (solids <= 1.0) & (cathode_loading > 0.0)
     thickness = select(valid, thickness, np.nan)
     return CathodeLayer(active_mass, mass, thickness, porosity * thickness, catholyte_mass)
@@ -205,7 +209,7 @@ def metal_mass_per_capacity(molar_mass):
     >>> round(float(metal_mass_per_capacity(6.94)), 4)
     0.2589
     """
-    return 1000.0 * molar_mass / MAH_PER_MOL
+    return (1000.0 / MAH_PER_MOL) * molar_mass
 
 
 @register_jitable(error_model="numpy")

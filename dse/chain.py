@@ -237,7 +237,7 @@ class ModelChain:
         row = arrays["electrolyte"].astype(np.int64) * len(self.ids["coating"]) + arrays["coating"].astype(np.int64)
         ce = physics.CeTerms(self.ce_table[row, 0], self.ce_table[row, 1],
                              tuple(self.ce_table[row, 2 + j] for j in range(7)))
-        return physics.Parameters(design, *groups, ce)
+        return physics.Parameters(design, physics.derived_inputs(design), *groups, ce)
 
     def evaluate(self, inputs: Mapping[str, object]) -> dict[str, np.ndarray]:
         """Evaluate designs given as arrays (or scalars) of inputs.

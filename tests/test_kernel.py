@@ -59,13 +59,17 @@ def _grid_block(chain: ModelChain, axes: dict):
 
 def test_kernel_grid_enumerates_in_c_order():
     chain = ModelChain()
+    # (loading, pressure and the rates also carry the derived inputs, their logs, along their axes)
     axes = {"cathode_loading": np.array([2.0, 4.0, 6.0]), "current_collector_thickness": np.array([4.0, 8.0]),
-            "stack_pressure": np.array([0.0, 0.5, 1.0, 2.0])}
-    out = chain.evaluate_block(*_grid_block(chain, axes), ["specific_energy", "cycle_life"], dtype=np.float64)
+            "stack_pressure": np.array([0.0, 0.5, 1.0, 2.0]), "discharge_rate": np.array([0.5, 2.0]),
+            "charge_rate": np.array([0.1, 0.3, 1.0])}
+    outputs = ["specific_energy", "coulombic_efficiency", "cycle_life"]
+    out = chain.evaluate_block(*_grid_block(chain, axes), outputs, dtype=np.float64)
     grid = np.meshgrid(*axes.values(), indexing="ij")
     ref = chain.evaluate({n: g.ravel() for n, g in zip(axes, grid, strict=True)})
-    np.testing.assert_allclose(out[0], ref["specific_energy"], rtol=1e-12)
-    np.testing.assert_allclose(out[1], ref["cycle_life"], rtol=1e-12)
+    assert np.unique(ref["coulombic_efficiency"]).size == 3 * 4 * 2 * 3  # CE varies along every axis but the collector
+    for row, name in zip(out, outputs, strict=True):
+        np.testing.assert_allclose(row, ref[name], rtol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("varying", ["electrolyte", "coating", "metal"])

@@ -22,6 +22,7 @@ model evaluated at the quantiles of ``ln(1 - CE)``.
 
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -33,6 +34,8 @@ __all__ = [
     "CeFeatures",
     "FEATURE_NAMES",
     "ce_features",
+    "ce_features_from_logs",
+    "pressure_saturation",
     "log_loss_mean",
     "log_loss_variance",
     "coulombic_efficiency",
@@ -125,17 +128,59 @@ def ce_features(
     >>> round(float(f.pressure), 3), round(float(f.rate_ratio), 3)
     (0.865, -0.916)
     """
-    liquid_pressure = 1.0 - exp(-np.maximum(stack_pressure, 0.0) / PRESSURE_SCALE)
+    return ce_features_from_logs(
+        pressure_saturation(stack_pressure), stack_pressure, min_stack_pressure, solid, log(current_density),
+        temperature, log(cathode_loading), depth_of_discharge, log(charge_rate) - log(discharge_rate),
+    )
+
+
+@register_jitable(error_model="numpy")
+def pressure_saturation(stack_pressure):
+    """``1 - exp(-p / 0.5 MPa)``: the saturating pressure benefit of liquid electrolytes.
+
+    >>> round(float(pressure_saturation(1.0)), 3)
+    0.865
+    """
+    return 1.0 - exp(-np.maximum(stack_pressure, 0.0) * (1.0 / PRESSURE_SCALE))
+
+
+_LOG_REFERENCE_CURRENT_DENSITY = math.log(REFERENCE_CURRENT_DENSITY)
+_LOG_REFERENCE_AREAL_CAPACITY = math.log(REFERENCE_AREAL_CAPACITY)
+
+
+@register_jitable(error_model="numpy")
+def ce_features_from_logs(
+    pressure_saturation,
+    stack_pressure,
+    min_stack_pressure,
+    solid,
+    log_current_density,
+    temperature,
+    log_cathode_loading,
+    depth_of_discharge,
+    log_rate_ratio,
+):
+    """:func:`ce_features` from the logarithms (and pressure saturation) already taken.
+
+    The model chain takes them from ``Parameters.derived``: functions of one
+    design input each, which the sweep kernel computes once per value of the
+    input rather than once per design.
+
+    >>> f = ce_features_from_logs(pressure_saturation(1.0), 1.0, 0.0, False, np.log(0.6), 25.0, np.log(3.0), 1.0,
+    ...                           np.log(0.2 / 0.5))
+    >>> round(float(f.pressure), 3), round(float(f.rate_ratio), 3)
+    (0.865, -0.916)
+    """
     shortfall = np.maximum(0.0, 1.0 - stack_pressure / np.maximum(min_stack_pressure, 1.0e-9))
     contact = select(min_stack_pressure > 0.0, shortfall, 0.0)
     return CeFeatures(
-        select(solid, 0.0, liquid_pressure),
+        select(solid, 0.0, pressure_saturation),
         select(solid, contact, 0.0),
-        log(current_density / REFERENCE_CURRENT_DENSITY),
+        log_current_density - _LOG_REFERENCE_CURRENT_DENSITY,
         (temperature - REFERENCE_TEMPERATURE) * 0.1,
-        log(cathode_loading * (1.0 / REFERENCE_AREAL_CAPACITY)),
+        log_cathode_loading - _LOG_REFERENCE_AREAL_CAPACITY,
         1.0 - depth_of_discharge,
-        log(charge_rate / discharge_rate),
+        log_rate_ratio,
     )
 
 

@@ -21,8 +21,14 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import select, sqrt
-from dse.models.ce import ce_features, coulombic_efficiency, log_loss_mean, log_loss_variance
+from dse.models._ufuncs import log, select, sqrt
+from dse.models.ce import (
+    ce_features_from_logs,
+    coulombic_efficiency,
+    log_loss_mean,
+    log_loss_variance,
+    pressure_saturation,
+)
 from dse.models.cost import area_cost, cost_per_energy, mass_cost
 from dse.models.energy import energy_density, pouch_cell, specific_energy, utilisation
 from dse.models.feasibility import critical_current_density, infeasible_reason
@@ -38,7 +44,8 @@ from dse.models.stack import (
     solid_layer,
 )
 
-__all__ = ["GROUPS", "Parameters", "Constants", "Outputs", "OUTPUT_FIELDS", "evaluate", "DESIGN_FIELDS"]
+__all__ = ["GROUPS", "Parameters", "Constants", "Outputs", "OUTPUT_FIELDS", "evaluate", "DESIGN_FIELDS", "DERIVED",
+           "derived_inputs"]
 
 #: numeric design inputs, in this order
 DESIGN_FIELDS = (
@@ -83,12 +90,30 @@ GROUPS = {
 CE_FIELDS = ("base", "variance") + tuple(f"covariance_{j}" for j in range(7))
 
 DesignInputs = namedtuple("DesignInputs", DESIGN_FIELDS)
+
+#: transcendental functions of one design input each: name → (input, function). The
+#: sweep kernel evaluates them once per value of the input (in a grid, once per axis
+#: value rather than once per design) and reads them like inputs; the array path
+#: computes them with :func:`derived_inputs`.
+DERIVED = {
+    "log_cathode_loading": ("cathode_loading", log),
+    "log_charge_rate": ("charge_rate", log),
+    "log_discharge_rate": ("discharge_rate", log),
+    "pressure_saturation": ("stack_pressure", pressure_saturation),
+}
+DerivedInputs = namedtuple("DerivedInputs", tuple(DERIVED))
+
+
+def derived_inputs(design):
+    """:class:`DerivedInputs` of :class:`DesignInputs` given as arrays (or floats)."""
+    return DerivedInputs(*(f(getattr(design, name)) for name, f in DERIVED.values()))
+
 _GROUP_TYPES = {
     name: namedtuple(name.capitalize() + "Properties", fields) for name, (_, fields) in GROUPS.items()
 }
 CeTerms = namedtuple("CeTerms", ("base", "variance", "covariance"))
-Parameters = namedtuple("Parameters", ("design",) + tuple(GROUPS) + ("ce",))
-Parameters.__doc__ = "Per-design inputs and looked-up properties (nested named tuples)."
+Parameters = namedtuple("Parameters", ("design", "derived") + tuple(GROUPS) + ("ce",))
+Parameters.__doc__ = "Per-design inputs, their DERIVED functions and looked-up properties (nested named tuples)."
 
 Constants = namedtuple(
     "Constants",
@@ -245,9 +270,11 @@ def evaluate(p, k, uncertain=None, energy_only=False):
     uptake_specific = select(m.code < 0.5, co.uptake_li, select(m.code < 1.5, co.uptake_na, co.uptake_k))
     uptake = 1.0e-3 * coating.mass * uptake_specific
     # (in an energy-only loop these are unused, and the compiler drops them)
-    features = ce_features(
-        d.stack_pressure, e.min_stack_pressure, solid, current_density, d.temperature, loading,
-        d.depth_of_discharge, d.charge_rate, d.discharge_rate,
+    dv = p.derived
+    features = ce_features_from_logs(
+        dv.pressure_saturation, d.stack_pressure, e.min_stack_pressure, solid,
+        dv.log_charge_rate + dv.log_cathode_loading, d.temperature, dv.log_cathode_loading, d.depth_of_discharge,
+        dv.log_charge_rate - dv.log_discharge_rate,
     )
     mean = log_loss_mean(p.ce.base, features, k.slopes)
     nan = np.nan

@@ -13,6 +13,11 @@ offset of its values in the flat ``values`` vector. Inputs are ordered as
 :data:`INPUT_ORDER`: the numeric design fields, then the categorical codes.
 Designs are enumerated in C order of the block ``shape``.
 
+The logarithms and exponentials of single inputs that the chain needs
+(:data:`dse.models.chain.DERIVED`) are computed here once per input value and
+handed to the kernel as further inputs along the same axes: a grid over 2000
+loadings takes 2000 logarithms, not one per design.
+
 Everything is compiled with ``error_model="numpy"``: a division by zero gives
 inf or NaN (then masked by the feasibility rules) instead of a Python
 exception check on every division, which is ~15 % of the kernel's time.
@@ -33,8 +38,10 @@ from numba.extending import register_jitable
 
 from dse.models.chain import (
     _GROUP_TYPES,
+    DERIVED,
     GROUPS,
     CeTerms,
+    DerivedInputs,
     DesignInputs,
     Outputs,
     Parameters,
@@ -84,9 +91,12 @@ TILE = 64
 #: one row and a load from another at that distance make the CPU wait on a
 #: false dependency)
 STRIDE = TILE + 4
-#: rows of the tile buffer: design inputs, looked-up properties, CE terms, outputs
+#: numeric inputs of the kernel: the design fields, then the derived inputs
+N_DESIGN = len(DesignInputs._fields)
+N_NUMERIC = N_DESIGN + len(DerivedInputs._fields)
+#: rows of the tile buffer: numeric inputs, looked-up properties, CE terms, outputs
 _ROW = {}
-_row = len(DesignInputs._fields)
+_row = N_NUMERIC
 for _name in GROUPS:
     _ROW[_name] = _row
     _row += len(GROUPS[_name][1])
@@ -106,10 +116,11 @@ _ANODE = _ROW['anode']
 _CE = _ROW["ce"]
 #: first buffer row of each property group, in CATEGORICAL_ORDER
 _GROUP_ROW = tuple(_ROW[name] for name in GROUPS)
-N_DESIGN = len(DesignInputs._fields)
 _G_COATING = tuple(GROUPS).index("coating")
 _G_ELECTROLYTE = tuple(GROUPS).index("electrolyte")
 _OUT = _ROW["outputs"]
+# _compute_tile reads the numeric inputs row by row, written out
+assert (N_DESIGN, N_NUMERIC) == (15, 19), "update _compute_tile's reads of the design and derived rows"
 
 
 @register_jitable
@@ -128,6 +139,8 @@ def _compute_tile(buf, k, uncertain, energy_only):  # pragma: no cover - compile
         d = DesignInputs(_at(buf, 0, i), _at(buf, 1, i), _at(buf, 2, i), _at(buf, 3, i), _at(buf, 4, i), _at(buf, 5, i),
             _at(buf, 6, i), _at(buf, 7, i), _at(buf, 8, i), _at(buf, 9, i), _at(buf, 10, i), _at(buf, 11, i),
             _at(buf, 12, i), _at(buf, 13, i), _at(buf, 14, i))
+        derived = DerivedInputs(_at(buf, N_DESIGN, i), _at(buf, N_DESIGN + 1, i), _at(buf, N_DESIGN + 2, i),
+                                _at(buf, N_DESIGN + 3, i))
         metal = MetalProperties(_at(buf, _METAL + 0, i), _at(buf, _METAL + 1, i), _at(buf, _METAL + 2, i),
             _at(buf, _METAL + 3, i), _at(buf, _METAL + 4, i), _at(buf, _METAL + 5, i), _at(buf, _METAL + 6, i))
         cathode = CathodeProperties(_at(buf, _CATHODE + 0, i), _at(buf, _CATHODE + 1, i), _at(buf, _CATHODE + 2, i),
@@ -155,7 +168,7 @@ def _compute_tile(buf, k, uncertain, energy_only):  # pragma: no cover - compile
             _at(buf, _ANODE + 3, i), _at(buf, _ANODE + 4, i), _at(buf, _ANODE + 5, i), _at(buf, _ANODE + 6, i))
         ce = CeTerms(_at(buf, _CE, i), _at(buf, _CE + 1, i), (_at(buf, _CE + 2, i), _at(buf, _CE + 3, i),
             _at(buf, _CE + 4, i), _at(buf, _CE + 5, i), _at(buf, _CE + 6, i), _at(buf, _CE + 7, i), _at(buf, _CE + 8, i)))
-        r = evaluate(Parameters(d, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce), k,
+        r = evaluate(Parameters(d, derived, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce), k,
                      uncertain, energy_only)
         buf[(_OUT + 0) * STRIDE + i] = r.specific_energy
         buf[(_OUT + 1) * STRIDE + i] = r.energy_density
@@ -208,10 +221,10 @@ def _fill_input(buf, codes, pos, j, axis, start, values):  # pragma: no cover - 
     """Row ``j`` of the tile: input ``j`` of each design (categorical ones as codes)."""
     for i in range(TILE):
         x = values[start + (pos[axis * STRIDE + i] if axis >= 0 else 0)]
-        if j < N_DESIGN:
+        if j < N_NUMERIC:
             buf[j * STRIDE + i] = x
         else:
-            codes[(j - N_DESIGN) * STRIDE + i] = int(x)
+            codes[(j - N_NUMERIC) * STRIDE + i] = int(x)
 
 
 @register_jitable(error_model="numpy")
@@ -269,9 +282,9 @@ def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, energy_on
             if t0 == 0 or axis_of[j] >= 0:
                 _fill_input(buf, codes, pos, j, axis_of[j], starts[j], values)
         for g in range(len(tables)):
-            if t0 == 0 or axis_of[N_DESIGN + g] >= 0:
+            if t0 == 0 or axis_of[N_NUMERIC + g] >= 0:
                 _fill_properties(buf, _GROUP_ROW[g], tables[g], codes, g)
-        if t0 == 0 or axis_of[N_DESIGN + _G_ELECTROLYTE] >= 0 or axis_of[N_DESIGN + _G_COATING] >= 0:
+        if t0 == 0 or axis_of[N_NUMERIC + _G_ELECTROLYTE] >= 0 or axis_of[N_NUMERIC + _G_COATING] >= 0:
             _fill_ce(buf, tce, codes, n_coating)
         # compute: one straight loop over the tile that LLVM vectorizes
         if energy_only:
@@ -318,6 +331,32 @@ def _run_kernel(*args):
     return _kernel(*args)
 
 
+_SOURCE = tuple(INPUT_ORDER.index(source) for source, _ in DERIVED.values())
+_FUNCTION = tuple(f for _, f in DERIVED.values())
+
+
+def _with_derived(shape, axis_of, starts, values):
+    """Block description with the derived inputs inserted after the numeric design inputs.
+
+    Each derived input lies along the axis of its source input and is
+    computed from that input's values alone: once per value, not per design.
+    """
+    axis_of = [int(a) for a in axis_of]
+    starts = [int(s) for s in starts]
+    parts, extra_axes, extra_starts, offset = [values], [], [], values.size
+    for j, f in zip(_SOURCE, _FUNCTION, strict=True):
+        count = int(shape[axis_of[j]]) if axis_of[j] >= 0 else 1
+        with np.errstate(all="ignore"):
+            derived = np.asarray(f(values[starts[j]:starts[j] + count]), np.float64)
+        parts.append(derived)
+        extra_axes.append(axis_of[j])
+        extra_starts.append(offset)
+        offset += count
+    axis_of = axis_of[:N_DESIGN] + extra_axes + axis_of[N_DESIGN:]
+    starts = starts[:N_DESIGN] + extra_starts + starts[N_DESIGN:]
+    return np.asarray(axis_of, np.int64), np.asarray(starts, np.int64), np.concatenate(parts)
+
+
 def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32,
                    energy_only=False, out=None):
     """Evaluate a block of designs with the fused kernel.
@@ -356,6 +395,7 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
     """
     shape = np.asarray(shape, dtype=np.int64)
     n = int(np.prod(shape)) if shape.size else 1
+    axis_of, starts, values = _with_derived(shape, axis_of, starts, np.ascontiguousarray(values, np.float64))
     if out is None:
         out = np.empty((len(select), n), dtype=dtype)
     elif out.shape != (len(select), n) or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
@@ -363,7 +403,7 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
                          f"not {out.dtype} {out.shape}")
     n_coating = tables[CATEGORICAL_ORDER.index("coating")].shape[0]
     _run_kernel(
-        shape, np.asarray(axis_of, np.int64), np.asarray(starts, np.int64), np.ascontiguousarray(values, np.float64),
+        shape, axis_of, starts, values,
         tuple(np.ascontiguousarray(t, np.float64) for t in tables), np.ascontiguousarray(ce_table, np.float64),
         n_coating, constants, bool(energy_only), np.asarray(select, np.int64), out,
     )

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 
 
-def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``fn`` over ``repeat`` runs [s]."""
+def run_times(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> list[float]:
+    """Wall times of ``repeat`` runs of ``fn`` after ``warmup`` untimed ones [s]."""
     for _ in range(warmup):
         fn()
     times = []
@@ -16,7 +16,12 @@ def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> f
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return times
+
+
+def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn`` over ``repeat`` runs [s]."""
+    return statistics.median(run_times(fn, repeat, warmup))
 
 
 def rate(n: float, seconds: float) -> str:

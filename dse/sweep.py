@@ -119,7 +119,7 @@ def _scratch(size: int) -> np.ndarray:
     Every block of a sweep has the same size but the last, and each is
     written to the store before the task ends, so a thread can evaluate every
     block into the same memory. Fresh memory would instead be zeroed by the
-    operating system page by page, which costs a fifth of the kernel's time.
+    operating system page by page, which costs up to a quarter of the kernel's time.
     """
     buffer = getattr(_SCRATCH, "buffer", None)
     if buffer is None or buffer.size < size:

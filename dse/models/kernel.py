@@ -385,8 +385,8 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
         C-contiguous ``(len(select), prod(shape))`` array of ``dtype`` to
         write into. A caller that evaluates block after block can pass the
         same one each time: fresh memory from the operating system is zeroed
-        page by page on first touch, which costs about as much as the
-        energy model itself (``benchmarks/model_chain.py``).
+        page by page on first touch, which a profile put at up to a quarter
+        of the time of a call (``benchmarks/model_chain.py`` prints both).
 
     Returns
     -------

@@ -11,11 +11,11 @@ gather of inputs and properties and the same scatter of outputs:
 * full chain: ``dse.models.chain.evaluate`` as sweeps run it.
 
 Both write into one reused output array, as sweeps do, so neither pays the
-operating system for zeroing fresh pages (which would add the same ~25 ns
+operating system for zeroing fresh pages (which would add the same 10–25 ns
 to both and flatter the ratio).
 
-The two are timed alternately (median of 5 each, in one run), so load on a
-shared machine falls on both.
+The two are timed alternately, twice five runs each in one process, so load
+on a shared machine falls on both; the ratio is of the medians of the ten.
 
 Run: ``python benchmarks/lifetime_overhead.py``
 """

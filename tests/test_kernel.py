@@ -128,3 +128,55 @@ def test_kernel_writes_into_a_given_output_array_and_rejects_a_wrong_one():
     for bad in (np.empty((3, 299), np.float32), np.empty((3, 300), np.float64), np.empty((300, 3), np.float32).T):
         with pytest.raises(ValueError, match="out must be a C-contiguous float32 array of shape"):
             chain.evaluate_block(*first, outputs, out=bad)
+
+
+def _flat(cycled) -> list[np.ndarray]:
+    ce, inv, life, low, high, ccd = cycled
+    return [ce, *inv, *life, low, high, ccd]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_lifetime_half_depends_on_the_cycling_inputs_only(seed):
+    """The kernel evaluates the lifetime half once per combination of CYCLING_INPUTS in a block.
+
+    That is only right if no other input changes what it computes: redraw each
+    of the others in turn and the lifetime half must give the same bits.
+    """
+    from dse.models import chain as physics
+
+    chain = ModelChain(uncertainty=True)
+    d = _random_designs(chain, 2000, seed=seed)
+    redrawn = _random_designs(chain, 2000, seed=seed + 100)
+    with np.errstate(all="ignore"):
+        ref = _flat(physics.cycling(chain.parameters(d), chain.constants, True))
+        others = [name for name in INPUT_ORDER if name not in physics.CYCLING_INPUTS]
+        assert {"current_collector_thickness", "separator_thickness", "cell_format", "anode"} <= set(others)
+        for name in others:
+            got = _flat(physics.cycling(chain.parameters({**d, name: redrawn[name]}), chain.constants, True))
+            for a, b in zip(ref, got, strict=True):
+                np.testing.assert_array_equal(a, b, err_msg=name)
+        # and each cycling input does change it somewhere (the list is not padded)
+        for name in physics.CYCLING_INPUTS:
+            got = _flat(physics.cycling(chain.parameters({**d, name: redrawn[name]}), chain.constants, True))
+            assert any(not np.array_equal(a, b, equal_nan=True) for a, b in zip(ref, got, strict=True)), name
+
+
+@pytest.mark.parametrize("uncertainty", [True, False])
+def test_kernel_lifetime_sub_grid_matches_the_array_path(uncertainty):
+    """Axes that only the rest of the chain reads, slowest, in between and fastest.
+
+    The lifetime half is evaluated on the 37 × 3 loading × pressure sub-grid
+    and looked up for 33,300 designs; tiles repeat sub-grid points (fastest
+    axis of 50 collectors) and change them mid-tile.
+    """
+    chain = ModelChain(uncertainty=uncertainty)
+    axes = {"separator_thickness": np.array([10.0, 20.0, 30.0]), "cathode_loading": np.linspace(1.0, 8.0, 37),
+            "cell_format": ["pouch", "stack"], "stack_pressure": np.array([0.0, 1.0, 3.0]),
+            "current_collector_thickness": np.linspace(4.0, 12.0, 50)}
+    shape, axis_of, starts, values = _grid_block(chain, axes)
+    out = chain.evaluate_block(shape, axis_of, starts, values, list(OUTPUT_FIELDS), dtype=np.float64)
+    grid = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
+    ref = chain.evaluate({n: np.asarray(axes[n])[g.ravel()] for n, g in zip(axes, grid, strict=True)})
+    assert np.unique(ref["cycle_life"]).size > 50
+    for j, name in enumerate(OUTPUT_FIELDS):
+        np.testing.assert_allclose(out[j], ref[name], rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=name)

@@ -44,7 +44,7 @@ from dse.models.stack import (
     solid_layer,
 )
 
-__all__ = ["GROUPS", "Parameters", "Constants", "Outputs", "OUTPUT_FIELDS", "evaluate", "DESIGN_FIELDS", "DERIVED",
+__all__ = ["GROUPS", "Parameters", "Constants", "Outputs", "OUTPUT_FIELDS", "evaluate", "cycling", "evaluate_cycled", "Cycling", "CYCLING_INPUTS", "DESIGN_FIELDS", "DERIVED",
            "derived_inputs"]
 
 #: numeric design inputs, in this order
@@ -200,6 +200,79 @@ def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss):
     return ce, inv, cycle_life(inv.inventory, q, ce, k.end_of_life)
 
 
+#: the inputs :func:`cycling` depends on: design fields it reads (with their DERIVED
+#: functions), and the categorical inputs whose properties it reads. The sweep kernel
+#: evaluates it once per combination of these in a block (``tests/test_kernel.py``
+#: checks that no other input changes its results).
+CYCLING_INPUTS = (
+    "cathode_loading", "metal_excess", "coating_thickness", "prelithiation", "stack_pressure", "temperature",
+    "charge_rate", "discharge_rate", "depth_of_discharge", "metal", "cathode", "coating", "electrolyte",
+)
+Cycling = namedtuple("Cycling", ("coulombic_efficiency", "inventory", "life", "cycle_life_low", "cycle_life_high",
+                                 "critical_current_density"))
+Cycling.__doc__ = """What :func:`cycling` gives :func:`evaluate_cycled`: CE, :class:`Inventory`,
+:class:`Lifetime`, the p10/p90 cycle life (NaN unless asked for) and the critical
+current density of the electrolyte [mA/cm²]."""
+
+
+@register_jitable(inline="always", error_model="numpy")
+def _cycled(p):
+    """Cycled capacity and the metal on the negative side at assembly, per design."""
+    d, m, co, e = p.design, p.metal, p.coating, p.electrolyte
+    loading = d.cathode_loading
+    usable = utilisation(d.discharge_rate, loading, e.transport_current)
+    q = d.depth_of_discharge * usable * loading
+    per_capacity = metal_thickness_per_capacity(m.molar_mass, m.density)
+    excess_capacity = d.metal_excess / per_capacity
+    coated = co.ce_class > 0.5
+    coating = solid_layer(select(coated, d.coating_thickness, 0.0), co.density)
+    uptake_specific = select(m.code < 0.5, co.uptake_li, select(m.code < 1.5, co.uptake_na, co.uptake_k))
+    uptake = 1.0e-3 * coating.mass * uptake_specific
+    return q, per_capacity, excess_capacity, coated, coating, uptake
+
+
+@register_jitable(inline="always", error_model="numpy")
+def cycling(p, k, uncertain, energy_only=False):
+    """The lifetime half of the chain: CE surrogate, inventory after formation, cycle life, critical current.
+
+    :func:`evaluate` is ``evaluate_cycled(p, k, cycling(p, k, ...))``. This
+    half depends on the chemistry and the cycling conditions only
+    (:data:`CYCLING_INPUTS`), not on the collectors, separator, porosity,
+    electrolyte amount or cell format, so the sweep kernel evaluates it once
+    per distinct combination of those inputs in a block and the rest of the
+    chain once per design.
+
+    With ``energy_only`` there is no CE surrogate: no formation loss, and
+    CE, cycle life and the critical current are NaN.
+    """
+    d, c, e = p.design, p.cathode, p.electrolyte
+    q, per_capacity, excess_capacity, coated, coating, uptake = _cycled(p)
+    nan = np.nan
+    if energy_only:
+        ce = nan + 0.0 * q
+        inv = initial_inventory(d.cathode_loading, c.first_cycle_efficiency, d.prelithiation, excess_capacity,
+                                uptake, k.coating_trapped_fraction, 0.0 * q)
+        return Cycling(ce, inv, Lifetime(np.minimum(q, inv.inventory), ce, ce, ce), ce, ce, ce)
+    dv = p.derived
+    features = ce_features_from_logs(
+        dv.pressure_saturation, d.stack_pressure, e.min_stack_pressure, e.solid > 0.5,
+        dv.log_charge_rate + dv.log_cathode_loading, d.temperature, dv.log_cathode_loading, d.depth_of_discharge,
+        dv.log_charge_rate - dv.log_discharge_rate,
+    )
+    mean = log_loss_mean(p.ce.base, features, k.slopes)
+    ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean)
+    if uncertain:
+        spread = k.quantile_z * sqrt(log_loss_variance(p.ce.variance, p.ce.covariance, features,
+                                                          k.slope_covariance, k.residual_variance))
+        life_low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread)[2].cycle_life
+        life_high = _lifetime(d, c, k, q, excess_capacity, uptake, mean - spread)[2].cycle_life
+    else:
+        life_low = life_high = nan + 0.0 * q
+    ccd = p.coating.ccd_factor * critical_current_density(e.critical_current_density, e.ccd_activation_energy,
+                                                          e.ccd_pressure_scale, d.temperature, d.stack_pressure)
+    return Cycling(ce, inv, life, life_low, life_high, ccd)
+
+
 @register_jitable(inline="always", error_model="numpy")
 def evaluate(p, k, uncertain=None, energy_only=False):
     """Evaluate the whole chain for one block of designs (or one design).
@@ -227,6 +300,12 @@ def evaluate(p, k, uncertain=None, energy_only=False):
     """
     if uncertain is None:
         uncertain = k.uncertainty > 0.5
+    return evaluate_cycled(p, k, cycling(p, k, uncertain, energy_only), energy_only)
+
+
+@register_jitable(inline="always", error_model="numpy")
+def evaluate_cycled(p, k, cycled, energy_only=False):
+    """:func:`evaluate` with the lifetime half already computed by :func:`cycling`."""
     d = p.design
     m, c, cc, co, e, s, pk, a = p.metal, p.cathode, p.collector, p.coating, p.electrolyte, p.separator, p.packaging, p.anode
     solid = e.solid > 0.5
@@ -257,42 +336,13 @@ def evaluate(p, k, uncertain=None, energy_only=False):
     host = host_anode_layer(loading, a.np_ratio, a.specific_capacity, a.active_fraction, a.coating_density, a.porosity)
     positive = solid_layer(0.5 * d.positive_collector_thickness, k.positive_collector_density)
     negative = solid_layer(0.5 * d.current_collector_thickness, cc.density)
-    coated = co.ce_class > 0.5
-    coating = solid_layer(select(coated, d.coating_thickness, 0.0), co.density)
 
-    # --- capacity, CE and inventory ----------------------------------------
-    usable = utilisation(d.discharge_rate, loading, e.transport_current)
-    q = d.depth_of_discharge * usable * loading
+    # --- capacity and inventory ----------------------------------------------
+    q, per_capacity, excess_capacity, coated, coating, uptake = _cycled(p)
     current_density = d.charge_rate * loading
-    per_capacity = metal_thickness_per_capacity(m.molar_mass, m.density)
     mass_per_capacity = metal_mass_per_capacity(m.molar_mass)
-    excess_capacity = d.metal_excess / per_capacity
-    uptake_specific = select(m.code < 0.5, co.uptake_li, select(m.code < 1.5, co.uptake_na, co.uptake_k))
-    uptake = 1.0e-3 * coating.mass * uptake_specific
-    # (in an energy-only loop these are unused, and the compiler drops them)
-    dv = p.derived
-    features = ce_features_from_logs(
-        dv.pressure_saturation, d.stack_pressure, e.min_stack_pressure, solid,
-        dv.log_charge_rate + dv.log_cathode_loading, d.temperature, dv.log_cathode_loading, d.depth_of_discharge,
-        dv.log_charge_rate - dv.log_discharge_rate,
-    )
-    mean = log_loss_mean(p.ce.base, features, k.slopes)
+    ce, inv, life, life_low, life_high = cycled[:5]
     nan = np.nan
-    if energy_only:
-        ce = nan + 0.0 * q
-        inv = initial_inventory(loading, c.first_cycle_efficiency, d.prelithiation, excess_capacity, uptake,
-                                k.coating_trapped_fraction, 0.0 * q)
-        life = Lifetime(np.minimum(q, inv.inventory), ce, ce, ce)
-        life_low = life_high = ce
-    else:
-        ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean)
-        if uncertain:
-            spread = k.quantile_z * sqrt(log_loss_variance(p.ce.variance, p.ce.covariance, features,
-                                                              k.slope_covariance, k.residual_variance))
-            life_low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread)[2].cycle_life
-            life_high = _lifetime(d, c, k, q, excess_capacity, uptake, mean - spread)[2].cycle_life
-        else:
-            life_low = life_high = nan + 0.0 * q
     inventory = select(baseline, q, inv.inventory)
     first = select(baseline, q, life.first_capacity)
 
@@ -368,12 +418,10 @@ def evaluate(p, k, uncertain=None, energy_only=False):
                                select(is_pouch, pouch.energy, unit_energy))
 
         # --- feasibility ---------------------------------------------------------
-        ccd = co.ccd_factor * critical_current_density(e.critical_current_density, e.ccd_activation_energy,
-                                                       e.ccd_pressure_scale, d.temperature, d.stack_pressure)
         alloys = select(m.code < 0.5, cc.alloys_li, select(m.code < 1.5, cc.alloys_na, cc.alloys_k))
         reason = infeasible_reason(
             m.code, c.metal_code, e.metal_code, alloys, c.upper_cutoff_voltage, e.oxidative_limit,
-            d.temperature, e.min_temperature, e.max_temperature, solid, current_density, ccd,
+            d.temperature, e.min_temperature, e.max_temperature, solid, current_density, cycled.critical_current_density,
             d.stack_pressure, pk.max_stack_pressure, starved, inventory, valid,
         )
 

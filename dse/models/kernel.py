@@ -18,6 +18,18 @@ The logarithms and exponentials of single inputs that the chain needs
 handed to the kernel as further inputs along the same axes: a grid over 2000
 loadings takes 2000 logarithms, not one per design.
 
+The chain runs in two halves (:func:`dse.models.chain.cycling`, then
+:func:`dse.models.chain.evaluate_cycled`), each a loop of its own over a tile.
+The lifetime half (CE surrogate, inventory, cycle life, critical current:
+about half the time of the whole chain) depends only on
+:data:`dse.models.chain.CYCLING_INPUTS`. When a block has axes along which
+none of those varies (collector or separator thickness, porosity, cell
+format, ...), it is evaluated once per point of the block's *lifetime
+sub-grid* (those axes collapsed) and looked up by every design; a grid of
+2000 loadings × 2000 collector thicknesses takes 2000 lifetime evaluations,
+not 4 million. Sampled blocks, where every input varies with the design,
+run both halves per design.
+
 Everything is compiled with ``error_model="numpy"``: a division by zero gives
 inf or NaN (then masked by the feasibility rules) instead of a Python
 exception check on every division, which is ~15 % of the kernel's time.
@@ -26,6 +38,7 @@ exception check on every division, which is ~15 % of the kernel's time.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from pathlib import Path
 
@@ -38,15 +51,20 @@ from numba.extending import register_jitable
 
 from dse.models.chain import (
     _GROUP_TYPES,
+    CYCLING_INPUTS,
     DERIVED,
     GROUPS,
     CeTerms,
+    Cycling,
     DerivedInputs,
     DesignInputs,
     Outputs,
     Parameters,
+    cycling,
     evaluate,
+    evaluate_cycled,
 )
+from dse.models.lifetime import Inventory, Lifetime
 
 __all__ = ["INPUT_ORDER", "CATEGORICAL_ORDER", "evaluate_block"]
 
@@ -91,6 +109,10 @@ TILE = 64
 #: one row and a load from another at that distance make the CPU wait on a
 #: false dependency)
 STRIDE = TILE + 4
+#: what a call of the kernel computes: the whole chain; only the lifetime half
+#: (:func:`~dse.models.chain.cycling`, into ``cyc``); the rest, with the lifetime
+#: half read from ``cyc``
+_ALL, _LIFETIME, _REST = 0, 1, 2
 #: numeric inputs of the kernel: the design fields, then the derived inputs
 N_DESIGN = len(DesignInputs._fields)
 N_NUMERIC = N_DESIGN + len(DerivedInputs._fields)
@@ -102,6 +124,10 @@ for _name in GROUPS:
     _row += len(GROUPS[_name][1])
 _ROW["ce"] = _row
 _row += 9
+#: what the lifetime loop hands the rest of the chain (chain.Cycling, flattened)
+_ROW["cycling"] = _row
+N_CYCLING = 13
+_row += N_CYCLING
 _ROW["outputs"] = _row
 N_ROWS = _row + len(Outputs._fields)
 
@@ -114,13 +140,14 @@ _SEPARATOR = _ROW['separator']
 _PACKAGING = _ROW['packaging']
 _ANODE = _ROW['anode']
 _CE = _ROW["ce"]
+_CY = _ROW["cycling"]
 #: first buffer row of each property group, in CATEGORICAL_ORDER
 _GROUP_ROW = tuple(_ROW[name] for name in GROUPS)
 _G_COATING = tuple(GROUPS).index("coating")
 _G_ELECTROLYTE = tuple(GROUPS).index("electrolyte")
 _OUT = _ROW["outputs"]
-# _compute_tile reads the numeric inputs row by row, written out
-assert (N_DESIGN, N_NUMERIC) == (15, 19), "update _compute_tile's reads of the design and derived rows"
+# _parameters reads the numeric inputs row by row, written out
+assert (N_DESIGN, N_NUMERIC) == (15, 19), "update _parameters' reads of the design and derived rows"
 
 
 @register_jitable
@@ -129,91 +156,137 @@ def _at(buf, row, i):  # pragma: no cover - compiled
 
 
 @register_jitable(error_model="numpy")
-def _compute_tile(buf, k, uncertain, energy_only):  # pragma: no cover - compiled
-    """Evaluate every design of the tile; all reads and writes are ``buf[row * STRIDE + i]``.
+def _parameters(buf, i):  # pragma: no cover - compiled
+    """:class:`Parameters` of design ``i`` of the tile."""
+    d = DesignInputs(_at(buf, 0, i), _at(buf, 1, i), _at(buf, 2, i), _at(buf, 3, i), _at(buf, 4, i), _at(buf, 5, i),
+        _at(buf, 6, i), _at(buf, 7, i), _at(buf, 8, i), _at(buf, 9, i), _at(buf, 10, i), _at(buf, 11, i),
+        _at(buf, 12, i), _at(buf, 13, i), _at(buf, 14, i))
+    derived = DerivedInputs(_at(buf, N_DESIGN, i), _at(buf, N_DESIGN + 1, i), _at(buf, N_DESIGN + 2, i),
+                            _at(buf, N_DESIGN + 3, i))
+    metal = MetalProperties(_at(buf, _METAL + 0, i), _at(buf, _METAL + 1, i), _at(buf, _METAL + 2, i),
+        _at(buf, _METAL + 3, i), _at(buf, _METAL + 4, i), _at(buf, _METAL + 5, i), _at(buf, _METAL + 6, i))
+    cathode = CathodeProperties(_at(buf, _CATHODE + 0, i), _at(buf, _CATHODE + 1, i), _at(buf, _CATHODE + 2, i),
+        _at(buf, _CATHODE + 3, i), _at(buf, _CATHODE + 4, i), _at(buf, _CATHODE + 5, i), _at(buf, _CATHODE + 6, i),
+        _at(buf, _CATHODE + 7, i), _at(buf, _CATHODE + 8, i))
+    collector = CollectorProperties(_at(buf, _COLLECTOR + 0, i), _at(buf, _COLLECTOR + 1, i),
+        _at(buf, _COLLECTOR + 2, i), _at(buf, _COLLECTOR + 3, i), _at(buf, _COLLECTOR + 4, i),
+        _at(buf, _COLLECTOR + 5, i))
+    coating = CoatingProperties(_at(buf, _COATING + 0, i), _at(buf, _COATING + 1, i), _at(buf, _COATING + 2, i),
+        _at(buf, _COATING + 3, i), _at(buf, _COATING + 4, i), _at(buf, _COATING + 5, i), _at(buf, _COATING + 6, i),
+        _at(buf, _COATING + 7, i))
+    electrolyte = ElectrolyteProperties(_at(buf, _ELECTROLYTE + 0, i), _at(buf, _ELECTROLYTE + 1, i),
+        _at(buf, _ELECTROLYTE + 2, i), _at(buf, _ELECTROLYTE + 3, i), _at(buf, _ELECTROLYTE + 4, i),
+        _at(buf, _ELECTROLYTE + 5, i), _at(buf, _ELECTROLYTE + 6, i), _at(buf, _ELECTROLYTE + 7, i),
+        _at(buf, _ELECTROLYTE + 8, i), _at(buf, _ELECTROLYTE + 9, i), _at(buf, _ELECTROLYTE + 10, i),
+        _at(buf, _ELECTROLYTE + 11, i), _at(buf, _ELECTROLYTE + 12, i))
+    separator = SeparatorProperties(_at(buf, _SEPARATOR + 0, i), _at(buf, _SEPARATOR + 1, i),
+        _at(buf, _SEPARATOR + 2, i))
+    packaging = PackagingProperties(_at(buf, _PACKAGING + 0, i), _at(buf, _PACKAGING + 1, i),
+        _at(buf, _PACKAGING + 2, i), _at(buf, _PACKAGING + 3, i), _at(buf, _PACKAGING + 4, i),
+        _at(buf, _PACKAGING + 5, i), _at(buf, _PACKAGING + 6, i), _at(buf, _PACKAGING + 7, i),
+        _at(buf, _PACKAGING + 8, i), _at(buf, _PACKAGING + 9, i), _at(buf, _PACKAGING + 10, i),
+        _at(buf, _PACKAGING + 11, i), _at(buf, _PACKAGING + 12, i))
+    anode = AnodeProperties(_at(buf, _ANODE + 0, i), _at(buf, _ANODE + 1, i), _at(buf, _ANODE + 2, i),
+        _at(buf, _ANODE + 3, i), _at(buf, _ANODE + 4, i), _at(buf, _ANODE + 5, i), _at(buf, _ANODE + 6, i))
+    ce = CeTerms(_at(buf, _CE, i), _at(buf, _CE + 1, i), (_at(buf, _CE + 2, i), _at(buf, _CE + 3, i),
+        _at(buf, _CE + 4, i), _at(buf, _CE + 5, i), _at(buf, _CE + 6, i), _at(buf, _CE + 7, i), _at(buf, _CE + 8, i)))
+    return Parameters(d, derived, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce)
 
-    ``uncertain`` and ``energy_only`` are constants at each call site, so each
-    copy of the loop is compiled without the branches on them.
+
+@register_jitable(inline="always", error_model="numpy")
+def _store_outputs(buf, i, r):  # pragma: no cover - compiled
+    buf[(_OUT + 0) * STRIDE + i] = r.specific_energy
+    buf[(_OUT + 1) * STRIDE + i] = r.energy_density
+    buf[(_OUT + 2) * STRIDE + i] = r.specific_energy_stack
+    buf[(_OUT + 3) * STRIDE + i] = r.energy_density_stack
+    buf[(_OUT + 4) * STRIDE + i] = r.capacity
+    buf[(_OUT + 5) * STRIDE + i] = r.average_voltage
+    buf[(_OUT + 6) * STRIDE + i] = r.coulombic_efficiency
+    buf[(_OUT + 7) * STRIDE + i] = r.cycle_life
+    buf[(_OUT + 8) * STRIDE + i] = r.cycle_life_p10
+    buf[(_OUT + 9) * STRIDE + i] = r.cycle_life_p90
+    buf[(_OUT + 10) * STRIDE + i] = r.knee_cycles
+    buf[(_OUT + 11) * STRIDE + i] = r.inventory
+    buf[(_OUT + 12) * STRIDE + i] = r.lifetime_energy
+    buf[(_OUT + 13) * STRIDE + i] = r.cost
+    buf[(_OUT + 14) * STRIDE + i] = r.cost_per_cycle
+    buf[(_OUT + 15) * STRIDE + i] = r.swelling
+    buf[(_OUT + 16) * STRIDE + i] = r.plated_thickness
+    buf[(_OUT + 17) * STRIDE + i] = r.current_density
+    buf[(_OUT + 18) * STRIDE + i] = r.infeasible_reason
+    buf[(_OUT + 19) * STRIDE + i] = r.mass_positive_collector
+    buf[(_OUT + 20) * STRIDE + i] = r.mass_cathode
+    buf[(_OUT + 21) * STRIDE + i] = r.mass_separator
+    buf[(_OUT + 22) * STRIDE + i] = r.mass_electrolyte
+    buf[(_OUT + 23) * STRIDE + i] = r.mass_anode
+    buf[(_OUT + 24) * STRIDE + i] = r.mass_metal
+    buf[(_OUT + 25) * STRIDE + i] = r.mass_coating
+    buf[(_OUT + 26) * STRIDE + i] = r.mass_negative_collector
+    buf[(_OUT + 27) * STRIDE + i] = r.thickness_positive_collector
+    buf[(_OUT + 28) * STRIDE + i] = r.thickness_cathode
+    buf[(_OUT + 29) * STRIDE + i] = r.thickness_separator
+    buf[(_OUT + 30) * STRIDE + i] = r.thickness_electrolyte
+    buf[(_OUT + 31) * STRIDE + i] = r.thickness_anode
+    buf[(_OUT + 32) * STRIDE + i] = r.thickness_metal
+    buf[(_OUT + 33) * STRIDE + i] = r.thickness_coating
+    buf[(_OUT + 34) * STRIDE + i] = r.thickness_negative_collector
+    buf[(_OUT + 35) * STRIDE + i] = r.unit_mass
+    buf[(_OUT + 36) * STRIDE + i] = r.unit_thickness
+    buf[(_OUT + 37) * STRIDE + i] = r.unit_energy
+    buf[(_OUT + 38) * STRIDE + i] = r.cell_energy
+    buf[(_OUT + 39) * STRIDE + i] = r.cell_mass
+    buf[(_OUT + 40) * STRIDE + i] = r.cell_volume
+    buf[(_OUT + 41) * STRIDE + i] = r.formation_loss
+    buf[(_OUT + 42) * STRIDE + i] = r.coating_loss
+    buf[(_OUT + 43) * STRIDE + i] = r.cycled_capacity
+
+
+@register_jitable(error_model="numpy")
+def _energy_tile(buf, k):  # pragma: no cover - compiled
+    """The energy model alone (``evaluate(..., energy_only=True)``) for every design of the tile."""
+    for i in range(TILE):
+        _store_outputs(buf, i, evaluate(_parameters(buf, i), k, False, True))
+
+
+@register_jitable(error_model="numpy")
+def _cycling_tile(buf, k, uncertain):  # pragma: no cover - compiled
+    """The lifetime half of the chain (:func:`~dse.models.chain.cycling`) into the tile's ``cycling`` rows.
+
+    It is a loop of its own: CE exponential → inventory → ``log1p``, ``log``,
+    ``expm1`` is one long dependent chain per design, and a short loop lets
+    it run over the tile's designs apart from the rest of the chain, or over
+    only the distinct lifetime inputs of a block (:func:`evaluate_block`).
     """
     for i in range(TILE):
-        d = DesignInputs(_at(buf, 0, i), _at(buf, 1, i), _at(buf, 2, i), _at(buf, 3, i), _at(buf, 4, i), _at(buf, 5, i),
-            _at(buf, 6, i), _at(buf, 7, i), _at(buf, 8, i), _at(buf, 9, i), _at(buf, 10, i), _at(buf, 11, i),
-            _at(buf, 12, i), _at(buf, 13, i), _at(buf, 14, i))
-        derived = DerivedInputs(_at(buf, N_DESIGN, i), _at(buf, N_DESIGN + 1, i), _at(buf, N_DESIGN + 2, i),
-                                _at(buf, N_DESIGN + 3, i))
-        metal = MetalProperties(_at(buf, _METAL + 0, i), _at(buf, _METAL + 1, i), _at(buf, _METAL + 2, i),
-            _at(buf, _METAL + 3, i), _at(buf, _METAL + 4, i), _at(buf, _METAL + 5, i), _at(buf, _METAL + 6, i))
-        cathode = CathodeProperties(_at(buf, _CATHODE + 0, i), _at(buf, _CATHODE + 1, i), _at(buf, _CATHODE + 2, i),
-            _at(buf, _CATHODE + 3, i), _at(buf, _CATHODE + 4, i), _at(buf, _CATHODE + 5, i), _at(buf, _CATHODE + 6, i),
-            _at(buf, _CATHODE + 7, i), _at(buf, _CATHODE + 8, i))
-        collector = CollectorProperties(_at(buf, _COLLECTOR + 0, i), _at(buf, _COLLECTOR + 1, i),
-            _at(buf, _COLLECTOR + 2, i), _at(buf, _COLLECTOR + 3, i), _at(buf, _COLLECTOR + 4, i),
-            _at(buf, _COLLECTOR + 5, i))
-        coating = CoatingProperties(_at(buf, _COATING + 0, i), _at(buf, _COATING + 1, i), _at(buf, _COATING + 2, i),
-            _at(buf, _COATING + 3, i), _at(buf, _COATING + 4, i), _at(buf, _COATING + 5, i), _at(buf, _COATING + 6, i),
-            _at(buf, _COATING + 7, i))
-        electrolyte = ElectrolyteProperties(_at(buf, _ELECTROLYTE + 0, i), _at(buf, _ELECTROLYTE + 1, i),
-            _at(buf, _ELECTROLYTE + 2, i), _at(buf, _ELECTROLYTE + 3, i), _at(buf, _ELECTROLYTE + 4, i),
-            _at(buf, _ELECTROLYTE + 5, i), _at(buf, _ELECTROLYTE + 6, i), _at(buf, _ELECTROLYTE + 7, i),
-            _at(buf, _ELECTROLYTE + 8, i), _at(buf, _ELECTROLYTE + 9, i), _at(buf, _ELECTROLYTE + 10, i),
-            _at(buf, _ELECTROLYTE + 11, i), _at(buf, _ELECTROLYTE + 12, i))
-        separator = SeparatorProperties(_at(buf, _SEPARATOR + 0, i), _at(buf, _SEPARATOR + 1, i),
-            _at(buf, _SEPARATOR + 2, i))
-        packaging = PackagingProperties(_at(buf, _PACKAGING + 0, i), _at(buf, _PACKAGING + 1, i),
-            _at(buf, _PACKAGING + 2, i), _at(buf, _PACKAGING + 3, i), _at(buf, _PACKAGING + 4, i),
-            _at(buf, _PACKAGING + 5, i), _at(buf, _PACKAGING + 6, i), _at(buf, _PACKAGING + 7, i),
-            _at(buf, _PACKAGING + 8, i), _at(buf, _PACKAGING + 9, i), _at(buf, _PACKAGING + 10, i),
-            _at(buf, _PACKAGING + 11, i), _at(buf, _PACKAGING + 12, i))
-        anode = AnodeProperties(_at(buf, _ANODE + 0, i), _at(buf, _ANODE + 1, i), _at(buf, _ANODE + 2, i),
-            _at(buf, _ANODE + 3, i), _at(buf, _ANODE + 4, i), _at(buf, _ANODE + 5, i), _at(buf, _ANODE + 6, i))
-        ce = CeTerms(_at(buf, _CE, i), _at(buf, _CE + 1, i), (_at(buf, _CE + 2, i), _at(buf, _CE + 3, i),
-            _at(buf, _CE + 4, i), _at(buf, _CE + 5, i), _at(buf, _CE + 6, i), _at(buf, _CE + 7, i), _at(buf, _CE + 8, i)))
-        r = evaluate(Parameters(d, derived, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce), k,
-                     uncertain, energy_only)
-        buf[(_OUT + 0) * STRIDE + i] = r.specific_energy
-        buf[(_OUT + 1) * STRIDE + i] = r.energy_density
-        buf[(_OUT + 2) * STRIDE + i] = r.specific_energy_stack
-        buf[(_OUT + 3) * STRIDE + i] = r.energy_density_stack
-        buf[(_OUT + 4) * STRIDE + i] = r.capacity
-        buf[(_OUT + 5) * STRIDE + i] = r.average_voltage
-        buf[(_OUT + 6) * STRIDE + i] = r.coulombic_efficiency
-        buf[(_OUT + 7) * STRIDE + i] = r.cycle_life
-        buf[(_OUT + 8) * STRIDE + i] = r.cycle_life_p10
-        buf[(_OUT + 9) * STRIDE + i] = r.cycle_life_p90
-        buf[(_OUT + 10) * STRIDE + i] = r.knee_cycles
-        buf[(_OUT + 11) * STRIDE + i] = r.inventory
-        buf[(_OUT + 12) * STRIDE + i] = r.lifetime_energy
-        buf[(_OUT + 13) * STRIDE + i] = r.cost
-        buf[(_OUT + 14) * STRIDE + i] = r.cost_per_cycle
-        buf[(_OUT + 15) * STRIDE + i] = r.swelling
-        buf[(_OUT + 16) * STRIDE + i] = r.plated_thickness
-        buf[(_OUT + 17) * STRIDE + i] = r.current_density
-        buf[(_OUT + 18) * STRIDE + i] = r.infeasible_reason
-        buf[(_OUT + 19) * STRIDE + i] = r.mass_positive_collector
-        buf[(_OUT + 20) * STRIDE + i] = r.mass_cathode
-        buf[(_OUT + 21) * STRIDE + i] = r.mass_separator
-        buf[(_OUT + 22) * STRIDE + i] = r.mass_electrolyte
-        buf[(_OUT + 23) * STRIDE + i] = r.mass_anode
-        buf[(_OUT + 24) * STRIDE + i] = r.mass_metal
-        buf[(_OUT + 25) * STRIDE + i] = r.mass_coating
-        buf[(_OUT + 26) * STRIDE + i] = r.mass_negative_collector
-        buf[(_OUT + 27) * STRIDE + i] = r.thickness_positive_collector
-        buf[(_OUT + 28) * STRIDE + i] = r.thickness_cathode
-        buf[(_OUT + 29) * STRIDE + i] = r.thickness_separator
-        buf[(_OUT + 30) * STRIDE + i] = r.thickness_electrolyte
-        buf[(_OUT + 31) * STRIDE + i] = r.thickness_anode
-        buf[(_OUT + 32) * STRIDE + i] = r.thickness_metal
-        buf[(_OUT + 33) * STRIDE + i] = r.thickness_coating
-        buf[(_OUT + 34) * STRIDE + i] = r.thickness_negative_collector
-        buf[(_OUT + 35) * STRIDE + i] = r.unit_mass
-        buf[(_OUT + 36) * STRIDE + i] = r.unit_thickness
-        buf[(_OUT + 37) * STRIDE + i] = r.unit_energy
-        buf[(_OUT + 38) * STRIDE + i] = r.cell_energy
-        buf[(_OUT + 39) * STRIDE + i] = r.cell_mass
-        buf[(_OUT + 40) * STRIDE + i] = r.cell_volume
-        buf[(_OUT + 41) * STRIDE + i] = r.formation_loss
-        buf[(_OUT + 42) * STRIDE + i] = r.coating_loss
-        buf[(_OUT + 43) * STRIDE + i] = r.cycled_capacity
+        cy = cycling(_parameters(buf, i), k, uncertain)
+        inv, life = cy.inventory, cy.life
+        buf[_CY * STRIDE + i] = cy.coulombic_efficiency
+        buf[(_CY + 1) * STRIDE + i] = inv.first_charge
+        buf[(_CY + 2) * STRIDE + i] = inv.coating_loss
+        buf[(_CY + 3) * STRIDE + i] = inv.formation_loss
+        buf[(_CY + 4) * STRIDE + i] = inv.alloyed
+        buf[(_CY + 5) * STRIDE + i] = inv.inventory
+        buf[(_CY + 6) * STRIDE + i] = life.first_capacity
+        buf[(_CY + 7) * STRIDE + i] = life.knee
+        buf[(_CY + 8) * STRIDE + i] = life.cycle_life
+        buf[(_CY + 9) * STRIDE + i] = life.delivered
+        buf[(_CY + 10) * STRIDE + i] = cy.cycle_life_low
+        buf[(_CY + 11) * STRIDE + i] = cy.cycle_life_high
+        buf[(_CY + 12) * STRIDE + i] = cy.critical_current_density
+
+
+@register_jitable(error_model="numpy")
+def _rest_tile(buf, k):  # pragma: no cover - compiled
+    """The rest of the chain (:func:`~dse.models.chain.evaluate_cycled`) from the ``cycling`` rows."""
+    for i in range(TILE):
+        cy = Cycling(
+            _at(buf, _CY, i),
+            Inventory(_at(buf, _CY + 1, i), _at(buf, _CY + 2, i), _at(buf, _CY + 3, i), _at(buf, _CY + 4, i),
+                      _at(buf, _CY + 5, i)),
+            Lifetime(_at(buf, _CY + 6, i), _at(buf, _CY + 7, i), _at(buf, _CY + 8, i), _at(buf, _CY + 9, i)),
+            _at(buf, _CY + 10, i), _at(buf, _CY + 11, i), _at(buf, _CY + 12, i),
+        )
+        _store_outputs(buf, i, evaluate_cycled(_parameters(buf, i), k, cy))
 
 
 @register_jitable(error_model="numpy")
@@ -244,61 +317,123 @@ def _fill_ce(buf, tce, codes, n_coating):  # pragma: no cover - compiled
             buf[(_CE + c) * STRIDE + i] = tce[pair, c]
 
 
+@register_jitable(error_model="numpy")
+def _next_tile(shape, idx, pos, t0, n):  # pragma: no cover - compiled
+    """Positions along each block axis of the designs of the tile starting at ``t0``; returns its size.
+
+    A short last tile repeats its last design so the compute loops always run full.
+    """
+    ndim = shape.size
+    nt = min(n - t0, TILE)
+    for i in range(TILE):
+        if i < nt:
+            for a in range(ndim):
+                pos[a * STRIDE + i] = idx[a]
+            a = ndim - 1
+            while a >= 0:
+                idx[a] += 1
+                if idx[a] < shape[a]:
+                    break
+                idx[a] = 0
+                a -= 1
+        else:
+            for a in range(ndim):
+                pos[a * STRIDE + i] = pos[a * STRIDE + nt - 1]
+    return nt
+
+
+@register_jitable(error_model="numpy")
+def _gather(buf, codes, pos, t0, axis_of, starts, values, tables, tce, n_coating):  # pragma: no cover - compiled
+    """Inputs, properties and CE terms of the tile, one row at a time.
+
+    Rows of inputs fixed over the block (and the properties they select) are
+    the same in every tile, so they are written only for the first.
+    """
+    for j in range(axis_of.size):
+        if t0 == 0 or axis_of[j] >= 0:
+            _fill_input(buf, codes, pos, j, axis_of[j], starts[j], values)
+    for g in range(len(tables)):
+        if t0 == 0 or axis_of[N_NUMERIC + g] >= 0:
+            _fill_properties(buf, _GROUP_ROW[g], tables[g], codes, g)
+    if t0 == 0 or axis_of[N_NUMERIC + _G_ELECTROLYTE] >= 0 or axis_of[N_NUMERIC + _G_COATING] >= 0:
+        _fill_ce(buf, tce, codes, n_coating)
+
+
+@register_jitable(error_model="numpy")
+def _scatter(buf, row, chosen, out, t0, nt):  # pragma: no cover - compiled
+    """Rows ``row + chosen[j]`` of the tile to ``out[j, t0:t0 + nt]``."""
+    for j in range(chosen.size):
+        src = buf[(row + chosen[j]) * STRIDE:]
+        dst = out[j, t0:]
+        for i in range(nt):
+            dst[i] = src[i]
+
+
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, energy_only, chosen, out):  # pragma: no cover
+def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, stage, cyc, sub_stride, chosen,
+            out):  # pragma: no cover
+    """The chain over a block, tile by tile; ``stage`` says which part (``_ALL``, ``_LIFETIME``, ``_REST``)."""
     ndim = shape.size
     n = 1
     for a in range(ndim):
         n *= shape[a]
     idx = np.zeros(max(ndim, 1), np.int64)
     pos = np.zeros(max(ndim, 1) * STRIDE, np.int64)
-    n_in = axis_of.size
     buf = np.zeros(N_ROWS * STRIDE, np.float64)
     codes = np.zeros(len(tables) * STRIDE, np.int64)
-    n_out = chosen.size
+    sub = np.zeros(TILE, np.int64)
+    every_row = np.arange(N_CYCLING)
     uncertain = k.uncertainty > 0.5
     for t0 in range(0, n, TILE):
-        nt = min(n - t0, TILE)
-        # positions along each block axis of the tile's designs; a short last
-        # tile repeats its last design so the compute loop always runs full
-        for i in range(TILE):
-            if i < nt:
+        nt = _next_tile(shape, idx, pos, t0, n)
+        _gather(buf, codes, pos, t0, axis_of, starts, values, tables, tce, n_coating)
+        # compute: straight loops over the tile that LLVM vectorizes
+        if stage == _REST:
+            # the lifetime half of each design was evaluated beforehand on the block's
+            # lifetime sub-grid, where its index is its positions along the block axes
+            # times sub_stride; rows are kept when the tile has the same sub-grid points
+            # as the one before (as in a grid whose fastest axes are not lifetime inputs)
+            changed = t0 == 0
+            for i in range(TILE):
+                s = 0
                 for a in range(ndim):
-                    pos[a * STRIDE + i] = idx[a]
-                a = ndim - 1
-                while a >= 0:
-                    idx[a] += 1
-                    if idx[a] < shape[a]:
-                        break
-                    idx[a] = 0
-                    a -= 1
-            else:
-                for a in range(ndim):
-                    pos[a * STRIDE + i] = pos[a * STRIDE + nt - 1]
-        # gather, one row at a time: rows of inputs fixed over the block (and
-        # the properties they select) are the same in every tile, so they are
-        # written only for the first
-        for j in range(n_in):
-            if t0 == 0 or axis_of[j] >= 0:
-                _fill_input(buf, codes, pos, j, axis_of[j], starts[j], values)
-        for g in range(len(tables)):
-            if t0 == 0 or axis_of[N_NUMERIC + g] >= 0:
-                _fill_properties(buf, _GROUP_ROW[g], tables[g], codes, g)
-        if t0 == 0 or axis_of[N_NUMERIC + _G_ELECTROLYTE] >= 0 or axis_of[N_NUMERIC + _G_COATING] >= 0:
-            _fill_ce(buf, tce, codes, n_coating)
-        # compute: one straight loop over the tile that LLVM vectorizes
-        if energy_only:
-            _compute_tile(buf, k, False, True)
+                    s += pos[a * STRIDE + i] * sub_stride[a]
+                changed |= s != sub[i]
+                sub[i] = s
+            if changed:
+                for c in range(N_CYCLING):
+                    for i in range(TILE):
+                        buf[(_CY + c) * STRIDE + i] = cyc[c, sub[i]]
         elif uncertain:
-            _compute_tile(buf, k, True, False)
+            _cycling_tile(buf, k, True)
         else:
-            _compute_tile(buf, k, False, False)
-        # scatter the requested outputs
-        for j in range(n_out):
-            src = buf[(_OUT + chosen[j]) * STRIDE:]
-            dst = out[j, t0:]
-            for i in range(nt):
-                dst[i] = src[i]
+            _cycling_tile(buf, k, False)
+        if stage == _LIFETIME:
+            _scatter(buf, _CY, every_row, cyc, t0, nt)
+        else:
+            _rest_tile(buf, k)
+            _scatter(buf, _OUT, chosen, out, t0, nt)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _energy_kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, chosen, out):  # pragma: no cover
+    """The energy model alone over a block (the baseline of ``benchmarks/lifetime_overhead.py``).
+
+    A kernel of its own so that sweeps never compile it.
+    """
+    ndim = shape.size
+    n = 1
+    for a in range(ndim):
+        n *= shape[a]
+    idx = np.zeros(max(ndim, 1), np.int64)
+    pos = np.zeros(max(ndim, 1) * STRIDE, np.int64)
+    buf = np.zeros(N_ROWS * STRIDE, np.float64)
+    codes = np.zeros(len(tables) * STRIDE, np.int64)
+    for t0 in range(0, n, TILE):
+        nt = _next_tile(shape, idx, pos, t0, n)
+        _gather(buf, codes, pos, t0, axis_of, starts, values, tables, tce, n_coating)
+        _energy_tile(buf, k)
+        _scatter(buf, _OUT, chosen, out, t0, nt)
 
 
 numba.config.CACHE_DIR = _previous_cache_dir
@@ -309,26 +444,26 @@ numba.config.CACHE_DIR = _previous_cache_dir
 #: returns a status code the loop must branch on); LLVM's default at -O3 is 250.
 _KERNEL_INLINE_THRESHOLD = 1000000
 _DEFAULT_INLINE_THRESHOLD = 250
-#: argument types the kernel has been compiled (or loaded from the cache) for
+#: (kernel, argument types) compiled (or loaded from the cache) so far
 _compiled: set = set()
 
 
-def _run_kernel(*args):
-    """Call :func:`_kernel`, compiling it (or loading it from the cache) on first use of each argument types.
+def _run_kernel(kernel, *args):
+    """Call ``kernel``, compiling it (or loading it from the cache) on first use of each argument types.
 
     The inlining threshold is an LLVM process-wide option, so it is raised only
     while this one function compiles, under numba's compiler lock.
     """
     signature = tuple(typeof(a) for a in args)
-    if signature not in _compiled:
+    if (kernel, signature) not in _compiled:
         with global_compiler_lock:
             ll.set_option("", f"-inline-threshold={_KERNEL_INLINE_THRESHOLD}")
             try:
-                _kernel.compile(signature)
+                kernel.compile(signature)
             finally:
                 ll.set_option("", f"-inline-threshold={_DEFAULT_INLINE_THRESHOLD}")
-            _compiled.add(signature)
-    return _kernel(*args)
+            _compiled.add((kernel, signature))
+    return kernel(*args)
 
 
 _SOURCE = tuple(INPUT_ORDER.index(source) for source, _ in DERIVED.values())
@@ -395,6 +530,8 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
     """
     shape = np.asarray(shape, dtype=np.int64)
     n = int(np.prod(shape)) if shape.size else 1
+    # block axes along which an input of the lifetime half varies
+    lifetime_axes = {int(axis_of[INPUT_ORDER.index(name)]) for name in CYCLING_INPUTS} - {-1}
     axis_of, starts, values = _with_derived(shape, axis_of, starts, np.ascontiguousarray(values, np.float64))
     if out is None:
         out = np.empty((len(select), n), dtype=dtype)
@@ -402,9 +539,26 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
         raise ValueError(f"out must be a C-contiguous {np.dtype(dtype)} array of shape {(len(select), n)}, "
                          f"not {out.dtype} {out.shape}")
     n_coating = tables[CATEGORICAL_ORDER.index("coating")].shape[0]
-    _run_kernel(
-        shape, axis_of, starts, values,
-        tuple(np.ascontiguousarray(t, np.float64) for t in tables), np.ascontiguousarray(ce_table, np.float64),
-        n_coating, constants, bool(energy_only), np.asarray(select, np.int64), out,
-    )
+    common = (axis_of, starts, values, tuple(np.ascontiguousarray(t, np.float64) for t in tables),
+              np.ascontiguousarray(ce_table, np.float64), n_coating, constants)
+    select = np.asarray(select, np.int64)
+    if energy_only:
+        _run_kernel(_energy_kernel, shape, *common, select, out)
+        return out
+    # the lifetime sub-grid: the block with every axis that no lifetime input varies along
+    # collapsed to one position
+    sub_shape = np.array([size if a in lifetime_axes else 1 for a, size in enumerate(shape)], np.int64)
+    n_sub = int(np.prod(sub_shape)) if shape.size else 1
+    # (worth its detour through memory only when it at least halves the lifetime evaluations)
+    if 2 * n_sub > n:
+        _run_kernel(_kernel, shape, *common, _ALL, np.empty((N_CYCLING, 0)), np.zeros(shape.size, np.int64),
+                    select, out)
+        return out
+    # the lifetime half once per point of the sub-grid, then the rest of the chain per design
+    cyc = np.empty((N_CYCLING, n_sub))
+    _run_kernel(_kernel, sub_shape, *common, _LIFETIME, cyc, np.zeros(shape.size, np.int64), select,
+                np.empty((len(select), 0), out.dtype))
+    sub_stride = np.array([math.prod(sub_shape[a + 1:]) if a in lifetime_axes else 0 for a in range(shape.size)],
+                          np.int64)
+    _run_kernel(_kernel, shape, *common, _REST, cyc, sub_stride, select, out)
     return out

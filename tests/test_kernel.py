@@ -131,8 +131,8 @@ def test_kernel_writes_into_a_given_output_array_and_rejects_a_wrong_one():
 
 
 def _flat(cycled) -> list[np.ndarray]:
-    ce, inv, life, low, high, ccd = cycled
-    return [ce, *inv, *life, low, high, ccd]
+    ce, inv, life, *rest = cycled
+    return [ce, *inv, *life, *rest]
 
 
 @pytest.mark.parametrize("seed", [3, 4])
@@ -180,3 +180,17 @@ def test_kernel_lifetime_sub_grid_matches_the_array_path(uncertainty):
     assert np.unique(ref["cycle_life"]).size > 50
     for j, name in enumerate(OUTPUT_FIELDS):
         np.testing.assert_allclose(out[j], ref[name], rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=name)
+
+
+def test_kernel_sub_grid_and_per_design_lifetime_give_the_same_bits(monkeypatch):
+    """Without room for the sub-grid (or with too few repeats) every design runs both halves: same numbers."""
+    from dse.models import kernel
+
+    chain = ModelChain(uncertainty=True)
+    axes = {"cathode_loading": np.linspace(1.0, 8.0, 29), "separator_thickness": np.array([8.0, 16.0, 25.0]),
+            "temperature": np.array([0.0, 25.0, 60.0]), "cathode_porosity": np.linspace(0.2, 0.4, 11)}
+    block = _grid_block(chain, axes)
+    sub_grid = chain.evaluate_block(*block, list(OUTPUT_FIELDS), dtype=np.float64)
+    monkeypatch.setattr(kernel, "_SUB_GRID_BYTES", 0)
+    per_design = chain.evaluate_block(*block, list(OUTPUT_FIELDS), dtype=np.float64)
+    np.testing.assert_array_equal(sub_grid, per_design)

@@ -12,6 +12,11 @@ Parameters arrive as nested named tuples: the numeric design inputs and, for
 each categorical input, the catalogue properties already looked up (models
 never see strings). Chain-level constants (CE slopes and their covariance,
 fixed prices) arrive as :class:`Constants`.
+
+:func:`evaluate` is two halves: :func:`cycling` (CE surrogate, inventory,
+cycle life, critical current), which depends only on :data:`CYCLING_INPUTS`,
+and :func:`evaluate_cycled` (layers, energy, cost, feasibility), so that the
+kernel can evaluate the first once per combination of those inputs.
 """
 
 from __future__ import annotations
@@ -44,8 +49,8 @@ from dse.models.stack import (
     solid_layer,
 )
 
-__all__ = ["GROUPS", "Parameters", "Constants", "Outputs", "OUTPUT_FIELDS", "evaluate", "cycling", "evaluate_cycled", "Cycling", "CYCLING_INPUTS", "DESIGN_FIELDS", "DERIVED",
-           "derived_inputs"]
+__all__ = ["GROUPS", "Parameters", "Constants", "Outputs", "OUTPUT_FIELDS", "evaluate", "cycling", "evaluate_cycled",
+           "Cycling", "CYCLING_INPUTS", "DESIGN_FIELDS", "DERIVED", "derived_inputs"]
 
 #: numeric design inputs, in this order
 DESIGN_FIELDS = (
@@ -209,10 +214,10 @@ CYCLING_INPUTS = (
     "charge_rate", "discharge_rate", "depth_of_discharge", "metal", "cathode", "coating", "electrolyte",
 )
 Cycling = namedtuple("Cycling", ("coulombic_efficiency", "inventory", "life", "cycle_life_low", "cycle_life_high",
-                                 "critical_current_density"))
+                                 "critical_current_density", "cycled_capacity"))
 Cycling.__doc__ = """What :func:`cycling` gives :func:`evaluate_cycled`: CE, :class:`Inventory`,
-:class:`Lifetime`, the p10/p90 cycle life (NaN unless asked for) and the critical
-current density of the electrolyte [mA/cm²]."""
+:class:`Lifetime`, the p10/p90 cycle life (NaN unless asked for), the critical
+current density of the electrolyte [mA/cm²] and the capacity cycled [mAh/cm²]."""
 
 
 @register_jitable(inline="always", error_model="numpy")
@@ -252,7 +257,7 @@ def cycling(p, k, uncertain, energy_only=False):
         ce = nan + 0.0 * q
         inv = initial_inventory(d.cathode_loading, c.first_cycle_efficiency, d.prelithiation, excess_capacity,
                                 uptake, k.coating_trapped_fraction, 0.0 * q)
-        return Cycling(ce, inv, Lifetime(np.minimum(q, inv.inventory), ce, ce, ce), ce, ce, ce)
+        return Cycling(ce, inv, Lifetime(np.minimum(q, inv.inventory), ce, ce, ce), ce, ce, ce, q)
     dv = p.derived
     features = ce_features_from_logs(
         dv.pressure_saturation, d.stack_pressure, e.min_stack_pressure, e.solid > 0.5,
@@ -270,7 +275,7 @@ def cycling(p, k, uncertain, energy_only=False):
         life_low = life_high = nan + 0.0 * q
     ccd = p.coating.ccd_factor * critical_current_density(e.critical_current_density, e.ccd_activation_energy,
                                                           e.ccd_pressure_scale, d.temperature, d.stack_pressure)
-    return Cycling(ce, inv, life, life_low, life_high, ccd)
+    return Cycling(ce, inv, life, life_low, life_high, ccd, q)
 
 
 @register_jitable(inline="always", error_model="numpy")
@@ -305,7 +310,13 @@ def evaluate(p, k, uncertain=None, energy_only=False):
 
 @register_jitable(inline="always", error_model="numpy")
 def evaluate_cycled(p, k, cycled, energy_only=False):
-    """:func:`evaluate` with the lifetime half already computed by :func:`cycling`."""
+    """:func:`evaluate` with the lifetime half already computed.
+
+    ``cycled`` is the :class:`Cycling` of these designs, from :func:`cycling`
+    with the same ``energy_only``. The sweep kernel evaluates it in a loop of
+    its own, or once per point of a block's lifetime sub-grid, and reads it
+    back here.
+    """
     d = p.design
     m, c, cc, co, e, s, pk, a = p.metal, p.cathode, p.collector, p.coating, p.electrolyte, p.separator, p.packaging, p.anode
     solid = e.solid > 0.5
@@ -338,10 +349,11 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
     negative = solid_layer(0.5 * d.current_collector_thickness, cc.density)
 
     # --- capacity and inventory ----------------------------------------------
-    q, per_capacity, excess_capacity, coated, coating, uptake = _cycled(p)
+    # (q is read from the lifetime half: the kernel then never recomputes the utilisation)
+    _, per_capacity, excess_capacity, coated, coating, _ = _cycled(p)
     current_density = d.charge_rate * loading
     mass_per_capacity = metal_mass_per_capacity(m.molar_mass)
-    ce, inv, life, life_low, life_high = cycled[:5]
+    ce, inv, life, life_low, life_high, _, q = cycled
     nan = np.nan
     inventory = select(baseline, q, inv.inventory)
     first = select(baseline, q, life.first_capacity)

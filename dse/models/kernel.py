@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import threading
 from pathlib import Path
 
 import llvmlite.binding as ll
@@ -126,7 +127,7 @@ _ROW["ce"] = _row
 _row += 9
 #: what the lifetime loop hands the rest of the chain (chain.Cycling, flattened)
 _ROW["cycling"] = _row
-N_CYCLING = 13
+N_CYCLING = 14
 _row += N_CYCLING
 _ROW["outputs"] = _row
 N_ROWS = _row + len(Outputs._fields)
@@ -273,6 +274,7 @@ def _cycling_tile(buf, k, uncertain):  # pragma: no cover - compiled
         buf[(_CY + 10) * STRIDE + i] = cy.cycle_life_low
         buf[(_CY + 11) * STRIDE + i] = cy.cycle_life_high
         buf[(_CY + 12) * STRIDE + i] = cy.critical_current_density
+        buf[(_CY + 13) * STRIDE + i] = cy.cycled_capacity
 
 
 @register_jitable(error_model="numpy")
@@ -284,7 +286,7 @@ def _rest_tile(buf, k):  # pragma: no cover - compiled
             Inventory(_at(buf, _CY + 1, i), _at(buf, _CY + 2, i), _at(buf, _CY + 3, i), _at(buf, _CY + 4, i),
                       _at(buf, _CY + 5, i)),
             Lifetime(_at(buf, _CY + 6, i), _at(buf, _CY + 7, i), _at(buf, _CY + 8, i), _at(buf, _CY + 9, i)),
-            _at(buf, _CY + 10, i), _at(buf, _CY + 11, i), _at(buf, _CY + 12, i),
+            _at(buf, _CY + 10, i), _at(buf, _CY + 11, i), _at(buf, _CY + 12, i), _at(buf, _CY + 13, i),
         )
         _store_outputs(buf, i, evaluate_cycled(_parameters(buf, i), k, cy))
 
@@ -492,6 +494,24 @@ def _with_derived(shape, axis_of, starts, values):
     return np.asarray(axis_of, np.int64), np.asarray(starts, np.int64), np.concatenate(parts)
 
 
+#: most memory the lifetime sub-grid of a block may take (a sweep's default block of
+#: 2**20 designs needs at most 56 MiB, when the sub-grid has half its designs)
+_SUB_GRID_BYTES = 64 << 20
+_SCRATCH = threading.local()
+
+
+def _sub_grid_scratch(n_sub: int) -> np.ndarray:
+    """A C-contiguous ``(N_CYCLING, n_sub)`` float64 array owned by the calling thread, reused block after block.
+
+    Fresh memory is zeroed by the operating system page by page on first touch
+    (see ``out`` of :func:`evaluate_block`).
+    """
+    buffer = getattr(_SCRATCH, "buffer", None)
+    if buffer is None or buffer.size < N_CYCLING * n_sub:
+        buffer = _SCRATCH.buffer = np.empty(N_CYCLING * n_sub)
+    return buffer[:N_CYCLING * n_sub].reshape(N_CYCLING, n_sub)
+
+
 def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32,
                    energy_only=False, out=None):
     """Evaluate a block of designs with the fused kernel.
@@ -549,13 +569,14 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
     # collapsed to one position
     sub_shape = np.array([size if a in lifetime_axes else 1 for a, size in enumerate(shape)], np.int64)
     n_sub = int(np.prod(sub_shape)) if shape.size else 1
-    # (worth its detour through memory only when it at least halves the lifetime evaluations)
-    if 2 * n_sub > n:
+    # (worth its detour through memory when it at least halves the lifetime evaluations;
+    # the sub-grid's results take N_CYCLING doubles per point, at most _SUB_GRID_BYTES)
+    if 2 * n_sub > n or n_sub * N_CYCLING * 8 > _SUB_GRID_BYTES:
         _run_kernel(_kernel, shape, *common, _ALL, np.empty((N_CYCLING, 0)), np.zeros(shape.size, np.int64),
                     select, out)
         return out
     # the lifetime half once per point of the sub-grid, then the rest of the chain per design
-    cyc = np.empty((N_CYCLING, n_sub))
+    cyc = _sub_grid_scratch(n_sub)
     _run_kernel(_kernel, sub_shape, *common, _LIFETIME, cyc, np.zeros(shape.size, np.int64), select,
                 np.empty((len(select), 0), out.dtype))
     sub_stride = np.array([math.prod(sub_shape[a + 1:]) if a in lifetime_axes else 0 for a in range(shape.size)],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dse.chain import ModelChain
 from dse.models.chain import OUTPUT_FIELDS
@@ -194,3 +196,35 @@ def test_kernel_sub_grid_and_per_design_lifetime_give_the_same_bits(monkeypatch)
     monkeypatch.setattr(kernel, "_SUB_GRID_BYTES", 0)
     per_design = chain.evaluate_block(*block, list(OUTPUT_FIELDS), dtype=np.float64)
     np.testing.assert_array_equal(sub_grid, per_design)
+
+
+_AXIS_CHOICES = {
+    "cathode_loading": (1.0, 9.0), "current_collector_thickness": (2.0, 15.0), "stack_pressure": (0.0, 4.0),
+    "separator_thickness": (5.0, 30.0), "temperature": (-10.0, 70.0), "cathode_porosity": (0.15, 0.45),
+    "charge_rate": (0.1, 2.0),
+}
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_kernel_matches_the_array_path_on_any_grid(data):
+    """Random axes, sizes and order: tiles see slow and fast axes change at every offset within a tile,
+    categorical axes refresh their property rows, and the lifetime sub-grid is used or not."""
+    chain = ModelChain(uncertainty=data.draw(st.booleans(), label="uncertainty"))
+    names = data.draw(st.lists(st.sampled_from(sorted(_AXIS_CHOICES) + ["electrolyte", "cell_format"]),
+                               min_size=1, max_size=4, unique=True), label="axes")
+    axes = {}
+    for name in names:
+        size = data.draw(st.integers(1, 70 if len(names) < 3 else 9), label=f"size of {name}")
+        if name in _AXIS_CHOICES:
+            axes[name] = np.linspace(*_AXIS_CHOICES[name], size)
+        else:
+            ids = list(chain.ids[name])
+            axes[name] = [ids[j % len(ids)] for j in range(size)]
+    shape, axis_of, starts, values = _grid_block(chain, axes)
+    out = chain.evaluate_block(shape, axis_of, starts, values, list(OUTPUT_FIELDS), dtype=np.float64)
+    grid = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
+    with np.errstate(all="ignore"):
+        ref = chain.evaluate({n: np.asarray(axes[n])[g.ravel()] for n, g in zip(axes, grid, strict=True)})
+    for j, name in enumerate(OUTPUT_FIELDS):
+        np.testing.assert_allclose(out[j], ref[name], rtol=1e-11, atol=1e-12, equal_nan=True, err_msg=name)

@@ -320,19 +320,34 @@ def _fill_ce(buf, tce, codes, n_coating):  # pragma: no cover - compiled
 
 
 @register_jitable(error_model="numpy")
-def _next_tile(shape, idx, pos, t0, n):  # pragma: no cover - compiled
+def _next_tile(shape, idx, pos, moved, varied, carried, t0, n):  # pragma: no cover - compiled
     """Positions along each block axis of the designs of the tile starting at ``t0``; returns its size.
 
-    A short last tile repeats its last design so the compute loops always run full.
+    ``moved[a]`` is set where some design of the tile has another position
+    along axis ``a`` than the design in its place in the previous tile: where
+    the position changes within this tile or the previous one (``varied``), or
+    from one to the other (``carried``). Positions change only where the
+    index is stepped, so this costs a flag per step, not a comparison per
+    design. A short last tile repeats its last design so the compute loops
+    always run full.
     """
     ndim = shape.size
     nt = min(n - t0, TILE)
+    for a in range(ndim):
+        moved[a] = carried[a] or varied[a]
+        carried[a] = False
+        varied[a] = False
     for i in range(TILE):
         if i < nt:
             for a in range(ndim):
                 pos[a * STRIDE + i] = idx[a]
             a = ndim - 1
             while a >= 0:
+                if i < nt - 1:
+                    varied[a] = True
+                    moved[a] = True
+                else:
+                    carried[a] = True
                 idx[a] += 1
                 if idx[a] < shape[a]:
                     break
@@ -345,19 +360,26 @@ def _next_tile(shape, idx, pos, t0, n):  # pragma: no cover - compiled
 
 
 @register_jitable(error_model="numpy")
-def _gather(buf, codes, pos, t0, axis_of, starts, values, tables, tce, n_coating):  # pragma: no cover - compiled
+def _moved(moved, axis):  # pragma: no cover - compiled
+    return axis >= 0 and moved[axis]
+
+
+@register_jitable(error_model="numpy")
+def _gather(buf, codes, pos, moved, t0, axis_of, starts, values, tables, tce, n_coating):  # pragma: no cover
     """Inputs, properties and CE terms of the tile, one row at a time.
 
-    Rows of inputs fixed over the block (and the properties they select) are
-    the same in every tile, so they are written only for the first.
+    A row is written for the first tile, and after that only where the
+    designs' positions along its input's axis changed: rows of inputs fixed
+    over the block are written once, and rows of slow axes (often the
+    categorical ones, with a dozen property rows each) once per change.
     """
     for j in range(axis_of.size):
-        if t0 == 0 or axis_of[j] >= 0:
+        if t0 == 0 or _moved(moved, axis_of[j]):
             _fill_input(buf, codes, pos, j, axis_of[j], starts[j], values)
     for g in range(len(tables)):
-        if t0 == 0 or axis_of[N_NUMERIC + g] >= 0:
+        if t0 == 0 or _moved(moved, axis_of[N_NUMERIC + g]):
             _fill_properties(buf, _GROUP_ROW[g], tables[g], codes, g)
-    if t0 == 0 or axis_of[N_NUMERIC + _G_ELECTROLYTE] >= 0 or axis_of[N_NUMERIC + _G_COATING] >= 0:
+    if t0 == 0 or _moved(moved, axis_of[N_NUMERIC + _G_ELECTROLYTE]) or _moved(moved, axis_of[N_NUMERIC + _G_COATING]):
         _fill_ce(buf, tce, codes, n_coating)
 
 
@@ -381,37 +403,47 @@ def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, stage, cy
         n *= shape[a]
     idx = np.zeros(max(ndim, 1), np.int64)
     pos = np.zeros(max(ndim, 1) * STRIDE, np.int64)
+    moved = np.zeros(max(ndim, 1), np.bool_)
+    varied = np.zeros(max(ndim, 1), np.bool_)
+    carried = np.zeros(max(ndim, 1), np.bool_)
     buf = np.zeros(N_ROWS * STRIDE, np.float64)
     codes = np.zeros(len(tables) * STRIDE, np.int64)
     sub = np.zeros(TILE, np.int64)
-    every_row = np.arange(N_CYCLING)
+    sub_next = np.zeros(TILE, np.int64)
     uncertain = k.uncertainty > 0.5
     for t0 in range(0, n, TILE):
-        nt = _next_tile(shape, idx, pos, t0, n)
-        _gather(buf, codes, pos, t0, axis_of, starts, values, tables, tce, n_coating)
+        nt = _next_tile(shape, idx, pos, moved, varied, carried, t0, n)
+        _gather(buf, codes, pos, moved, t0, axis_of, starts, values, tables, tce, n_coating)
         # compute: straight loops over the tile that LLVM vectorizes
         if stage == _REST:
             # the lifetime half of each design was evaluated beforehand on the block's
             # lifetime sub-grid, where its index is its positions along the block axes
             # times sub_stride; rows are kept when the tile has the same sub-grid points
             # as the one before (as in a grid whose fastest axes are not lifetime inputs)
+            for i in range(TILE):
+                sub_next[i] = 0
+            for a in range(ndim):
+                if sub_stride[a] != 0:
+                    for i in range(TILE):
+                        sub_next[i] += pos[a * STRIDE + i] * sub_stride[a]
             changed = t0 == 0
             for i in range(TILE):
-                s = 0
-                for a in range(ndim):
-                    s += pos[a * STRIDE + i] * sub_stride[a]
-                changed |= s != sub[i]
-                sub[i] = s
+                changed |= sub_next[i] != sub[i]
+                sub[i] = sub_next[i]
             if changed:
-                for c in range(N_CYCLING):
-                    for i in range(TILE):
-                        buf[(_CY + c) * STRIDE + i] = cyc[c, sub[i]]
+                for i in range(TILE):
+                    point = cyc[sub[i]]
+                    for c in range(N_CYCLING):
+                        buf[(_CY + c) * STRIDE + i] = point[c]
         elif uncertain:
             _cycling_tile(buf, k, True)
         else:
             _cycling_tile(buf, k, False)
         if stage == _LIFETIME:
-            _scatter(buf, _CY, every_row, cyc, t0, nt)
+            for i in range(nt):
+                point = cyc[t0 + i]
+                for c in range(N_CYCLING):
+                    point[c] = buf[(_CY + c) * STRIDE + i]
         else:
             _rest_tile(buf, k)
             _scatter(buf, _OUT, chosen, out, t0, nt)
@@ -429,11 +461,14 @@ def _energy_kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, ch
         n *= shape[a]
     idx = np.zeros(max(ndim, 1), np.int64)
     pos = np.zeros(max(ndim, 1) * STRIDE, np.int64)
+    moved = np.zeros(max(ndim, 1), np.bool_)
+    varied = np.zeros(max(ndim, 1), np.bool_)
+    carried = np.zeros(max(ndim, 1), np.bool_)
     buf = np.zeros(N_ROWS * STRIDE, np.float64)
     codes = np.zeros(len(tables) * STRIDE, np.int64)
     for t0 in range(0, n, TILE):
-        nt = _next_tile(shape, idx, pos, t0, n)
-        _gather(buf, codes, pos, t0, axis_of, starts, values, tables, tce, n_coating)
+        nt = _next_tile(shape, idx, pos, moved, varied, carried, t0, n)
+        _gather(buf, codes, pos, moved, t0, axis_of, starts, values, tables, tce, n_coating)
         _energy_tile(buf, k)
         _scatter(buf, _OUT, chosen, out, t0, nt)
 
@@ -501,7 +536,7 @@ _SCRATCH = threading.local()
 
 
 def _sub_grid_scratch(n_sub: int) -> np.ndarray:
-    """A C-contiguous ``(N_CYCLING, n_sub)`` float64 array owned by the calling thread, reused block after block.
+    """A C-contiguous ``(n_sub, N_CYCLING)`` float64 array owned by the calling thread, reused block after block.
 
     Fresh memory is zeroed by the operating system page by page on first touch
     (see ``out`` of :func:`evaluate_block`).
@@ -509,7 +544,7 @@ def _sub_grid_scratch(n_sub: int) -> np.ndarray:
     buffer = getattr(_SCRATCH, "buffer", None)
     if buffer is None or buffer.size < N_CYCLING * n_sub:
         buffer = _SCRATCH.buffer = np.empty(N_CYCLING * n_sub)
-    return buffer[:N_CYCLING * n_sub].reshape(N_CYCLING, n_sub)
+    return buffer[:N_CYCLING * n_sub].reshape(n_sub, N_CYCLING)
 
 
 def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32,
@@ -572,7 +607,7 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
     # (worth its detour through memory when it at least halves the lifetime evaluations;
     # the sub-grid's results take N_CYCLING doubles per point, at most _SUB_GRID_BYTES)
     if 2 * n_sub > n or n_sub * N_CYCLING * 8 > _SUB_GRID_BYTES:
-        _run_kernel(_kernel, shape, *common, _ALL, np.empty((N_CYCLING, 0)), np.zeros(shape.size, np.int64),
+        _run_kernel(_kernel, shape, *common, _ALL, np.empty((0, N_CYCLING)), np.zeros(shape.size, np.int64),
                     select, out)
         return out
     # the lifetime half once per point of the sub-grid, then the rest of the chain per design

@@ -196,6 +196,7 @@ def _parameters(buf, i):  # pragma: no cover - compiled
 
 @register_jitable(inline="always", error_model="numpy")
 def _store_outputs(buf, i, r):  # pragma: no cover - compiled
+    """The :class:`Outputs` of design ``i`` into the tile's output rows."""
     buf[(_OUT + 0) * STRIDE + i] = r.specific_energy
     buf[(_OUT + 1) * STRIDE + i] = r.energy_density
     buf[(_OUT + 2) * STRIDE + i] = r.specific_energy_stack
@@ -253,10 +254,8 @@ def _energy_tile(buf, k):  # pragma: no cover - compiled
 def _cycling_tile(buf, k, uncertain):  # pragma: no cover - compiled
     """The lifetime half of the chain (:func:`~dse.models.chain.cycling`) into the tile's ``cycling`` rows.
 
-    It is a loop of its own: CE exponential → inventory → ``log1p``, ``log``,
-    ``expm1`` is one long dependent chain per design, and a short loop lets
-    it run over the tile's designs apart from the rest of the chain, or over
-    only the distinct lifetime inputs of a block (:func:`evaluate_block`).
+    A loop of its own, so that a block can run it over only the distinct
+    combinations of the inputs it depends on (:func:`evaluate_block`).
     """
     for i in range(TILE):
         cy = cycling(_parameters(buf, i), k, uncertain)
@@ -361,6 +360,7 @@ def _next_tile(shape, idx, pos, moved, varied, carried, t0, n):  # pragma: no co
 
 @register_jitable(error_model="numpy")
 def _moved(moved, axis):  # pragma: no cover - compiled
+    """Whether an input along ``axis`` (-1: fixed) needs its row rewritten for this tile."""
     return axis >= 0 and moved[axis]
 
 

@@ -319,6 +319,22 @@ def _fill_ce(buf, tce, codes, n_coating):  # pragma: no cover - compiled
 
 
 @register_jitable(error_model="numpy")
+def _walk(shape, n_tables):  # pragma: no cover - compiled
+    """Designs in a block, and the state of a walk over it tile by tile.
+
+    Returns the block index, tile positions and axis flags of
+    :func:`_next_tile`, the tile buffer and the categorical codes.
+    """
+    ndim = shape.size
+    n = 1
+    for a in range(ndim):
+        n *= shape[a]
+    m = max(ndim, 1)
+    return (n, np.zeros(m, np.int64), np.zeros(m * STRIDE, np.int64), np.zeros(m, np.bool_), np.zeros(m, np.bool_),
+            np.zeros(m, np.bool_), np.zeros(N_ROWS * STRIDE, np.float64), np.zeros(n_tables * STRIDE, np.int64))
+
+
+@register_jitable(error_model="numpy")
 def _next_tile(shape, idx, pos, moved, varied, carried, t0, n):  # pragma: no cover - compiled
     """Positions along each block axis of the designs of the tile starting at ``t0``; returns its size.
 
@@ -397,19 +413,9 @@ def _scatter(buf, row, chosen, out, t0, nt):  # pragma: no cover - compiled
 def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, stage, cyc, sub_stride, chosen,
             out):  # pragma: no cover
     """The chain over a block, tile by tile; ``stage`` says which part (``_ALL``, ``_LIFETIME``, ``_REST``)."""
+    n, idx, pos, moved, varied, carried, buf, codes = _walk(shape, len(tables))
     ndim = shape.size
-    n = 1
-    for a in range(ndim):
-        n *= shape[a]
-    idx = np.zeros(max(ndim, 1), np.int64)
-    pos = np.zeros(max(ndim, 1) * STRIDE, np.int64)
-    moved = np.zeros(max(ndim, 1), np.bool_)
-    varied = np.zeros(max(ndim, 1), np.bool_)
-    carried = np.zeros(max(ndim, 1), np.bool_)
-    buf = np.zeros(N_ROWS * STRIDE, np.float64)
-    codes = np.zeros(len(tables) * STRIDE, np.int64)
     sub = np.zeros(TILE, np.int64)
-    sub_next = np.zeros(TILE, np.int64)
     uncertain = k.uncertainty > 0.5
     for t0 in range(0, n, TILE):
         nt = _next_tile(shape, idx, pos, moved, varied, carried, t0, n)
@@ -418,19 +424,18 @@ def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, stage, cy
         if stage == _REST:
             # the lifetime half of each design was evaluated beforehand on the block's
             # lifetime sub-grid, where its index is its positions along the block axes
-            # times sub_stride; rows are kept when the tile has the same sub-grid points
-            # as the one before (as in a grid whose fastest axes are not lifetime inputs)
-            for i in range(TILE):
-                sub_next[i] = 0
-            for a in range(ndim):
-                if sub_stride[a] != 0:
-                    for i in range(TILE):
-                        sub_next[i] += pos[a * STRIDE + i] * sub_stride[a]
+            # times sub_stride; rows are kept unless a lifetime axis moved (as in a grid
+            # whose fastest axes are not lifetime inputs)
             changed = t0 == 0
-            for i in range(TILE):
-                changed |= sub_next[i] != sub[i]
-                sub[i] = sub_next[i]
+            for a in range(ndim):
+                changed |= sub_stride[a] != 0 and moved[a]
             if changed:
+                for i in range(TILE):
+                    sub[i] = 0
+                for a in range(ndim):
+                    if sub_stride[a] != 0:
+                        for i in range(TILE):
+                            sub[i] += pos[a * STRIDE + i] * sub_stride[a]
                 for i in range(TILE):
                     point = cyc[sub[i]]
                     for c in range(N_CYCLING):
@@ -455,17 +460,7 @@ def _energy_kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, ch
 
     A kernel of its own so that sweeps never compile it.
     """
-    ndim = shape.size
-    n = 1
-    for a in range(ndim):
-        n *= shape[a]
-    idx = np.zeros(max(ndim, 1), np.int64)
-    pos = np.zeros(max(ndim, 1) * STRIDE, np.int64)
-    moved = np.zeros(max(ndim, 1), np.bool_)
-    varied = np.zeros(max(ndim, 1), np.bool_)
-    carried = np.zeros(max(ndim, 1), np.bool_)
-    buf = np.zeros(N_ROWS * STRIDE, np.float64)
-    codes = np.zeros(len(tables) * STRIDE, np.int64)
+    n, idx, pos, moved, varied, carried, buf, codes = _walk(shape, len(tables))
     for t0 in range(0, n, TILE):
         nt = _next_tile(shape, idx, pos, moved, varied, carried, t0, n)
         _gather(buf, codes, pos, moved, t0, axis_of, starts, values, tables, tce, n_coating)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dse.chain import ModelChain
+from dse.models import chain as physics
 from dse.models.chain import OUTPUT_FIELDS
 from dse.models.kernel import INPUT_ORDER
 from dse.vocabulary import INPUTS
@@ -92,7 +93,6 @@ def test_kernel_refreshes_varying_categories_in_every_tile(varying):
 
 def test_energy_only_kernel_matches_the_array_path_and_drops_the_ce_model():
     """The energy-only baseline of benchmarks/lifetime_overhead.py: same kernel, CE model and its outputs off."""
-    from dse.models import chain as physics
 
     chain = ModelChain(uncertainty=False)
     d = _random_designs(chain, 1000, seed=2)
@@ -144,7 +144,6 @@ def test_lifetime_half_depends_on_the_cycling_inputs_only(seed):
     That is only right if no other input changes what it computes: redraw each
     of the others in turn and the lifetime half must give the same bits.
     """
-    from dse.models import chain as physics
 
     chain = ModelChain(uncertainty=True)
     d = _random_designs(chain, 2000, seed=seed)
@@ -228,3 +227,55 @@ def test_kernel_matches_the_array_path_on_any_grid(data):
         ref = chain.evaluate({n: np.asarray(axes[n])[g.ravel()] for n, g in zip(axes, grid, strict=True)})
     for j, name in enumerate(OUTPUT_FIELDS):
         np.testing.assert_allclose(out[j], ref[name], rtol=1e-11, atol=1e-12, equal_nan=True, err_msg=name)
+
+
+def _low_ce_chain(uncertainty: bool) -> ModelChain:
+    """A chain whose every other (electrolyte, coating) pair loses 245× more metal per cycle.
+
+    The shipped coefficients give CE above 0.98 anywhere in the input bounds;
+    with ln(1 - CE) raised by 5.5, about a tenth of random designs fall below
+    CE = 0.75, where ``cycle_life`` leaves its short series for the general
+    functions, and every tile of 64 has some.
+    """
+    chain = ModelChain(uncertainty=uncertainty)
+    chain.ce_table = chain.ce_table.copy()
+    chain.ce_table[::2, 0] += 5.5
+    return chain
+
+
+def _sampled_block(d: dict, n: int):
+    starts = np.cumsum([0] + [n] * (len(INPUT_ORDER) - 1))
+    return [n], [0] * len(INPUT_ORDER), starts, np.concatenate([d[name] for name in INPUT_ORDER])
+
+
+@pytest.mark.parametrize("uncertainty", [True, False])
+def test_kernel_matches_the_array_path_where_ce_is_low(uncertainty):
+    chain = _low_ce_chain(uncertainty)
+    d = _random_designs(chain, 4000, seed=5)
+    ref = chain.evaluate(d)
+    low = np.flatnonzero(ref["coulombic_efficiency"] < 0.75)
+    assert low.size > 200 and np.unique(low // 64).size > 40
+    out = chain.evaluate_block(*_sampled_block(d, 4000), list(OUTPUT_FIELDS), dtype=np.float64)
+    for j, name in enumerate(OUTPUT_FIELDS):
+        np.testing.assert_allclose(out[j], ref[name], rtol=1e-11, atol=1e-12, equal_nan=True, err_msg=name)
+
+
+def test_designs_get_the_same_bits_whether_or_not_their_tile_needs_the_general_functions():
+    """The kernel takes a tile's cycle lives by short series alone unless some design there has CE < 0.75.
+
+    Designs with a high CE are evaluated among low-CE neighbours (tiles that
+    re-run with the general functions), then on their own (tiles that never
+    do): each must get the same bits.
+    """
+    chain = _low_ce_chain(uncertainty=True)
+    d = _random_designs(chain, 4000, seed=6)
+    mixed = chain.evaluate_block(*_sampled_block(d, 4000), list(OUTPUT_FIELDS), dtype=np.float64)
+    # designs whose CE, p10 and p90 CE are all in the short series' range
+    with np.errstate(all="ignore"):
+        series = physics.cycling(chain.parameters(d), chain.constants, True).series
+    high = np.flatnonzero(series)
+    assert high.size > 500 and np.unique(high // 64).size > 40
+    assert np.all(np.bincount(np.arange(4000) // 64, weights=~series) > 0)  # every tile re-runs
+    alone = chain.evaluate_block(*_sampled_block({k: v[high] for k, v in d.items()}, high.size),
+                                 list(OUTPUT_FIELDS), dtype=np.float64)
+    np.testing.assert_array_equal(alone, mixed[:, high])

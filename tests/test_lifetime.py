@@ -114,13 +114,16 @@ def simulate(
 @given(
     demand=st.floats(0.1, 10.0),
     ratio=st.one_of(st.floats(0.3, 1.0), st.just(1.0), st.floats(1.0, 500.0)),
-    loss=st.one_of(st.floats(1e-5, 0.2), st.floats(1e-7, 1e-5)),
+    # up to 0.25 cycle_life takes its short series; above, the general functions
+    loss=st.one_of(st.floats(1e-5, 0.2), st.floats(1e-7, 1e-5), st.floats(0.2, 0.3), st.floats(0.3, 0.9)),
 )
 @example(demand=3.0, ratio=2.0 / 3.0, loss=0.001)  # A < q
 @example(demand=3.0, ratio=1.0, loss=0.001)  # A = q
 @example(demand=1.0, ratio=300.0, loss=0.01)  # huge reservoir: ~30 000 flat cycles
 @example(demand=2.0, ratio=1.0, loss=1e-6)  # CE close to 1: ~223 000 cycles
 @example(demand=2.0, ratio=1.5, loss=2e-6)  # CE close to 1 with a reservoir
+@example(demand=2.0, ratio=3.0, loss=0.25)  # the last CE of the short series
+@example(demand=2.0, ratio=3.0, loss=0.2500001)  # the first of the general functions
 def test_closed_form_equals_cycle_by_cycle_simulation(demand, ratio, loss):
     inventory = ratio * demand
     ce = 1.0 - loss

@@ -23,7 +23,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["select", "exp", "log", "log1p", "expm1", "sqrt"]
+__all__ = ["select", "exp", "log", "log1p", "expm1", "sqrt", "log1p_series", "log_ratio_series", "expm1_series"]
 
 
 @numba.vectorize(["f8(b1,f8,f8)", "f8(f8,f8,f8)"], nopython=True, cache=True)
@@ -207,3 +207,41 @@ def expm1(x):  # pragma: no cover - compiled
 def sqrt(x):  # pragma: no cover - compiled
     """Square root, NaN below zero (element-wise; vectorizes in compiled loops)."""
     return _llvm_sqrt(x)
+
+
+# --- short series for arguments known to be small ----------------------------
+#
+# The cycle life of a cell with CE >= 0.75 takes three logarithms and powers whose
+# arguments lie near 1 (``dse.models.lifetime.cycle_life``). There the series above
+# apply directly, without range reduction: no bit manipulation, one division
+# for a logarithm instead of two, and no second path for large arguments. The
+# caller checks the range; outside it these are not accurate.
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _atanh2(s):  # pragma: no cover - compiled
+    """``2 atanh(s)`` for ``|s| <= 0.172``: the series of :func:`_log`."""
+    two_s = 2.0 * s
+    return _fma(two_s * (s * s), _poly12(s * s, _ATANH_COEFFICIENTS), two_s)
+
+
+@numba.vectorize(["f8(f8)"], nopython=True, cache=True)
+def log1p_series(x):  # pragma: no cover - compiled
+    """``log(1 + x)`` for ``-0.29 <= x <= 0.41`` (``2 atanh(x / (2 + x))``; element-wise)."""
+    return _atanh2(x / (2.0 + x))
+
+
+@numba.vectorize(["f8(f8,f8)"], nopython=True, cache=True)
+def log_ratio_series(a, b):  # pragma: no cover - compiled
+    """``log(a / b)`` for ``0.707 <= a / b <= 1.414`` (``2 atanh((a - b) / (a + b))``; element-wise).
+
+    ``a - b`` is exact in that range, so the result keeps its relative
+    accuracy as ``a / b`` approaches 1.
+    """
+    return _atanh2((a - b) / (a + b))
+
+
+@numba.vectorize(["f8(f8)"], nopython=True, cache=True)
+def expm1_series(x):  # pragma: no cover - compiled
+    """``exp(x) - 1`` for ``|x| <= 0.35`` (the series of :func:`expm1`; element-wise)."""
+    return _expm1_reduced(x)

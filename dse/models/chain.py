@@ -37,7 +37,7 @@ from dse.models.ce import (
 from dse.models.cost import area_cost, cost_per_energy, mass_cost
 from dse.models.energy import energy_density, pouch_cell, specific_energy, utilisation
 from dse.models.feasibility import critical_current_density, infeasible_reason
-from dse.models.lifetime import Lifetime, cycle_life, first_cycle_loss, initial_inventory
+from dse.models.lifetime import Lifetime, cycle_life, first_cycle_loss, in_series_range, initial_inventory
 from dse.models.stack import (
     cathode_layer,
     deposit_porosity,
@@ -194,7 +194,7 @@ Outputs.__doc__ = "Every output of :func:`evaluate` (see dse.vocabulary.OUTPUTS 
 
 
 @register_jitable(error_model="numpy")
-def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss):
+def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss, series_only):
     """Inventory and cycle life at one value of ``ln(1 - CE)``."""
     ce = coulombic_efficiency(log_loss)
     formation = first_cycle_loss(ce, k.formation_loss_multiplier)
@@ -202,7 +202,7 @@ def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss):
         d.cathode_loading, c.first_cycle_efficiency, d.prelithiation, excess_capacity, uptake,
         k.coating_trapped_fraction, formation,
     )
-    return ce, inv, cycle_life(inv.inventory, q, ce, k.end_of_life)
+    return ce, inv, cycle_life(inv.inventory, q, ce, k.end_of_life, series_only)
 
 
 #: the inputs :func:`cycling` depends on: design fields it reads (with their DERIVED
@@ -214,10 +214,12 @@ CYCLING_INPUTS = (
     "charge_rate", "discharge_rate", "depth_of_discharge", "metal", "cathode", "coating", "electrolyte",
 )
 Cycling = namedtuple("Cycling", ("coulombic_efficiency", "inventory", "life", "cycle_life_low", "cycle_life_high",
-                                 "critical_current_density", "cycled_capacity"))
+                                 "critical_current_density", "cycled_capacity", "series"))
 Cycling.__doc__ = """What :func:`cycling` gives :func:`evaluate_cycled`: CE, :class:`Inventory`,
 :class:`Lifetime`, the p10/p90 cycle life (NaN unless asked for), the critical
-current density of the electrolyte [mA/cm²] and the capacity cycled [mAh/cm²]."""
+current density of the electrolyte [mA/cm²], the capacity cycled [mAh/cm²],
+and whether every cycle life of the design (p10/p90 too) was in the range of
+the short series (:func:`dse.models.lifetime.in_series_range`)."""
 
 
 @register_jitable(inline="always", error_model="numpy")
@@ -237,7 +239,7 @@ def _cycled(p):
 
 
 @register_jitable(inline="always", error_model="numpy")
-def cycling(p, k, uncertain, energy_only=False):
+def cycling(p, k, uncertain, energy_only=False, series_only=False):
     """The lifetime half of the chain: CE surrogate, inventory after formation, cycle life, critical current.
 
     :func:`evaluate` is ``evaluate_cycled(p, k, cycling(p, k, ...))``. This
@@ -248,7 +250,10 @@ def cycling(p, k, uncertain, energy_only=False):
     chain once per design.
 
     With ``energy_only`` there is no CE surrogate: no formation loss, and
-    CE, cycle life and the critical current are NaN.
+    CE, cycle life and the critical current are NaN. ``series_only`` is that
+    of :func:`dse.models.lifetime.cycle_life`; the kernel passes it for a
+    tile and re-evaluates the tile without it unless ``series`` holds for
+    every design.
     """
     d, c, e = p.design, p.cathode, p.electrolyte
     q, per_capacity, excess_capacity, coated, coating, uptake = _cycled(p)
@@ -257,7 +262,7 @@ def cycling(p, k, uncertain, energy_only=False):
         ce = nan + 0.0 * q
         inv = initial_inventory(d.cathode_loading, c.first_cycle_efficiency, d.prelithiation, excess_capacity,
                                 uptake, k.coating_trapped_fraction, 0.0 * q)
-        return Cycling(ce, inv, Lifetime(np.minimum(q, inv.inventory), ce, ce, ce), ce, ce, ce, q)
+        return Cycling(ce, inv, Lifetime(np.minimum(q, inv.inventory), ce, ce, ce), ce, ce, ce, q, 0.0 * q == 0.0)
     dv = p.derived
     features = ce_features_from_logs(
         dv.pressure_saturation, d.stack_pressure, e.min_stack_pressure, e.solid > 0.5,
@@ -265,17 +270,21 @@ def cycling(p, k, uncertain, energy_only=False):
         dv.log_charge_rate - dv.log_discharge_rate,
     )
     mean = log_loss_mean(p.ce.base, features, k.slopes)
-    ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean)
+    ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean, series_only)
     if uncertain:
         spread = k.quantile_z * sqrt(log_loss_variance(p.ce.variance, p.ce.covariance, features,
                                                           k.slope_covariance, k.residual_variance))
-        life_low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread)[2].cycle_life
-        life_high = _lifetime(d, c, k, q, excess_capacity, uptake, mean - spread)[2].cycle_life
+        ce_low, _, low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread, series_only)
+        ce_high, _, high = _lifetime(d, c, k, q, excess_capacity, uptake, mean - spread, series_only)
+        life_low = low.cycle_life
+        life_high = high.cycle_life
+        series = in_series_range(ce) & in_series_range(ce_low) & in_series_range(ce_high)
     else:
         life_low = life_high = nan + 0.0 * q
+        series = in_series_range(ce)
     ccd = p.coating.ccd_factor * critical_current_density(e.critical_current_density, e.ccd_activation_energy,
                                                           e.ccd_pressure_scale, d.temperature, d.stack_pressure)
-    return Cycling(ce, inv, life, life_low, life_high, ccd, q)
+    return Cycling(ce, inv, life, life_low, life_high, ccd, q, series)
 
 
 @register_jitable(inline="always", error_model="numpy")
@@ -353,7 +362,7 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
     _, per_capacity, excess_capacity, coated, coating, _ = _cycled(p)
     current_density = d.charge_rate * loading
     mass_per_capacity = metal_mass_per_capacity(m.molar_mass)
-    ce, inv, life, life_low, life_high, _, q = cycled
+    ce, inv, life, life_low, life_high, _, q, _ = cycled
     nan = np.nan
     inventory = select(baseline, q, inv.inventory)
     first = select(baseline, q, life.first_capacity)

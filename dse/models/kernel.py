@@ -129,6 +129,9 @@ _row += 9
 _ROW["cycling"] = _row
 N_CYCLING = 14
 _row += N_CYCLING
+#: 1 where the lifetime half of the design took the short series alone (Cycling.series)
+_ROW["series"] = _row
+_row += 1
 _ROW["outputs"] = _row
 N_ROWS = _row + len(Outputs._fields)
 
@@ -142,6 +145,7 @@ _PACKAGING = _ROW['packaging']
 _ANODE = _ROW['anode']
 _CE = _ROW["ce"]
 _CY = _ROW["cycling"]
+_SERIES = _ROW["series"]
 #: first buffer row of each property group, in CATEGORICAL_ORDER
 _GROUP_ROW = tuple(_ROW[name] for name in GROUPS)
 _G_COATING = tuple(GROUPS).index("coating")
@@ -250,30 +254,54 @@ def _energy_tile(buf, k):  # pragma: no cover - compiled
         _store_outputs(buf, i, evaluate(_parameters(buf, i), k, False, True))
 
 
+@register_jitable(inline="always", error_model="numpy")
+def _store_cycling(buf, i, cy):  # pragma: no cover - compiled
+    """The :class:`~dse.models.chain.Cycling` of design ``i`` into the tile's ``cycling`` rows."""
+    inv, life = cy.inventory, cy.life
+    buf[_CY * STRIDE + i] = cy.coulombic_efficiency
+    buf[(_CY + 1) * STRIDE + i] = inv.first_charge
+    buf[(_CY + 2) * STRIDE + i] = inv.coating_loss
+    buf[(_CY + 3) * STRIDE + i] = inv.formation_loss
+    buf[(_CY + 4) * STRIDE + i] = inv.alloyed
+    buf[(_CY + 5) * STRIDE + i] = inv.inventory
+    buf[(_CY + 6) * STRIDE + i] = life.first_capacity
+    buf[(_CY + 7) * STRIDE + i] = life.knee
+    buf[(_CY + 8) * STRIDE + i] = life.cycle_life
+    buf[(_CY + 9) * STRIDE + i] = life.delivered
+    buf[(_CY + 10) * STRIDE + i] = cy.cycle_life_low
+    buf[(_CY + 11) * STRIDE + i] = cy.cycle_life_high
+    buf[(_CY + 12) * STRIDE + i] = cy.critical_current_density
+    buf[(_CY + 13) * STRIDE + i] = cy.cycled_capacity
+
+
 @register_jitable(error_model="numpy")
 def _cycling_tile(buf, k, uncertain):  # pragma: no cover - compiled
     """The lifetime half of the chain (:func:`~dse.models.chain.cycling`) into the tile's ``cycling`` rows.
 
     A loop of its own, so that a block can run it over only the distinct
     combinations of the inputs it depends on (:func:`evaluate_block`).
+
+    It first takes the cycle life by short series alone (``series_only``),
+    which is right wherever CE >= 0.75, and evaluates the tile again with
+    the general functions only if some design's CE (or p10/p90 CE) is lower.
+    Each design gets the same bits either way.
     """
+    _cycling_loop(buf, k, uncertain, True)
+    general = False
     for i in range(TILE):
-        cy = cycling(_parameters(buf, i), k, uncertain)
-        inv, life = cy.inventory, cy.life
-        buf[_CY * STRIDE + i] = cy.coulombic_efficiency
-        buf[(_CY + 1) * STRIDE + i] = inv.first_charge
-        buf[(_CY + 2) * STRIDE + i] = inv.coating_loss
-        buf[(_CY + 3) * STRIDE + i] = inv.formation_loss
-        buf[(_CY + 4) * STRIDE + i] = inv.alloyed
-        buf[(_CY + 5) * STRIDE + i] = inv.inventory
-        buf[(_CY + 6) * STRIDE + i] = life.first_capacity
-        buf[(_CY + 7) * STRIDE + i] = life.knee
-        buf[(_CY + 8) * STRIDE + i] = life.cycle_life
-        buf[(_CY + 9) * STRIDE + i] = life.delivered
-        buf[(_CY + 10) * STRIDE + i] = cy.cycle_life_low
-        buf[(_CY + 11) * STRIDE + i] = cy.cycle_life_high
-        buf[(_CY + 12) * STRIDE + i] = cy.critical_current_density
-        buf[(_CY + 13) * STRIDE + i] = cy.cycled_capacity
+        general |= buf[_SERIES * STRIDE + i] < 0.5
+    if general:
+        _cycling_loop(buf, k, uncertain, False)
+
+
+@register_jitable(error_model="numpy")
+def _cycling_loop(buf, k, uncertain, series_only):  # pragma: no cover - compiled
+    """:func:`~dse.models.chain.cycling` for every design of the tile (a function of its own: numba
+    inlines ``cycling`` once per function)."""
+    for i in range(TILE):
+        cy = cycling(_parameters(buf, i), k, uncertain, False, series_only)
+        _store_cycling(buf, i, cy)
+        buf[_SERIES * STRIDE + i] = cy.series
 
 
 @register_jitable(error_model="numpy")
@@ -285,7 +313,7 @@ def _rest_tile(buf, k):  # pragma: no cover - compiled
             Inventory(_at(buf, _CY + 1, i), _at(buf, _CY + 2, i), _at(buf, _CY + 3, i), _at(buf, _CY + 4, i),
                       _at(buf, _CY + 5, i)),
             Lifetime(_at(buf, _CY + 6, i), _at(buf, _CY + 7, i), _at(buf, _CY + 8, i), _at(buf, _CY + 9, i)),
-            _at(buf, _CY + 10, i), _at(buf, _CY + 11, i), _at(buf, _CY + 12, i), _at(buf, _CY + 13, i),
+            _at(buf, _CY + 10, i), _at(buf, _CY + 11, i), _at(buf, _CY + 12, i), _at(buf, _CY + 13, i), True,
         )
         _store_outputs(buf, i, evaluate_cycled(_parameters(buf, i), k, cy))
 

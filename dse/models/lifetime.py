@@ -23,9 +23,10 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import exp, expm1, log, log1p, select
+from dse.models._ufuncs import exp, expm1, expm1_series, log, log1p, log1p_series, log_ratio_series, select
 
-__all__ = ["Inventory", "initial_inventory", "Lifetime", "cycle_life", "capacity_at_cycle", "first_cycle_loss"]
+__all__ = ["Inventory", "initial_inventory", "Lifetime", "cycle_life", "capacity_at_cycle", "first_cycle_loss",
+           "SERIES_LOSS", "in_series_range"]
 
 Inventory = namedtuple("Inventory", ["first_charge", "coating_loss", "formation_loss", "alloyed", "inventory"])
 Inventory.__doc__ = """Formation balance [mAh/cm²]: capacity extracted on the first
@@ -109,8 +110,21 @@ def initial_inventory(
     return Inventory(first_charge, coating_loss, formation_loss, alloyed_total - coating_loss, inventory)
 
 
+#: largest ``1 - CE`` for which :func:`cycle_life` takes its logarithms and the
+#: tail's power by short series (``dse.models._ufuncs.log1p_series`` and
+#: friends): then ``ln CE``, ``ln(I / d_1)`` and the fractional power are all
+#: within ``ln 0.75 = -0.288`` of zero, inside the series' ranges
+SERIES_LOSS = 0.25
+
+
 @register_jitable(error_model="numpy")
-def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8):
+def in_series_range(coulombic_efficiency):
+    """Whether :func:`cycle_life` evaluates this CE by its short series (``1 - CE <= SERIES_LOSS``)."""
+    return np.maximum(1.0 - coulombic_efficiency, 1.0e-12) <= SERIES_LOSS
+
+
+@register_jitable(error_model="numpy")
+def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8, series_only=False):
     """Cycles until the discharge capacity falls below ``end_of_life`` of the first.
 
     Exact solution of the recursion in the module docstring. With
@@ -119,6 +133,12 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
     ``d_1 = min(q, A)``; the cycle life is
     ``K + floor(ln(eol · d_1 / I) / ln CE) + 1`` when ``I ≥ eol · d_1``,
     else ``K``. Delivered capacity sums ``K · q`` and the geometric tail.
+
+    For ``CE >= 1 - SERIES_LOSS`` (every cell worth cycling) the logarithms
+    are short series: ``ln(eol · d_1 / I) = ln eol + ln(d_1 / I)`` with
+    ``d_1 / I`` within ``1 / CE`` of 1, and the tail's last power is
+    ``I · CE**n = eol · d_1 · CE**f`` with ``f`` the fractional part of the
+    exact cycle count. Below that, general logarithms and exponentials.
 
     Parameters
     ----------
@@ -130,6 +150,10 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
         Average CE [-], below 1.
     end_of_life : float, default 0.8
         Retention that ends life [-].
+    series_only : bool, default False
+        Skip the general path: the caller has checked
+        :func:`in_series_range` for every design (the sweep kernel does, tile
+        by tile). Results are the same bits either way.
 
     Returns
     -------
@@ -149,27 +173,33 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
     557
     """
     loss = np.maximum(1.0 - coulombic_efficiency, 1.0e-12)
-    log_ce = log1p(-loss)
     q = cycled_capacity
     has_reservoir = inventory >= q
     knee = select(has_reservoir, np.floor((inventory - q) / (loss * q)) + 1.0, 0.0)
     remaining = inventory - knee * loss * q
     first = np.minimum(q, inventory)
     threshold = end_of_life * first
-    tail = select(
-        remaining >= threshold,
-        np.floor(log(threshold / select(remaining > 0.0, remaining, 1.0)) / log_ce) + 1.0,
-        0.0,
-    )
-    life = knee + tail
-    geometric = -expm1(tail * log_ce) / loss
-    delivered = knee * q + remaining * geometric
+    alive = remaining >= threshold
+    # short series: ln(threshold / remaining), ln CE, and
+    # remaining · CE**tail = threshold · CE**(tail - exact count)
+    log_ratio = log(end_of_life) + log_ratio_series(first, remaining)
+    log_ce = log1p_series(-loss)
+    tail = np.floor(log_ratio / log_ce) + 1.0
+    decayed = remaining - threshold * (1.0 + expm1_series(tail * log_ce - log_ratio))
+    if not series_only:
+        general_log_ce = log1p(-loss)
+        general_tail = np.floor(log(threshold / select(remaining > 0.0, remaining, 1.0)) / general_log_ce) + 1.0
+        series = loss <= SERIES_LOSS
+        decayed = select(series, decayed, -remaining * expm1(general_tail * general_log_ce))
+        tail = select(series, tail, general_tail)
+    tail = select(alive, tail, 0.0)
+    delivered = knee * q + select(alive, decayed / loss, 0.0)
     valid = (inventory > 0.0) & (q > 0.0) & (coulombic_efficiency > 0.0)
     nan = np.nan
     return Lifetime(
         select(valid, first, nan),
         select(valid, knee, nan),
-        select(valid, life, nan),
+        select(valid, knee + tail, nan),
         select(valid, delivered, nan),
     )
 

@@ -10,17 +10,22 @@ gather of inputs and properties and the same scatter of outputs:
   pouch energy; no CE surrogate, cycle life, cost or feasibility;
 * full chain: ``dse.models.chain.evaluate`` as sweeps run it.
 
-It is measured on two grids of 2000 × 2000, because the kernel evaluates the
-lifetime half of the chain (CE, inventory, cycle life, critical current) once
-per combination of the inputs it depends on
-(``dse.models.chain.CYCLING_INPUTS``):
+It is measured on three blocks, because the kernel evaluates the lifetime
+half of the chain (CE, inventory, cycle life, critical current) once per
+combination of the inputs it depends on (``dse.models.chain.CYCLING_INPUTS``),
+and because how much else a design costs depends on how many inputs vary:
 
-* **loading × collector thickness**: the collector does not enter the
-  lifetime half, so it is evaluated for the 2000 loadings only, as in any
-  grid sweep with an axis of collector or separator thickness, porosity,
-  electrolyte amount or cell format;
-* **loading × stack pressure**: every design has its own lifetime inputs, as
-  in a sampled sweep, and both halves run for every design.
+* **loading × collector thickness** (2000 × 2000): the collector does not
+  enter the lifetime half, so it is evaluated for the 2000 loadings only, as
+  in any grid sweep with an axis of collector or separator thickness,
+  porosity, electrolyte amount or cell format (every grid of the demo);
+* **the demo's sampled sweep** (its ``li_sampled`` scenario: 524,288 Sobol
+  designs, fourteen inputs drawn per design, three of them categorical):
+  both halves run for every design, and every design also needs its own
+  inputs, derived inputs and catalogue properties gathered;
+* **loading × stack pressure** (2000 × 2000): the worst case. Every design
+  has its own lifetime inputs, yet only two inputs vary, so almost nothing
+  else costs anything.
 
 Both write into one reused output array, as sweeps do, so neither pays the
 operating system for zeroing fresh pages (which would add the same 10–25 ns
@@ -47,16 +52,31 @@ from dse.chain import ModelChain  # noqa: E402
 from dse.spec import DEFAULT_OUTPUTS  # noqa: E402
 
 
+def sampled_block(chain: ModelChain):
+    """The first block of the demo sweep's ``li_sampled`` scenario, as sweeps evaluate it."""
+    from dse.design import DesignSpace
+    from dse.spec import load_sweep
+
+    spec = load_sweep(os.path.join(os.path.dirname(__file__), os.pardir, "examples", "demo_sweep.yaml"))
+    scenario = next(s for s in spec.scenarios if s.name == "li_sampled")
+    shape, axis_of, starts, values, _ = DesignSpace(scenario, spec.chunk_size).kernel_inputs(0, chain)
+    return shape, axis_of, starts, values
+
+
 def main() -> None:
-    n_side = 2000
-    n = n_side * n_side
     chain = ModelChain(uncertainty=False)
     outputs = list(DEFAULT_OUTPUTS)
-    out = np.empty((len(outputs), n), np.float32)  # reused, as sweeps do (dse.sweep._scratch)
-    print(f"{n:,} designs per grid, one core, median of 2 × 5 runs each, alternated")
-    for label, second in (("loading × collector thickness (lifetime on 2,000 points)", "current_collector_thickness"),
-                          ("loading × stack pressure (lifetime for every design)", "stack_pressure")):
-        block = grid_block(chain, n_side, {"cell_format": "pouch"}, second)
+    print("one core, median of 2 × 5 runs each, energy-only and full chain alternated")
+    cases = (
+        ("loading × collector thickness, 4,000,000 designs (lifetime on 2,000 points)",
+         grid_block(chain, 2000, {"cell_format": "pouch"}, "current_collector_thickness")),
+        ("demo sampled sweep (li_sampled), 524,288 designs, 14 inputs drawn per design", sampled_block(chain)),
+        ("loading × stack pressure, 4,000,000 designs (lifetime for every design, two inputs vary)",
+         grid_block(chain, 2000, {"cell_format": "pouch"}, "stack_pressure")),
+    )
+    for label, block in cases:
+        n = int(np.prod(block[0]))
+        out = np.empty((len(outputs), n), np.float32)  # reused, as sweeps do (dse.sweep._scratch)
         times = {False: [], True: []}
         for _ in range(2):
             for energy_only in (True, False):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import exp
+from dse.models._ufuncs import exp, select
 from dse.models.constants import BOLTZMANN, ZERO_CELSIUS
 
 __all__ = ["REASONS", "critical_current_density", "infeasible_reason", "describe_reason"]
@@ -96,16 +96,18 @@ def infeasible_reason(
     ...                       0.0, 10.0, False, 3.0, True))
     12
     """
-    code = 1.0 * (cathode_metal_code != metal_code)
-    code = code + 2.0 * (electrolyte_metal_code != metal_code)
-    code = code + 4.0 * (collector_alloys > 0.5)
-    code = code + 8.0 * (upper_cutoff_voltage > oxidative_limit)
-    code = code + 16.0 * ((temperature < min_temperature) | (temperature > max_temperature))
-    code = code + 32.0 * (solid & (current_density > ccd))
-    code = code + 64.0 * (stack_pressure > max_stack_pressure)
-    code = code + 128.0 * electrolyte_starved
-    code = code + 256.0 * (1.0 - (inventory > 0.0))
-    code = code + 512.0 * (1.0 - valid_inputs)
+    # (each bit as a select, not a product with a boolean: compiled loops then keep
+    # the comparison masks in vector registers instead of converting them to numbers)
+    code = select(cathode_metal_code != metal_code, 1.0, 0.0)
+    code = code + select(electrolyte_metal_code != metal_code, 2.0, 0.0)
+    code = code + select(collector_alloys > 0.5, 4.0, 0.0)
+    code = code + select(upper_cutoff_voltage > oxidative_limit, 8.0, 0.0)
+    code = code + select((temperature < min_temperature) | (temperature > max_temperature), 16.0, 0.0)
+    code = code + select(solid & (current_density > ccd), 32.0, 0.0)
+    code = code + select(stack_pressure > max_stack_pressure, 64.0, 0.0)
+    code = code + select(electrolyte_starved, 128.0, 0.0)
+    code = code + select(inventory > 0.0, 0.0, 256.0)
+    code = code + select(valid_inputs, 0.0, 512.0)
     return code
 
 

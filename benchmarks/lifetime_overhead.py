@@ -81,7 +81,7 @@ def main() -> None:
         for _ in range(2):
             for energy_only in (True, False):
                 times[energy_only] += run_times(
-                    lambda b=block, e=energy_only: chain.evaluate_block(*b, outputs, energy_only=e, out=out))
+                    lambda b=block, e=energy_only, o=out: chain.evaluate_block(*b, outputs, energy_only=e, out=o))
         energy, full = np.median(times[True]), np.median(times[False])
         ratio = full / energy
         print(label)

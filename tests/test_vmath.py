@@ -20,7 +20,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dse.models._ufuncs import exp, expm1, expm1_series, log, log1p, log1p_series, log_ratio_series, sqrt
+from dse.models._ufuncs import (
+    exp,
+    expm1,
+    expm1_series,
+    log,
+    log1p,
+    log1p_series,
+    log_ratio_series,
+    sqrt,
+)
 
 FINITE = dict(allow_nan=False, allow_infinity=False)
 

@@ -34,7 +34,7 @@ def select(condition, x, y):  # pragma: no cover - compiled
 
 # --- elementary functions that vectorize -----------------------------------
 #
-# LLVM vectorizes the sweep kernel's loop over designs (four designs per AVX2
+# LLVM vectorizes the sweep kernel's loop over designs (four designs per AVX
 # instruction) only if every call in it has a vector version, and numba lowers
 # ``numpy.exp`` and friends to scalar C library calls. The functions below are
 # written in plain arithmetic instead, so they inline into the loop and

@@ -37,7 +37,13 @@ from dse.models.ce import (
 from dse.models.cost import area_cost, cost_per_energy, mass_cost
 from dse.models.energy import energy_density, pouch_cell, specific_energy, utilisation
 from dse.models.feasibility import critical_current_density, infeasible_reason
-from dse.models.lifetime import Lifetime, cycle_life, first_cycle_loss, in_series_range, initial_inventory
+from dse.models.lifetime import (
+    Lifetime,
+    cycle_life,
+    first_cycle_loss,
+    in_series_range,
+    initial_inventory,
+)
 from dse.models.stack import (
     cathode_layer,
     deposit_porosity,

@@ -23,7 +23,16 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import exp, expm1, expm1_series, log, log1p, log1p_series, log_ratio_series, select
+from dse.models._ufuncs import (
+    exp,
+    expm1,
+    expm1_series,
+    log,
+    log1p,
+    log1p_series,
+    log_ratio_series,
+    select,
+)
 
 __all__ = ["Inventory", "initial_inventory", "Lifetime", "cycle_life", "capacity_at_cycle", "first_cycle_loss",
            "SERIES_LOSS", "in_series_range"]

@@ -296,8 +296,12 @@ def _cycling_tile(buf, k, uncertain):  # pragma: no cover - compiled
 
 @register_jitable(error_model="numpy")
 def _cycling_loop(buf, k, uncertain, series_only):  # pragma: no cover - compiled
-    """:func:`~dse.models.chain.cycling` for every design of the tile (a function of its own: numba
-    inlines ``cycling`` once per function)."""
+    """:func:`~dse.models.chain.cycling` for every design of the tile.
+
+    A function of its own so that ``cycling`` is inlined once per function:
+    numba's inliner loses track of the variables of its branches when it
+    inlines it twice into one.
+    """
     for i in range(TILE):
         cy = cycling(_parameters(buf, i), k, uncertain, False, series_only)
         _store_cycling(buf, i, cy)

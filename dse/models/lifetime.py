@@ -146,8 +146,9 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
     For ``CE >= 1 - SERIES_LOSS`` (every cell worth cycling) the logarithms
     are short series: ``ln(eol · d_1 / I) = ln eol + ln(d_1 / I)`` with
     ``d_1 / I`` within ``1 / CE`` of 1, and the tail's last power is
-    ``I · CE**n = eol · d_1 · CE**f`` with ``f`` the fractional part of the
-    exact cycle count. Below that, general logarithms and exponentials.
+    ``I · CE**n = eol · d_1 · CE**(n - x)``, where ``x`` is the real-valued
+    solution and ``n = floor(x) + 1``, so ``0 < n - x <= 1``. Below that,
+    general logarithms and exponentials.
 
     Parameters
     ----------

@@ -43,6 +43,7 @@ SAMPLES = {
                                      metal_excess_capacity=0.5, coating_uptake=0.2, coating_trapped_fraction=0.2,
                                      formation_loss_fraction=0.05),
     lifetime.cycle_life: dict(inventory=3.5, cycled_capacity=3.0, coulombic_efficiency=0.998),
+    lifetime.in_series_range: dict(coulombic_efficiency=0.998),
     lifetime.capacity_at_cycle: dict(cycle=100.0, inventory=3.5, cycled_capacity=3.0, coulombic_efficiency=0.998),
     ce.ce_features: dict(stack_pressure=1.0, min_stack_pressure=0.0, solid=False, current_density=0.8, temperature=30.0,
                          cathode_loading=4.0, depth_of_discharge=0.9, charge_rate=0.2, discharge_rate=0.5),

@@ -232,10 +232,10 @@ def test_kernel_matches_the_array_path_on_any_grid(data):
 def _low_ce_chain(uncertainty: bool) -> ModelChain:
     """A chain whose every other (electrolyte, coating) pair loses 245× more metal per cycle.
 
-    The shipped coefficients give CE above 0.98 anywhere in the input bounds;
-    with ln(1 - CE) raised by 5.5, about a tenth of random designs fall below
-    CE = 0.75, where ``cycle_life`` leaves its short series for the general
-    functions, and every tile of 64 has some.
+    With the shipped coefficients CE stayed above 0.98 in 4,000 random designs
+    over the whole input bounds; with ln(1 - CE) raised by 5.5, about a tenth
+    of random designs fall below CE = 0.75, where ``cycle_life`` leaves its
+    short series for the general functions, and every tile of 64 has some.
     """
     chain = ModelChain(uncertainty=uncertainty)
     chain.ce_table = chain.ce_table.copy()

@@ -199,7 +199,7 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
     if not series_only:
         general_log_ce = log1p(-loss)
         general_tail = np.floor(log(threshold / select(remaining > 0.0, remaining, 1.0)) / general_log_ce) + 1.0
-        series = loss <= SERIES_LOSS
+        series = in_series_range(coulombic_efficiency)
         decayed = select(series, decayed, -remaining * expm1(general_tail * general_log_ce))
         tail = select(series, tail, general_tail)
     tail = select(alive, tail, 0.0)

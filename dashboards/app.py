@@ -292,7 +292,7 @@ class Explorer(pn.viewable.Viewer):
         for name in src.categorical:
             options = src.categories[name]
             value = [str(v) for v in self.filters.get(name, options)]
-            w = pn.widgets.MultiChoice(name=label(name) if name in INPUTS else "scenario", options=options,
+            w = pn.widgets.MultiChoice(label=label(name) if name in INPUTS else "scenario", options=options,
                                        value=value, sizing_mode="stretch_width")
             w.param.watch(lambda e, n=name: self._set_filter(n, e.new), "value")
             self._filter_widgets[name] = w
@@ -301,19 +301,19 @@ class Explorer(pn.viewable.Viewer):
                 continue
             step = (hi - lo) / 200
             value = tuple(self.filters.get(name, (lo, hi)))
-            w = pn.widgets.RangeSlider(name=label(name), start=lo, end=hi, value=value, step=step,
+            w = pn.widgets.RangeSlider(label=label(name), start=lo, end=hi, value=value, step=step,
                                        sizing_mode="stretch_width")
             w.param.watch(lambda e, n=name: self._set_filter(n, list(e.new)), "value_throttled")
             self._filter_widgets[name] = w
         self._export_front = pn.widgets.FileDownload(callback=self._front_csv, filename="pareto_front.csv",
-                                                     label="Export front (CSV)", button_type="primary")
+                                                     label="Export front (CSV)", color="primary")
         self._export_selection = pn.widgets.FileDownload(callback=self._selection_csv, filename="selection.csv",
                                                          label="Export selection (CSV)")
-        self._pin_button = pn.widgets.Button(name="Pin design", button_type="success")
+        self._pin_button = pn.widgets.Button(label="Pin design", color="success")
         self._pin_button.on_click(lambda e: self.pin())
-        self._clear_pins = pn.widgets.Button(name="Clear pins")
+        self._clear_pins = pn.widgets.Button(label="Clear pins")
         self._clear_pins.on_click(lambda e: setattr(self, "pinned", []))
-        self._clear_selection = pn.widgets.Button(name="Clear box selection")
+        self._clear_selection = pn.widgets.Button(label="Clear box selection")
         self._clear_selection.on_click(lambda e: setattr(self, "selection", None))
 
     def _set_filter(self, name: str, value) -> None:
@@ -504,7 +504,7 @@ def detail_views(source: ResultsSource, row: int) -> list:
     header = f"# {design.name}\n# reproduce with: dse evaluate design.yaml\n"
     if source.results.catalogue_changed:
         header += "# note: the installed materials catalogue differs from the one this store used\n"
-    yaml_box = pn.widgets.TextAreaInput(name="Design (YAML for dse evaluate)", value=header + text, height=260,
+    yaml_box = pn.widgets.TextAreaInput(label="Design (YAML for dse evaluate)", value=header + text, height=260,
                                         sizing_mode="stretch_width")
     return [
         pn.pane.Markdown(f"### {design.name} — {'feasible' if ev.feasible else 'infeasible: ' + ', '.join(ev.reasons)}"),

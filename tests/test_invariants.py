@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from dse.chain import ModelChain
 from dse.evaluate import LAYERS
 from dse.models.stack import metal_thickness_per_capacity
+from dse.testing import examples
 
 CATHODES = {"Li": ["NMC622", "NMC811", "NCA", "LFP", "LCO"], "Na": ["NVP", "NaPW", "O3-layered"]}
 
@@ -34,7 +35,7 @@ designs = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(designs)
 def test_breakdowns_sum_to_totals(chain, d):
     out = chain.evaluate(d)
@@ -57,7 +58,7 @@ def energy_chain():
     return ModelChain(ce_overrides={"formation_loss_multiplier": 0.0, "coating_trapped_fraction": 0.0})
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(designs, st.floats(1.05, 2.0))
 def test_specific_energy_rises_with_loading(energy_chain, d, factor):
     chain = energy_chain
@@ -68,7 +69,7 @@ def test_specific_energy_rises_with_loading(energy_chain, d, factor):
     assert hi["energy_density_stack"][0] > lo["energy_density_stack"][0]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(designs, st.floats(0.5, 10.0))
 def test_specific_energy_falls_with_collector_and_coating_thickness(energy_chain, d, extra):
     chain = energy_chain
@@ -81,7 +82,7 @@ def test_specific_energy_falls_with_collector_and_coating_thickness(energy_chain
         assert thicker_coat["specific_energy_stack"][0] < base["specific_energy_stack"][0]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.floats(1.0, 8.0), st.floats(2.0, 12.0), st.floats(10.0, 30.0), st.floats(0.0, 2.0))
 def test_sodium_below_lithium_for_the_same_design(chain, loading, cc, sep, pressure):
     # The same layered-oxide host with Na in place of Li: specific capacity scales
@@ -105,7 +106,7 @@ def test_sodium_below_lithium_for_the_same_design(chain, loading, cc, sep, press
     assert na["energy_density_stack"][0] < li["energy_density_stack"][0]
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(st.sampled_from(["Li", "Na", "K"]), st.floats(0.5, 10.0))
 def test_plated_thickness_matches_molar_volume(chain, metal, loading):
     m = chain.catalogue.get("metal", metal)

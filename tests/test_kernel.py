@@ -11,6 +11,7 @@ from dse.chain import ModelChain
 from dse.models import chain as physics
 from dse.models.chain import OUTPUT_FIELDS
 from dse.models.kernel import INPUT_ORDER
+from dse.testing import examples
 from dse.vocabulary import INPUTS
 
 
@@ -204,7 +205,7 @@ _AXIS_CHOICES = {
 }
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(data=st.data())
 def test_kernel_matches_the_array_path_on_any_grid(data):
     """Random axes, sizes and order: tiles see slow and fast axes change at every offset within a tile,

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from dse.chain import ModelChain
 from dse.models.lifetime import capacity_at_cycle, cycle_life, first_cycle_loss, initial_inventory
+from dse.testing import examples
 
 TIE = 1e-9  # relative distance from a threshold inside which the oracle calls a tie
 
@@ -110,7 +111,7 @@ def simulate(
     return np.asarray(capacities), tie
 
 
-@settings(max_examples=int(os.environ.get("DSE_ORACLE_EXAMPLES", 60)), deadline=None)
+@settings(max_examples=int(os.environ.get("DSE_ORACLE_EXAMPLES", examples(60))), deadline=None)
 @given(
     demand=st.floats(0.1, 10.0),
     ratio=st.one_of(st.floats(0.3, 1.0), st.just(1.0), st.floats(1.0, 500.0)),
@@ -205,7 +206,7 @@ def test_cycle_life_rises_with_ce_through_a_base_shift(base_chain):
     assert lives == sorted(lives) and lives[0] < lives[-1]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     loading=st.floats(1.0, 8.0),
     pressure=st.floats(0.0, 3.0),
@@ -220,7 +221,7 @@ def test_cycle_life_rises_with_metal_excess(base_chain, loading, pressure, low, 
     assert lives[0] <= lives[1]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(loading=st.floats(1.0, 8.0), low=st.floats(0.0, 0.5), high=st.floats(0.0, 0.5))
 def test_cycle_life_rises_with_prelithiation(base_chain, loading, low, high):
     low, high = sorted((low, high))
@@ -228,7 +229,7 @@ def test_cycle_life_rises_with_prelithiation(base_chain, loading, low, high):
     assert lives[0] <= lives[1]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(loading=st.floats(1.0, 8.0), low=st.floats(0.3, 1.0), high=st.floats(0.3, 1.0))
 def test_cycle_life_rises_as_depth_of_discharge_falls(base_chain, loading, low, high):
     low, high = sorted((low, high))

@@ -21,6 +21,7 @@ from dse.pareto import (
     objective_senses,
     pareto_mask,
 )
+from dse.testing import examples
 
 SENSES = ["max", "min", "max", "min", "max"]
 
@@ -144,7 +145,7 @@ def _dominates(a, b):
     return bool((a >= b).all() and (a > b).any())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(x=st.one_of(TIED, FLOATS), seed=st.integers(0, 2**32 - 1))
 def test_permutation_invariance(x, seed):
     senses = SENSES[: x.shape[1]]
@@ -152,7 +153,7 @@ def test_permutation_invariance(x, seed):
     np.testing.assert_array_equal(nondominated(x[perm], senses), nondominated(x, senses)[perm])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(x=st.one_of(TIED, FLOATS), data=st.data())
 def test_adding_a_dominated_point_changes_nothing(x, data):
     valid = np.flatnonzero(~np.isnan(x).any(axis=1))
@@ -176,7 +177,7 @@ def test_adding_a_dominated_point_changes_nothing(x, data):
     assert not front[-1]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(x=st.one_of(TIED, FLOATS))
 def test_front_is_mutually_nondominated_and_dominates_the_rest(x):
     k = x.shape[1]

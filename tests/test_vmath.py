@@ -30,6 +30,7 @@ from dse.models._ufuncs import (
     log_ratio_series,
     sqrt,
 )
+from dse.testing import examples
 
 FINITE = dict(allow_nan=False, allow_infinity=False)
 
@@ -80,13 +81,13 @@ def test_special_values_as_numpy(f):
     assert np.all(same | close), SPECIAL[~(same | close)]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.floats(-700.0, 700.0, **FINITE))
 def test_exp_and_log_invert_each_other(x):
     assert abs(float(log(exp(x))) - x) <= 4 * np.spacing(max(abs(x), 1.0))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.floats(-0.5, 0.5, **FINITE))
 def test_log1p_and_expm1_keep_small_arguments(x):
     # near zero both are x (1 + O(x)); relative accuracy must not be lost there

@@ -23,7 +23,7 @@ UV := $(UV_DIR)/bin/uv
 CHROMIUM ?= /usr/bin/chromium
 DEMO_DIR ?= demo-results
 PORT ?= 5006
-PYTEST := $(PY) -m pytest -n 2 --dist loadfile
+PYTEST := $(PY) -m pytest -n 2 --dist loadgroup
 FAST := not slow and not browser and not cluster
 
 .PHONY: demo test check venv lint format-check chromium lock benchmarks clean

@@ -16,6 +16,17 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
 
+#: fixtures that start real processes, and the lane marker a test that uses one (directly or through
+#: another fixture) gets: ``make check`` runs ``-m "not slow and not browser and not cluster"``
+PROCESS_FIXTURES = {"cluster": "cluster", "small_store": "cluster", "s3_endpoint": "slow"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture in PROCESS_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(PROCESS_FIXTURES[fixture])
+
+
 @pytest.fixture(scope="session")
 def chain() -> ModelChain:
     return ModelChain()

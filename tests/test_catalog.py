@@ -434,6 +434,7 @@ def blocked_on(lock: Path) -> int:
     return sum(1 for line in lines if "->" in line and "FLOCK" in line and line.split()[-3].endswith(f":{inode}"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux /proc/locks")
 def test_two_concurrent_adds_both_land(tmp_path, local_store):
     import fcntl

@@ -364,6 +364,8 @@ TARGETS = [
     Target("catalog item (mutated)", json_mutated(ITEM_TEXT), run_catalog_item, 150, ".json"),
 ]
 MIN_TOTAL = 1000
+# test_fuzz_totals adds up what every target of this file found: one worker runs them all
+pytestmark = pytest.mark.xdist_group("fuzz")
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])

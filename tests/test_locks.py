@@ -21,6 +21,9 @@ from dse.locks import LockInfo, StoreLock, lock_path, process_alive, read_lock
 from dse.validate import validate_store
 from tests._cluster import DSE, ENV, assert_same, clean_run, done_blocks
 
+# real `dse sweep` processes, each with its LocalCluster, interrupted and resumed
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+
 SPEC = """\
 name: lock test
 inputs:

@@ -603,6 +603,8 @@ def test_sweep_over_the_limits_is_refused_before_any_work(tmp_path, cluster, cap
 KEY, SECRET = "AKIADSETESTKEY000001", "dse-test-secret/0123456789abcdefXYZ"
 
 
+@pytest.mark.slow
+@pytest.mark.cluster
 def test_no_credentials_in_store_logs_or_reports(tmp_path):
     """Sweep to S3 with distinctive credentials; scan every object and every output for them."""
     from moto.server import ThreadedMotoServer

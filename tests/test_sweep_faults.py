@@ -28,6 +28,9 @@ from tests._cluster import (
     wait_until,
 )
 
+# real `dse sweep` processes, each with its LocalCluster, interrupted and resumed
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+
 
 @pytest.fixture(scope="module")
 def spec_file(tmp_path_factory):

@@ -14,7 +14,22 @@ from numba.extending import register_jitable
 from dse.models._ufuncs import exp, select
 from dse.models.constants import BOLTZMANN, ZERO_CELSIUS
 
-__all__ = ["REASONS", "critical_current_density", "infeasible_reason", "describe_reason"]
+__all__ = ["REASONS", "critical_current_density", "infeasible_reason", "describe_reason", "MAX_CYCLE_LIFE",
+           "MAX_COST", "NO_INVENTORY_FRACTION"]
+
+#: cycle life beyond which the lifetime model has left its domain (``implausible_output``):
+#: ten times the best cells ever cycled; a surrogate CE extrapolated towards 1, a reservoir
+#: hundreds of times the cycled capacity or a vanishing depth of discharge gives more
+MAX_CYCLE_LIFE = 1.0e5
+#: materials cost beyond which a design is not a cell anyone would build
+#: (``implausible_output``) [USD/kWh]: ten thousand times a commercial cell; above it
+#: the energy in the denominator is vanishing (a cathode all binder, a depth of
+#: discharge of 10⁻⁹, a coating hundreds of times dearer than the cell)
+MAX_COST = 1.0e6
+#: inventory after formation, as a fraction of the first charge, at or below which no
+#: metal is left to cycle (``no_inventory``): what rounding leaves of a formation that
+#: consumes it all, and far below any cell that delivers a measurable capacity
+NO_INVENTORY_FRACTION = 1.0e-9
 
 #: bit → (name, meaning)
 REASONS = {
@@ -28,6 +43,8 @@ REASONS = {
     128: ("electrolyte_starved", "less liquid electrolyte than the pores need"),
     256: ("no_inventory", "no metal is left to cycle after formation"),
     512: ("invalid_input", "an input is outside its physical range or not a number"),
+    1024: ("invalid_output", "an output of a design that passes every other rule is not a finite number"),
+    2048: ("implausible_output", "the cycle life exceeds 100,000 or the cost 1,000,000 USD/kWh (the models' domain)"),
 }
 
 
@@ -80,12 +97,22 @@ def infeasible_reason(
     max_stack_pressure,
     electrolyte_starved,
     inventory,
+    first_charge,
     valid_inputs,
+    finite_outputs,
+    cycle_life,
+    cost,
 ):
     """Bit mask of the rules a design breaks (0 = feasible).
 
     Codes are the keys of :data:`REASONS`. ``collector_alloys`` is 1 where
-    the collector alloys with the cell's metal.
+    the collector alloys with the cell's metal. ``no_inventory`` fires where
+    the inventory is at most :data:`NO_INVENTORY_FRACTION` of the first
+    charge. ``implausible_output`` fires where ``cycle_life`` exceeds
+    :data:`MAX_CYCLE_LIFE` or ``cost`` exceeds :data:`MAX_COST`.
+    ``invalid_output`` (``finite_outputs`` false) is set only where no other
+    rule fails: invalid inputs, or no inventory, explain their NaNs already;
+    this bit flags a non-finite result of a design the rules would accept.
 
     Examples
     --------
@@ -93,8 +120,14 @@ def infeasible_reason(
     4.3 V cut-off:
 
     >>> int(infeasible_reason(0, 0, 0, 1.0, 4.3, 4.0, 25, -20, 60, False, 1.0, 1.0,
-    ...                       0.0, 10.0, False, 3.0, True))
+    ...                       0.0, 10.0, False, 3.0, 3.2, True, True, 500.0, 120.0))
     12
+
+    A NaN output of an otherwise feasible design:
+
+    >>> int(infeasible_reason(0, 0, 0, 0.0, 4.3, 4.4, 25, -20, 60, False, 1.0, 1.0,
+    ...                       0.0, 10.0, False, 3.0, 3.2, True, False, np.nan, 120.0))
+    1024
     """
     # (each bit as a select, not a product with a boolean: compiled loops then keep
     # the comparison masks in vector registers instead of converting them to numbers)
@@ -106,9 +139,11 @@ def infeasible_reason(
     code = code + select(solid & (current_density > ccd), 32.0, 0.0)
     code = code + select(stack_pressure > max_stack_pressure, 64.0, 0.0)
     code = code + select(electrolyte_starved, 128.0, 0.0)
-    code = code + select(inventory > 0.0, 0.0, 256.0)
+    code = code + select(inventory > NO_INVENTORY_FRACTION * first_charge, 0.0, 256.0)
     code = code + select(valid_inputs, 0.0, 512.0)
-    return code
+    code = code + select((code == 0.0) & (finite_outputs == False), 1024.0, 0.0)  # noqa: E712 (scalar-safe)
+    # (written as "exceeds", so that a NaN, flagged above, does not also count as implausible)
+    return code + select((cycle_life > MAX_CYCLE_LIFE) | (cost > MAX_COST), 2048.0, 0.0)
 
 
 def describe_reason(code: int) -> list[str]:

@@ -14,6 +14,7 @@ canonical unit of the field at load time; unknown fields are rejected
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -67,6 +68,8 @@ def _cited(units: str, lo: float | None = None, hi: float | None = None):
         if "value" not in raw or "source" not in raw:
             raise ValueError("needs both 'value' and 'source'")
         value = to_canonical(raw["value"], units)
+        if not math.isfinite(value):
+            raise ValueError(f"{raw['value']!r} is not a finite number")
         if lo is not None and value < lo or hi is not None and value > hi:
             raise ValueError(f"{raw['value']!r} is outside [{lo}, {hi}] {units}")
         return Cited(

@@ -44,7 +44,8 @@ REASONS = {
     256: ("no_inventory", "no metal is left to cycle after formation"),
     512: ("invalid_input", "an input is outside its physical range or not a number"),
     1024: ("invalid_output", "an output of a design that passes every other rule is not a finite number"),
-    2048: ("implausible_output", "the cycle life exceeds 100,000 or the cost 1,000,000 USD/kWh (the models' domain)"),
+    2048: ("implausible_output", "the cycle life of a design that passes every other rule exceeds 100,000, or its "
+                                 "cost 1,000,000 USD/kWh (outside the models' domain)"),
 }
 
 
@@ -110,9 +111,11 @@ def infeasible_reason(
     the inventory is at most :data:`NO_INVENTORY_FRACTION` of the first
     charge. ``implausible_output`` fires where ``cycle_life`` exceeds
     :data:`MAX_CYCLE_LIFE` or ``cost`` exceeds :data:`MAX_COST`.
-    ``invalid_output`` (``finite_outputs`` false) is set only where no other
-    rule fails: invalid inputs, or no inventory, explain their NaNs already;
-    this bit flags a non-finite result of a design the rules would accept.
+    Both output bits are set only where no other rule fails (an invalid
+    input or an empty inventory explains its NaNs and extremes already), and
+    at most one of them: ``invalid_output`` where ``finite_outputs`` is
+    false, else ``implausible_output``. They flag results of the models for
+    designs the rules would accept.
 
     Examples
     --------
@@ -141,9 +144,11 @@ def infeasible_reason(
     code = code + select(electrolyte_starved, 128.0, 0.0)
     code = code + select(inventory > NO_INVENTORY_FRACTION * first_charge, 0.0, 256.0)
     code = code + select(valid_inputs, 0.0, 512.0)
-    code = code + select((code == 0.0) & (finite_outputs == False), 1024.0, 0.0)  # noqa: E712 (scalar-safe)
-    # (written as "exceeds", so that a NaN, flagged above, does not also count as implausible)
-    return code + select((cycle_life > MAX_CYCLE_LIFE) | (cost > MAX_COST), 2048.0, 0.0)
+    # the outputs are judged where the rules pass: a design they refuse has its reason
+    passed = code == 0.0
+    implausible = (cycle_life > MAX_CYCLE_LIFE) | (cost > MAX_COST)
+    code = code + select(passed & (finite_outputs == False), 1024.0, 0.0)  # noqa: E712 (scalar-safe in numba)
+    return code + select(passed & finite_outputs & implausible, 2048.0, 0.0)
 
 
 def describe_reason(code: int) -> list[str]:

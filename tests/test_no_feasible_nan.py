@@ -156,6 +156,9 @@ def test_feasible_designs_have_finite_bounded_outputs(uncertainty, columns):
     ref, out = _both_paths(chain, columns)
     check_feasible_outputs(chain, columns, ref)
     check_feasible_outputs(chain, columns, out)
+    # whether p10/p90 are computed changes no design's feasibility
+    other = CHAINS[not uncertainty].evaluate(columns)
+    np.testing.assert_array_equal(other["infeasible_reason"], ref["infeasible_reason"])
 
 
 def _uniform_box(chain: ModelChain, n: int, seed: int) -> dict[str, np.ndarray]:
@@ -279,3 +282,19 @@ def test_coefficients_file_with_nan_is_refused(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(CalibrationError, match=r"mean\.0: Input should be a finite number"):
         load_coefficients(path)
+
+
+def test_in_range_override_that_divides_by_zero_is_masked_as_invalid_output():
+    """A graphite of no capacity passes the catalogue's range but leaves the baseline's energy at 0."""
+    chain = ModelChain(overrides={"graphite": {"specific_capacity": 0}})
+    design = {"anode": "graphite"}
+    ref = chain.evaluate(design)
+    assert describe_reason(int(ref["infeasible_reason"][0])) == ["invalid_output"]
+    assert _kernel(chain, _one(chain, design))["infeasible_reason"][0] == ref["infeasible_reason"][0]
+
+
+def test_pouch_of_no_layers_is_refused():
+    from dse.errors import CatalogueError
+
+    with pytest.raises(CatalogueError, match=r"overrides\.pouch: layers: 0\.0 is outside \[1, 1000\]"):
+        ModelChain(overrides={"pouch": {"layers": 0}})

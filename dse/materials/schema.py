@@ -275,7 +275,7 @@ class Packaging(_Entry):
     kind: Literal["packaging"]
     format: Literal["stack", "pouch"]
     max_stack_pressure: _cited("MPa", 0, 1000)
-    layers: _cited("1", 0, 1000) | None = None
+    layers: _cited("1", 1, 1000) | None = None  # (a pouch of no layers stores nothing: cost per kWh 0/0)
     electrode_width: _cited("mm", 1, 2000) | None = None
     electrode_length: _cited("mm", 1, 2000) | None = None
     seal_width: _cited("mm", 0, 100) | None = None

@@ -119,8 +119,7 @@ class ModelChain:
         self.uncertainty = uncertainty
         self.catalogue = (catalogue or load_catalogue()).with_overrides(overrides)
         self.coefficients = coefficients or load_coefficients()
-        if ce_overrides:
-            self.coefficients = self.coefficients.model_copy(update=dict(ce_overrides))
+        self.coefficients = self.coefficients.with_constants(ce_overrides)
         self.models = dict(DEFAULT_MODELS)
         for slot, name in (models or {}).items():
             if slot not in MODELS:

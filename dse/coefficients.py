@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from dse.errors import CalibrationError
 from dse.models.ce import FEATURE_NAMES
 
-__all__ = ["CeCoefficients", "Prior", "PRIORS", "load_coefficients", "prior_coefficients", "DEFAULT_PATH"]
+__all__ = ["CeCoefficients", "CE_CONSTANTS", "Prior", "PRIORS", "load_coefficients", "prior_coefficients", "DEFAULT_PATH"]
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "ce_coefficients.yaml"
 COATING_CLASSES = ("alloy", "carbon", "composite")
@@ -86,10 +88,19 @@ PRIORS: dict[str, Prior] = {
 }
 
 
-class CeCoefficients(BaseModel):
-    """Posterior (or prior) of the CE surrogate parameters."""
+#: scalar constants a design may replace (``overrides: {ce: {...}}``), checked by
+#: :meth:`CeCoefficients.with_constants` against the same ranges as a coefficients file
+CE_CONSTANTS = ("formation_loss_multiplier", "coating_trapped_fraction", "residual_sd")
 
-    model_config = ConfigDict(extra="forbid")
+
+class CeCoefficients(BaseModel):
+    """Posterior (or prior) of the CE surrogate parameters.
+
+    Every number must be finite: a NaN or an infinity here would reach every
+    design of a sweep as NaN outputs (``allow_inf_nan=False``).
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     format: str = "dse-ce-coefficients/1"
     description: str = ""
@@ -150,6 +161,41 @@ class CeCoefficients(BaseModel):
             x[self.index(f"coating/{coating_class}")] = 1.0
         n0 = len(self.groups) + len(self.coating_classes)
         return float(x @ mean), float(x @ cov @ x), tuple(float(v) for v in (x @ cov)[n0:])
+
+    def with_constants(self, constants: Mapping[str, object] | None, where: str = "overrides.ce") -> CeCoefficients:
+        """A copy with some of :data:`CE_CONSTANTS` replaced, validated like a coefficients file.
+
+        Raises
+        ------
+        SpecError
+            For an unknown constant, or a value that is not a finite number in
+            its range, naming the key (``overrides.ce.residual_sd: ...``).
+
+        Examples
+        --------
+        >>> load_coefficients().with_constants({"residual_sd": float("nan")})
+        Traceback (most recent call last):
+        ...
+        dse.errors.SpecError: overrides.ce.residual_sd: expected a finite number, got nan
+        """
+        from dse.errors import SpecError
+        from dse.materials.catalogue import suggest
+
+        if not constants:
+            return self
+        for key, value in constants.items():
+            if key not in CE_CONSTANTS:
+                raise SpecError(f"unknown CE constant {key!r}" + suggest(str(key), CE_CONSTANTS), where)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+                raise SpecError(f"expected a finite number, got {value!r}", f"{where}.{key}")
+        try:
+            return type(self).model_validate({**self.model_dump(), **constants})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = str(err["loc"][0]) if err["loc"] else ""
+            msg = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+            raise SpecError(f"expected a number {msg}, got {constants.get(key)!r}",
+                            f"{where}.{key}" if key else where) from None
 
     def hash(self) -> str:
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from dse.coefficients import CE_CONSTANTS, load_coefficients
 from dse.errors import SpecError
 from dse.materials.catalogue import load_catalogue, suggest
 from dse.units import to_canonical
@@ -38,7 +39,7 @@ __all__ = [
 #: keys of a design file other than inputs
 DESIGN_META_KEYS = ("name", "description", "overrides", "ce_coefficients", "reference", "notes")
 #: scalar CE-model constants a design may override under ``overrides: {ce: ...}``
-CE_OVERRIDE_KEYS = ("formation_loss_multiplier", "coating_trapped_fraction", "residual_sd")
+CE_OVERRIDE_KEYS = CE_CONSTANTS
 
 
 def read_yaml(path: str | Path, what: str = "file") -> Any:
@@ -159,11 +160,8 @@ def split_overrides(raw: Any, where: str) -> tuple[dict, dict]:
     ce_part = raw.get("ce") or {}
     if not isinstance(ce_part, Mapping):
         raise SpecError("expected a mapping", f"{where}.ce")
-    for k, v in ce_part.items():
-        if k not in CE_OVERRIDE_KEYS:
-            raise SpecError(f"unknown CE constant {k!r}" + suggest(str(k), CE_OVERRIDE_KEYS), f"{where}.ce")
-        if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
-            raise SpecError(f"expected a non-negative number, got {v!r}", f"{where}.ce.{k}")
+    # (unknown keys, NaN, infinities and values out of range, each naming its key)
+    load_coefficients().with_constants(ce_part, where=f"{where}.ce")
     # validate catalogue overrides now so errors carry the file location
     load_catalogue().with_overrides(catalogue_part, where=where)
     return catalogue_part, dict(ce_part)

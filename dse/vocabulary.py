@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dse.models.constants import MAX_CATHODE_LOADING, MIN_CATHODE_LOADING
+
 __all__ = ["Variable", "INPUTS", "OUTPUTS", "CATEGORICAL", "NUMERIC", "OBJECTIVES"]
 
 
@@ -68,7 +70,7 @@ def _inputs() -> dict[str, Variable]:
         Variable("cathode", "", "Cathode active material", catalogue="cathode", default="NMC811"),
         Variable(
             "cathode_loading", "mAh/cm^2", "Cathode areal capacity",
-            bounds=(0.0, 50.0), open_bounds=(True, False), typical=(0.5, 10.0), default=3.0,
+            bounds=(MIN_CATHODE_LOADING, MAX_CATHODE_LOADING), typical=(0.5, 10.0), default=3.0,
             description="Reversible areal capacity of one cathode coating.",
         ),
         Variable(

@@ -61,7 +61,8 @@ SAMPLES = {
                                         collector_alloys=0.0, upper_cutoff_voltage=4.3, oxidative_limit=4.0,
                                         temperature=25.0, min_temperature=-20.0, max_temperature=60.0, solid=True,
                                         current_density=1.0, ccd=0.5, stack_pressure=1.0, max_stack_pressure=10.0,
-                                        electrolyte_starved=False, inventory=3.0, valid_inputs=True),
+                                        electrolyte_starved=False, inventory=3.0, first_charge=3.2,
+                                        valid_inputs=True, finite_outputs=True, cycle_life=500.0, cost=120.0),
 }
 # functions taking a features tuple or coefficient vectors
 _F = ce.CeFeatures(0.5, 0.0, -0.2, 0.5, 0.3, 0.1, -0.9)

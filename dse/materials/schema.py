@@ -14,6 +14,7 @@ canonical unit of the field at load time; unknown fields are rejected
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -67,6 +68,8 @@ def _cited(units: str, lo: float | None = None, hi: float | None = None):
         if "value" not in raw or "source" not in raw:
             raise ValueError("needs both 'value' and 'source'")
         value = to_canonical(raw["value"], units)
+        if not math.isfinite(value):
+            raise ValueError(f"{raw['value']!r} is not a finite number")
         if lo is not None and value < lo or hi is not None and value > hi:
             raise ValueError(f"{raw['value']!r} is outside [{lo}, {hi}] {units}")
         return Cited(
@@ -272,7 +275,7 @@ class Packaging(_Entry):
     kind: Literal["packaging"]
     format: Literal["stack", "pouch"]
     max_stack_pressure: _cited("MPa", 0, 1000)
-    layers: _cited("1", 0, 1000) | None = None
+    layers: _cited("1", 1, 1000) | None = None  # (a pouch of no layers stores nothing: cost per kWh 0/0)
     electrode_width: _cited("mm", 1, 2000) | None = None
     electrode_length: _cited("mm", 1, 2000) | None = None
     seal_width: _cited("mm", 0, 100) | None = None

@@ -34,6 +34,7 @@ from dse.models.ce import (
     log_loss_variance,
     pressure_saturation,
 )
+from dse.models.constants import MAX_CATHODE_LOADING, MIN_CATHODE_LOADING
 from dse.models.cost import area_cost, cost_per_energy, mass_cost
 from dse.models.energy import energy_density, pouch_cell, specific_energy, utilisation
 from dse.models.feasibility import critical_current_density, infeasible_reason
@@ -338,7 +339,7 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
     baseline = a.np_ratio > 0.0
     loading = d.cathode_loading
     valid = (
-        (loading > 0.0) & (d.cathode_porosity >= 0.0) & (d.cathode_porosity < 1.0)
+        (loading >= MIN_CATHODE_LOADING) & (loading <= MAX_CATHODE_LOADING) & (d.cathode_porosity >= 0.0) & (d.cathode_porosity < 1.0)
         & (d.cathode_active_fraction > 0.0) & (d.cathode_active_fraction <= 1.0)
         & (d.positive_collector_thickness >= 0.0) & (d.current_collector_thickness >= 0.0)
         & (d.coating_thickness >= 0.0) & (d.metal_excess >= 0.0) & (d.prelithiation >= 0.0)
@@ -446,10 +447,22 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
 
         # --- feasibility ---------------------------------------------------------
         alloys = select(m.code < 0.5, cc.alloys_li, select(m.code < 1.5, cc.alloys_na, cc.alloys_k))
+        # every output the design defines, summed: the sum is finite only if each term is
+        # (a NaN or an infinity propagates), at the price of one addition per output; the
+        # per-layer masses and thicknesses are terms of unit_mass and unit_thickness
+        defined = (
+            se_cell + ed_cell + se_stack + ed_stack + first + voltage + inventory + cost + swelling
+            + metal.thickness + current_density + unit_mass + unit_thickness + discharged_thickness + unit_energy
+            + inv.formation_loss + inv.coating_loss + q
+            + select(is_pouch, pouch.energy + pouch.mass + pouch.volume, 0.0)
+            + select(baseline, 0.0, ce + life.cycle_life + life.knee + lifetime_energy + cost / life.cycle_life
+                     + select(k.uncertainty > 0.5, life_low + life_high, 0.0))
+        )
         reason = infeasible_reason(
             m.code, c.metal_code, e.metal_code, alloys, c.upper_cutoff_voltage, e.oxidative_limit,
             d.temperature, e.min_temperature, e.max_temperature, solid, current_density, cycled.critical_current_density,
-            d.stack_pressure, pk.max_stack_pressure, starved, inventory, valid,
+            d.stack_pressure, pk.max_stack_pressure, starved, inventory, select(baseline, 0.0, inv.first_charge),
+            valid, defined - defined == 0.0, cycles, cost,
         )
 
     return Outputs(

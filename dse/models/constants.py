@@ -17,3 +17,9 @@ UM_PER_MG_CM3 = 10.0
 WH_L_PER_MWH_CM2_UM = 1.0e4
 #: Wh/kg per mWh/mg
 WH_KG_PER_MWH_MG = 1000.0
+#: physical range of the cathode loading [mAh/cm²], the bounds of the input in
+#: dse.vocabulary: a thinner coating is not an electrode (thin-film microbatteries hold
+#: ~0.01-0.1 mAh/cm²), and towards 0 the energy vanishes, the cost per kWh and the CE
+#: surrogate's features run off to infinity
+MIN_CATHODE_LOADING = 0.01
+MAX_CATHODE_LOADING = 50.0

@@ -14,7 +14,22 @@ from numba.extending import register_jitable
 from dse.models._ufuncs import exp, select
 from dse.models.constants import BOLTZMANN, ZERO_CELSIUS
 
-__all__ = ["REASONS", "critical_current_density", "infeasible_reason", "describe_reason"]
+__all__ = ["REASONS", "critical_current_density", "infeasible_reason", "describe_reason", "MAX_CYCLE_LIFE",
+           "MAX_COST", "NO_INVENTORY_FRACTION"]
+
+#: cycle life beyond which the lifetime model has left its domain (``implausible_output``):
+#: ten times the best cells ever cycled; a surrogate CE extrapolated towards 1, a reservoir
+#: hundreds of times the cycled capacity or a vanishing depth of discharge gives more
+MAX_CYCLE_LIFE = 1.0e5
+#: materials cost beyond which a design is not a cell anyone would build
+#: (``implausible_output``) [USD/kWh]: ten thousand times a commercial cell; above it
+#: the energy in the denominator is vanishing (a cathode all binder, a depth of
+#: discharge of 10⁻⁹, a coating hundreds of times dearer than the cell)
+MAX_COST = 1.0e6
+#: inventory after formation, as a fraction of the first charge, at or below which no
+#: metal is left to cycle (``no_inventory``): what rounding leaves of a formation that
+#: consumes it all, and far below any cell that delivers a measurable capacity
+NO_INVENTORY_FRACTION = 1.0e-9
 
 #: bit → (name, meaning)
 REASONS = {
@@ -28,6 +43,9 @@ REASONS = {
     128: ("electrolyte_starved", "less liquid electrolyte than the pores need"),
     256: ("no_inventory", "no metal is left to cycle after formation"),
     512: ("invalid_input", "an input is outside its physical range or not a number"),
+    1024: ("invalid_output", "an output of a design that passes every other rule is not a finite number"),
+    2048: ("implausible_output", "the cycle life of a design that passes every other rule exceeds 100,000, or its "
+                                 "cost 1,000,000 USD/kWh (outside the models' domain)"),
 }
 
 
@@ -80,12 +98,24 @@ def infeasible_reason(
     max_stack_pressure,
     electrolyte_starved,
     inventory,
+    first_charge,
     valid_inputs,
+    finite_outputs,
+    cycle_life,
+    cost,
 ):
     """Bit mask of the rules a design breaks (0 = feasible).
 
     Codes are the keys of :data:`REASONS`. ``collector_alloys`` is 1 where
-    the collector alloys with the cell's metal.
+    the collector alloys with the cell's metal. ``no_inventory`` fires where
+    the inventory is at most :data:`NO_INVENTORY_FRACTION` of the first
+    charge. ``implausible_output`` fires where ``cycle_life`` exceeds
+    :data:`MAX_CYCLE_LIFE` or ``cost`` exceeds :data:`MAX_COST`.
+    Both output bits are set only where no other rule fails (an invalid
+    input or an empty inventory explains its NaNs and extremes already), and
+    at most one of them: ``invalid_output`` where ``finite_outputs`` is
+    false, else ``implausible_output``. They flag results of the models for
+    designs the rules would accept.
 
     Examples
     --------
@@ -93,8 +123,14 @@ def infeasible_reason(
     4.3 V cut-off:
 
     >>> int(infeasible_reason(0, 0, 0, 1.0, 4.3, 4.0, 25, -20, 60, False, 1.0, 1.0,
-    ...                       0.0, 10.0, False, 3.0, True))
+    ...                       0.0, 10.0, False, 3.0, 3.2, True, True, 500.0, 120.0))
     12
+
+    A NaN output of an otherwise feasible design:
+
+    >>> int(infeasible_reason(0, 0, 0, 0.0, 4.3, 4.4, 25, -20, 60, False, 1.0, 1.0,
+    ...                       0.0, 10.0, False, 3.0, 3.2, True, False, np.nan, 120.0))
+    1024
     """
     # (each bit as a select, not a product with a boolean: compiled loops then keep
     # the comparison masks in vector registers instead of converting them to numbers)
@@ -106,9 +142,13 @@ def infeasible_reason(
     code = code + select(solid & (current_density > ccd), 32.0, 0.0)
     code = code + select(stack_pressure > max_stack_pressure, 64.0, 0.0)
     code = code + select(electrolyte_starved, 128.0, 0.0)
-    code = code + select(inventory > 0.0, 0.0, 256.0)
+    code = code + select(inventory > NO_INVENTORY_FRACTION * first_charge, 0.0, 256.0)
     code = code + select(valid_inputs, 0.0, 512.0)
-    return code
+    # the outputs are judged where the rules pass: a design they refuse has its reason
+    passed = code == 0.0
+    implausible = (cycle_life > MAX_CYCLE_LIFE) | (cost > MAX_COST)
+    code = code + select(passed & (finite_outputs == False), 1024.0, 0.0)  # noqa: E712 (scalar-safe in numba)
+    return code + select(passed & finite_outputs & implausible, 2048.0, 0.0)
 
 
 def describe_reason(code: int) -> list[str]:

@@ -157,7 +157,7 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
     cycled_capacity : array_like
         ``q`` demanded per cycle [mAh/cm²].
     coulombic_efficiency : array_like
-        Average CE [-], below 1.
+        Average CE [-], in [0, 1); 0 (a loss of the whole discharge) lives through its reservoir plus one cycle.
     end_of_life : float, default 0.8
         Retention that ends life [-].
     series_only : bool, default False
@@ -204,7 +204,10 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
         tail = select(series, tail, general_tail)
     tail = select(alive, tail, 0.0)
     delivered = knee * q + select(alive, decayed / loss, 0.0)
-    valid = (inventory > 0.0) & (q > 0.0) & (coulombic_efficiency > 0.0)
+    # CE = 0 (a loss of the whole discharge each cycle, where the surrogate is capped) is a
+    # cell that dies in its first cycles, not an undefined one: ln CE = -inf gives a tail
+    # of one cycle and the closed form stays exact
+    valid = (inventory > 0.0) & (q > 0.0) & (coulombic_efficiency >= 0.0)
     nan = np.nan
     return Lifetime(
         select(valid, first, nan),

@@ -33,15 +33,15 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml $(LOCK)
 	@echo "setting up $(VENV) from $(LOCK) ($(INSTALLER))"
 	@if [ "$(INSTALLER)" = uv ] && { [ -x $(UV_DIR)/bin/uv ] || { $(PYTHON) -m venv $(VENV) \
-			&& $(PY) -m pip install --quiet --disable-pip-version-check --target $(UV_DIR) "uv==$(UV_VERSION)"; }; }; then \
+			&& $(PY) -m pip install -qq --disable-pip-version-check --target $(UV_DIR) "uv==$(UV_VERSION)"; }; }; then \
 		$(PYTHON) -m venv $(VENV) \
 		&& $(UV) pip sync --quiet --python $(PY) $(LOCK) \
 		&& $(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e . ; \
 	else \
 		echo "installing with pip"; \
 		$(PYTHON) -m venv --clear $(VENV) \
-		&& $(PY) -m pip install --quiet --disable-pip-version-check -r $(LOCK) \
-		&& $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . ; \
+		&& $(PY) -m pip install -qq --disable-pip-version-check -r $(LOCK) \
+		&& $(PY) -m pip install -qq --disable-pip-version-check --no-deps --no-build-isolation -e . ; \
 	fi
 	@touch $(STAMP)
 

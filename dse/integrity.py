@@ -40,7 +40,8 @@ from zarr.storage import LocalStore, WrapperStore
 
 from dse.errors import StoreError
 
-__all__ = ["CHECKSUM", "CheckedStore", "DamagedChunkError", "Damage", "chunk_key", "scan_store", "has_checksum"]
+__all__ = ["CHECKSUM", "CheckedStore", "DamagedChunkError", "Damage", "Scan", "chunk_key", "scan_store", "has_checksum",
+           "clear_foreign"]
 
 #: name of the checksum codec in Zarr v3 array metadata
 CHECKSUM = "crc32c"
@@ -66,10 +67,18 @@ class Damage:
         return damage_message(path, self.scenario, self.chunk, self.why, self.block is not None)
 
 
+#: arrays written after the sweep (dse pareto), not by its blocks
+DERIVED = ("pareto_front",)
+
+
 def damage_message(path: str, scenario: str, chunk: str, why: str, block_aligned: bool) -> str:
     """The one line that names a damaged chunk and the command that repairs it."""
-    fix = (f"run 'dse sweep SPEC -o {path} --resume' to recompute it" if block_aligned else
-           f"it is not part of a block: rewrite the store with 'dse sweep SPEC -o {path} --overwrite'")
+    if chunk.partition("/")[0] in DERIVED:
+        fix = f"run 'dse pareto {path}' again to recompute it"
+    elif block_aligned:
+        fix = f"run 'dse sweep SPEC -o {path} --resume' to recompute it"
+    else:
+        fix = f"it is not part of a block: rewrite the store with 'dse sweep SPEC -o {path} --overwrite'"
     return f"chunk {chunk} of scenario {scenario!r} is damaged ({why}); {fix}"
 
 
@@ -169,8 +178,8 @@ class CheckedStore(WrapperStore):
             info = None
             if meta.get("node_type") == "array":
                 group, _, name = array.rpartition("/")
-                if group.rpartition("/")[2] == DSE_GROUP:
-                    block_grid = None
+                if group.rpartition("/")[2] == DSE_GROUP:  # the completion record: one entry per block
+                    block_grid = tuple(meta.get("shape", ()))
                     group = group.rpartition("/")[0]
                     name = f"{DSE_GROUP}/{name}"
                 else:
@@ -263,8 +272,17 @@ def _read_chunk(store: CheckedStore, arr, coords: tuple[int, ...], decode: bool)
                           f"{arr.path}/{arr.metadata.encode_chunk_key(coords)}"))
 
 
+@dataclass
+class Scan:
+    """What :func:`scan_store` found."""
+
+    damage: list[Damage]
+    problems: list[str]
+    completed: dict[str, np.ndarray]  # scenario → completion record, damaged entries read as 0
+
+
 def scan_store(path: str, storage_options: Mapping | None = None, decode: bool = True,
-               blocks_only: bool = False) -> tuple[list[Damage], list[str]]:
+               blocks_only: bool = False) -> Scan:
     """Read every chunk of every array of a store; the damaged chunks and other problems found.
 
     Parameters
@@ -281,12 +299,11 @@ def scan_store(path: str, storage_options: Mapping | None = None, decode: bool =
 
     Returns
     -------
-    damage : list of Damage
-        One entry per damaged chunk (a damaged completion-record entry counts
-        as a damaged block, ``block`` set).
-    problems : list of str
-        Other inconsistencies: ``feasible`` disagreeing with
-        ``infeasible_reason`` in a completed block.
+    Scan
+        ``damage``: one entry per damaged chunk (a damaged completion-record
+        entry counts as a damaged block, ``block`` set); ``problems``: other
+        inconsistencies (``feasible`` disagreeing with ``infeasible_reason``
+        in a completed block); ``completed``: the completion records.
     """
     import zarr
 
@@ -297,12 +314,15 @@ def scan_store(path: str, storage_options: Mapping | None = None, decode: bool =
     base = zarr_store(path, storage_options, read_only=True)
     damage: list[Damage] = []
     problems: list[str] = []
+    records: dict[str, np.ndarray] = {}
     for scenario, group in groups.items():
         probe = CheckedStore(base, path, groups)
         root = zarr.open_group(probe, mode="r", zarr_format=3, use_consolidated=False)
         g = root[group] if group else root
         done, record_damage = _read_record(probe, g, COMPLETED)
         damage += record_damage
+        if done is not None:
+            records[scenario] = done
         store = CheckedStore(base, path, groups, {group: done} if done is not None else {})
         root = zarr.open_group(store, mode="r", zarr_format=3, use_consolidated=False)
         g = root[group] if group else root
@@ -324,7 +344,31 @@ def scan_store(path: str, storage_options: Mapping | None = None, decode: bool =
                                                 f"cannot be decoded: {exc.__class__.__name__}").damage)
         if decode and done is not None and {"feasible", "infeasible_reason"} <= set(g.array_keys()):
             problems += _feasible_agrees(g, done, scenario, {d.block for d in damage if d.group == group})
-    return damage, problems
+    return Scan(damage, problems, records)
+
+
+def clear_foreign(path: str, damage: Damage) -> None:
+    """Remove a symbolic link or an empty directory standing where a chunk file should be (local stores).
+
+    The link itself is removed, never its target. A directory holding files
+    is left alone: dse did not write them.
+
+    Raises
+    ------
+    StoreError
+        The directory is not empty.
+    """
+    if "://" in path or "stands in place" not in damage.why:
+        return
+    where = os.path.join(path, damage.group, damage.chunk) if damage.group else os.path.join(path, damage.chunk)
+    if os.path.islink(where):
+        os.unlink(where)
+        return
+    try:
+        os.rmdir(where)
+    except OSError:
+        raise StoreError(f"chunk {damage.chunk} of scenario {damage.scenario!r} is a directory that holds files "
+                         "dse did not write; move it away, then rerun with --resume", where=path) from None
 
 
 def _read_record(store: CheckedStore, g, completed: str) -> tuple[np.ndarray | None, list[Damage]]:

@@ -105,6 +105,46 @@ class _ArrayInfo:
     group: str
     name: str
     block_grid: tuple[int, ...] | None  # the scenario's block grid when the array is chunked by block
+    decompressors: tuple[str, ...] = ()  # without a checksum: the compressors to try, last applied first
+    chunk_bytes: int | None = None  # decoded size of a chunk of a fixed-size dtype
+
+
+def _decompressor(name: str):
+    import numcodecs
+
+    return {"blosc": numcodecs.blosc.decompress, "zstd": numcodecs.Zstd().decode,
+            "gzip": numcodecs.GZip().decode}.get(name)
+
+
+def _plain_layout(meta: dict) -> tuple[tuple[str, ...], int | None]:
+    """Compressors of an array without a checksum (decoded to test a chunk) and its decoded chunk size."""
+    names = [c if isinstance(c, str) else c.get("name") for c in meta.get("codecs", [])]
+    tail = []
+    for name in reversed(names):
+        if _decompressor(name) is None:
+            break
+        tail.append(name)
+    size = None
+    chunks = meta.get("chunk_grid", {}).get("configuration", {}).get("chunk_shape")
+    if chunks is not None and len(names) == len(tail) + 1 and names[0] == "bytes":
+        try:
+            size = math.prod(chunks) * np.dtype(str(meta.get("data_type"))).itemsize
+        except TypeError:
+            size = None
+    return tuple(tail), size
+
+
+def _decodes(raw: bytes, info: _ArrayInfo) -> str | None:
+    """Why the bytes of a chunk without a checksum cannot be decoded, or None."""
+    data = raw
+    for name in info.decompressors:
+        try:
+            data = bytes(_decompressor(name)(data))
+        except Exception as exc:  # numcodecs raises RuntimeError, ValueError, zstd/zlib errors
+            return f"cannot be decompressed by {name}: {str(exc)[:60] or exc.__class__.__name__}"
+    if info.chunk_bytes is not None and len(data) != info.chunk_bytes:
+        return f"decodes to {len(data)} bytes instead of {info.chunk_bytes}"
+    return None
 
 
 def _crc_ok(raw: np.ndarray) -> bool:
@@ -188,7 +228,9 @@ class CheckedStore(WrapperStore):
                     aligned = (attrs.get("dse_dims") is not None and meta.get("dimension_names") == attrs["dse_dims"]
                                and chunks == attrs.get("dse_chunks"))
                     block_grid = tuple(attrs["dse_block_grid"]) if aligned else None
-                info = _ArrayInfo(has_checksum(meta.get("codecs", [])), group, name, block_grid)
+                checksum = has_checksum(meta.get("codecs", []))
+                plain = ((), None) if checksum else _plain_layout(meta)
+                info = _ArrayInfo(checksum, group, name, block_grid, *plain)
             self._info[array] = info
         return self._info[array]
 
@@ -250,8 +292,13 @@ class CheckedStore(WrapperStore):
             if info.checksum and self._must_exist(info, coords):
                 raise self.damaged(info, array, coords, "missing, though its block is recorded as done")
             return None
-        if info.checksum and not _crc_ok(buf.as_numpy_array()):
-            raise self.damaged(info, array, coords, "checksum mismatch")
+        if info.checksum:
+            if not _crc_ok(buf.as_numpy_array()):
+                raise self.damaged(info, array, coords, "checksum mismatch")
+        elif info.decompressors or info.chunk_bytes:  # dse-results/1: at least the bytes must decode
+            why = _decodes(buf.to_bytes(), info)
+            if why:
+                raise self.damaged(info, array, coords, f"{why}; the store has no checksums")
         return buf
 
 

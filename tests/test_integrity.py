@@ -306,3 +306,21 @@ def test_a_store_without_checksums_still_opens_with_a_warning(pristine, tmp_path
     code, out, err = cli("pareto", str(old), "--no-store")
     assert code == 0, err
     assert "Pareto front" in out
+    # without a checksum, a chunk that no longer decompresses is still one line, not a Blosc traceback
+    chunk = last_chunk(old, "li", "cycle_life")
+    truncate(chunk)
+    code, out, err = cli("pareto", str(old), "--no-store")
+    key = "cycle_life/" + chunk.relative_to(old / "li" / "cycle_life").as_posix()
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"chunk {key} of scenario 'li' is damaged (cannot be decompressed by blosc" in err
+
+
+def test_a_damaged_store_is_not_catalogued(damaged_copy, tmp_path):
+    chunk = last_chunk(damaged_copy, "na", "cycle_life")
+    flip(chunk)
+    key = "cycle_life/" + chunk.relative_to(damaged_copy / "na" / "cycle_life").as_posix()
+    catalog = tmp_path / "team.json"
+    code, _, err = cli("catalog", "add", str(damaged_copy), "--catalog", str(catalog), "--title", "damaged")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"chunk {key} of scenario 'na' is damaged (checksum mismatch)" in err
+    assert not catalog.exists()

@@ -150,7 +150,7 @@ def _decodes(raw: bytes, info: _ArrayInfo) -> str | None:
 def _crc_ok(raw: np.ndarray) -> bool:
     if raw.size < 4:
         return False
-    return google_crc32c.value(raw[:-4].tobytes()) == int.from_bytes(raw[-4:].tobytes(), "little")
+    return google_crc32c.value(raw[:-4]) == int.from_bytes(raw[-4:].tobytes(), "little")  # no copy of the chunk
 
 
 class CheckedStore(WrapperStore):

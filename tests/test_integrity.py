@@ -308,7 +308,8 @@ def test_a_store_without_checksums_still_opens_with_a_warning(pristine, tmp_path
     assert "Pareto front" in out
     # without a checksum, a chunk that no longer decompresses is still one line, not a Blosc traceback
     chunk = last_chunk(old, "li", "cycle_life")
-    truncate(chunk)
+    chunk.write_bytes(chunk.read_bytes()[:10])  # less than a Blosc header (a chunk cut in half may still "decode":
+    # Blosc copies small chunks uncompressed and reads past a short buffer, which only a checksum detects)
     code, out, err = cli("pareto", str(old), "--no-store")
     key = "cycle_life/" + chunk.relative_to(old / "li" / "cycle_life").as_posix()
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err

@@ -315,8 +315,8 @@ def _read_chunk(store: CheckedStore, arr, coords: tuple[int, ...], decode: bool)
     """One chunk's values (``decode``) or raw bytes; raises DamagedChunkError."""
     if decode:
         return arr.get_block_selection(coords)
-    return sync(store.get(arr.metadata.encode_chunk_key(coords) if not arr.path else
-                          f"{arr.path}/{arr.metadata.encode_chunk_key(coords)}"))
+    key = arr.metadata.encode_chunk_key(coords)
+    return sync(store.get(f"{arr.path}/{key}" if arr.path else key))
 
 
 @dataclass

@@ -727,7 +727,7 @@ def _store_metadata(store: str, storage_options: Mapping | None) -> tuple[dict, 
 
     options = _store_options(store, storage_options)
     attrs = read_root_attrs(store, options)
-    problems = validate_store(store, options)
+    problems = validate_store(store, options, full=True)  # every chunk: a damaged one is never published
     if problems:
         more = f" (and {len(problems) - 1} more; see dse validate)" if len(problems) > 1 else ""
         raise StoreError(f"only complete, valid stores can be catalogued: {problems[0]}{more}", where=store)

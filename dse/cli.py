@@ -276,6 +276,9 @@ def sweep(
                       + (f", dashboard {link}" if link else ""))
         if summary.skipped_blocks:
             console.print(f"resuming: {summary.skipped_blocks} block(s) already done, {summary.blocks} to go")
+        if summary.damaged_blocks:
+            console.print(f"{summary.damaged_blocks} damaged block(s) found (chunks missing or failing their "
+                          "checksum): evaluating them again")
 
     with bar:
         summary = run_sweep(parsed, output, scheduler=scheduler, resume=resume, overwrite=overwrite,
@@ -291,22 +294,28 @@ def sweep(
     t.add_row("time", f"{summary.seconds:.1f} s" + (f" ({summary.rate:,.0f} designs/s)" if summary.evaluated else ""))
     t.add_row("store", f"{output} ({_human_bytes(summary.store_bytes)})")
     console.print(t)
+    if summary.damaged_blocks:
+        console.print(f"{summary.damaged_blocks} damaged blocks re-evaluated")
 
 
 @app.command()
 def validate(
     store: Annotated[str, typer.Argument(help="Results store (path or URL).")],
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Also read every chunk: checksums, chunks of completed blocks, feasible flags.")] = False,
 ) -> None:
     """Check a results store against docs/results-spec.md."""
-    from dse.validate import validate_store
+    from dse.validate import validate_report
 
-    problems = validate_store(store, _storage_options(endpoint_url))
+    problems, warnings = validate_report(store, _storage_options(endpoint_url), full=full)
+    for w in warnings:
+        err_console.print(f"warning: {store}: {w}", markup=False, highlight=False, soft_wrap=True)
     if problems:
         for p in problems:
             err_console.print(f"{store}: {p}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
-    console.print(f"{store}: valid ({'dse-results/1'})")
+    console.print(f"{store}: valid" + (", every chunk read" if full else ""), markup=False, highlight=False)
 
 
 # --------------------------------------------------------------------------- analytics

@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 import yaml
 import zarr
-from zarr.codecs import BloscCodec
+from zarr.codecs import BloscCodec, Crc32cCodec
 
 from dse import __version__
 from dse.design import DesignSpace
@@ -43,7 +43,9 @@ __all__ = [
     "is_remote",
 ]
 
-FORMAT = "dse-results/1"
+FORMAT = "dse-results/2"
+#: formats this version reads: ``dse-results/1`` stores (no chunk checksums) open read-only as before
+READABLE_FORMATS = ("dse-results/1", FORMAT)
 COMPLETED = "_dse/completed"
 COMPRESSOR = {"cname": "lz4", "clevel": 5, "shuffle": "shuffle"}
 
@@ -72,7 +74,13 @@ def _consolidate(path: str, storage_options: Mapping | None) -> None:
 
 
 def _compressors():
-    return [BloscCodec(**COMPRESSOR)]
+    """Bytes-to-bytes codecs of every array: Blosc, then a CRC-32C of the compressed bytes (dse.integrity)."""
+    return [BloscCodec(**COMPRESSOR), Crc32cCodec()]
+
+
+#: array configuration of every write: chunks equal to the fill value are written too, so that a missing
+#: chunk of a completed block is damage, never a block of fill values (dse.integrity)
+WRITE_CONFIG = {"write_empty_chunks": True}
 
 
 def git_commit() -> str:
@@ -162,6 +170,8 @@ def template_dataset(space: DesignSpace, outputs: tuple[str, ...], chain) -> tup
         sampler = space.scenario.sampler
         attrs.update({"dse_sampler": sampler.method, "dse_sampler_n": sampler.n, "dse_sampler_seed": sampler.seed,
                       "dse_sampled_inputs": [x.name for x in space.scenario.sampled]})
+    for name in coords:  # coordinates and fixed inputs carry the checksum too
+        encoding[name] = {"compressors": _compressors()}
     return xr.Dataset(data_vars, coords=coords, attrs=attrs), encoding
 
 
@@ -231,12 +241,14 @@ def create_store(path: str, spec, spaces: dict[str, DesignSpace], chains: dict, 
             space = spaces[name]
             ds, encoding = template_dataset(space, spec.outputs, chains[name])
             ds.to_zarr(path, group=group or None, mode="w" if first else "a", compute=False, zarr_format=3,
-                       consolidated=False, encoding=encoding, storage_options=storage_options)
+                       consolidated=False, encoding=encoding, storage_options=storage_options,
+                       write_empty_chunks=True)
             first = False
             root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
             g = root[group] if group else root
             g.require_group("_dse").create_array(
-                "completed", shape=(space.n_blocks,), chunks=(1,), dtype="uint8", fill_value=0, overwrite=True
+                "completed", shape=(space.n_blocks,), chunks=(1,), dtype="uint8", fill_value=0, overwrite=True,
+                compressors=_compressors()
             )
         root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
         chain = next(iter(chains.values()))
@@ -271,7 +283,7 @@ def read_root_attrs(path: str, storage_options: Mapping | None = None) -> dict:
     except Exception as exc:  # corrupted JSON and similar
         raise StoreError(f"cannot open as Zarr ({exc.__class__.__name__}: {str(exc)[:120]})", where=path) from None
     attrs = dict(root.attrs)
-    if attrs.get("dse_store_format") != FORMAT:
+    if attrs.get("dse_store_format") not in READABLE_FORMATS:
         found = attrs.get("dse_store_format")
         what = f"format {found!r}" if found else "no dse_store_format attribute"
         raise StoreError(f"not a dse results store ({what}; expected {FORMAT!r})", where=path)
@@ -279,13 +291,42 @@ def read_root_attrs(path: str, storage_options: Mapping | None = None) -> dict:
 
 
 def completed_blocks(path: str, group: str, storage_options: Mapping | None = None) -> np.ndarray:
-    """The completion record of a scenario (1 = block written)."""
-    root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r", zarr_format=3)
+    """The completion record of a scenario (1 = block written); a damaged entry raises DamagedChunkError."""
+    from dse.integrity import CheckedStore
+
+    store = CheckedStore(zarr_store(path, storage_options, read_only=True), path)
+    root = zarr.open_group(store, mode="r", zarr_format=3)
     g = root[group] if group else root
     try:
         return np.asarray(g[COMPLETED][:])
     except KeyError:
         raise StoreError("has no completion record (_dse/completed)", where=f"{path}/{group}") from None
+
+
+def checked_store(path: str, attrs: Mapping, storage_options: Mapping | None = None):
+    """The store every reader goes through: damaged chunks raise one line (:mod:`dse.integrity`).
+
+    The completion record of each scenario is read first, so that a chunk
+    missing from a block recorded as done is an error, not fill values.
+    """
+    from dse.integrity import CheckedStore
+
+    base = zarr_store(path, storage_options, read_only=True)
+    groups = dict(attrs.get("dse_groups", {}))
+    root = zarr.open_group(CheckedStore(base, path, groups), mode="r", zarr_format=3)
+    completed = {}
+    for group in groups.values():
+        try:
+            g = root[group] if group else root
+            completed[group] = np.asarray(g[COMPLETED][:])
+        except KeyError:
+            continue  # no record: missing chunks cannot be told from blocks not written (dse validate says so)
+    return CheckedStore(base, path, groups, completed)
+
+
+def _array(group, name: str):
+    """An array of a group, opened to write every chunk (:data:`WRITE_CONFIG`)."""
+    return group[name].with_config(WRITE_CONFIG)
 
 
 def write_block(path: str, group: str, block: int, region: tuple[slice, ...], shape: tuple[int, ...],
@@ -303,17 +344,17 @@ def write_block(path: str, group: str, block: int, region: tuple[slice, ...], sh
         if name == "infeasible_reason":
             reason = data.astype(np.uint16)
             data = reason
-        g[name][region] = data
+        _array(g, name)[region] = data
     feasible = (reason == 0) if reason is not None else np.ones(shape, dtype=bool)
-    g["feasible"][region] = feasible
+    _array(g, "feasible")[region] = feasible
     for name, vals in sampled.items():
         if name in categories:
             lookup = {c: i for i, c in enumerate(categories[name])}
             data = np.fromiter((lookup[str(v)] for v in vals), dtype=np.int16, count=len(vals))
         else:
             data = np.asarray(vals, dtype=np.float64)
-        g[name][region] = data.reshape(shape)
-    g[COMPLETED][block] = 1
+        _array(g, name)[region] = data.reshape(shape)
+    _array(g, COMPLETED)[block] = 1
     return int(feasible.sum())
 
 
@@ -336,12 +377,16 @@ def open_results(path: str, storage_options: Mapping | None = None, decode_categ
     decode_categories : bool, default False
         Replace coded categorical sample variables by their catalogue ids.
     """
+    from dse.integrity import DamagedChunkError
+
     attrs = read_root_attrs(path, storage_options)
+    store = checked_store(path, attrs, storage_options)
     out = {}
     for name, group in attrs.get("dse_groups", {}).items():
         try:
-            ds = xr.open_zarr(path, group=group or None, storage_options=storage_options, consolidated=None,
-                              zarr_format=3)
+            ds = xr.open_zarr(store, group=group or None, consolidated=None, zarr_format=3)
+        except DamagedChunkError:
+            raise
         except Exception as exc:
             raise StoreError(f"cannot open scenario {name!r} ({exc.__class__.__name__})", where=path) from None
         if decode_categories:
@@ -396,7 +441,7 @@ def write_variable(path: str, group: str, var, storage_options: Mapping | None =
     try:
         arr = g.create_array(var.name, shape=var.shape, chunks=chunks, dtype=var.dtype, compressors=_compressors(),
                              fill_value=False if var.dtype == bool else np.nan, dimension_names=list(var.dims),
-                             attributes=dict(var.attrs), overwrite=True)
+                             attributes=dict(var.attrs), overwrite=True, config=WRITE_CONFIG)
         arr[...] = np.asarray(var.values)
     except OSError as exc:
         raise StoreError(f"cannot write {var.name!r} ({exc.strerror or exc})", where=path) from None

@@ -24,7 +24,6 @@ from dse.errors import DseError, StoreError
 from dse.spec import SweepSpec, parse_sweep
 from dse.store import (
     check_target,
-    completed_blocks,
     create_store,
     finalize_store,
     read_root_attrs,
@@ -67,6 +66,7 @@ class SweepSummary:
     store_bytes: int = 0
     path: str = ""
     per_scenario: dict = field(default_factory=dict)
+    damaged_blocks: int = 0  # completed blocks found damaged on --resume, evaluated again
 
     @property
     def rate(self) -> float:
@@ -76,7 +76,7 @@ class SweepSummary:
         return {"designs": self.designs, "evaluated": self.evaluated, "feasible": self.feasible,
                 "blocks": self.blocks, "skipped_blocks": self.skipped_blocks, "seconds": round(self.seconds, 3),
                 "designs_per_second": round(self.rate, 1) if math.isfinite(self.rate) else None,
-                "store_bytes": self.store_bytes}
+                "store_bytes": self.store_bytes, "damaged_blocks": self.damaged_blocks}
 
 
 # --------------------------------------------------------------------------- worker side
@@ -266,12 +266,13 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
             raise StoreError(
                 "was written from a different spec (or catalogue, coefficients, chunk size); "
                 "resume with the same spec, or use --overwrite", where=output)
-        done = {name: completed_blocks(output, groups[name], storage_options) for name in groups}
+        done, damaged = _blocks_to_redo(output, groups, storage_options)
     else:
         create_store(output, spec, spaces, chains, overwrite=overwrite, storage_options=storage_options)
         done = {name: np.zeros(spaces[name].n_blocks, dtype=np.uint8) for name in groups}
+        damaged = 0
 
-    summary = SweepSummary(designs=spec.n_designs, path=output)
+    summary = SweepSummary(designs=spec.n_designs, path=output, damaged_blocks=damaged)
     spec_hash = spec.hash()
     tasks = []
     for name, space in spaces.items():
@@ -334,6 +335,47 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
     finalize_store(output, summary.as_dict(), storage_options)
     summary.store_bytes = store_size(output, storage_options)
     return summary
+
+
+def _blocks_to_redo(path: str, groups: Mapping[str, str], storage_options) -> tuple[dict[str, np.ndarray], int]:
+    """The completion records of a store being resumed, with every damaged block marked not done.
+
+    Every chunk is checked (presence in completed blocks, file type,
+    checksum; not decompressed): a completed block with a damaged chunk is
+    evaluated again. Links and empty directories in place of a chunk are
+    removed first (:func:`dse.integrity.clear_foreign`).
+
+    Returns
+    -------
+    done : dict
+        Scenario → completion record (1 = nothing to do).
+    damaged : int
+        Completed blocks found damaged.
+
+    Raises
+    ------
+    StoreError
+        Damage a block cannot repair (a coordinate), or a scenario without a
+        completion record.
+    """
+    from dse.integrity import DERIVED, clear_foreign, scan_store
+
+    scan = scan_store(path, storage_options, decode=False)
+    for name in groups:
+        if name not in scan.completed:
+            raise StoreError("has no completion record (_dse/completed)", where=f"{path}/{groups[name]}")
+    done = {name: scan.completed[name].copy() for name in groups}
+    redo: set[tuple[str, int]] = set()
+    for d in scan.damage:
+        if d.chunk.partition("/")[0] in DERIVED:
+            continue  # not written by a block: dse pareto writes it again
+        if d.block is None:
+            raise StoreError(d.line(path), where=path)
+        clear_foreign(path, d)
+        if d.chunk.startswith("_dse/") or done[d.scenario][d.block]:
+            redo.add((d.scenario, d.block))
+        done[d.scenario][d.block] = 0
+    return done, len(redo)
 
 
 def _count_feasible(path: str, storage_options) -> int:

@@ -13,11 +13,12 @@ import numpy as np
 import zarr
 
 from dse.errors import StoreError
+from dse.integrity import CHECKSUM, DamagedChunkError, has_checksum, scan_store
 from dse.models.chain import OUTPUT_FIELDS
-from dse.store import COMPLETED, FORMAT, open_results, read_root_attrs, zarr_store
+from dse.store import COMPLETED, FORMAT, READABLE_FORMATS, open_results, read_root_attrs, zarr_store
 from dse.vocabulary import INPUTS
 
-__all__ = ["validate_store", "REQUIRED_ROOT_ATTRS"]
+__all__ = ["validate_store", "validate_report", "REQUIRED_ROOT_ATTRS"]
 
 REQUIRED_ROOT_ATTRS = (
     "Conventions", "dse_store_format", "dse_version", "dse_spec", "dse_spec_hash", "dse_scenarios", "dse_groups",
@@ -29,23 +30,71 @@ DERIVED = ("feasible", "pareto_front")
 REQUIRED_SCENARIO_ATTRS = ("dse_scenario", "dse_kind", "dse_dims", "dse_chunks", "dse_block_grid", "dse_n_designs")
 
 
-def validate_store(path: str, storage_options: Mapping | None = None) -> list[str]:
+def validate_store(path: str, storage_options: Mapping | None = None, full: bool = False) -> list[str]:
     """Problems found in a store; an empty list means it conforms.
 
     MUST-level violations and incomplete stores are reported; the check reads
-    metadata, the completion records and one chunk of each scenario.
+    metadata, the completion records and one chunk of each scenario. With
+    ``full``, every chunk of every array is read as well (:func:`validate_report`).
     """
+    return validate_report(path, storage_options, full)[0]
+
+
+def validate_report(path: str, storage_options: Mapping | None = None,
+                    full: bool = False) -> tuple[list[str], list[str]]:
+    """Problems (the store does not conform) and warnings (it conforms, but see) found in a store.
+
+    Parameters
+    ----------
+    path : str
+        Store path or URL.
+    storage_options : mapping, optional
+        fsspec options of a remote store.
+    full : bool, default False
+        Read every chunk of every array (checksums verified, each chunk of a
+        completed block present, no link or directory in place of a chunk)
+        and check ``feasible == (infeasible_reason == 0)`` in every completed
+        block; each damaged chunk is one problem.
+
+    Returns
+    -------
+    problems, warnings : list of str
+        A ``dse-results/1`` store (written before chunk checksums) is a
+        warning: it conforms to the version it declares, but damage to its
+        chunks cannot be told from numbers.
+    """
+    warnings: list[str] = []
     try:
         attrs = read_root_attrs(path, storage_options)
     except StoreError as exc:
-        return [exc.message]
+        return [exc.message], warnings
     problems = [f"root attribute {a!r} is missing" for a in REQUIRED_ROOT_ATTRS if a not in attrs]
     if problems:
-        return problems
+        return problems, warnings
+    if attrs.get("dse_store_format") != FORMAT:
+        warnings.append(f"written as {attrs.get('dse_store_format')!r}, without chunk checksums: a damaged chunk "
+                        "cannot be told from numbers (rewrite it with dse sweep … --overwrite to add them)")
     try:
         datasets = open_results(path, storage_options)
+    except DamagedChunkError as exc:  # a coordinate or the completion record: the full scan names them all
+        problems.append(exc.message)
+        datasets = None
     except StoreError as exc:
-        return [exc.message]
+        return [exc.message], warnings
+    if datasets is not None:
+        try:
+            problems += _check_scenarios(path, attrs, datasets, storage_options)
+        except DamagedChunkError as exc:  # in the first chunk of a scenario
+            problems.append(exc.message)
+    if full:
+        scan = scan_store(path, storage_options, decode=True)
+        problems += [d.line(path) for d in scan.damage] + scan.problems
+    return list(dict.fromkeys(problems)), warnings
+
+
+def _check_scenarios(path: str, attrs: Mapping, datasets: Mapping, storage_options: Mapping | None) -> list[str]:
+    """The metadata checks of every scenario (and the first chunk of a complete one)."""
+    problems: list[str] = []
     if list(datasets) != list(attrs["dse_scenarios"]):
         problems.append("dse_scenarios does not match the groups present")
     root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r", zarr_format=3)
@@ -80,6 +129,11 @@ def validate_store(path: str, storage_options: Mapping | None = None) -> list[st
             problems.append(f"{where}: 'feasible' must be boolean")
         if "infeasible_reason" in ds and ds.infeasible_reason.dtype != np.uint16:
             problems.append(f"{where}: 'infeasible_reason' must be uint16")
+        if attrs.get("dse_store_format") == FORMAT:
+            g = root[group] if group else root
+            unchecked = [a for a, arr in g.arrays() if not has_checksum(arr.metadata.to_dict().get("codecs", []))]
+            if unchecked:
+                problems.append(f"{where}: arrays {sorted(unchecked)} carry no {CHECKSUM} checksum codec")
         for vname, var in ds.data_vars.items():
             if tuple(var.dims) != dims:
                 problems.append(f"{where}: variable {vname!r} has dims {var.dims}, expected {dims}")
@@ -121,6 +175,6 @@ def validate_store(path: str, storage_options: Mapping | None = None) -> list[st
                 problems.append(f"{where}: 'feasible' disagrees with 'infeasible_reason' in the first chunk")
     if attrs.get("dse_status") == "complete" and any("incomplete" in p for p in problems):
         problems.append("dse_status is 'complete' but blocks are missing")
-    if attrs.get("dse_store_format") != FORMAT:
+    if attrs.get("dse_store_format") not in READABLE_FORMATS:
         problems.append("wrong dse_store_format")
     return problems

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dse.cli import main
@@ -406,3 +406,128 @@ def test_error_kind_masks_paths_and_literals(tmp_path):
         "unknown cathode *; did"
     assert error_kind(f"error: {f}: malformed YAML at line 3, column 7: found x", f) == "malformed YAML at line"
     assert error_kind("error: cells.csv:row 2, column ce: 'x' is not a number [%]", f) == "* is not a"
+
+
+# --------------------------------------------------------------------------- store corruption
+CORRUPTIONS = ["flip", "truncate", "delete", "directory", "symlink"]
+CORRUPTION_EXAMPLES = 40
+
+
+def chunk_files(store: Path) -> list[Path]:
+    """Every chunk file of every array of a store (coordinates and completion records included)."""
+    out = []
+    for meta in sorted(store.rglob("zarr.json")):
+        if json.loads(meta.read_text()).get("node_type") != "array":
+            continue
+        c = meta.parent / "c"
+        out += [c] if c.is_file() else sorted(p for p in c.rglob("*") if p.is_file())
+    return out
+
+
+@st.composite
+def corruptions(draw, n_files: int):
+    """(file index, kind, detail): flips as (offset fraction, xor mask) pairs, a truncation as a length fraction,
+    a symlink as the index of the chunk it points at."""
+    kind = draw(st.sampled_from(CORRUPTIONS))
+    index = draw(st.integers(0, n_files - 1))
+    if kind == "flip":
+        detail = draw(st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1,
+                               max_size=8))
+    elif kind == "truncate":
+        detail = draw(st.floats(0, 1, exclude_max=True))
+    elif kind == "symlink":
+        detail = draw(st.integers(0, n_files - 1))
+    else:
+        detail = None
+    return index, kind, detail
+
+
+def corrupt(chunk: Path, kind: str, detail, files: list[Path]) -> None:
+    data = chunk.read_bytes()
+    if kind == "flip":
+        buf = bytearray(data)
+        for fraction, mask in detail:
+            buf[int(fraction * len(buf))] ^= mask
+        chunk.write_bytes(bytes(buf))
+    elif kind == "truncate":
+        chunk.write_bytes(data[: int(detail * len(data))])
+    else:
+        chunk.unlink()
+        if kind == "directory":
+            chunk.mkdir()
+        elif kind == "symlink":
+            chunk.symlink_to(files[detail] if files[detail] != chunk else chunk.parent)
+
+
+def restore(chunk: Path, data: bytes) -> None:
+    if chunk.is_symlink() or chunk.is_file():
+        chunk.unlink()
+    elif chunk.is_dir():
+        chunk.rmdir()
+    chunk.write_bytes(data)
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_store_corruption_never_answers_wrong(small_store, tmp_path):
+    """Random damage to random chunks of random arrays: `dse pareto` names the chunk in one line, or answers
+    exactly what it answers on the undamaged store; never other numbers."""
+    import shutil
+
+    store = tmp_path / "store.zarr"
+    shutil.copytree(small_store, store)
+    files = chunk_files(store)
+    reference = tmp_path / "reference.csv"
+    out = tmp_path / "front.csv"
+
+    def dse(*args: str) -> tuple[int, str]:
+        err = io.StringIO()
+        with alarm(EXAMPLE_TIMEOUT), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(list(args))
+        return code, err.getvalue()
+
+    def pareto(csv_path: Path) -> tuple[int, str]:
+        return dse("pareto", str(store), "--no-store", "--csv", str(csv_path))
+
+    assert pareto(reference)[0] == 0
+    seen = Counter()
+    cost = files.index(next(f for f in files if f.relative_to(store).as_posix().startswith("li/cost/c/")))
+
+    @settings(max_examples=CORRUPTION_EXAMPLES, **FUZZ)
+    @given(damage=corruptions(len(files)))
+    @example(damage=(cost, "flip", [(0.5, 1)]))
+    @example(damage=(cost, "truncate", 0.99))
+    @example(damage=(cost, "delete", None))
+    @example(damage=(cost, "directory", None))
+    @example(damage=(cost, "symlink", cost + 1))
+    def one(damage) -> None:
+        index, kind, detail = damage
+        chunk = files[index]
+        original = chunk.read_bytes()
+        out.unlink(missing_ok=True)
+        corrupt(chunk, kind, detail, files)
+        changed = not (chunk.is_file() and not chunk.is_symlink() and chunk.read_bytes() == original)
+        rel = chunk.relative_to(store).as_posix()
+        scenario, _, key = rel.partition("/")
+        try:
+            code, err = pareto(out)
+            if changed:  # every chunk is read here: any change is named
+                full, report = dse("validate", str(store), "--full")
+                assert full == 1 and f"chunk {key} of scenario '{scenario}' is damaged" in report, (kind, rel, report)
+        finally:
+            restore(chunk, original)
+        if code == 0:
+            assert out.read_bytes() == reference.read_bytes(), (kind, rel, "a damaged store answered other numbers")
+            seen["same answer"] += 1
+            return
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (kind, rel, err)
+        assert f"chunk {key} of scenario '{scenario}' is damaged" in lines[0], (kind, rel, lines[0])
+        assert not out.exists(), "no front written from a damaged store"
+        seen[kind] += 1
+
+    one()
+    print(f"\nstore corruption: {sum(seen.values())} examples: {dict(seen)}")
+    assert sum(seen.values()) >= 0.9 * CORRUPTION_EXAMPLES
+    assert set(CORRUPTIONS) <= set(seen), "each kind of damage refused at least once"
+    assert dse("validate", str(store), "--full")[0] == 0, "every chunk restored"

@@ -48,7 +48,12 @@ $(STAMP): pyproject.toml $(LOCK)
 # Re-resolve the lock from pyproject.toml: one set of versions for Python
 # 3.11-3.13 (--fork-strategy fewest), then check that every pin has a Linux
 # x86-64 wheel or sdist for each of them, and derive the image's pins from it.
-lock: $(STAMP)
+# (needs only uv, not the venv built from the old lock)
+$(UV_DIR)/bin/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -qq --disable-pip-version-check --target $(UV_DIR) "uv==$(UV_VERSION)"
+
+lock: $(UV_DIR)/bin/uv
 	$(UV) pip compile pyproject.toml requirements/build.in --extra all --universal \
 		--fork-strategy fewest --python-version 3.11 --custom-compile-command "make lock" \
 		--quiet -o $(LOCK)

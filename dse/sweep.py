@@ -28,7 +28,9 @@ from dse.store import (
     create_store,
     finalize_store,
     read_root_attrs,
+    remove_derived,
     scenario_groups,
+    set_status,
     store_size,
     write_block,
 )
@@ -37,7 +39,7 @@ from dse.vocabulary import INPUTS
 if TYPE_CHECKING:
     from distributed.deploy import Cluster
 
-__all__ = ["run_sweep", "SweepSummary", "evaluate_space_block", "Block"]
+__all__ = ["run_sweep", "SweepSummary", "SweepInterrupted", "evaluate_space_block", "Block"]
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,10 @@ def run_sweep(
         When another sweep writes the same store (nothing is touched).
     """
     from dse.locks import StoreLock
+    from dse.safety import check_count
 
+    if n_workers is not None:
+        check_count(n_workers, "--workers")  # 0 or fewer workers would wait forever: refuse before anything
     if scheduler is not None and cluster is not None:
         raise DseError("give a scheduler or a cluster name, not both")
     if isinstance(scheduler, str):
@@ -268,7 +273,6 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
                 "resume with the same spec, or use --overwrite", where=output)
         done = {name: completed_blocks(output, groups[name], storage_options) for name in groups}
     else:
-        create_store(output, spec, spaces, chains, overwrite=overwrite, storage_options=storage_options)
         done = {name: np.zeros(spaces[name].n_blocks, dtype=np.uint8) for name in groups}
 
     summary = SweepSummary(designs=spec.n_designs, path=output)
@@ -288,52 +292,92 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
     )
     t0 = time.perf_counter()
     if tasks:
-        _warm_kernel(spaces, chains, spec.outputs)
         from asyncio import CancelledError
 
         from distributed import as_completed
 
         from dse.clusters import scheduler_lost
 
-        with _client(scheduler, cluster, n_workers, security) as client:
-            if on_start:
-                on_start(client, summary)
-            futures = client.map(_run_block, tasks, pure=False)
-            finished = already
-            try:
-                for fut in as_completed(futures):
-                    try:
-                        scen, _, n, feasible, _ = fut.result()
-                    except DseError:
-                        raise
-                    except (Exception, CancelledError) as exc:
-                        if scheduler_lost(exc, client):
-                            raise StoreError("lost the Dask scheduler mid-sweep (it stopped, restarted or became "
-                                             "unreachable); finished blocks are kept: restart the cluster and "
-                                             "rerun with --resume", where=output) from None
-                        raise StoreError(f"a block failed: {exc.__class__.__name__}: {str(exc)[:200]}; "
-                                         "finished blocks are kept, rerun with --resume", where=output) from None
-                    summary.evaluated += n
-                    summary.feasible += feasible
-                    stats = summary.per_scenario.setdefault(scen, {"designs": 0, "feasible": 0})
-                    stats["designs"] += n
-                    stats["feasible"] += feasible
-                    finished += n
-                    if progress:
-                        progress(finished, summary.designs)
-            except BaseException:
-                if client.status == "running":
-                    with contextlib.suppress(Exception):
-                        client.cancel(futures)
+        # everything that can fail at the start (the first block's inputs, the cluster, the template) runs
+        # before the target changes: a failed or interrupted start leaves it as it was
+        started = False
+        try:
+            _warm_kernel(spaces, chains, spec.outputs)
+            with _client(scheduler, cluster, n_workers, security) as client:
+                _begin_writing(output, spec, spaces, chains, resuming, overwrite, storage_options)
+                started = True
+                if on_start:
+                    on_start(client, summary)
+                futures = client.map(_run_block, tasks, pure=False)
+                finished = already
+                try:
+                    for fut in as_completed(futures):
+                        try:
+                            scen, _, n, feasible, _ = fut.result()
+                        except DseError:
+                            raise
+                        except (Exception, CancelledError) as exc:
+                            if scheduler_lost(exc, client):
+                                raise StoreError("lost the Dask scheduler mid-sweep (it stopped, restarted or "
+                                                 "became unreachable); finished blocks are kept: restart the "
+                                                 "cluster and rerun with --resume", where=output) from None
+                            raise StoreError(f"a block failed: {exc.__class__.__name__}: {str(exc)[:200]}; "
+                                             "finished blocks are kept, rerun with --resume", where=output) from None
+                        summary.evaluated += n
+                        summary.feasible += feasible
+                        stats = summary.per_scenario.setdefault(scen, {"designs": 0, "feasible": 0})
+                        stats["designs"] += n
+                        stats["feasible"] += feasible
+                        finished += n
+                        if progress:
+                            progress(finished, summary.designs)
+                except BaseException:
+                    if client.status == "running":
+                        with contextlib.suppress(Exception):
+                            client.cancel(futures)
+                    raise
+        except KeyboardInterrupt:
+            if started:
                 raise
-    elif progress:
-        progress(already, summary.designs)
+            raise _interrupted_before_start(output, resuming) from None
+    else:
+        if not resuming:  # every scenario has at least one block: not reached, kept for safety
+            create_store(output, spec, spaces, chains, overwrite=overwrite, storage_options=storage_options)
+        if progress:
+            progress(already, summary.designs)
     summary.seconds = time.perf_counter() - t0
     if resuming:
         summary.feasible = _count_feasible(output, storage_options)
     finalize_store(output, summary.as_dict(), storage_options)
     summary.store_bytes = store_size(output, storage_options)
     return summary
+
+
+def _begin_writing(output: str, spec, spaces, chains, resuming: bool, overwrite: bool, storage_options) -> None:
+    """Make the store ready for blocks: a new template, or (resuming) derived results removed.
+
+    A store that is written to again no longer matches its derived results
+    (``pareto_front``, …), so they go before the first block is written.
+    """
+    if not resuming:
+        create_store(output, spec, spaces, chains, overwrite=overwrite, storage_options=storage_options)
+        return
+    remove_derived(output, storage_options)
+    set_status(output, "running", storage_options)
+
+
+def _interrupted_before_start(output: str, resuming: bool) -> SweepInterrupted:
+    if resuming:
+        return SweepInterrupted("interrupted before any block was written: the store is as it was; "
+                                "rerun with --resume", where=output)
+    return SweepInterrupted("interrupted before the new store was in place: nothing was changed; "
+                            "run the sweep again", where=output)
+
+
+class SweepInterrupted(StoreError):
+    """Ctrl-C during the start of a sweep, before any block was written (exit status 130)."""
+
+    exit_code = 130
 
 
 def _count_feasible(path: str, storage_options) -> int:

@@ -17,7 +17,7 @@ from dse.models.chain import OUTPUT_FIELDS
 from dse.store import COMPLETED, FORMAT, open_results, read_root_attrs, zarr_store
 from dse.vocabulary import INPUTS
 
-__all__ = ["validate_store", "REQUIRED_ROOT_ATTRS"]
+__all__ = ["validate_store", "stale_derived", "REQUIRED_ROOT_ATTRS"]
 
 REQUIRED_ROOT_ATTRS = (
     "Conventions", "dse_store_format", "dse_version", "dse_spec", "dse_spec_hash", "dse_scenarios", "dse_groups",
@@ -29,11 +29,34 @@ DERIVED = ("feasible", "pareto_front")
 REQUIRED_SCENARIO_ATTRS = ("dse_scenario", "dse_kind", "dse_dims", "dse_chunks", "dse_block_grid", "dse_n_designs")
 
 
-def validate_store(path: str, storage_options: Mapping | None = None) -> list[str]:
+def stale_derived(path: str, storage_options: Mapping | None = None) -> list[str]:
+    """One problem per derived variable computed from another state of the store than the present one."""
+    from dse.store import derived_variables, store_state
+
+    try:
+        now = store_state(path, storage_options)
+        found = derived_variables(path, storage_options)
+    except StoreError as exc:
+        return [exc.message]
+    problems = []
+    for scenario, names in found.items():
+        for name, recorded in names.items():
+            where = f"scenario {scenario!r}: derived {name!r}"
+            if recorded is None:
+                problems.append(f"{where} records no store state (written by an older dse); "
+                                "recompute it with dse pareto")
+            elif recorded != now:
+                problems.append(f"{where} is stale: computed from store state {recorded}, the store is now "
+                                f"{now}; recompute it with dse pareto")
+    return problems
+
+
+def validate_store(path: str, storage_options: Mapping | None = None, allow_incomplete: bool = False) -> list[str]:
     """Problems found in a store; an empty list means it conforms.
 
-    MUST-level violations and incomplete stores are reported; the check reads
-    metadata, the completion records and one chunk of each scenario.
+    MUST-level violations, incomplete stores (unless ``allow_incomplete``)
+    and stale derived results are reported; the check reads metadata, the
+    completion records and one chunk of each scenario.
     """
     try:
         attrs = read_root_attrs(path, storage_options)
@@ -110,15 +133,16 @@ def validate_store(path: str, storage_options: Mapping | None = None) -> list[st
             problems.append(f"{where}: completion record has {done.size} entries for "
                             f"{math.prod(ds.attrs['dse_block_grid'])} blocks")
         missing_blocks = int((done == 0).sum())
-        if missing_blocks:
+        if missing_blocks and not allow_incomplete:
             problems.append(f"{where}: incomplete: {missing_blocks} of {done.size} blocks not written "
                             "(finish with dse sweep … --resume)")
-        elif "feasible" in ds and "infeasible_reason" in ds:
+        elif not missing_blocks and "feasible" in ds and "infeasible_reason" in ds:
             first = {d: slice(0, c) for d, c in zip(dims, chunks, strict=True)}
             f = ds.feasible.isel(first).values
             r = ds.infeasible_reason.isel(first).values
             if not np.array_equal(f, r == 0):
                 problems.append(f"{where}: 'feasible' disagrees with 'infeasible_reason' in the first chunk")
+    problems += stale_derived(path, storage_options)
     if attrs.get("dse_status") == "complete" and any("incomplete" in p for p in problems):
         problems.append("dse_status is 'complete' but blocks are missing")
     if attrs.get("dse_store_format") != FORMAT:

@@ -100,7 +100,8 @@ def _check_local(path: str, option: str) -> None:
     if not p.is_dir():
         raise _refuse(path, "is a file, not a store directory", option)
     try:
-        empty = next(os.scandir(p), None) is None
+        with os.scandir(p) as entries:
+            empty = next(entries, None) is None
     except OSError as exc:
         raise StoreError(f"cannot list it ({exc.strerror or exc})", where=path) from None
     if not empty and not is_dse_store(path):

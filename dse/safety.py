@@ -114,6 +114,7 @@ def _check_remote(path: str, storage_options: Mapping | None, option: str) -> No
         root = root.rstrip("/")
         if "/" not in root:
             raise _refuse(path, "is a whole bucket", option)
+        fs.invalidate_cache()
         if not fs.exists(root):
             return
         if fs.isfile(root):

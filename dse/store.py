@@ -280,6 +280,7 @@ def _swap_in(tmp: str, path: str, overwrite: bool, storage_options: Mapping | No
         fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
         _, tmp_root = fsspec.core.url_to_fs(tmp, **(storage_options or {}))
         root, tmp_root = root.rstrip("/"), tmp_root.rstrip("/")
+        fs.invalidate_cache()  # listings cached before the template was written
         try:
             if fs.exists(root):
                 if not overwrite:

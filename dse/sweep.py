@@ -266,7 +266,11 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
     groups = scenario_groups(spec)
     resuming = check_target(output, resume, overwrite, storage_options)
     if resuming:
-        attrs = read_root_attrs(output, storage_options)
+        try:
+            attrs = read_root_attrs(output, storage_options)
+        except StoreError as exc:
+            raise StoreError(f"nothing to resume: {exc.message}; if an older dse was interrupted while writing "
+                             "its template there, delete it and run the sweep again", where=output) from None
         if attrs.get("dse_spec_hash") != spec.hash():
             raise StoreError(
                 "was written from a different spec (or catalogue, coefficients, chunk size); "

@@ -210,6 +210,18 @@ def test_interrupt_while_the_template_is_written(spec_file, store, tmp_path, clu
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
 
 
+def test_resume_of_a_template_left_by_an_older_dse_says_what_to_do(spec_file, tmp_path, capsys):
+    """Older dse wrote the template in place: an interrupt left a group without dse's root attributes."""
+    left = tmp_path / "left.zarr"
+    left.mkdir()
+    (left / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {}}')
+    before = files_of(left)
+    assert main(["sweep", str(spec_file), "-o", str(left), "--resume", "--quiet"]) == 2
+    line = one_error_line(capsys)
+    assert "nothing to resume" in line and "delete it and run the sweep again" in line
+    assert files_of(left) == before
+
+
 def test_overwrite_replaces_a_store(spec_file, store, cluster, capsys):
     bigger = dict(TINY, inputs={**TINY["inputs"], "stack_pressure": [0, 1.0, 2.5, 3.0]})
     Path(spec_file.parent / "bigger.yaml").write_text(yaml.safe_dump(bigger))
@@ -219,6 +231,32 @@ def test_overwrite_replaces_a_store(spec_file, store, cluster, capsys):
     assert xr.open_zarr(store).sizes["stack_pressure"] == 4
     assert validate_store(store) == []
     assert sorted(p.name for p in Path(store).parent.iterdir()) == ["out.zarr"]
+
+
+def test_overwrite_on_object_storage(s3_endpoint, cluster):
+    """s3://: a store is replaced, a foreign prefix and a whole bucket are refused, nothing is left beside."""
+    import fsspec
+
+    options = {"endpoint_url": s3_endpoint, "key": "testing", "secret": "testing",
+               "client_kwargs": {"region_name": "us-east-1"}}
+    url = "s3://results/safety.zarr"
+    small = dict(TINY, inputs={**TINY["inputs"], "stack_pressure": [0, 1.0]})
+    bigger = dict(TINY, inputs={**TINY["inputs"], "stack_pressure": [0, 1.0, 2.5, 3.0]})
+    run_sweep(parse_sweep(small, text=yaml.safe_dump(small), chunk_size=CHUNK), url,
+              scheduler=cluster.scheduler_address, storage_options=options)
+    run_sweep(parse_sweep(bigger, text=yaml.safe_dump(bigger), chunk_size=CHUNK), url,
+              scheduler=cluster.scheduler_address, storage_options=options, overwrite=True)
+    assert open_results(url, options)["safety"].sizes["stack_pressure"] == 4
+    assert validate_store(url, options) == []
+    fs = fsspec.filesystem("s3", **options)
+    fs.pipe_file("results/foreign.zarr/data.csv", b"a,b\n1,2\n")
+    spec = parse_sweep(small, text=yaml.safe_dump(small), chunk_size=CHUNK)
+    for target, why in (("s3://results/foreign.zarr", "not a dse results store"), ("s3://results", "whole bucket")):
+        with pytest.raises(StoreError, match=why):
+            run_sweep(spec, target, scheduler=cluster.scheduler_address, storage_options=options, overwrite=True)
+    fs.invalidate_cache()
+    assert fs.cat_file("results/foreign.zarr/data.csv") == b"a,b\n1,2\n"
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.ls("results")) == ["foreign.zarr", "safety.zarr"]
 
 
 # --------------------------------------------------------------------------- point 3: partial stores are labelled

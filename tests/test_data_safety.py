@@ -222,6 +222,34 @@ def test_resume_of_a_template_left_by_an_older_dse_says_what_to_do(spec_file, tm
     assert files_of(left) == before
 
 
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_ctrl_c_of_the_terminal_prints_no_worker_tracebacks(tmp_path):
+    """Ctrl-C in a terminal reaches the whole process group, the embedded cluster's workers included."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests._cluster import DSE, ENV, SPEC, done_blocks
+
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    out = tmp_path / "o.zarr"
+    proc = subprocess.Popen([*DSE, "sweep", str(tmp_path / "spec.yaml"), "-o", str(out), "--chunk-size", "150",
+                             "--workers", "2", "--quiet"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 300
+    while done_blocks(out) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "sweep finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1].startswith("interrupted: finished blocks are kept")
+
+
 def test_overwrite_replaces_a_store(spec_file, store, cluster, capsys):
     bigger = dict(TINY, inputs={**TINY["inputs"], "stack_pressure": [0, 1.0, 2.5, 3.0]})
     Path(spec_file.parent / "bigger.yaml").write_text(yaml.safe_dump(bigger))

@@ -10,6 +10,7 @@ blocks in flight; ``--resume`` finishes the rest.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 import time
@@ -302,48 +303,39 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
 
         from dse.clusters import scheduler_lost
 
-        # everything that can fail at the start (the first block's inputs, the cluster, the template) runs
-        # before the target changes: a failed or interrupted start leaves it as it was
-        started = False
-        try:
-            _warm_kernel(spaces, chains, spec.outputs)
-            with _client(scheduler, cluster, n_workers, security) as client:
-                _begin_writing(output, spec, spaces, chains, resuming, overwrite, storage_options)
-                started = True
-                if on_start:
-                    on_start(client, summary)
-                futures = client.map(_run_block, tasks, pure=False)
-                finished = already
-                try:
-                    for fut in as_completed(futures):
-                        try:
-                            scen, _, n, feasible, _ = fut.result()
-                        except DseError:
-                            raise
-                        except (Exception, CancelledError) as exc:
-                            if scheduler_lost(exc, client):
-                                raise StoreError("lost the Dask scheduler mid-sweep (it stopped, restarted or "
-                                                 "became unreachable); finished blocks are kept: restart the "
-                                                 "cluster and rerun with --resume", where=output) from None
-                            raise StoreError(f"a block failed: {exc.__class__.__name__}: {str(exc)[:200]}; "
-                                             "finished blocks are kept, rerun with --resume", where=output) from None
-                        summary.evaluated += n
-                        summary.feasible += feasible
-                        stats = summary.per_scenario.setdefault(scen, {"designs": 0, "feasible": 0})
-                        stats["designs"] += n
-                        stats["feasible"] += feasible
-                        finished += n
-                        if progress:
-                            progress(finished, summary.designs)
-                except BaseException:
-                    if client.status == "running":
-                        with contextlib.suppress(Exception):
-                            client.cancel(futures)
-                    raise
-        except KeyboardInterrupt:
-            if started:
+        begin = functools.partial(_begin_writing, output, spec, spaces, chains, resuming, overwrite, storage_options)
+        with _started(scheduler, cluster, n_workers, security, begin, (spaces, chains, spec.outputs), output,
+                      resuming) as client:
+            if on_start:
+                on_start(client, summary)
+            futures = client.map(_run_block, tasks, pure=False)
+            finished = already
+            try:
+                for fut in as_completed(futures):
+                    try:
+                        scen, _, n, feasible, _ = fut.result()
+                    except DseError:
+                        raise
+                    except (Exception, CancelledError) as exc:
+                        if scheduler_lost(exc, client):
+                            raise StoreError("lost the Dask scheduler mid-sweep (it stopped, restarted or became "
+                                             "unreachable); finished blocks are kept: restart the cluster and "
+                                             "rerun with --resume", where=output) from None
+                        raise StoreError(f"a block failed: {exc.__class__.__name__}: {str(exc)[:200]}; "
+                                         "finished blocks are kept, rerun with --resume", where=output) from None
+                    summary.evaluated += n
+                    summary.feasible += feasible
+                    stats = summary.per_scenario.setdefault(scen, {"designs": 0, "feasible": 0})
+                    stats["designs"] += n
+                    stats["feasible"] += feasible
+                    finished += n
+                    if progress:
+                        progress(finished, summary.designs)
+            except BaseException:
+                if client.status == "running":
+                    with contextlib.suppress(Exception):
+                        client.cancel(futures)
                 raise
-            raise _interrupted_before_start(output, resuming) from None
     else:
         if not resuming:  # every scenario has at least one block: not reached, kept for safety
             create_store(output, spec, spaces, chains, overwrite=overwrite, storage_options=storage_options)
@@ -355,6 +347,30 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
     finalize_store(output, summary.as_dict(), storage_options)
     summary.store_bytes = store_size(output, storage_options)
     return summary
+
+
+@contextlib.contextmanager
+def _started(scheduler, cluster, n_workers, security, begin: Callable[[], None], warm: tuple, output: str,
+             resuming: bool):
+    """The client, once the first block's inputs, the cluster and the store (``begin``) are ready.
+
+    Everything that can fail at the start runs before the target changes, so a
+    failed start leaves it as it was; Ctrl-C during the start says so
+    (:class:`SweepInterrupted`) instead of advising ``--resume``.
+    """
+    stack = contextlib.ExitStack()
+    try:
+        _warm_kernel(*warm)
+        client = stack.enter_context(_client(scheduler, cluster, n_workers, security))
+        begin()
+    except KeyboardInterrupt:
+        stack.close()
+        raise _interrupted_before_start(output, resuming) from None
+    except BaseException:
+        stack.close()
+        raise
+    with stack:
+        yield client
 
 
 def _begin_writing(output: str, spec, spaces, chains, resuming: bool, overwrite: bool, storage_options) -> None:

@@ -287,7 +287,10 @@ def _swap_in(tmp: str, path: str, overwrite: bool, storage_options: Mapping | No
                     raise StoreError("already exists; use --resume to finish it or --overwrite to replace it",
                                      where=path)
                 fs.rm(root, recursive=True)
-            for key in fs.find(tmp_root):
+            # the root metadata first: a copy cut short is still recognised as a dse store, which
+            # --overwrite may replace
+            keys = sorted(fs.find(tmp_root), key=lambda k: k != f"{tmp_root}/zarr.json")
+            for key in keys:
                 fs.copy(key, root + key[len(tmp_root):])
         except StoreError:
             raise

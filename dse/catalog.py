@@ -720,14 +720,17 @@ def _check_id(entry_id: str) -> str:
     return entry_id
 
 
-def _store_metadata(store: str, storage_options: Mapping | None) -> tuple[dict, dict[str, dict], dict[str, str]]:
-    """Root attributes, scenario dimensions and objectives of a complete, valid store."""
-    from dse.store import open_results, read_root_attrs
+def _store_metadata(store: str, storage_options: Mapping | None,
+                    allow_incomplete: bool = False) -> tuple[dict, dict[str, dict], dict[str, str]]:
+    """Root attributes, scenario dimensions and objectives of a complete (or allowed incomplete), valid store."""
+    from dse.store import open_results, read_root_attrs, require_complete
     from dse.validate import validate_store
 
     options = _store_options(store, storage_options)
     attrs = read_root_attrs(store, options)
-    problems = validate_store(store, options, full=True)  # every chunk: a damaged one is never published
+    require_complete(store, options, allow_incomplete)
+    # every chunk read: a damaged one is never published
+    problems = validate_store(store, options, full=True, allow_incomplete=allow_incomplete)
     if problems:
         more = f" (and {len(problems) - 1} more; see dse validate)" if len(problems) > 1 else ""
         raise StoreError(f"only complete, valid stores can be catalogued: {problems[0]}{more}", where=store)
@@ -825,7 +828,7 @@ def _with_item(collection: dict, catalog_url: str, item: dict, item_url: str, it
 def add(store: str | os.PathLike, catalog: str | os.PathLike, *, title: str, description: str | None = None,
         id: str | None = None, publish: str | None = None, license: str = "other",
         citation: str | None = None, doi: str | None = None, replace: bool = False,
-        storage_options: Mapping | None = None) -> Entry:
+        storage_options: Mapping | None = None, allow_incomplete: bool = False) -> Entry:
     """Register a results store in a catalog, optionally publishing a copy first.
 
     The store must be complete and valid (``dse validate``). Its manifest
@@ -877,7 +880,7 @@ def add(store: str | os.PathLike, catalog: str | os.PathLike, *, title: str, des
         raise DseError(f"directory {Path(catalog_url).parent} does not exist", where=catalog_url)
     entry_id = _check_id(id or _slug(title))
     _check_free(_load_or_new(catalog_url, storage_options), entry_id, replace)
-    attrs, scenarios, objectives = _store_metadata(store_url, storage_options)
+    attrs, scenarios, objectives = _store_metadata(store_url, storage_options, allow_incomplete)
     if publish:
         href = _publish_target(publish, entry_id)
         if href.rstrip("/") == store_url.rstrip("/"):
@@ -898,6 +901,8 @@ def add(store: str | os.PathLike, catalog: str | os.PathLike, *, title: str, des
                           description=description, store_href=_relative(href, item_url), manifest=manifest,
                           manifest_bytes=manifest_bytes, attrs=attrs, scenarios=scenarios, objectives=objectives,
                           license=license, citation=citation, doi=doi)
+        if allow_incomplete:
+            _label_incomplete(item, store_url, storage_options)
         _commit(current, entry_id, item, item_url, manifest_bytes, storage_options)
     return Entry.from_item(item, item_url)
 
@@ -936,13 +941,28 @@ def _check_free(catalog: Catalog, entry_id: str, replace: bool) -> None:
 
 
 def _prepare_target(href: str, replace: bool, storage_options: Mapping | None) -> None:
-    """Refuse to overwrite a published store unless replacing; clear it when replacing."""
+    """Refuse to overwrite a published store unless replacing; clear it when replacing.
+
+    Only a dse results store (or an empty directory) is ever removed
+    (:func:`dse.safety.remove_store`).
+    """
+    from dse.safety import remove_store
+
     if not _exists(href, storage_options):
         return
     if not replace:
         raise DseError("already exists: use --replace to overwrite the published copy", where=href)
-    fs, root = _fs(href, storage_options)
-    fs.rm(root, recursive=True)
+    remove_store(href, _store_options(href, storage_options), option="--replace")
+
+
+def _label_incomplete(item: dict, store: str, storage_options: Mapping | None) -> None:
+    """Say in the item how much of an incomplete store is missing (``dse:blocks_missing``, ``dse:blocks``)."""
+    from dse.store import completeness
+
+    state = completeness(store, _store_options(store, storage_options))
+    if not state.complete:
+        item["properties"]["dse:blocks_missing"] = state.missing
+        item["properties"]["dse:blocks"] = state.total
 
 
 def _commit(catalog: Catalog, entry_id: str, item: dict, item_url: str, manifest_bytes: bytes,

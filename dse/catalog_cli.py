@@ -62,13 +62,22 @@ def add_command(
     doi: Annotated[str | None, typer.Option("--doi", help="DOI of the results or their paper.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace an entry with the same id.")] = False,
     endpoint_url: EndpointOpt = None,
+    allow_incomplete: Annotated[bool, typer.Option(
+        "--allow-incomplete", help="Catalogue a store whose sweep has not finished (labelled as such).")] = False,
 ) -> None:
     """Register a results store in a catalog (optionally publishing a copy to object storage)."""
     from dse.catalog import add
 
     entry = add(store, catalog, title=title, description=description, id=entry_id, publish=publish,
                 license=license, citation=citation, doi=doi, replace=replace,
-                storage_options=_options(endpoint_url))
+                storage_options=_options(endpoint_url), allow_incomplete=allow_incomplete)
+    if allow_incomplete:
+        from dse.store import completeness
+
+        state = completeness(store, _options(endpoint_url) if "://" in store else None)
+        if not state.complete:
+            err_console.print(f"warning: {state.describe(store)}; the entry is labelled dse:blocks_missing",
+                              markup=False, highlight=False, soft_wrap=True)
     _print(f"added {entry.id!r} to {catalog}: {entry.n_designs:,} designs, {entry.n_objects:,} objects "
            f"({_size(entry.size)}) at {entry.href}")
 

@@ -194,6 +194,19 @@ def _storage_options(endpoint_url: str | None) -> dict | None:
     return {"endpoint_url": endpoint_url} if endpoint_url else None
 
 
+AllowIncompleteOpt = Annotated[bool, typer.Option(
+    "--allow-incomplete", help="Use a store whose sweep has not finished (says how much is missing).")]
+
+
+def _check_complete(store: str, options: dict | None, allow_incomplete: bool) -> None:
+    """Refuse an incomplete store, or say how much of it is missing (``--allow-incomplete``)."""
+    from dse.store import require_complete
+
+    warning = require_complete(store, options, allow_incomplete)
+    if warning:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command()
 def sweep(
     spec: Annotated[Path, typer.Argument(help="Sweep spec YAML file.")],
@@ -240,6 +253,10 @@ def sweep(
 
     if resume and overwrite:
         raise DseError("choose --resume or --overwrite, not both")
+    if workers is not None:
+        from dse.safety import check_count
+
+        check_count(workers, "--workers")  # before anything is read or written
     if scheduler and cluster:
         raise DseError("choose --scheduler or --cluster, not both")
     from dse.clusters import check_cluster, tls_security
@@ -333,6 +350,7 @@ def pareto(
     best: Annotated[str | None, typer.Option("--best", help="Also print the best design by this output (ε-constraint with --where).")] = None,
     store_front: Annotated[bool, typer.Option("--store/--no-store", help="Save the front in the store as 'pareto_front'.")] = True,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+    allow_incomplete: AllowIncompleteOpt = False,
 ) -> None:
     """Exact Pareto front of the feasible designs of a store (optionally filtered)."""
     from dse.pareto import knee_point, pareto_store
@@ -346,6 +364,7 @@ def pareto(
                 raise DseError(f"expected NAME:max or NAME:min, got {item!r}", where="--objective")
             objectives[name] = sense
     options = _storage_options(endpoint_url)
+    _check_complete(store, options, allow_incomplete)
     front = pareto_store(store, objectives, where=where, storage_options=options, write=store_front)
     senses = front.attrs.get("dse_sense", {})
     console.print(f"[bold]{len(front):,} designs on the Pareto front[/bold] of "
@@ -415,12 +434,14 @@ def sensitivity(
     feasible_only: Annotated[bool, typer.Option("--feasible-only", help="Drop infeasible designs first.")] = False,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for the intervals.")] = 100,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+    allow_incomplete: AllowIncompleteOpt = False,
 ) -> None:
     """Which inputs drive each objective: Sobol' indices (sampled) or main effects (grids)."""
     from dse.sensitivity import plot_sensitivity
     from dse.sensitivity import sensitivity as analyse
     from dse.store import open_results
 
+    _check_complete(store, _storage_options(endpoint_url), allow_incomplete)
     datasets = open_results(store, _storage_options(endpoint_url))
     if scenario and scenario not in datasets:
         from dse.materials.catalogue import suggest
@@ -511,6 +532,7 @@ def serve(
                                                      "(a reverse proxy's name; repeatable).")] = None,
     insecure: Annotated[bool, typer.Option("--insecure", help="Serve a non-loopback address without "
                                            "authentication.")] = False,
+    allow_incomplete: AllowIncompleteOpt = False,
 ) -> None:
     """Serve the dashboard of a results store or catalog entry (on 127.0.0.1 unless told otherwise)."""
     import time
@@ -525,6 +547,7 @@ def serve(
         store, endpoint_url = _catalog_store(store, entry, endpoint_url)
     if root:
         store = check_allowed(store, root)  # a catalog entry too: its store must lie under the roots
+    _check_complete(store, _storage_options(endpoint_url), allow_incomplete)
     for warning in security.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
 
@@ -569,6 +592,7 @@ def report(
     store: Annotated[str, typer.Argument(help="Results store (path or s3:// URL).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")] = Path("report.html"),
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+    allow_incomplete: AllowIncompleteOpt = False,
 ) -> None:
     """Write a static, self-contained HTML report of a results store."""
     from dashboards.app import load_source
@@ -576,6 +600,7 @@ def report(
 
     if output.exists() and output.is_dir():
         raise DseError("is a directory", where=str(output))
+    _check_complete(store, _storage_options(endpoint_url), allow_incomplete)
     source = load_source(store, endpoint_url)
     write_report(source, str(output))
     console.print(f"wrote {output} ({_human_bytes(output.stat().st_size)})")
@@ -648,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         code = _command().main(args=argv, standalone_mode=False)
     except DseError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        return 2
+        return getattr(exc, "exit_code", 2)  # 130 for an interrupted start (dse.sweep.SweepInterrupted)
     except typer.Abort:
         err_console.print("aborted", markup=False)
         return 130

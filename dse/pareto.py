@@ -954,9 +954,10 @@ def pareto_store(
         The global front: ``scenario``, ``design``, inputs and objectives,
         best first in the first objective.
     """
-    from dse.store import open_results, read_root_attrs, write_variable
+    from dse.store import open_results, read_root_attrs, store_state, write_variable
 
     attrs = read_root_attrs(path, storage_options)
+    state = store_state(path, storage_options) if write else None  # before reading: blocks may still arrive
     datasets = open_results(path, storage_options)
     first = next(iter(datasets.values()))
     senses = objective_senses(first, objectives)
@@ -1005,6 +1006,6 @@ def pareto_store(
                 "dse_objectives": ", ".join(f"{n}:{s}" for n, s in senses.items()),
                 "dse_where": where or "",
             })
-            write_variable(path, groups.get(name, ""), out, storage_options)
+            write_variable(path, groups.get(name, ""), out, storage_options, state=state)
     front.attrs["dse_sense"] = dict(senses)
     return front

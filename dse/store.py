@@ -14,7 +14,9 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,13 @@ __all__ = [
     "read_root_attrs",
     "scenario_groups",
     "is_remote",
+    "Completeness",
+    "completeness",
+    "require_complete",
+    "store_state",
+    "derived_variables",
+    "remove_derived",
+    "STATE_ATTR",
 ]
 
 FORMAT = "dse-results/2"
@@ -183,9 +192,12 @@ def check_target(path: str, resume: bool, overwrite: bool, storage_options: Mapp
     Raises
     ------
     StoreError
-        The path is a file, exists without ``--resume``/``--overwrite``, or
-        its parent is not writable.
+        The path is a file, exists without ``--resume``/``--overwrite``, is
+        not a store that ``--overwrite`` may delete (:func:`dse.safety.check_deletable`),
+        or its parent is not writable.
     """
+    from dse.safety import check_deletable
+
     if is_remote(path):
         import fsspec
 
@@ -193,8 +205,12 @@ def check_target(path: str, resume: bool, overwrite: bool, storage_options: Mapp
         exists = fs.exists(root)
         if exists and not (resume or overwrite):
             raise StoreError("already exists; use --resume to finish it or --overwrite to replace it", where=path)
+        if exists and overwrite:
+            check_deletable(path, storage_options, "--overwrite")
         return exists and resume
     p = Path(path)
+    if overwrite:
+        check_deletable(path, None, "--overwrite")
     if p.exists() and not p.is_dir():
         raise StoreError("is a file, not a Zarr store directory", where=path)
     if p.exists():
@@ -204,7 +220,7 @@ def check_target(path: str, resume: bool, overwrite: bool, storage_options: Mapp
             return False
         raise StoreError("already exists; use --resume to finish it or --overwrite to replace it", where=path)
     if resume:
-        raise StoreError("nothing to resume: the store does not exist", where=path)
+        raise StoreError("nothing to resume: the store does not exist (run the sweep without --resume)", where=path)
     parent = p.resolve().parent
     if not parent.exists():
         raise StoreError(f"parent directory {parent} does not exist", where=path)
@@ -222,19 +238,101 @@ def scenario_groups(spec) -> dict[str, str]:
 
 def create_store(path: str, spec, spaces: dict[str, DesignSpace], chains: dict, overwrite: bool = False,
                  storage_options: Mapping | None = None) -> None:
-    """Write the template of every scenario, the completion record and the provenance."""
-    groups = scenario_groups(spec)
-    if overwrite and not is_remote(path) and Path(path).exists():
-        try:
-            shutil.rmtree(path)
-        except OSError as exc:
-            raise StoreError(f"cannot remove the old store ({exc.strerror})", where=path) from None
-    elif overwrite and is_remote(path):
+    """Write the template of every scenario, the completion record and the provenance.
+
+    The template is written beside ``path`` (``OUT.zarr.new-XXXXXXXX``) and
+    moved to ``path`` only once it is complete, so that a failed or
+    interrupted start leaves ``path`` as it was: missing, or (with
+    ``overwrite``) the old store, which is deleted only after
+    :func:`dse.safety.check_deletable` allowed it. Local paths: two renames
+    (old store aside, new one in), then the old store is deleted. Object
+    storage has no rename: the old store is deleted and the template's few
+    objects are copied in (docs/results-spec.md, "Replacing a store").
+    """
+    from dse.safety import sibling_path
+
+    tmp = sibling_path(path, "new")
+    try:
+        _write_template(tmp, spec, spaces, chains, storage_options, where=path)
+    except BaseException:
+        _discard(tmp, storage_options)
+        raise
+    try:
+        _swap_in(tmp, path, overwrite, storage_options)
+    finally:
+        _discard(tmp, storage_options)
+
+
+def _discard(tmp: str, storage_options: Mapping | None) -> None:
+    """Remove a temporary template this process created (best effort: never hides the original error)."""
+    try:
+        if is_remote(tmp):
+            import fsspec
+
+            fs, root = fsspec.core.url_to_fs(tmp, **(storage_options or {}))
+            if fs.exists(root):
+                fs.rm(root, recursive=True)
+        elif Path(tmp).exists():
+            shutil.rmtree(tmp)
+    except Exception:
+        pass
+
+
+def _swap_in(tmp: str, path: str, overwrite: bool, storage_options: Mapping | None) -> None:
+    """Put the complete template ``tmp`` at ``path``, replacing a deletable old store when ``overwrite``."""
+    from dse.safety import check_deletable, sibling_path
+
+    if overwrite:
+        check_deletable(path, storage_options, "--overwrite")  # again: the target may have changed meanwhile
+    if is_remote(path):
         import fsspec
 
         fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
-        if fs.exists(root):
-            fs.rm(root, recursive=True)
+        _, tmp_root = fsspec.core.url_to_fs(tmp, **(storage_options or {}))
+        root, tmp_root = root.rstrip("/"), tmp_root.rstrip("/")
+        fs.invalidate_cache()  # listings cached before the template was written
+        try:
+            if fs.exists(root):
+                if not overwrite:
+                    raise StoreError("already exists; use --resume to finish it or --overwrite to replace it",
+                                     where=path)
+                fs.rm(root, recursive=True)
+            # the root metadata first: a copy cut short is still recognised as a dse store, which
+            # --overwrite may replace
+            keys = sorted(fs.find(tmp_root), key=lambda k: k != f"{tmp_root}/zarr.json")
+            for key in keys:
+                fs.copy(key, root + key[len(tmp_root):])
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot move the new template into place ({exc.__class__.__name__}: "
+                             f"{str(exc)[:120]}); rerun with --overwrite", where=path) from None
+        return
+    old = None
+    try:
+        if Path(path).exists():
+            if not overwrite:
+                raise StoreError("already exists; use --resume to finish it or --overwrite to replace it",
+                                 where=path)
+            old = sibling_path(path, "old")
+            os.rename(path, old)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if old is not None:
+                os.rename(old, path)  # put the old store back
+                old = None
+            raise
+    except OSError as exc:
+        raise StoreError(f"cannot move the new template into place ({exc.strerror or exc})", where=path) from None
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_template(path: str, spec, spaces: dict[str, DesignSpace], chains: dict,
+                    storage_options: Mapping | None, where: str) -> None:
+    """Write a whole template at ``path`` (a new, temporary location); errors name ``where``."""
+    groups = scenario_groups(spec)
     first = True
     try:
         for name, group in groups.items():
@@ -265,13 +363,14 @@ def create_store(path: str, spec, spaces: dict[str, DesignSpace], chains: dict, 
             "dse_git_commit": git_commit(),
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "dse_status": "running",
+            "dse_sweep_id": uuid.uuid4().hex,
             **chain.attrs(),
         })
         _consolidate(path, storage_options)
     except PermissionError as exc:
-        raise StoreError(f"cannot write the store ({exc.strerror or 'permission denied'})", where=path) from None
+        raise StoreError(f"cannot write the store ({exc.strerror or 'permission denied'})", where=where) from None
     except OSError as exc:
-        raise StoreError(f"cannot write the store ({exc.strerror or exc})", where=path) from None
+        raise StoreError(f"cannot write the store ({exc.strerror or exc})", where=where) from None
 
 
 def read_root_attrs(path: str, storage_options: Mapping | None = None) -> dict:
@@ -427,22 +526,162 @@ def store_size(path: str, storage_options: Mapping | None = None) -> int:
     return total
 
 
-def write_variable(path: str, group: str, var, storage_options: Mapping | None = None) -> None:
-    """Add (or replace) one variable in a scenario of an existing store, chunked like the others.
+def write_variable(path: str, group: str, var, storage_options: Mapping | None = None,
+                   state: str | None = None) -> None:
+    """Add (or replace) one derived variable in a scenario of an existing store, chunked like the others.
 
     Used to store derived results such as the Pareto front next to the sweep's
     outputs, so that the dashboard and colleagues see them. Written with zarr
     directly so that nothing else in the group (attributes, other arrays)
-    changes.
+    changes. The variable records the store state it was computed from
+    (attribute ``dse_store_state``, :func:`store_state`; default: the state
+    now): ``dse validate`` flags it once the store has changed, and any
+    rewrite of the store removes it (:func:`remove_derived`).
     """
+    attrs = {**dict(var.attrs), STATE_ATTR: state or store_state(path, storage_options)}
     root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
     g = root[group] if group else root
     chunks = tuple(g.attrs.get("dse_chunks", var.shape))
     try:
         arr = g.create_array(var.name, shape=var.shape, chunks=chunks, dtype=var.dtype, compressors=_compressors(),
                              fill_value=False if var.dtype == bool else np.nan, dimension_names=list(var.dims),
-                             attributes=dict(var.attrs), overwrite=True, config=WRITE_CONFIG)
+                             attributes=attrs, overwrite=True, config=WRITE_CONFIG)
         arr[...] = np.asarray(var.values)
     except OSError as exc:
         raise StoreError(f"cannot write {var.name!r} ({exc.strerror or exc})", where=path) from None
+    _consolidate(path, storage_options)
+
+
+# --------------------------------------------------------------------------- completeness and derived results
+#: attribute of a derived variable: the store state (:func:`store_state`) it was computed from
+STATE_ATTR = "dse_store_state"
+#: derived variables a store may hold; also recognised without STATE_ATTR (older stores)
+DERIVED_RESULTS = ("pareto_front",)
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """Blocks written of a store, in total and per scenario.
+
+    >>> c = Completeness(done=28, total=40, scenarios={"li": (28, 40)})
+    >>> c.describe("out.zarr")
+    'store out.zarr is incomplete: 12 of 40 blocks (30 %) missing'
+    """
+
+    done: int
+    total: int
+    scenarios: dict[str, tuple[int, int]]
+
+    @property
+    def missing(self) -> int:
+        return self.total - self.done
+
+    @property
+    def complete(self) -> bool:
+        return self.missing == 0
+
+    def describe(self, path: str) -> str:
+        pct = 100 * self.missing / self.total if self.total else 0.0
+        return f"store {path} is incomplete: {self.missing:,} of {self.total:,} blocks ({pct:.3g} %) missing"
+
+
+def completeness(path: str, storage_options: Mapping | None = None) -> Completeness:
+    """How many blocks of each scenario are marked complete (the record ``--resume`` uses)."""
+    attrs = read_root_attrs(path, storage_options)
+    scenarios = {}
+    for name, group in attrs.get("dse_groups", {}).items():
+        done = completed_blocks(path, group, storage_options)
+        scenarios[name] = (int((done != 0).sum()), int(done.size))
+    return Completeness(done=sum(d for d, _ in scenarios.values()), total=sum(t for _, t in scenarios.values()),
+                        scenarios=scenarios)
+
+
+def require_complete(path: str, storage_options: Mapping | None = None, allow_incomplete: bool = False) -> str | None:
+    """Refuse an incomplete store, or (``allow_incomplete``) return the line that says how much is missing.
+
+    Returns None for a complete store.
+
+    Raises
+    ------
+    StoreError
+        The store is incomplete and ``allow_incomplete`` is False.
+    """
+    state = completeness(path, storage_options)
+    if state.complete:
+        return None
+    if not allow_incomplete:
+        raise StoreError(f"is incomplete: {state.describe(path).split(': ', 1)[1]}; finish it with "
+                         "dse sweep SPEC -o STORE --resume, or pass --allow-incomplete to use the blocks written "
+                         "so far", where=path)
+    return f"{state.describe(path)}; results cover only the blocks written so far"
+
+
+def store_state(path: str, storage_options: Mapping | None = None) -> str:
+    """A fingerprint of what a store holds: ``SWEEP_ID:DONE/TOTAL:DIGEST``.
+
+    ``SWEEP_ID`` changes with every new template (``--overwrite``), ``DONE``
+    and ``DIGEST`` (of every scenario's completion record) with every block
+    written (``--resume``). A derived result whose recorded state differs
+    from the store's is stale.
+    """
+    import hashlib
+
+    attrs = read_root_attrs(path, storage_options)
+    digest = hashlib.sha256()
+    done = total = 0
+    for name, group in attrs.get("dse_groups", {}).items():
+        record = completed_blocks(path, group, storage_options).astype(np.uint8)
+        digest.update(name.encode() + b"\0" + record.tobytes())
+        done += int((record != 0).sum())
+        total += int(record.size)
+    sweep_id = str(attrs.get("dse_sweep_id") or attrs.get("created") or "")
+    return f"{sweep_id}:{done}/{total}:{digest.hexdigest()[:16]}"
+
+
+def derived_variables(path: str, storage_options: Mapping | None = None) -> dict[str, dict[str, str | None]]:
+    """Derived variables of each scenario: ``{scenario: {name: recorded state or None}}``."""
+    attrs = read_root_attrs(path, storage_options)
+    root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r", use_consolidated=False,
+                           zarr_format=3)
+    out: dict[str, dict[str, str | None]] = {}
+    for name, group in attrs.get("dse_groups", {}).items():
+        g = root[group] if group else root
+        found = {}
+        for key, arr in g.arrays():
+            recorded = arr.attrs.get(STATE_ATTR)
+            if recorded is not None or key in DERIVED_RESULTS:
+                found[key] = None if recorded is None else str(recorded)
+        out[name] = found
+    return out
+
+
+def remove_derived(path: str, storage_options: Mapping | None = None) -> list[str]:
+    """Delete every derived variable (``pareto_front``, …) before a store is rewritten.
+
+    Returns the ``scenario/variable`` names removed.
+    """
+    attrs = read_root_attrs(path, storage_options)
+    found = derived_variables(path, storage_options)
+    if not any(found.values()):
+        return []
+    root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
+    removed = []
+    for name, names in found.items():
+        group = attrs["dse_groups"][name]
+        g = root[group] if group else root
+        for key in names:
+            try:
+                del g[key]
+            except OSError as exc:
+                raise StoreError(f"cannot remove the derived variable {key!r} ({exc.strerror or exc})",
+                                 where=path) from None
+            removed.append(f"{name}/{key}")
+    _consolidate(path, storage_options)
+    return removed
+
+
+def set_status(path: str, status: str, storage_options: Mapping | None = None) -> None:
+    """Set the root attribute ``dse_status`` (``running`` while blocks are written, then ``complete``)."""
+    root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
+    root.attrs.update({"dse_status": status})
     _consolidate(path, storage_options)

@@ -10,6 +10,7 @@ blocks in flight; ``--resume`` finishes the rest.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 import time
@@ -27,7 +28,9 @@ from dse.store import (
     create_store,
     finalize_store,
     read_root_attrs,
+    remove_derived,
     scenario_groups,
+    set_status,
     store_size,
     write_block,
 )
@@ -36,7 +39,7 @@ from dse.vocabulary import INPUTS
 if TYPE_CHECKING:
     from distributed.deploy import Cluster
 
-__all__ = ["run_sweep", "SweepSummary", "evaluate_space_block", "Block"]
+__all__ = ["run_sweep", "SweepSummary", "SweepInterrupted", "evaluate_space_block", "Block"]
 
 
 @dataclass(frozen=True)
@@ -237,7 +240,10 @@ def run_sweep(
         When another sweep writes the same store (nothing is touched).
     """
     from dse.locks import StoreLock
+    from dse.safety import check_count
 
+    if n_workers is not None:
+        check_count(n_workers, "--workers")  # 0 or fewer workers would wait forever: refuse before anything
     if scheduler is not None and cluster is not None:
         raise DseError("give a scheduler or a cluster name, not both")
     if isinstance(scheduler, str):
@@ -261,14 +267,17 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
     groups = scenario_groups(spec)
     resuming = check_target(output, resume, overwrite, storage_options)
     if resuming:
-        attrs = read_root_attrs(output, storage_options)
+        try:
+            attrs = read_root_attrs(output, storage_options)
+        except StoreError as exc:
+            raise StoreError(f"nothing to resume: {exc.message}; if an older dse was interrupted while writing "
+                             "its template there, delete it and run the sweep again", where=output) from None
         if attrs.get("dse_spec_hash") != spec.hash():
             raise StoreError(
                 "was written from a different spec (or catalogue, coefficients, chunk size); "
                 "resume with the same spec, or use --overwrite", where=output)
         done, damaged = _blocks_to_redo(output, groups, storage_options)
     else:
-        create_store(output, spec, spaces, chains, overwrite=overwrite, storage_options=storage_options)
         done = {name: np.zeros(spaces[name].n_blocks, dtype=np.uint8) for name in groups}
         damaged = 0
 
@@ -289,14 +298,15 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
     )
     t0 = time.perf_counter()
     if tasks:
-        _warm_kernel(spaces, chains, spec.outputs)
         from asyncio import CancelledError
 
         from distributed import as_completed
 
         from dse.clusters import scheduler_lost
 
-        with _client(scheduler, cluster, n_workers, security) as client:
+        begin = functools.partial(_begin_writing, output, spec, spaces, chains, resuming, overwrite, storage_options)
+        with _started(scheduler, cluster, n_workers, security, begin, (spaces, chains, spec.outputs), output,
+                      resuming) as client:
             if on_start:
                 on_start(client, summary)
             futures = client.map(_run_block, tasks, pure=False)
@@ -327,8 +337,11 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
                     with contextlib.suppress(Exception):
                         client.cancel(futures)
                 raise
-    elif progress:
-        progress(already, summary.designs)
+    else:
+        if not resuming:  # every scenario has at least one block: not reached, kept for safety
+            create_store(output, spec, spaces, chains, overwrite=overwrite, storage_options=storage_options)
+        if progress:
+            progress(already, summary.designs)
     summary.seconds = time.perf_counter() - t0
     if resuming:
         summary.feasible = _count_feasible(output, storage_options)
@@ -376,6 +389,57 @@ def _blocks_to_redo(path: str, groups: Mapping[str, str], storage_options) -> tu
             redo.add((d.scenario, d.block))
         done[d.scenario][d.block] = 0
     return done, len(redo)
+
+
+@contextlib.contextmanager
+def _started(scheduler, cluster, n_workers, security, begin: Callable[[], None], warm: tuple, output: str,
+             resuming: bool):
+    """The client, once the first block's inputs, the cluster and the store (``begin``) are ready.
+
+    Everything that can fail at the start runs before the target changes, so a
+    failed start leaves it as it was; Ctrl-C during the start says so
+    (:class:`SweepInterrupted`) instead of advising ``--resume``.
+    """
+    stack = contextlib.ExitStack()
+    try:
+        _warm_kernel(*warm)
+        client = stack.enter_context(_client(scheduler, cluster, n_workers, security))
+        begin()
+    except KeyboardInterrupt:
+        stack.close()
+        raise _interrupted_before_start(output, resuming) from None
+    except BaseException:
+        stack.close()
+        raise
+    with stack:
+        yield client
+
+
+def _begin_writing(output: str, spec, spaces, chains, resuming: bool, overwrite: bool, storage_options) -> None:
+    """Make the store ready for blocks: a new template, or (resuming) derived results removed.
+
+    A store that is written to again no longer matches its derived results
+    (``pareto_front``, …), so they go before the first block is written.
+    """
+    if not resuming:
+        create_store(output, spec, spaces, chains, overwrite=overwrite, storage_options=storage_options)
+        return
+    remove_derived(output, storage_options)
+    set_status(output, "running", storage_options)
+
+
+def _interrupted_before_start(output: str, resuming: bool) -> SweepInterrupted:
+    if resuming:
+        return SweepInterrupted("interrupted before any block was written: the store is as it was; "
+                                "rerun with --resume", where=output)
+    return SweepInterrupted("interrupted before the new store was in place: nothing was changed; "
+                            "run the sweep again", where=output)
+
+
+class SweepInterrupted(StoreError):
+    """Ctrl-C during the start of a sweep, before any block was written (exit status 130)."""
+
+    exit_code = 130
 
 
 def _count_feasible(path: str, storage_options) -> int:

@@ -18,7 +18,7 @@ from dse.models.chain import OUTPUT_FIELDS
 from dse.store import COMPLETED, FORMAT, READABLE_FORMATS, open_results, read_root_attrs, zarr_store
 from dse.vocabulary import INPUTS
 
-__all__ = ["validate_store", "validate_report", "REQUIRED_ROOT_ATTRS"]
+__all__ = ["validate_store", "validate_report", "stale_derived", "REQUIRED_ROOT_ATTRS"]
 
 REQUIRED_ROOT_ATTRS = (
     "Conventions", "dse_store_format", "dse_version", "dse_spec", "dse_spec_hash", "dse_scenarios", "dse_groups",
@@ -30,18 +30,42 @@ DERIVED = ("feasible", "pareto_front")
 REQUIRED_SCENARIO_ATTRS = ("dse_scenario", "dse_kind", "dse_dims", "dse_chunks", "dse_block_grid", "dse_n_designs")
 
 
-def validate_store(path: str, storage_options: Mapping | None = None, full: bool = False) -> list[str]:
+def stale_derived(path: str, storage_options: Mapping | None = None) -> list[str]:
+    """One problem per derived variable computed from another state of the store than the present one."""
+    from dse.store import derived_variables, store_state
+
+    try:
+        now = store_state(path, storage_options)
+        found = derived_variables(path, storage_options)
+    except StoreError as exc:
+        return [exc.message]
+    problems = []
+    for scenario, names in found.items():
+        for name, recorded in names.items():
+            where = f"scenario {scenario!r}: derived {name!r}"
+            if recorded is None:
+                problems.append(f"{where} records no store state (written by an older dse); "
+                                "recompute it with dse pareto")
+            elif recorded != now:
+                problems.append(f"{where} is stale: computed from store state {recorded}, the store is now "
+                                f"{now}; recompute it with dse pareto")
+    return problems
+
+
+def validate_store(path: str, storage_options: Mapping | None = None, full: bool = False,
+                   allow_incomplete: bool = False) -> list[str]:
     """Problems found in a store; an empty list means it conforms.
 
-    MUST-level violations and incomplete stores are reported; the check reads
-    metadata, the completion records and one chunk of each scenario. With
+    MUST-level violations, incomplete stores (unless ``allow_incomplete``) and
+    stale derived results are reported; the check reads metadata, the
+    completion records and one chunk of each scenario. With
     ``full``, every chunk of every array is read as well (:func:`validate_report`).
     """
-    return validate_report(path, storage_options, full)[0]
+    return validate_report(path, storage_options, full, allow_incomplete)[0]
 
 
-def validate_report(path: str, storage_options: Mapping | None = None,
-                    full: bool = False) -> tuple[list[str], list[str]]:
+def validate_report(path: str, storage_options: Mapping | None = None, full: bool = False,
+                    allow_incomplete: bool = False) -> tuple[list[str], list[str]]:
     """Problems (the store does not conform) and warnings (it conforms, but see) found in a store.
 
     Parameters
@@ -55,6 +79,8 @@ def validate_report(path: str, storage_options: Mapping | None = None,
         completed block present, no link or directory in place of a chunk)
         and check ``feasible == (infeasible_reason == 0)`` in every completed
         block; each damaged chunk is one problem.
+    allow_incomplete : bool, default False
+        Do not report blocks not yet written (stale derived results still are).
 
     Returns
     -------
@@ -83,7 +109,7 @@ def validate_report(path: str, storage_options: Mapping | None = None,
         return [exc.message], warnings
     if datasets is not None:
         try:
-            problems += _check_scenarios(path, attrs, datasets, storage_options)
+            problems += _check_scenarios(path, attrs, datasets, storage_options, allow_incomplete)
         except DamagedChunkError as exc:  # in the first chunk of a scenario
             problems.append(exc.message)
     if full:
@@ -92,7 +118,8 @@ def validate_report(path: str, storage_options: Mapping | None = None,
     return list(dict.fromkeys(problems)), warnings
 
 
-def _check_scenarios(path: str, attrs: Mapping, datasets: Mapping, storage_options: Mapping | None) -> list[str]:
+def _check_scenarios(path: str, attrs: Mapping, datasets: Mapping, storage_options: Mapping | None,
+                     allow_incomplete: bool = False) -> list[str]:
     """The metadata checks of every scenario (and the first chunk of a complete one)."""
     problems: list[str] = []
     if list(datasets) != list(attrs["dse_scenarios"]):
@@ -164,15 +191,16 @@ def _check_scenarios(path: str, attrs: Mapping, datasets: Mapping, storage_optio
             problems.append(f"{where}: completion record has {done.size} entries for "
                             f"{math.prod(ds.attrs['dse_block_grid'])} blocks")
         missing_blocks = int((done == 0).sum())
-        if missing_blocks:
+        if missing_blocks and not allow_incomplete:
             problems.append(f"{where}: incomplete: {missing_blocks} of {done.size} blocks not written "
                             "(finish with dse sweep … --resume)")
-        elif "feasible" in ds and "infeasible_reason" in ds:
+        elif not missing_blocks and "feasible" in ds and "infeasible_reason" in ds:
             first = {d: slice(0, c) for d, c in zip(dims, chunks, strict=True)}
             f = ds.feasible.isel(first).values
             r = ds.infeasible_reason.isel(first).values
             if not np.array_equal(f, r == 0):
                 problems.append(f"{where}: 'feasible' disagrees with 'infeasible_reason' in the first chunk")
+    problems += stale_derived(path, storage_options)
     if attrs.get("dse_status") == "complete" and any("incomplete" in p for p in problems):
         problems.append("dse_status is 'complete' but blocks are missing")
     if attrs.get("dse_store_format") not in READABLE_FORMATS:

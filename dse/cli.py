@@ -578,11 +578,11 @@ def serve(
 
     from dse.access import check_allowed, serve_security
 
-    _check_port(address, port)
     security = serve_security(address, port, basic_auth=basic_auth, cookie_secret=cookie_secret,
                               oauth={"provider": oauth_provider, "key": oauth_key, "secret": oauth_secret,
                                      "redirect_uri": oauth_redirect_uri, "encryption_key": oauth_encryption_key},
                               insecure=insecure, origins=origin or ())
+    _check_port(address, port)
     if entry is not None or store.endswith(".json"):
         store, endpoint_url = _catalog_store(store, entry, endpoint_url)
     if root:
@@ -660,10 +660,10 @@ def report(
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
 ) -> None:
     """Write a static, self-contained HTML report of a results store."""
+    _check_writable(output, "-o")
     from dashboards.app import load_source
     from dashboards.report import write_report
 
-    _check_writable(output, "-o")
     source = load_source(store, endpoint_url)
     write_report(source, str(output))
     console.print(f"wrote {output} ({_human_bytes(output.stat().st_size)})")

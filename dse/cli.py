@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -82,40 +83,50 @@ def _title(text: object, limit: int = MAX_TITLE) -> str:
 def _check_writable(path: str | Path | None, option: str, shown: str | None = None) -> None:
     """Refuse, before any work, an output file that cannot be written.
 
-    The folder must exist and accept a new file (probed with a temporary
-    file, which also catches read-only and pseudo file systems); the target
-    must not be a folder.
+    The folder must exist; a new file is probed by creating it and removing it
+    at once (which also catches names too long, read-only and pseudo file
+    systems); an existing one must be a writable regular file.
     """
     if path is None or "://" in str(path):
         return
-    import tempfile
-
     where = f"{option} {shown or path}"
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise DseError("is a directory, not a file", where=where)
-    if not parent.is_dir():
-        raise DseError(f"folder {parent} does not exist", where=where)
     try:
-        with tempfile.TemporaryFile(dir=parent):
+        target = Path(path)
+        parent = target.parent if str(target.parent) else Path(".")
+        if target.is_dir():
+            raise DseError("is a directory, not a file", where=where)
+        if not parent.is_dir():
+            raise DseError(f"folder {parent} does not exist", where=where)
+        if target.exists():
+            if not target.is_file() or not os.access(target, os.W_OK):
+                raise DseError("exists and is not a writable regular file", where=where)
+            return
+        with open(target, "xb"):
             pass
+        target.unlink()
     except OSError as exc:
-        raise DseError(f"cannot write in {parent} ({exc.strerror or exc.__class__.__name__})",
-                       where=where) from None
+        raise DseError(f"cannot be written ({exc.strerror or exc.__class__.__name__})", where=where) from None
+    except ValueError as exc:  # an embedded NUL byte
+        raise DseError(f"is not a valid path ({exc})", where=where) from None
 
 
 def _check_store_target(output: str) -> None:
     """Refuse, before any work, a local store path whose nearest existing folder cannot be written."""
     if "://" in output:
         return
-    path = Path(output).absolute()
-    ancestor = path if path.exists() else path.parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
+    where = f"-o {output}"
+    try:
+        path = Path(output).absolute()
+        if any(len(part.encode()) > 255 for part in path.parts):
+            raise DseError("has a name longer than 255 bytes", where=where)
+        ancestor = path if path.exists() else path.parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+    except (OSError, ValueError) as exc:
+        raise DseError(f"is not a usable path ({exc})", where=where) from None
     if not ancestor.is_dir():
-        raise DseError(f"{ancestor} is a file, not a folder", where=f"-o {output}")
-    _check_writable(ancestor / "probe", "-o", shown=output)
+        raise DseError(f"{ancestor} is a file, not a folder", where=where)
+    _check_writable(ancestor / f".dse-probe-{os.getpid()}", "-o", shown=output)
 
 
 def _fmt(value: float, digits: int = 4) -> str:

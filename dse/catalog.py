@@ -212,8 +212,7 @@ def _read_bytes(url: str, storage_options: Mapping | None) -> bytes:
             raise DseError("does not exist", where=url) from None
     try:
         fs, path = _fs(url, storage_options)
-        with fs.open(path, "rb") as fh:
-            data = fh.read(limit + 1)
+        data = fs.cat_file(path, start=0, end=limit + 1)  # a range request: S3 and HTTP servers stop there
     except FileNotFoundError:
         raise DseError("not found", where=url) from None
     except Exception as exc:  # connection refused, DNS, access denied, ...

@@ -67,8 +67,8 @@ def _root(
 def _title(text: object, limit: int = MAX_TITLE) -> str:
     """A user-given name for a rich markup string: cut to ``limit`` characters, markup escaped.
 
-    >>> _title("[/x]")
-    '\\[/x]'
+    >>> print(_title("[/x]"))
+    \\[/x]
     >>> len(_title("x" * 100_000))
     200
     """

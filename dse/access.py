@@ -235,6 +235,12 @@ def serve_security(address: str, port: int, *, basic_auth: str | None = None, co
         raise DseError("OAuth options need --oauth-provider", where="--oauth-key/--oauth-secret")
     kwargs: dict = {"address": address, "websocket_origin": websocket_origins(address, port, origins)}
     result = ServeSecurity(kwargs)
+    wild = [o for o in origins if "*" in o]
+    if wild and not insecure:
+        raise DseError("a wildcard origin lets any web page drive the dashboard through its visitors' browsers; "
+                       "name the host:port of the proxy (or add --insecure)", where=f"--origin {wild[0]}")
+    if wild:
+        result.warnings.append(f"--insecure: websocket origin {wild[0]!r} accepts pages of other sites")
     if basic_auth:
         if basic_auth.endswith(".json"):
             p = Path(basic_auth)

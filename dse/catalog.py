@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import builtins
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
 import posixpath
 import re
+import stat
 import tempfile
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
@@ -151,25 +153,73 @@ def _item_url(catalog_url: str, entry_id: str, suffix: str = ".json") -> str:
 
 
 # --------------------------------------------------------------------------- reading and writing files
-def _read_bytes(url: str, storage_options: Mapping | None) -> bytes:
-    """The bytes of one file; a missing or unreachable file raises DseError."""
-    if not _scheme(url):
-        path = Path(url)
-        if path.is_dir():
-            raise DseError("is a directory, not a file", where=url)
-        if not path.exists():
-            raise DseError("does not exist", where=url)
+def _json_limit() -> tuple[int, str]:
+    from dse.limits import Limits, current_limits
+
+    return current_limits().max_json_bytes, Limits.variable("max_json_bytes")
+
+
+def _open_regular(path: str, where: str) -> tuple[int, int]:
+    """A read-only descriptor of a regular file and its size; anything else raises DseError.
+
+    Opened without blocking, so a FIFO cannot hang the open; a device
+    (``/dev/zero``), FIFO or socket, also behind a symbolic link, is refused
+    before a byte is read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise DseError("is a directory, not a file", where=where) from None
+    except OSError as exc:
+        raise DseError(f"cannot read ({exc.strerror or exc})", where=where) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, FIFO or socket)"
+        raise DseError(f"is {kind}, not read", where=where)
+    return fd, info.st_size
+
+
+def _read_regular(path: str, limit: int, where: str, variable: str | None = None) -> bytes:
+    """At most ``limit`` bytes of a regular file; a larger one raises DseError (or, without
+    ``variable``, is returned cut at ``limit + 1`` bytes for the caller to judge)."""
+    fd, size = _open_regular(path, where)
+    with builtins.open(fd, "rb", closefd=True) as fh:
+        if variable and size > limit:
+            raise DseError(f"is {size:,} bytes, over the limit of {limit:,} ({variable})", where=where)
         try:
-            return path.read_bytes()
+            data = fh.read(limit + 1)
         except OSError as exc:
-            raise DseError(f"cannot read ({exc.strerror or exc})", where=url) from None
+            raise DseError(f"cannot read ({exc.strerror or exc})", where=where) from None
+    if variable and len(data) > limit:
+        raise DseError(f"is over the limit of {limit:,} bytes ({variable})", where=where)
+    return data
+
+
+def _read_bytes(url: str, storage_options: Mapping | None) -> bytes:
+    """The bytes of one catalog, item or manifest file, at most ``DSE_MAX_JSON_BYTES``.
+
+    A missing or unreachable file, a local file that is not a regular file,
+    or one over the limit raises DseError.
+    """
+    limit, variable = _json_limit()
+    if not _scheme(url):
+        try:
+            return _read_regular(url, limit, url, variable)
+        except FileNotFoundError:
+            raise DseError("does not exist", where=url) from None
     try:
         fs, path = _fs(url, storage_options)
-        return fs.cat_file(path)
+        data = fs.cat_file(path, start=0, end=limit + 1)  # a range request: S3 and HTTP servers stop there
     except FileNotFoundError:
         raise DseError("not found", where=url) from None
     except Exception as exc:  # connection refused, DNS, access denied, ...
         raise DseError(f"cannot read ({_describe(exc)})", where=url) from None
+    if len(data) > limit:
+        raise DseError(f"is over the limit of {limit:,} bytes ({variable})", where=url)
+    return data
 
 
 def _write_bytes(url: str, data: bytes, storage_options: Mapping | None) -> None:
@@ -308,8 +358,56 @@ def _join(root: str, key: str) -> str:
     return f"{root.rstrip('/')}/{key}"
 
 
-def _read_batch(fs, root: str, keys: list[str], url: str) -> dict[str, bytes | None]:
-    """Bytes of each key (None when the object is missing)."""
+def _check_key(key: object, where: str) -> str:
+    """A manifest key: a relative path inside the store (no ``..``, no absolute path).
+
+    >>> _check_key("li/cost/c/0", "m")
+    'li/cost/c/0'
+    >>> _check_key("../../../etc/shadow", "m")
+    Traceback (most recent call last):
+    ...
+    dse.errors.DseError: m: object key '../../../etc/shadow' is not a relative path inside the store
+    """
+    ok = (isinstance(key, str) and key and not key.startswith("/") and "\\" not in key and "\x00" not in key
+          and ":" not in key.split("/", 1)[0] and all(part not in ("", ".", "..") for part in key.split("/")))
+    if not ok:
+        raise DseError(f"object key {str(key)[:200]!r} is not a relative path inside the store", where=where)
+    return key
+
+
+def _local_object(root: str, key: str, limit: int) -> bytes | None | str:
+    """At most ``limit`` bytes of one object of a local store; None when missing; a
+    problem (str) when it leaves the store or is not a regular file."""
+    path = os.path.join(root, *key.split("/"))
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return "links outside the store (not read)"
+    try:
+        return _read_regular(path, limit, path)
+    except FileNotFoundError:
+        return None
+    except DseError as exc:
+        return exc.message
+
+
+def _read_batch(fs, root: str, keys: list[str], url: str,
+                sizes: Mapping[str, int] | None = None) -> dict[str, bytes | None]:
+    """Bytes of each key (None when the object is missing).
+
+    A local store's objects are read only inside the store and only from
+    regular files, each at most one byte past its expected size (``sizes``),
+    so a link to ``/dev/zero``, a FIFO or a grown file costs nothing.
+    """
+    if not _scheme(url):
+        out: dict[str, bytes | None] = {}
+        for key in keys:
+            limit = (sizes or {}).get(key, BATCH_BYTES) + 1
+            value = _local_object(root, _check_key(key, url), limit)
+            if isinstance(value, str):
+                raise DseError(f"object {key}: {value}", where=url)
+            out[key] = value
+        return out
     paths = {key: _join(root, key) for key in keys}
     try:
         found = fs.cat(list(paths.values()), on_error="return")
@@ -359,9 +457,11 @@ def build_manifest(store: str, storage_options: Mapping | None = None) -> dict:
     fs, root, sizes = _store_objects(url, storage_options)
     objects: dict[str, list] = {}
     for batch in _batches(sorted(sizes.items())):
-        for key, data in _read_batch(fs, root, batch, url).items():
+        for key, data in _read_batch(fs, root, batch, url, sizes).items():
             if data is None:
                 raise StoreError(f"object {key} vanished while it was read", where=url)
+            if len(data) > sizes[key]:
+                raise StoreError(f"object {key} grew while it was read", where=url)
             objects[key] = [len(data), _digest(data)]
     return {"format": MANIFEST_FORMAT, "algorithm": "sha256", "objects": objects}
 
@@ -384,7 +484,7 @@ def copy_store(source: str, target: str, storage_options: Mapping | None = None)
     dst_fs, dst_root = _fs(target, storage_options)
     objects: dict[str, list] = {}
     for batch in _batches(sorted(sizes.items())):
-        data = _read_batch(src_fs, src_root, batch, source)
+        data = _read_batch(src_fs, src_root, batch, source, sizes)
         try:
             dst_fs.pipe({_join(dst_root, key): value for key, value in data.items() if value is not None})
         except Exception as exc:
@@ -412,10 +512,17 @@ def manifest_problems(store: str, manifest: Mapping, storage_options: Mapping | 
         fs.invalidate_cache()
     problems: list[str] = []
     missing = 0
+    local = not _scheme(url)
     for batch in _batches((key, size) for key, (size, _) in sorted(expected.items())):
-        for key, data in _read_batch(fs, root, batch, url).items():
+        if local:  # contained, regular files, bounded: a problem per object, never an exception
+            found = {key: _local_object(root, key, expected[key][0] + 1) for key in batch}
+        else:
+            found = _read_batch(fs, root, batch, url)
+        for key, data in found.items():
             size, digest = expected[key]
-            if data is None:
+            if isinstance(data, str):
+                problems.append(f"{key}: {data}")
+            elif data is None:
                 missing += 1
                 problems.append(f"{key}: missing")
             elif len(data) < size:
@@ -512,20 +619,52 @@ class Entry:
 
     @classmethod
     def from_item(cls, item: Mapping, item_url: str) -> Entry:
+        """The entry of a checked item; a malformed optional field raises DseError naming it."""
         props = item["properties"]
         zarr_asset, manifest_asset = item["assets"]["zarr"], item["assets"]["manifest"]
+        text = functools.partial(_optional, props, kind=str, where=item_url)
+        scenarios = props["dse:scenarios"]
+        for name, value in scenarios.items():
+            dims = value.get("dims") if isinstance(value, Mapping) else None
+            if (not isinstance(value, Mapping) or not isinstance(value.get("kind"), str)
+                    or not isinstance(dims, Mapping) or any(type(n) is not int for n in dims.values())
+                    or type(value.get("n_designs")) is not int):
+                raise DseError(f"field 'properties.dse:scenarios.{str(name)[:80]}' must be "
+                               "{kind: text, dims: {name: count}, n_designs: count}", where=item_url)
+        objectives = _optional(props, "dse:objectives", {}, dict, item_url)
+        if any(sense not in ("max", "min") for sense in objectives.values()):
+            raise DseError("field 'properties.dse:objectives' must map outputs to 'max' or 'min'", where=item_url)
         return cls(
-            id=item["id"], title=props.get("title") or item["id"], description=props.get("description") or "",
+            id=item["id"], title=text("title", "") or item["id"], description=text("description", ""),
             href=_resolve(zarr_asset["href"], item_url), item_url=item_url,
             manifest_url=_resolve(manifest_asset["href"], item_url),
-            manifest_checksum=manifest_asset["file:checksum"], created=props.get("created") or props["datetime"],
-            license=props.get("license") or "", citation=props.get("sci:citation"), doi=props.get("sci:doi"),
-            dse_version=str(props.get("dse:version", "")), scenarios=dict(props["dse:scenarios"]),
-            objectives=dict(props.get("dse:objectives", {})), n_designs=int(props.get("dse:n_designs", 0)),
-            n_objects=int(zarr_asset.get("dse:objects", 0)), size=int(zarr_asset.get("dse:bytes", 0)),
-            spec=str(props.get("dse:spec", "")), spec_hash=str(props.get("dse:spec_hash", "")),
-            git_commit=str(props.get("dse:git_commit", "")),
+            manifest_checksum=manifest_asset["file:checksum"], created=text("created", "") or props["datetime"],
+            license=text("license", ""), citation=text("sci:citation", None), doi=text("sci:doi", None),
+            dse_version=str(_optional(props, "dse:version", "", str | int | float, item_url)),
+            scenarios=dict(scenarios), objectives=dict(objectives),
+            n_designs=_optional(props, "dse:n_designs", 0, int, item_url),
+            n_objects=_optional(zarr_asset, "dse:objects", 0, int, item_url, "assets.zarr."),
+            size=_optional(zarr_asset, "dse:bytes", 0, int, item_url, "assets.zarr."),
+            spec=text("dse:spec", ""), spec_hash=text("dse:spec_hash", ""), git_commit=text("dse:git_commit", ""),
         )
+
+
+def _optional(doc: Mapping, key: str, default: Any, kind: Any, where: str, prefix: str = "properties.") -> Any:
+    """An optional field: ``default`` when absent or null, else a value of ``kind`` (DseError otherwise).
+
+    Integers must be whole, non-negative and not booleans.
+    """
+    value = doc.get(key)
+    if value is None:
+        return default
+    if kind is int:
+        ok = type(value) is int and value >= 0
+    else:
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+    if not ok:
+        want = {str: "a string", int: "a whole number ≥ 0", dict: "an object"}.get(kind, "a string or number")
+        raise DseError(f"field '{prefix}{key}' must be {want}, not {json.dumps(value)[:60]}", where=where)
+    return value
 
 
 @dataclass
@@ -652,8 +791,18 @@ def _read_manifest(entry: Entry, storage_options: Mapping | None) -> dict:
     doc = _parse_json(data, entry.manifest_url)
     if doc.get("format") != MANIFEST_FORMAT:
         raise DseError(f"field 'format' must be {MANIFEST_FORMAT!r}", where=entry.manifest_url)
-    _field(doc, "objects", dict, entry.manifest_url)
+    _check_manifest_objects(_field(doc, "objects", dict, entry.manifest_url), entry.manifest_url)
     return doc
+
+
+def _check_manifest_objects(objects: Mapping, where: str) -> None:
+    """Every manifest entry: a contained key and ``[size, sha256-hex]``."""
+    for key, value in objects.items():
+        _check_key(key, where)
+        if (not isinstance(value, list) or len(value) != 2 or type(value[0]) is not int or value[0] < 0
+                or not isinstance(value[1], str) or not re.fullmatch(r"[0-9a-f]{64}", value[1])):
+            raise DseError(f"object {key}: must be [size in bytes, sha256 hex], not {json.dumps(value)[:80]}",
+                           where=where)
 
 
 def open_all(catalog: str | os.PathLike, entry_id: str, storage_options: Mapping | None = None,

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 catalog_app = typer.Typer(help="Publish, list, verify and open catalogs of results stores.",
                           no_args_is_help=True)
@@ -41,6 +42,12 @@ def _size(n: float) -> str:
 
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
+
+
+def _plain(value: object, limit: int = 200) -> Text:
+    """User text for a table: no markup, cut to ``limit`` characters."""
+    text = str(value)
+    return Text(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _print(text: str) -> None:
@@ -88,13 +95,14 @@ def list_command(catalog: CatalogArg, endpoint_url: EndpointOpt = None) -> None:
     from dse.catalog import load
 
     cat = load(catalog, _options(endpoint_url))
-    table = Table(title=f"{cat.title} ({_count(len(cat.items), 'entry', 'entries')})", box=None, header_style="bold",
+    table = Table(title=_plain(f"{_plain(cat.title)} ({_count(len(cat.items), 'entry', 'entries')})", 400), box=None, header_style="bold",
                   title_justify="left", pad_edge=False)
     for col, justify in (("id", "left"), ("title", "left"), ("designs", "right"), ("scenarios", "left"),
                          ("size", "right"), ("created", "left"), ("store", "left")):
         table.add_column(col, justify=justify, overflow="fold")
     for e in cat.entries():
-        table.add_row(e.id, e.title, f"{e.n_designs:,}", ", ".join(e.scenarios), _size(e.size), e.created, e.href)
+        table.add_row(*map(_plain, (e.id, e.title, f"{e.n_designs:,}", ", ".join(e.scenarios), _size(e.size),
+                                    e.created, e.href)))
     console.print(table)
 
 
@@ -110,11 +118,11 @@ def show_command(
 
     cat = load(catalog, _options(endpoint_url))
     if entry_id is None:
-        _print(f"{cat.title}: {cat.collection.get('description', '')}")
+        _print(f"{_plain(cat.title)}: {_plain(cat.collection.get('description', ''), 2000)}")
         _print(f"license {cat.collection['license']}; {_count(len(cat.items), 'entry', 'entries')}: {', '.join(cat.items) or '-'}")
         return
     e = cat.entry(entry_id)
-    table = Table(title=f"{e.id}: {e.title}", box=None, show_header=False, title_justify="left", pad_edge=False)
+    table = Table(title=_plain(f"{e.id}: {_plain(e.title)}", 400), box=None, show_header=False, title_justify="left", pad_edge=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     rows = [("description", e.description), ("store", e.href), ("created", e.created),
@@ -126,7 +134,7 @@ def show_command(
              ("objects", f"{e.n_objects:,} ({_size(e.size)}), sha256 each in {e.manifest_url}"),
              ("manifest checksum", e.manifest_checksum), ("spec hash", e.spec_hash)]
     for name, value in rows:
-        table.add_row(name, value)
+        table.add_row(_plain(name), _plain(value, 2000))
     console.print(table)
     if spec:
         typer.echo(e.spec)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -37,6 +38,10 @@ console = Console()
 if not console.is_terminal:  # files and pipes: do not wrap tables at 80 columns
     console = Console(width=160)
 err_console = Console(stderr=True)
+#: longest name or title printed (a longer one is cut: rich renders long unbroken text in quadratic time)
+MAX_TITLE = 200
+#: set by the global --debug flag: unexpected errors then show their traceback
+_DEBUG = False
 
 
 def _version(value: bool) -> None:
@@ -52,8 +57,76 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")] = False,
 ) -> None:
     """Design-space exploration of anode-free Li, Na and K metal cells."""
+    global _DEBUG
+    _DEBUG = debug
+
+
+def _title(text: object, limit: int = MAX_TITLE) -> str:
+    """A user-given name for a rich markup string: cut to ``limit`` characters, markup escaped.
+
+    >>> print(_title("[/x]"))
+    \\[/x]
+    >>> len(_title("x" * 100_000))
+    200
+    """
+    from rich.markup import escape
+
+    text = str(text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return escape(text)
+
+
+def _check_writable(path: str | Path | None, option: str, shown: str | None = None) -> None:
+    """Refuse, before any work, an output file that cannot be written.
+
+    The folder must exist; a new file is probed by creating it and removing it
+    at once (which also catches names too long, read-only and pseudo file
+    systems); an existing one must be a writable regular file.
+    """
+    if path is None or "://" in str(path):
+        return
+    where = f"{option} {shown or path}"
+    try:
+        target = Path(path)
+        parent = target.parent if str(target.parent) else Path(".")
+        if target.is_dir():
+            raise DseError("is a directory, not a file", where=where)
+        if not parent.is_dir():
+            raise DseError(f"folder {parent} does not exist", where=where)
+        if target.exists():
+            if not target.is_file() or not os.access(target, os.W_OK):
+                raise DseError("exists and is not a writable regular file", where=where)
+            return
+        with open(target, "xb"):
+            pass
+        target.unlink()
+    except OSError as exc:
+        raise DseError(f"cannot be written ({exc.strerror or exc.__class__.__name__})", where=where) from None
+    except ValueError as exc:  # an embedded NUL byte
+        raise DseError(f"is not a valid path ({exc})", where=where) from None
+
+
+def _check_store_target(output: str) -> None:
+    """Refuse, before any work, a local store path whose nearest existing folder cannot be written."""
+    if "://" in output:
+        return
+    where = f"-o {output}"
+    try:
+        path = Path(output).absolute()
+        if any(len(part.encode()) > 255 for part in path.parts):
+            raise DseError("has a name longer than 255 bytes", where=where)
+        ancestor = path if path.exists() else path.parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+    except (OSError, ValueError) as exc:
+        raise DseError(f"is not a usable path ({exc})", where=where) from None
+    if not ancestor.is_dir():
+        raise DseError(f"{ancestor} is a file, not a folder", where=where)
+    _check_writable(ancestor / f".dse-probe-{os.getpid()}", "-o", shown=output)
 
 
 def _fmt(value: float, digits: int = 4) -> str:
@@ -81,6 +154,8 @@ def evaluate(
     from dse.evaluate import evaluate_design
     from dse.spec import load_design
 
+    if curve and curve.endswith(".png"):
+        _check_writable(curve, "--curve")
     ev = evaluate_design(load_design(design), uncertainty=True)
     if json_output:
         data = ev.to_dict()
@@ -103,7 +178,7 @@ def _print_evaluation(ev, uncertainty: bool) -> None:
 
     o = ev.outputs
     title = ev.design.name or ev.design.source
-    console.print(f"[bold]{title}[/bold]")
+    console.print(f"[bold]{_title(title)}[/bold]")
     groups = {
         "Energy": ["specific_energy", "energy_density", "specific_energy_stack", "energy_density_stack",
                    "capacity", "average_voltage", "plated_thickness", "swelling"],
@@ -164,12 +239,12 @@ def _curve(ev, target: str) -> None:
             ax.axvline(life, color="C3", lw=0.8, label=f"cycle life {life:.0f}")
         ax.set_xlabel("cycle")
         ax.set_ylabel("discharge capacity [mAh/cm²]")
-        ax.set_title(ev.design.name or "capacity vs cycle")
+        ax.set_title((ev.design.name or "capacity vs cycle")[:MAX_TITLE])
         ax.legend(frameon=False)
         fig.tight_layout()
         fig.savefig(target, dpi=120)
         plt.close(fig)
-        console.print(f"wrote {target}")
+        console.print(f"wrote {target}", markup=False, highlight=False)
         return
     step = max(1, len(n) // 25)
     t = Table(title="Discharge capacity vs cycle", box=None, header_style="bold")
@@ -267,14 +342,15 @@ def sweep(
                        "its own security")
     if cluster:
         check_cluster(cluster)  # unknown name, missing package or batch command: fail before any work
+    _check_store_target(output)
     parsed = load_sweep(spec, chunk_size=chunk_size)
     from dse.limits import check_estimate, estimate_sweep
 
     estimate = estimate_sweep(parsed)
     if not yes:
         check_estimate(estimate, where=str(spec))  # before any work
-    console.print(f"[bold]{parsed.name}[/bold]: {estimate.describe()} in {len(parsed.scenarios)} "
-                  f"scenario(s) → {output}")
+    console.print(f"[bold]{_title(parsed.name)}[/bold]: {estimate.describe()} in {len(parsed.scenarios)} "
+                  f"scenario(s) → {_title(output, 1000)}")
 
     class Rate(ProgressColumn):
         def render(self, task):
@@ -309,7 +385,7 @@ def sweep(
     pct = 100 * summary.feasible / summary.designs if summary.designs else 0
     t.add_row("feasible", f"{summary.feasible:,} ({pct:.1f} %)")
     t.add_row("time", f"{summary.seconds:.1f} s" + (f" ({summary.rate:,.0f} designs/s)" if summary.evaluated else ""))
-    t.add_row("store", f"{output} ({_human_bytes(summary.store_bytes)})")
+    t.add_row("store", f"{_title(output, 1000)} ({_human_bytes(summary.store_bytes)})")
     console.print(t)
     if summary.damaged_blocks:
         console.print(f"{summary.damaged_blocks} damaged blocks re-evaluated")
@@ -363,13 +439,15 @@ def pareto(
             if sense not in ("max", "min"):
                 raise DseError(f"expected NAME:max or NAME:min, got {item!r}", where="--objective")
             objectives[name] = sense
+    _check_writable(csv, "--csv")
+    _check_writable(parquet, "--parquet")
     options = _storage_options(endpoint_url)
     _check_complete(store, options, allow_incomplete)
     front = pareto_store(store, objectives, where=where, storage_options=options, write=store_front)
     senses = front.attrs.get("dse_sense", {})
     console.print(f"[bold]{len(front):,} designs on the Pareto front[/bold] of "
                   + ", ".join(f"{n} ({s})" for n, s in senses.items())
-                  + (f" where {where}" if where else "") + (" — saved as 'pareto_front'" if store_front else ""))
+                  + (f" where {_title(where, 1000)}" if where else "") + (" — saved as 'pareto_front'" if store_front else ""))
     if len(front):
         inputs = [c for c in front.columns if c not in senses and c not in ("scenario", "design", "feasible")]
         shown = ["scenario", *inputs[:7], *senses]
@@ -388,10 +466,10 @@ def pareto(
         _print_best(store, best, where, options)
     if csv:
         front.to_csv(csv, index=False)
-        console.print(f"wrote {csv}")
+        console.print(f"wrote {csv}", markup=False, highlight=False)
     if parquet:
         front.to_parquet(parquet, index=False)
-        console.print(f"wrote {parquet}")
+        console.print(f"wrote {parquet}", markup=False, highlight=False)
 
 
 def _print_best(store: str, best: str, where: str | None, options) -> None:
@@ -412,11 +490,12 @@ def _print_best(store: str, best: str, where: str | None, options) -> None:
         if row is not None and math.isfinite(float(row[best])):
             winners.append((name, swept_inputs(ds), row))
     if not winners:
-        console.print(f"no feasible design{' satisfies ' + where if where else ''}")
+        console.print(f"no feasible design{' satisfies ' + _title(where, 1000) if where else ''}")
         return
     pick = max if sense == "max" else min
     name, inputs, row = pick(winners, key=lambda w: float(w[2][best]))
-    t = Table(title=f"best {best} ({sense}){' where ' + where if where else ''} [{name}]", box=None,
+    t = Table(title=f"best {best} ({sense}){' where ' + _title(where, 1000) if where else ''} "
+              f"{_title('[' + name + ']')}", box=None,
               header_style="bold", title_justify="left", show_header=False)
     for k in [*inputs, best, *(o for o in ("specific_energy", "energy_density", "cycle_life", "cost") if o != best)]:
         if k in row.index:
@@ -441,6 +520,7 @@ def sensitivity(
     from dse.sensitivity import sensitivity as analyse
     from dse.store import open_results
 
+    _check_writable(plot, "--plot")
     _check_complete(store, _storage_options(endpoint_url), allow_incomplete)
     datasets = open_results(store, _storage_options(endpoint_url))
     if scenario and scenario not in datasets:
@@ -455,7 +535,7 @@ def sensitivity(
         df["scenario"] = name
         frames.append(df)
         method = df["method"].iloc[0] if len(df) else "-"
-        console.print(f"[bold]{name}[/bold]: {method} on {ds.attrs.get('dse_n_designs', 0):,} designs")
+        console.print(f"[bold]{_title(name)}[/bold]: {method} on {ds.attrs.get('dse_n_designs', 0):,} designs")
         for out_name, part in df.groupby("output", sort=False):
             part = part.sort_values(["total_order", "first_order"], ascending=False, na_position="last")
             t = Table(title=f"  {out_name}", box=None, header_style="bold", title_justify="left", pad_edge=False)
@@ -491,6 +571,7 @@ def calibrate(
 
     if folds < 2:
         raise DseError("needs at least 2 folds", where="--folds")
+    _check_writable(output, "-o")
     result = fit(data, output, folds=folds, seed=seed)
     typer.echo(result.report_text(residuals=residuals))
     console.print(f"wrote {output}: use it with 'ce_coefficients: {output}' in a design or sweep spec")
@@ -543,6 +624,7 @@ def serve(
                               oauth={"provider": oauth_provider, "key": oauth_key, "secret": oauth_secret,
                                      "redirect_uri": oauth_redirect_uri, "encryption_key": oauth_encryption_key},
                               insecure=insecure, origins=origin or ())
+    _check_port(address, port)
     if entry is not None or store.endswith(".json"):
         store, endpoint_url = _catalog_store(store, entry, endpoint_url)
     if root:
@@ -571,8 +653,35 @@ def serve(
                   f"{time.perf_counter() - t:.1f} s")
     console.print(f"dashboard: http://{security.kwargs['websocket_origin'][0]}/  (Ctrl-C to stop)")
     console.print(security.describe(), markup=False, highlight=False)
-    pn.serve({"/": create_app(store, endpoint_url)}, port=port, show=show, title=f"dse · {source.title}",
-             threaded=False, admin=False, **security.kwargs)
+    from dashboards.server import component_routes, limit_sessions, session_options
+    from dse.limits import current_limits
+
+    app = limit_sessions(create_app(store, endpoint_url), current_limits().max_sessions)
+    try:
+        pn.serve({"/": app}, port=port, show=show, title=f"dse · {source.title[:MAX_TITLE]}", threaded=False,
+                 admin=False, extra_patterns=component_routes(), **session_options(), **security.kwargs)
+    except OSError as exc:
+        raise DseError(f"cannot listen ({exc.strerror or exc})", where=f"{address}:{port}") from None
+
+
+def _check_port(address: str, port: int) -> None:
+    """Refuse, before the store is loaded, a port out of range or one another program listens on."""
+    import socket
+
+    if not 1 <= port <= 65535:
+        raise DseError("a port is a number from 1 to 65535", where=f"--port {port}")
+    try:
+        infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise DseError(f"not an address of this machine ({getattr(exc, 'strerror', None) or exc})",
+                       where=f"--address {address}") from None
+    family, kind, proto, _, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as tornado does
+        try:
+            probe.bind(sockaddr)
+        except OSError as exc:
+            raise DseError(f"cannot listen ({exc.strerror or exc})", where=f"{address}:{port}") from None
 
 
 def _catalog_store(catalog: str, entry: str | None, endpoint_url: str | None) -> tuple[str, str | None]:
@@ -595,11 +704,10 @@ def report(
     allow_incomplete: AllowIncompleteOpt = False,
 ) -> None:
     """Write a static, self-contained HTML report of a results store."""
+    _check_writable(output, "-o")
     from dashboards.app import load_source
     from dashboards.report import write_report
 
-    if output.exists() and output.is_dir():
-        raise DseError("is a directory", where=str(output))
     _check_complete(store, _storage_options(endpoint_url), allow_incomplete)
     source = load_source(store, endpoint_url)
     write_report(source, str(output))
@@ -667,6 +775,34 @@ def _command():
     return typer.main.get_command(app)
 
 
+def _command_and_input(argv: list[str]) -> tuple[str, str | None]:
+    """The (sub)command and its first argument in ``argv`` (options skipped).
+
+    >>> _command_and_input(["--debug", "catalog", "verify", "team.json", "x"])
+    ('catalog verify', 'team.json')
+    """
+    words = [a for a in argv if not a.startswith("-")]
+    groups = ("catalog", "materials")
+    n = 2 if words and words[0] in groups else 1
+    command = " ".join(words[:n]) or "dse"
+    return command, words[n] if len(words) > n else None
+
+
+def _unexpected(exc: BaseException, argv: list[str]) -> str:
+    """One line for an error that no check of dse caught: command, input, what happened."""
+    command, first = _command_and_input(argv)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(text) > 300:
+        text = text[:299] + "…"
+    what = f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+    if isinstance(exc, RecursionError):
+        what = "input nested too deeply (RecursionError)"
+    elif isinstance(exc, MemoryError):
+        what = "out of memory (MemoryError)"
+    on = f" on {first}" if first else ""
+    return f"error: dse {command}{on}: unexpected {what} (rerun with --debug for the traceback)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app, turn edge errors into one line."""
     try:
@@ -687,7 +823,11 @@ def main(argv: list[str] | None = None) -> int:
             return exc.exit_code
         if "Exit" in bases and hasattr(exc, "exit_code"):
             return exc.exit_code
-        raise
+        if _DEBUG:
+            raise
+        err_console.print(_unexpected(exc, sys.argv[1:] if argv is None else argv), markup=False,
+                          highlight=False, soft_wrap=True)
+        return 1
     if code == 130:  # typer turns KeyboardInterrupt into exit code 130
         err_console.print("interrupted: finished blocks are kept; rerun with --resume to finish", markup=False)
     return code if isinstance(code, int) else 0

@@ -43,6 +43,8 @@ __all__ = ["Condition", "parse_where", "where_mask", "MAX_LENGTH"]
 
 #: longest expression accepted [characters]
 MAX_LENGTH = 10_000
+#: deepest nesting of the expression's syntax tree (``not not ... x``, parentheses)
+MAX_DEPTH = 100
 COMPARE = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
@@ -139,8 +141,14 @@ def _or(a: Any, b: Any) -> Any:
 
 
 def _constant(node: ast.AST) -> tuple[bool, Any]:
-    """(True, value) for a number, string or bool literal, allowing a sign on numbers."""
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float, str, bool):
+    """(True, value) for a number, string or bool literal, allowing a sign on numbers.
+
+    Integers are taken as floats, so that a literal never overflows the
+    integer type of a variable (``infeasible_reason + 70000``, a uint16).
+    """
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return True, float(node.value)  # _check_tree refused those too large for a float
+    if isinstance(node, ast.Constant) and type(node.value) in (float, str, bool):
         return True, node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         ok, value = _constant(node.operand)
@@ -302,6 +310,27 @@ def _parse(expr: str) -> ast.Expression:
         raise SpecError(f"does not parse: {exc}", where=where) from None
 
 
+def _check_tree(tree: ast.AST, expr: str) -> None:
+    """Refuse a syntax tree deeper than :data:`MAX_DEPTH` (walked without recursion) and
+    integers too large for a float."""
+    stack = [(tree, 0)]
+    text = expr.strip()
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise SpecError(f"is nested more than {MAX_DEPTH} levels deep at {_position(text, node)}",
+                            where=f"where {_short(expr)!r}")
+        if isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) > 1.7e308:
+            raise SpecError(f"the number at {_position(text, node)} is too large (at most ~1.7e308)",
+                            where=f"where {_short(expr)!r}")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _short(expr: str, limit: int = 200) -> str:
+    """The expression as quoted in a message: at most ``limit`` characters."""
+    return expr if len(expr) <= limit else expr[: limit - 1] + "…"
+
+
 def parse_where(
     expr: str, names: Collection[str], dtypes: Mapping[str, Any] | None = None
 ) -> Condition:
@@ -339,6 +368,7 @@ def parse_where(
     dse.errors.SpecError: where "__import__('os')": unsupported expression "__import__('os')" (allowed: comparisons, and/or/not, + - * /, names, numbers, strings and lists of constants) at column 1
     """
     tree = _parse(expr)
+    _check_tree(tree, expr)
     kinds = {n: _kind(t) for n, t in (dtypes or {}).items()}
     ctx = _Context(expr.strip(), names, kinds, [], [])
     fn = _condition(tree.body, ctx)

@@ -14,6 +14,8 @@ environment variable       default                 what it bounds
 ``DSE_MAX_YAML_DEPTH``     50                      nesting of YAML collections
 ``DSE_MAX_YAML_ALIASES``   100                     ``*alias`` references in one document
 ``DSE_MAX_AXIS_VALUES``    100,000                 values of one swept input (list or linspace)
+``DSE_MAX_JSON_BYTES``     64 MiB                  a catalog, item or manifest JSON file
+``DSE_MAX_SESSIONS``       8                       dashboard sessions alive at once (``dse serve``)
 =========================  ======================  ==============================================
 
 >>> lim = Limits()
@@ -58,6 +60,11 @@ class Limits:
         Alias references in one YAML document.
     max_axis_values : int
         Values of one swept input: a list literal or a linspace/logspace count.
+    max_json_bytes : int
+        Size of a catalog, STAC item or manifest JSON file [B].
+    max_sessions : int
+        Dashboard sessions alive at once in one ``dse serve``; further page
+        loads get a short "busy" page instead of a dashboard.
     """
 
     max_designs: int = 100_000_000
@@ -68,6 +75,8 @@ class Limits:
     max_yaml_depth: int = 50
     max_yaml_aliases: int = 100
     max_axis_values: int = 100_000
+    max_json_bytes: int = 64 << 20
+    max_sessions: int = 8
 
     @staticmethod
     def variable(name: str) -> str:
@@ -93,7 +102,7 @@ def current_limits() -> Limits:
             number = float(raw.replace("_", ""))
         except ValueError:
             raise SpecError(f"expected a positive integer, got {raw!r}", where=var) from None
-        if not number >= 1 or number != int(number):
+        if not 1 <= number < 2**63 or number != int(number):
             raise SpecError(f"expected a positive integer, got {raw!r}", where=var)
         values[f.name] = int(number)
     return Limits(**values)

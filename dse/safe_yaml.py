@@ -20,13 +20,15 @@ dse.errors.SpecError: bad.yaml: malformed YAML at line 1, column 1: could not de
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.composer import Composer
-from yaml.constructor import SafeConstructor
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
+from yaml.nodes import MappingNode, ScalarNode
 from yaml.resolver import Resolver
 
 from dse.errors import DseError, SpecError, YamlLimitError
@@ -52,14 +54,25 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
             Parser.__init__(self)
 
 
-class _BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):
+class _Resolver(Resolver):
+    """YAML 1.1 resolution, plus YAML 1.2's floats without a dot (``4e0``, ``1e-3``)."""
+
+
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _BoundedLoader(Composer, _Parser, SafeConstructor, _Resolver):
     """Safe loader that counts nodes (aliases expanded), depth and aliases while composing."""
 
     def __init__(self, stream: str, limits: Limits):
         _Parser.__init__(self, stream)
         Composer.__init__(self)
         SafeConstructor.__init__(self)
-        Resolver.__init__(self)
+        _Resolver.__init__(self)
         self.limits = limits
         self.depth = 0
         self.nodes = 0
@@ -100,6 +113,21 @@ class _BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):
         if event.anchor is not None:
             self.expanded[event.anchor] = self.nodes - before
         return node
+
+    def construct_mapping(self, node, deep=False):
+        """A mapping whose keys are unique: a repeated key names both of its lines."""
+        if isinstance(node, MappingNode):
+            seen: dict[tuple[str, str], Any] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE:
+                    continue
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    first = seen[key]
+                    raise ConstructorError(None, None, f"duplicate key {key_node.value!r} (lines {first.line + 1} "
+                                           f"and {key_node.start_mark.line + 1})", key_node.start_mark)
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
     def _check_nodes(self, event) -> None:
         lim = self.limits

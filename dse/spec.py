@@ -348,9 +348,23 @@ class SweepSpec:
         return self._hash
 
 
-def _positive_int(raw: Any, where: str, minimum: int = 1) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or int(raw) != raw or raw < minimum:
+#: largest sampler seed (the samplers mix it into 64-bit keys)
+MAX_SEED = 2**32 - 1
+
+
+def _positive_int(raw: Any, where: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """An integer count or seed; ``.inf``, ``.nan``, fractions and booleans are refused.
+
+    >>> _positive_int(float("inf"), "n")
+    Traceback (most recent call last):
+    ...
+    dse.errors.SpecError: n: expected an integer ≥ 1, got inf
+    """
+    if (isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw)
+            or int(raw) != raw or raw < minimum):
         raise SpecError(f"expected an integer ≥ {minimum}, got {raw!r}", where)
+    if maximum is not None and raw > maximum:
+        raise SpecError(f"expected an integer from {minimum} to {maximum:,}, got {int(raw):,}", where)
     return int(raw)
 
 
@@ -373,6 +387,9 @@ def _range_values(name: str, kind: str, args: Any, where: str) -> list[float]:
     stop = parse_input(name, args[1], f"{where}[1]")
     num = _positive_int(args[2], f"{where}[2]", minimum=1)
     _check_axis_length(num, f"{where}[2]")
+    if num > 1 and start == stop:
+        raise SpecError(f"{kind} from {start:g} to {stop:g} repeats one value {num} times: give the value alone, "
+                        "or different ends", where)
     if kind == "linspace":
         return [float(x) for x in np.linspace(start, stop, num)]
     if start <= 0 or stop <= 0:
@@ -494,7 +511,7 @@ def parse_sweep(data: Any, source: str = "spec", text: str = "", base_dir: Path 
             if s["method"] not in SAMPLERS:
                 raise SpecError(f"unknown sampler {s['method']!r}" + suggest(str(s["method"]), SAMPLERS), sw)
             sampler = Sampler(str(s["method"]), _positive_int(s["n"], f"{sw}.n"),
-                              _positive_int(s.get("seed", 0), f"{sw}.seed", minimum=0))
+                              _positive_int(s.get("seed", 0), f"{sw}.seed", minimum=0, maximum=MAX_SEED))
         axes, fixed, draws = _parse_scenario_inputs(raw.get("inputs"), f"{where}.inputs" if "scenarios" in data
                                                     else where, sampler is not None, catalogue)
         if sampler is not None and not draws:

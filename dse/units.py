@@ -14,6 +14,7 @@ C-rates accept ``"0.5C"`` and ``"C/5"``.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 
@@ -27,7 +28,10 @@ ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 ureg.define("USD = [currency]")
 ureg.define("percent_ = 0.01 = pct")
 
-_C_RATE = re.compile(r"^\s*(?:(?P<num>[0-9.eE+-]+)\s*C|C\s*/\s*(?P<den>[0-9.eE+-]+))\s*$")
+_NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_C_RATE = re.compile(rf"^\s*(?:(?P<num>{_NUMBER})\s*C|C\s*/\s*(?P<den>{_NUMBER}))\s*$")
+#: a quantity starts with its number: "MPa" alone is not 1 MPa
+_LEADING_NUMBER = re.compile(r"^\s*[-+]?\.?[0-9]")
 
 
 @lru_cache(maxsize=256)
@@ -72,12 +76,16 @@ def to_canonical(value: object, units: str, where: str | None = None) -> float:
     if not isinstance(value, str):
         raise SpecError(f"expected a number or a string with units, got {value!r}", where)
     text = value.strip()
+    if re.fullmatch(_NUMBER, text):  # "4e0": a number written as YAML 1.1 reads text
+        return float(text)
     if units == "1/h":
         m = _C_RATE.match(text)
         if m:
-            return float(m["num"]) if m["num"] is not None else 1.0 / float(m["den"])
+            return _c_rate(m, value, where)
     if units in ("1", "") and text.endswith("%"):
         text = text[:-1] + " percent"
+    if not _LEADING_NUMBER.match(text):
+        raise SpecError(f"{value!r} has no number before its unit" if text else "is empty", where)
     try:
         q = ureg.Quantity(text)
     except Exception as exc:  # pint raises several unrelated types
@@ -91,7 +99,25 @@ def to_canonical(value: object, units: str, where: str | None = None) -> float:
             f"{_dim_name(target.dimensionality)} ({units})",
             where,
         )
-    return float(q.to(target).magnitude)
+    try:
+        return float(q.to(target).magnitude)
+    except pint.DimensionalityError:  # delta_degC vs degC: same dimension, different kind
+        raise SpecError(f"{value!r} is a temperature difference, expected a temperature ({units})", where) from None
+    except Exception as exc:  # pint: OffsetUnitCalculusError and friends
+        raise SpecError(f"cannot convert {value!r} to {units} ({exc.__class__.__name__})", where) from None
+
+
+def _c_rate(m: re.Match, value: str, where: str | None) -> float:
+    """The rate of a matched ``xC`` or ``C/x`` [1/h]; refuses ``C/0`` and overflows."""
+    rate = float(m["num"]) if m["num"] is not None else None
+    if rate is None:
+        den = float(m["den"])
+        if den == 0 or not math.isfinite(den):
+            raise SpecError(f"{value!r} divides by {m['den']}: C/x needs a finite, non-zero x", where)
+        rate = 1.0 / den
+    if not math.isfinite(rate):
+        raise SpecError(f"{value!r} is not a finite C-rate", where)
+    return rate
 
 
 _NAMES = {

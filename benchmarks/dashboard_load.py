@@ -19,7 +19,8 @@ Per action it records:
 The server's resident memory (RSS) is sampled throughout. A warm-up round of
 sessions is opened, used and closed first; its settled RSS is the baseline.
 After the measured round closes, the script waits for the server to discard
-the sessions (Bokeh drops a session ~15-35 s after its websocket closes) and
+the sessions (`dse serve` drops a session 15-20 s after its websocket closes,
+dashboards/server.py) and
 reports whether RSS came back to the baseline within a tolerance: a
 per-session leak would show as growth of about N x (session size) per round.
 

@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from dse.cli import main
 from dse.literature import NUMERIC_COLUMNS, REQUIRED_COLUMNS, TEXT_COLUMNS
 from dse.spec import DESIGN_META_KEYS, SWEEP_KEYS
+from dse.testing import examples
 from dse.vocabulary import INPUTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -528,7 +529,7 @@ def test_error_kind_masks_paths_and_literals(tmp_path):
 
 # --------------------------------------------------------------------------- store corruption
 CORRUPTIONS = ["flip", "truncate", "delete", "directory", "symlink"]
-CORRUPTION_EXAMPLES = 40
+CORRUPTION_EXAMPLES = examples(25)  # each runs `dse pareto` and `dse validate --full`
 
 
 def chunk_files(store: Path) -> list[Path]:

@@ -32,6 +32,7 @@ _NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _C_RATE = re.compile(rf"^\s*(?:(?P<num>{_NUMBER})\s*C|C\s*/\s*(?P<den>{_NUMBER}))\s*$")
 #: a quantity starts with its number: "MPa" alone is not 1 MPa
 _LEADING_NUMBER = re.compile(r"^\s*[-+]?\.?[0-9]")
+_NOT_FINITE = re.compile(r"^[-+]?\.?(nan|inf(inity)?)\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=256)
@@ -84,6 +85,8 @@ def to_canonical(value: object, units: str, where: str | None = None) -> float:
             return _c_rate(m, value, where)
     if units in ("1", "") and text.endswith("%"):
         text = text[:-1] + " percent"
+    if _NOT_FINITE.match(text):  # YAML's .nan/.inf, with a unit appended by an override
+        raise SpecError(f"{value!r} is not a finite number", where)
     if not _LEADING_NUMBER.match(text):
         raise SpecError(f"{value!r} has no number before its unit" if text else "is empty", where)
     try:

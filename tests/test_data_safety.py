@@ -267,7 +267,11 @@ def test_overwrite_on_object_storage(s3_endpoint, cluster):
 
     options = {"endpoint_url": s3_endpoint, "key": "testing", "secret": "testing",
                "client_kwargs": {"region_name": "us-east-1"}}
-    url = "s3://results/safety.zarr"
+    fs = fsspec.filesystem("s3", **options)
+    import boto3  # a bucket of its own: moto keeps every test's objects for the life of the process
+
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="safety")
+    url = "s3://safety/safety.zarr"
     small = dict(TINY, inputs={**TINY["inputs"], "stack_pressure": [0, 1.0]})
     bigger = dict(TINY, inputs={**TINY["inputs"], "stack_pressure": [0, 1.0, 2.5, 3.0]})
     run_sweep(parse_sweep(small, text=yaml.safe_dump(small), chunk_size=CHUNK), url,
@@ -276,15 +280,14 @@ def test_overwrite_on_object_storage(s3_endpoint, cluster):
               scheduler=cluster.scheduler_address, storage_options=options, overwrite=True)
     assert open_results(url, options)["safety"].sizes["stack_pressure"] == 4
     assert validate_store(url, options) == []
-    fs = fsspec.filesystem("s3", **options)
-    fs.pipe_file("results/foreign.zarr/data.csv", b"a,b\n1,2\n")
+    fs.pipe_file("safety/foreign.zarr/data.csv", b"a,b\n1,2\n")
     spec = parse_sweep(small, text=yaml.safe_dump(small), chunk_size=CHUNK)
-    for target, why in (("s3://results/foreign.zarr", "not a dse results store"), ("s3://results", "whole bucket")):
+    for target, why in (("s3://safety/foreign.zarr", "not a dse results store"), ("s3://safety", "whole bucket")):
         with pytest.raises(StoreError, match=why):
             run_sweep(spec, target, scheduler=cluster.scheduler_address, storage_options=options, overwrite=True)
     fs.invalidate_cache()
-    assert fs.cat_file("results/foreign.zarr/data.csv") == b"a,b\n1,2\n"
-    assert sorted(p.rsplit("/", 1)[1] for p in fs.ls("results")) == ["foreign.zarr", "safety.zarr"]
+    assert fs.cat_file("safety/foreign.zarr/data.csv") == b"a,b\n1,2\n"
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.ls("safety")) == ["foreign.zarr", "safety.zarr"]
 
 
 # --------------------------------------------------------------------------- point 3: partial stores are labelled

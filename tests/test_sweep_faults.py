@@ -175,7 +175,7 @@ def test_read_only_target_is_refused_before_anything_is_written(spec_file, tmp_p
         proc = subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(ro / "out.zarr"), "--quiet"], env=ENV,
                               capture_output=True, text=True)
         assert proc.returncode == 2
-        assert "cannot write" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        assert "cannot be written" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
         assert not (ro / "out.zarr").exists()
     finally:
         _umount(ro)

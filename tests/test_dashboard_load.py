@@ -1,6 +1,6 @@
 """The load benchmark runs, and dashboard sessions do not leak server memory.
 
-A small version of ``benchmarks/dashboard_load.py`` (3 sessions filtering for
+A small version of ``benchmarks/dashboard_load.py`` (2 sessions filtering for
 a few seconds on the shared small store, in headless Chromium) that must
 finish without failed sessions and with the server's RSS back at its
 baseline after the sessions close; the full run (10 sessions, 10^6 designs,
@@ -29,7 +29,7 @@ def test_sessions_come_and_go_without_leaking(small_store, tmp_path):
     out = tmp_path / "load.json"
     # settle: dse serve drops a closed session within 20 s (UNUSED_SESSION_SECONDS + CHECK_UNUSED_SECONDS)
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "dashboard_load.py"), "--store", small_store, "--sessions", "3",
+        [sys.executable, str(ROOT / "benchmarks" / "dashboard_load.py"), "--store", small_store, "--sessions", "2",
          "--duration", "6", "--settle", "28", "--json", str(out)],
         capture_output=True, text=True, timeout=1200, env={**os.environ, "PYTHONPATH": str(ROOT)})
     result = json.loads(out.read_text()) if out.exists() else {}

@@ -484,7 +484,7 @@ TARGETS = [
 ]
 MIN_TOTAL = 1000
 # test_fuzz_totals adds up what every target of this file found: one worker runs them all
-pytestmark = pytest.mark.xdist_group("fuzz")
+pytestmark = pytest.mark.xdist_group("test_fuzz.py")
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])

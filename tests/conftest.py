@@ -21,20 +21,25 @@ EXAMPLES = ROOT / "examples"
 PROCESS_FIXTURES = {"cluster": "cluster", "small_store": "cluster", "s3_endpoint": "slow"}
 
 
-#: files whose tests ``make test`` spreads over both xdist workers (``--dist loadgroup``): long
-#: fault-injection tests, each with its own processes; every other file runs on one worker, so that
-#: its module fixtures (a sweep, a server, certificates) are built once
-SPREAD_FILES = {"test_sweep_faults.py", "test_locks.py"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         for fixture in PROCESS_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(PROCESS_FIXTURES[fixture])
-        name = item.path.name
-        if name.startswith("test_") and name not in SPREAD_FILES and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(name))
+
+
+FUZZ_REPORT = Path(__file__).parent / "artifacts" / "fuzz-counts.txt"
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without xdist)
+        FUZZ_REPORT.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fuzz counts of this run (tests/test_fuzz.py), so that every CI log shows them."""
+    if FUZZ_REPORT.exists():
+        terminalreporter.write_sep("-", "fuzz counts")
+        terminalreporter.write(FUZZ_REPORT.read_text())
 
 
 @pytest.fixture(scope="session")

@@ -483,6 +483,14 @@ TARGETS = [
     Target("output path arguments", path_arguments, run_path_arguments, 30, ""),
 ]
 MIN_TOTAL = 1000
+#: the counts of every fuzz run, printed at the end of the test run (tests/conftest.py)
+FUZZ_REPORT = ROOT / "tests" / "artifacts" / "fuzz-counts.txt"
+
+
+def report(line: str) -> None:
+    FUZZ_REPORT.parent.mkdir(exist_ok=True)
+    with open(FUZZ_REPORT, "a") as fh:
+        fh.write(line + "\n")
 # test_fuzz_totals adds up what every target of this file found: one worker runs them all
 pytestmark = pytest.mark.xdist_group("test_fuzz.py")
 
@@ -503,6 +511,7 @@ def test_parser_never_crashes(target: Target, tmp_path):
           f"{len(outcome.kinds)} error kinds:")
     for kind, n in outcome.kinds.most_common():
         print(f"  {n:5d}  {kind}")
+    report(f"{target.name}: {outcome.examples} examples, {outcome.ok} accepted, {len(outcome.kinds)} error kinds")
     assert outcome.examples >= 0.9 * target.max_examples
     assert len(outcome.kinds) >= target.min_kinds, outcome.kinds
 
@@ -513,8 +522,10 @@ def test_fuzz_totals():
         pytest.skip("runs after every target of this file")
     total = sum(o.examples for o in OUTCOMES.values())
     kinds = set().union(*(o.kinds for o in OUTCOMES.values()))
-    print(f"\nfuzz total: {total} examples, {sum(o.ok for o in OUTCOMES.values())} accepted, "
-          f"{len(kinds)} distinct error kinds")
+    line = (f"fuzz total: {total} examples, {sum(o.ok for o in OUTCOMES.values())} accepted, "
+            f"{len(kinds)} distinct error kinds")
+    print("\n" + line)
+    report(line)
     assert total >= MIN_TOTAL
     assert len(kinds) >= 20
 
@@ -646,7 +657,9 @@ def test_store_corruption_never_answers_wrong(small_store, tmp_path):
         seen[kind] += 1
 
     one()
-    print(f"\nstore corruption: {sum(seen.values())} examples: {dict(seen)}")
+    line = f"store corruption: {sum(seen.values())} examples: {dict(seen)}"
+    print("\n" + line)
+    report(line)
     assert sum(seen.values()) >= 0.9 * CORRUPTION_EXAMPLES
     assert set(CORRUPTIONS) <= set(seen), "each kind of damage refused at least once"
     assert dse("validate", str(store), "--full")[0] == 0, "every chunk restored"

@@ -518,8 +518,10 @@ def test_parser_never_crashes(target: Target, tmp_path):
 
 def test_fuzz_totals():
     """At least 1,000 examples over all targets, ending in many distinct errors (needs the whole file)."""
-    if set(OUTCOMES) != {t.name for t in TARGETS}:
-        pytest.skip("runs after every target of this file")
+    expected = {t.name for t in TARGETS}
+    if set(OUTCOMES) != expected:
+        pytest.skip(f"runs after every target of this file (missing {sorted(expected - set(OUTCOMES))}, "
+                    f"extra {sorted(set(OUTCOMES) - expected)})")
     total = sum(o.examples for o in OUTCOMES.values())
     kinds = set().union(*(o.kinds for o in OUTCOMES.values()))
     line = (f"fuzz total: {total} examples, {sum(o.ok for o in OUTCOMES.values())} accepted, "

@@ -202,9 +202,9 @@ def _coating_classes(values: pd.Series, catalogue: Catalogue) -> pd.Series:
     return values.map(one)
 
 
-def _electrolyte_table(catalogue: Catalogue) -> dict[str, tuple[bool, float]]:
-    """``metal/family`` → (solid, minimum stack pressure [MPa]) of its first catalogue entry."""
-    table: dict[str, tuple[bool, float]] = {}
+def _electrolyte_table(catalogue: Catalogue) -> dict[str, tuple[bool, float, float]]:
+    """``metal/family`` → (solid, minimum stack pressure [MPa], decay onset [°C]) of its first catalogue entry."""
+    table: dict[str, tuple[bool, float, float]] = {}
     for e in catalogue.ids("electrolyte"):
         entry = catalogue.get("electrolyte", e)
         key = f"{entry.metal}/{entry.family}"
@@ -212,12 +212,13 @@ def _electrolyte_table(catalogue: Catalogue) -> dict[str, tuple[bool, float]]:
             table[key] = (
                 entry.state == "solid",
                 catalogue.value("electrolyte", e, "min_stack_pressure", 0.0),
+                catalogue.value("electrolyte", e, "decay_onset_temperature"),
             )
     return table
 
 
 def _features(rows: pd.DataFrame, catalogue: Catalogue) -> tuple[np.ndarray, list[str]]:
-    """Feature matrix ``(n, 7)`` and the inputs imputed for each row.
+    """Feature matrix ``(n, len(FEATURE_NAMES))`` and the inputs imputed for each row.
 
     A missing input takes its value at the reference condition of the
     surrogate, so its own feature is 0: stack pressure 0 for liquids and the
@@ -234,7 +235,8 @@ def _features(rows: pd.DataFrame, catalogue: Catalogue) -> tuple[np.ndarray, lis
         True,
         np.where(state.isin(["liquid", "gel"]), False, family.isin(SOLID_FAMILIES)),
     )
-    pmin = rows["group"].map(lambda g: table.get(g, (False, 0.0))[1]).to_numpy(float)
+    pmin = rows["group"].map(lambda g: table.get(g, (False, 0.0, 0.0))[1]).to_numpy(float)
+    onset = rows["group"].map(lambda g: table.get(g, (False, 0.0, 60.0))[2]).to_numpy(float)
     num = {
         c: rows[c].to_numpy(float)
         for c in (
@@ -264,7 +266,7 @@ def _features(rows: pd.DataFrame, catalogue: Catalogue) -> tuple[np.ndarray, lis
     charge = np.where(ratio_missing, 1.0, num["charge_rate"])
     discharge = np.where(ratio_missing, 1.0, num["discharge_rate"])
     z = np.column_stack(
-        ce_features(pressure, pmin, solid, current, temperature, loading, dod, charge, discharge)
+        ce_features(pressure, pmin, solid, current, temperature, onset, loading, dod, charge, discharge)
     ).astype(float)
     flags = {
         "stack_pressure": missing["stack_pressure"],
@@ -1590,6 +1592,7 @@ def sample_cycle_life(
                 e.solid > 0.5,
                 out["current_density"],
                 d.temperature,
+                e.decay_onset_temperature,
                 d.cathode_loading,
                 d.depth_of_discharge,
                 d.charge_rate,

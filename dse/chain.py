@@ -23,6 +23,7 @@ from dse.coefficients import CeCoefficients, load_coefficients
 from dse.errors import CatalogueError, SpecError
 from dse.materials.catalogue import Catalogue, load_catalogue, suggest
 from dse.models import chain as physics
+from dse.models.ce import FEATURE_NAMES
 from dse.models.kernel import CATEGORICAL_ORDER, INPUT_ORDER, evaluate_block
 from dse.vocabulary import INPUTS
 
@@ -58,7 +59,8 @@ def _group_values(catalogue: Catalogue, kind: str, id: str) -> list[float]:
     if kind == "cathode":
         return [METAL_NUMBER[e.metal]] + [v(kind, id, f) for f in (
             "specific_capacity", "average_voltage", "upper_cutoff_voltage", "density", "inactive_density",
-            "first_cycle_efficiency", "price")] + [v(kind, id, "coating_density", 0.0)]
+            "first_cycle_efficiency", "price")] + [v(kind, id, "coating_density", 0.0),
+                                                    v(kind, id, "fade_per_cycle")]
     if kind == "collector":
         alloys = [float(m in e.alloys_with) for m in METAL_NUMBER]
         return [v(kind, id, "density"), v(kind, id, "price"), v(kind, id, "process_cost"), *alloys]
@@ -72,7 +74,8 @@ def _group_values(catalogue: Catalogue, kind: str, id: str) -> list[float]:
             "density", "oxidative_limit", "min_temperature", "max_temperature", "price", "transport_current")] + [
             v(kind, id, "critical_current_density", 0.0), v(kind, id, "ccd_activation_energy", 0.0),
             v(kind, id, "ccd_pressure_scale", 1.0), v(kind, id, "min_stack_pressure", 0.0),
-            v(kind, id, "catholyte_fraction", 0.0)]
+            v(kind, id, "catholyte_fraction", 0.0), v(kind, id, "decay_onset_temperature"),
+            v(kind, id, "consumption", 0.0), v(kind, id, "corrosion_current", 0.0)]
     if kind == "separator":
         return [v(kind, id, f) for f in ("density", "porosity", "price")]
     if kind == "packaging":
@@ -235,7 +238,7 @@ class ModelChain:
             groups.append(physics._GROUP_TYPES[group](*(table[code, j] for j in range(len(fields)))))
         row = arrays["electrolyte"].astype(np.int64) * len(self.ids["coating"]) + arrays["coating"].astype(np.int64)
         ce = physics.CeTerms(self.ce_table[row, 0], self.ce_table[row, 1],
-                             tuple(self.ce_table[row, 2 + j] for j in range(7)))
+                             tuple(self.ce_table[row, 2 + j] for j in range(len(FEATURE_NAMES))))
         return physics.Parameters(design, physics.derived_inputs(design), *groups, ce)
 
     def evaluate(self, inputs: Mapping[str, object]) -> dict[str, np.ndarray]:

@@ -82,6 +82,8 @@ PRIORS: dict[str, Prior] = {
     "slope/contact": Prior(mean=1.5, sd=0.7, basis="seed-001 L379, L480: solids need contact pressure"),
     "slope/current_density": Prior(mean=0.2, sd=0.3, basis="seed-003 L188: depletion at high current; seed-001 L206 nucleation"),
     "slope/temperature": Prior(mean=-0.15, sd=0.2, basis="seed-001 L291, L618: 40 °C cycling; per 10 K"),
+    "slope/cold": Prior(mean=0.5, sd=0.3, basis="seed-000 L191: below 0 °C plating turns dendritic; per 10 K below 0 °C"),
+    "slope/hot": Prior(mean=0.7, sd=0.4, basis="electrolyte and SEI decay above the decay onset; per 10 K above it"),
     "slope/areal_capacity": Prior(mean=-0.3, sd=0.3, basis="per-area SEI loss is a smaller fraction of a thicker deposit"),
     "slope/depth_of_discharge": Prior(mean=-0.5, sd=0.5, basis="seed-001 L178: partial coverage of Cu drives galvanic corrosion"),
     "slope/rate_ratio": Prior(mean=0.3, sd=0.3, basis="seed-004 L383: slow charge, fast discharge extends life"),

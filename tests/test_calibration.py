@@ -26,7 +26,7 @@ from dse.errors import CalibrationError
 from dse.literature import DEFAULT_PATH as LITERATURE
 from dse.literature import file_sha256, load_literature
 from dse.materials.catalogue import load_catalogue
-from dse.models.ce import ce_features
+from dse.models.ce import FEATURE_NAMES, ce_features
 from dse.models.lifetime import capacity_at_cycle, cycle_life, first_cycle_loss
 from dse.spec import parse_design
 from tests.conftest import ROOT
@@ -38,11 +38,12 @@ def shipped_fit():
 
 
 # --------------------------------------------------------------------------- synthetic recovery
+#: group: (solid, minimum stack pressure [MPa], decay onset [°C] of its first catalogue entry)
 GROUPS = {
-    "Li/ether": (False, 0.0),
-    "Li/sulfide": (True, 2.0),
-    "Na/ether": (False, 0.0),
-    "K/ether": (False, 0.0),
+    "Li/ether": (False, 0.0, 45.0),
+    "Li/sulfide": (True, 2.0, 80.0),
+    "Na/ether": (False, 0.0, 40.0),
+    "K/ether": (False, 0.0, 40.0),
 }
 
 
@@ -61,6 +62,8 @@ def _truth(prior):
         "slope/contact": 1.2,
         "slope/current_density": 0.3,
         "slope/temperature": -0.2,
+        "slope/cold": 0.5,
+        "slope/hot": 0.6,
         "slope/areal_capacity": -0.4,
         "slope/depth_of_discharge": -0.6,
         "slope/rate_ratio": 0.4,
@@ -78,6 +81,7 @@ def _synthetic(path, n=400, sigma=0.3, seed=7):
     metal, family = zip(*(g.split("/") for g in group), strict=True)
     solid = np.array([GROUPS[g][0] for g in group])
     pmin = np.array([GROUPS[g][1] for g in group])
+    onset = np.array([GROUPS[g][2] for g in group])
     rows = pd.DataFrame(
         {
             "metal": metal,
@@ -85,7 +89,7 @@ def _synthetic(path, n=400, sigma=0.3, seed=7):
             "electrolyte_state": np.where(solid, "solid", "liquid"),
             "coating": rng.choice(["none", "Ag", "C", "Ag-C", "other-alloy"], n),
             "stack_pressure": np.where(solid, rng.uniform(0.0, 4.0, n), rng.uniform(0.0, 3.0, n)),
-            "temperature": rng.uniform(0.0, 60.0, n),
+            "temperature": rng.uniform(-20.0, 60.0, n),
             "cathode_loading": rng.uniform(0.5, 8.0, n),
             "charge_rate": rng.uniform(0.1, 2.0, n),
             "discharge_rate": rng.uniform(0.1, 2.0, n),
@@ -99,6 +103,7 @@ def _synthetic(path, n=400, sigma=0.3, seed=7):
             solid,
             (rows["charge_rate"] * rows["cathode_loading"]).to_numpy(),
             rows["temperature"].to_numpy(),
+            onset,
             rows["cathode_loading"].to_numpy(),
             rows["depth_of_discharge"].to_numpy(),
             rows["charge_rate"].to_numpy(),
@@ -138,7 +143,7 @@ def test_recovers_known_coefficients_from_synthetic_data(tmp_path):
     assert result.rows["target_note"].str.contains("not a catalogue id").all()
     table = result.parameter_table()
     informed = table["rows"] > 0
-    assert informed.sum() == 4 + 3 + 7
+    assert informed.sum() == 4 + 3 + len(FEATURE_NAMES)
     z = (table["mean"] - truth) / table["sd"]
     # every informed parameter within its 99 % interval, nearly all within 95 %
     assert (z[informed].abs() < 2.576).all(), z[informed]
@@ -248,7 +253,7 @@ def test_recovers_known_coefficients_from_chain_retentions(tmp_path):
     assert np.median(rows["y"] - rows["y_ce_n"]) > 0.1
     table = result.parameter_table()
     informed = table["rows"] > 0
-    assert informed.sum() == 4 + 3 + 7
+    assert informed.sum() == 4 + 3 + len(FEATURE_NAMES)
     z = (table["mean"] - truth) / table["sd"]
     assert (z[informed].abs() < 2.576).all(), z[informed]
     assert (z[informed].abs() < 1.96).mean() >= 0.85

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,6 +15,7 @@ from dse.models.chain import OUTPUT_FIELDS
 from dse.models.kernel import INPUT_ORDER
 from dse.testing import examples
 from dse.vocabulary import INPUTS
+from tests.conftest import ROOT
 
 
 def _random_designs(chain: ModelChain, n: int, seed: int) -> dict[str, np.ndarray]:
@@ -280,3 +283,11 @@ def test_designs_get_the_same_bits_whether_or_not_their_tile_needs_the_general_f
     alone = chain.evaluate_block(*_sampled_block({k: v[high] for k, v in d.items()}, high.size),
                                  list(OUTPUT_FIELDS), dtype=np.float64)
     np.testing.assert_array_equal(alone, mixed[:, high])
+
+
+def test_generated_row_io_is_current():
+    """dse/models/_kernel_io.py is what tools/build_kernel_io.py writes from the declared groups and outputs."""
+    spec = importlib.util.spec_from_file_location("build_kernel_io", ROOT / "tools" / "build_kernel_io.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert build.TARGET.read_text() == build.render(), "dse/models/_kernel_io.py is stale: run python tools/build_kernel_io.py"

@@ -169,6 +169,7 @@ class Cathode(_Entry):
     first_cycle_efficiency: _cited("1", 0.3, 1)
     price: _cited("USD/kg", 0, 1e5)
     coating_density: _cited("g/cm^3", 0.3, 10) | None = None
+    fade_per_cycle: _cited("1", 0, 0.1)
 
     @model_validator(mode="after")
     def _cutoff_above_average(self):
@@ -239,15 +240,20 @@ class Electrolyte(_Entry):
     ccd_pressure_scale: _cited("MPa", 1e-3, 1000) | None = None
     min_stack_pressure: _cited("MPa", 0, 1000) | None = None
     catholyte_fraction: _cited("1", 0, 0.9) | None = None
+    decay_onset_temperature: _cited("degC", -100, 400)
+    consumption: _cited("g/Ah", 0, 100) | None = None
+    corrosion_current: _cited("uA/cm^2", 0, 1000) | None = None
 
     @model_validator(mode="after")
     def _solid_fields(self):
-        solid_only = ("critical_current_density", "ccd_activation_energy", "ccd_pressure_scale",
-                      "min_stack_pressure", "catholyte_fraction")
+        needed = ("critical_current_density", "ccd_activation_energy", "ccd_pressure_scale")
         if self.state == "solid":
-            missing = [f for f in solid_only if getattr(self, f) is None]
-            if missing:
-                raise ValueError(f"solid electrolyte needs {missing}")
+            needed += ("min_stack_pressure", "catholyte_fraction")
+        else:
+            needed += ("consumption", "corrosion_current")
+        missing = [f for f in needed if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"{self.state} electrolyte needs {missing}")
         if self.max_temperature.value <= self.min_temperature.value:
             raise ValueError("max_temperature must exceed min_temperature")
         return self

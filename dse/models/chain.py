@@ -28,6 +28,7 @@ from numba.extending import register_jitable
 
 from dse.models._ufuncs import log, select, sqrt
 from dse.models.ce import (
+    FEATURE_NAMES,
     ce_features_from_logs,
     coulombic_efficiency,
     log_loss_mean,
@@ -39,6 +40,7 @@ from dse.models.cost import area_cost, cost_per_energy, mass_cost
 from dse.models.energy import energy_density, pouch_cell, specific_energy, utilisation
 from dse.models.feasibility import critical_current_density, infeasible_reason
 from dse.models.lifetime import (
+    Inventory,
     Lifetime,
     cycle_life,
     first_cycle_loss,
@@ -83,14 +85,15 @@ GROUPS = {
     "metal": ("metal", ("code", "molar_mass", "density", "deposit_porosity", "dense_deposit_porosity",
                         "densification_pressure", "price")),
     "cathode": ("cathode", ("metal_code", "specific_capacity", "average_voltage", "upper_cutoff_voltage",
-                            "density", "inactive_density", "first_cycle_efficiency", "price", "coating_density")),
+                            "density", "inactive_density", "first_cycle_efficiency", "price", "coating_density", "fade_per_cycle")),
     "collector": ("current_collector", ("density", "price", "process_cost", "alloys_li", "alloys_na", "alloys_k")),
     "coating": ("coating", ("ce_class", "density", "uptake_li", "uptake_na", "uptake_k", "price", "process_cost",
                             "ccd_factor")),
     "electrolyte": ("electrolyte", ("metal_code", "solid", "density", "oxidative_limit", "min_temperature",
                                     "max_temperature", "price", "transport_current", "critical_current_density",
                                     "ccd_activation_energy", "ccd_pressure_scale", "min_stack_pressure",
-                                    "catholyte_fraction")),
+                                    "catholyte_fraction", "decay_onset_temperature", "consumption",
+                                    "corrosion_current")),
     "separator": ("separator", ("density", "porosity", "price")),
     "packaging": ("cell_format", ("pouch", "max_stack_pressure", "layers", "electrode_width", "electrode_length",
                                   "seal_width", "laminate_thickness", "laminate_density", "laminate_price",
@@ -99,7 +102,7 @@ GROUPS = {
                         "voltage_offset", "price")),
 }
 #: CE surrogate terms looked up per (electrolyte, coating) pair
-CE_FIELDS = ("base", "variance") + tuple(f"covariance_{j}" for j in range(7))
+CE_FIELDS = ("base", "variance") + tuple(f"covariance_{j}" for j in range(len(FEATURE_NAMES)))
 
 DesignInputs = namedtuple("DesignInputs", DESIGN_FIELDS)
 
@@ -130,8 +133,8 @@ Parameters.__doc__ = "Per-design inputs, their DERIVED functions and looked-up p
 Constants = namedtuple(
     "Constants",
     (
-        "slopes",  # tuple of 7 floats, β of the CE surrogate
-        "slope_covariance",  # 7 × 7 covariance as a tuple of tuples
+        "slopes",  # tuple of len(FEATURE_NAMES) floats, β of the CE surrogate
+        "slope_covariance",  # its covariance as a tuple of tuples
         "residual_variance",  # σ² of ln(1 - CE)
         "formation_loss_multiplier",  # first-cycle loss = m · (1 - CE)
         "coating_trapped_fraction",  # share of alloyed metal never released
@@ -222,6 +225,8 @@ CYCLING_INPUTS = (
 )
 Cycling = namedtuple("Cycling", ("coulombic_efficiency", "inventory", "life", "cycle_life_low", "cycle_life_high",
                                  "critical_current_density", "cycled_capacity", "series"))
+#: the named tuples nested in Cycling (the kernel's row I/O flattens them)
+CYCLING_NESTED = {"inventory": Inventory, "life": Lifetime}
 Cycling.__doc__ = """What :func:`cycling` gives :func:`evaluate_cycled`: CE, :class:`Inventory`,
 :class:`Lifetime`, the p10/p90 cycle life (NaN unless asked for), the critical
 current density of the electrolyte [mA/cm²], the capacity cycled [mAh/cm²],
@@ -273,7 +278,8 @@ def cycling(p, k, uncertain, energy_only=False, series_only=False):
     dv = p.derived
     features = ce_features_from_logs(
         dv.pressure_saturation, d.stack_pressure, e.min_stack_pressure, e.solid > 0.5,
-        dv.log_charge_rate + dv.log_cathode_loading, d.temperature, dv.log_cathode_loading, d.depth_of_discharge,
+        dv.log_charge_rate + dv.log_cathode_loading, d.temperature, e.decay_onset_temperature,
+        dv.log_cathode_loading, d.depth_of_discharge,
         dv.log_charge_rate - dv.log_discharge_rate,
     )
     mean = log_loss_mean(p.ce.base, features, k.slopes)

@@ -50,22 +50,21 @@ from numba import typeof
 from numba.core.compiler_lock import global_compiler_lock
 from numba.extending import register_jitable
 
+from dse.models._kernel_io import N_CYCLING, N_DESIGN, N_NUMERIC, N_ROWS, STRIDE, TILE
+from dse.models._kernel_io import ROW as _ROW
+from dse.models._kernel_io import parameters as _parameters
+from dse.models._kernel_io import read_cycling as _read_cycling
+from dse.models._kernel_io import store_cycling as _store_cycling
+from dse.models._kernel_io import store_outputs as _store_outputs
 from dse.models.chain import (
-    _GROUP_TYPES,
     CYCLING_INPUTS,
     DERIVED,
     GROUPS,
-    CeTerms,
-    Cycling,
-    DerivedInputs,
     DesignInputs,
-    Outputs,
-    Parameters,
     cycling,
     evaluate,
     evaluate_cycled,
 )
-from dse.models.lifetime import Inventory, Lifetime
 
 __all__ = ["INPUT_ORDER", "CATEGORICAL_ORDER", "evaluate_block"]
 
@@ -73,14 +72,6 @@ __all__ = ["INPUT_ORDER", "CATEGORICAL_ORDER", "evaluate_block"]
 CATEGORICAL_ORDER = tuple(cat for cat, _ in GROUPS.values())
 INPUT_ORDER = tuple(DesignInputs._fields) + CATEGORICAL_ORDER
 
-MetalProperties = _GROUP_TYPES["metal"]
-CathodeProperties = _GROUP_TYPES["cathode"]
-CollectorProperties = _GROUP_TYPES["collector"]
-CoatingProperties = _GROUP_TYPES["coating"]
-ElectrolyteProperties = _GROUP_TYPES["electrolyte"]
-SeparatorProperties = _GROUP_TYPES["separator"]
-PackagingProperties = _GROUP_TYPES["packaging"]
-AnodeProperties = _GROUP_TYPES["anode"]
 
 
 def _cache_dir() -> str:
@@ -102,149 +93,25 @@ _previous_cache_dir = numba.config.CACHE_DIR
 numba.config.CACHE_DIR = _cache_dir()
 
 
-#: designs per tile: the compute loop runs over exactly this many (a multiple of
-#: the vector width, so no design is ever evaluated by a scalar remainder loop)
-TILE = 64
-#: distance between rows of the tile buffer, in doubles: a little more than
-#: TILE so that rows do not start at the same offset modulo 4 KiB (a store to
-#: one row and a load from another at that distance make the CPU wait on a
-#: false dependency)
-STRIDE = TILE + 4
+#: designs per tile (TILE: the compute loop runs over exactly this many, a multiple
+#: of the vector width, so no design is ever evaluated by a scalar remainder loop),
+#: the distance between rows of the tile buffer in doubles (STRIDE: a little more
+#: than TILE so that rows do not start at the same offset modulo 4 KiB, where a
+#: store to one row and a load from another make the CPU wait on a false
+#: dependency), and the buffer's row layout: all from the generated row I/O
+#: (tools/build_kernel_io.py)
 #: what a call of the kernel computes: the whole chain; only the lifetime half
 #: (:func:`~dse.models.chain.cycling`, into ``cyc``); the rest, with the lifetime
 #: half read from ``cyc``
 _ALL, _LIFETIME, _REST = 0, 1, 2
-#: numeric inputs of the kernel: the design fields, then the derived inputs
-N_DESIGN = len(DesignInputs._fields)
-N_NUMERIC = N_DESIGN + len(DerivedInputs._fields)
-#: rows of the tile buffer: numeric inputs, looked-up properties, CE terms, outputs
-_ROW = {}
-_row = N_NUMERIC
-for _name in GROUPS:
-    _ROW[_name] = _row
-    _row += len(GROUPS[_name][1])
-_ROW["ce"] = _row
-_row += 9
-#: what the lifetime loop hands the rest of the chain (chain.Cycling, flattened)
-_ROW["cycling"] = _row
-N_CYCLING = 14
-_row += N_CYCLING
-#: 1 where the lifetime half of the design took the short series alone (Cycling.series)
-_ROW["series"] = _row
-_row += 1
-_ROW["outputs"] = _row
-N_ROWS = _row + len(Outputs._fields)
-
-_METAL = _ROW['metal']
-_CATHODE = _ROW['cathode']
-_COLLECTOR = _ROW['collector']
-_COATING = _ROW['coating']
-_ELECTROLYTE = _ROW['electrolyte']
-_SEPARATOR = _ROW['separator']
-_PACKAGING = _ROW['packaging']
-_ANODE = _ROW['anode']
 _CE = _ROW["ce"]
 _CY = _ROW["cycling"]
 _SERIES = _ROW["series"]
+_OUT = _ROW["outputs"]
 #: first buffer row of each property group, in CATEGORICAL_ORDER
 _GROUP_ROW = tuple(_ROW[name] for name in GROUPS)
 _G_COATING = tuple(GROUPS).index("coating")
 _G_ELECTROLYTE = tuple(GROUPS).index("electrolyte")
-_OUT = _ROW["outputs"]
-# _parameters reads the numeric inputs row by row, written out
-assert (N_DESIGN, N_NUMERIC) == (15, 19), "update _parameters' reads of the design and derived rows"
-
-
-@register_jitable
-def _at(buf, row, i):  # pragma: no cover - compiled
-    return buf[row * STRIDE + i]
-
-
-@register_jitable(error_model="numpy")
-def _parameters(buf, i):  # pragma: no cover - compiled
-    """:class:`Parameters` of design ``i`` of the tile."""
-    d = DesignInputs(_at(buf, 0, i), _at(buf, 1, i), _at(buf, 2, i), _at(buf, 3, i), _at(buf, 4, i), _at(buf, 5, i),
-        _at(buf, 6, i), _at(buf, 7, i), _at(buf, 8, i), _at(buf, 9, i), _at(buf, 10, i), _at(buf, 11, i),
-        _at(buf, 12, i), _at(buf, 13, i), _at(buf, 14, i))
-    derived = DerivedInputs(_at(buf, N_DESIGN, i), _at(buf, N_DESIGN + 1, i), _at(buf, N_DESIGN + 2, i),
-                            _at(buf, N_DESIGN + 3, i))
-    metal = MetalProperties(_at(buf, _METAL + 0, i), _at(buf, _METAL + 1, i), _at(buf, _METAL + 2, i),
-        _at(buf, _METAL + 3, i), _at(buf, _METAL + 4, i), _at(buf, _METAL + 5, i), _at(buf, _METAL + 6, i))
-    cathode = CathodeProperties(_at(buf, _CATHODE + 0, i), _at(buf, _CATHODE + 1, i), _at(buf, _CATHODE + 2, i),
-        _at(buf, _CATHODE + 3, i), _at(buf, _CATHODE + 4, i), _at(buf, _CATHODE + 5, i), _at(buf, _CATHODE + 6, i),
-        _at(buf, _CATHODE + 7, i), _at(buf, _CATHODE + 8, i))
-    collector = CollectorProperties(_at(buf, _COLLECTOR + 0, i), _at(buf, _COLLECTOR + 1, i),
-        _at(buf, _COLLECTOR + 2, i), _at(buf, _COLLECTOR + 3, i), _at(buf, _COLLECTOR + 4, i),
-        _at(buf, _COLLECTOR + 5, i))
-    coating = CoatingProperties(_at(buf, _COATING + 0, i), _at(buf, _COATING + 1, i), _at(buf, _COATING + 2, i),
-        _at(buf, _COATING + 3, i), _at(buf, _COATING + 4, i), _at(buf, _COATING + 5, i), _at(buf, _COATING + 6, i),
-        _at(buf, _COATING + 7, i))
-    electrolyte = ElectrolyteProperties(_at(buf, _ELECTROLYTE + 0, i), _at(buf, _ELECTROLYTE + 1, i),
-        _at(buf, _ELECTROLYTE + 2, i), _at(buf, _ELECTROLYTE + 3, i), _at(buf, _ELECTROLYTE + 4, i),
-        _at(buf, _ELECTROLYTE + 5, i), _at(buf, _ELECTROLYTE + 6, i), _at(buf, _ELECTROLYTE + 7, i),
-        _at(buf, _ELECTROLYTE + 8, i), _at(buf, _ELECTROLYTE + 9, i), _at(buf, _ELECTROLYTE + 10, i),
-        _at(buf, _ELECTROLYTE + 11, i), _at(buf, _ELECTROLYTE + 12, i))
-    separator = SeparatorProperties(_at(buf, _SEPARATOR + 0, i), _at(buf, _SEPARATOR + 1, i),
-        _at(buf, _SEPARATOR + 2, i))
-    packaging = PackagingProperties(_at(buf, _PACKAGING + 0, i), _at(buf, _PACKAGING + 1, i),
-        _at(buf, _PACKAGING + 2, i), _at(buf, _PACKAGING + 3, i), _at(buf, _PACKAGING + 4, i),
-        _at(buf, _PACKAGING + 5, i), _at(buf, _PACKAGING + 6, i), _at(buf, _PACKAGING + 7, i),
-        _at(buf, _PACKAGING + 8, i), _at(buf, _PACKAGING + 9, i), _at(buf, _PACKAGING + 10, i),
-        _at(buf, _PACKAGING + 11, i), _at(buf, _PACKAGING + 12, i))
-    anode = AnodeProperties(_at(buf, _ANODE + 0, i), _at(buf, _ANODE + 1, i), _at(buf, _ANODE + 2, i),
-        _at(buf, _ANODE + 3, i), _at(buf, _ANODE + 4, i), _at(buf, _ANODE + 5, i), _at(buf, _ANODE + 6, i))
-    ce = CeTerms(_at(buf, _CE, i), _at(buf, _CE + 1, i), (_at(buf, _CE + 2, i), _at(buf, _CE + 3, i),
-        _at(buf, _CE + 4, i), _at(buf, _CE + 5, i), _at(buf, _CE + 6, i), _at(buf, _CE + 7, i), _at(buf, _CE + 8, i)))
-    return Parameters(d, derived, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce)
-
-
-@register_jitable(inline="always", error_model="numpy")
-def _store_outputs(buf, i, r):  # pragma: no cover - compiled
-    """The :class:`Outputs` of design ``i`` into the tile's output rows."""
-    buf[(_OUT + 0) * STRIDE + i] = r.specific_energy
-    buf[(_OUT + 1) * STRIDE + i] = r.energy_density
-    buf[(_OUT + 2) * STRIDE + i] = r.specific_energy_stack
-    buf[(_OUT + 3) * STRIDE + i] = r.energy_density_stack
-    buf[(_OUT + 4) * STRIDE + i] = r.capacity
-    buf[(_OUT + 5) * STRIDE + i] = r.average_voltage
-    buf[(_OUT + 6) * STRIDE + i] = r.coulombic_efficiency
-    buf[(_OUT + 7) * STRIDE + i] = r.cycle_life
-    buf[(_OUT + 8) * STRIDE + i] = r.cycle_life_p10
-    buf[(_OUT + 9) * STRIDE + i] = r.cycle_life_p90
-    buf[(_OUT + 10) * STRIDE + i] = r.knee_cycles
-    buf[(_OUT + 11) * STRIDE + i] = r.inventory
-    buf[(_OUT + 12) * STRIDE + i] = r.lifetime_energy
-    buf[(_OUT + 13) * STRIDE + i] = r.cost
-    buf[(_OUT + 14) * STRIDE + i] = r.cost_per_cycle
-    buf[(_OUT + 15) * STRIDE + i] = r.swelling
-    buf[(_OUT + 16) * STRIDE + i] = r.plated_thickness
-    buf[(_OUT + 17) * STRIDE + i] = r.current_density
-    buf[(_OUT + 18) * STRIDE + i] = r.infeasible_reason
-    buf[(_OUT + 19) * STRIDE + i] = r.mass_positive_collector
-    buf[(_OUT + 20) * STRIDE + i] = r.mass_cathode
-    buf[(_OUT + 21) * STRIDE + i] = r.mass_separator
-    buf[(_OUT + 22) * STRIDE + i] = r.mass_electrolyte
-    buf[(_OUT + 23) * STRIDE + i] = r.mass_anode
-    buf[(_OUT + 24) * STRIDE + i] = r.mass_metal
-    buf[(_OUT + 25) * STRIDE + i] = r.mass_coating
-    buf[(_OUT + 26) * STRIDE + i] = r.mass_negative_collector
-    buf[(_OUT + 27) * STRIDE + i] = r.thickness_positive_collector
-    buf[(_OUT + 28) * STRIDE + i] = r.thickness_cathode
-    buf[(_OUT + 29) * STRIDE + i] = r.thickness_separator
-    buf[(_OUT + 30) * STRIDE + i] = r.thickness_electrolyte
-    buf[(_OUT + 31) * STRIDE + i] = r.thickness_anode
-    buf[(_OUT + 32) * STRIDE + i] = r.thickness_metal
-    buf[(_OUT + 33) * STRIDE + i] = r.thickness_coating
-    buf[(_OUT + 34) * STRIDE + i] = r.thickness_negative_collector
-    buf[(_OUT + 35) * STRIDE + i] = r.unit_mass
-    buf[(_OUT + 36) * STRIDE + i] = r.unit_thickness
-    buf[(_OUT + 37) * STRIDE + i] = r.unit_energy
-    buf[(_OUT + 38) * STRIDE + i] = r.cell_energy
-    buf[(_OUT + 39) * STRIDE + i] = r.cell_mass
-    buf[(_OUT + 40) * STRIDE + i] = r.cell_volume
-    buf[(_OUT + 41) * STRIDE + i] = r.formation_loss
-    buf[(_OUT + 42) * STRIDE + i] = r.coating_loss
-    buf[(_OUT + 43) * STRIDE + i] = r.cycled_capacity
 
 
 @register_jitable(error_model="numpy")
@@ -252,26 +119,6 @@ def _energy_tile(buf, k):  # pragma: no cover - compiled
     """The energy model alone (``evaluate(..., energy_only=True)``) for every design of the tile."""
     for i in range(TILE):
         _store_outputs(buf, i, evaluate(_parameters(buf, i), k, False, True))
-
-
-@register_jitable(inline="always", error_model="numpy")
-def _store_cycling(buf, i, cy):  # pragma: no cover - compiled
-    """The :class:`~dse.models.chain.Cycling` of design ``i`` into the tile's ``cycling`` rows."""
-    inv, life = cy.inventory, cy.life
-    buf[_CY * STRIDE + i] = cy.coulombic_efficiency
-    buf[(_CY + 1) * STRIDE + i] = inv.first_charge
-    buf[(_CY + 2) * STRIDE + i] = inv.coating_loss
-    buf[(_CY + 3) * STRIDE + i] = inv.formation_loss
-    buf[(_CY + 4) * STRIDE + i] = inv.alloyed
-    buf[(_CY + 5) * STRIDE + i] = inv.inventory
-    buf[(_CY + 6) * STRIDE + i] = life.first_capacity
-    buf[(_CY + 7) * STRIDE + i] = life.knee
-    buf[(_CY + 8) * STRIDE + i] = life.cycle_life
-    buf[(_CY + 9) * STRIDE + i] = life.delivered
-    buf[(_CY + 10) * STRIDE + i] = cy.cycle_life_low
-    buf[(_CY + 11) * STRIDE + i] = cy.cycle_life_high
-    buf[(_CY + 12) * STRIDE + i] = cy.critical_current_density
-    buf[(_CY + 13) * STRIDE + i] = cy.cycled_capacity
 
 
 @register_jitable(error_model="numpy")
@@ -312,13 +159,7 @@ def _cycling_loop(buf, k, uncertain, series_only):  # pragma: no cover - compile
 def _rest_tile(buf, k):  # pragma: no cover - compiled
     """The rest of the chain (:func:`~dse.models.chain.evaluate_cycled`) from the ``cycling`` rows."""
     for i in range(TILE):
-        cy = Cycling(
-            _at(buf, _CY, i),
-            Inventory(_at(buf, _CY + 1, i), _at(buf, _CY + 2, i), _at(buf, _CY + 3, i), _at(buf, _CY + 4, i),
-                      _at(buf, _CY + 5, i)),
-            Lifetime(_at(buf, _CY + 6, i), _at(buf, _CY + 7, i), _at(buf, _CY + 8, i), _at(buf, _CY + 9, i)),
-            _at(buf, _CY + 10, i), _at(buf, _CY + 11, i), _at(buf, _CY + 12, i), _at(buf, _CY + 13, i), True,
-        )
+        cy = _read_cycling(buf, i)
         _store_outputs(buf, i, evaluate_cycled(_parameters(buf, i), k, cy))
 
 

@@ -179,12 +179,16 @@ def _print_evaluation(ev, uncertainty: bool) -> None:
     o = ev.outputs
     title = ev.design.name or ev.design.source
     console.print(f"[bold]{_title(title)}[/bold]")
+    pouch = math.isfinite(o["cell_capacity"])
     groups = {
-        "Energy": ["specific_energy", "energy_density", "specific_energy_stack", "energy_density_stack",
-                   "capacity", "average_voltage", "plated_thickness", "swelling"],
+        "Energy": ["specific_energy", "energy_density"]
+        + (["specific_energy_system", "energy_density_system", "cell_capacity", "layers"] if pouch else [])
+        + ["specific_energy_stack", "energy_density_stack", "capacity", "average_voltage", "plated_thickness",
+           "swelling"],
         "Lifetime": ["coulombic_efficiency", "cycle_life"] + (["cycle_life_p10", "cycle_life_p90"] if uncertainty else [])
-        + ["knee_cycles", "inventory", "formation_loss", "lifetime_energy", "current_density"],
-        "Cost": ["cost", "cost_per_cycle"],
+        + ["life_limit", "inventory_life", "dry_out_life", "cathode_life", "knee_cycles", "inventory",
+           "formation_loss", "lifetime_energy", "current_density"],
+        "Cost": ["cost", "cost_per_cycle"] + (["cost_system"] if pouch else []),
     }
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("output")
@@ -198,6 +202,9 @@ def _print_evaluation(ev, uncertainty: bool) -> None:
             value = o[name]
             if name == "coulombic_efficiency" and math.isfinite(value):
                 table.add_row(f"  {name}", f"{100 * value:.3f}", "%")
+                continue
+            if name == "life_limit":
+                table.add_row(f"  {name}", ev.life_limit[0].replace("_", " "), "")
                 continue
             table.add_row(f"  {name}", _fmt(value), units)
     table.add_row("[bold]Feasibility[/bold]", "", "")
@@ -231,12 +238,17 @@ def _curve(ev, target: str) -> None:
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(n, cap, lw=1.5)
+        _, parts = ev.mechanisms(len(n))
+        ax.plot(n, cap, lw=2.0, color="black", label="capacity (every mechanism)")
+        for key, label, colour in (("inventory", "metal inventory alone", "C0"),
+                                   ("cathode", "cathode fade alone", "C2"),
+                                   ("dry_out", "electrolyte (dries out)", "C1")):
+            ax.plot(n, parts[key], lw=1.0, ls=":", color=colour, label=label)
         q = ev.outputs["capacity"]
         ax.axhline(0.8 * q, color="grey", ls="--", lw=0.8, label="80 % of first discharge")
         life = ev.outputs["cycle_life"]
         if math.isfinite(life):
-            ax.axvline(life, color="C3", lw=0.8, label=f"cycle life {life:.0f}")
+            ax.axvline(life, color="C3", lw=0.8, label=f"cycle life {life:.0f} ({ev.life_limit[0].replace('_', ' ')})")
         ax.set_xlabel("cycle")
         ax.set_ylabel("discharge capacity [mAh/cm²]")
         ax.set_title((ev.design.name or "capacity vs cycle")[:MAX_TITLE])
@@ -251,9 +263,15 @@ def _curve(ev, target: str) -> None:
     t.add_column("cycle", justify="right")
     t.add_column("capacity mAh/cm²", justify="right")
     t.add_column("retention %", justify="right")
+    _, parts = ev.mechanisms(len(n))
+    for key in ("inventory", "cathode", "dry_out"):
+        t.add_column(f"{key.replace('_', ' ')} alone %", justify="right")
     for i in range(0, len(n), step):
-        t.add_row(str(int(n[i])), f"{cap[i]:.4f}", f"{100 * cap[i] / cap[0]:.1f}")
+        t.add_row(str(int(n[i])), f"{cap[i]:.4f}", f"{100 * cap[i] / cap[0]:.1f}",
+                  *(f"{100 * parts[key][i] / cap[0]:.1f}" for key in ("inventory", "cathode", "dry_out")))
     console.print(t)
+    console.print(f"life ends at cycle {_fmt(ev.outputs['cycle_life'])}: {ev.life_limit[1]}", markup=False,
+                  highlight=False)
 
 
 # --------------------------------------------------------------------------- sweep

@@ -20,7 +20,7 @@ import numpy as np
 
 from dse.chain import ModelChain
 from dse.models.feasibility import REASONS, describe_reason
-from dse.models.lifetime import capacity_at_cycle
+from dse.models.lifetime import LIFE_LIMITS, capacity_at_cycle, capacity_curve
 from dse.spec import Design
 from dse.vocabulary import INPUTS, OUTPUTS
 
@@ -66,6 +66,12 @@ class Evaluation:
     def reasons(self) -> list[str]:
         return describe_reason(int(self.outputs["infeasible_reason"]))
 
+    @property
+    def life_limit(self) -> tuple[str, str]:
+        """Name and meaning of the mechanism that ended life (:data:`~dse.models.lifetime.LIFE_LIMITS`)."""
+        code = self.outputs.get("life_limit", 0.0)
+        return LIFE_LIMITS[int(code) if math.isfinite(code) else 0]
+
     def breakdown(self) -> dict[str, dict[str, float]]:
         """Per-layer areal mass (as assembled) [mg/cm²] and thickness (full charge) [µm]."""
         return {
@@ -75,13 +81,32 @@ class Evaluation:
 
     def curve(self, cycles: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Discharge capacity [mAh/cm²] per cycle, up to end of life (or ``cycles``)."""
-        life = self.outputs["cycle_life"]
+        n, mechanisms = self.mechanisms(cycles)
+        return n, mechanisms["capacity"]
+
+    def mechanisms(self, cycles: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Capacity per cycle and what each mechanism alone would leave [mAh/cm²].
+
+        ``capacity`` (every mechanism, :func:`~dse.models.lifetime.capacity_curve`),
+        ``inventory`` (the metal inventory alone), ``cathode`` (the cathode's fade
+        alone) and ``dry_out`` (the capacity while the electrolyte lasts: q, then 0).
+        """
+        o = self.outputs
+        life = o["cycle_life"]
         if cycles is None:
             cycles = int(min(max(life * 1.25, 10), 100_000)) if math.isfinite(life) else 100
         n = np.arange(1, cycles + 1, dtype=float)
-        cap = capacity_at_cycle(n, self.outputs["inventory"], self.outputs["cycled_capacity"],
-                                self.outputs["coulombic_efficiency"])
-        return n, np.asarray(cap, dtype=float)
+        q = o["cycled_capacity"]
+        dry = o["dry_out_life"] if math.isfinite(o["dry_out_life"]) else np.inf
+        fade = o["cathode_fade"] if math.isfinite(o["cathode_fade"]) else 0.0
+        inventory = o["cyclable_inventory"] if math.isfinite(o["cyclable_inventory"]) else o["inventory"]
+        ce = o["coulombic_efficiency"]
+        return n, {
+            "capacity": np.asarray(capacity_curve(n, inventory, q, ce, fade, dry), dtype=float),
+            "inventory": np.asarray(capacity_at_cycle(n, inventory, q, ce), dtype=float),
+            "cathode": q * np.exp((n - 1.0) * np.log1p(-fade)),
+            "dry_out": np.where(n <= dry, q, 0.0),
+        }
 
     def to_dict(self) -> dict:
         """JSON-ready: inputs, outputs with units, breakdown, feasibility, provenance."""
@@ -95,6 +120,7 @@ class Evaluation:
             units = OUTPUTS[name].units if name in OUTPUTS else EXTRA_UNITS.get(name, "")
             outputs[name] = {"value": clean(value), "units": units}
         outputs["feasible"] = {"value": self.feasible, "units": ""}
+        outputs["life_limit"]["name"], outputs["life_limit"]["meaning"] = self.life_limit
         inputs = {k: {"value": v, "units": INPUTS[k].units} for k, v in self.design.inputs.items()}
         return {
             "name": self.design.name,

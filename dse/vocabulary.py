@@ -182,6 +182,8 @@ def _outputs() -> dict[str, Variable]:
         Variable("inventory_life", "1", "Cycles until the metal inventory runs out"),
         Variable("dry_out_life", "1", "Cycles until the electrolyte dries out (liquids)"),
         Variable("cathode_life", "1", "Cycles until the cathode alone fades to end of life"),
+        Variable("cyclable_inventory", "mAh/cm^2", "Metal inventory that cycles (without rate-stranded metal)"),
+        Variable("cathode_fade", "1", "Cathode capacity lost per cycle"),
         Variable("cell_capacity", "A*h", "Cell capacity"),
         Variable("layers", "1", "Repeat units in the cell"),
     ]

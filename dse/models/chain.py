@@ -54,6 +54,7 @@ from dse.models.lifetime import (
     cycle_life,
     dry_out_life,
     first_cycle_loss,
+    host_fade,
     host_fade_life,
     in_series_range,
     initial_inventory,
@@ -191,6 +192,8 @@ OUTPUT_FIELDS = (
     "inventory_life",
     "dry_out_life",
     "cathode_life",
+    "cyclable_inventory",
+    "cathode_fade",
     # per-layer breakdown of the repeat unit (mass as assembled, thickness at full charge)
     "mass_positive_collector",
     "mass_cathode",
@@ -549,6 +552,7 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
         cost, select(baseline, nan, cost / cycles), cost_system, swelling, metal.thickness, current_density, reason,
         select((reason == 0.0) & (baseline == False), limit, 0.0),  # noqa: E712 (scalar-safe in numba)
         select(baseline, nan, inventory_life), select(baseline | solid, nan, dry), select(baseline, nan, host_life),
+        select(baseline, nan, cyclable), select(baseline, nan, host_fade(c.fade_per_cycle, d.depth_of_discharge)),
         positive.mass, cathode_mass, separator.mass, liquid, host.mass, excess_metal_mass, coating.mass,
         negative.mass,
         positive.thickness, cathode_thickness, separator.thickness, excess_liquid, host.thickness,

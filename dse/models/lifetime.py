@@ -36,7 +36,7 @@ from dse.models._ufuncs import (
 
 __all__ = ["Inventory", "initial_inventory", "Lifetime", "cycle_life", "capacity_at_cycle", "first_cycle_loss",
            "SERIES_LOSS", "in_series_range", "LIFE_LIMITS", "cycle_hours", "calendar_loss", "host_fade_life",
-           "dry_out_life", "REFERENCE_CYCLE_HOURS", "DRY_OUT_TOLERANCE"]
+           "dry_out_life", "REFERENCE_CYCLE_HOURS", "DRY_OUT_TOLERANCE", "host_fade", "capacity_curve"]
 
 Inventory = namedtuple("Inventory", ["first_charge", "coating_loss", "formation_loss", "alloyed", "inventory"])
 Inventory.__doc__ = """Formation balance [mAh/cm²]: capacity extracted on the first
@@ -290,6 +290,16 @@ def calendar_loss(corrosion_current, hours):
 
 
 @register_jitable(error_model="numpy")
+def host_fade(fade_per_cycle, depth_of_discharge):
+    """Capacity the cathode loses per cycle of depth ``DoD``: ``f · DoD`` (at most 0.5).
+
+    >>> round(float(host_fade(1.0e-4, 0.5)), 6)
+    5e-05
+    """
+    return np.minimum(fade_per_cycle * depth_of_discharge, 0.5)
+
+
+@register_jitable(error_model="numpy")
 def host_fade_life(fade_per_cycle, depth_of_discharge, end_of_life=0.8):
     """Cycles until the cathode alone fades to ``end_of_life`` of its capacity.
 
@@ -301,7 +311,7 @@ def host_fade_life(fade_per_cycle, depth_of_discharge, end_of_life=0.8):
     >>> round(float(host_fade_life(1.0e-4, 1.0)))
     2231
     """
-    return log(end_of_life) / log1p(-np.minimum(fade_per_cycle * depth_of_discharge, 0.5))
+    return log(end_of_life) / log1p(-host_fade(fade_per_cycle, depth_of_discharge))
 
 
 @register_jitable(error_model="numpy")
@@ -335,3 +345,21 @@ def dry_out_life(liquid, pore_need, consumption, lost_per_cycle):
     budget = np.maximum(liquid - (1.0 - DRY_OUT_TOLERANCE) * pore_need, 0.0)
     rate = consumption * lost_per_cycle
     return select(rate > 0.0, budget / select(rate > 0.0, rate, 1.0), np.inf)
+
+
+@register_jitable(error_model="numpy")
+def capacity_curve(cycle, inventory, cycled_capacity, coulombic_efficiency, fade, dry_out):
+    """Discharge capacity of cycle ``cycle`` with every mechanism [mAh/cm²].
+
+    The smaller of the inventory-limited capacity (:func:`capacity_at_cycle`
+    on the inventory that cycles, at the full-cell CE) and what the cathode
+    still holds (``q · (1 - fade)**(cycle - 1)``), until the electrolyte has
+    dried out (cycle ``dry_out``), 0 after. Each mechanism is taken as if
+    alone; the first to reach the end-of-life retention ends life.
+
+    >>> round(float(capacity_curve(301, 3.0, 3.0, 0.9995, 1.0e-3, 1.0e9) / 3.0), 3)
+    0.741
+    """
+    by_inventory = capacity_at_cycle(cycle, inventory, cycled_capacity, coulombic_efficiency)
+    by_host = cycled_capacity * exp(np.maximum(cycle - 1.0, 0.0) * log1p(-fade))
+    return select(cycle <= dry_out, np.minimum(by_inventory, by_host), 0.0)

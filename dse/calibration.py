@@ -394,7 +394,8 @@ DESIGN_DEFAULTS = [
     ("metal_excess", "stated reservoir × metal thickness per capacity; else 0"),
     (
         "separator, separator_thickness, electrolyte_amount",
-        "PE, 20 µm, fill (vocabulary defaults) unless Table 5 states them; 30 µm for solids",
+        "PE, 20 µm (vocabulary defaults) and a flooded 10 g/Ah of liquid unless Table 5 states them; "
+        "30 µm for solids",
     ),
     (
         "cell_format",
@@ -543,8 +544,17 @@ def row_design(
         notes.append(f"reservoir {reservoir:g} mAh/cm² → {design['metal_excess']:.1f} µm")
     if solid:
         design["separator_thickness"] = 30.0
+    elif "electrolyte_amount" not in extras:
+        design["electrolyte_amount"] = FLOODED_ELECTROLYTE
+        notes.append(f"electrolyte amount not stated: flooded ({FLOODED_ELECTROLYTE:g} g/Ah)")
     design.update(extras)
     return design, notes
+
+
+#: electrolyte amount of a literature cell that does not state it [g/Ah]: coin and
+#: lab pouch cells are flooded (40-75 µL on a few mAh, ~10-20 g/Ah), far above what
+#: their pores need, so they do not dry out within their reported cycles
+FLOODED_ELECTROLYTE = 10.0
 
 
 # --------------------------------------------------------------------------- chain target

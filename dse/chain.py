@@ -80,9 +80,10 @@ def _group_values(catalogue: Catalogue, kind: str, id: str) -> list[float]:
         return [v(kind, id, f) for f in ("density", "porosity", "price")]
     if kind == "packaging":
         return [float(e.format == "pouch")] + [v(kind, id, f) for f in (
-            "max_stack_pressure", "layers", "electrode_width", "electrode_length", "seal_width",
+            "max_stack_pressure",)] + [v(kind, id, "layers", 0.0)] + [v(kind, id, f) for f in (
+            "electrode_width", "electrode_length", "seal_width",
             "laminate_thickness", "laminate_density", "laminate_price", "tab_mass", "plate_density",
-            "plate_strength", "cells_per_module")]
+            "plate_strength", "cells_per_module")] + [v(kind, id, "target_capacity", 0.0)]
     if kind == "anode":
         return [v(kind, id, f) for f in ("specific_capacity", "coating_density", "porosity", "active_fraction",
                                          "np_ratio", "voltage_offset", "price")]

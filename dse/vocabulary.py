@@ -150,10 +150,15 @@ def _inputs() -> dict[str, Variable]:
 
 def _outputs() -> dict[str, Variable]:
     v = [
-        Variable("specific_energy", "Wh/kg", "Specific energy (cell)", sense="max"),
-        Variable("energy_density", "Wh/L", "Energy density (cell)", sense="max"),
+        Variable("specific_energy", "Wh/kg", "Specific energy (cell)", sense="max",
+                 description="The cell as published: repeat units, pouch and tabs, without pressure plates."),
+        Variable("energy_density", "Wh/L", "Energy density (cell)", sense="max",
+                 description="The cell as published, without pressure plates."),
         Variable("specific_energy_stack", "Wh/kg", "Specific energy (repeat unit)"),
         Variable("energy_density_stack", "Wh/L", "Energy density (repeat unit)"),
+        Variable("specific_energy_system", "Wh/kg", "Specific energy (cell with pressure plates)",
+                 description="With its share of the end plates that hold the stack pressure."),
+        Variable("energy_density_system", "Wh/L", "Energy density (cell with pressure plates)"),
         Variable("capacity", "mAh/cm^2", "First discharge capacity"),
         Variable("average_voltage", "V", "Average discharge voltage"),
         Variable("coulombic_efficiency", "1", "Coulombic efficiency"),
@@ -165,11 +170,20 @@ def _outputs() -> dict[str, Variable]:
         Variable("lifetime_energy", "kWh/kg", "Energy delivered over life per cell mass"),
         Variable("cost", "USD/kWh", "Materials cost", sense="min"),
         Variable("cost_per_cycle", "USD/kWh", "Materials cost per cycle"),
+        Variable("cost_system", "USD/kWh", "Materials cost with pressure plates"),
         Variable("swelling", "percent", "Thickness change on charge"),
         Variable("plated_thickness", "um", "Metal thickness at full charge"),
         Variable("current_density", "mA/cm^2", "Charge current density"),
         Variable("feasible", "", "Feasible design"),
         Variable("infeasible_reason", "", "Infeasibility reason code"),
+        Variable("life_limit", "", "Mechanism that ended life",
+                 description="Code of dse.models.lifetime.LIFE_LIMITS: 1 inventory, 2 corrosion, 3 dry-out, "
+                             "4 cathode; 0 for an infeasible design."),
+        Variable("inventory_life", "1", "Cycles until the metal inventory runs out"),
+        Variable("dry_out_life", "1", "Cycles until the electrolyte dries out (liquids)"),
+        Variable("cathode_life", "1", "Cycles until the cathode alone fades to end of life"),
+        Variable("cell_capacity", "A*h", "Cell capacity"),
+        Variable("layers", "1", "Repeat units in the cell"),
     ]
     return {x.name: x for x in v}
 

@@ -45,10 +45,19 @@ SAMPLES = {
     lifetime.cycle_life: dict(inventory=3.5, cycled_capacity=3.0, coulombic_efficiency=0.998),
     lifetime.in_series_range: dict(coulombic_efficiency=0.998),
     lifetime.capacity_at_cycle: dict(cycle=100.0, inventory=3.5, cycled_capacity=3.0, coulombic_efficiency=0.998),
+    lifetime.cycle_hours: dict(depth_of_discharge=0.9, utilisation=0.95, charge_rate=0.2, discharge_rate=0.5),
+    lifetime.calendar_loss: dict(corrosion_current=1.0, hours=20.0),
+    lifetime.host_fade_life: dict(fade_per_cycle=1.0e-4, depth_of_discharge=0.8),
+    lifetime.dry_out_life: dict(liquid=8.0, pore_need=6.0, consumption=2.5, lost_per_cycle=0.01),
+    energy.discharge_voltage: dict(average_voltage=3.8, upper_cutoff_voltage=4.2, depth_of_discharge=0.8,
+                                   anode_offset=0.0),
+    energy.pouch_layers: dict(layers=20.0, target_capacity=2.0, cathode_loading=4.0, electrode_width=60.0,
+                              electrode_length=82.0),
     ce.ce_features: dict(stack_pressure=1.0, min_stack_pressure=0.0, solid=False, current_density=0.8, temperature=30.0,
-                         cathode_loading=4.0, depth_of_discharge=0.9, charge_rate=0.2, discharge_rate=0.5),
+                         decay_onset=45.0, cathode_loading=4.0, depth_of_discharge=0.9, charge_rate=0.2, discharge_rate=0.5),
     ce.ce_features_from_logs: dict(pressure_saturation=0.86, stack_pressure=1.0, min_stack_pressure=0.0, solid=False,
-                                   log_current_density=-0.2, temperature=30.0, log_cathode_loading=1.4,
+                                   log_current_density=-0.2, temperature=30.0, decay_onset=45.0,
+                                   log_cathode_loading=1.4,
                                    depth_of_discharge=0.9, log_rate_ratio=-0.9),
     ce.pressure_saturation: dict(stack_pressure=1.0),
     ce.coulombic_efficiency: dict(log_loss=-6.0),
@@ -59,16 +68,17 @@ SAMPLES = {
                                                temperature=40.0, stack_pressure=2.0),
     feasibility.infeasible_reason: dict(metal_code=0.0, cathode_metal_code=0.0, electrolyte_metal_code=1.0,
                                         collector_alloys=0.0, upper_cutoff_voltage=4.3, oxidative_limit=4.0,
-                                        temperature=25.0, min_temperature=-20.0, max_temperature=60.0, solid=True,
+                                        temperature=25.0, min_temperature=-20.0, max_temperature=60.0,
                                         current_density=1.0, ccd=0.5, stack_pressure=1.0, max_stack_pressure=10.0,
                                         electrolyte_starved=False, inventory=3.0, first_charge=3.2,
                                         valid_inputs=True, finite_outputs=True, cycle_life=500.0, cost=120.0),
 }
 # functions taking a features tuple or coefficient vectors
-_F = ce.CeFeatures(0.5, 0.0, -0.2, 0.5, 0.3, 0.1, -0.9)
-SAMPLES[ce.log_loss_mean] = dict(base=-5.5, features=_F, slopes=(-0.7, 1.5, 0.2, -0.15, -0.3, -0.5, 0.3))
-SAMPLES[ce.log_loss_variance] = dict(base_variance=0.3, base_covariance=(0.01,) * 7, features=_F,
-                                     slope_covariance=tuple(tuple(0.01 * (i == j) for j in range(7)) for i in range(7)),
+_F = ce.CeFeatures(0.5, 0.0, -0.2, 0.5, 0.0, 0.5, 0.3, 0.1, -0.9)
+_N = len(ce.FEATURE_NAMES)
+SAMPLES[ce.log_loss_mean] = dict(base=-5.5, features=_F, slopes=(-0.7, 1.5, 0.2, -0.15, 0.5, 0.7, -0.3, -0.5, 0.3))
+SAMPLES[ce.log_loss_variance] = dict(base_variance=0.3, base_covariance=(0.01,) * _N, features=_F,
+                                     slope_covariance=tuple(tuple(0.01 * (i == j) for j in range(_N)) for i in range(_N)),
                                      residual_variance=0.25)
 
 PUBLIC = [

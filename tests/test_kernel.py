@@ -177,7 +177,9 @@ def test_kernel_lifetime_sub_grid_matches_the_array_path(uncertainty):
     chain = ModelChain(uncertainty=uncertainty)
     axes = {"separator_thickness": np.array([10.0, 20.0, 30.0]), "cathode_loading": np.linspace(1.0, 8.0, 37),
             "cell_format": ["pouch", "stack"], "stack_pressure": np.array([0.0, 1.0, 3.0]),
-            "current_collector_thickness": np.linspace(4.0, 12.0, 50)}
+            "current_collector_thickness": np.linspace(4.0, 12.0, 50),
+            # electrolyte beyond the pores, so that the inventory (a lifetime-half result) ends life
+            "electrolyte_amount": np.array([4.0])}
     shape, axis_of, starts, values = _grid_block(chain, axes)
     out = chain.evaluate_block(shape, axis_of, starts, values, list(OUTPUT_FIELDS), dtype=np.float64)
     grid = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")

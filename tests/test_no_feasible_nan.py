@@ -29,14 +29,17 @@ CATALOGUE = CHAINS[True].catalogue
 METALS = CHAINS[True].ids["metal"]
 #: outputs a design may leave undefined (NaN), and when
 LIFETIME = ("coulombic_efficiency", "cycle_life", "cycle_life_p10", "cycle_life_p90", "knee_cycles",
-            "lifetime_energy", "cost_per_cycle")
-POUCH_ONLY = ("cell_energy", "cell_mass", "cell_volume")
+            "lifetime_energy", "cost_per_cycle", "inventory_life", "dry_out_life", "cathode_life")
+POUCH_ONLY = ("cell_energy", "cell_mass", "cell_volume", "cell_capacity", "layers")
+#: defined for liquid electrolytes only (a solid never dries out)
+LIQUID_ONLY = ("dry_out_life",)
 UNCERTAIN = ("cycle_life_p10", "cycle_life_p90")
 POSITIVE = ("specific_energy", "energy_density", "specific_energy_stack", "energy_density_stack", "capacity",
             "average_voltage", "inventory", "lifetime_energy", "cost", "cost_per_cycle", "current_density",
             "unit_mass", "unit_thickness", "unit_energy", "cycled_capacity", "cell_energy", "cell_mass",
-            "cell_volume")
-NON_NEGATIVE = ("swelling", "plated_thickness", "formation_loss", "coating_loss", "knee_cycles") + tuple(
+            "cell_volume", "specific_energy_system", "energy_density_system", "cost_system", "cell_capacity", "layers",
+            "inventory_life", "dry_out_life", "cathode_life")
+NON_NEGATIVE = ("swelling", "plated_thickness", "formation_loss", "coating_loss", "knee_cycles", "life_limit") + tuple(
     f for f in OUTPUT_FIELDS if f.startswith(("mass_", "thickness_")))
 
 
@@ -110,12 +113,16 @@ def check_feasible_outputs(chain: ModelChain, columns: dict[str, np.ndarray], ou
     pouch = np.asarray([CATALOGUE.get("packaging", i).format == "pouch"
                         for i in np.asarray(chain.ids["cell_format"])[columns["cell_format"].astype(int)]])
     baseline = np.asarray(chain.ids["anode"])[columns["anode"].astype(int)] != "none"
+    solid = np.asarray([CATALOGUE.get("electrolyte", i).state == "solid"
+                        for i in np.asarray(chain.ids["electrolyte"])[columns["electrolyte"].astype(int)]])
     for name in OUTPUT_FIELDS:
         defined = feasible.copy()
         if name in POUCH_ONLY:
             defined &= pouch
         if name in LIFETIME:
             defined &= ~baseline
+        if name in LIQUID_ONLY:
+            defined &= ~solid
         if name in UNCERTAIN and not chain.uncertainty:
             defined[:] = False
         v = out[name]
@@ -183,7 +190,7 @@ def _uniform_box(chain: ModelChain, n: int, seed: int) -> dict[str, np.ndarray]:
 def test_uniform_box_has_feasible_designs_and_they_are_bounded():
     """The property over a fixed sample: it must not hold vacuously (some designs are feasible)."""
     chain = CHAINS[True]
-    columns = _uniform_box(chain, 20_000, seed=4)
+    columns = _uniform_box(chain, 40_000, seed=4)
     ref, out = _both_paths(chain, columns)
     assert check_feasible_outputs(chain, columns, ref) >= 20
     assert check_feasible_outputs(chain, columns, out) >= 20

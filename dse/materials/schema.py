@@ -272,7 +272,7 @@ class Packaging(_Entry):
     """A cell format: the bare repeat unit ("stack") or a pouch cell.
 
     A pouch holds ``layers`` double-sided repeat units of the given electrode
-    size, laminate foil on both faces, a seal margin and tabs. Pressure
+    size (or as many as bring it nearest to ``target_capacity``), laminate foil on both faces, a seal margin and tabs. Pressure
     hardware (end plates shared by ``cells_per_module`` cells) is sized for the
     stack pressure; ``max_stack_pressure`` is the practical limit used by the
     feasibility rule.
@@ -292,12 +292,16 @@ class Packaging(_Entry):
     plate_density: _cited("g/cm^3", 0.1, 25) | None = None
     plate_strength: _cited("MPa", 1, 5000) | None = None
     cells_per_module: _cited("1", 1, 1000) | None = None
+    target_capacity: _cited("A*h", 0.001, 10000) | None = None
 
     @model_validator(mode="after")
     def _pouch_fields(self):
         if self.format == "pouch":
+            either = ("layers", "target_capacity")
             missing = [k for k, f in type(self).model_fields.items()
-                       if getattr(self, k) is None and f.default is None]
+                       if getattr(self, k) is None and f.default is None and k not in either]
+            if all(getattr(self, k) is None for k in either):
+                missing.append("layers or target_capacity")
             if missing:
                 raise ValueError(f"pouch format needs {missing}")
         return self

@@ -14,8 +14,8 @@ STRIDE = 68
 N_DESIGN = 15
 N_NUMERIC = 19
 N_CE = 11
-N_CYCLING = 14
-N_ROWS = 159
+N_CYCLING = 19
+N_ROWS = 174
 #: first buffer row of each block of rows
 ROW = {
     'metal': 19,
@@ -25,11 +25,11 @@ ROW = {
     'electrolyte': 50,
     'separator': 66,
     'packaging': 69,
-    'anode': 82,
-    'ce': 89,
-    'cycling': 100,
-    'series': 114,
-    'outputs': 115,
+    'anode': 83,
+    'ce': 90,
+    'cycling': 101,
+    'series': 120,
+    'outputs': 121,
 }
 
 MetalProperties = _GROUP_TYPES['metal']
@@ -68,87 +68,102 @@ def parameters(buf, i):  # pragma: no cover - compiled
     separator = SeparatorProperties(_at(buf, 66, i), _at(buf, 67, i), _at(buf, 68, i))
     packaging = PackagingProperties(_at(buf, 69, i), _at(buf, 70, i), _at(buf, 71, i), _at(buf, 72, i),
         _at(buf, 73, i), _at(buf, 74, i), _at(buf, 75, i), _at(buf, 76, i), _at(buf, 77, i), _at(buf, 78, i),
-        _at(buf, 79, i), _at(buf, 80, i), _at(buf, 81, i))
-    anode = AnodeProperties(_at(buf, 82, i), _at(buf, 83, i), _at(buf, 84, i), _at(buf, 85, i), _at(buf, 86, i),
-        _at(buf, 87, i), _at(buf, 88, i))
-    cov = (_at(buf, 91, i), _at(buf, 92, i), _at(buf, 93, i), _at(buf, 94, i), _at(buf, 95, i), _at(buf, 96, i),
-        _at(buf, 97, i), _at(buf, 98, i), _at(buf, 99, i))
-    ce = CeTerms(_at(buf, 89, i), _at(buf, 90, i), cov)
+        _at(buf, 79, i), _at(buf, 80, i), _at(buf, 81, i), _at(buf, 82, i))
+    anode = AnodeProperties(_at(buf, 83, i), _at(buf, 84, i), _at(buf, 85, i), _at(buf, 86, i), _at(buf, 87, i),
+        _at(buf, 88, i), _at(buf, 89, i))
+    cov = (_at(buf, 92, i), _at(buf, 93, i), _at(buf, 94, i), _at(buf, 95, i), _at(buf, 96, i), _at(buf, 97, i),
+        _at(buf, 98, i), _at(buf, 99, i), _at(buf, 100, i))
+    ce = CeTerms(_at(buf, 90, i), _at(buf, 91, i), cov)
     return Parameters(d, dv, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce)
 
 
 @register_jitable(inline="always", error_model="numpy")
 def store_outputs(buf, i, r):  # pragma: no cover - compiled
     """The :class:`~dse.models.chain.Outputs` of design ``i`` into the tile's output rows."""
-    buf[115 * STRIDE + i] = r.specific_energy
-    buf[116 * STRIDE + i] = r.energy_density
-    buf[117 * STRIDE + i] = r.specific_energy_stack
-    buf[118 * STRIDE + i] = r.energy_density_stack
-    buf[119 * STRIDE + i] = r.capacity
-    buf[120 * STRIDE + i] = r.average_voltage
-    buf[121 * STRIDE + i] = r.coulombic_efficiency
-    buf[122 * STRIDE + i] = r.cycle_life
-    buf[123 * STRIDE + i] = r.cycle_life_p10
-    buf[124 * STRIDE + i] = r.cycle_life_p90
-    buf[125 * STRIDE + i] = r.knee_cycles
-    buf[126 * STRIDE + i] = r.inventory
-    buf[127 * STRIDE + i] = r.lifetime_energy
-    buf[128 * STRIDE + i] = r.cost
-    buf[129 * STRIDE + i] = r.cost_per_cycle
-    buf[130 * STRIDE + i] = r.swelling
-    buf[131 * STRIDE + i] = r.plated_thickness
-    buf[132 * STRIDE + i] = r.current_density
-    buf[133 * STRIDE + i] = r.infeasible_reason
-    buf[134 * STRIDE + i] = r.mass_positive_collector
-    buf[135 * STRIDE + i] = r.mass_cathode
-    buf[136 * STRIDE + i] = r.mass_separator
-    buf[137 * STRIDE + i] = r.mass_electrolyte
-    buf[138 * STRIDE + i] = r.mass_anode
-    buf[139 * STRIDE + i] = r.mass_metal
-    buf[140 * STRIDE + i] = r.mass_coating
-    buf[141 * STRIDE + i] = r.mass_negative_collector
-    buf[142 * STRIDE + i] = r.thickness_positive_collector
-    buf[143 * STRIDE + i] = r.thickness_cathode
-    buf[144 * STRIDE + i] = r.thickness_separator
-    buf[145 * STRIDE + i] = r.thickness_electrolyte
-    buf[146 * STRIDE + i] = r.thickness_anode
-    buf[147 * STRIDE + i] = r.thickness_metal
-    buf[148 * STRIDE + i] = r.thickness_coating
-    buf[149 * STRIDE + i] = r.thickness_negative_collector
-    buf[150 * STRIDE + i] = r.unit_mass
-    buf[151 * STRIDE + i] = r.unit_thickness
-    buf[152 * STRIDE + i] = r.unit_energy
-    buf[153 * STRIDE + i] = r.cell_energy
-    buf[154 * STRIDE + i] = r.cell_mass
-    buf[155 * STRIDE + i] = r.cell_volume
-    buf[156 * STRIDE + i] = r.formation_loss
-    buf[157 * STRIDE + i] = r.coating_loss
-    buf[158 * STRIDE + i] = r.cycled_capacity
+    buf[121 * STRIDE + i] = r.specific_energy
+    buf[122 * STRIDE + i] = r.energy_density
+    buf[123 * STRIDE + i] = r.specific_energy_stack
+    buf[124 * STRIDE + i] = r.energy_density_stack
+    buf[125 * STRIDE + i] = r.specific_energy_system
+    buf[126 * STRIDE + i] = r.energy_density_system
+    buf[127 * STRIDE + i] = r.capacity
+    buf[128 * STRIDE + i] = r.average_voltage
+    buf[129 * STRIDE + i] = r.coulombic_efficiency
+    buf[130 * STRIDE + i] = r.cycle_life
+    buf[131 * STRIDE + i] = r.cycle_life_p10
+    buf[132 * STRIDE + i] = r.cycle_life_p90
+    buf[133 * STRIDE + i] = r.knee_cycles
+    buf[134 * STRIDE + i] = r.inventory
+    buf[135 * STRIDE + i] = r.lifetime_energy
+    buf[136 * STRIDE + i] = r.cost
+    buf[137 * STRIDE + i] = r.cost_per_cycle
+    buf[138 * STRIDE + i] = r.cost_system
+    buf[139 * STRIDE + i] = r.swelling
+    buf[140 * STRIDE + i] = r.plated_thickness
+    buf[141 * STRIDE + i] = r.current_density
+    buf[142 * STRIDE + i] = r.infeasible_reason
+    buf[143 * STRIDE + i] = r.life_limit
+    buf[144 * STRIDE + i] = r.inventory_life
+    buf[145 * STRIDE + i] = r.dry_out_life
+    buf[146 * STRIDE + i] = r.cathode_life
+    buf[147 * STRIDE + i] = r.mass_positive_collector
+    buf[148 * STRIDE + i] = r.mass_cathode
+    buf[149 * STRIDE + i] = r.mass_separator
+    buf[150 * STRIDE + i] = r.mass_electrolyte
+    buf[151 * STRIDE + i] = r.mass_anode
+    buf[152 * STRIDE + i] = r.mass_metal
+    buf[153 * STRIDE + i] = r.mass_coating
+    buf[154 * STRIDE + i] = r.mass_negative_collector
+    buf[155 * STRIDE + i] = r.thickness_positive_collector
+    buf[156 * STRIDE + i] = r.thickness_cathode
+    buf[157 * STRIDE + i] = r.thickness_separator
+    buf[158 * STRIDE + i] = r.thickness_electrolyte
+    buf[159 * STRIDE + i] = r.thickness_anode
+    buf[160 * STRIDE + i] = r.thickness_metal
+    buf[161 * STRIDE + i] = r.thickness_coating
+    buf[162 * STRIDE + i] = r.thickness_negative_collector
+    buf[163 * STRIDE + i] = r.unit_mass
+    buf[164 * STRIDE + i] = r.unit_thickness
+    buf[165 * STRIDE + i] = r.unit_energy
+    buf[166 * STRIDE + i] = r.cell_energy
+    buf[167 * STRIDE + i] = r.cell_mass
+    buf[168 * STRIDE + i] = r.cell_volume
+    buf[169 * STRIDE + i] = r.cell_capacity
+    buf[170 * STRIDE + i] = r.layers
+    buf[171 * STRIDE + i] = r.formation_loss
+    buf[172 * STRIDE + i] = r.coating_loss
+    buf[173 * STRIDE + i] = r.cycled_capacity
 
 
 @register_jitable(inline="always", error_model="numpy")
 def store_cycling(buf, i, cy):  # pragma: no cover - compiled
     """The :class:`~dse.models.chain.Cycling` of design ``i`` into the tile's ``cycling`` rows."""
-    buf[100 * STRIDE + i] = cy.coulombic_efficiency
-    buf[101 * STRIDE + i] = cy.inventory.first_charge
-    buf[102 * STRIDE + i] = cy.inventory.coating_loss
-    buf[103 * STRIDE + i] = cy.inventory.formation_loss
-    buf[104 * STRIDE + i] = cy.inventory.alloyed
-    buf[105 * STRIDE + i] = cy.inventory.inventory
-    buf[106 * STRIDE + i] = cy.life.first_capacity
-    buf[107 * STRIDE + i] = cy.life.knee
-    buf[108 * STRIDE + i] = cy.life.cycle_life
-    buf[109 * STRIDE + i] = cy.life.delivered
-    buf[110 * STRIDE + i] = cy.cycle_life_low
-    buf[111 * STRIDE + i] = cy.cycle_life_high
-    buf[112 * STRIDE + i] = cy.critical_current_density
-    buf[113 * STRIDE + i] = cy.cycled_capacity
+    buf[101 * STRIDE + i] = cy.coulombic_efficiency
+    buf[102 * STRIDE + i] = cy.inventory.first_charge
+    buf[103 * STRIDE + i] = cy.inventory.coating_loss
+    buf[104 * STRIDE + i] = cy.inventory.formation_loss
+    buf[105 * STRIDE + i] = cy.inventory.alloyed
+    buf[106 * STRIDE + i] = cy.inventory.inventory
+    buf[107 * STRIDE + i] = cy.life.first_capacity
+    buf[108 * STRIDE + i] = cy.life.knee
+    buf[109 * STRIDE + i] = cy.life.cycle_life
+    buf[110 * STRIDE + i] = cy.life.delivered
+    buf[111 * STRIDE + i] = cy.cycle_life_low
+    buf[112 * STRIDE + i] = cy.cycle_life_high
+    buf[113 * STRIDE + i] = cy.critical_current_density
+    buf[114 * STRIDE + i] = cy.cycled_capacity
+    buf[115 * STRIDE + i] = cy.ce_low
+    buf[116 * STRIDE + i] = cy.ce_high
+    buf[117 * STRIDE + i] = cy.host_life
+    buf[118 * STRIDE + i] = cy.calendar_loss
+    buf[119 * STRIDE + i] = cy.cyclable
 
 
 @register_jitable(inline="always", error_model="numpy")
 def read_cycling(buf, i):  # pragma: no cover - compiled
     """The :class:`~dse.models.chain.Cycling` of design ``i`` from the tile's ``cycling`` rows."""
-    return Cycling(_at(buf, 100, i),
-        Inventory(_at(buf, 101, i), _at(buf, 102, i), _at(buf, 103, i), _at(buf, 104, i), _at(buf, 105, i)),
-        Lifetime(_at(buf, 106, i), _at(buf, 107, i), _at(buf, 108, i), _at(buf, 109, i)), _at(buf, 110, i),
-        _at(buf, 111, i), _at(buf, 112, i), _at(buf, 113, i), True)
+    return Cycling(_at(buf, 101, i),
+        Inventory(_at(buf, 102, i), _at(buf, 103, i), _at(buf, 104, i), _at(buf, 105, i), _at(buf, 106, i)),
+        Lifetime(_at(buf, 107, i), _at(buf, 108, i), _at(buf, 109, i), _at(buf, 110, i)), _at(buf, 111, i),
+        _at(buf, 112, i), _at(buf, 113, i), _at(buf, 114, i), _at(buf, 115, i), _at(buf, 116, i), _at(buf, 117, i),
+        _at(buf, 118, i), _at(buf, 119, i), True)

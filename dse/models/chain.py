@@ -37,13 +37,24 @@ from dse.models.ce import (
 )
 from dse.models.constants import MAX_CATHODE_LOADING, MIN_CATHODE_LOADING
 from dse.models.cost import area_cost, cost_per_energy, mass_cost
-from dse.models.energy import energy_density, pouch_cell, specific_energy, utilisation
+from dse.models.energy import (
+    discharge_voltage,
+    energy_density,
+    pouch_cell,
+    pouch_layers,
+    specific_energy,
+    utilisation,
+)
 from dse.models.feasibility import critical_current_density, infeasible_reason
 from dse.models.lifetime import (
     Inventory,
     Lifetime,
+    calendar_loss,
+    cycle_hours,
     cycle_life,
+    dry_out_life,
     first_cycle_loss,
+    host_fade_life,
     in_series_range,
     initial_inventory,
 )
@@ -97,7 +108,8 @@ GROUPS = {
     "separator": ("separator", ("density", "porosity", "price")),
     "packaging": ("cell_format", ("pouch", "max_stack_pressure", "layers", "electrode_width", "electrode_length",
                                   "seal_width", "laminate_thickness", "laminate_density", "laminate_price",
-                                  "tab_mass", "plate_density", "plate_strength", "cells_per_module")),
+                                  "tab_mass", "plate_density", "plate_strength", "cells_per_module",
+                                  "target_capacity")),
     "anode": ("anode", ("specific_capacity", "coating_density", "porosity", "active_fraction", "np_ratio",
                         "voltage_offset", "price")),
 }
@@ -157,6 +169,8 @@ OUTPUT_FIELDS = (
     "energy_density",
     "specific_energy_stack",
     "energy_density_stack",
+    "specific_energy_system",
+    "energy_density_system",
     "capacity",
     "average_voltage",
     "coulombic_efficiency",
@@ -168,10 +182,15 @@ OUTPUT_FIELDS = (
     "lifetime_energy",
     "cost",
     "cost_per_cycle",
+    "cost_system",
     "swelling",
     "plated_thickness",
     "current_density",
     "infeasible_reason",
+    "life_limit",
+    "inventory_life",
+    "dry_out_life",
+    "cathode_life",
     # per-layer breakdown of the repeat unit (mass as assembled, thickness at full charge)
     "mass_positive_collector",
     "mass_cathode",
@@ -195,6 +214,8 @@ OUTPUT_FIELDS = (
     "cell_energy",
     "cell_mass",
     "cell_volume",
+    "cell_capacity",
+    "layers",
     "formation_loss",
     "coating_loss",
     "cycled_capacity",
@@ -204,15 +225,26 @@ Outputs.__doc__ = "Every output of :func:`evaluate` (see dse.vocabulary.OUTPUTS 
 
 
 @register_jitable(error_model="numpy")
-def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss, series_only):
-    """Inventory and cycle life at one value of ``ln(1 - CE)``."""
+def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss, series_only, calendar, stranded):
+    """Inventory and inventory-limited cycle life at one value of ``ln(1 - CE)``.
+
+    The cycle loses ``(1 - CE) · q`` to plating and stripping and ``calendar``
+    to corrosion, so the inventory recursion runs at the full-cell CE
+    ``CE - calendar / q``. Metal the cathode cannot take back at the
+    discharge rate (``stranded``) stays on the collector but is not counted
+    as a reservoir (docs/assumptions.md, "Rate and inventory").
+    """
     ce = coulombic_efficiency(log_loss)
     formation = first_cycle_loss(ce, k.formation_loss_multiplier)
     inv = initial_inventory(
         d.cathode_loading, c.first_cycle_efficiency, d.prelithiation, excess_capacity, uptake,
         k.coating_trapped_fraction, formation,
     )
-    return ce, inv, cycle_life(inv.inventory, q, ce, k.end_of_life, series_only)
+    cell_ce = np.maximum(ce - calendar / q, 0.0)
+    # (a formation that leaves no metal beyond the stranded one is refused by the no_inventory rule at the
+    # median CE; at a p10 CE it is a cell that dies at once, not an undefined one)
+    cycled = np.maximum(inv.inventory - stranded, 1.0e-12 * q)
+    return cell_ce, inv, cycle_life(cycled, q, cell_ce, k.end_of_life, series_only)
 
 
 #: the inputs :func:`cycling` depends on: design fields it reads (with their DERIVED
@@ -224,14 +256,19 @@ CYCLING_INPUTS = (
     "charge_rate", "discharge_rate", "depth_of_discharge", "metal", "cathode", "coating", "electrolyte",
 )
 Cycling = namedtuple("Cycling", ("coulombic_efficiency", "inventory", "life", "cycle_life_low", "cycle_life_high",
-                                 "critical_current_density", "cycled_capacity", "series"))
+                                 "critical_current_density", "cycled_capacity", "ce_low", "ce_high", "host_life",
+                                 "calendar_loss", "cyclable", "series"))
 #: the named tuples nested in Cycling (the kernel's row I/O flattens them)
 CYCLING_NESTED = {"inventory": Inventory, "life": Lifetime}
-Cycling.__doc__ = """What :func:`cycling` gives :func:`evaluate_cycled`: CE, :class:`Inventory`,
-:class:`Lifetime`, the p10/p90 cycle life (NaN unless asked for), the critical
-current density of the electrolyte [mA/cm²], the capacity cycled [mAh/cm²],
-and whether every cycle life of the design (p10/p90 too) was in the range of
-the short series (:func:`dse.models.lifetime.in_series_range`)."""
+Cycling.__doc__ = """What :func:`cycling` gives :func:`evaluate_cycled`: the full-cell CE
+(corrosion included), :class:`Inventory`, the inventory-limited
+:class:`Lifetime`, its p10/p90 cycle life (NaN unless asked for), the
+critical current density of the electrolyte [mA/cm²], the capacity cycled
+[mAh/cm²], the full-cell CE at p10/p90, the cathode's own cycle life, the
+calendar loss per cycle [mAh/cm²], the inventory that cycles (without the
+rate-stranded metal) [mAh/cm²], and whether every cycle life of the
+design (p10/p90 too) was in the range of the short series
+(:func:`dse.models.lifetime.in_series_range`)."""
 
 
 @register_jitable(inline="always", error_model="numpy")
@@ -247,7 +284,7 @@ def _cycled(p):
     coating = solid_layer(select(coated, d.coating_thickness, 0.0), co.density)
     uptake_specific = select(m.code < 0.5, co.uptake_li, select(m.code < 1.5, co.uptake_na, co.uptake_k))
     uptake = 1.0e-3 * coating.mass * uptake_specific
-    return q, per_capacity, excess_capacity, coated, coating, uptake
+    return q, per_capacity, excess_capacity, coated, coating, uptake, usable
 
 
 @register_jitable(inline="always", error_model="numpy")
@@ -268,13 +305,17 @@ def cycling(p, k, uncertain, energy_only=False, series_only=False):
     every design.
     """
     d, c, e = p.design, p.cathode, p.electrolyte
-    q, per_capacity, excess_capacity, coated, coating, uptake = _cycled(p)
+    q, per_capacity, excess_capacity, coated, coating, uptake, usable = _cycled(p)
     nan = np.nan
     if energy_only:
         ce = nan + 0.0 * q
         inv = initial_inventory(d.cathode_loading, c.first_cycle_efficiency, d.prelithiation, excess_capacity,
                                 uptake, k.coating_trapped_fraction, 0.0 * q)
-        return Cycling(ce, inv, Lifetime(np.minimum(q, inv.inventory), ce, ce, ce), ce, ce, ce, q, 0.0 * q == 0.0)
+        return Cycling(ce, inv, Lifetime(np.minimum(q, inv.inventory), ce, ce, ce), ce, ce, ce, q, ce, ce, ce, ce,
+                       inv.inventory, 0.0 * q == 0.0)
+    calendar = calendar_loss(e.corrosion_current,
+                             cycle_hours(d.depth_of_discharge, usable, d.charge_rate, d.discharge_rate))
+    stranded = (1.0 - usable) * d.cathode_loading
     dv = p.derived
     features = ce_features_from_logs(
         dv.pressure_saturation, d.stack_pressure, e.min_stack_pressure, e.solid > 0.5,
@@ -283,21 +324,25 @@ def cycling(p, k, uncertain, energy_only=False, series_only=False):
         dv.log_charge_rate - dv.log_discharge_rate,
     )
     mean = log_loss_mean(p.ce.base, features, k.slopes)
-    ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean, series_only)
+    ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean, series_only, calendar, stranded)
     if uncertain:
         spread = k.quantile_z * sqrt(log_loss_variance(p.ce.variance, p.ce.covariance, features,
                                                           k.slope_covariance, k.residual_variance))
-        ce_low, _, low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread, series_only)
-        ce_high, _, high = _lifetime(d, c, k, q, excess_capacity, uptake, mean - spread, series_only)
+        ce_low, _, low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread, series_only, calendar,
+                                   stranded)
+        ce_high, _, high = _lifetime(d, c, k, q, excess_capacity, uptake, mean - spread, series_only, calendar,
+                                     stranded)
         life_low = low.cycle_life
         life_high = high.cycle_life
         series = in_series_range(ce) & in_series_range(ce_low) & in_series_range(ce_high)
     else:
-        life_low = life_high = nan + 0.0 * q
+        life_low = life_high = ce_low = ce_high = nan + 0.0 * q
         series = in_series_range(ce)
     ccd = p.coating.ccd_factor * critical_current_density(e.critical_current_density, e.ccd_activation_energy,
                                                           e.ccd_pressure_scale, d.temperature, d.stack_pressure)
-    return Cycling(ce, inv, life, life_low, life_high, ccd, q, series)
+    host = np.floor(host_fade_life(c.fade_per_cycle, d.depth_of_discharge, k.end_of_life))
+    return Cycling(ce, inv, life, life_low, life_high, ccd, q, ce_low, ce_high, host, calendar,
+                   inv.inventory - stranded, series)
 
 
 @register_jitable(inline="always", error_model="numpy")
@@ -350,7 +395,7 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
         & (d.positive_collector_thickness >= 0.0) & (d.current_collector_thickness >= 0.0)
         & (d.coating_thickness >= 0.0) & (d.metal_excess >= 0.0) & (d.prelithiation >= 0.0)
         & (d.electrolyte_amount >= 0.0) & (d.separator_thickness > 0.0) & (d.stack_pressure >= 0.0)
-        & (d.temperature > -273.15) & (d.charge_rate > 0.0) & (d.discharge_rate > 0.0)
+        & (d.temperature > -273.15) & (d.charge_rate * loading > 0.0) & (d.discharge_rate * loading > 0.0)
         & (d.depth_of_discharge > 0.0) & (d.depth_of_discharge <= 1.0)
     )
 
@@ -372,10 +417,10 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
 
     # --- capacity and inventory ----------------------------------------------
     # (q is read from the lifetime half: the kernel then never recomputes the utilisation)
-    _, per_capacity, excess_capacity, coated, coating, _ = _cycled(p)
+    _, per_capacity, excess_capacity, coated, coating, _, _ = _cycled(p)
     current_density = d.charge_rate * loading
     mass_per_capacity = metal_mass_per_capacity(m.molar_mass)
-    ce, inv, life, life_low, life_high, _, q, _ = cycled
+    ce, inv, life, life_low, life_high, _, q, ce_low, ce_high, host_life, calendar, cyclable, _ = cycled
     nan = np.nan
     inventory = select(baseline, q, inv.inventory)
     first = select(baseline, q, life.first_capacity)
@@ -409,7 +454,7 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
         + coating.thickness + negative.thickness
     unit_thickness = base_thickness + metal.thickness + alloy_thickness
     discharged_thickness = base_thickness + discharged_metal.thickness + discharged_alloy
-    voltage = c.average_voltage - a.voltage_offset
+    voltage = discharge_voltage(c.average_voltage, c.upper_cutoff_voltage, d.depth_of_discharge, a.voltage_offset)
     unit_energy = first * voltage
     se_stack = specific_energy(unit_energy, unit_mass)
     ed_stack = energy_density(unit_energy, unit_thickness)
@@ -417,20 +462,41 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
 
     # --- pouch cell ----------------------------------------------------------
     is_pouch = pk.pouch > 0.5
+    layers = pouch_layers(pk.layers, pk.target_capacity, loading, pk.electrode_width, pk.electrode_length)
     pouch = pouch_cell(
-        unit_energy, unit_mass, unit_thickness, pk.layers, pk.electrode_width, pk.electrode_length,
+        unit_energy, unit_mass, unit_thickness, layers, pk.electrode_width, pk.electrode_length,
         pk.seal_width, pk.laminate_thickness, pk.laminate_density, pk.tab_mass, d.stack_pressure,
         pk.plate_density, pk.plate_strength, pk.cells_per_module,
     )
-    se_cell = select(is_pouch, 1000.0 * pouch.energy / pouch.mass, se_stack)
-    ed_cell = select(is_pouch, 1000.0 * pouch.energy / pouch.volume, ed_stack)
+    # the cell as published, without the plates that hold its pressure; the system with them
+    cell_mass = pouch.mass - pouch.hardware_mass
+    cell_volume = pouch.volume - 0.1 * pouch.hardware_thickness * pouch.footprint
+    se_cell = select(is_pouch, 1000.0 * pouch.energy / cell_mass, se_stack)
+    ed_cell = select(is_pouch, 1000.0 * pouch.energy / cell_volume, ed_stack)
+    se_system = select(is_pouch, 1000.0 * pouch.energy / pouch.mass, se_stack)
+    ed_system = select(is_pouch, 1000.0 * pouch.energy / pouch.volume, ed_stack)
 
-    # --- lifetime outputs ----------------------------------------------------
-    cycles = select(baseline, nan, life.cycle_life)
-    lifetime_energy = select(baseline, nan, 1.0e-3 * se_cell * life.delivered / first)
+    # --- lifetime: the first mechanism to end it ----------------------------
+    consumption = select(solid, 0.0, e.consumption)
+    dry = np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce) * q)), 1.0)
+    inventory_life = life.cycle_life
+    cycles_all = np.minimum(np.minimum(inventory_life, dry), host_life)
+    corroded = calendar > 0.5 * (1.0 - ce) * q
+    limit = select(inventory_life <= np.minimum(dry, host_life), select(corroded, 2.0, 1.0),
+                   select(dry <= host_life, 3.0, 4.0))
+    cycles = select(baseline, nan, cycles_all)
+    # delivered capacity up to the end of life: each cycle gives at most q
+    delivered = np.minimum(life.delivered, cycles_all * q)
+    lifetime_energy = select(baseline, nan, 1.0e-3 * se_cell * delivered / first)
+    if k.uncertainty > 0.5:
+        life_low = np.minimum(np.minimum(life_low, host_life),
+                              np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_low) * q)), 1.0))
+        life_high = np.minimum(np.minimum(life_high, host_life),
+                               np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_high) * q)),
+                                          1.0))
 
     if energy_only:
-        cost = reason = nan + 0.0 * q
+        cost = cost_system = reason = nan + 0.0 * q
     else:
         # --- cost ----------------------------------------------------------------
         inactive_mass = cathode.mass - cathode.active_mass - cathode.catholyte_mass
@@ -445,11 +511,13 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
             + mass_cost(excess_metal_mass, m.price)
         )
         electrode_area = 0.01 * pk.electrode_width * pk.electrode_length
-        pouch_cost = (pk.layers * electrode_area * unit_cost + 2.0 * area_cost(pk.laminate_price) * pouch.footprint
-                      + 1.0e-3 * k.hardware_price * pouch.hardware_mass)
+        pouch_cost = layers * electrode_area * unit_cost + 2.0 * area_cost(pk.laminate_price) * pouch.footprint
+        hardware_cost = 1.0e-3 * k.hardware_price * pouch.hardware_mass
         # USD per kWh of the cell, or of the repeat unit for a bare stack (cost_per_energy)
         cost = cost_per_energy(select(is_pouch, 1.0e-3 * pouch_cost, unit_cost),
                                select(is_pouch, pouch.energy, unit_energy))
+        cost_system = cost_per_energy(select(is_pouch, 1.0e-3 * (pouch_cost + hardware_cost), unit_cost),
+                                      select(is_pouch, pouch.energy, unit_energy))
 
         # --- feasibility ---------------------------------------------------------
         alloys = select(m.code < 0.5, cc.alloys_li, select(m.code < 1.5, cc.alloys_na, cc.alloys_k))
@@ -457,7 +525,8 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
         # (a NaN or an infinity propagates), at the price of one addition per output; the
         # per-layer masses and thicknesses are terms of unit_mass and unit_thickness
         defined = (
-            se_cell + ed_cell + se_stack + ed_stack + first + voltage + inventory + cost + swelling
+            se_cell + ed_cell + se_stack + ed_stack + se_system + ed_system + first + voltage + inventory + cost
+            + cost_system + swelling
             + metal.thickness + current_density + unit_mass + unit_thickness + discharged_thickness + unit_energy
             + inv.formation_loss + inv.coating_loss + q
             + select(is_pouch, pouch.energy + pouch.mass + pouch.volume, 0.0)
@@ -466,22 +535,27 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
         )
         reason = infeasible_reason(
             m.code, c.metal_code, e.metal_code, alloys, c.upper_cutoff_voltage, e.oxidative_limit,
-            d.temperature, e.min_temperature, e.max_temperature, solid, current_density, cycled.critical_current_density,
-            d.stack_pressure, pk.max_stack_pressure, starved, inventory, select(baseline, 0.0, inv.first_charge),
+            d.temperature, e.min_temperature, e.max_temperature, current_density, cycled.critical_current_density,
+            d.stack_pressure, pk.max_stack_pressure, starved, select(baseline, inventory, cyclable),
+            select(baseline, 0.0, inv.first_charge),
             valid, defined - defined == 0.0, cycles, cost,
         )
 
     return Outputs(
-        se_cell, ed_cell, se_stack, ed_stack, first, voltage,
+        se_cell, ed_cell, se_stack, ed_stack, se_system, ed_system, first, voltage,
         select(baseline, nan, ce), cycles,
         select(baseline, nan, life_low), select(baseline, nan, life_high),
-        select(baseline, nan, life.knee), inventory, lifetime_energy,
-        cost, select(baseline, nan, cost / cycles), swelling, metal.thickness, current_density, reason,
+        select(baseline, nan, np.minimum(life.knee, cycles_all)), inventory, lifetime_energy,
+        cost, select(baseline, nan, cost / cycles), cost_system, swelling, metal.thickness, current_density, reason,
+        select((reason == 0.0) & (baseline == False), limit, 0.0),  # noqa: E712 (scalar-safe in numba)
+        select(baseline, nan, inventory_life), select(baseline | solid, nan, dry), select(baseline, nan, host_life),
         positive.mass, cathode_mass, separator.mass, liquid, host.mass, excess_metal_mass, coating.mass,
         negative.mass,
         positive.thickness, cathode_thickness, separator.thickness, excess_liquid, host.thickness,
         metal.thickness, coating.thickness + alloy_thickness, negative.thickness,
         unit_mass, unit_thickness, unit_energy,
-        select(is_pouch, pouch.energy, nan), select(is_pouch, pouch.mass, nan), select(is_pouch, pouch.volume, nan),
+        select(is_pouch, pouch.energy, nan), select(is_pouch, cell_mass, nan), select(is_pouch, cell_volume, nan),
+        select(is_pouch, 1.0e-3 * layers * 0.01 * pk.electrode_width * pk.electrode_length * first, nan),
+        select(is_pouch, layers, nan),
         select(baseline, 0.0, inv.formation_loss), select(baseline, 0.0, inv.coating_loss), q,
     )

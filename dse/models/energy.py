@@ -10,10 +10,11 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import sqrt
+from dse.models._ufuncs import select, sqrt
 from dse.models.constants import WH_KG_PER_MWH_MG, WH_L_PER_MWH_CM2_UM
 
-__all__ = ["utilisation", "specific_energy", "energy_density", "pouch_cell", "PouchCell", "Plates", "pressure_plates"]
+__all__ = ["utilisation", "specific_energy", "energy_density", "pouch_cell", "PouchCell", "Plates", "pressure_plates",
+           "discharge_voltage", "pouch_layers"]
 
 PouchCell = namedtuple(
     "PouchCell", ["energy", "mass", "volume", "thickness", "packaging_mass", "hardware_mass", "hardware_thickness", "footprint"]
@@ -60,6 +61,42 @@ def utilisation(discharge_rate, cathode_loading, transport_current):
     x = discharge_rate * cathode_loading / transport_current
     x2 = x * x
     return 1.0 / sqrt(sqrt(1.0 + x2 * x2))
+
+
+@register_jitable(error_model="numpy")
+def discharge_voltage(average_voltage, upper_cutoff_voltage, depth_of_discharge, anode_offset):
+    """Average discharge voltage of a cycle of depth ``DoD`` from full charge [V].
+
+    The cathode's voltage is taken as falling linearly with depth from its
+    cut-off, through its full-depth average at half depth, so a cycle of
+    depth ``DoD`` averages ``V_cut - DoD · (V_cut - V_avg)``: the catalogue
+    average at full depth, higher for shallow cycles, which stay at the top
+    of charge. A host anode (graphite baseline) sits ``anode_offset`` above
+    the metal. A measured full-cell voltage is given directly by overriding
+    the cathode's ``average_voltage`` and ``upper_cutoff_voltage``
+    (docs/assumptions.md).
+
+    >>> round(float(discharge_voltage(3.8, 4.2, 1.0, 0.0)), 3), round(float(discharge_voltage(3.8, 4.2, 0.5, 0.0)), 3)
+    (3.8, 4.0)
+    """
+    return upper_cutoff_voltage - depth_of_discharge * (upper_cutoff_voltage - average_voltage) - anode_offset
+
+
+@register_jitable(error_model="numpy")
+def pouch_layers(layers, target_capacity, cathode_loading, electrode_width, electrode_length):
+    """Repeat units of a pouch cell: given, or sized to a nominal capacity.
+
+    A format with a ``target_capacity`` [Ah] (e.g. the 1, 2, 5 and 10 Ah
+    pouches of the catalogue) stacks as many repeat units as bring the
+    cathode's reversible capacity nearest to it (at least one); otherwise
+    ``layers`` is the format's fixed count.
+
+    >>> int(pouch_layers(20.0, 1.0, 4.0, 43.0, 58.0))
+    10
+    """
+    area = 0.01 * electrode_width * electrode_length
+    sized = np.maximum(np.floor(1000.0 * target_capacity / (cathode_loading * area) + 0.5), 1.0)
+    return select(target_capacity > 0.0, sized, layers)
 
 
 @register_jitable(error_model="numpy")

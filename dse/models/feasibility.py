@@ -38,7 +38,8 @@ REASONS = {
     4: ("collector_alloys", "the negative collector alloys with the metal (e.g. Al with Li)"),
     8: ("oxidative_limit", "the cathode upper cut-off exceeds the electrolyte's oxidative limit"),
     16: ("temperature_window", "the temperature is outside the electrolyte's window (e.g. polymer below 60 °C)"),
-    32: ("critical_current", "the charge current density exceeds the solid electrolyte's critical current density"),
+    32: ("critical_current", "the charge current density exceeds the electrolyte's critical current density (dendrites "
+                             "short a liquid cell; a solid one fails by voids and penetration)"),
     64: ("pressure_limit", "the stack pressure exceeds the practical limit of the cell format"),
     128: ("electrolyte_starved", "less liquid electrolyte than the pores need"),
     256: ("no_inventory", "no metal is left to cycle after formation"),
@@ -91,7 +92,6 @@ def infeasible_reason(
     temperature,
     min_temperature,
     max_temperature,
-    solid,
     current_density,
     ccd,
     stack_pressure,
@@ -122,13 +122,13 @@ def infeasible_reason(
     Al collector (alloys with Li) in a Li cell, ether limit 4.0 V below a
     4.3 V cut-off:
 
-    >>> int(infeasible_reason(0, 0, 0, 1.0, 4.3, 4.0, 25, -20, 60, False, 1.0, 1.0,
+    >>> int(infeasible_reason(0, 0, 0, 1.0, 4.3, 4.0, 25, -20, 60, 1.0, 1.0,
     ...                       0.0, 10.0, False, 3.0, 3.2, True, True, 500.0, 120.0))
     12
 
     A NaN output of an otherwise feasible design:
 
-    >>> int(infeasible_reason(0, 0, 0, 0.0, 4.3, 4.4, 25, -20, 60, False, 1.0, 1.0,
+    >>> int(infeasible_reason(0, 0, 0, 0.0, 4.3, 4.4, 25, -20, 60, 1.0, 1.0,
     ...                       0.0, 10.0, False, 3.0, 3.2, True, False, np.nan, 120.0))
     1024
     """
@@ -139,7 +139,7 @@ def infeasible_reason(
     code = code + select(collector_alloys > 0.5, 4.0, 0.0)
     code = code + select(upper_cutoff_voltage > oxidative_limit, 8.0, 0.0)
     code = code + select((temperature < min_temperature) | (temperature > max_temperature), 16.0, 0.0)
-    code = code + select(solid & (current_density > ccd), 32.0, 0.0)
+    code = code + select(current_density > ccd, 32.0, 0.0)
     code = code + select(stack_pressure > max_stack_pressure, 64.0, 0.0)
     code = code + select(electrolyte_starved, 128.0, 0.0)
     code = code + select(inventory > NO_INVENTORY_FRACTION * first_charge, 0.0, 256.0)

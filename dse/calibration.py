@@ -86,6 +86,7 @@ __all__ = [
     "catalogue_electrolytes",
     "row_design",
     "chain_retention",
+    "chain_cycling",
     "invert_chain_retention",
     "chain_targets",
     "select_rows",
@@ -558,35 +559,20 @@ CHAIN_SURPLUS = "chain keeps more than the reported retention even at CE = 90 % 
 CHAIN_NO_LOSS = "chain fades more than reported even at CE = 1 − 1e-7"
 
 
-def _evaluate_at(chain: ModelChain, inputs: Mapping[str, object], log_loss) -> physics.Outputs:
-    """The chain's outputs with ``ln(1 - CE)`` set to ``log_loss`` (surrogate bypassed).
-
-    The group term becomes ``log_loss`` and the slopes zero, so
-    :func:`dse.models.chain.evaluate` runs its own formation, inventory and
-    lifetime models at that CE.
-    """
-    params = chain.parameters(inputs)
-    log_loss = np.asarray(log_loss, dtype=float)
-    shape = np.broadcast_shapes(np.shape(params.design.cathode_loading), log_loss.shape)
-    zero = np.zeros(shape)
-    params = params._replace(
-        ce=physics.CeTerms(log_loss + zero, zero, (zero,) * len(FEATURE_NAMES))
-    )
-    constants = chain.constants._replace(slopes=(0.0,) * len(FEATURE_NAMES), uncertainty=0.0)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return physics.evaluate(params, constants)
-
-
 def chain_retention(chain: ModelChain, inputs: Mapping[str, object], log_loss, cycles):
     """Retention after ``cycles`` cycles that the chain predicts at a given CE.
 
-    ``capacity_at_cycle(cycles + 1, A(CE), q, CE) / first capacity``, where
-    the inventory ``A(CE)`` (first charge ``Q/η_c``, minus the formation loss
-    ``first_cycle_loss(CE)`` and metal trapped in the coating, plus any
-    reservoir) and the cycled capacity ``q`` (depth of discharge ×
-    utilisation × ``Q``) are those of :func:`dse.models.chain.evaluate` for
-    the design: the chain is run with ``ln(1 - CE) = log_loss`` in place of
-    the surrogate. As in ``docs/validation.md``, retention after n cycles is
+    ``capacity_at_cycle(cycles + 1, A(CE), q, CE_cell) / min(q, A(CE))``,
+    where the inventory ``A(CE)`` (first charge ``Q/η_c``, minus the
+    formation loss ``first_cycle_loss(CE)``, metal trapped in the coating and
+    metal stranded by the discharge rate, plus any reservoir), the cycled
+    capacity ``q`` (depth of discharge × utilisation × ``Q``) and the
+    full-cell ``CE_cell`` (the plating CE less the calendar corrosion of the
+    cycle's hours) are those of the chain's lifetime half
+    (:func:`dse.models.chain.cycling`) for the design, run with
+    ``ln(1 - CE) = log_loss`` in place of the surrogate. Dry-out and cathode
+    fade end a cell's life in the chain but do not shape this inventory
+    curve, so they are not part of the target. As in ``docs/validation.md``, retention after n cycles is
     the capacity of cycle n + 1 over that of cycle 1.
 
     Parameters
@@ -616,15 +602,44 @@ def chain_retention(chain: ModelChain, inputs: Mapping[str, object], log_loss, c
     >>> np.round(chain_retention(chain, inputs, np.log(0.001), [50, 150, 300]), 3).tolist()
     [1.0, 0.97, 0.835]
     """
-    out = _evaluate_at(chain, inputs, log_loss)
+    cyc = _cycling_at(chain, inputs, log_loss)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         capacity = capacity_at_cycle(
             np.asarray(cycles, dtype=float) + 1.0,
-            out.inventory,
-            out.cycled_capacity,
-            out.coulombic_efficiency,
+            cyc.cyclable,
+            cyc.cycled_capacity,
+            cyc.coulombic_efficiency,
         )
-        return np.asarray(capacity / out.capacity, dtype=float)
+        return np.asarray(capacity / np.minimum(cyc.cycled_capacity, cyc.cyclable), dtype=float)
+
+
+def _cycling_at(chain: ModelChain, inputs: Mapping[str, object], log_loss):
+    """The chain's lifetime half (:func:`dse.models.chain.cycling`) at a given ``ln(1 - CE)``.
+
+    Its ``coulombic_efficiency`` is the full-cell CE (calendar corrosion of
+    the cycle's hours included) and ``cyclable`` the inventory without the
+    metal the cathode cannot take back at the discharge rate.
+    """
+    params = chain.parameters(inputs)
+    log_loss = np.asarray(log_loss, dtype=float)
+    shape = np.broadcast_shapes(np.shape(params.design.cathode_loading), log_loss.shape)
+    zero = np.zeros(shape)
+    params = params._replace(ce=physics.CeTerms(log_loss + zero, zero, (zero,) * len(FEATURE_NAMES)))
+    constants = chain.constants._replace(slopes=(0.0,) * len(FEATURE_NAMES), uncertainty=0.0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return physics.cycling(params, constants, False)
+
+
+def chain_cycling(chain: ModelChain, inputs: Mapping[str, object]):
+    """The chain's lifetime half for designs at the surrogate's own CE (what validation reads).
+
+    >>> cyc = chain_cycling(ModelChain(uncertainty=False), {"cathode": "NMC811", "cathode_loading": 3.0})
+    >>> bool(cyc.cyclable[0] <= cyc.inventory.inventory[0])
+    True
+    """
+    params = chain.parameters(inputs)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return physics.cycling(params, chain.constants._replace(uncertainty=0.0), False)
 
 
 def invert_chain_retention(

@@ -52,13 +52,13 @@ from scipy import stats
 
 from dse.chain import ModelChain
 from dse.coefficients import DEFAULT_PATH as DEFAULT_COEFFICIENTS_PATH
-from dse.coefficients import CeCoefficients, prior_coefficients
+from dse.coefficients import CeCoefficients, constraints, prior_coefficients
 from dse.errors import CalibrationError, SpecError
-from dse.literature import load_literature, parse_flags
+from dse.literature import load_literature, parse_flags, source_keys
 from dse.materials.catalogue import Catalogue, load_catalogue
 from dse.models import chain as physics
 from dse.models.ce import FEATURE_NAMES, REFERENCE, ce_features
-from dse.models.lifetime import capacity_curve, cycle_life, first_cycle_loss
+from dse.models.lifetime import capacity_curve
 from dse.models.stack import metal_thickness_per_capacity
 from dse.spec import parse_design
 
@@ -86,12 +86,16 @@ __all__ = [
     "catalogue_electrolytes",
     "row_design",
     "chain_retention",
+    "chain_cycling",
     "invert_chain_retention",
     "chain_targets",
     "select_rows",
     "design_matrix",
     "fit_posterior",
+    "project",
+    "source_folds",
     "cross_validate",
+    "band_coverage",
     "predictive_residual_sd",
     "cycles_to_80",
     "calibrate",
@@ -565,35 +569,20 @@ CHAIN_SURPLUS = "chain keeps more than the reported retention even at CE = 90 % 
 CHAIN_NO_LOSS = "chain fades more than reported even at CE = 1 − 1e-7"
 
 
-def _evaluate_at(chain: ModelChain, inputs: Mapping[str, object], log_loss) -> physics.Outputs:
-    """The chain's outputs with ``ln(1 - CE)`` set to ``log_loss`` (surrogate bypassed).
-
-    The group term becomes ``log_loss`` and the slopes zero, so
-    :func:`dse.models.chain.evaluate` runs its own formation, inventory and
-    lifetime models at that CE.
-    """
-    params = chain.parameters(inputs)
-    log_loss = np.asarray(log_loss, dtype=float)
-    shape = np.broadcast_shapes(np.shape(params.design.cathode_loading), log_loss.shape)
-    zero = np.zeros(shape)
-    params = params._replace(
-        ce=physics.CeTerms(log_loss + zero, zero, (zero,) * len(FEATURE_NAMES))
-    )
-    constants = chain.constants._replace(slopes=(0.0,) * len(FEATURE_NAMES), uncertainty=0.0)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return physics.evaluate(params, constants)
-
-
 def chain_retention(chain: ModelChain, inputs: Mapping[str, object], log_loss, cycles):
     """Retention after ``cycles`` cycles that the chain predicts at a given CE.
 
-    ``capacity_at_cycle(cycles + 1, A(CE), q, CE) / first capacity``, where
-    the inventory ``A(CE)`` (first charge ``Q/η_c``, minus the formation loss
-    ``first_cycle_loss(CE)`` and metal trapped in the coating, plus any
-    reservoir) and the cycled capacity ``q`` (depth of discharge ×
-    utilisation × ``Q``) are those of :func:`dse.models.chain.evaluate` for
-    the design: the chain is run with ``ln(1 - CE) = log_loss`` in place of
-    the surrogate. As in ``docs/validation.md``, retention after n cycles is
+    ``capacity_at_cycle(cycles + 1, A(CE), q, CE_cell) / min(q, A(CE))``,
+    where the inventory ``A(CE)`` (first charge ``Q/η_c``, minus the
+    formation loss ``first_cycle_loss(CE)``, metal trapped in the coating and
+    metal stranded by the discharge rate, plus any reservoir), the cycled
+    capacity ``q`` (depth of discharge × utilisation × ``Q``) and the
+    full-cell ``CE_cell`` (the plating CE less the calendar corrosion of the
+    cycle's hours) are those of the chain's lifetime half
+    (:func:`dse.models.chain.cycling`) for the design, run with
+    ``ln(1 - CE) = log_loss`` in place of the surrogate. Dry-out and cathode
+    fade end a cell's life in the chain but do not shape this inventory
+    curve, so they are not part of the target. As in ``docs/validation.md``, retention after n cycles is
     the capacity of cycle n + 1 over that of cycle 1.
 
     Parameters
@@ -624,20 +613,60 @@ def chain_retention(chain: ModelChain, inputs: Mapping[str, object], log_loss, c
     >>> np.round(chain_retention(chain, inputs, np.log(0.001), [50, 150, 300]), 3).tolist()
     [0.994, 0.923, 0.755]
     """
-    out = _evaluate_at(chain, inputs, log_loss)
+    out = _outputs_at(chain, inputs, log_loss)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         # every mechanism of the chain: the inventory that cycles at the full-cell CE, the
-        # cathode's fade, the electrolyte's dry-out (a graphite baseline has none of them)
-        dry = np.where(np.isfinite(out.dry_out_life), out.dry_out_life, np.inf)
+        # cathode's fade, the electrolyte's dry-out
         capacity = capacity_curve(
             np.asarray(cycles, dtype=float) + 1.0,
-            np.where(np.isfinite(out.cyclable_inventory), out.cyclable_inventory, out.inventory),
+            out.cyclable_inventory,
             out.cycled_capacity,
             out.coulombic_efficiency,
-            np.where(np.isfinite(out.cathode_fade), out.cathode_fade, 0.0),
-            dry,
+            out.cathode_fade,
+            np.where(np.isfinite(out.dry_out_life), out.dry_out_life, np.inf),
         )
         return np.asarray(capacity / out.capacity, dtype=float)
+
+
+def _outputs_at(chain: ModelChain, inputs: Mapping[str, object], log_loss) -> physics.Outputs:
+    """Every output of the chain with ``ln(1 - CE) = log_loss`` in place of the surrogate."""
+    params = chain.parameters(inputs)
+    log_loss = np.asarray(log_loss, dtype=float)
+    shape = np.broadcast_shapes(np.shape(params.design.cathode_loading), log_loss.shape)
+    zero = np.zeros(shape)
+    params = params._replace(ce=physics.CeTerms(log_loss + zero, zero, (zero,) * len(FEATURE_NAMES)))
+    constants = chain.constants._replace(slopes=(0.0,) * len(FEATURE_NAMES), uncertainty=0.0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return physics.evaluate(params, constants)
+
+
+def _cycling_at(chain: ModelChain, inputs: Mapping[str, object], log_loss):
+    """The chain's lifetime half (:func:`dse.models.chain.cycling`) at a given ``ln(1 - CE)``.
+
+    Its ``coulombic_efficiency`` is the full-cell CE (calendar corrosion of
+    the cycle's hours included) and ``cyclable`` the inventory without the
+    metal the cathode cannot take back at the discharge rate.
+    """
+    params = chain.parameters(inputs)
+    log_loss = np.asarray(log_loss, dtype=float)
+    shape = np.broadcast_shapes(np.shape(params.design.cathode_loading), log_loss.shape)
+    zero = np.zeros(shape)
+    params = params._replace(ce=physics.CeTerms(log_loss + zero, zero, (zero,) * len(FEATURE_NAMES)))
+    constants = chain.constants._replace(slopes=(0.0,) * len(FEATURE_NAMES), uncertainty=0.0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return physics.cycling(params, constants, False)
+
+
+def chain_cycling(chain: ModelChain, inputs: Mapping[str, object]):
+    """The chain's lifetime half for designs at the surrogate's own CE (what validation reads).
+
+    >>> cyc = chain_cycling(ModelChain(uncertainty=False), {"cathode": "NMC811", "cathode_loading": 3.0})
+    >>> bool(cyc.cyclable <= cyc.inventory.inventory)
+    True
+    """
+    params = chain.parameters(inputs)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return physics.cycling(params, chain.constants._replace(uncertainty=0.0), False)
 
 
 def invert_chain_retention(
@@ -851,6 +880,7 @@ def select_rows(
     catalogue = catalogue or load_catalogue()
     rows = frame.copy()
     rows["group"] = rows["metal"].astype(str) + "/" + rows["electrolyte_family"].astype(str)
+    rows["source"] = source_keys(rows)
     rows["coating_class"] = _coating_classes(rows["coating"].astype(str), catalogue)
     flags = rows["flags"].map(parse_flags)
     reason = pd.Series("", index=rows.index, dtype=object)
@@ -942,6 +972,7 @@ def select_rows(
         "file_line",
         "seed",
         "reference",
+        "source",
         "metal",
         "group",
         "coating",
@@ -965,13 +996,14 @@ def select_rows(
 
 
 def design_matrix(used: pd.DataFrame, coefficients: CeCoefficients) -> np.ndarray:
-    """Rows of ``θ``-space: group and coating-class indicators, then features.
+    """Rows of ``θ``-space: group, coating-class and coating-material indicators, then features.
 
     Parameters
     ----------
     used : pandas.DataFrame
-        ``group``, ``coating_class`` and ``z_<feature>`` columns (as
-        :attr:`Selection.used`).
+        ``group``, ``coating_class``, ``coating`` (optional: the material,
+        whose deviation from its class applies when the coefficients have
+        one) and ``z_<feature>`` columns (as :attr:`Selection.used`).
     coefficients : CeCoefficients
         Defines the parameter order (:attr:`CeCoefficients.names`).
 
@@ -993,9 +1025,13 @@ def design_matrix(used: pd.DataFrame, coefficients: CeCoefficients) -> np.ndarra
     x = np.zeros((len(used), len(names)))
     idx = np.arange(len(used))
     x[idx, [col[g] for g in used["group"]]] = 1.0
-    for i, cls in enumerate(used["coating_class"]):
+    materials = coefficients.coating_materials
+    coatings = used["coating"] if "coating" in used else pd.Series("", index=used.index)
+    for i, (cls, coating) in enumerate(zip(used["coating_class"], coatings, strict=True)):
         if cls != "none":
             x[i, col[f"coating/{cls}"]] = 1.0
+            if materials.get(coating) == cls:
+                x[i, col[f"coating/{coating}"]] = 1.0
     for f in FEATURE_NAMES:
         x[:, col[f"slope/{f}"]] = used[f"z_{f}"].to_numpy(float)
     return x
@@ -1004,21 +1040,30 @@ def design_matrix(used: pd.DataFrame, coefficients: CeCoefficients) -> np.ndarra
 # --------------------------------------------------------------------------- fit
 @dataclass
 class Posterior:
-    """Normal posterior of ``θ`` and the fitted Student-t residual scale.
+    """Normal posterior of ``θ``, the fitted residual scale and the publication effects.
 
     Attributes
     ----------
     mean : ndarray
-        Posterior mean of ``θ``.
+        Posterior mode of ``θ`` (with constraints: the constrained mode,
+        on the bound where a constraint is active).
     covariance : ndarray
-        Posterior covariance of ``θ``.
+        Posterior covariance of ``θ`` (publication effects integrated out;
+        with active constraints, the truncation-adjusted one of
+        :func:`fit_posterior`).
     scale : float
-        Student-t scale ``s`` of the residuals of ``ln(1 - CE)`` [-].
+        Student-t scale ``s`` of the within-publication residuals of ``ln(1 - CE)`` [-].
     weights : ndarray
         Final IRLS weight of each row (1 = ordinary, → 0 = outlier).
     nu : float
         Degrees of freedom (``inf`` for Gaussian residuals).
     iterations : int
+    source_sd : float
+        Standard deviation ``τ`` of the publication effect [-] (0 without one).
+    source_effects : dict
+        Posterior mean of each publication's effect, by source key.
+    active : list of str
+        Constraints that hold with equality at the mode.
     """
 
     mean: np.ndarray
@@ -1027,11 +1072,19 @@ class Posterior:
     weights: np.ndarray
     nu: float
     iterations: int
+    source_sd: float = 0.0
+    source_effects: dict = field(default_factory=dict)
+    active: list = field(default_factory=list)
 
     @property
     def residual_sd(self) -> float:
-        """Normal sd with the same 10–90 % band (see :func:`predictive_residual_sd`)."""
+        """Normal sd with the same 10–90 % band as the within-publication t residual."""
         return predictive_residual_sd(self.scale, self.nu)
+
+    @property
+    def predictive_sd(self) -> float:
+        """Residual sd of a design from a new publication: ``sqrt(residual_sd² + τ²)``."""
+        return float(math.hypot(self.residual_sd, self.source_sd))
 
 
 def predictive_residual_sd(scale: float, nu: float = DEGREES_OF_FREEDOM) -> float:
@@ -1053,6 +1106,59 @@ def predictive_residual_sd(scale: float, nu: float = DEGREES_OF_FREEDOM) -> floa
     return float(scale * stats.t.ppf(0.9, nu) / _Z90)
 
 
+def project(mean: np.ndarray, covariance: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mode of ``N(mean, covariance)`` restricted to ``matrix @ θ >= 0``.
+
+    The quadratic programme ``min (θ - m)ᵀ Σ⁻¹ (θ - m)`` subject to
+    ``G θ >= 0`` is solved through its dual, a non-negative least-squares
+    problem in the multipliers ``λ`` (``min ½ λᵀ H λ + λᵀ G m``,
+    ``H = G Σ Gᵀ``): ``θ = m + Σ Gᵀ λ``. Single-parameter constraints that
+    are active are set exactly to their bound.
+
+    Returns
+    -------
+    theta : ndarray
+    active : ndarray of bool
+        Constraints with a positive multiplier (on their bound).
+
+    Examples
+    --------
+    A slope of 0.3 that must be <= 0, correlated with an intercept:
+
+    >>> theta, active = project(np.array([1.0, 0.3]), np.array([[1.0, 0.5], [0.5, 1.0]]), np.array([[0.0, -1.0]]))
+    >>> np.round(theta, 3).tolist(), active.tolist()
+    ([0.85, 0.0], [True])
+    """
+    from scipy.linalg import solve_triangular
+    from scipy.optimize import nnls
+
+    matrix = np.atleast_2d(np.asarray(matrix, dtype=float))
+    if matrix.size == 0 or np.all(matrix @ mean >= -1e-12):
+        return mean, np.zeros(len(matrix), dtype=bool)
+    h = matrix @ covariance @ matrix.T
+    h = 0.5 * (h + h.T) + 1e-12 * np.eye(len(h)) * max(1.0, float(np.trace(h)))
+    lower = np.linalg.cholesky(h)
+    rhs = -solve_triangular(lower, matrix @ mean, lower=True)
+    multipliers, _ = nnls(lower.T, rhs, maxiter=50 * len(h))
+    theta = mean + covariance @ matrix.T @ multipliers
+    active = multipliers > 0
+    for k in np.flatnonzero(active):
+        nonzero = np.flatnonzero(matrix[k])
+        if len(nonzero) == 1:
+            theta[nonzero[0]] = 0.0
+    return theta, active
+
+
+def _source_codes(sources, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Labels and row codes of the publications, or None when no publication has two rows."""
+    if sources is None:
+        return None
+    labels, codes, counts = np.unique(np.asarray(sources).astype(str), return_inverse=True, return_counts=True)
+    if len(codes) != n:
+        raise CalibrationError(f"{len(codes)} source keys for {n} rows")
+    return (labels, codes) if counts.max(initial=0) >= 2 else None
+
+
 def fit_posterior(
     x: np.ndarray,
     y: np.ndarray,
@@ -1060,27 +1166,61 @@ def fit_posterior(
     prior_sd: np.ndarray,
     nu: float = DEGREES_OF_FREEDOM,
     scale: float = 0.5,
-    max_iter: int = 1000,
-    tol: float = 1e-10,
+    max_iter: int = 2000,
+    tol: float = 1e-9,
+    sources: Sequence | None = None,
+    constraint: np.ndarray | None = None,
+    constraint_labels: Sequence[str] | None = None,
+    source_sd: float = 0.5,
 ) -> Posterior:
-    """Bayesian linear regression with independent normal priors and t residuals.
+    """Bayesian linear regression: normal priors, t residuals, publication effects, constraints.
 
-    Alternates (an EM algorithm for the scale-mixture form of the t):
-    the weighted normal posterior
-    ``Σ = (diag(1/sd²) + XᵀWX/s²)⁻¹``, ``μ = Σ (m/sd² + XᵀWy/s²)``;
-    expected squared residuals ``e_i = (y_i - x_i μ)² + x_i Σ x_iᵀ``;
-    weights ``w_i = (ν + 1)/(ν + e_i/s²)``; scale ``s² = Σ w_i e_i / n``.
-    With ``nu=inf`` the weights stay 1 (normal residuals, ``s`` by EM).
+    The model is ``y_i = x_i θ + b_{s(i)} + ε_i`` with ``θ ~ N(m, P)``, a
+    publication effect ``b_s ~ N(0, τ²)`` shared by the rows of publication
+    ``s`` and Student-t residuals ``ε_i ~ t_ν(0, s²)`` (scale mixture:
+    ``ε_i | w_i ~ N(0, s²/w_i)``). An EM algorithm alternates
+
+    * the weighted normal posterior of ``(θ, b)``:
+      ``Σ = (blockdiag(P⁻¹, I/τ²) + AᵀWA/s²)⁻¹``, ``μ = Σ (P⁻¹m ⊕ 0 + AᵀWy/s²)``
+      with ``A = [X, Z]`` (``Z`` the publication indicators);
+    * with ``constraint`` ``G``, the mode restricted to ``G θ >= 0``
+      (:func:`project`, in the metric of ``Σ``): the constrained M-step;
+    * expected squared residuals ``e_i = (y_i - a_i μ)² + a_i Σ a_iᵀ``,
+      weights ``w_i = (ν + 1)/(ν + e_i/s²)``, scale ``s² = Σ w_i e_i / n``
+      and ``τ² = Σ_s μ_b² / (S - Σ_s Σ_bb/τ²)`` (MacKay's fixed point of the
+      marginal likelihood; the plain EM step ``mean_s(μ_b² + Σ_bb)`` has the
+      same fixed point but crawls when ``τ`` is small),
+
+    until weights and variances settle. Publication effects are modelled
+    only when some publication has two rows or more (with one row each,
+    ``τ`` and ``s`` cannot be told apart).
+
+    The reported covariance of ``θ`` uses the expected (Fisher) information
+    of t residuals, ``(ν+1)/((ν+3) s²)`` per row, and integrates the
+    publication effects out. Where constraints are active the posterior is
+    a normal truncated at the bound; its spread across the bound is that of
+    a half-normal, so the covariance along the active directions is shrunk
+    by ``2/π``: ``Σ - (2/π) Σ Gₐᵀ (Gₐ Σ Gₐᵀ)⁻¹ Gₐ Σ``.
 
     Parameters
     ----------
     x : ndarray, shape (n, p)
     y : ndarray, shape (n,)
-    prior_mean, prior_sd : ndarray, shape (p,)
+    prior_mean : ndarray, shape (p,)
+    prior_sd : ndarray, shape (p,) or (p, p)
+        Prior sds (independent), or the prior covariance.
     nu : float, default 4
         Degrees of freedom of the residuals.
     scale : float, default 0.5
         Starting residual scale.
+    sources : sequence, optional
+        Publication key of each row (no publication effect if None).
+    constraint : ndarray, shape (k, p), optional
+        ``G`` of ``G θ >= 0`` (:func:`dse.coefficients.constraints`).
+    constraint_labels : sequence of str, optional
+        Names of the constraint rows (reported in ``Posterior.active``).
+    source_sd : float, default 0.5
+        Starting ``τ``.
 
     Returns
     -------
@@ -1094,50 +1234,107 @@ def fit_posterior(
     >>> post = fit_posterior(x, y, np.zeros(2), np.full(2, 10.0))
     >>> np.round(post.mean, 1).tolist()
     [-6.0, 0.5]
+    >>> post = fit_posterior(x, y, np.zeros(2), np.full(2, 10.0), constraint=np.array([[0.0, -1.0]]))
+    >>> float(post.mean[1])   # the slope must be <= 0: it sits on the bound
+    0.0
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
+    n, p = x.shape
     m0 = np.asarray(prior_mean, dtype=float)
-    p0 = 1.0 / np.asarray(prior_sd, dtype=float) ** 2
-    n = len(y)
+    prior = np.asarray(prior_sd, dtype=float)
+    p0 = np.linalg.inv(prior) if prior.ndim == 2 else np.diag(1.0 / prior**2)
+    p0 = 0.5 * (p0 + p0.T)
+    groups = _source_codes(sources, n)
+    n_src = 0 if groups is None else len(groups[0])
+    a = x
+    if groups is not None:
+        indicators = np.zeros((n, n_src))
+        indicators[np.arange(n), groups[1]] = 1.0
+        a = np.hstack([x, indicators])
+    g = None
+    if constraint is not None and np.size(constraint):
+        g = np.hstack([np.atleast_2d(constraint), np.zeros((len(np.atleast_2d(constraint)), n_src))])
+    labels = list(constraint_labels) if constraint_labels is not None else [f"constraint {k}" for k in
+                                                                             range(0 if g is None else len(g))]
+    prior_term = np.concatenate([p0 @ m0, np.zeros(n_src)])
+
+    def prior_precision(tau2: float) -> np.ndarray:
+        out = np.zeros((p + n_src, p + n_src))
+        out[:p, :p] = p0
+        out[p:, p:] = np.eye(n_src) / tau2
+        return out
+
     w = np.ones(n)
     s2 = float(scale) ** 2
-    mean, cov = m0.copy(), np.diag(1.0 / p0)
+    tau2 = float(source_sd) ** 2 if n_src else 0.0
+    mean = np.concatenate([m0, np.zeros(n_src)])
+    active = np.zeros(0 if g is None else len(g), dtype=bool)
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 (iteration count is reported)
-        xw = x * w[:, None]
-        precision = np.diag(p0) + x.T @ xw / s2
-        cov = np.linalg.inv(precision)
+        aw = a * w[:, None]
+        cov = np.linalg.inv(prior_precision(tau2) + a.T @ aw / s2)
         cov = 0.5 * (cov + cov.T)
-        mean = cov @ (p0 * m0 + xw.T @ y / s2)
-        e = (y - x @ mean) ** 2 + np.einsum("ij,jk,ik->i", x, cov, x)
+        mean = cov @ (prior_term + aw.T @ y / s2)
+        if g is not None:
+            mean, active = project(mean, cov, g)
+        e = (y - a @ mean) ** 2 + np.einsum("ij,jk,ik->i", a, cov, a)
         w_new = (nu + 1.0) / (nu + e / s2) if np.isfinite(nu) else np.ones(n)
         s2_new = float(np.sum(w_new * e) / n) if n else s2
-        done = abs(s2_new - s2) <= tol * s2 and np.max(np.abs(w_new - w), initial=0.0) <= 1e-8
-        w, s2 = w_new, s2_new
+        tau2_new = 0.0
+        if n_src:
+            # MacKay's fixed point of the marginal likelihood (the EM step mean(μ_b² + Σ_bb)
+            # crawls when τ is small): τ² = Σ μ_b² / (S - Σ_b Σ_bb / τ²)
+            effective = max(n_src - float(np.trace(cov[p:, p:])) / tau2, 1e-9)
+            tau2_new = min(max(float(np.sum(mean[p:] ** 2)) / effective, 1e-8), 25.0)
+        done = (abs(s2_new - s2) <= tol * s2 and abs(np.sqrt(tau2_new) - np.sqrt(tau2)) <= 1e-6
+                and np.max(np.abs(w_new - w), initial=0.0) <= 1e-8)
+        w, s2, tau2 = w_new, s2_new, tau2_new
         if done:
             break
-    # Covariance from the expected (Fisher) information of t residuals, (ν+1)/(ν+3) / s² per row:
-    # the IRLS weights locate the mode, but as a covariance they overstate the information of
-    # well-fitting rows (posterior sds too small by ~15 % on normal data).
     info = (nu + 1.0) / (nu + 3.0) if np.isfinite(nu) else 1.0
-    cov = np.linalg.inv(np.diag(p0) + info * (x.T @ x) / s2)
+    cov = np.linalg.inv(prior_precision(tau2) + info * (a.T @ a) / s2)
     cov = 0.5 * (cov + cov.T)
-    return Posterior(mean, cov, float(np.sqrt(s2)), w, float(nu), it)
+    if g is not None and active.any():
+        ga = g[active]
+        shrink = cov @ ga.T @ np.linalg.solve(ga @ cov @ ga.T, ga @ cov)
+        cov = cov - (2.0 / np.pi) * 0.5 * (shrink + shrink.T)
+    effects = dict(zip(groups[0].tolist(), mean[p:].tolist(), strict=True)) if groups is not None else {}
+    return Posterior(mean[:p].copy(), cov[:p, :p].copy(), float(np.sqrt(s2)), w, float(nu), it,
+                     float(np.sqrt(tau2)), effects, [lab for lab, on in zip(labels, active, strict=True) if on])
 
 
 def _predict(x: np.ndarray, post: Posterior) -> tuple[np.ndarray, np.ndarray]:
-    """Predictive mean and sd of ``ln(1 - CE)`` (normal, residual included)."""
+    """Predictive mean and sd of ``ln(1 - CE)`` for designs of a new publication."""
     mean = x @ post.mean
-    var = np.einsum("ij,jk,ik->i", x, post.covariance, x) + post.residual_sd**2
+    var = np.einsum("ij,jk,ik->i", x, post.covariance, x) + post.predictive_sd**2
     return mean, np.sqrt(var)
 
 
-def _folds(n: int, folds: int, seed: int) -> np.ndarray:
-    order = np.random.default_rng(seed).permutation(n)
-    fold = np.empty(n, dtype=int)
-    fold[order] = np.arange(n) % folds
-    return fold
+def source_folds(sources: Sequence, folds: int, seed: int = 0) -> np.ndarray:
+    """Fold of each row, whole publications at a time (grouped k-fold).
+
+    Publications are shuffled with ``seed``, then, largest first, each goes
+    to the fold with the fewest rows so far: the folds are balanced and no
+    publication is split between folds.
+
+    Examples
+    --------
+    >>> source_folds(["a", "a", "b", "c", "c", "c", "d"], 2).tolist()
+    [1, 1, 1, 0, 0, 0, 0]
+    """
+    labels, codes, counts = np.unique(np.asarray(sources).astype(str), return_inverse=True, return_counts=True)
+    if folds < 2 or folds > len(labels):
+        raise CalibrationError(f"folds must be between 2 and the number of sources ({len(labels)}), got {folds}")
+    order = np.random.default_rng(seed).permutation(len(labels))
+    order = order[np.argsort(-counts[order], kind="stable")]
+    load = np.zeros(folds)
+    fold_of = np.empty(len(labels), dtype=int)
+    for s in order:
+        k = int(np.argmin(load))
+        fold_of[s] = k
+        load[k] += counts[s]
+    return fold_of[codes]
 
 
 def cross_validate(
@@ -1148,11 +1345,16 @@ def cross_validate(
     folds: int = 5,
     seed: int = 0,
     nu: float = DEGREES_OF_FREEDOM,
+    sources: Sequence | None = None,
+    constraint: np.ndarray | None = None,
+    constraint_labels: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Posterior]]:
-    """k-fold cross-validated predictions of ``ln(1 - CE)``.
+    """Cross-validated predictions of ``ln(1 - CE)``, leaving whole publications out.
 
-    Rows are assigned to folds by a permutation seeded with ``seed``; each
-    fold is predicted by a fit (same priors, same method) to the others.
+    Folds come from :func:`source_folds` (each row its own publication when
+    ``sources`` is None); each fold is predicted by a fit (same priors,
+    constraints and method) to the others, as designs of a new publication:
+    the predictive sd includes the publication effect's ``τ``.
 
     Returns
     -------
@@ -1173,32 +1375,50 @@ def cross_validate(
     (True, [0, 1, 2, 3, 4])
     """
     n = len(y)
-    if folds < 2 or folds > n:
-        raise CalibrationError(f"folds must be between 2 and the number of rows ({n}), got {folds}")
-    fold = _folds(n, folds, seed)
+    keys = np.arange(n).astype(str) if sources is None else np.asarray(sources).astype(str)
+    fold = source_folds(keys, folds, seed)
     mean = np.empty(n)
     sd = np.empty(n)
     posteriors = []
     for k in range(folds):
         test = fold == k
-        post = fit_posterior(x[~test], y[~test], prior_mean, prior_sd, nu=nu)
+        post = fit_posterior(x[~test], y[~test], prior_mean, prior_sd, nu=nu,
+                             sources=None if sources is None else keys[~test], constraint=constraint,
+                             constraint_labels=constraint_labels)
         mean[test], sd[test] = _predict(x[test], post)
         posteriors.append(post)
     return mean, sd, fold, posteriors
 
 
+def band_coverage(y, mean, sd, low: float = 0.1, high: float = 0.9) -> float:
+    """Fraction of observations inside the predictive ``low``–``high`` band of ``N(mean, sd²)``.
+
+    Examples
+    --------
+    >>> band_coverage([0.0, 1.0, 3.0], 0.0, 1.0)   # the band is ±1.2816
+    0.6666666666666666
+    """
+    y, mean, sd = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (y, mean, sd)))
+    lower = mean + stats.norm.ppf(low) * sd
+    upper = mean + stats.norm.ppf(high) * sd
+    return float(np.mean((y >= lower) & (y <= upper)))
+
+
 def _scores(y: np.ndarray, pred: np.ndarray, sd: np.ndarray | None = None) -> dict[str, float]:
-    """Error summaries in ln(1 − CE) and in cycles to 80 %."""
+    """Error summaries in ln(1 − CE) and in cycles to 80 %; band coverage and width."""
     log_ratio = np.log10(cycles_to_80(pred) / cycles_to_80(y))
     out = {
         "median_abs_log_loss": float(np.median(np.abs(pred - y))),
         "rms_log_loss": float(np.sqrt(np.mean((pred - y) ** 2))),
         "median_abs_log10_n80": float(np.median(np.abs(log_ratio))),
         "within_2x_n80": float(np.mean(np.abs(log_ratio) <= np.log10(2.0))),
+        "within_1_5x_n80": float(np.mean(np.abs(log_ratio) <= np.log10(1.5))),
         "bias_log10_n80": float(np.median(log_ratio)),
     }
     if sd is not None:
-        out["coverage_p10_p90"] = float(np.mean(np.abs(pred - y) <= _Z90 * sd))
+        # cycles fall as the loss rises: p90 of life at the 10th percentile of ln(1 - CE)
+        out["coverage_p10_p90"] = band_coverage(y, pred, sd)
+        out["width_p90_p10"] = float(np.median(cycles_to_80(pred - _Z90 * sd) / cycles_to_80(pred + _Z90 * sd)))
     return out
 
 
@@ -1276,18 +1496,23 @@ class FitResult:
             f"  targets: {s['rows_target_chain']} chain (retention inverted through the model "
             f"chain), {s['rows_target_ce_n']} ce_n (retention^(1/n), no design)",
             f"  residuals: Student-t, nu = {s['nu']:g}, scale = {s['scale']:.3f}; "
-            f"normal-equivalent residual sd = {s['residual_sd']:.3f} in ln(1 - CE)",
+            f"normal-equivalent within-publication sd = {s['within_source_sd']:.3f}, publication "
+            f"effect sd = {s['source_sd']:.3f} ({s['sources']} publications); residual sd of a "
+            f"new design = {s['residual_sd']:.3f} in ln(1 - CE)",
+            f"  active constraints: {', '.join(s['active_constraints']) or 'none'}",
             "",
             "Excluded rows by reason:",
         ]
         lines += [f"  {n:4d}  {r}" for r, n in s["excluded"].items()]
         lines += [
             "",
-            "Errors (median |d ln(1-CE)|, median |log10 N80 ratio|, within 2x, p10-p90 coverage):",
+            "Errors (median |d ln(1-CE)|, median |log10 N80 ratio|, within 2x, p10-p90 coverage), "
+            "CV leaving publications out:",
         ]
         for key, label in (
             ("in_sample", "in-sample"),
             ("cross_validated", f"{s['folds']}-fold CV"),
+            ("cross_validated_unconstrained", "CV, no signs"),
             ("prior_only", "prior only"),
         ):
             e = s[key]
@@ -1321,7 +1546,7 @@ class FitResult:
                     f"[{100 * (1 - np.exp(r['y_ce_n'])):7.3f}]" if np.isfinite(r["y_ce_n"]) else ""
                 )
                 lines.append(
-                    f"  {r['row_id']:<16} {r['group']:<16} {r['target']:<10} "
+                    f"  {r['row_id']:<16} {r['source']:<12} {r['group']:<16} {r['target']:<10} "
                     f"CE {100 * r['ce_observed']:7.3f} {100 * r['ce_fitted']:7.3f} "
                     f"{100 * r['ce_cv']:7.3f} {ce_n:9}  "
                     f"N80 {r['n80_observed']:8.0f} {r['n80_fitted']:8.0f} {r['n80_cv']:8.0f}  "
@@ -1332,11 +1557,12 @@ class FitResult:
 
 # --------------------------------------------------------------------------- calibrate
 def _coefficients_from(post: Posterior, template: CeCoefficients, **extra) -> CeCoefficients:
+    # residual_sd is a new design's: within-publication residual and publication effect
     return template.model_copy(
         update={
             "mean": [float(v) for v in post.mean],
             "covariance": [[float(v) for v in row] for row in post.covariance],
-            "residual_sd": post.residual_sd,
+            "residual_sd": post.predictive_sd,
             **extra,
         }
     )
@@ -1423,22 +1649,36 @@ def calibrate(
     x = design_matrix(used, prior)
     y = used["y"].to_numpy(float)
     m0 = np.asarray(prior.mean, dtype=float)
-    s0 = np.sqrt(np.diag(np.asarray(prior.covariance, dtype=float)))
-    post = fit_posterior(x, y, m0, s0, nu=nu)
-    cv_mean, cv_sd, fold, fold_posts = cross_validate(x, y, m0, s0, folds=folds, seed=seed, nu=nu)
-    fitted, fitted_sd = _predict(x, post)
-    prior_pred = x @ m0
-    prior_sd = np.sqrt(
-        np.einsum("ij,jk,ik->i", x, np.asarray(prior.covariance), x) + prior.residual_sd**2
+    c0 = np.asarray(prior.covariance, dtype=float)
+    sources = used["source"].to_numpy(str)
+    if len(np.unique(sources)) < max(folds, 2):
+        raise CalibrationError(
+            f"only {len(np.unique(sources))} publications (need at least {max(folds, 2)} to "
+            "cross-validate by publication)", where=str(data_path)
+        )
+    matrix, labels = constraints(prior.names)
+    signs = {"constraint": matrix, "constraint_labels": labels}
+    post = fit_posterior(x, y, m0, c0, nu=nu, sources=sources, **signs)
+    cv_mean, cv_sd, fold, fold_posts = cross_validate(
+        x, y, m0, c0, folds=folds, seed=seed, nu=nu, sources=sources, **signs
     )
+    free_mean, free_sd, _, _ = cross_validate(x, y, m0, c0, folds=folds, seed=seed, nu=nu, sources=sources)
+    population, population_sd = _predict(x, post)
+    effect = np.asarray([post.source_effects.get(k, 0.0) for k in sources])
+    fitted = population + effect
+    fitted_sd = np.sqrt(np.maximum(population_sd**2 - post.source_sd**2, 0.0))
+    prior_pred = x @ m0
+    prior_sd = np.sqrt(np.einsum("ij,jk,ik->i", x, c0, x) + prior.residual_sd**2)
 
     rows = used.copy()
     rows["fitted"] = fitted
+    rows["source_effect"] = effect
     rows["residual"] = y - fitted
     rows["weight"] = post.weights
     rows["fold"] = fold
     rows["cv_mean"] = cv_mean
     rows["cv_sd"] = cv_sd
+    rows["cv_unconstrained"] = free_mean
     rows["prior_mean"] = prior_pred
     for col, src in (("ce_fitted", fitted), ("ce_cv", cv_mean), ("ce_prior", prior_pred)):
         rows[col] = 1.0 - np.exp(src)
@@ -1459,12 +1699,18 @@ def calibrate(
         "excluded": selection.reason_counts(),
         "nu": nu,
         "scale": post.scale,
-        "residual_sd": post.residual_sd,
+        "within_source_sd": post.residual_sd,
+        "source_sd": post.source_sd,
+        "sources": int(len(np.unique(sources))),
+        "sources_with_several_rows": int((pd.Series(sources).value_counts() > 1).sum()),
+        "residual_sd": post.predictive_sd,
+        "active_constraints": list(post.active),
         "iterations": post.iterations,
         "folds": folds,
         "seed": seed,
         "in_sample": _scores(y, fitted, fitted_sd),
         "cross_validated": _scores(y, cv_mean, cv_sd),
+        "cross_validated_unconstrained": _scores(y, free_mean, free_sd),
         "prior_only": _scores(y, prior_pred, prior_sd),
     }
     provenance = {
@@ -1473,9 +1719,11 @@ def calibrate(
         "rows_used": len(used),
         "date": datetime.date.today().isoformat(),
         "dse_version": __version__,
-        "method": "Bayesian linear regression, independent normal priors "
-        f"(dse.coefficients.PRIORS), "
-        f"Student-t residuals (nu={nu:g}) by EM/IRLS; {folds}-fold CV, seed {seed}; "
+        "method": "Bayesian linear regression, hierarchical normal priors (dse.coefficients.PRIORS, "
+        "METAL_SD, FAMILY_SD, MATERIAL_SD), signs and orderings enforced (constrained mode, "
+        "dse.coefficients.constraints), a normal random effect per publication, "
+        f"Student-t residuals (nu={nu:g}) by EM/IRLS; {folds}-fold CV leaving publications out, "
+        f"seed {seed}; "
         + (
             "target ln(1 - CE) at which the model chain reproduces the reported retention "
             "(rows with a design), else retention^(1/cycles)"
@@ -1493,7 +1741,12 @@ def calibrate(
         "excluded": summary["excluded"],
         "residual_scale_t": _round(post.scale),
         "nu": nu,
-        **{k: _round(summary[k]) for k in ("in_sample", "cross_validated", "prior_only")},
+        "within_source_sd": _round(post.residual_sd),
+        "source_sd": _round(post.source_sd),
+        "sources": summary["sources"],
+        "active_constraints": list(post.active),
+        **{k: _round(summary[k]) for k in ("in_sample", "cross_validated", "cross_validated_unconstrained",
+                                           "prior_only")},
         "targets": dict(zip(used["row_id"], used["target"], strict=True)),
     }
     coefficients = _coefficients_from(
@@ -1528,17 +1781,12 @@ def calibrate(
 # --------------------------------------------------------------------------- uncertainty
 def _indicator_rows(chain, coefficients: CeCoefficients) -> np.ndarray:
     """``θ``-space indicators of ``r + c`` per (electrolyte, coating) pair, in ce_table order."""
-    names = coefficients.names
     rows = []
     for e in chain.ids["electrolyte"]:
         entry = chain.catalogue.get("electrolyte", e)
         for c in chain.ids["coating"]:
-            x = np.zeros(len(names))
-            x[names.index(f"{entry.metal}/{entry.family}")] = 1.0
             cls = chain.catalogue.get("coating", c).ce_class
-            if cls != "none":
-                x[names.index(f"coating/{cls}")] = 1.0
-            rows.append(x)
+            rows.append(coefficients.base_indicator(f"{entry.metal}/{entry.family}", cls, c))
     return np.asarray(rows)
 
 
@@ -1563,9 +1811,9 @@ def sample_cycle_life(
     Draws ``samples`` coefficient vectors ``θ ~ N(μ, Σ)`` and residuals
     ``ε ~ N(0, σ²)`` and evaluates, for every design at once (arrays of
     shape ``(samples, n_designs)``, no loop over designs), ``ln(1 - CE) =
-    x θ + ε`` and the cycle life of the inventory model. The inventory is
-    rebuilt from the chain's outputs (the formation loss scales with
-    ``1 - CE``), so at the posterior mean it equals the chain's cycle life.
+    x θ + ε`` and the chain's cycle life at that CE, every mechanism
+    included (the formation loss, the inventory, dry-out and cathode fade),
+    so at the posterior mean it equals the chain's cycle life.
 
     Parameters
     ----------
@@ -1621,7 +1869,7 @@ def sample_cycle_life(
         _codes(chain, "electrolyte", inputs.get("electrolyte"), shape) * len(chain.ids["coating"])
         + _codes(chain, "coating", inputs.get("coating"), shape)
     ).ravel()
-    n0 = len(coeffs.groups) + len(coeffs.coating_classes)
+    n0 = coeffs.n_base
     x = _indicator_rows(chain, coeffs)[pair]
     x[:, n0:] = z
 
@@ -1632,21 +1880,11 @@ def sample_cycle_life(
     theta = mean + rng.standard_normal((samples, len(mean))) @ root.T
     log_loss = theta @ x.T + coeffs.residual_sd * rng.standard_normal((samples, len(x)))
 
-    flat = {
-        k: out[k].ravel()
-        for k in ("coulombic_efficiency", "formation_loss", "inventory", "cycled_capacity")
-    }
-    m = coeffs.formation_loss_multiplier
-    fraction0 = first_cycle_loss(flat["coulombic_efficiency"], m)
-    plated = np.where(
-        fraction0 > 0, flat["formation_loss"] / np.where(fraction0 > 0, fraction0, 1.0), 0.0
-    )
-    ce = 1.0 - np.exp(np.minimum(log_loss, 0.0))
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        inventory = flat["inventory"] + flat["formation_loss"] - first_cycle_loss(ce, m) * plated
-        lives = cycle_life(
-            inventory, flat["cycled_capacity"], ce, chain.constants.end_of_life
-        ).cycle_life
+    # every mechanism of the chain at each drawn CE: the chain itself, with ln(1 - CE) in place
+    # of the surrogate (one numpy evaluation of samples × designs)
+    flat_inputs = {k: np.broadcast_to(np.asarray(v), shape).ravel() if not isinstance(v, str) else v
+                   for k, v in inputs.items()}
+    lives = _outputs_at(chain, flat_inputs, log_loss).cycle_life
     # designs without a lifetime in the chain (graphite baseline, invalid inputs) stay NaN
     lives = np.where(np.isnan(out["cycle_life"].ravel()), np.nan, lives)
     q = np.quantile(lives, np.asarray(quantiles, dtype=float), axis=0)

@@ -165,7 +165,8 @@ class ModelChain:
                 )
             for c in self.ids["coating"]:
                 cls = self.catalogue.get("coating", c).ce_class
-                base, var, cov = self.coefficients.base_terms(group, cls)
+                # the coating's own deviation from its class, when the coefficients have one
+                base, var, cov = self.coefficients.base_terms(group, cls, c)
                 rows.append([base, var, *cov])
         return np.asarray(rows, dtype=np.float64)
 

@@ -2,10 +2,18 @@
 
 A coefficients file holds the posterior mean and covariance of the
 parameters of :mod:`dse.models.ce` — one reference ``ln(1 - CE)`` per
-``metal/family`` group, one effect per coating class, one slope per
-feature — plus the residual standard deviation and two formation constants.
-:mod:`dse.calibration` writes it; designs and sweeps may name one with
-``ce_coefficients: path.yaml``.
+``metal/family`` group, one effect per coating class, one deviation from
+its class per coating material, one slope per feature — plus the residual
+standard deviation (a new design's, publication effect included) and two
+formation constants. :mod:`dse.calibration` writes it; designs and sweeps
+may name one with ``ce_coefficients: path.yaml``.
+
+The priors are hierarchical (``docs/calibration.md``): the references of
+groups that share a metal or an electrolyte family are correlated a priori
+(:data:`METAL_SD`, :data:`FAMILY_SD`), so a group with few rows borrows
+from its neighbours, and a material's deviation from its class shrinks to 0
+(:data:`MATERIAL_SD`). :func:`constraints` lists the signs and orderings the
+fit enforces.
 
 >>> c = load_coefficients()
 >>> round(c.reference_ce("Li/dual-salt"), 4) > 0.99
@@ -26,12 +34,61 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dse.errors import CalibrationError
-from dse.models.ce import FEATURE_NAMES
+from dse.models.ce import FEATURE_NAMES, NET_SIGNS, SLOPE_SIGNS
 
-__all__ = ["CeCoefficients", "CE_CONSTANTS", "Prior", "PRIORS", "load_coefficients", "prior_coefficients", "DEFAULT_PATH"]
+__all__ = [
+    "CeCoefficients",
+    "CE_CONSTANTS",
+    "Prior",
+    "PRIORS",
+    "COATING_CLASSES",
+    "COATING_MATERIALS",
+    "METAL_SD",
+    "FAMILY_SD",
+    "MATERIAL_SD",
+    "ORDERING",
+    "constraints",
+    "load_coefficients",
+    "prior_coefficients",
+    "DEFAULT_PATH",
+]
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "ce_coefficients.yaml"
 COATING_CLASSES = ("alloy", "carbon", "composite")
+#: coating materials with their own deviation from the class effect (catalogue id → ce_class)
+COATING_MATERIALS = {
+    "Ag": "alloy",
+    "Au": "alloy",
+    "Bi": "alloy",
+    "In": "alloy",
+    "Mg": "alloy",
+    "Sb": "alloy",
+    "Sn": "alloy",
+    "Zn": "alloy",
+    "C": "carbon",
+    "Ag-C": "composite",
+}
+#: prior sd of the deviation shared by every group of one metal [ln(1 - CE)]
+METAL_SD = 0.45
+#: prior sd of the deviation shared by every group of one electrolyte family (all metals) [ln(1 - CE)]
+FAMILY_SD = 0.35
+#: prior sd of a coating material's deviation from its class effect [ln(1 - CE)]
+MATERIAL_SD = 0.3
+#: informative ordering of the references: ``(better, worse, basis)`` asks
+#: ``r[better] <= r[worse]`` (less loss per cycle), enforced by the fit
+ORDERING = (
+    ("Li/lhce", "Li/carbonate", "seed-000 L184: LHCE and dual-salt give homogeneous Li where LP57 does not; "
+     "seed-001 L299 LHCE keeps the HCE solvation"),
+    ("Li/hce", "Li/carbonate", "seed-001 L297: HCE gives a denser SEI; Table 4 L345 >99 %"),
+    ("Li/dual-salt", "Li/carbonate", "seed-001 L289: the dual-salt LiDFOB/LiBF4 benchmark beats LiPF6 carbonate; "
+     "seed-000 L184"),
+    ("Li/ether", "Li/carbonate", "seed-001 L285: ethers improve cycle life and CE over carbonates"),
+    ("Na/ether", "Na/carbonate", "seed-004 L137-L139: glymes >99.9 % CE; carbonates react with Na, gas"),
+    ("Na/hce", "Na/carbonate", "seed-004 L175, L231: HCE widens the window and suppresses dendrites"),
+    ("Na/lhce", "Na/carbonate", "seed-004 L175: LHCE keeps the HCE solvation"),
+    ("K/ether", "K/carbonate", "seed-003 L158-L160: carbonates are the least stable with K"),
+    ("K/hce", "K/carbonate", "seed-003 L186: concentrated KFSI/DME, anion-derived SEI"),
+)
 
 
 class Prior(BaseModel):
@@ -78,13 +135,17 @@ PRIORS: dict[str, Prior] = {
     "coating/alloy": Prior(mean=-0.3, sd=0.5, basis="seed-001 L259-L263: alloying layers lower nucleation overpotential"),
     "coating/carbon": Prior(mean=-0.2, sd=0.5, basis="seed-001 L265; seed-004 L281-L283"),
     "coating/composite": Prior(mean=-0.5, sd=0.5, basis="seed-001 L410-L419: Ag-C interlayers, >1000 cycles"),
+    **{f"coating/{m}": Prior(mean=0.0, sd=MATERIAL_SD, basis=f"{c} class effect plus a deviation shrunk to 0")
+       for m, c in COATING_MATERIALS.items()},
     "slope/pressure": Prior(mean=-0.7, sd=0.5, basis="seed-001 L330, seed-004 L347: denser deposits at 0.7-1.2 MPa"),
     "slope/contact": Prior(mean=1.5, sd=0.7, basis="seed-001 L379, L480: solids need contact pressure"),
-    "slope/current_density": Prior(mean=0.2, sd=0.3, basis="seed-003 L188: depletion at high current; seed-001 L206 nucleation"),
+    "slope/current_density": Prior(mean=0.3, sd=0.3, basis="seed-000 L216: capacity loss at greater current densities "
+                                   "(lumped, partly stripped Li); per e-fold of current density"),
     "slope/temperature": Prior(mean=-0.15, sd=0.2, basis="seed-001 L291, L618: 40 °C cycling; per 10 K"),
     "slope/cold": Prior(mean=0.5, sd=0.3, basis="seed-000 L191: below 0 °C plating turns dendritic; per 10 K below 0 °C"),
     "slope/hot": Prior(mean=0.7, sd=0.4, basis="electrolyte and SEI decay above the decay onset; per 10 K above it"),
-    "slope/areal_capacity": Prior(mean=-0.3, sd=0.3, basis="per-area SEI loss is a smaller fraction of a thicker deposit"),
+    "slope/areal_capacity": Prior(mean=-0.15, sd=0.3, basis="at fixed current density the per-area SEI loss is a "
+                                  "smaller fraction of a thicker deposit (liquids); the net loading term stays >= 0"),
     "slope/depth_of_discharge": Prior(mean=-0.5, sd=0.5, basis="seed-001 L178: partial coverage of Cu drives galvanic corrosion"),
     "slope/rate_ratio": Prior(mean=0.3, sd=0.3, basis="seed-004 L383: slow charge, fast discharge extends life"),
 }
@@ -109,6 +170,7 @@ class CeCoefficients(BaseModel):
     provenance: dict = Field(default_factory=dict)
     groups: list[str]
     coating_classes: list[str] = Field(default_factory=lambda: list(COATING_CLASSES))
+    coating_materials: dict[str, str] = Field(default_factory=dict)
     features: list[str] = Field(default_factory=lambda: list(FEATURE_NAMES))
     mean: list[float]
     covariance: list[list[float]]
@@ -119,7 +181,10 @@ class CeCoefficients(BaseModel):
 
     @model_validator(mode="after")
     def _shapes(self):
-        n = len(self.groups) + len(self.coating_classes) + len(self.features)
+        n = self.n_base + len(self.features)
+        unknown = sorted(set(self.coating_materials.values()) - set(self.coating_classes))
+        if unknown:
+            raise ValueError(f"coating_materials name unknown classes {unknown}")
         if tuple(self.features) != FEATURE_NAMES:
             raise ValueError(f"features must be {list(FEATURE_NAMES)}")
         if len(self.mean) != n:
@@ -133,8 +198,14 @@ class CeCoefficients(BaseModel):
 
     # -- parameter access ---------------------------------------------------
     @property
+    def n_base(self) -> int:
+        """Number of parameters before the slopes (groups, classes, materials)."""
+        return len(self.groups) + len(self.coating_classes) + len(self.coating_materials)
+
+    @property
     def names(self) -> list[str]:
-        return self.groups + [f"coating/{c}" for c in self.coating_classes] + [f"slope/{f}" for f in self.features]
+        return (self.groups + [f"coating/{c}" for c in self.coating_classes]
+                + [f"coating/{m}" for m in self.coating_materials] + [f"slope/{f}" for f in self.features])
 
     def index(self, name: str) -> int:
         return self.names.index(name)
@@ -145,24 +216,41 @@ class CeCoefficients(BaseModel):
 
     @property
     def slopes(self) -> tuple[float, ...]:
-        n0 = len(self.groups) + len(self.coating_classes)
-        return tuple(float(x) for x in self.mean[n0:])
+        return tuple(float(x) for x in self.mean[self.n_base:])
 
     @property
     def slope_covariance(self) -> np.ndarray:
-        n0 = len(self.groups) + len(self.coating_classes)
+        n0 = self.n_base
         return np.asarray(self.covariance, dtype=float)[n0:, n0:]
 
-    def base_terms(self, group: str, coating_class: str | None) -> tuple[float, float, tuple[float, ...]]:
-        """Mean, variance and slope covariances of ``r[group] + c[class]``."""
-        cov = np.asarray(self.covariance, dtype=float)
-        mean = np.asarray(self.mean, dtype=float)
+    def base_indicator(self, group: str, coating_class: str | None, coating: str | None = None) -> np.ndarray:
+        """``θ``-space row of ``r[group] + c[class] + d[material]`` (the material term if it has one)."""
         x = np.zeros(len(self.names))
         x[self.index(group)] = 1.0
         if coating_class and coating_class != "none":
             x[self.index(f"coating/{coating_class}")] = 1.0
-        n0 = len(self.groups) + len(self.coating_classes)
-        return float(x @ mean), float(x @ cov @ x), tuple(float(v) for v in (x @ cov)[n0:])
+            if coating in self.coating_materials and self.coating_materials[coating] == coating_class:
+                x[self.index(f"coating/{coating}")] = 1.0
+        return x
+
+    def base_terms(
+        self, group: str, coating_class: str | None, coating: str | None = None
+    ) -> tuple[float, float, tuple[float, ...]]:
+        """Mean, variance and slope covariances of ``r[group] + c[class] + d[material]``.
+
+        ``coating`` (a catalogue id) adds its material deviation when the
+        coefficients have one; an unknown material gets its class effect.
+        """
+        cov = np.asarray(self.covariance, dtype=float)
+        x = self.base_indicator(group, coating_class, coating)
+        return float(x @ np.asarray(self.mean, dtype=float)), float(x @ cov @ x), tuple(
+            float(v) for v in (x @ cov)[self.n_base:])
+
+    def violations(self, tolerance: float = 1e-9) -> list[str]:
+        """The constraints of :func:`constraints` that the mean breaks (empty: every sign holds)."""
+        matrix, labels = constraints(self.names)
+        values = matrix @ np.asarray(self.mean, dtype=float)
+        return [f"{label} ({v:.3g})" for label, v in zip(labels, values, strict=True) if v < -tolerance]
 
     def with_constants(self, constants: Mapping[str, object] | None, where: str = "overrides.ce") -> CeCoefficients:
         """A copy with some of :data:`CE_CONSTANTS` replaced, validated like a coefficients file.
@@ -209,16 +297,82 @@ class CeCoefficients(BaseModel):
         write_atomic(path, yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=120))
 
 
+def _group_covariance(groups: list[str]) -> np.ndarray:
+    """Prior covariance of the group references: metal, family and own deviations.
+
+    ``r_g = m_g + a[metal] + b[family] + u_g`` with ``a ~ N(0, METAL_SD²)``,
+    ``b ~ N(0, FAMILY_SD²)`` and ``u_g ~ N(0, sd_g² - METAL_SD² - FAMILY_SD²)``,
+    so each group keeps its prior sd ``sd_g`` and groups sharing a metal or
+    a family are correlated.
+    """
+    metal = [g.split("/")[0] for g in groups]
+    family = [g.split("/")[1] for g in groups]
+    same_metal = np.equal.outer(metal, metal).astype(float)
+    same_family = np.equal.outer(family, family).astype(float)
+    own = np.array([PRIORS[g].sd ** 2 - METAL_SD**2 - FAMILY_SD**2 for g in groups])
+    if np.any(own <= 0):
+        raise ValueError("a group prior sd is below the shared metal and family deviations")
+    return METAL_SD**2 * same_metal + FAMILY_SD**2 * same_family + np.diag(own)
+
+
+def constraints(names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Linear constraints ``G θ >= 0`` on the parameters named ``names``.
+
+    One row per signed slope (:data:`dse.models.ce.SLOPE_SIGNS`), per net
+    sign (:data:`dse.models.ce.NET_SIGNS`) and per ordering of
+    :data:`ORDERING` whose two groups are present.
+
+    Examples
+    --------
+    >>> G, labels = constraints(prior_coefficients().names)
+    >>> labels[0], labels[-1]
+    ('slope/pressure <= 0', 'K/hce <= K/carbonate')
+    >>> bool(np.all(G @ np.asarray(prior_coefficients().mean) >= 0))
+    True
+    """
+    col = {n: i for i, n in enumerate(names)}
+    rows, labels = [], []
+    for feature, sign in SLOPE_SIGNS.items():
+        if sign and f"slope/{feature}" in col:
+            g = np.zeros(len(names))
+            g[col[f"slope/{feature}"]] = sign
+            rows.append(g)
+            labels.append(f"slope/{feature} {'>=' if sign > 0 else '<='} 0")
+    for features, sign in NET_SIGNS.items():
+        if all(f"slope/{f}" in col for f in features):
+            g = np.zeros(len(names))
+            for f in features:
+                g[col[f"slope/{f}"]] = sign
+            rows.append(g)
+            labels.append(" + ".join(f"slope/{f}" for f in features) + (" >= 0" if sign > 0 else " <= 0"))
+    for better, worse, _ in ORDERING:
+        if better in col and worse in col:
+            g = np.zeros(len(names))
+            g[col[worse]], g[col[better]] = 1.0, -1.0
+            rows.append(g)
+            labels.append(f"{better} <= {worse}")
+    return np.asarray(rows, dtype=float).reshape(len(rows), len(names)), labels
+
+
 def prior_coefficients() -> CeCoefficients:
-    """Coefficients equal to the priors (used before any calibration)."""
+    """Coefficients equal to the priors (used before any calibration).
+
+    The covariance is the hierarchical one (:func:`_group_covariance` for
+    the groups; independent classes, materials and slopes).
+    """
     groups = [k for k in PRIORS if not k.startswith(("coating/", "slope/"))]
-    names = groups + [f"coating/{c}" for c in COATING_CLASSES] + [f"slope/{f}" for f in FEATURE_NAMES]
+    materials = dict(COATING_MATERIALS)
+    names = (groups + [f"coating/{c}" for c in COATING_CLASSES] + [f"coating/{m}" for m in materials]
+             + [f"slope/{f}" for f in FEATURE_NAMES])
+    covariance = np.diag([PRIORS[n].sd ** 2 for n in names])
+    covariance[: len(groups), : len(groups)] = _group_covariance(groups)
     return CeCoefficients(
         description="Prior coefficients (no data)",
         provenance={"source": "dse.coefficients.PRIORS"},
         groups=groups,
+        coating_materials=materials,
         mean=[PRIORS[n].mean for n in names],
-        covariance=np.diag([PRIORS[n].sd ** 2 for n in names]).tolist(),
+        covariance=covariance.tolist(),
         residual_sd=0.5,
         formation_loss_multiplier=15.0,
         coating_trapped_fraction=0.2,

@@ -42,6 +42,7 @@ __all__ = [
     "parse_flags",
     "has_flag",
     "file_sha256",
+    "source_keys",
 ]
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "literature.csv"
@@ -170,6 +171,59 @@ def has_flag(frame: pd.DataFrame, name: str) -> pd.Series:
     True
     """
     return frame["flags"].map(lambda s: name in parse_flags(s))
+
+
+def source_keys(frame: pd.DataFrame) -> pd.Series:
+    """The publication each row comes from, as a key shared by its rows.
+
+    Rows of one publication share conditions, methods and biases, so the
+    calibration gives each publication a random effect and cross-validates
+    by publication (``docs/calibration.md``). A review numbers its own
+    references, so the key is ``seed:reference`` (``"003:[33]"``, the
+    reference as printed, spaces removed); a row with no reference is its
+    own publication (``seed:row_id``). Rows linked by ``duplicate_of`` (the
+    same cell transcribed from two reviews) merge their publications, so a
+    publication cited by two reviews under two numbers gets one key: the
+    smallest of the merged keys.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        From :func:`load_literature` (``seed``, ``reference``, ``row_id``,
+        ``flags``).
+
+    Returns
+    -------
+    pandas.Series of str
+        Same index as ``frame``.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"seed": ["000", "000", "003", "003"], "reference": ["[33]", "[33]", "[33]", ""],
+    ...                      "row_id": ["a", "b", "c", "d"], "flags": ["", "", "duplicate_of:a", ""]})
+    >>> source_keys(rows).tolist()
+    ['000:[33]', '000:[33]', '000:[33]', '003:d']
+    """
+    seed = frame["seed"].astype(str)
+    reference = frame["reference"].astype(str).str.replace(r"\s+", "", regex=True)
+    own = seed + ":" + frame["row_id"].astype(str)
+    keys = (seed + ":" + reference).where(reference != "", own)
+    parent = {k: k for k in keys}
+
+    def root(k: str) -> str:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    key_of_row = dict(zip(frame["row_id"].astype(str), keys, strict=True))
+    for key, flags in zip(keys, frame["flags"].astype(str), strict=True):
+        target = parse_flags(flags).get("duplicate_of")
+        if target in key_of_row:
+            a, b = root(key), root(key_of_row[target])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return pd.Series([root(k) for k in keys], index=frame.index, dtype=object)
 
 
 def _read_records(text: str, where: str) -> tuple[list[str], list[tuple[int, list[str]]]]:

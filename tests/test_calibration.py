@@ -1,4 +1,4 @@
-"""CE calibration: chain targets, synthetic recovery, cross-validation, the shipped file, bands."""
+"""CE calibration: chain targets, synthetic recovery, signs, publication effects and folds, bands."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 
 from dse.calibration import (
     CHAIN_SURPLUS,
+    _outputs_at,
+    band_coverage,
     calibrate,
     chain_retention,
     cross_validate,
@@ -19,15 +21,16 @@ from dse.calibration import (
     row_design,
     sample_cycle_life,
     select_rows,
+    source_folds,
 )
 from dse.chain import ModelChain
-from dse.coefficients import DEFAULT_PATH, load_coefficients, prior_coefficients
+from dse.coefficients import DEFAULT_PATH, constraints, load_coefficients, prior_coefficients
 from dse.errors import CalibrationError
 from dse.literature import DEFAULT_PATH as LITERATURE
 from dse.literature import file_sha256, load_literature
 from dse.materials.catalogue import load_catalogue
 from dse.models.ce import FEATURE_NAMES, ce_features
-from dse.models.lifetime import capacity_at_cycle, cycle_life, first_cycle_loss
+from dse.models.lifetime import capacity_curve, cycle_life
 from dse.spec import parse_design
 from tests.conftest import ROOT
 
@@ -64,7 +67,7 @@ def _truth(prior):
         "slope/temperature": -0.2,
         "slope/cold": 0.5,
         "slope/hot": 0.6,
-        "slope/areal_capacity": -0.4,
+        "slope/areal_capacity": -0.2,  # net loading term +0.1: inside every constraint
         "slope/depth_of_discharge": -0.6,
         "slope/rate_ratio": 0.4,
     }.items():
@@ -72,18 +75,26 @@ def _truth(prior):
     return truth
 
 
-def _synthetic(path, n=400, sigma=0.3, seed=7):
-    """Rows generated from the surrogate with known coefficients, written as a user CSV."""
+def _synthetic(path, n=400, sigma=0.3, seed=7, per_source=5, tau=0.4):
+    """Rows generated from the surrogate with known coefficients, written as a user CSV.
+
+    Rows come in publications of ``per_source`` rows (``reference`` column), each with a
+    normal effect of sd ``tau`` on ln(1 - CE); a publication keeps one group, as papers do.
+    """
     prior = prior_coefficients()
     rng = np.random.default_rng(seed)
     truth = _truth(prior)
-    group = rng.choice(list(GROUPS), n)
+    sources = n // per_source
+    group = np.repeat(rng.choice(list(GROUPS), sources), per_source)
+    source = np.repeat(np.arange(sources), per_source)
     metal, family = zip(*(g.split("/") for g in group), strict=True)
     solid = np.array([GROUPS[g][0] for g in group])
     pmin = np.array([GROUPS[g][1] for g in group])
     onset = np.array([GROUPS[g][2] for g in group])
     rows = pd.DataFrame(
         {
+            "seed": "900",
+            "reference": [f"[{k}]" for k in source],
             "metal": metal,
             "electrolyte_family": family,
             "electrolyte_state": np.where(solid, "solid", "liquid"),
@@ -124,7 +135,8 @@ def _synthetic(path, n=400, sigma=0.3, seed=7):
     )
     for j, name in enumerate(prior.features):
         frame[f"z_{name}"] = z[:, j]
-    y = design_matrix(frame, prior) @ truth + sigma * rng.standard_normal(n)
+    effect = tau * rng.standard_normal(sources)
+    y = design_matrix(frame, prior) @ truth + effect[source] + sigma * rng.standard_normal(n)
     loss = np.exp(y)
     # report the retention after about 0.3 / loss cycles (75 %), as papers report N80-like points
     rows["cycles"] = np.maximum(1, np.round(0.3 / loss)).astype(int)
@@ -133,25 +145,41 @@ def _synthetic(path, n=400, sigma=0.3, seed=7):
     return truth, prior
 
 
+#: informed parameters of the synthetic rows: 4 groups, 3 classes, 3 materials (Ag, C, Ag-C), the slopes
+INFORMED = 4 + 3 + 3 + len(FEATURE_NAMES)
+
+
 def test_recovers_known_coefficients_from_synthetic_data(tmp_path):
     path = tmp_path / "synthetic.csv"
     truth, prior = _synthetic(path)
-    result = calibrate(path, output_path=tmp_path / "coeffs.yaml", folds=3)
-    assert result.summary["rows_used"] == 400
+    result = calibrate(path, output_path=tmp_path / "coeffs.yaml", folds=4)
+    assert result.summary["rows_used"] == 400 and result.summary["sources"] == 80
     # no cathode column: no design, so every row keeps the retention = CE**n target
     assert (result.rows["target"] == "ce_n").all()
     assert result.rows["target_note"].str.contains("not a catalogue id").all()
     table = result.parameter_table()
     informed = table["rows"] > 0
-    assert informed.sum() == 4 + 3 + len(FEATURE_NAMES)
+    assert informed.sum() == INFORMED
     z = (table["mean"] - truth) / table["sd"]
     # every informed parameter within its 99 % interval, nearly all within 95 %
     assert (z[informed].abs() < 2.576).all(), z[informed]
     assert (z[informed].abs() < 1.96).mean() >= 0.85
-    # groups without data stay at their prior
-    np.testing.assert_allclose(table.loc[~informed, "mean"], table.loc[~informed, "prior_mean"])
-    # residual sd near the generating 0.3 (normal data fitted with t residuals)
-    assert 0.25 < result.coefficients.residual_sd < 0.4
+    # coating materials without rows keep their prior exactly (independent a priori); groups
+    # without rows borrow from the groups of their metal and family (hierarchical prior)
+    lonely = ~informed & table.index.str.startswith("coating/")
+    assert lonely.sum() == 7
+    np.testing.assert_allclose(table.loc[lonely, ["mean", "sd"]], table.loc[lonely, ["prior_mean", "prior_sd"]])
+    assert abs(table.loc["Na/carbonate", "mean"] - table.loc["Na/carbonate", "prior_mean"]) > 0.1
+    # the publication effect (sd 0.4) and the residual (0.3) are told apart: 80 publications of 5 rows
+    assert 0.25 < result.summary["source_sd"] < 0.6, result.summary["source_sd"]
+    assert 0.22 < result.summary["within_source_sd"] < 0.4, result.summary["within_source_sd"]
+    # a new design's residual sd carries both: sqrt(0.3² + 0.4²) = 0.5
+    assert 0.4 < result.coefficients.residual_sd < 0.65
+    # held out by publication, the p10-p90 band holds about 80 % of the rows (16 rows per fold
+    # publication-correlated: a wide tolerance, but without the publication effect in the band
+    # coverage would fall to about 60 %)
+    assert 0.68 < result.summary["cross_validated"]["coverage_p10_p90"] < 0.92
+    assert not result.coefficients.violations()
     assert load_coefficients(tmp_path / "coeffs.yaml").mean == result.coefficients.mean
 
 
@@ -160,7 +188,23 @@ def test_recovers_known_coefficients_from_synthetic_data(tmp_path):
 CATHODES = {"Li": ["NMC811", "LFP", "NMC622"], "Na": ["NVP", "NaCrO2", "O3-layered"], "K": ["KPW"]}
 
 
-def _chain_synthetic(path, n=300, sigma=0.3, seed=11):
+@pytest.fixture
+def no_cathode_fade(monkeypatch):
+    """The shipped catalogue with cathodes that fade least (2 million cycles), in the calibration and the chains.
+
+    The CE is what these tests recover; a cathode that fades first would end some synthetic
+    cells' lives by itself, so their retention would say nothing of the CE (and dropping those
+    cells would select on the noise).
+    """
+    from dse import calibration
+
+    base = load_catalogue()
+    catalogue = base.with_overrides({c: {"fade_per_cycle": 1.0e-7} for c in base.ids("cathode")})
+    monkeypatch.setattr(calibration, "load_catalogue", lambda: catalogue)
+    return catalogue
+
+
+def _chain_synthetic(path, n=300, sigma=0.3, seed=11, catalogue=None):
     """Rows whose retention the model chain predicts for known coefficients, as a user CSV.
 
     Each row is a design (catalogue cathode, stated loading, rates up to 5C so that the
@@ -198,50 +242,60 @@ def _chain_synthetic(path, n=300, sigma=0.3, seed=11):
     designs = [parse_design(row_design(row)[0]) for _, row in rows.iterrows()]
     inputs = {name: [d.inputs[name] for d in designs] for name in designs[0].inputs}
     chain = ModelChain(
-        coefficients=prior.model_copy(update={"mean": truth.tolist()}), uncertainty=False
+        catalogue=catalogue, coefficients=prior.model_copy(update={"mean": truth.tolist()}), uncertainty=False
     )
     out = chain.evaluate(inputs)
-    ce0 = out["coulombic_efficiency"]
-    log_loss = np.log1p(-ce0) + sigma * rng.standard_normal(n)
-    ce = -np.expm1(log_loss)
-    m = prior.formation_loss_multiplier
-    plated = out["formation_loss"] / first_cycle_loss(ce0, m)
-    inventory = out["inventory"] + out["formation_loss"] - first_cycle_loss(ce, m) * plated
-    q = out["cycled_capacity"]
-    cycles = cycle_life(inventory, q, ce, 0.75).cycle_life - 1.0
-    retention = capacity_at_cycle(cycles + 1.0, inventory, q, ce) / np.minimum(q, inventory)
+    # the surrogate's CE (of the plating alone: the chain's CE without the calendar loss) plus noise
+    log_loss = log_loss_of(chain, inputs) + sigma * rng.standard_normal(n)
+    # the chain at that CE, every mechanism included: retention after the last cycle that keeps 75 %
+    at = _outputs_at(chain, inputs, log_loss)
+    cycles = cycle_life(at.cyclable_inventory, at.cycled_capacity, at.coulombic_efficiency, 0.75).cycle_life - 1.0
+    retention = capacity_curve(cycles + 1.0, at.cyclable_inventory, at.cycled_capacity, at.coulombic_efficiency,
+                               at.cathode_fade, np.where(np.isfinite(at.dry_out_life), at.dry_out_life, np.inf)
+                               ) / at.capacity
     rows["cycles"] = cycles.astype(int)
     rows["retention"] = 100.0 * retention
     rows.to_csv(path, index=False, float_format="%.17g")
     return truth, log_loss, out
 
 
+def log_loss_of(chain, inputs):
+    """The surrogate's ln(1 - CE) of designs (the CE of plating and stripping, before any calendar loss)."""
+    from dse.models.ce import ce_features, log_loss_mean
+
+    p = chain.parameters(inputs)
+    d, e = p.design, p.electrolyte
+    z = ce_features(d.stack_pressure, e.min_stack_pressure, e.solid > 0.5, d.charge_rate * d.cathode_loading,
+                    d.temperature, e.decay_onset_temperature, d.cathode_loading, d.depth_of_discharge,
+                    d.charge_rate, d.discharge_rate)
+    return np.asarray(log_loss_mean(p.ce.base, z, chain.constants.slopes), dtype=float)
+
+
 def test_chain_target_inverts_the_chain():
     chain = ModelChain(uncertainty=False)
-    out = chain.evaluate(DESIGNS)
-    y_chain = np.log1p(-out["coulombic_efficiency"])
+    # flooded, so that the metal inventory ends life and the retention tells the CE
+    designs = {**DESIGNS, "electrolyte_amount": 10.0}
+    out = chain.evaluate(designs)
+    y_chain = log_loss_of(chain, designs)
     cycles = out["knee_cycles"] + 100.0
-    reported = (
-        capacity_at_cycle(
-            cycles + 1.0, out["inventory"], out["cycled_capacity"], out["coulombic_efficiency"]
-        )
-        / out["capacity"]
-    )
+    dry = np.where(np.isfinite(out["dry_out_life"]), out["dry_out_life"], np.inf)
+    reported = capacity_curve(cycles + 1.0, out["cyclable_inventory"], out["cycled_capacity"],
+                              out["coulombic_efficiency"], out["cathode_fade"], dry) / out["capacity"]
     # the constant-CE evaluation reproduces the chain at its own CE (reservoir, coating uptake)
-    np.testing.assert_allclose(chain_retention(chain, DESIGNS, y_chain, cycles), reported)
-    y, status = invert_chain_retention(chain, DESIGNS, reported, cycles)
+    np.testing.assert_allclose(chain_retention(chain, designs, y_chain, cycles), reported)
+    y, status = invert_chain_retention(chain, designs, reported, cycles)
     assert (status == "ok").all()
     np.testing.assert_allclose(y, y_chain, atol=1e-8)
     # invariant: retention falls monotonically with the loss (what the bisection relies on)
     grid = np.linspace(-10.0, -2.5, 40)[:, None]
-    retention = chain_retention(chain, DESIGNS, grid, cycles)
+    retention = chain_retention(chain, designs, grid, cycles)
     assert retention.shape == (40, len(cycles))
     assert np.all(np.diff(retention, axis=0) <= 1e-12)
 
 
-def test_recovers_known_coefficients_from_chain_retentions(tmp_path):
+def test_recovers_known_coefficients_from_chain_retentions(tmp_path, no_cathode_fade):
     path = tmp_path / "chain.csv"
-    truth, log_loss, out = _chain_synthetic(path)
+    truth, log_loss, out = _chain_synthetic(path, catalogue=no_cathode_fade)
     result = calibrate(path, folds=3)
     rows = result.rows
     assert result.summary["rows_used"] == len(log_loss)
@@ -253,10 +307,12 @@ def test_recovers_known_coefficients_from_chain_retentions(tmp_path):
     assert np.median(rows["y"] - rows["y_ce_n"]) > 0.1
     table = result.parameter_table()
     informed = table["rows"] > 0
-    assert informed.sum() == 4 + 3 + len(FEATURE_NAMES)
+    assert informed.sum() == INFORMED - 1  # no row below 0 °C: the cold slope keeps its prior
     z = (table["mean"] - truth) / table["sd"]
     assert (z[informed].abs() < 2.576).all(), z[informed]
     assert (z[informed].abs() < 1.96).mean() >= 0.85
+    # every row its own publication: no publication effect, the residual is all of it
+    assert result.summary["source_sd"] == 0.0
     assert 0.25 < result.coefficients.residual_sd < 0.4
     # the retention = CE**n target misreads the same cells: the surplus left by partial depth
     # of discharge and fast discharge ends up in the slopes (z of 5 to 12 on this seed)
@@ -352,17 +408,95 @@ def test_cross_validation_runs_and_is_seeded(shipped_fit):
         <= cv["median_abs_log10_n80"]
         < shipped_fit.summary["prior_only"]["median_abs_log10_n80"]
     )
+    # whole publications are held out
+    assert rows.groupby("source")["fold"].nunique().max() == 1
     # same seed, same folds; another seed, other folds
     x = design_matrix(rows, shipped_fit.prior)
     y = rows["y"].to_numpy()
     m0 = np.asarray(shipped_fit.prior.mean)
-    s0 = np.sqrt(np.diag(np.asarray(shipped_fit.prior.covariance)))
-    mean, _, fold, _ = cross_validate(x, y, m0, s0, folds=5, seed=0)
+    c0 = np.asarray(shipped_fit.prior.covariance)
+    matrix, labels = constraints(shipped_fit.prior.names)
+    sources = rows["source"].to_numpy()
+    mean, _, fold, _ = cross_validate(x, y, m0, c0, folds=5, seed=0, sources=sources, constraint=matrix)
     np.testing.assert_array_equal(fold, rows["fold"])
     np.testing.assert_allclose(mean, rows["cv_mean"])
-    assert not np.array_equal(cross_validate(x, y, m0, s0, folds=5, seed=1)[2], fold)
+    assert not np.array_equal(cross_validate(x, y, m0, c0, folds=5, seed=1, sources=sources)[2], fold)
     with pytest.raises(CalibrationError, match="folds"):
-        cross_validate(x, y, m0, s0, folds=1)
+        cross_validate(x, y, m0, c0, folds=1)
+    # the constraint's cost is reported beside the constrained figures
+    free = shipped_fit.summary["cross_validated_unconstrained"]
+    assert set(free) == set(cv)
+
+
+def test_source_folds_never_split_a_source():
+    rng = np.random.default_rng(3)
+    sources = rng.choice([f"p{k}" for k in range(40)], 200)
+    counts = pd.Series(sources).value_counts()
+    for seed in range(5):
+        fold = source_folds(sources, 5, seed)
+        assert pd.DataFrame({"s": sources, "f": fold}).groupby("s")["f"].nunique().max() == 1
+        load = np.bincount(fold, minlength=5)
+        assert load.max() - load.min() <= counts.max()  # balanced to within one publication
+    assert not np.array_equal(source_folds(sources, 5, 0), source_folds(sources, 5, 1))
+    with pytest.raises(CalibrationError, match="sources"):
+        source_folds(["a", "a", "b"], 3)
+
+
+def _signed_problem(seed=0, n=300):
+    """Rows of a design matrix in the shipped parameter order, with wrong-sign true slopes."""
+    prior = prior_coefficients()
+    rng = np.random.default_rng(seed)
+    names = prior.names
+    x = np.zeros((n, len(names)))
+    x[np.arange(n), rng.integers(0, 3, n)] = 1.0  # three groups
+    for f in FEATURE_NAMES:
+        x[:, names.index(f"slope/{f}")] = rng.normal(size=n)
+    truth = np.asarray(prior.mean).copy()
+    truth[names.index("slope/current_density")] = -0.5  # the data say: faster is better
+    truth[names.index("slope/rate_ratio")] = -0.4
+    truth[names.index("slope/pressure")] = 0.3
+    y = x @ truth + 0.3 * rng.normal(size=n)
+    return prior, x, y
+
+
+def test_constrained_slopes_never_take_the_wrong_sign():
+    prior, x, y = _signed_problem()
+    names = prior.names
+    m0, c0 = np.asarray(prior.mean), np.asarray(prior.covariance)
+    matrix, labels = constraints(names)
+    free = fit_posterior(x, y, m0, c0)
+    signed = fit_posterior(x, y, m0, c0, constraint=matrix, constraint_labels=labels)
+    j = {f: names.index(f"slope/{f}") for f in ("current_density", "rate_ratio", "pressure", "areal_capacity")}
+    # unconstrained, the data pull the slopes far across their bounds
+    assert free.mean[j["current_density"]] < -0.4 and free.mean[j["rate_ratio"]] < -0.3
+    assert free.mean[j["pressure"]] > 0.2
+    # constrained, each sits exactly on its bound, and the net loading term stays >= 0
+    assert signed.mean[j["current_density"]] == 0.0
+    assert signed.mean[j["rate_ratio"]] == 0.0 and signed.mean[j["pressure"]] == 0.0
+    assert signed.mean[j["current_density"]] + signed.mean[j["areal_capacity"]] >= -1e-9
+    assert {"slope/current_density >= 0", "slope/rate_ratio >= 0", "slope/pressure <= 0"} <= set(signed.active)
+    assert np.all(matrix @ signed.mean >= -1e-9)
+    # on the bound the posterior is a half-normal: its spread stays positive and below the prior's
+    for k in j.values():
+        assert 0.0 < signed.covariance[k, k] < c0[k, k]
+    # the same in cross-validation: every fold fit obeys every sign
+    _, _, _, posts = cross_validate(x, y, m0, c0, folds=3, constraint=matrix)
+    assert all(np.all(matrix @ p.mean >= -1e-9) for p in posts)
+
+
+def test_band_coverage_on_a_known_variance():
+    rng = np.random.default_rng(8)
+    n = 20_000
+    mean = rng.normal(size=n)
+    sd = rng.uniform(0.2, 2.0, n)
+    y = mean + sd * rng.standard_normal(n)
+    se = np.sqrt(0.8 * 0.2 / n)  # binomial standard error of an 80 % coverage
+    assert band_coverage(y, mean, sd) == pytest.approx(0.8, abs=4 * se)
+    # a band twice too wide covers P(|z| < 2.563) = 98.96 %; half too wide, P(|z| < 0.641) = 47.8 %
+    assert band_coverage(y, mean, 2 * sd) == pytest.approx(0.9896, abs=0.004)
+    assert band_coverage(y, mean, 0.5 * sd) == pytest.approx(0.478, abs=0.015)
+    # a band off by 1.2816 sd spans z from 0 to 2.563: P = 49.5 %
+    assert band_coverage(y, mean + 1.2816 * sd, sd) == pytest.approx(0.4948, abs=0.015)
 
 
 def test_report_names_rows_and_parameters(shipped_fit):
@@ -377,8 +511,11 @@ def test_selection_rules():
     used, excluded = sel.used, sel.excluded.set_index("row_id")["reason"]
     assert excluded["s001-T4-356"] == "flag reservoir"
     assert excluded["s003-T1-N05"].startswith("pre-metallated")
-    assert excluded["s000-X-100-42"].startswith("table_text_conflict")  # table row s000-T1-10 kept
-    assert "s000-T1-10" in set(used["row_id"])
+    # of a table/text conflict the table row is the one kept: s000-T1-10 is not refused for the
+    # conflict (the chain then refuses it: 98.8 % after 150 cycles at C/10 in a carbonate is more
+    # than NMC811's own fade and 20-hour cycles of corrosion leave, whatever the CE)
+    assert excluded["s000-X-100-42"].startswith("table_text_conflict")
+    assert "s000-T1-10" in set(used["row_id"]) or excluded["s000-T1-10"].startswith("chain fades more")
     assert excluded["s003-T1-K02"] == "flag duplicate_of"
     assert excluded["s001-T5-620"] == "flag projection"
     assert not used["row_id"].isin(["s001-T4-346", "s001-T4-347"]).any()  # first-cycle CEs
@@ -421,6 +558,19 @@ def test_shipped_coefficients_match_a_fresh_fit(shipped_fit):
     rows = shipped_fit.rows
     assert shipped.fit_report["targets"] == dict(zip(rows["row_id"], rows["target"], strict=True))
     assert set(shipped.fit_report["targets"].values()) == {"chain", "ce_n"}
+
+
+def test_shipped_coefficients_satisfy_every_sign(shipped_fit):
+    shipped = load_coefficients()
+    assert shipped.violations() == []
+    assert all(c.violations() == [] for c in shipped_fit.fold_coefficients)
+    slopes = dict(zip(shipped.features, shipped.slopes, strict=True))
+    from dse.models.ce import NET_SIGNS, SLOPE_SIGNS
+
+    for name, sign in SLOPE_SIGNS.items():
+        assert sign * slopes[name] >= 0, name
+    for names, sign in NET_SIGNS.items():
+        assert sign * sum(slopes[n] for n in names) >= -1e-9, names
 
 
 def test_shipped_reference_ces_are_sane():

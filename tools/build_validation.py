@@ -32,8 +32,10 @@ from dse.calibration import (  # noqa: E402
     PROTOTYPE_EXTRAS,
     PROTOTYPE_PREFIX,
     FitResult,
+    _cycling_at,
     calibrate,
     catalogue_electrolytes,
+    chain_cycling,
     reference_ce_percent,
     row_design,
 )
@@ -79,6 +81,7 @@ def evaluate_rows(fit: FitResult, frame: pd.DataFrame) -> pd.DataFrame:
     catalogue = load_catalogue()
     electrolytes = catalogue_electrolytes(catalogue)
     in_fit = dict(zip(fit.rows["row_id"], fit.rows["fold"], strict=True))
+    band = fit.rows.set_index("row_id")[["cv_mean", "cv_sd"]]
     chains: dict = {}
 
     def chain_for(overrides, fold):
@@ -145,15 +148,23 @@ def evaluate_rows(fit: FitResult, frame: pd.DataFrame) -> pd.DataFrame:
                     }
                 )
             if 0 < retention < 1:
-                life = cycle_life(
-                    o["inventory"], o["cycled_capacity"], o["coulombic_efficiency"], retention
-                )
+                # the inventory clock: cyclable metal (rate-stranded metal left out), full-cell CE
+                cyc = chain_cycling(chain_for(design.overrides or None, fold), design.inputs)
+                inventory, q, ce = (float(np.ravel(v)[0]) for v in (
+                    cyc.cyclable, cyc.cycled_capacity, cyc.coulombic_efficiency))
+                life = cycle_life(inventory, q, ce, retention)
                 rec[f"cycles_{label}"] = float(life.cycle_life) - 1.0
                 if n >= 1:
-                    cap = capacity_at_cycle(
-                        n + 1.0, o["inventory"], o["cycled_capacity"], o["coulombic_efficiency"]
-                    )
-                    rec[f"retention_at_n_{label}"] = float(cap) / o["capacity"]
+                    cap = capacity_at_cycle(n + 1.0, inventory, q, ce)
+                    rec[f"retention_at_n_{label}"] = float(cap) / min(q, inventory)
+                if label == "cv":
+                    # held-out p10-p90 band of cycles to R: the chain at the band of ln(1 - CE)
+                    mean, sd = band.loc[row["row_id"]]
+                    edges = _cycling_at(chain_for(design.overrides or None, fold), design.inputs,
+                                        np.array([mean + 1.2816 * sd, mean - 1.2816 * sd]))
+                    lives = cycle_life(edges.cyclable, edges.cycled_capacity, edges.coulombic_efficiency,
+                                       retention).cycle_life - 1.0
+                    rec["band_low_cv"], rec["band_high_cv"] = float(lives[0]), float(lives[1])
         if rec["energy_basis"] == "cell":
             pouch = chain_for(design.overrides or None, None).evaluate(
                 {**design.inputs, "cell_format": "pouch"}
@@ -171,16 +182,17 @@ def _f(v, fmt="{:.0f}", empty="–") -> str:
     return fmt.format(v)
 
 
-def _scores(pred: pd.Series, obs: pd.Series) -> tuple[int, str, str, str]:
+def _scores(pred: pd.Series, obs: pd.Series) -> tuple[int, str, str, str, str]:
     ok = pred.notna() & obs.notna() & (pred > 0) & (obs > 0)
     if not ok.any():
-        return 0, "–", "–", "–"
+        return 0, "–", "–", "–", "–"
     r = np.log10(pred[ok].to_numpy(float) / obs[ok].to_numpy(float))
     return (
         int(ok.sum()),
         f"{np.median(np.abs(r)):.2f}",
         f"{np.mean(np.abs(r) <= np.log10(2)):.0%}",
         f"{np.median(r):+.2f}",
+        f"{np.mean(np.abs(r) <= np.log10(1.5)):.0%}",
     )
 
 
@@ -339,8 +351,8 @@ def render_validation(
     in_fit = scored[scored["fold"].notna()]
     out_fit = scored[scored["fold"].isna()]
     summary = [
-        "| set | rows | median \\|log10(pred/rep)\\| | within 2× | median log10 ratio (bias) |",
-        "|---|---|---|---|---|",
+        "| set | rows | median \\|log10(pred/rep)\\| | within 2× | within 1.5× | median log10 ratio (bias) |",
+        "|---|---|---|---|---|---|",
     ]
     for label, sub, col in (
         ("calibration rows, calibrated fit (in-sample)", in_fit, "cycles_fit"),
@@ -351,23 +363,26 @@ def render_validation(
         ("rows with loading imputed, held out", scored[~scored["loading_stated"]], "held_out"),
     ):
         pred = _held_out(sub) if col == "held_out" else sub[col]
-        n, med, within, bias = _scores(pred, sub["cycles"])
-        summary.append(f"| {label} | {n} | {med} | {within} | {bias} |")
+        n, med, within, bias, within15 = _scores(pred, sub["cycles"])
+        summary.append(f"| {label} | {n} | {med} | {within} | {within15} | {bias} |")
     if previous is not None:
         # the same rows, held out, with the coefficients of the previous retention = CEⁿ target
         before = previous.set_index("row_id")["cycles_cv"].reindex(in_fit["row_id"])
         before = pd.Series(before.to_numpy(), index=in_fit.index)
-        n, med, within, bias = _scores(before, in_fit["cycles"])
+        n, med, within, bias, within15 = _scores(before, in_fit["cycles"])
         summary.append(
             f"| calibration rows, held out, previous target retention = CEⁿ (for comparison) "
-            f"| {n} | {med} | {within} | {bias} |"
+            f"| {n} | {med} | {within} | {within15} | {bias} |"
         )
     # the held-out CE read as retention = CEⁿ (no inventory surplus) on the same rows
     ce_cv = fit.rows.set_index("row_id")["ce_cv"].reindex(in_fit["row_id"]).to_numpy()
     surrogate = pd.Series(
         np.log(in_fit["retention"].to_numpy() / 100.0) / np.log(ce_cv), index=in_fit.index
     )
-    n_sur, med_sur, within_sur, bias_sur = _scores(surrogate, in_fit["cycles"])
+    n_sur, med_sur, within_sur, bias_sur, _ = _scores(surrogate, in_fit["cycles"])
+    inside = (in_fit["cycles"] >= in_fit["band_low_cv"]) & (in_fit["cycles"] <= in_fit["band_high_cv"])
+    coverage = float(inside.mean())
+    width = float(np.median(in_fit["band_high_cv"].clip(lower=1) / in_fit["band_low_cv"].clip(lower=1)))
     gain = np.log10(in_fit["cycles_cv"] / surrogate)
     layered = in_fit["cathode"].isin(LAYERED)
     gain_layered = 10 ** float(np.median(gain[layered])) if layered.any() else float("nan")
@@ -405,6 +420,8 @@ def render_validation(
     n_low_weight = len(low_weight)
     n_long = int((low_weight["y"] < low_weight["fitted"]).sum())
     held_within = _scores(in_fit["cycles_cv"], in_fit["cycles"])[2]
+    slopes = dict(zip(fit.coefficients.features, fit.coefficients.slopes, strict=True))
+    active = ", ".join(s["active_constraints"]) or "none"
     text = f"""# Validation: predicted vs reported cells
 
 <!-- Generated by tools/build_validation.py; do not edit by hand. Rerun after changing a model,
@@ -434,15 +451,27 @@ projections are shown but not scored.
 **Calibrated vs held out.** Rows used by the calibration are predicted twice:
 with the shipped coefficients (which saw the row) and with the coefficients
 fitted without the row's cross-validation fold ("CV", in parentheses in the
-tables). Only held-out numbers measure predictive skill. Rows the calibration
-did not use (excluded by its rules, see `docs/calibration.md`) are out of
-sample with the shipped coefficients.
+tables). The folds hold out **whole publications** (`source_folds`: every
+row of a paper is in one fold, so a paper's own conditions and biases never
+help predict it). Only held-out numbers measure predictive skill. Rows the
+calibration did not use (excluded by its rules, see `docs/calibration.md`)
+are out of sample with the shipped coefficients.
 
 ## Summary
 
 Cycles to the reported retention, {len(scored)} scored rows:
 
 {chr(10).join(summary)}
+
+**Band.** Held out by publication, {coverage:.0%} of the {len(in_fit)} scored
+calibration rows report a cycle count inside the model's p10–p90 band of
+cycles to their retention (target 70–90 %; the band is the chain at the
+held-out 10th and 90th percentiles of ln(1 − CE), publication effect and
+residual included); the median p90/p10 ratio of that band is {width:.0f}×.
+The band is wide because the rows scatter that much around every feature
+the surrogate has (one residual sd is a factor of {sd_factor:.1f} in cycle life), not
+because a known effect is left out: the signs the physics gives are all
+enforced, and the unconstrained fit is no narrower (`docs/calibration.md`).
 
 All {chain_in_fit} scored calibration rows have a chain-consistent target (the CE at
 which the chain reproduces their retention, see `docs/calibration.md`). The
@@ -485,14 +514,17 @@ Energy density: {energy_summary}.
   away from the tail of cells that kept much more capacity than their group
   ({n_long} of the {n_low_weight} rows with a robust weight below 0.6), so held-out
   predictions tend to be short.
-* **Fast cycling.** The Na cells s001-X-T25/T26 (NVP at 5C) are still
-  predicted {fast_ratio:.0f}× too long, held out. Their chain-consistent CE is
-  {fast_ce:.2f} % ({fast_ce_n:.2f} % as CEⁿ: at 5C the transport model leaves part of the
-  capacity undelivered, which acts as a reservoir), but the surrogate's
-  current-density slope, fitted negative on the many fast-cycled, high-CE
-  Na/ether rows, predicts a higher CE at 5C, at which the surplus lasts
-  longer (the knee scales as 1/(1 − CE)). Their robust weights
-  ({fast_weight:.2f}) keep them from pulling the fit.
+* **Signs held at their bounds.** Fitted freely, the literature rows say
+  that faster charging, slow-charge/fast-discharge and warm cycling make no
+  difference or the opposite of what the physics gives: fast-cycled rows are
+  mostly Na/ether cells with high CE (confounding by chemistry and lab, which
+  the group term only partly absorbs, since most loadings and hence current
+  densities are imputed). The fit keeps every sign, so these slopes sit on
+  their bounds (active: {active}); the current-density slope is
+  {slopes["current_density"]:.2f}. What the rows attribute to them goes to the
+  residual. The Na cells s001-X-T25/T26 (NVP at 5C) are predicted
+  {fast_ratio:.1f}× their reported cycles, held out (chain-consistent CE
+  {fast_ce:.2f} %, {fast_ce_n:.2f} % as CEⁿ; robust weight {fast_weight:.2f}).
 * **Capacity fade that is not metal loss.** s001-T4-356 has a 10 mAh/cm²
   reservoir, which at the fitted CE should keep the capacity flat for well over
   a thousand cycles, yet it lost 11.5 % in 300. Cathode, electrolyte or
@@ -554,8 +586,12 @@ def calibration_section(fit: FitResult) -> str:
         f"({s['rows_retention']} from retention, {s['rows_average_ce']} from an average CE) of "
         f"{s['rows_total']}. Targets: {s['rows_target_chain']} `chain` (retention inverted "
         f"through the model chain), {s['rows_target_ce_n']} `ce_n` (retention^(1/n), no "
-        f"design). Student-t residuals (ν = {s['nu']:g}), scale {s['scale']:.3f}; "
-        f"normal-equivalent residual sd {s['residual_sd']:.3f} in ln(1 − CE).",
+        f"design), from {s['sources']} publications ({s['sources_with_several_rows']} with more than "
+        f"one row). Student-t residuals (ν = {s['nu']:g}), scale {s['scale']:.3f}; "
+        f"normal-equivalent within-publication sd {s['within_source_sd']:.3f}, publication effect "
+        f"sd τ = {s['source_sd']:.3f}; residual sd of a new design (both) "
+        f"{s['residual_sd']:.3f} in ln(1 − CE). Constraints active at the mode: "
+        + (", ".join(f"`{c}`" for c in s["active_constraints"]) or "none") + ".",
         "",
         _row(
             [
@@ -564,15 +600,18 @@ def calibration_section(fit: FitResult) -> str:
                 "RMS Δ ln(1−CE)",
                 "median \\|log10 N80 ratio\\|",
                 "N80 within 2×",
+                "N80 within 1.5×",
                 "bias (median log10)",
                 "p10–p90 coverage",
+                "median p90/p10",
             ]
         ),
-        _row(["---"] * 7),
+        _row(["---"] * 9),
     ]
     for key, label in (
         ("in_sample", "in-sample"),
-        ("cross_validated", f"{s['folds']}-fold CV (seed {s['seed']})"),
+        ("cross_validated", f"{s['folds']}-fold CV by publication (seed {s['seed']}), signs enforced"),
+        ("cross_validated_unconstrained", "same folds, signs not enforced"),
         ("prior_only", "prior only (no fit)"),
     ):
         e = s[key]
@@ -584,8 +623,10 @@ def calibration_section(fit: FitResult) -> str:
                     f"{e['rms_log_loss']:.3f}",
                     f"{e['median_abs_log10_n80']:.3f}",
                     f"{e['within_2x_n80']:.0%}",
+                    f"{e['within_1_5x_n80']:.0%}",
                     f"{e['bias_log10_n80']:+.3f}",
                     f"{e['coverage_p10_p90']:.0%}",
+                    f"{e['width_p90_p10']:.1f}×",
                 ]
             )
         )

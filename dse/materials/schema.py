@@ -169,7 +169,7 @@ class Cathode(_Entry):
     first_cycle_efficiency: _cited("1", 0.3, 1)
     price: _cited("USD/kg", 0, 1e5)
     coating_density: _cited("g/cm^3", 0.3, 10) | None = None
-    fade_per_cycle: _cited("1", 0, 0.1)
+    fade_per_cycle: _cited("1", 1e-7, 0.1)  # every host fades; 1e-7 is millions of cycles
 
     @model_validator(mode="after")
     def _cutoff_above_average(self):

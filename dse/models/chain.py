@@ -317,7 +317,7 @@ def cycling(p, k, uncertain, energy_only=False, series_only=False):
         return Cycling(ce, inv, Lifetime(np.minimum(q, inv.inventory), ce, ce, ce), ce, ce, ce, q, ce, ce, ce, ce,
                        inv.inventory, 0.0 * q == 0.0)
     calendar = calendar_loss(e.corrosion_current,
-                             cycle_hours(d.depth_of_discharge, usable, d.charge_rate, d.discharge_rate))
+                             cycle_hours(d.depth_of_discharge, usable, d.charge_rate, d.discharge_rate), q)
     stranded = (1.0 - usable) * d.cathode_loading
     dv = p.derived
     features = ce_features_from_logs(

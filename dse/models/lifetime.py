@@ -247,6 +247,9 @@ LIFE_LIMITS = {
 #: 3 mAh/cm², full depth, equal rates: 3 h charge + 3 h discharge); the corrosion a
 #: measured CE already holds, so only the hours beyond it add a calendar loss
 REFERENCE_CYCLE_HOURS = 6.0
+#: deposit over which the catalogue's corrosion currents are stated [mAh/cm²]: the
+#: reference areal capacity of the CE surrogate
+REFERENCE_DEPOSIT = 3.0
 #: share of the pore electrolyte a cell can lose before its impedance ends life: it dries
 #: out when its electrolyte falls below ``(1 - DRY_OUT_TOLERANCE)`` of what the pores hold
 DRY_OUT_TOLERANCE = 0.2
@@ -263,30 +266,37 @@ def cycle_hours(depth_of_discharge, utilisation, charge_rate, discharge_rate):
 
 
 @register_jitable(error_model="numpy")
-def calendar_loss(corrosion_current, hours):
+def calendar_loss(corrosion_current, hours, cycled_capacity):
     """Metal lost to corrosion per cycle beyond what a measured CE holds [mAh/cm²].
 
     Plated metal corrodes in a liquid electrolyte whether or not current flows
     (chemical SEI growth and galvanic corrosion at the collector, seed 001
-    L127 f–g, L170). A measured CE includes the corrosion of its own cycle;
-    a cycle longer than :data:`REFERENCE_CYCLE_HOURS` loses
-    ``i_corr · (hours - 6 h)`` more, so slow protocols lose more per cycle.
+    L127 f–g, L170). Corrosion proceeds over the deposit's surface, which
+    grows with the amount plated (Boyle et al., Nat. Energy 6 (2021) 487), so
+    the rate is ``i_corr`` per :data:`REFERENCE_DEPOSIT` of metal cycled. A
+    measured CE includes the corrosion of its own cycle; a cycle longer than
+    :data:`REFERENCE_CYCLE_HOURS` loses
+    ``i_corr · (q / 3 mAh/cm²) · (hours - 6 h)`` more, so slow protocols lose
+    more per cycle.
 
     Parameters
     ----------
     corrosion_current : array_like
-        [µA/cm²]
+        [µA/cm²] over a deposit of 3 mAh/cm².
     hours : array_like
         Hours of one cycle (:func:`cycle_hours`).
+    cycled_capacity : array_like
+        Metal plated and stripped per cycle [mAh/cm²].
 
     Examples
     --------
-    C/20 both ways (40 h) at 1 µA/cm² loses 0.034 mAh/cm² more per cycle:
+    C/20 both ways (40 h) at 1 µA/cm² on 3 mAh/cm² loses 0.034 mAh/cm² more per cycle:
 
-    >>> round(float(calendar_loss(1.0, 40.0)), 3)
+    >>> round(float(calendar_loss(1.0, 40.0, 3.0)), 3)
     0.034
     """
-    return 1.0e-3 * corrosion_current * np.maximum(hours - REFERENCE_CYCLE_HOURS, 0.0)
+    return (1.0e-3 / REFERENCE_DEPOSIT) * corrosion_current * cycled_capacity \
+        * np.maximum(hours - REFERENCE_CYCLE_HOURS, 0.0)
 
 
 @register_jitable(error_model="numpy")
@@ -305,13 +315,15 @@ def host_fade_life(fade_per_cycle, depth_of_discharge, end_of_life=0.8):
 
     The host loses ``f · DoD`` of its capacity per cycle (``f`` per full-depth
     cycle at its catalogue cut-off; a partial cycle strains the lattice
-    proportionally less), so ``N = ln(eol) / ln(1 - f · DoD)``. No cell
-    outlives its cathode.
+    proportionally less), so ``N = ln(eol) / ln(1 - f · DoD)`` (infinite for
+    ``f = 0``). No cell outlives its cathode.
 
     >>> round(float(host_fade_life(1.0e-4, 1.0)))
     2231
     """
-    return log(end_of_life) / log1p(-host_fade(fade_per_cycle, depth_of_discharge))
+    fade = host_fade(fade_per_cycle, depth_of_discharge)
+    # (a host that does not fade lives forever: inf, whatever the sign of the zero ln(1 - 0) gives)
+    return select(fade > 0.0, log(end_of_life) / log1p(-select(fade > 0.0, fade, 0.5)), np.inf)
 
 
 @register_jitable(error_model="numpy")

@@ -531,9 +531,11 @@ def test_selection_rules():
     plain = used.set_index("row_id").loc["s000-T1-13"]
     assert plain["target"] == "ce_n" and plain["y"] == plain["y_ce_n"]
     assert plain["ce_observed"] ** 30 == pytest.approx(0.6145)
-    # the chain's surplus can only raise the loss that explains a retention
+    # the chain's surplus raises the loss that explains a retention; the cathode's own fade and the
+    # corrosion of slow cycles take a share of the fade, which lowers it: both happen in the table
     by_chain = used[used["target"] == "chain"]
-    assert len(by_chain) > 50 and (by_chain["y"] >= by_chain["y_ce_n"] - 1e-9).all()
+    assert len(by_chain) > 50
+    assert (by_chain["y"] > by_chain["y_ce_n"] + 0.05).any() and (by_chain["y"] < by_chain["y_ce_n"] - 0.05).any()
     # charge-rate × loading gives the current-density feature: 0.2 C × 3.1 mAh/cm2
     assert row["z_current_density"] == pytest.approx(np.log(0.62))
     assert row["z_pressure"] == pytest.approx(1 - np.exp(-1.17 / 0.5))

@@ -26,7 +26,7 @@ REQUIRED_ROOT_ATTRS = (
     "created", "dse_status",
 )
 #: variables a store may hold besides inputs and model outputs
-DERIVED = ("feasible", "pareto_front")
+DERIVED = ("feasible", "pareto_front", "pareto_probability")
 REQUIRED_SCENARIO_ATTRS = ("dse_scenario", "dse_kind", "dse_dims", "dse_chunks", "dse_block_grid", "dse_n_designs")
 
 

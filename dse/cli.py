@@ -392,6 +392,62 @@ def sweep(
 
 
 @app.command()
+def refine(
+    spec: Annotated[Path, typer.Argument(help="Grid sweep spec YAML file: the fine grid whose front is wanted.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Results store to write (path or s3:// URL).")],
+    objective: Annotated[list[str] | None, typer.Option(
+        "--objective", help="NAME:max or NAME:min (repeatable); default: every dse_sense output.")] = None,
+    coarse: Annotated[int, typer.Option("--coarse", help="Index ranges per numeric axis at level 0.")] = 2,
+    margin: Annotated[float, typer.Option("--margin", help="Widen each cell's bound by this share of its "
+                                          "corners' spread.")] = 0.0,
+    tolerance: Annotated[float | None, typer.Option("--tolerance", help="Stop once the hypervolume changes by "
+                                                    "less than this fraction (approximate).")] = None,
+    budget: Annotated[int | None, typer.Option("--budget", help="Most designs to evaluate (approximate).")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Workers of the embedded cluster.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+) -> None:
+    """Front of a fine grid by adaptive refinement: evaluate only the cells that can hold front designs."""
+    from dse.refine import describe, write_refined
+    from dse.refine import refine as run_refine
+    from dse.spec import load_sweep
+    from dse.store import check_target
+    from dse.sweep import _client
+
+    objectives = None
+    if objective:
+        objectives = {}
+        for item in objective:
+            name, _, sense = item.partition(":")
+            if sense not in ("max", "min"):
+                raise DseError(f"expected NAME:max or NAME:min, got {item!r}", where="--objective")
+            objectives[name] = sense
+    if budget is not None and budget < 1:
+        raise DseError(f"expected a number of designs ≥ 1, got {budget}", where="--budget")
+    if tolerance is not None and not (0.0 <= tolerance < 1.0):
+        raise DseError(f"expected a fraction in [0, 1), got {tolerance:g}", where="--tolerance")
+    _check_store_target(output)
+    options = _storage_options(endpoint_url)
+    check_target(output, False, overwrite, options)
+    parsed = load_sweep(spec)
+    console.print(f"[bold]{_title(parsed.name)}[/bold]: refining a grid of {parsed.n_designs:,} designs → "
+                  f"{_title(output, 1000)}")
+
+    def show(record: dict) -> None:
+        console.print(f"level {record['level']}: {record['cells']:,} cells, {record['new']:,} new designs "
+                      f"({record['evaluated']:,} in all), front {record['front']:,}, hypervolume "
+                      f"{record['hypervolume']:.6g}, {record['seconds']:.1f} s", markup=False, highlight=False)
+
+    with _client(scheduler, None, workers) as client:
+        result = run_refine(parsed, objectives, coarse=coarse, margin=margin, tolerance=tolerance, budget=budget,
+                            client=client, progress=show)
+    write_refined(result, parsed, output, overwrite=overwrite, storage_options=options)
+    console.print(describe(result), markup=False, highlight=False)
+    console.print(f"wrote {output}: 'dse pareto {output}' gives its front", markup=False, highlight=False)
+
+
+@app.command()
 def validate(
     store: Annotated[str, typer.Argument(help="Results store (path or URL).")],
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,

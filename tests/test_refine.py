@@ -1,0 +1,114 @@
+"""Adaptive refinement: the refined front of a grid is the brute-force front of the same grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from dse.cli import main
+from dse.errors import SpecError
+from dse.pareto import pareto_store
+from dse.refine import refine
+from dse.spec import parse_sweep
+from dse.store import open_results
+from dse.validate import validate_store
+
+GRID = {"name": "refine test", "scenarios": [
+    {"name": "li", "inputs": {
+        "metal": "Li", "cathode": ["NMC811", "LFP"], "electrolyte": ["Li-dual-salt", "Li-LHCE"],
+        "cathode_loading": {"linspace": ["1 mAh/cm^2", "8 mAh/cm^2", 9]},
+        "current_collector_thickness": {"linspace": ["2 um", "12 um", 5]},
+        "stack_pressure": {"linspace": [0.0, 3.0, 5]}, "depth_of_discharge": {"linspace": [0.6, 1.0, 5]}}},
+    {"name": "na", "inputs": {
+        "metal": "Na", "cathode": ["NVP", "NaPW"], "electrolyte": "Na-diglyme", "current_collector": "Al",
+        "cathode_loading": {"linspace": ["1 mAh/cm^2", "6 mAh/cm^2", 9]}, "stack_pressure": {"linspace": [0, 2, 5]}}},
+]}
+OBJECTIVES = {"specific_energy": "max", "cycle_life": "max", "cost": "min"}
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return parse_sweep(GRID, text=yaml.safe_dump(GRID, sort_keys=False), chunk_size=4096)
+
+
+@pytest.fixture(scope="module")
+def brute(spec, cluster, tmp_path_factory):
+    """The whole grid swept, and its exact front as (scenario, grid position)."""
+    from dse.sweep import run_sweep
+
+    path = str(tmp_path_factory.mktemp("brute") / "grid.zarr")
+    run_sweep(spec, path, scheduler=cluster.scheduler_address)
+    front = pareto_store(path, OBJECTIVES, write=False)
+    return sorted(zip(front.scenario, front.design.astype(int), strict=True)), front
+
+
+def test_refined_front_equals_brute_force_front(spec, brute, cluster, tmp_path):
+    path = str(tmp_path / "refined.zarr")
+    assert main(["refine", _spec_file(tmp_path), "-o", path, "--scheduler",
+                 cluster.scheduler_address, *[a for o, s in OBJECTIVES.items() for a in ("--objective", f"{o}:{s}")]]) == 0
+    assert validate_store(path) == []
+    front = pareto_store(path, OBJECTIVES, write=False)
+    datasets = open_results(path)
+    got = sorted((s, int(datasets[s].grid_index.values[d])) for s, d in zip(front.scenario, front.design, strict=True))
+    expected, brute_front = brute
+    assert got == expected
+    assert front.attrs["dse_hypervolume"] == pytest.approx(brute_front.attrs["dse_hypervolume"], rel=1e-12)
+    # and it did not evaluate the whole grid; each design once, levels from 0
+    n = sum(ds.sizes["design"] for ds in datasets.values())
+    assert n < spec.n_designs
+    for ds in datasets.values():
+        assert np.unique(ds.grid_index.values).size == ds.sizes["design"]
+        assert int(ds.refinement_level.min()) == 0
+
+
+def _spec_file(tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(GRID, sort_keys=False))
+    return str(path)
+
+
+def test_budget_and_tolerance_stop_early_and_say_so(spec):
+    small = refine(spec, OBJECTIVES, budget=200)
+    assert small.stopped == "budget" and small.evaluated <= 200
+    loose = refine(spec, OBJECTIVES, tolerance=0.5)
+    full = refine(spec, OBJECTIVES)
+    assert loose.stopped == "tolerance" and full.stopped == "exact"
+    assert loose.evaluated < full.evaluated
+    # the stored values are the kernel's: a point evaluated twice gives the same numbers
+    for name in full.points:
+        common, a, b = np.intersect1d(loose.points[name], full.points[name], return_indices=True)
+        np.testing.assert_array_equal(loose.values[name][:, a], full.values[name][:, b])
+
+
+def test_a_margin_finds_the_same_front_with_more_work(spec, brute):
+    from dse.pareto import nondominated
+
+    wide = refine(spec, OBJECTIVES, margin=1.0)
+    found = []
+    for name, values in wide.values.items():
+        x = np.stack([values[spec.outputs.index(o)] for o in OBJECTIVES], axis=1).astype(float)
+        x[values[spec.outputs.index("infeasible_reason")] != 0] = np.nan
+        found += [(name, int(g), *row) for g, row in zip(wide.points[name], x, strict=True)]
+    x = np.array([f[2:] for f in found])
+    on = nondominated(x, list(OBJECTIVES.values()))
+    assert sorted((f[0], f[1]) for f, o in zip(found, on, strict=True) if o) == brute[0]
+
+
+def test_sampled_scenarios_and_unknown_objectives_are_refused(spec):
+    sampled = parse_sweep({"sampler": {"method": "sobol", "n": 8}, "inputs": {"cathode_loading": {"range": [1, 5]}}})
+    with pytest.raises(SpecError, match="refinement needs a grid"):
+        refine(sampled)
+    with pytest.raises(SpecError, match="is not an output of the spec"):
+        refine(spec, {"cycle_life_p10": "max"})
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--budget", "0"], "--budget: expected a number of designs"),
+    (["--tolerance", "2"], "--tolerance: expected a fraction"),
+    (["--objective", "cost"], "--objective: expected NAME:max or NAME:min"),
+])
+def test_bad_refine_options_are_one_line_errors(tmp_path, capsys, args, message):
+    assert main(["refine", _spec_file(tmp_path), "-o", str(tmp_path / "x.zarr"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

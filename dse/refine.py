@@ -7,8 +7,13 @@ only where the front can be:
    numeric axes. A cell is a box of index ranges ``[lo, hi]`` along each
    numeric axis; the first cells cut each axis into ``coarse`` ranges.
 2. **Corners.** The 2^d corners of every live cell are evaluated (each grid
-   point once, however many cells share it) with the sweep's fused kernel, on
-   the Dask cluster when a batch is large.
+   point once, however many cells share it) with the sweep's fused kernel,
+   on the Dask cluster when a batch is large, else on ``THREADS`` threads.
+   Only the objectives and ``infeasible_reason`` are kept while refining;
+   :func:`write_refined` evaluates the other outputs of the stored designs.
+   The bookkeeping is in numba (:mod:`dse.refine_cells`): a hash table of the
+   evaluated grid points, and each cell carrying the rows of its corners, so
+   a split looks up only the new points of the parent's 3^d lattice.
 3. **Bounds.** Over a cell, each objective is bounded by its best corner
    value, widened by ``margin`` times its spread over the corners.
    **Assumption (monotonicity):** within a cell every objective is monotone
@@ -48,7 +53,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dse.errors import SpecError
-from dse.pareto import _exact_front, _signs, _undominated_by
+from dse.pareto import _exact_front, _signs
+from dse.refine_cells import PointTable, corner_flats, live_cells, split_cells
 from dse.spec import SweepSpec
 from dse.vocabulary import INPUTS
 
@@ -58,6 +64,9 @@ __all__ = ["refine", "RefineResult", "DASK_MIN_BATCH"]
 DASK_MIN_BATCH = 200_000
 #: designs per Dask task
 TASK_SIZE = 500_000
+#: threads that evaluate a batch in this process (the kernel releases the GIL), for batches of at least
+THREADS = 2
+THREAD_MIN_BATCH = 20_000
 
 
 @dataclass
@@ -65,8 +74,9 @@ class RefineResult:
     """What :func:`refine` did: per-scenario evaluated designs and the history of the run."""
 
     objectives: dict[str, str]
+    outputs: list[str]  # rows of ``values``: the objectives, then infeasible_reason
     points: dict[str, np.ndarray]  # scenario → grid_index of every evaluated design
-    values: dict[str, np.ndarray]  # scenario → (n_outputs, n) float32, spec.outputs order
+    values: dict[str, np.ndarray]  # scenario → (len(outputs), n) float32
     levels: dict[str, np.ndarray]  # scenario → refinement level of every design
     grid_designs: int = 0
     history: list[dict] = field(default_factory=list)
@@ -82,159 +92,130 @@ class RefineResult:
         return self.stopped == "exact"
 
 
-@dataclass
-class _Grid:
-    """One scenario's grid: axes in stored order, which are numeric (refined), and a point evaluator."""
+class _PointEvaluator:
+    """Evaluates grid points of one scenario, given by flat index, with the fused kernel (sampled layout)."""
 
-    name: str
-    shape: tuple[int, ...]
-    numeric: np.ndarray  # bool per axis
-    evaluate: Callable[[np.ndarray], np.ndarray]  # (m, n_axes) indices → (n_outputs, m)
+    def __init__(self, scenario, chain, outputs: list[str]):
+        from dse.models.kernel import INPUT_ORDER
 
+        self.shape = tuple(len(a.values) for a in scenario.axes)
+        self.chain, self.outputs = chain, list(outputs)
+        axes = {a.name: j for j, a in enumerate(scenario.axes)}
+        # per kernel input: the grid axis it varies along (or None) and its values as float64 (codes if categorical)
+        self.columns = []
+        for name in INPUT_ORDER:
+            values = scenario.axes[axes[name]].values if name in axes else [scenario.fixed[name]]
+            if INPUTS[name].categorical:
+                values = chain.codes(name, np.asarray([str(v) for v in values], dtype=object))
+            self.columns.append((axes.get(name), np.asarray(values, dtype=np.float64)))
 
-def _point_inputs(scenario, chain, idx: np.ndarray):
-    """Kernel inputs (sampled layout) of the grid points ``idx`` (rows of axis indices)."""
-    from dse.models.kernel import INPUT_ORDER
-
-    axes = {a.name: j for j, a in enumerate(scenario.axes)}
-    axis_of, starts, parts, offset = [], [], [], 0
-    for name in INPUT_ORDER:
-        if name in axes:
-            axis = scenario.axes[axes[name]]
-            vals = np.asarray(axis.values, dtype=object)[idx[:, axes[name]]]
-            axis_of.append(0)
-        else:
-            vals = np.array([scenario.fixed[name]], dtype=object)
-            axis_of.append(-1)
-        if INPUTS[name].categorical:
-            vals = chain.codes(name, vals.astype(str))
-        vals = np.asarray(vals, dtype=np.float64)
-        starts.append(offset)
-        parts.append(vals)
-        offset += len(vals)
-    return axis_of, starts, np.concatenate(parts)
+    def __call__(self, flats: np.ndarray) -> np.ndarray:
+        idx = np.unravel_index(flats, self.shape)
+        axis_of, starts, parts, offset = [], [], [], 0
+        for axis, values in self.columns:
+            part = values if axis is None else values[idx[axis]]
+            axis_of.append(-1 if axis is None else 0)
+            starts.append(offset)
+            parts.append(part)
+            offset += part.size
+        return self.chain.evaluate_block((flats.size,), axis_of, starts, np.concatenate(parts), self.outputs)
 
 
-def _evaluate_points(scenario, chain, outputs, idx: np.ndarray) -> np.ndarray:
-    axis_of, starts, values = _point_inputs(scenario, chain, idx)
-    return chain.evaluate_block((idx.shape[0],), axis_of, starts, values, outputs)
+def _evaluate(evaluator: _PointEvaluator, flats: np.ndarray, threads: int = THREADS) -> np.ndarray:
+    """``(len(outputs), n)`` values of the points ``flats``, in ``threads`` pieces (the kernel releases the GIL)."""
+    if threads < 2 or flats.size < THREAD_MIN_BATCH:
+        return evaluator(flats)
+    from concurrent.futures import ThreadPoolExecutor
+
+    pieces = np.array_split(flats, threads)
+    with ThreadPoolExecutor(threads) as pool:
+        return np.concatenate(list(pool.map(evaluator, pieces)), axis=1)
 
 
 def _task(args) -> np.ndarray:
     """Dask task: evaluate grid points of one scenario on a worker (spec and chain cached per process)."""
     from dse.sweep import Block, _prepare
 
-    spec_data, source, base_dir, chunk_size, spec_hash, scenario, idx = args
+    spec_data, source, base_dir, chunk_size, spec_hash, scenario, outputs, flats = args
     spec, _, chains = _prepare(Block(spec_data, source, base_dir, chunk_size, spec_hash, scenario, "", -1, "refine"))
     sc = next(s for s in spec.scenarios if s.name == scenario)
-    return _evaluate_points(sc, chains[scenario], spec.outputs, idx)
+    return _PointEvaluator(sc, chains[scenario], outputs)(flats)
 
 
-def _grids(spec: SweepSpec, client) -> list[_Grid]:
-    from dse.chain import ModelChain
+class _Scenario:
+    """One scenario's grid during refinement: live cells, the table of evaluated points and their values."""
 
-    out = []
-    for sc in spec.scenarios:
-        if sc.kind != "grid":
-            raise SpecError(f"scenario {sc.name!r} is sampled: refinement needs a grid (linspace, logspace or "
-                            "lists)", where=spec.source)
-        chain = ModelChain.from_design(sc, uncertainty=spec.uncertainty)
-        shape = tuple(len(a.values) for a in sc.axes)
-        numeric = np.array([not a.categorical and len(a.values) > 1 for a in sc.axes], bool)
+    def __init__(self, spec: SweepSpec, scenario, outputs: list[str], client, coarse: int):
+        from dse.chain import ModelChain
 
-        def evaluate(idx, sc=sc, chain=chain):
-            if client is None or idx.shape[0] < DASK_MIN_BATCH:
-                return _evaluate_points(sc, chain, spec.outputs, idx)
-            pieces = [idx[i:i + TASK_SIZE] for i in range(0, idx.shape[0], TASK_SIZE)]
-            args = [(spec.data, spec.source, spec.base_dir, spec.chunk_size, spec.hash(), sc.name, p)
-                    for p in pieces]
-            return np.concatenate(client.gather(client.map(_task, args, pure=False)), axis=1)
-
-        out.append(_Grid(sc.name, shape, numeric, evaluate))
-    return out
-
-
-def _first_cells(grid: _Grid, coarse: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cells of level 0: every categorical combination × ``coarse`` index ranges per numeric axis."""
-    ranges = []
-    for n, numeric in zip(grid.shape, grid.numeric, strict=True):
-        if numeric:
-            cuts = np.unique(np.linspace(0, n - 1, min(coarse, n - 1) + 1).round().astype(np.int64))
-            ranges.append(list(zip(cuts[:-1], cuts[1:], strict=True)))
-        else:
-            ranges.append([(i, i) for i in range(n)])
-    cells = np.array([[r for r in combo] for combo in itertools.product(*ranges)], dtype=np.int64)
-    return cells[:, :, 0].copy(), cells[:, :, 1].copy()
-
-
-def _corners(lo: np.ndarray, hi: np.ndarray, numeric: np.ndarray) -> np.ndarray:
-    """``(cells, 2^d, axes)`` corner indices of every cell (d = numeric axes)."""
-    axes = np.flatnonzero(numeric)
-    bits = np.array(list(itertools.product((0, 1), repeat=axes.size)), dtype=bool).reshape(-1, axes.size)
-    out = np.repeat(lo[:, None, :], bits.shape[0], axis=1)
-    for j, a in enumerate(axes):
-        out[:, bits[:, j], a] = hi[:, None, a]
-    return out
-
-
-def _split(lo: np.ndarray, hi: np.ndarray, numeric: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Halve every cell along each numeric axis wider than one step."""
-    for a in np.flatnonzero(numeric):
-        wide = hi[:, a] - lo[:, a] > 1
-        mid = (lo[:, a] + hi[:, a]) // 2
-        left_lo, left_hi = lo.copy(), hi.copy()
-        left_hi[wide, a] = mid[wide]
-        right_lo, right_hi = lo[wide].copy(), hi[wide].copy()
-        right_lo[:, a] = mid[wide]
-        lo = np.concatenate([left_lo, right_lo])
-        hi = np.concatenate([left_hi, right_hi])
-    return lo, hi
-
-
-class _Evaluated:
-    """The designs of one scenario evaluated so far, looked up by grid index."""
-
-    def __init__(self, n_outputs: int):
-        self.index = np.empty(0, np.int64)  # sorted
-        self.values = np.empty((n_outputs, 0), np.float32)
+        self.name = scenario.name
+        self.shape = tuple(len(a.values) for a in scenario.axes)
+        self.strides = np.array([math.prod(self.shape[a + 1:]) for a in range(len(self.shape))], np.int64)
+        self.axes = np.array([a for a, ax in enumerate(scenario.axes) if not ax.categorical and len(ax.values) > 1],
+                             np.int64)
+        self.evaluator = _PointEvaluator(scenario, ModelChain.from_design(scenario, uncertainty=spec.uncertainty),
+                                         outputs)
+        self.spec, self.outputs, self.client = spec, outputs, client
+        self.table = PointTable()
+        self.n = 0  # evaluated points: rows 0 … n-1
+        self.flats = np.empty(0, np.int64)
+        self.values = np.empty((0, len(outputs)), np.float32)  # a row per point: one cache line for a corner
         self.level = np.empty(0, np.int16)
+        self.lo, self.hi = self._first_cells(coarse)
+        flats = corner_flats(self.lo, self.hi, self.strides, self.axes)
+        rows, self.pending = self.table.find_or_add(flats)  # pending: in the table, not evaluated yet
+        self.corners = rows.reshape(flats.shape).astype(np.int32)
 
-    def missing(self, flat: np.ndarray) -> np.ndarray:
-        flat = np.unique(flat)
-        if not self.index.size:
-            return flat
-        pos = np.searchsorted(self.index, flat)
-        found = (pos < self.index.size) & (self.index[np.minimum(pos, max(self.index.size - 1, 0))] == flat)
-        return flat[~found]
+    def _first_cells(self, coarse: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cells of level 0: every categorical combination × ``coarse`` index ranges per numeric axis."""
+        ranges = []
+        for a, n in enumerate(self.shape):
+            if a in self.axes:
+                cuts = np.unique(np.linspace(0, n - 1, min(coarse, n - 1) + 1).round().astype(np.int64))
+                ranges.append(list(zip(cuts[:-1], cuts[1:], strict=True)))
+            else:
+                ranges.append([(i, i) for i in range(n)])
+        cells = np.array(list(itertools.product(*ranges)), dtype=np.int32).reshape(-1, len(self.shape), 2)
+        return np.ascontiguousarray(cells[:, :, 0]), np.ascontiguousarray(cells[:, :, 1])
 
-    def add(self, flat: np.ndarray, values: np.ndarray, level: int) -> None:
-        index = np.concatenate([self.index, flat])
-        order = np.argsort(index, kind="stable")
-        self.index = index[order]
-        self.values = np.concatenate([self.values, values], axis=1)[:, order]
-        self.level = np.concatenate([self.level, np.full(flat.size, level, np.int16)])[order]
+    def evaluate_pending(self, level: int) -> np.ndarray:
+        """Evaluate the points added to the table since the last call; their values, ``(n, outputs)``."""
+        flats, self.pending = self.pending, np.empty(0, np.int64)
+        if not flats.size:
+            return np.empty((0, len(self.outputs)), np.float32)
+        if self.client is None or flats.size < DASK_MIN_BATCH:
+            values = _evaluate(self.evaluator, flats)
+        else:
+            spec = self.spec
+            args = [(spec.data, spec.source, spec.base_dir, spec.chunk_size, spec.hash(), self.name, self.outputs,
+                     flats[i:i + TASK_SIZE]) for i in range(0, flats.size, TASK_SIZE)]
+            values = np.concatenate(self.client.gather(self.client.map(_task, args, pure=False)), axis=1)
+        values = values.T
+        end = self.n + flats.size
+        if end > self.flats.size:  # grow by doubling
+            size = max(end, 2 * self.flats.size, 1024)
+            self.flats, self.level = np.resize(self.flats, size), np.resize(self.level, size)
+            grown = np.empty((size, len(self.outputs)), np.float32)
+            grown[:self.n] = self.values[:self.n]
+            self.values = grown
+        self.flats[self.n:end] = flats
+        self.values[self.n:end] = values
+        self.level[self.n:end] = level
+        self.n = end
+        return values
 
-    def rows(self, flat: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.index, flat)
+    def refine(self, signs: np.ndarray, front: np.ndarray, margin: float) -> None:
+        """Drop the cells that cannot hold a new front design, split the rest (their new corners pend)."""
+        keep = live_cells(self.lo, self.hi, self.corners, self.values, signs, front, margin)
+        self.lo, self.hi, self.corners, self.pending = split_cells(self.lo, self.hi, self.corners, keep, self.axes,
+                                                                   self.strides, self.table)
 
 
-def _objective_rows(spec: SweepSpec, objectives: Mapping[str, str]) -> tuple[list[int], int]:
+def _objective_check(spec: SweepSpec, objectives: Mapping[str, str]) -> None:
     for name in objectives:
         if name not in spec.outputs:
             raise SpecError(f"objective {name!r} is not an output of the spec (outputs: {', '.join(spec.outputs)})",
                             where="--objective")
-    return [spec.outputs.index(n) for n in objectives], spec.outputs.index("infeasible_reason")
-
-
-def _front_values(state: dict[str, _Evaluated], rows: list[int], reason: int, signs: np.ndarray) -> np.ndarray:
-    """Maximised objective values of the front of every feasible design evaluated so far."""
-    parts = []
-    for ev in state.values():
-        ok = ev.values[reason] == 0
-        x = ev.values[rows][:, ok].T.astype(np.float64) * signs
-        parts.append(x[~np.isnan(x).any(axis=1)])
-    x = np.ascontiguousarray(np.concatenate(parts)) if parts else np.empty((0, len(rows)))
-    return np.ascontiguousarray(x[_exact_front(x)])
 
 
 def _volume(front: np.ndarray, ref: np.ndarray) -> float:
@@ -274,13 +255,16 @@ def refine(
     budget : int, optional
         Most designs to evaluate.
     client : distributed.Client, optional
-        Evaluate large batches on its cluster.
+        Evaluate large batches on its cluster (else in this process, on
+        ``THREADS`` threads).
     progress : callable, optional
         Called with each level's history record.
 
     Returns
     -------
     RefineResult
+        Values of the objectives and ``infeasible_reason`` for every
+        evaluated design (:func:`write_refined` evaluates the other outputs).
     """
     from dse.vocabulary import OUTPUTS
 
@@ -295,71 +279,53 @@ def refine(
         raise SpecError(f"expected at least 1 range per axis, got {coarse}", where="--coarse")
     if not (margin >= 0 and math.isfinite(margin)):
         raise SpecError(f"expected a finite margin ≥ 0, got {margin}", where="--margin")
-    rows, reason = _objective_rows(spec, senses)
-    signs = np.asarray(_signs(list(senses.values())))
-    grids = _grids(spec, client)
-    state = {g.name: _Evaluated(len(spec.outputs)) for g in grids}
-    cells = {g.name: _first_cells(g, coarse) for g in grids}
-    result = RefineResult(dict(senses), {}, {}, {}, grid_designs=spec.n_designs)
-    ref = None
-    previous = None
+    _objective_check(spec, senses)
+    for sc in spec.scenarios:
+        if sc.kind != "grid":
+            raise SpecError(f"scenario {sc.name!r} is sampled: refinement needs a grid (linspace, logspace or "
+                            "lists)", where=spec.source)
+    outputs = [*senses, "infeasible_reason"]
+    k = len(senses)
+    signs = np.asarray(_signs(list(senses.values())), np.float64)
+    states = [_Scenario(spec, sc, outputs, client, coarse) for sc in spec.scenarios]
+    result = RefineResult(dict(senses), outputs, {}, {}, {}, grid_designs=spec.n_designs)
+    front = np.empty((0, k))  # maximised objectives of the front of everything evaluated so far
+    ref = previous = None
     level = 0
-    while any(lo.shape[0] for lo, _ in cells.values()):
-        # corners of the live cells, evaluated once each
-        todo = {}
-        for g in grids:
-            lo, hi = cells[g.name]
-            corners = _corners(lo, hi, g.numeric)
-            flat = np.ravel_multi_index(tuple(corners.reshape(-1, len(g.shape)).T), g.shape)
-            todo[g.name] = (corners, flat.reshape(corners.shape[:2]), state[g.name].missing(flat))
-        new = sum(m.size for _, _, m in todo.values())
-        if budget is not None and result.evaluated + new > budget:
+    while True:
+        cells = int(sum(s.lo.shape[0] for s in states))
+        new = int(sum(s.pending.size for s in states))
+        if not cells:
+            break
+        if budget is not None and sum(s.n for s in states) + new > budget:
             result.stopped = "budget"
             break
-        for g in grids:
-            missing = todo[g.name][2]
-            if missing.size:
-                idx = np.stack(np.unravel_index(missing, g.shape), axis=1).astype(np.int64)
-                state[g.name].add(missing, g.evaluate(idx).astype(np.float32, copy=False), level)
-        front = _front_values(state, rows, reason, signs)
+        candidates = [front]
+        for s in states:
+            values = s.evaluate_pending(level)
+            x = values[values[:, k] == 0, :k].astype(np.float64) * signs
+            candidates.append(x[~np.isnan(x).any(axis=1)])
+        x = np.ascontiguousarray(np.concatenate(candidates))
+        front = np.ascontiguousarray(x[_exact_front(x)])
         if ref is None and len(front):
             ref = front.min(axis=0)
         volume = _volume(front, ref) if ref is not None else 0.0
-        record = {"level": level, "cells": int(sum(lo.shape[0] for lo, _ in cells.values())), "new": int(new),
-                  "evaluated": result.evaluated + 0, "front": int(len(front)), "hypervolume": volume,
-                  "seconds": round(time.perf_counter() - t0, 3)}
-        record["evaluated"] = int(sum(ev.index.size for ev in state.values()))
+        record = {"level": level, "cells": cells, "new": new, "evaluated": int(sum(s.n for s in states)),
+                  "front": int(len(front)), "hypervolume": volume, "seconds": round(time.perf_counter() - t0, 3)}
         result.history.append(record)
         if progress:
             progress(record)
-        # prune: every corner infeasible, or the cell's bound strictly dominated by a design found
-        for g in grids:
-            lo, hi = cells[g.name]
-            corners, flat, _ = todo[g.name]
-            ev = state[g.name]
-            at = ev.rows(flat.reshape(-1))
-            vals = ev.values[rows][:, at].T.reshape(flat.shape[0], flat.shape[1], len(rows)).astype(np.float64)
-            vals = vals * signs
-            feasible = (ev.values[reason][at] == 0).reshape(flat.shape)
-            with np.errstate(invalid="ignore"):
-                best = np.where(np.isnan(vals).all(axis=1), np.inf, np.nanmax(np.where(np.isnan(vals), -np.inf, vals),
-                                                                               axis=1))
-                worst = np.nanmin(np.where(np.isnan(vals), np.inf, vals), axis=1)
-                spread = np.where(np.isfinite(best) & np.isfinite(worst), best - worst, 0.0)
-            bound = np.ascontiguousarray(best + margin * spread)
-            keep = feasible.any(axis=1)
-            if len(front) and keep.any():
-                keep[keep] = _undominated_by(bound[keep], front)
-            keep &= (hi - lo > 1).any(axis=1)  # a cell of single steps is done: its corners are its points
-            cells[g.name] = _split(lo[keep], hi[keep], g.numeric)
+        for s in states:
+            s.refine(signs, front, float(margin))
         if tolerance is not None and previous is not None and abs(volume - previous) <= tolerance * abs(volume):
             result.stopped = "tolerance"
             break
         previous = volume
         level += 1
-    for g in grids:
-        ev = state[g.name]
-        result.points[g.name], result.values[g.name], result.levels[g.name] = ev.index, ev.values, ev.level
+    for s in states:
+        result.points[s.name] = s.flats[:s.n].copy()
+        result.values[s.name] = s.values[:s.n].T.copy()
+        result.levels[s.name] = s.level[:s.n].copy()
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -390,7 +356,10 @@ def _dataset(result: RefineResult, spec: SweepSpec, scenario, chain):
     from dse.store import _compressors, _input_attrs, _output_attrs
 
     name = scenario.name
-    flat, values, levels = result.points[name], result.values[name], result.levels[name]
+    order = np.argsort(result.points[name], kind="stable")  # designs in grid order
+    flat, levels = result.points[name][order], result.levels[name][order]
+    # every output of the spec, by the same kernel (refinement kept only the objectives)
+    values = _evaluate(_PointEvaluator(scenario, chain, list(spec.outputs)), flat)
     n = flat.size
     chunk = max(1, min(spec.chunk_size, n))
     shape = tuple(len(a.values) for a in scenario.axes)

@@ -87,8 +87,8 @@ def test_a_margin_finds_the_same_front_with_more_work(spec, brute):
     wide = refine(spec, OBJECTIVES, margin=1.0)
     found = []
     for name, values in wide.values.items():
-        x = np.stack([values[spec.outputs.index(o)] for o in OBJECTIVES], axis=1).astype(float)
-        x[values[spec.outputs.index("infeasible_reason")] != 0] = np.nan
+        x = np.stack([values[wide.outputs.index(o)] for o in OBJECTIVES], axis=1).astype(float)
+        x[values[wide.outputs.index("infeasible_reason")] != 0] = np.nan
         found += [(name, int(g), *row) for g, row in zip(wide.points[name], x, strict=True)]
     x = np.array([f[2:] for f in found])
     on = nondominated(x, list(OBJECTIVES.values()))

@@ -112,3 +112,66 @@ def test_bad_refine_options_are_one_line_errors(tmp_path, capsys, args, message)
     assert main(["refine", _spec_file(tmp_path), "-o", str(tmp_path / "x.zarr"), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_point_table_matches_a_dict_through_growth():
+    from dse.refine_cells import PointTable
+
+    rng = np.random.default_rng(1)
+    table, oracle = PointTable(capacity=16), {}
+    for _ in range(20):
+        flats = rng.integers(0, 10**10, 500)
+        flats[::3] = rng.choice(flats, flats[::3].size)  # repeats within a batch
+        if oracle:
+            flats[::5] = rng.choice(np.fromiter(oracle, np.int64), flats[::5].size)  # and across batches
+        rows, added = table.find_or_add(flats)
+        new = []
+        for f in flats.tolist():
+            if f not in oracle:
+                oracle[f] = len(oracle)
+                new.append(f)
+        assert rows.tolist() == [oracle[f] for f in flats.tolist()]
+        assert added.tolist() == new
+    assert len(table) == len(oracle)
+
+
+def test_split_children_tile_the_parent_and_carry_their_corners():
+    """Children's corner rows name the points corner_flats gives them; their points are the parent's."""
+    from dse.refine_cells import PointTable, corner_flats, split_cells
+
+    rng = np.random.default_rng(2)
+    shape = (3, 9, 2, 6, 5)  # a categorical axis (2) among numeric ones
+    axes = np.array([0, 1, 3, 4])
+    strides = np.array([int(np.prod(shape[a + 1:])) for a in range(len(shape))], np.int64)
+    lo = np.stack([rng.integers(0, n - 1, 40) for n in shape], axis=1)
+    width = np.stack([rng.integers(1, n - lo[:, a]) for a, n in enumerate(shape)], axis=1)  # hi ≤ n - 1
+    lo[:, 2], width[:, 2] = rng.integers(0, 2, 40), 0
+    lo, hi = lo.astype(np.int32), (lo + width).astype(np.int32)
+    table = PointTable()
+    rows, _ = table.find_or_add(corner_flats(lo, hi, strides, axes))
+    flat_of = {}
+    for f, r in zip(corner_flats(lo, hi, strides, axes).ravel().tolist(), rows.tolist(), strict=True):
+        flat_of[r] = f
+    keep = (hi - lo > 1).any(axis=1)
+    keep[::4] = False
+    clo, chi, corners, added = split_cells(lo, hi, rows.reshape(len(lo), -1).astype(np.int32), keep, axes,
+                                           strides, table)
+    for r, f in zip(range(len(flat_of), len(table)), added.tolist(), strict=True):
+        flat_of[r] = f
+    assert np.array_equal(np.vectorize(flat_of.get)(corners), corner_flats(clo, chi, strides, axes))
+
+    def points(a, b):
+        return {tuple(p) for p in np.stack(np.meshgrid(*[np.arange(x, y + 1) for x, y in zip(a, b, strict=True)],
+                                                       indexing="ij"), -1).reshape(-1, len(shape))}
+
+    start = 0
+    for i in np.flatnonzero(keep):
+        n_children = 2 ** int(((hi[i] - lo[i] > 1) & np.isin(np.arange(len(shape)), axes)).sum())
+        kids = range(start, start + n_children)
+        start += n_children
+        assert set().union(*(points(clo[c], chi[c]) for c in kids)) == points(lo[i], hi[i])
+        assert all(points(clo[c], chi[c]) < points(lo[i], hi[i]) for c in kids)
+    assert start == len(clo)
+    # the new points are exactly the children's corners that were not the parents' corners
+    old = set(corner_flats(lo, hi, strides, axes).ravel().tolist())
+    assert set(added.tolist()) == set(corner_flats(clo, chi, strides, axes).ravel().tolist()) - old

@@ -19,6 +19,9 @@ and no copy of evaluated values.
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import numba
 import numpy as np
 
@@ -27,7 +30,7 @@ __all__ = ["PointTable", "corner_flats", "live_cells", "split_cells"]
 _EMPTY = -1
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: multiply, keep the high bits
 #: kept parents per call of the split kernel (bounds the table's headroom and the scratch buffer)
-SPLIT_CHUNK = 1 << 15
+SPLIT_CHUNK = 1 << 12
 
 
 @numba.njit(cache=True, inline="always")
@@ -227,83 +230,88 @@ def _children(lo, hi, parents, axes):  # pragma: no cover
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _lattice_tables(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Index tables of the 3^d lattice of a parent cell, per set of wide axes (a bit mask over the d axes).
+
+    Lattice point ``q`` has base-3 digit ``j`` = 0, 1, 2 for the low, middle,
+    high index along axis ``j``. Returns ``digits`` (3^d, d); ``corner``
+    (3^d,), the parent corner a point without middle digits is, else -1;
+    ``needed`` (2^d, 3^d) and ``n_needed`` (2^d,), the points the children of
+    a parent with that mask use; ``child_q`` (2^d, 2^d, 2^d), the lattice point
+    of corner ``b`` of child ``c`` (one bit per wide axis, in axis order: 0
+    low half, 1 high half).
+    """
+    digits = np.array(list(itertools.product((0, 1, 2), repeat=d)), np.int64)[:, ::-1].reshape(-1, d)
+    place = 3 ** np.arange(d)
+    corner = np.where((digits == 1).any(axis=1), -1, ((digits == 2) * (1 << np.arange(d))).sum(axis=1))
+    needed = np.zeros((1 << d, 3 ** d), np.int64)
+    n_needed = np.zeros(1 << d, np.int64)
+    child_q = np.zeros((1 << d, 1 << d, 1 << d), np.int64)
+    for mask in range(1 << d):
+        wide = [(mask >> j) & 1 for j in range(d)]
+        ok = np.flatnonzero(~((digits == 1) & (np.array(wide) == 0)).any(axis=1))
+        needed[mask, :ok.size], n_needed[mask] = ok, ok.size
+        wide_axes = [j for j in range(d) if wide[j]]
+        for c in range(1 << len(wide_axes)):
+            half = np.zeros(d, np.int64)
+            for w, j in enumerate(wide_axes):
+                half[j] = (c >> w) & 1
+            for b in range(1 << d):
+                up = np.array([(b >> j) & 1 for j in range(d)])
+                child_q[mask, c, b] = int((np.where(wide, half + up, 2 * up) * place).sum())
+    return digits, corner, needed, n_needed, child_q
+
+
 @numba.njit(cache=True)
 def _split(lo, hi, corners, parents, axes, strides, table, shift, count,
-           out_lo, out_hi, out_corners, o):  # pragma: no cover
+           out_lo, out_hi, out_corners, o, digits, corner_of, needed, n_needed, child_q):  # pragma: no cover
     """Children of ``parents`` from output row ``o`` on; returns the next row and the points added."""
     d = axes.size
     n_axes = lo.shape[1]
-    lattice = np.empty(3 ** d, np.int64)  # rows of the parent's 3^d lattice, digit j = position along axes[j]
+    lattice = np.empty(3 ** d, np.int64)  # rows of the parent's lattice points
     added = np.empty(parents.size * 3 ** d, np.int64)
     n_added = 0
-    wide = np.empty(d, np.bool_)
+    offset = np.zeros((d, 3), np.int64)  # flat offset of the low, middle, high index along each axis
     mid = np.empty(d, np.int64)
     for p in range(parents.size):
         i = parents[p]
         base = 0
         for a in range(n_axes):
             base += np.int64(lo[i, a]) * strides[a]
-        for j in range(d):
-            a = axes[j]
-            wide[j] = hi[i, a] - lo[i, a] > 1
-            mid[j] = (lo[i, a] + hi[i, a]) // 2
-        for q in range(3 ** d):
-            rest = q
-            corner = 0
-            flat = base
-            middle = False
-            valid = True
-            for j in range(d):
-                digit = rest % 3
-                rest //= 3
-                a = axes[j]
-                if digit == 1:
-                    if not wide[j]:  # no middle along an axis one step wide: no such point
-                        valid = False
-                        break
-                    middle = True
-                    flat += (mid[j] - lo[i, a]) * strides[a]
-                elif digit == 2:
-                    corner |= 1 << j
-                    flat += np.int64(hi[i, a] - lo[i, a]) * strides[a]
-            if not valid:
-                continue
-            if middle:
-                lattice[q], n_added = _lookup(table, shift, flat, count, added, n_added)
-            else:
-                lattice[q] = corners[i, corner]
-        # children: one bit per wide axis (0: low half, 1: high half)
+        mask = 0
         n_wide = 0
         for j in range(d):
-            if wide[j]:
+            a = axes[j]
+            mid[j] = (lo[i, a] + hi[i, a]) // 2
+            offset[j, 1] = (mid[j] - lo[i, a]) * strides[a]
+            offset[j, 2] = np.int64(hi[i, a] - lo[i, a]) * strides[a]
+            if hi[i, a] - lo[i, a] > 1:
+                mask |= 1 << j
                 n_wide += 1
+        for t in range(n_needed[mask]):
+            q = needed[mask, t]
+            if corner_of[q] >= 0:
+                lattice[q] = corners[i, corner_of[q]]
+            else:
+                flat = base
+                for j in range(d):
+                    flat += offset[j, digits[q, j]]
+                lattice[q], n_added = _lookup(table, shift, flat, count, added, n_added)
         for c in range(1 << n_wide):
+            w = 0
             for a in range(n_axes):
                 out_lo[o, a] = lo[i, a]
                 out_hi[o, a] = hi[i, a]
-            half = np.zeros(d, np.int64)
-            w = 0
             for j in range(d):
-                if wide[j]:
-                    half[j] = (c >> w) & 1
+                if (mask >> j) & 1:
+                    if (c >> w) & 1:
+                        out_lo[o, axes[j]] = mid[j]
+                    else:
+                        out_hi[o, axes[j]] = mid[j]
                     w += 1
-                    a = axes[j]
-                    if half[j]:
-                        out_lo[o, a] = mid[j]
-                    else:
-                        out_hi[o, a] = mid[j]
             for b in range(1 << d):
-                q = 0
-                scale = 1
-                for j in range(d):
-                    up = (b >> j) & 1
-                    if wide[j]:
-                        digit = half[j] + up  # low half: lo, mid; high half: mid, hi
-                    else:
-                        digit = 2 * up
-                    q += digit * scale
-                    scale *= 3
-                out_corners[o, b] = lattice[q]
+                out_corners[o, b] = lattice[child_q[mask, c, b]]
             o += 1
     return o, added[:n_added]
 
@@ -334,6 +342,7 @@ def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable):
     out_hi = np.empty((total, lo.shape[1]), hi.dtype)
     out_corners = np.empty((total, corners.shape[1]), corners.dtype)
     lattice = 3 ** axes.size
+    tables = _lattice_tables(axes.size)
     o, added = 0, []
     for start in range(0, parents.size, SPLIT_CHUNK):
         chunk = parents[start:start + SPLIT_CHUNK]
@@ -341,7 +350,7 @@ def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable):
         if table.count + chunk.size * lattice >= np.iinfo(corners.dtype).max:
             raise OverflowError("more evaluated points than corner rows can number")
         o, new = _split(lo, hi, corners, chunk, axes, strides, table.table, table.shift, table.count,
-                        out_lo, out_hi, out_corners, o)
+                        out_lo, out_hi, out_corners, o, *tables)
         table.count += new.size
         added.append(new)
     return out_lo, out_hi, out_corners, (np.concatenate(added) if added else np.empty(0, np.int64))

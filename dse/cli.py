@@ -397,9 +397,10 @@ def refine(
     output: Annotated[str, typer.Option("-o", "--output", help="Results store to write (path or s3:// URL).")],
     objective: Annotated[list[str] | None, typer.Option(
         "--objective", help="NAME:max or NAME:min (repeatable); default: every dse_sense output.")] = None,
-    coarse: Annotated[int, typer.Option("--coarse", help="Index ranges per numeric axis at level 0.")] = 2,
-    margin: Annotated[float, typer.Option("--margin", help="Widen each cell's bound by this share of its "
-                                          "corners' spread.")] = 0.0,
+    coarse: Annotated[int | None, typer.Option("--coarse", help="Index ranges per numeric axis at level 0 "
+                                               "(default: the spec's refine: coarse, else 2).")] = None,
+    margin: Annotated[float | None, typer.Option("--margin", help="Widen each cell's bound by this share of its "
+                                                 "corners' spread (default 0).")] = None,
     tolerance: Annotated[float | None, typer.Option("--tolerance", help="Stop once the hypervolume changes by "
                                                     "less than this fraction (approximate).")] = None,
     budget: Annotated[int | None, typer.Option("--budget", help="Most designs to evaluate (approximate).")] = None,
@@ -408,7 +409,10 @@ def refine(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
 ) -> None:
-    """Front of a fine grid by adaptive refinement: evaluate only the cells that can hold front designs."""
+    """Front of a fine grid by adaptive refinement: evaluate only the cells that can hold front designs.
+
+    Options left out come from the spec's refine: mapping (objectives, coarse, margin, tolerance, budget).
+    """
     from dse.refine import describe, write_refined
     from dse.refine import refine as run_refine
     from dse.spec import load_sweep

@@ -82,6 +82,7 @@ class RefineResult:
     history: list[dict] = field(default_factory=list)
     stopped: str = "exact"  # "exact", "tolerance" or "budget"
     seconds: float = 0.0
+    options: dict = field(default_factory=dict)  # coarse, margin, tolerance, budget as used
 
     @property
     def evaluated(self) -> int:
@@ -229,8 +230,8 @@ def refine(
     spec: SweepSpec,
     objectives: Mapping[str, str | None] | None = None,
     *,
-    coarse: int = 2,
-    margin: float = 0.0,
+    coarse: int | None = None,
+    margin: float | None = None,
     tolerance: float | None = None,
     budget: int | None = None,
     client=None,
@@ -243,17 +244,22 @@ def refine(
     spec : SweepSpec
         Grid scenarios only.
     objectives : mapping, optional
-        ``{output: "max" | "min" | None}``; default every output of the spec
-        with a ``dse_sense`` in the vocabulary.
-    coarse : int, default 2
-        Index ranges per numeric axis at level 0.
-    margin : float, default 0
+        ``{output: "max" | "min" | None}``; default the spec's
+        ``refine: objectives``, else every output of the spec with a
+        ``dse_sense`` in the vocabulary.
+    coarse : int, optional
+        Index ranges per numeric axis at level 0 (default: the spec's
+        ``refine: coarse``, else 2).
+    margin : float, optional
         Widening of each cell's bound, as a share of the objective's spread
         over the cell's corners.
     tolerance : float, optional
         Stop once the hypervolume changes by less than this fraction in a level.
     budget : int, optional
         Most designs to evaluate.
+
+        ``margin`` (default 0), ``tolerance`` and ``budget`` left out are
+        taken from the spec's ``refine:`` mapping when it gives them.
     client : distributed.Client, optional
         Evaluate large batches on its cluster (else in this process, on
         ``THREADS`` threads).
@@ -269,6 +275,12 @@ def refine(
     from dse.vocabulary import OUTPUTS
 
     t0 = time.perf_counter()
+    given = spec.refine
+    objectives = objectives if objectives is not None else given.get("objectives")
+    coarse = coarse if coarse is not None else given.get("coarse", 2)
+    margin = margin if margin is not None else given.get("margin", 0.0)
+    tolerance = tolerance if tolerance is not None else given.get("tolerance")
+    budget = budget if budget is not None else given.get("budget")
     if objectives is None:
         objectives = {n: OUTPUTS[n].sense for n in spec.outputs if n in OUTPUTS and OUTPUTS[n].sense}
     senses = {n: (s if s is not None else (OUTPUTS[n].sense if n in OUTPUTS else None)) for n, s in objectives.items()}
@@ -288,7 +300,8 @@ def refine(
     k = len(senses)
     signs = np.asarray(_signs(list(senses.values())), np.float64)
     states = [_Scenario(spec, sc, outputs, client, coarse) for sc in spec.scenarios]
-    result = RefineResult(dict(senses), outputs, {}, {}, {}, grid_designs=spec.n_designs)
+    result = RefineResult(dict(senses), outputs, {}, {}, {}, grid_designs=spec.n_designs,
+                          options={"coarse": coarse, "margin": margin, "tolerance": tolerance, "budget": budget})
     front = np.empty((0, k))  # maximised objectives of the front of everything evaluated so far
     ref = previous = None
     level = 0
@@ -449,7 +462,8 @@ def _write(result: RefineResult, spec: SweepSpec, path: str, storage_options: Ma
         "dse_ce_coefficients": yaml.safe_dump(chain.coefficients.model_dump(mode="json"), sort_keys=False),
         "dse_git_commit": git_commit(), "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "dse_status": "complete", "dse_sweep_id": uuid.uuid4().hex, "dse_summary": summary,
-        "dse_refinement": json.loads(json.dumps({"objectives": result.objectives, "stopped": result.stopped,
+        "dse_refinement": json.loads(json.dumps({"objectives": result.objectives, "options": result.options,
+                                                 "stopped": result.stopped,
                                                  "exact": result.exact, "history": result.history})),
         **chain.attrs(),
     })

@@ -175,3 +175,32 @@ def test_split_children_tile_the_parent_and_carry_their_corners():
     # the new points are exactly the children's corners that were not the parents' corners
     old = set(corner_flats(lo, hi, strides, axes).ravel().tolist())
     assert set(added.tolist()) == set(corner_flats(clo, chi, strides, axes).ravel().tolist()) - old
+
+
+def test_a_spec_refine_key_sets_the_options_and_arguments_override_it(spec):
+    declared = {**GRID, "refine": {"objectives": OBJECTIVES, "tolerance": 0.5, "coarse": 2}}
+    with_key = parse_sweep(declared, text=yaml.safe_dump(declared, sort_keys=False), chunk_size=4096)
+    from_spec = refine(with_key)
+    explicit = refine(spec, OBJECTIVES, tolerance=0.5)
+    assert from_spec.objectives == OBJECTIVES and from_spec.stopped == "tolerance"
+    assert from_spec.options == {"coarse": 2, "margin": 0.0, "tolerance": 0.5, "budget": None}
+    for name in explicit.points:
+        np.testing.assert_array_equal(from_spec.points[name], explicit.points[name])
+    # an argument wins over the spec
+    overridden = refine(with_key, {"cost": "min"}, tolerance=0.0, budget=10**9)
+    assert overridden.objectives == {"cost": "min"} and overridden.options["tolerance"] == 0.0
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ({"coarse": 0}, "refine.coarse: "),
+    ({"tolerance": 1.5}, "refine.tolerance: expected a number in [0, 1)"),
+    ({"objectives": {"cycle_lief": "max"}}, "refine.objectives: 'cycle_lief' is not an output of the spec"),
+    ({"objectives": {"cost": "least"}}, "refine.objectives: expected max or min"),
+    ({"budgett": 5}, "refine: unknown key 'budgett'"),
+])
+def test_a_bad_refine_key_is_a_one_line_error(tmp_path, capsys, block, message):
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump({**GRID, "refine": block}, sort_keys=False))
+    assert main(["refine", str(path), "-o", str(tmp_path / "x.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err

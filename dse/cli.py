@@ -410,6 +410,66 @@ def sweep(
 
 
 @app.command()
+def refine(
+    spec: Annotated[Path, typer.Argument(help="Grid sweep spec YAML file: the fine grid whose front is wanted.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Results store to write (path or s3:// URL).")],
+    objective: Annotated[list[str] | None, typer.Option(
+        "--objective", help="NAME:max or NAME:min (repeatable); default: every dse_sense output.")] = None,
+    coarse: Annotated[int | None, typer.Option("--coarse", help="Index ranges per numeric axis at level 0 "
+                                               "(default: the spec's refine: coarse, else 2).")] = None,
+    margin: Annotated[float | None, typer.Option("--margin", help="Widen each cell's bound by this share of its "
+                                                 "corners' spread (default 0).")] = None,
+    tolerance: Annotated[float | None, typer.Option("--tolerance", help="Stop once the hypervolume changes by "
+                                                    "less than this fraction (approximate).")] = None,
+    budget: Annotated[int | None, typer.Option("--budget", help="Most designs to evaluate (approximate).")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Workers of the embedded cluster.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
+) -> None:
+    """Front of a fine grid by adaptive refinement: evaluate only the cells that can hold front designs.
+
+    Options left out come from the spec's refine: mapping (objectives, coarse, margin, tolerance, budget).
+    """
+    from dse.refine import describe, write_refined
+    from dse.refine import refine as run_refine
+    from dse.spec import load_sweep
+    from dse.store import check_target
+    from dse.sweep import _client
+
+    objectives = None
+    if objective:
+        objectives = {}
+        for item in objective:
+            name, _, sense = item.partition(":")
+            if sense not in ("max", "min"):
+                raise DseError(f"expected NAME:max or NAME:min, got {item!r}", where="--objective")
+            objectives[name] = sense
+    if budget is not None and budget < 1:
+        raise DseError(f"expected a number of designs ≥ 1, got {budget}", where="--budget")
+    if tolerance is not None and not (0.0 <= tolerance < 1.0):
+        raise DseError(f"expected a fraction in [0, 1), got {tolerance:g}", where="--tolerance")
+    _check_store_target(output)
+    options = _storage_options(endpoint_url)
+    check_target(output, False, overwrite, options)
+    parsed = load_sweep(spec)
+    console.print(f"[bold]{_title(parsed.name)}[/bold]: refining a grid of {parsed.n_designs:,} designs → "
+                  f"{_title(output, 1000)}")
+
+    def show(record: dict) -> None:
+        console.print(f"level {record['level']}: {record['cells']:,} cells, {record['new']:,} new designs "
+                      f"({record['evaluated']:,} in all), front {record['front']:,}, hypervolume "
+                      f"{record['hypervolume']:.6g}, {record['seconds']:.1f} s", markup=False, highlight=False)
+
+    with _client(scheduler, None, workers) as client:
+        result = run_refine(parsed, objectives, coarse=coarse, margin=margin, tolerance=tolerance, budget=budget,
+                            client=client, progress=show)
+    write_refined(result, parsed, output, overwrite=overwrite, storage_options=options)
+    console.print(describe(result), markup=False, highlight=False)
+    console.print(f"wrote {output}: 'dse pareto {output}' gives its front", markup=False, highlight=False)
+
+
+@app.command()
 def validate(
     store: Annotated[str, typer.Argument(help="Results store (path or URL).")],
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
@@ -445,8 +505,17 @@ def pareto(
     store_front: Annotated[bool, typer.Option("--store/--no-store", help="Save the front in the store as 'pareto_front'.")] = True,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
     allow_incomplete: AllowIncompleteOpt = False,
+    quantile: Annotated[float | None, typer.Option(
+        "--quantile", help="Front at this quantile of the outputs that have one (0.1, 0.5 or 0.9: cycle life).")] = None,
+    probability: Annotated[float | None, typer.Option(
+        "--probability", help="Designs on the front in at least this share of CE posterior draws (stores "
+        "'pareto_probability').")] = None,
+    draws: Annotated[int, typer.Option("--draws", help="Posterior draws for --probability.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the draws for --probability.")] = 0,
+    reference: Annotated[list[str] | None, typer.Option(
+        "--reference", help="Hypervolume reference NAME=VALUE (repeatable; default: the front's nadir).")] = None,
 ) -> None:
-    """Exact Pareto front of the feasible designs of a store (optionally filtered)."""
+    """Exact Pareto front of the feasible designs of a store (optionally filtered), with its hypervolume."""
     from dse.pareto import knee_point, pareto_store
 
     objectives = None
@@ -460,8 +529,16 @@ def pareto(
     _check_writable(csv, "--csv")
     _check_writable(parquet, "--parquet")
     options = _storage_options(endpoint_url)
+    ref = _reference_point(reference)
     _check_complete(store, options, allow_incomplete)
-    front = pareto_store(store, objectives, where=where, storage_options=options, write=store_front)
+    if quantile is not None and probability is not None:
+        raise DseError("choose --quantile or --probability, not both")
+    if quantile is not None:
+        objectives = _quantile_objectives(store, objectives, quantile, options)
+    if probability is not None:
+        _probability_front(store, objectives, where, probability, draws, seed, options, top, csv, parquet)
+        return
+    front = pareto_store(store, objectives, where=where, storage_options=options, write=store_front, reference=ref)
     senses = front.attrs.get("dse_sense", {})
     console.print(f"[bold]{len(front):,} designs on the Pareto front[/bold] of "
                   + ", ".join(f"{n} ({s})" for n, s in senses.items())
@@ -480,8 +557,76 @@ def pareto(
             console.print("knee (closest to the utopia point): "
                           + ", ".join(f"{n} = {_fmt(float(knee[n]))}" for n in senses)
                           + f"  [{knee['scenario']} design {int(knee['design'])}]")
+        _print_hypervolume(front)
     if best:
         _print_best(store, best, where, options)
+    if csv:
+        front.to_csv(csv, index=False)
+        console.print(f"wrote {csv}", markup=False, highlight=False)
+    if parquet:
+        front.to_parquet(parquet, index=False)
+        console.print(f"wrote {parquet}", markup=False, highlight=False)
+
+
+def _reference_point(items: list[str] | None) -> dict[str, float] | None:
+    """``--reference NAME=VALUE`` options as a mapping (None when none is given)."""
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not name or not math.isfinite(number):
+            raise DseError(f"expected NAME=NUMBER, got {item!r}", where="--reference")
+        out[name] = number
+    return out
+
+
+def _quantile_objectives(store: str, objectives, quantile: float, options) -> dict[str, str]:
+    """The objectives with cycle life (and any output with quantiles) at ``quantile``."""
+    from dse.robust import quantile_objectives
+    from dse.store import open_results
+
+    first = next(iter(open_results(store, options).values()))
+    return quantile_objectives(first, objectives, quantile)
+
+
+def _print_hypervolume(front) -> None:
+    ref = front.attrs.get("dse_hypervolume_reference") or {}
+    console.print(f"hypervolume {front.attrs.get('dse_hypervolume', 0.0):.6g} (reference "
+                  + ", ".join(f"{n} = {_fmt(float(v))}" for n, v in ref.items()) + ")", markup=False,
+                  highlight=False)
+
+
+def _probability_front(store: str, objectives, where: str | None, threshold: float, draws: int, seed: int,
+                       options, top: int, csv: Path | None, parquet: Path | None) -> None:
+    """``dse pareto --probability P``: store the probability of non-domination, print the designs ≥ P."""
+    from dse.robust import pareto_probability, probability_front
+
+    if not 0.0 < threshold <= 1.0:
+        raise DseError(f"expected a probability in (0, 1], got {threshold:g}", where="--probability")
+    if draws < 1:
+        raise DseError(f"expected a number of draws ≥ 1, got {draws}", where="--draws")
+    probabilities = pareto_probability(store, objectives, where=where, draws=draws, seed=seed,
+                                       storage_options=options)
+    front = probability_front(store, probabilities, threshold, objectives, options)
+    on_any = sum(int((p.values > 0).sum()) for p in probabilities.values())
+    console.print(f"[bold]{len(front):,} designs on the front with probability ≥ {threshold:g}[/bold] "
+                  f"({on_any:,} on it in at least one of {draws} draws of the CE posterior, seed {seed}) — "
+                  "saved as 'pareto_probability'")
+    if len(front):
+        senses = list(front.attrs.get("dse_sense", {}))
+        inputs = [c for c in front.columns if c not in (*senses, "scenario", "design", "feasible", "pareto_probability")]
+        shown = ["scenario", *inputs[:6], *senses, "pareto_probability"]
+        t = Table(box=None, header_style="bold", pad_edge=False)
+        for c in shown:
+            t.add_column(c.replace("_", " "), justify="left" if c == "scenario" else "right")
+        for _, row in front.head(top).iterrows():
+            t.add_row(*[_fmt(row[c]) if isinstance(row[c], float) else str(row[c]) for c in shown])
+        console.print(t)
     if csv:
         front.to_csv(csv, index=False)
         console.print(f"wrote {csv}", markup=False, highlight=False)

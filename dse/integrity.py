@@ -68,7 +68,7 @@ class Damage:
 
 
 #: arrays written after the sweep (dse pareto), not by its blocks
-DERIVED = ("pareto_front",)
+DERIVED = ("pareto_front", "pareto_probability")
 
 
 def damage_message(path: str, scenario: str, chunk: str, why: str, block_aligned: bool) -> str:

@@ -939,6 +939,7 @@ def pareto_store(
     where: str | None = None,
     storage_options: Mapping | None = None,
     write: bool = True,
+    reference: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """The exact front of every feasible design of a store, across scenarios.
 
@@ -946,14 +947,20 @@ def pareto_store(
     front of the union of scenario fronts is the global one (a globally
     non-dominated design is non-dominated in its scenario). With ``write``,
     each scenario gets a boolean variable ``pareto_front`` marking its members
-    of the global front, with the objectives and filter in its attributes.
+    of the global front, with the objectives, filter, hypervolume and its
+    reference point in its attributes.
+
+    ``reference`` is the hypervolume's reference point ``{objective: value}``;
+    default the front's nadir (:func:`dse.hypervolume.default_reference`).
 
     Returns
     -------
     pandas.DataFrame
         The global front: ``scenario``, ``design``, inputs and objectives,
-        best first in the first objective.
+        best first in the first objective. ``attrs`` holds ``dse_sense``,
+        ``dse_hypervolume`` and ``dse_hypervolume_reference``.
     """
+    from dse.hypervolume import default_reference, hypervolume
     from dse.store import open_results, read_root_attrs, store_state, write_variable
 
     attrs = read_root_attrs(path, storage_options)
@@ -987,6 +994,9 @@ def pareto_store(
         front = union[keep].reset_index(drop=True)
         first_obj, sense = next(iter(senses.items()))
         front = front.sort_values(first_obj, ascending=sense == "min", kind="stable").reset_index(drop=True)
+    names, sense_list = list(senses), list(senses.values())
+    ref = dict(reference) if reference else default_reference(front, names, sense_list)
+    volume = hypervolume(front, names, sense_list, ref) if len(front) else 0.0
     if write:
         groups = attrs.get("dse_groups", {})
         for name, mask in masks.items():
@@ -1005,7 +1015,10 @@ def pareto_store(
                 "units": "1",
                 "dse_objectives": ", ".join(f"{n}:{s}" for n, s in senses.items()),
                 "dse_where": where or "",
+                **({"dse_hypervolume": volume, "dse_hypervolume_reference": ref} if len(front) else {}),
             })
             write_variable(path, groups.get(name, ""), out, storage_options, state=state)
     front.attrs["dse_sense"] = dict(senses)
+    front.attrs["dse_hypervolume"] = volume
+    front.attrs["dse_hypervolume_reference"] = ref
     return front

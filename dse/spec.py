@@ -227,7 +227,9 @@ def load_design(path: str | Path) -> Design:
 
 # --------------------------------------------------------------------------- sweep specs
 SWEEP_KEYS = ("name", "description", "scenarios", "inputs", "sampler", "overrides", "ce_coefficients",
-              "chunk_size", "uncertainty", "outputs", "notes")
+              "chunk_size", "uncertainty", "outputs", "notes", "refine")
+#: keys of a spec's ``refine:`` mapping (options of ``dse refine``)
+REFINE_KEYS = ("objectives", "coarse", "margin", "tolerance", "budget")
 SCENARIO_KEYS = ("name", "description", "inputs", "sampler", "overrides")
 SAMPLERS = ("sobol", "latin_hypercube", "random", "saltelli")
 DEFAULT_CHUNK_SIZE = 1 << 20
@@ -313,6 +315,7 @@ class SweepSpec:
     source: str = "spec"
     data: dict = field(default_factory=dict)
     base_dir: str | None = None
+    refine: dict = field(default_factory=dict)  # validated ``refine:`` options (see _refine_options)
 
     @property
     def n_designs(self) -> int:
@@ -550,7 +553,46 @@ def parse_sweep(data: Any, source: str = "spec", text: str = "", base_dir: Path 
         name=str(data.get("name") or "sweep"), scenarios=scenarios, chunk_size=size, uncertainty=uncertainty,
         outputs=tuple(outputs), description=str(data.get("description", "")), text=text or _dump(data),
         source=source, data=dict(data), base_dir=str(base_dir) if base_dir is not None else None,
+        refine=_refine_options(data.get("refine"), outputs, f"{source}: refine"),
     )
+
+
+def _refine_options(raw: Any, outputs, where: str) -> dict:
+    """Validate a spec's ``refine:`` mapping (the defaults of ``dse refine``; its options override them).
+
+    >>> _refine_options({"objectives": {"cost": "min"}, "tolerance": 0.01}, ["cost"], "refine")
+    {'objectives': {'cost': 'min'}, 'tolerance': 0.01}
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise SpecError("expected a mapping of " + ", ".join(REFINE_KEYS), where)
+    bad = [k for k in raw if k not in REFINE_KEYS]
+    if bad:
+        raise SpecError(f"unknown key {str(bad[0])!r}" + suggest(str(bad[0]), REFINE_KEYS), where)
+    out: dict = {}
+    if "objectives" in raw:
+        objectives = raw["objectives"]
+        if not isinstance(objectives, Mapping) or not objectives:
+            raise SpecError("expected a mapping of output name to max or min", f"{where}.objectives")
+        for name, sense in objectives.items():
+            if name not in outputs:
+                raise SpecError(f"{str(name)!r} is not an output of the spec" + suggest(str(name), outputs),
+                                f"{where}.objectives")
+            if sense not in ("max", "min"):
+                raise SpecError(f"expected max or min for {name!r}, got {sense!r}", f"{where}.objectives")
+        out["objectives"] = {str(k): str(v) for k, v in objectives.items()}
+    if "coarse" in raw:
+        out["coarse"] = _positive_int(raw["coarse"], f"{where}.coarse")
+    if "budget" in raw:
+        out["budget"] = _positive_int(raw["budget"], f"{where}.budget")
+    for key, high in (("margin", math.inf), ("tolerance", 1.0)):
+        if key in raw:
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (0 <= value < high):
+                raise SpecError(f"expected a number in [0, {high:g}), got {value!r}", f"{where}.{key}")
+            out[key] = float(value)
+    return out
 
 
 def _dump(data: Mapping) -> str:

@@ -556,7 +556,7 @@ def write_variable(path: str, group: str, var, storage_options: Mapping | None =
 #: attribute of a derived variable: the store state (:func:`store_state`) it was computed from
 STATE_ATTR = "dse_store_state"
 #: derived variables a store may hold; also recognised without STATE_ATTR (older stores)
-DERIVED_RESULTS = ("pareto_front",)
+DERIVED_RESULTS = ("pareto_front", "pareto_probability")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ REQUIRED_ROOT_ATTRS = (
     "created", "dse_status",
 )
 #: variables a store may hold besides inputs and model outputs
-DERIVED = ("feasible", "pareto_front")
+DERIVED = ("feasible", "pareto_front", "pareto_probability")
+#: variables of a refined store (dse refine) besides inputs and outputs
+REFINEMENT = ("refinement_level", "grid_index")
 REQUIRED_SCENARIO_ATTRS = ("dse_scenario", "dse_kind", "dse_dims", "dse_chunks", "dse_block_grid", "dse_n_designs")
 
 
@@ -170,7 +172,7 @@ def _check_scenarios(path: str, attrs: Mapping, datasets: Mapping, storage_optio
             if role == "input":
                 if vname not in INPUTS:
                     problems.append(f"{where}: input variable {vname!r} is not an input name")
-            elif vname not in OUTPUT_FIELDS and vname not in DERIVED:
+            elif vname not in OUTPUT_FIELDS and vname not in DERIVED and vname not in REFINEMENT:
                 problems.append(f"{where}: variable {vname!r} is neither an input nor an output name")
             categorical = vname in INPUTS and INPUTS[vname].categorical
             if "units" not in var.attrs and not categorical:

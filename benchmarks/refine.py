@@ -1,0 +1,116 @@
+"""Time to the front of a fine grid: adaptive refinement vs a full evaluation of the same grid.
+
+    python benchmarks/refine.py [--repeats 3] [--huge-repeats 1] [--skip-huge]
+
+Both sides run the same fused kernel in this process on ``dse.refine.THREADS``
+threads (the kernel releases the GIL) and compute only the three objectives
+and ``infeasible_reason``; the full side evaluates the grid block by block and
+keeps each block's front, without writing a store, so its time is a lower
+bound for ``dse sweep`` + ``dse pareto``. The first part runs both on a
+~10^7-design grid (medians of ``--repeats`` runs) and checks that the two
+fronts are the same set of designs; the second refines a ~10^10-design grid
+and compares with the full evaluation's rate extrapolated to that grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from dse.chain import ModelChain
+from dse.design import DesignSpace
+from dse.pareto import nondominated
+from dse.refine import THREADS, describe, refine
+from dse.spec import parse_sweep
+
+OBJECTIVES = {"specific_energy": "max", "cycle_life": "max", "cost": "min"}
+OUTPUTS = [*OBJECTIVES, "infeasible_reason"]
+FINE = (129, 33, 33, 17)  # 9.55e6 designs
+HUGE = (1001, 201, 201, 61)  # 9.87e9 designs
+
+
+def grid(loading: int, collector: int, pressure: int, dod: int) -> dict:
+    return {"name": "refine benchmark", "inputs": {
+        "metal": "Li", "cathode": ["NMC811", "LFP"], "electrolyte": ["Li-dual-salt", "Li-LHCE"],
+        "cathode_loading": {"linspace": ["1 mAh/cm^2", "8 mAh/cm^2", loading]},
+        "current_collector_thickness": {"linspace": ["2 um", "12 um", collector]},
+        "stack_pressure": {"linspace": [0.0, 3.0, pressure]},
+        "depth_of_discharge": {"linspace": [0.6, 1.0, dod]}}}
+
+
+def brute_force(spec) -> tuple[np.ndarray, float]:
+    """Evaluate every block, keep each block's front, then the front of those: (front rows, seconds)."""
+    t = time.perf_counter()
+    sc = spec.scenarios[0]
+    space = DesignSpace(sc, spec.chunk_size)
+    chain = ModelChain.from_design(sc, uncertainty=False)
+    senses = list(OBJECTIVES.values())
+
+    def block(b: int) -> np.ndarray:
+        shape, axis_of, starts, values, _ = space.kernel_inputs(b, chain)
+        out = chain.evaluate_block(shape, axis_of, starts, values, OUTPUTS)
+        x = out[:-1, out[-1] == 0].T.astype(np.float64)
+        return x[nondominated(x, senses)]
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        kept = np.concatenate(list(pool.map(block, range(space.n_blocks))))
+    front = kept[nondominated(kept, senses)]
+    return front, time.perf_counter() - t
+
+
+def refined_front(result) -> np.ndarray:
+    values = np.concatenate(list(result.values.values()), axis=1)
+    x = values[:-1, values[-1] == 0].T.astype(np.float64)
+    return x[nondominated(x, list(OBJECTIVES.values()))]
+
+
+def same_front(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.array_equal(np.unique(a, axis=0), np.unique(b, axis=0))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each side on the ~1e7 grid")
+    parser.add_argument("--huge-repeats", type=int, default=1, help="refinements of the ~1e10 grid")
+    parser.add_argument("--skip-huge", action="store_true", help="only the ~1e7 grid")
+    args = parser.parse_args()
+    fine = parse_sweep(grid(*FINE), text="", chunk_size=1 << 20)
+    warm = parse_sweep(grid(9, 5, 5, 5), text="", chunk_size=1 << 20)
+    refine(warm, OBJECTIVES)  # compile
+    brute_force(warm)
+    brute, refined = [], []
+    for _ in range(args.repeats):
+        front, seconds = brute_force(fine)
+        brute.append(seconds)
+        result = refine(fine, OBJECTIVES)
+        refined.append(result.seconds)
+    equal = same_front(front, refined_front(result))
+    b, r = statistics.median(brute), statistics.median(refined)
+    rate = fine.n_designs / b
+    rows = [("~1e7 grid", "full evaluation", fine.n_designs, fine.n_designs, b, ""),
+            ("", "refinement", fine.n_designs, result.evaluated, r, f"{b / r:.1f}×")]
+    notes = [f"~1e7 grid: front of {len(front)} designs; refined front == full front: {'yes' if equal else 'NO'}",
+             f"  refinement: {describe(result)}"]
+    if not args.skip_huge:
+        huge = parse_sweep(grid(*HUGE), text="")
+        runs = [refine(huge, OBJECTIVES) for _ in range(args.huge_repeats)]
+        h = statistics.median(x.seconds for x in runs)
+        extrapolated = huge.n_designs / rate
+        rows += [("~1e10 grid", "full (extrapolated)", huge.n_designs, huge.n_designs, extrapolated, ""),
+                 ("", "refinement", huge.n_designs, runs[-1].evaluated, h, f"{extrapolated / h:,.0f}×")]
+        notes += [f"~1e10 grid: full evaluation extrapolated at {rate:,.0f} designs/s ({extrapolated / 3600:.1f} h); "
+                  f"target 60 s: {'met' if h <= 60 else 'missed'}", f"  refinement: {describe(runs[-1])}"]
+    print(f"time to the front ({', '.join(f'{k}:{v}' for k, v in OBJECTIVES.items())}), {THREADS} threads, "
+          f"medians of {args.repeats} (1e7) and {args.huge_repeats} (1e10) run(s)")
+    print(f"{'grid':<11} {'method':<20} {'grid designs':>15} {'evaluated':>15} {'seconds':>10} {'speed-up':>9}")
+    for name, method, n, evaluated, seconds, ratio in rows:
+        print(f"{name:<11} {method:<20} {n:>15,} {evaluated:>15,} {seconds:>10.2f} {ratio:>9}")
+    print("\n".join(notes))
+
+
+if __name__ == "__main__":
+    main()

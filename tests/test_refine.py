@@ -1,0 +1,206 @@
+"""Adaptive refinement: the refined front of a grid is the brute-force front of the same grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from dse.cli import main
+from dse.errors import SpecError
+from dse.pareto import pareto_store
+from dse.refine import refine
+from dse.spec import parse_sweep
+from dse.store import open_results
+from dse.validate import validate_store
+
+GRID = {"name": "refine test", "scenarios": [
+    {"name": "li", "inputs": {
+        "metal": "Li", "cathode": ["NMC811", "LFP"], "electrolyte": ["Li-dual-salt", "Li-LHCE"],
+        "cathode_loading": {"linspace": ["1 mAh/cm^2", "8 mAh/cm^2", 9]},
+        "current_collector_thickness": {"linspace": ["2 um", "12 um", 5]},
+        "stack_pressure": {"linspace": [0.0, 3.0, 5]}, "depth_of_discharge": {"linspace": [0.6, 1.0, 5]}}},
+    {"name": "na", "inputs": {
+        "metal": "Na", "cathode": ["NVP", "NaPW"], "electrolyte": "Na-diglyme", "current_collector": "Al",
+        "cathode_loading": {"linspace": ["1 mAh/cm^2", "6 mAh/cm^2", 9]}, "stack_pressure": {"linspace": [0, 2, 5]}}},
+]}
+OBJECTIVES = {"specific_energy": "max", "cycle_life": "max", "cost": "min"}
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return parse_sweep(GRID, text=yaml.safe_dump(GRID, sort_keys=False), chunk_size=4096)
+
+
+@pytest.fixture(scope="module")
+def brute(spec, cluster, tmp_path_factory):
+    """The whole grid swept, and its exact front as (scenario, grid position)."""
+    from dse.sweep import run_sweep
+
+    path = str(tmp_path_factory.mktemp("brute") / "grid.zarr")
+    run_sweep(spec, path, scheduler=cluster.scheduler_address)
+    front = pareto_store(path, OBJECTIVES, write=False)
+    return sorted(zip(front.scenario, front.design.astype(int), strict=True)), front
+
+
+def test_refined_front_equals_brute_force_front(spec, brute, cluster, tmp_path):
+    path = str(tmp_path / "refined.zarr")
+    assert main(["refine", _spec_file(tmp_path), "-o", path, "--scheduler",
+                 cluster.scheduler_address, *[a for o, s in OBJECTIVES.items() for a in ("--objective", f"{o}:{s}")]]) == 0
+    assert validate_store(path) == []
+    front = pareto_store(path, OBJECTIVES, write=False)
+    datasets = open_results(path)
+    got = sorted((s, int(datasets[s].grid_index.values[d])) for s, d in zip(front.scenario, front.design, strict=True))
+    expected, brute_front = brute
+    assert got == expected
+    assert front.attrs["dse_hypervolume"] == pytest.approx(brute_front.attrs["dse_hypervolume"], rel=1e-12)
+    # and it did not evaluate the whole grid; each design once, levels from 0
+    n = sum(ds.sizes["design"] for ds in datasets.values())
+    assert n < spec.n_designs
+    for ds in datasets.values():
+        assert np.unique(ds.grid_index.values).size == ds.sizes["design"]
+        assert int(ds.refinement_level.min()) == 0
+
+
+def _spec_file(tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(GRID, sort_keys=False))
+    return str(path)
+
+
+def test_budget_and_tolerance_stop_early_and_say_so(spec):
+    small = refine(spec, OBJECTIVES, budget=200)
+    assert small.stopped == "budget" and small.evaluated <= 200
+    loose = refine(spec, OBJECTIVES, tolerance=0.5)
+    full = refine(spec, OBJECTIVES)
+    assert loose.stopped == "tolerance" and full.stopped == "exact"
+    assert loose.evaluated < full.evaluated
+    # the stored values are the kernel's: a point evaluated twice gives the same numbers
+    for name in full.points:
+        common, a, b = np.intersect1d(loose.points[name], full.points[name], return_indices=True)
+        np.testing.assert_array_equal(loose.values[name][:, a], full.values[name][:, b])
+
+
+def test_a_margin_finds_the_same_front_with_more_work(spec, brute):
+    from dse.pareto import nondominated
+
+    wide = refine(spec, OBJECTIVES, margin=1.0)
+    found = []
+    for name, values in wide.values.items():
+        x = np.stack([values[wide.outputs.index(o)] for o in OBJECTIVES], axis=1).astype(float)
+        x[values[wide.outputs.index("infeasible_reason")] != 0] = np.nan
+        found += [(name, int(g), *row) for g, row in zip(wide.points[name], x, strict=True)]
+    x = np.array([f[2:] for f in found])
+    on = nondominated(x, list(OBJECTIVES.values()))
+    assert sorted((f[0], f[1]) for f, o in zip(found, on, strict=True) if o) == brute[0]
+
+
+def test_sampled_scenarios_and_unknown_objectives_are_refused(spec):
+    sampled = parse_sweep({"sampler": {"method": "sobol", "n": 8}, "inputs": {"cathode_loading": {"range": [1, 5]}}})
+    with pytest.raises(SpecError, match="refinement needs a grid"):
+        refine(sampled)
+    with pytest.raises(SpecError, match="is not an output of the spec"):
+        refine(spec, {"cycle_life_p10": "max"})
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--budget", "0"], "--budget: expected a number of designs"),
+    (["--tolerance", "2"], "--tolerance: expected a fraction"),
+    (["--objective", "cost"], "--objective: expected NAME:max or NAME:min"),
+])
+def test_bad_refine_options_are_one_line_errors(tmp_path, capsys, args, message):
+    assert main(["refine", _spec_file(tmp_path), "-o", str(tmp_path / "x.zarr"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_point_table_matches_a_dict_through_growth():
+    from dse.refine_cells import PointTable
+
+    rng = np.random.default_rng(1)
+    table, oracle = PointTable(capacity=16), {}
+    for _ in range(20):
+        flats = rng.integers(0, 10**10, 500)
+        flats[::3] = rng.choice(flats, flats[::3].size)  # repeats within a batch
+        if oracle:
+            flats[::5] = rng.choice(np.fromiter(oracle, np.int64), flats[::5].size)  # and across batches
+        rows, added = table.find_or_add(flats)
+        new = []
+        for f in flats.tolist():
+            if f not in oracle:
+                oracle[f] = len(oracle)
+                new.append(f)
+        assert rows.tolist() == [oracle[f] for f in flats.tolist()]
+        assert added.tolist() == new
+    assert len(table) == len(oracle)
+
+
+def test_split_children_tile_the_parent_and_carry_their_corners():
+    """Children's corner rows name the points corner_flats gives them; their points are the parent's."""
+    from dse.refine_cells import PointTable, corner_flats, split_cells
+
+    rng = np.random.default_rng(2)
+    shape = (3, 9, 2, 6, 5)  # a categorical axis (2) among numeric ones
+    axes = np.array([0, 1, 3, 4])
+    strides = np.array([int(np.prod(shape[a + 1:])) for a in range(len(shape))], np.int64)
+    lo = np.stack([rng.integers(0, n - 1, 40) for n in shape], axis=1)
+    width = np.stack([rng.integers(1, n - lo[:, a]) for a, n in enumerate(shape)], axis=1)  # hi ≤ n - 1
+    lo[:, 2], width[:, 2] = rng.integers(0, 2, 40), 0
+    lo, hi = lo.astype(np.int32), (lo + width).astype(np.int32)
+    table = PointTable()
+    rows, _ = table.find_or_add(corner_flats(lo, hi, strides, axes))
+    flat_of = {}
+    for f, r in zip(corner_flats(lo, hi, strides, axes).ravel().tolist(), rows.tolist(), strict=True):
+        flat_of[r] = f
+    keep = (hi - lo > 1).any(axis=1)
+    keep[::4] = False
+    clo, chi, corners, added = split_cells(lo, hi, rows.reshape(len(lo), -1).astype(np.int32), keep, axes,
+                                           strides, table)
+    for r, f in zip(range(len(flat_of), len(table)), added.tolist(), strict=True):
+        flat_of[r] = f
+    assert np.array_equal(np.vectorize(flat_of.get)(corners), corner_flats(clo, chi, strides, axes))
+
+    def points(a, b):
+        return {tuple(p) for p in np.stack(np.meshgrid(*[np.arange(x, y + 1) for x, y in zip(a, b, strict=True)],
+                                                       indexing="ij"), -1).reshape(-1, len(shape))}
+
+    start = 0
+    for i in np.flatnonzero(keep):
+        n_children = 2 ** int(((hi[i] - lo[i] > 1) & np.isin(np.arange(len(shape)), axes)).sum())
+        kids = range(start, start + n_children)
+        start += n_children
+        assert set().union(*(points(clo[c], chi[c]) for c in kids)) == points(lo[i], hi[i])
+        assert all(points(clo[c], chi[c]) < points(lo[i], hi[i]) for c in kids)
+    assert start == len(clo)
+    # the new points are exactly the children's corners that were not the parents' corners
+    old = set(corner_flats(lo, hi, strides, axes).ravel().tolist())
+    assert set(added.tolist()) == set(corner_flats(clo, chi, strides, axes).ravel().tolist()) - old
+
+
+def test_a_spec_refine_key_sets_the_options_and_arguments_override_it(spec):
+    declared = {**GRID, "refine": {"objectives": OBJECTIVES, "tolerance": 0.5, "coarse": 2}}
+    with_key = parse_sweep(declared, text=yaml.safe_dump(declared, sort_keys=False), chunk_size=4096)
+    from_spec = refine(with_key)
+    explicit = refine(spec, OBJECTIVES, tolerance=0.5)
+    assert from_spec.objectives == OBJECTIVES and from_spec.stopped == "tolerance"
+    assert from_spec.options == {"coarse": 2, "margin": 0.0, "tolerance": 0.5, "budget": None}
+    for name in explicit.points:
+        np.testing.assert_array_equal(from_spec.points[name], explicit.points[name])
+    # an argument wins over the spec
+    overridden = refine(with_key, {"cost": "min"}, tolerance=0.0, budget=10**9)
+    assert overridden.objectives == {"cost": "min"} and overridden.options["tolerance"] == 0.0
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ({"coarse": 0}, "refine.coarse: "),
+    ({"tolerance": 1.5}, "refine.tolerance: expected a number in [0, 1)"),
+    ({"objectives": {"cycle_lief": "max"}}, "refine.objectives: 'cycle_lief' is not an output of the spec"),
+    ({"objectives": {"cost": "least"}}, "refine.objectives: expected max or min"),
+    ({"budgett": 5}, "refine: unknown key 'budgett'"),
+])
+def test_a_bad_refine_key_is_a_one_line_error(tmp_path, capsys, block, message):
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump({**GRID, "refine": block}, sort_keys=False))
+    assert main(["refine", str(path), "-o", str(tmp_path / "x.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err

@@ -121,23 +121,19 @@ def coefficient_draws(coefficients, draws: int, seed: int) -> np.ndarray:
 def _indicators(chain) -> np.ndarray:
     """Rows of ``chain.ce_table`` as indicator vectors over the coefficient names (``base = X θ``)."""
     coeffs = chain.coefficients
-    names = coeffs.names
     rows = []
     for e in chain.ids["electrolyte"]:
         entry = chain.catalogue.get("electrolyte", e)
         for c in chain.ids["coating"]:
-            x = np.zeros(len(names))
-            x[names.index(f"{entry.metal}/{entry.family}")] = 1.0
-            cls = chain.catalogue.get("coating", c).ce_class
-            if cls and cls != "none":
-                x[names.index(f"coating/{cls}")] = 1.0
-            rows.append(x)
+            # the same terms as ModelChain._ce_table: group, coating class and the coating's own deviation
+            rows.append(coeffs.base_indicator(f"{entry.metal}/{entry.family}",
+                                              chain.catalogue.get("coating", c).ce_class, c))
     return np.asarray(rows)
 
 
 def _drawn(chain, indicators: np.ndarray, theta: np.ndarray):
     """CE table and constants of one draw: the draw's base per pair and slopes, the rest as the chain's."""
-    n0 = len(chain.coefficients.groups) + len(chain.coefficients.coating_classes)
+    n0 = chain.coefficients.n_base
     table = chain.ce_table.copy()
     table[:, 0] = indicators @ theta
     constants = chain.constants._replace(slopes=tuple(float(v) for v in theta[n0:]))

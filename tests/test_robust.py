@@ -125,3 +125,13 @@ def test_zero_variance_probability_front_is_the_median_front(cluster, tmp_path):
     on_median = open_results(path)[name].pareto_front.values
     assert on_median.sum() == len(median) > 0
     np.testing.assert_array_equal(p[name].values, on_median.astype(np.float32))
+
+
+def test_draw_indicators_rebuild_the_chain_s_ce_table():
+    """At the posterior mean a draw's base per (electrolyte, coating) pair is the chain's own (coating materials too)."""
+    from dse.chain import ModelChain
+    from dse.robust import _indicators
+
+    chain = ModelChain()
+    mean = np.asarray(chain.coefficients.mean, dtype=float)
+    np.testing.assert_allclose(_indicators(chain) @ mean, chain.ce_table[:, 0], rtol=1e-12, atol=1e-12)

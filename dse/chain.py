@@ -42,7 +42,7 @@ MODELS = {
     "stack": {"repeat_unit": "dse.models.stack: double-sided repeat unit, pressure-dependent deposit porosity"},
     "energy": {"transport_utilisation": "dse.models.energy: utilisation (1 + x^4)^(-1/4), pouch and plates"},
     "coulombic_efficiency": {"surrogate": "dse.models.ce: log-linear surrogate with calibrated coefficients"},
-    "lifetime": {"inventory": "dse.models.lifetime: exact inventory recursion, reservoir knee then CE^n"},
+    "lifetime": {"inventory": "dse.models.lifetime: first of inventory (exact recursion), corrosion, dry-out, cathode"},
     "cost": {"bill_of_materials": "dse.models.cost: mass and area prices per kWh"},
     "feasibility": {"rules": "dse.models.feasibility: bit-mask reason codes"},
 }

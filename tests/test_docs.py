@@ -21,3 +21,26 @@ def test_readme_quick_start_is_two_commands():
     block = text.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     commands = [line.split("#")[0].strip() for line in block.strip().splitlines() if line.strip()]
     assert commands == ["make demo", "make test"]
+
+
+def test_response_page_is_current():
+    import re
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "build_response", ROOT / "tools" / "build_response.py"
+    )
+    build = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = build  # dataclasses look their module up while the file executes
+    try:
+        spec.loader.exec_module(build)
+        text = build.render_markdown()
+    finally:
+        sys.modules.pop(spec.name, None)
+    assert text == (ROOT / "docs" / "response.md").read_text(), (
+        "docs/response.md is stale: run python tools/build_response.py"
+    )
+    figures = re.findall(r"!\[[^]]*\]\(([^)]+\.png)\)", text)
+    assert figures
+    missing = [f for f in figures if not (ROOT / "docs" / f).is_file()]
+    assert not missing, f"figures missing (run python tools/build_response.py): {missing}"

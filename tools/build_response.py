@@ -34,29 +34,52 @@ from dse.vocabulary import INPUTS  # noqa: E402
 PAGE = ROOT / "docs" / "response.md"
 FIGURES = ROOT / "docs" / "response"
 POINTS = 41
-OUTPUTS = ("cycle_life", "cycle_life_p10", "cycle_life_p90", "specific_energy", "life_limit", "infeasible_reason")
+OUTPUTS = (
+    "cycle_life",
+    "cycle_life_p10",
+    "cycle_life_p90",
+    "specific_energy",
+    "life_limit",
+    "infeasible_reason",
+)
 
 #: the solid Li base: Samsung-SDI-like sulfide cell (seed-001 L598: Ag-C 5-10 um on SUS, LPSCl, 60 °C,
 #: 0.5C/0.5C, 2 MPa; ABRC 4 MPa, L600), here at 5 MPa and a 0.2C charge
 LI_SOLID = {
     "name": "NMC811 on Li6PS5Cl, Ag-C 5 um on SUS, anode-free 1 Ah pouch",
-    "metal": "Li", "cathode": "NMC811", "cathode_loading": "5 mAh/cm^2",
-    "current_collector": "SUS", "current_collector_thickness": "10 um",
-    "coating": "Ag-C", "coating_thickness": "5 um",
-    "electrolyte": "Li-LPSCl", "separator_thickness": "30 um",
-    "stack_pressure": "5 MPa", "temperature": "60 degC",
-    "charge_rate": "C/5", "discharge_rate": "C/2", "depth_of_discharge": 1.0,
+    "metal": "Li",
+    "cathode": "NMC811",
+    "cathode_loading": "5 mAh/cm^2",
+    "current_collector": "SUS",
+    "current_collector_thickness": "10 um",
+    "coating": "Ag-C",
+    "coating_thickness": "5 um",
+    "electrolyte": "Li-LPSCl",
+    "separator_thickness": "30 um",
+    "stack_pressure": "5 MPa",
+    "temperature": "60 degC",
+    "charge_rate": "C/5",
+    "discharge_rate": "C/2",
+    "depth_of_discharge": 1.0,
     "cell_format": "pouch-1Ah",
 }
 #: the liquid Na base: NVP on bare Al with NaPF6 in diglyme (seed-001 L528-L547, seed-000 Table 1)
 NA_LIQUID = {
     "name": "NVP on Al with NaPF6/diglyme, anode-free pouch",
-    "metal": "Na", "cathode": "NVP", "cathode_loading": "3 mAh/cm^2",
-    "current_collector": "Al", "current_collector_thickness": "12 um",
-    "electrolyte": "Na-diglyme", "electrolyte_amount": "2.5 g/Ah",
-    "separator": "PE", "separator_thickness": "16 um",
-    "stack_pressure": "0.5 MPa", "temperature": "25 degC",
-    "charge_rate": "C/5", "discharge_rate": "C/2", "depth_of_discharge": 1.0,
+    "metal": "Na",
+    "cathode": "NVP",
+    "cathode_loading": "3 mAh/cm^2",
+    "current_collector": "Al",
+    "current_collector_thickness": "12 um",
+    "electrolyte": "Na-diglyme",
+    "electrolyte_amount": "2.5 g/Ah",
+    "separator": "PE",
+    "separator_thickness": "16 um",
+    "stack_pressure": "0.5 MPa",
+    "temperature": "25 degC",
+    "charge_rate": "C/5",
+    "discharge_rate": "C/2",
+    "depth_of_discharge": 1.0,
     "cell_format": "pouch",
 }
 
@@ -93,35 +116,83 @@ BASES = (
 
 #: input -> (axis scale, what the literature expects and where it says so)
 SWEEPS = {
-    "charge_rate": ("log", "faster charge, higher current density → lower CE, dendrites (seed 003 L188); liquids "
-                           "short above the critical current (docs/feasibility.md); solids fail by voids and "
-                           "penetration above theirs"),
-    "discharge_rate": ("log", "capacity the cathode cannot take back at a fast discharge is not a free reservoir: "
-                              "stranded metal is still exposed to losses"),
-    "temperature": ("linear", "plating below ~0 °C much worse (seed 000 L191); warm cycling helps (seed 001 L291); "
-                              "above 45–60 °C the electrolyte decays"),
-    "cathode_loading": ("linear", "Li-metal cycle life usually falls with areal capacity (seed 001 L332); "
-                                  "specific energy rises and saturates"),
-    "metal_excess": ("linear", "extra metal helps only until the electrolyte or cathode gives out; it costs "
-                               "specific energy"),
-    "electrolyte_amount": ("linear", "lean electrolyte shortens life (dry-out); excess electrolyte costs "
-                                     "specific energy"),
-    "stack_pressure": ("linear", "saturating benefit for liquids (seed 001 L330); contact penalty below the "
-                                 "minimum for solids (seed 001 L379); pressure plates and the format's limit cap it"),
-    "depth_of_discharge": ("linear", "shallower cycling keeps a reservoir, so life counted in cycles rises"),
-    "prelithiation": ("linear", "extra first-charge inventory acts as a reservoir and delays the knee "
-                                "(prelithiated and Na-rich cathodes, docs/literature.md 'Reservoirs and "
-                                "presodiation'); the additive costs mass"),
-    "coating_thickness": ("log", "a nucleation layer raises CE; Ag-C 5–10 µm in the sulfide pouch (seed 001 L598) "
-                                 "also stores metal (L410, L419); beyond that thickness only adds mass"),
-    "electrolyte": ("category", "LHCE/HCE Li‖Cu CE above LP-type carbonate (seed 000 §3.3, seed 001 Table 4)"),
-    "coating": ("category", "lithiophilic/alloying and carbon layers lower the nucleation overpotential and raise CE "
-                            "over bare collectors (seed 001 L410–L419)"),
+    "charge_rate": (
+        "log",
+        "faster charge, higher current density → lower CE, dendrites (seed 003 L188); liquids "
+        "short above the critical current (docs/feasibility.md); solids fail by voids and "
+        "penetration above theirs",
+    ),
+    "discharge_rate": (
+        "log",
+        "capacity the cathode cannot take back at a fast discharge is not a free reservoir: "
+        "stranded metal is still exposed to losses",
+    ),
+    "temperature": (
+        "linear",
+        "plating below ~0 °C much worse (seed 000 L191); warm cycling helps (seed 001 L291); "
+        "above 45–60 °C the electrolyte decays",
+    ),
+    "cathode_loading": (
+        "linear",
+        "Li-metal cycle life usually falls with areal capacity (seed 001 L332); "
+        "specific energy rises and saturates",
+    ),
+    "metal_excess": (
+        "linear",
+        "extra metal helps only until the electrolyte or cathode gives out; it costs "
+        "specific energy",
+    ),
+    "electrolyte_amount": (
+        "linear",
+        "lean electrolyte shortens life (dry-out); excess electrolyte costs specific energy",
+    ),
+    "stack_pressure": (
+        "linear",
+        "saturating benefit for liquids (seed 001 L330); contact penalty below the "
+        "minimum for solids (seed 001 L379); pressure plates and the format's limit cap it",
+    ),
+    "depth_of_discharge": (
+        "linear",
+        "shallower cycling keeps a reservoir, so life counted in cycles rises",
+    ),
+    "prelithiation": (
+        "linear",
+        "extra first-charge inventory acts as a reservoir and delays the knee "
+        "(prelithiated and Na-rich cathodes, docs/literature.md 'Reservoirs and "
+        "presodiation'); the additive costs mass",
+    ),
+    "coating_thickness": (
+        "log",
+        "a nucleation layer raises CE; Ag-C 5–10 µm in the sulfide pouch (seed 001 L598) "
+        "also stores metal (L410, L419); beyond that thickness only adds mass",
+    ),
+    "electrolyte": (
+        "category",
+        "LHCE/HCE Li‖Cu CE above LP-type carbonate (seed 000 §3.3, seed 001 Table 4)",
+    ),
+    "coating": (
+        "category",
+        "lithiophilic/alloying and carbon layers lower the nucleation overpotential and raise CE "
+        "over bare collectors (seed 001 L410–L419)",
+    ),
 }
 
-UNIT_LABEL = {"1/h": "C", "degC": "°C", "um": "µm", "mAh/cm^2": "mAh/cm²", "g/Ah": "g/Ah", "MPa": "MPa", "1": ""}
-LIMIT_COLOURS = {"none": "#bbbbbb", "inventory": "#1f77b4", "corrosion": "#9467bd", "dry_out": "#ff7f0e",
-                 "cathode": "#2ca02c"}
+UNIT_LABEL = {
+    "1/h": "C",
+    "degC": "°C",
+    "um": "µm",
+    "mAh/cm^2": "mAh/cm²",
+    "g/Ah": "g/Ah",
+    "MPa": "MPa",
+    "1": "",
+}
+LIMIT_COLOURS = {
+    "none": "#bbbbbb",
+    "inventory": "#1f77b4",
+    "corrosion": "#9467bd",
+    "dry_out": "#ff7f0e",
+    "cathode": "#2ca02c",
+}
 
 
 @dataclass
@@ -183,9 +254,15 @@ def responses() -> list[Response]:
                 inputs["coating_thickness"] = STAND_IN_THICKNESS
                 note = f"The base has no coating; coatings at {STAND_IN_THICKNESS:g} µm."
             values = sweep_values(design, name, chain)
-            inputs[name] = np.asarray(values, dtype=object if INPUTS[name].categorical else np.float64)
+            inputs[name] = np.asarray(
+                values, dtype=object if INPUTS[name].categorical else np.float64
+            )
             out = chain.evaluate(inputs)
-            result.append(Response(base, name, values, design.inputs[name], {k: out[k] for k in OUTPUTS}, note))
+            result.append(
+                Response(
+                    base, name, values, design.inputs[name], {k: out[k] for k in OUTPUTS}, note
+                )
+            )
     return result
 
 
@@ -193,6 +270,8 @@ def responses() -> list[Response]:
 def fmt_value(name: str, x) -> str:
     if isinstance(x, str):
         return x
+    if name == "electrolyte_amount" and x == 0:
+        return "0 g/Ah (fill)"
     unit = UNIT_LABEL.get(INPUTS[name].units, INPUTS[name].units)
     text = f"{x:.2g}" if abs(x) < 10 else f"{x:.0f}"
     if unit == "C":
@@ -247,10 +326,18 @@ def summary_continuous(r: Response) -> str:
     for code in dict.fromkeys(r.out["life_limit"][idx]):
         where = ok & (r.out["life_limit"] == code)
         segments.append(f"{limit_name(code)} ({', '.join(span(r, a, b) for a, b in runs(where))})")
-    parts.append("limit " + ("; ".join(segments) if len(segments) > 1 else limit_name(r.out["life_limit"][i])
-                             + " throughout"))
+    parts.append(
+        "limit "
+        + (
+            "; ".join(segments)
+            if len(segments) > 1
+            else limit_name(r.out["life_limit"][i]) + " throughout"
+        )
+    )
     for a, b in runs(~ok):
-        parts.append(f"{span(r, a, b)} infeasible ({reasons(r.out['infeasible_reason'][a:b + 1])})")
+        parts.append(
+            f"{span(r, a, b)} infeasible ({reasons(r.out['infeasible_reason'][a : b + 1])})"
+        )
     return "; ".join(parts)
 
 
@@ -258,10 +345,14 @@ def summary_categorical(r: Response) -> str:
     ok = r.feasible
     life, energy = r.out["cycle_life"], r.out["specific_energy"]
     order = sorted(np.flatnonzero(ok), key=lambda k: -life[k])
-    cells = [f"{r.values[k]} {life[k]:.0f} ({limit_name(r.out['life_limit'][k])}, {energy[k]:.0f} Wh/kg)"
-             for k in order]
+    cells = [
+        f"{r.values[k]} {life[k]:.0f} ({limit_name(r.out['life_limit'][k])}, {energy[k]:.0f} Wh/kg)"
+        for k in order
+    ]
     text = "life, longest first: " + "; ".join(cells) if cells else "no feasible entry"
-    bad = [f"{r.values[k]} ({reasons([r.out['infeasible_reason'][k]])})" for k in np.flatnonzero(~ok)]
+    bad = [
+        f"{r.values[k]} ({reasons([r.out['infeasible_reason'][k]])})" for k in np.flatnonzero(~ok)
+    ]
     if bad:
         text += "; infeasible: " + "; ".join(bad)
     return text
@@ -292,7 +383,9 @@ def render_markdown(rows: list[Response] | None = None) -> str:
     ]
     for base in BASES:
         design = base.design()
-        given = ", ".join(f"{k} {fmt_value(k, design.inputs[k])}" for k in design.given if k not in ("metal",))
+        given = ", ".join(
+            f"{k} {fmt_value(k, design.inputs[k])}" for k in design.given if k not in ("metal",)
+        )
         lines += [f"## {base.title}: {design.name}", "", f"Base ({base.source}): {given}.", ""]
         for r in (r for r in rows if r.base == base):
             lines += [
@@ -315,19 +408,40 @@ def plot(r: Response, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     ok = r.feasible
-    x = np.arange(len(r.values), dtype=float) if r.categorical else np.asarray(r.values, dtype=float)
-    masked = {k: np.where(ok, r.out[k], np.nan) for k in ("cycle_life", "cycle_life_p10", "cycle_life_p90",
-                                                          "specific_energy")}
+    x = (
+        np.arange(len(r.values), dtype=float)
+        if r.categorical
+        else np.asarray(r.values, dtype=float)
+    )
+    masked = {
+        k: np.where(ok, r.out[k], np.nan)
+        for k in ("cycle_life", "cycle_life_p10", "cycle_life_p90", "specific_energy")
+    }
     fig, (ax_life, ax_energy, ax_limit) = plt.subplots(
-        3, 1, sharex=True, figsize=(9, 6), gridspec_kw={"height_ratios": [3, 2, 1]})
+        3, 1, sharex=True, figsize=(9, 6), gridspec_kw={"height_ratios": [3, 2, 1]}
+    )
     style = {"marker": "o", "linestyle": "none"} if r.categorical else {}
     if r.categorical:
         life = masked["cycle_life"]
-        ax_life.errorbar(x, life, yerr=[life - masked["cycle_life_p10"], masked["cycle_life_p90"] - life],
-                         color="#1f77b4", alpha=0.4, linestyle="none", capsize=4, label="p10–p90")
+        ax_life.errorbar(
+            x,
+            life,
+            yerr=[life - masked["cycle_life_p10"], masked["cycle_life_p90"] - life],
+            color="#1f77b4",
+            alpha=0.4,
+            linestyle="none",
+            capsize=4,
+            label="p10–p90",
+        )
     else:
-        ax_life.fill_between(x, masked["cycle_life_p10"], masked["cycle_life_p90"], color="#1f77b4", alpha=0.2,
-                             label="p10–p90")
+        ax_life.fill_between(
+            x,
+            masked["cycle_life_p10"],
+            masked["cycle_life_p90"],
+            color="#1f77b4",
+            alpha=0.2,
+            label="p10–p90",
+        )
     ax_life.plot(x, masked["cycle_life"], color="#1f77b4", label="cycle life", **style)
     ax_life.set_yscale("log")
     ax_life.set_ylabel("cycles to 80 %")
@@ -335,24 +449,39 @@ def plot(r: Response, path: Path) -> None:
     ax_energy.set_ylabel("Wh/kg")
     for k, code in enumerate(r.out["life_limit"]):
         name = limit_name(code) if ok[k] else "none"
-        ax_limit.scatter([x[k]], [0], marker="s", s=60 if r.categorical else 40, color=LIMIT_COLOURS[name])
+        ax_limit.scatter(
+            [x[k]], [0], marker="s", s=60 if r.categorical else 40, color=LIMIT_COLOURS[name]
+        )
     ax_limit.set_yticks([])
     ax_limit.set_ylabel("limit")
-    handles = [plt.Line2D([], [], marker="s", linestyle="none", color=LIMIT_COLOURS[n], label=n)
-               for n in dict.fromkeys(limit_name(c) for c in r.out["life_limit"][ok])]
+    handles = [
+        plt.Line2D([], [], marker="s", linestyle="none", color=LIMIT_COLOURS[n], label=n)
+        for n in dict.fromkeys(limit_name(c) for c in r.out["life_limit"][ok])
+    ]
     if handles:
-        ax_limit.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+        ax_limit.legend(
+            handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False
+        )
     for a, b in runs(~ok):
         if r.categorical:
             lo, hi = x[a] - 0.5, x[b] + 0.5
         else:
-            lo, hi = x[max(a - 1, 0)] if a else x[0], x[min(b + 1, len(x) - 1)] if b < len(x) - 1 else x[-1]
+            lo, hi = (
+                x[max(a - 1, 0)] if a else x[0],
+                x[min(b + 1, len(x) - 1)] if b < len(x) - 1 else x[-1],
+            )
         for ax in (ax_life, ax_energy, ax_limit):
             ax.axvspan(lo, hi, color="#dddddd", zorder=0)
-        ax_energy.text((lo * hi) ** 0.5 if SWEEPS[r.name][0] == "log" else (lo + hi) / 2, 0.5,
-                       reasons(r.out["infeasible_reason"][a:b + 1]).replace(", ", "\n"),
-                       transform=ax_energy.get_xaxis_transform(), ha="center", va="center", fontsize=7,
-                       color="#555555")
+        ax_energy.text(
+            (lo * hi) ** 0.5 if SWEEPS[r.name][0] == "log" else (lo + hi) / 2,
+            0.5,
+            reasons(r.out["infeasible_reason"][a : b + 1]).replace(", ", "\n"),
+            transform=ax_energy.get_xaxis_transform(),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="#555555",
+        )
     if r.categorical:
         ax_limit.set_xticks(x, r.values, rotation=45, ha="right", fontsize=8)
         if r.base_value in r.values:

@@ -1,7 +1,7 @@
 """The models' own exp, log, log1p and expm1 against numpy's (the C library's).
 
 They are written in plain arithmetic so that the sweep kernel's loop over
-designs vectorizes (``dse.models._ufuncs``). The reference is numpy, whose
+designs vectorizes (``dse.models.vmath``). The reference is numpy, whose
 functions are within about 1 ulp of the correctly rounded result; the bounds
 below are the error each construction allows, not a measured maximum widened:
 
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dse.models._ufuncs import (
+from dse.models.vmath import (
     exp,
     expm1,
     expm1_series,
@@ -112,3 +112,47 @@ def test_short_series_within_a_few_ulps_on_their_ranges():
     assert _ulps(log_ratio_series(a, b), np.log1p((a - b) / b)).max() <= 4
     y = np.concatenate([rng.uniform(-0.35, 0.35, 200_000), rng.uniform(-1e-8, 1e-8, 20_000)])
     assert _ulps(expm1_series(y), np.expm1(y)).max() <= 2
+
+
+def test_plain_math_switch_runs_the_kernel_on_the_c_library(tmp_path):
+    """DSE_PLAIN_MATH=1: the same sweep block through the kernel agrees with the default to rounding."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, numpy as np\n"
+        "from dse.chain import ModelChain\n"
+        "from dse.models import vmath\n"
+        "from dse.models.kernel import INPUT_ORDER\n"
+        "chain = ModelChain(uncertainty=True)\n"
+        "rng = np.random.default_rng(3)\n"
+        "n = 256\n"
+        "cols = {'cathode_loading': rng.uniform(0.5, 10, n), 'stack_pressure': rng.uniform(0, 5, n),\n"
+        "        'temperature': rng.uniform(-10, 60, n), 'charge_rate': rng.uniform(0.05, 2, n),\n"
+        "        'electrolyte_amount': rng.uniform(2, 6, n)}\n"
+        "from dse.vocabulary import INPUTS\n"
+        "full = {k: (chain.codes(k, [INPUTS[k].default] * n) if INPUTS[k].categorical else\n"
+        "            np.asarray(cols.get(k, np.full(n, float(INPUTS[k].default))), dtype=float)) for k in INPUT_ORDER}\n"
+        "names = ['cycle_life', 'specific_energy', 'cycle_life_p10']\n"
+        "block = chain.evaluate_block([n], [0] * len(INPUT_ORDER), np.arange(len(INPUT_ORDER)) * n,\n"
+        "                             np.concatenate([full[k] for k in INPUT_ORDER]), names, dtype=np.float64)\n"
+        "out = dict(zip(names, block))\n"
+        "print(json.dumps({'plain': bool(vmath.PLAIN_MATH), 'life': out['cycle_life'].tolist(),\n"
+        "                  'se': out['specific_energy'].tolist(), 'p10': out['cycle_life_p10'].tolist()}))\n"
+    )
+    results = {}
+    for flag in ("0", "1"):
+        env = {**os.environ, "DSE_PLAIN_MATH": flag, "DSE_CACHE_DIR": str(tmp_path / "cache")}
+        proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        results[flag] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert results["1"]["plain"] and not results["0"]["plain"]
+    for key in ("life", "se", "p10"):
+        a, b = np.asarray(results["0"][key]), np.asarray(results["1"][key])
+        assert np.isfinite(a).sum() > 100
+        # energies to rounding; cycle counts are whole numbers, a last-place difference may move one by one
+        tol = 1e-12 if key == "se" else 0.0
+        close = np.isclose(a, b, rtol=tol, atol=1.0 if key != "se" else 0.0, equal_nan=True)
+        assert close.all(), (key, a[~close][:5], b[~close][:5])

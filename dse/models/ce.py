@@ -32,7 +32,7 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import exp, log, select
+from dse.models.vmath import exp, log, select
 
 __all__ = [
     "CeFeatures",

@@ -2,7 +2,7 @@
 
 :func:`evaluate` composes the model functions of this package for one set of
 :class:`Parameters`. It is written with arithmetic, ufuncs and
-:func:`~dse.models._ufuncs.select` only, so the same source runs
+:func:`~dse.models.vmath.select` only, so the same source runs
 
 * on arrays (numpy; one call for a whole block of designs), and
 * element by element inside the numba-compiled sweep kernel
@@ -26,7 +26,6 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import log, select, sqrt
 from dse.models.ce import (
     FEATURE_NAMES,
     ce_features_from_logs,
@@ -69,6 +68,7 @@ from dse.models.stack import (
     porous_layer,
     solid_layer,
 )
+from dse.models.vmath import log, select, sqrt
 
 __all__ = ["GROUPS", "Parameters", "Constants", "Outputs", "OUTPUT_FIELDS", "evaluate", "cycling", "evaluate_cycled",
            "Cycling", "CYCLING_INPUTS", "DESIGN_FIELDS", "DERIVED", "derived_inputs"]

@@ -10,8 +10,8 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import select, sqrt
 from dse.models.constants import WH_KG_PER_MWH_MG, WH_L_PER_MWH_CM2_UM
+from dse.models.vmath import select, sqrt
 
 __all__ = ["utilisation", "specific_energy", "energy_density", "pouch_cell", "PouchCell", "Plates", "pressure_plates",
            "discharge_voltage", "pouch_layers"]

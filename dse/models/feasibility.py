@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import exp, select
 from dse.models.constants import BOLTZMANN, ZERO_CELSIUS
+from dse.models.vmath import exp, select
 
 __all__ = ["REASONS", "critical_current_density", "infeasible_reason", "describe_reason", "MAX_CYCLE_LIFE",
            "MAX_COST", "NO_INVENTORY_FRACTION"]

@@ -85,6 +85,7 @@ def _cache_dir() -> str:
     for f in sorted(here.glob("*.py")):
         digest.update(f.read_bytes())
     digest.update(numba.__version__.encode())
+    digest.update(b"plain-math" if os.environ.get("DSE_PLAIN_MATH", "").strip() not in ("", "0") else b"vmath")
     base = os.environ.get("DSE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dse")
     return os.path.join(base, f"numba-{digest.hexdigest()[:16]}")
 

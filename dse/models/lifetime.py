@@ -23,7 +23,7 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import (
+from dse.models.vmath import (
     exp,
     expm1,
     expm1_series,
@@ -121,7 +121,7 @@ def initial_inventory(
 
 
 #: largest ``1 - CE`` for which :func:`cycle_life` takes its logarithms and the
-#: tail's power by short series (``dse.models._ufuncs.log1p_series`` and
+#: tail's power by short series (``dse.models.vmath.log1p_series`` and
 #: friends): then ``ln CE``, ``ln(I / d_1)`` and the fractional power are all
 #: within ``ln 0.75 = -0.288`` of zero, inside the series' ranges
 SERIES_LOSS = 0.25

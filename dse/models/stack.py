@@ -19,8 +19,8 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models._ufuncs import exp, select
 from dse.models.constants import MAH_PER_MOL, MG_PER_UM_G_CM3, UM_PER_MG_CM3
+from dse.models.vmath import exp, select
 
 __all__ = [
     "Layer",

@@ -16,6 +16,7 @@ array([1., 0.])
 from __future__ import annotations
 
 import math
+import os
 
 import numba
 import numpy as np
@@ -23,7 +24,8 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["select", "exp", "log", "log1p", "expm1", "sqrt", "log1p_series", "log_ratio_series", "expm1_series"]
+__all__ = ["select", "exp", "log", "log1p", "expm1", "sqrt", "log1p_series", "log_ratio_series", "expm1_series",
+           "PLAIN_MATH"]
 
 
 @numba.vectorize(["f8(b1,f8,f8)", "f8(f8,f8,f8)"], nopython=True, cache=True)
@@ -245,3 +247,49 @@ def log_ratio_series(a, b):  # pragma: no cover - compiled
 def expm1_series(x):  # pragma: no cover - compiled
     """``exp(x) - 1`` for ``|x| <= 0.35`` (the series of :func:`expm1`; element-wise)."""
     return _expm1_reduced(x)
+
+
+
+# --- the C library instead, for bisecting a numerical question ---------------
+#
+#: ``DSE_PLAIN_MATH=1`` in the environment (read at import): every function above
+#: is numba's call of the C library (``math.exp``, ``math.log1p``, ...) instead,
+#: on the array path and in the sweep kernel alike (which then no longer
+#: vectorizes: several times slower). Results agree with the default to a few
+#: units in the last place (``tests/test_vmath.py``); a difference larger than
+#: that points at these functions, not at the model.
+PLAIN_MATH = os.environ.get("DSE_PLAIN_MATH", "").strip() not in ("", "0")
+
+if PLAIN_MATH:  # pragma: no cover - exercised in a subprocess by tests/test_vmath.py
+
+    @numba.vectorize(["f8(f8)"], nopython=True)
+    def exp(x):
+        return math.exp(x)
+
+    @numba.vectorize(["f8(f8)"], nopython=True)
+    def log(x):
+        return math.log(x) if x > 0.0 else (-_INF if x == 0.0 else np.nan)
+
+    @numba.vectorize(["f8(f8)"], nopython=True)
+    def log1p(x):
+        return math.log1p(x) if x > -1.0 else (-_INF if x == -1.0 else np.nan)
+
+    @numba.vectorize(["f8(f8)"], nopython=True)
+    def expm1(x):
+        return math.expm1(x)
+
+    @numba.vectorize(["f8(f8)"], nopython=True)
+    def sqrt(x):
+        return math.sqrt(x) if x >= 0.0 else np.nan
+
+    @numba.vectorize(["f8(f8)"], nopython=True)
+    def log1p_series(x):
+        return math.log1p(x)
+
+    @numba.vectorize(["f8(f8,f8)"], nopython=True)
+    def log_ratio_series(a, b):
+        return math.log(a / b)
+
+    @numba.vectorize(["f8(f8)"], nopython=True)
+    def expm1_series(x):
+        return math.expm1(x)

@@ -643,3 +643,17 @@ def test_sampling_without_uncertainty_reproduces_the_chain():
     np.testing.assert_array_equal(
         lives, np.broadcast_to(chain.evaluate(DESIGNS)["cycle_life"], lives.shape)
     )
+
+
+def test_fit_converges_when_publication_effects_could_absorb_every_residual():
+    """Two rows per publication, few rows: the residual scale stops at its floor instead of crawling to 0."""
+    from dse.calibration import MIN_RESIDUAL_SCALE, fit_posterior
+
+    rng = np.random.default_rng(5)
+    n = 12
+    x = np.column_stack([np.ones(n), rng.normal(size=n)])
+    sources = np.repeat(np.arange(n // 2), 2)
+    y = x @ np.array([-6.0, 0.3]) + rng.normal(0.0, 0.6, n // 2)[sources]
+    post = fit_posterior(x, y, np.array([-5.0, 0.0]), np.array([1.0, 1.0]), sources=sources, max_iter=2000)
+    assert post.iterations < 500
+    assert post.scale >= MIN_RESIDUAL_SCALE - 1e-12

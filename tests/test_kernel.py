@@ -184,7 +184,8 @@ def test_kernel_lifetime_sub_grid_matches_the_array_path(uncertainty):
     out = chain.evaluate_block(shape, axis_of, starts, values, list(OUTPUT_FIELDS), dtype=np.float64)
     grid = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
     ref = chain.evaluate({n: np.asarray(axes[n])[g.ravel()] for n, g in zip(axes, grid, strict=True)})
-    assert np.unique(ref["cycle_life"]).size > 50
+    # (the lifetime half's results vary over the sub-grid: the comparison below is not vacuous)
+    assert np.unique(ref["inventory"]).size > 50 and np.unique(ref["cycle_life"]).size > 5
     for j, name in enumerate(OUTPUT_FIELDS):
         np.testing.assert_allclose(out[j], ref[name], rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=name)
 

@@ -29,7 +29,8 @@ CATALOGUE = CHAINS[True].catalogue
 METALS = CHAINS[True].ids["metal"]
 #: outputs a design may leave undefined (NaN), and when
 LIFETIME = ("coulombic_efficiency", "cycle_life", "cycle_life_p10", "cycle_life_p90", "knee_cycles",
-            "lifetime_energy", "cost_per_cycle", "inventory_life", "dry_out_life", "cathode_life")
+            "lifetime_energy", "cost_per_cycle", "inventory_life", "dry_out_life", "cathode_life",
+            "cyclable_inventory", "cathode_fade")
 POUCH_ONLY = ("cell_energy", "cell_mass", "cell_volume", "cell_capacity", "layers")
 #: defined for liquid electrolytes only (a solid never dries out)
 LIQUID_ONLY = ("dry_out_life",)

@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dse.cells import calibrate_cells, cells_table, read_sidecars, surrogate_log_loss, synthetic_cell
+from dse.cells import (
+    calibrate_cells,
+    cells_table,
+    read_sidecars,
+    surrogate_log_loss,
+    synthetic_cell,
+)
 from dse.cli import main
 from dse.coefficients import load_coefficients
 from dse.errors import SpecError

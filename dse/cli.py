@@ -324,6 +324,9 @@ def sweep(
         "--yes", help="Run even over the design and store-size limits (DSE_MAX_DESIGNS, DSE_MAX_STORE_BYTES).")] = False,
     break_lock: Annotated[bool, typer.Option(
         "--break-lock", help="Take the store's lock from a sweep on another host that no longer runs.")] = False,
+    coefficients: Annotated[Path | None, typer.Option(
+        "--coefficients", help="CE coefficients YAML (e.g. from 'dse calibrate --cells') for every scenario; "
+                               "its hash is stored.")] = None,
 ) -> None:
     """Evaluate every design of a sweep spec on Dask and write a Zarr store.
 
@@ -361,7 +364,7 @@ def sweep(
     if cluster:
         check_cluster(cluster)  # unknown name, missing package or batch command: fail before any work
     _check_store_target(output)
-    parsed = load_sweep(spec, chunk_size=chunk_size)
+    parsed = load_sweep(spec, chunk_size=chunk_size, coefficients=coefficients)
     from dse.limits import check_estimate, estimate_sweep
 
     estimate = estimate_sweep(parsed)

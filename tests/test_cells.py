@@ -112,3 +112,30 @@ def test_bad_cells_are_excluded_and_the_rest_fitted(tmp_path, capsys):
     assert "excluded few.bdf.csv: fewer than 5 regular cycles (3)" in out
     assert "cells used: 2; excluded: 2" in out
     assert (tmp_path / "c.yaml").exists()
+
+
+@pytest.mark.slow  # an embedded LocalCluster sweep twice (~50 s on 2 cores)
+def test_sweep_records_your_coefficients_and_refuses_to_mix_them(tmp_path, capsys):
+    import zarr
+
+    base = load_coefficients()
+    mine = base.model_copy(update={"mean": [m + 0.5 for m in base.mean]})
+    mine.save(tmp_path / "mine.yaml")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: t\nscenarios:\n  - name: s\n    inputs:\n      cathode_loading: [2, 3, 4]\n")
+    store = tmp_path / "out.zarr"
+    rc = main(["sweep", str(spec), "-o", str(store), "--coefficients", str(tmp_path / "mine.yaml"), "--quiet",
+               "--workers", "1"])
+    assert rc == 0, capsys.readouterr().err
+    attrs = zarr.open_group(str(store), mode="r").attrs
+    assert attrs["dse_ce_coefficients_hash"] == mine.hash() != base.hash()
+    capsys.readouterr()
+    rc = main(["sweep", str(spec), "-o", str(store), "--resume", "--quiet", "--workers", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1, err
+    assert f"other CE coefficients (sha256 {mine.hash()[:12]}, this sweep uses {base.hash()[:12]})" in err[0]
+    (tmp_path / "bad.yaml").write_text("mean: [1, 2\n")
+    rc = main(["sweep", str(spec), "-o", str(tmp_path / "b.zarr"), "--coefficients", str(tmp_path / "bad.yaml")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1 and "bad.yaml" in err[0], err
+    assert not (tmp_path / "b.zarr").exists()

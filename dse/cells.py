@@ -294,6 +294,9 @@ def synthetic_cell(path: str | Path, design, log_loss: float, cycles: int, coeff
     out = _outputs_at(chain, inputs, log_loss)
     q1 = float(np.ravel(out.capacity)[0]) * area / 1000.0  # [A h]
     retention = np.ravel(chain_retention(chain, inputs, log_loss, np.arange(cycles)))
+    alive = np.flatnonzero(~(retention > 0.05))  # a dead cell is not cycled further
+    cycles = int(alive[0]) if len(alive) else cycles
+    retention = retention[:cycles]
     discharge = q1 * retention * (1.0 + capacity_noise * rng.standard_normal(cycles))
     ce = np.minimum(float(np.ravel(out.coulombic_efficiency)[0]) + ce_noise * rng.standard_normal(cycles),
                     1.0 - 1e-6)

@@ -445,14 +445,14 @@ def synthetic_series(
     for k in range(len(qc)):
         cycle = np.full(points_per_step, k + 1.0)
         # charge
-        dur = 3600.0 * qc[k] / ic[k]
+        dur = max(3600.0 * qc[k] / ic[k], float(points_per_step))
         parts.append(np.column_stack([t0 + 1.0 + dur * frac, 3.4 + 0.8 * frac, np.full_like(frac, ic[k]), cycle,
                                       qc[k] * frac, zero, zero]))
         t0 = t0 + 1.0 + dur
         parts.append(np.array([[t0 + 1.0, 4.15, 0.0, k + 1.0, 0.0, 0.0, 0.0],
                                [t0 + rest, 4.15, 0.0, k + 1.0, 0.0, 0.0, 0.0]]))
         t0 += rest
-        dur = 3600.0 * qd[k] / idis[k]
+        dur = max(3600.0 * qd[k] / idis[k], float(points_per_step))
         volts = 4.1 - 1.1 * frac
         energy = qd[k] * (4.1 * frac - 0.55 * frac**2)  # ∫ V dq of the linear ramp
         parts.append(np.column_stack([t0 + 1.0 + dur * frac, volts, np.full_like(frac, -idis[k]), cycle, zero,

@@ -1177,6 +1177,7 @@ def fit_posterior(
     constraint: np.ndarray | None = None,
     constraint_labels: Sequence[str] | None = None,
     source_sd: float = 0.5,
+    row_weights: np.ndarray | None = None,
 ) -> Posterior:
     """Bayesian linear regression: normal priors, t residuals, publication effects, constraints.
 
@@ -1226,6 +1227,10 @@ def fit_posterior(
         Names of the constraint rows (reported in ``Posterior.active``).
     source_sd : float, default 0.5
         Starting ``τ``.
+    row_weights : ndarray, shape (n,), optional
+        Known precision of each row relative to an ordinary one, ``ω_i``:
+        the residual is ``ε_i ~ t_ν(0, s²/ω_i)`` (a cell measured over many
+        cycles, :mod:`dse.cells`). Default 1 for every row.
 
     Returns
     -------
@@ -1270,6 +1275,9 @@ def fit_posterior(
         out[p:, p:] = np.eye(n_src) / tau2
         return out
 
+    omega = np.ones(n) if row_weights is None else np.asarray(row_weights, dtype=float)
+    if omega.shape != (n,) or not np.all(np.isfinite(omega) & (omega > 0)):
+        raise CalibrationError(f"row_weights must be {n} positive numbers")
     w = np.ones(n)
     s2 = float(scale) ** 2
     tau2 = float(source_sd) ** 2 if n_src else 0.0
@@ -1277,13 +1285,14 @@ def fit_posterior(
     active = np.zeros(0 if g is None else len(g), dtype=bool)
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 (iteration count is reported)
-        aw = a * w[:, None]
+        aw = a * (w * omega)[:, None]
         cov = np.linalg.inv(prior_precision(tau2) + a.T @ aw / s2)
         cov = 0.5 * (cov + cov.T)
         mean = cov @ (prior_term + aw.T @ y / s2)
         if g is not None:
             mean, active = project(mean, cov, g)
-        e = (y - a @ mean) ** 2 + np.einsum("ij,jk,ik->i", a, cov, a)
+        # expected squared residuals in units of an ordinary row (ω_i e_i)
+        e = omega * ((y - a @ mean) ** 2 + np.einsum("ij,jk,ik->i", a, cov, a))
         w_new = (nu + 1.0) / (nu + e / s2) if np.isfinite(nu) else np.ones(n)
         # (the residual scale is floored: with few rows per publication the publication effects can
         # absorb every residual, and the scale then crawls towards 0 for ever)
@@ -1300,7 +1309,7 @@ def fit_posterior(
         if done:
             break
     info = (nu + 1.0) / (nu + 3.0) if np.isfinite(nu) else 1.0
-    cov = np.linalg.inv(prior_precision(tau2) + info * (a.T @ a) / s2)
+    cov = np.linalg.inv(prior_precision(tau2) + info * (a.T @ (a * omega[:, None])) / s2)
     cov = 0.5 * (cov + cov.T)
     if g is not None and active.any():
         ga = g[active]

@@ -324,6 +324,9 @@ def sweep(
         "--yes", help="Run even over the design and store-size limits (DSE_MAX_DESIGNS, DSE_MAX_STORE_BYTES).")] = False,
     break_lock: Annotated[bool, typer.Option(
         "--break-lock", help="Take the store's lock from a sweep on another host that no longer runs.")] = False,
+    coefficients: Annotated[Path | None, typer.Option(
+        "--coefficients", help="CE coefficients YAML (e.g. from 'dse calibrate --cells') for every scenario; "
+                               "its hash is stored.")] = None,
 ) -> None:
     """Evaluate every design of a sweep spec on Dask and write a Zarr store.
 
@@ -361,7 +364,7 @@ def sweep(
     if cluster:
         check_cluster(cluster)  # unknown name, missing package or batch command: fail before any work
     _check_store_target(output)
-    parsed = load_sweep(spec, chunk_size=chunk_size)
+    parsed = load_sweep(spec, chunk_size=chunk_size, coefficients=coefficients)
     from dse.limits import check_estimate, estimate_sweep
 
     estimate = estimate_sweep(parsed)
@@ -723,21 +726,41 @@ def sensitivity(
 
 @app.command()
 def calibrate(
-    data: Annotated[Path, typer.Argument(help="CSV of cells (the literature columns, or your own cycling results).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Coefficients YAML to write.")],
+    data: Annotated[Path | None, typer.Argument(
+        help="CSV of cells (the literature columns, or your own cycling results); with --cells, the "
+             "literature table (default: the shipped one).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Coefficients YAML to write.")] = None,
     folds: Annotated[int, typer.Option("--folds", help="Folds of the cross-validation.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fold assignment.")] = 0,
     residuals: Annotated[bool, typer.Option("--residuals/--no-residuals", help="Print the residual of every row.")] = True,
+    cells: Annotated[Path | None, typer.Option(
+        "--cells", help="Folder of your cells: BDF files with design sidecars (docs/calibration.md).")] = None,
 ) -> None:
     """Fit the Coulombic-efficiency surrogate to a table of cells and write its coefficients."""
     from dse.calibration import calibrate as fit
 
+    if cells is not None:
+        _calibrate_cells(cells, data, output or Path("coefficients.yaml"))
+        return
+    if data is None or output is None:
+        raise DseError("give a results CSV and -o COEFFS.yaml, or --cells DIR")
     if folds < 2:
         raise DseError("needs at least 2 folds", where="--folds")
     _check_writable(output, "-o")
     result = fit(data, output, folds=folds, seed=seed)
     typer.echo(result.report_text(residuals=residuals))
     console.print(f"wrote {output}: use it with 'ce_coefficients: {output}' in a design or sweep spec")
+
+
+def _calibrate_cells(folder: Path, literature: Path | None, output: Path) -> None:
+    """``dse calibrate --cells DIR``: literature and your cells in one fit (dse.cells)."""
+    from dse.cells import calibrate_cells
+
+    _check_writable(output, "-o")
+    result = calibrate_cells(folder, literature, output)
+    typer.echo(result.report_text())
+    console.print(f"wrote {output}: use it with 'dse sweep SPEC --coefficients {output}' or "
+                  f"'ce_coefficients: {output}' in a design or sweep spec")
 
 
 # --------------------------------------------------------------------------- dashboard

@@ -599,12 +599,25 @@ def _dump(data: Mapping) -> str:
     return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True)
 
 
-def load_sweep(path: str | Path, chunk_size: int | None = None) -> SweepSpec:
-    """Read and validate a sweep spec YAML file (keeps the verbatim text)."""
+def load_sweep(path: str | Path, chunk_size: int | None = None, coefficients: str | Path | None = None) -> SweepSpec:
+    """Read and validate a sweep spec YAML file (keeps the verbatim text).
+
+    ``coefficients`` (``dse sweep --coefficients FILE``) replaces the
+    spec's ``ce_coefficients`` for every scenario; it enters the spec's
+    data (so every worker uses it) and its hash enters the spec hash.
+    """
     from dse.limits import Limits, current_limits
     from dse.safe_yaml import loads, read_text_bounded
 
     limits = current_limits()
     text = read_text_bounded(path, "spec file", limits.max_file_bytes, Limits.variable("max_file_bytes"))
     data = loads(text, where=str(path), limits=limits)
+    if coefficients is not None:
+        if not isinstance(data, Mapping):
+            raise SpecError("expected a mapping", str(path))
+        file = Path(coefficients).resolve()
+        if not file.is_file():
+            raise SpecError(f"coefficients file {str(coefficients)!r} not found", "--coefficients")
+        load_coefficients(file)  # malformed: one error naming the file, before any work
+        data = {**data, "ce_coefficients": str(file)}
     return parse_sweep(data, source=str(path), text=text, base_dir=Path(path).parent, chunk_size=chunk_size)

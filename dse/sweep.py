@@ -272,6 +272,13 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
         except StoreError as exc:
             raise StoreError(f"nothing to resume: {exc.message}; if an older dse was interrupted while writing "
                              "its template there, delete it and run the sweep again", where=output) from None
+        used = next(iter(chains.values())).coefficients.hash()
+        stored = attrs.get("dse_ce_coefficients_hash")
+        if stored and stored != used:
+            raise StoreError(
+                f"was written with other CE coefficients (sha256 {stored[:12]}, this sweep uses {used[:12]}); "
+                "resume with the same coefficients (--coefficients or ce_coefficients:), or use --overwrite",
+                where=output)
         if attrs.get("dse_spec_hash") != spec.hash():
             raise StoreError(
                 "was written from a different spec (or catalogue, coefficients, chunk size); "

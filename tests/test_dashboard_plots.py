@@ -127,7 +127,7 @@ def test_box_selection_returns_exactly_the_designs_inside(source, x, y):
     fig, _, _ = rendered_cloud(app)
     rows = np.flatnonzero(app.mask())
     xs, ys = _values(source, x, rows), _values(source, y, rows)
-    (xa, xb), (ya, yb) = np.quantile(xs, [0.2, 0.7]), np.quantile(ys, [0.3, 0.8])
+    (xa, xb), (ya, yb) = between(xs, [0.2, 0.7]), between(ys, [0.3, 0.8])
     # the box a user draws arrives in the figure's data coordinates
     (x0, x1), (y0, y1) = to_coord([xa, xb], axis_kind(fig, "x")), to_coord([ya, yb], axis_kind(fig, "y"))
     streams = [s for ss in hv.streams.Stream.registry.values() for s in ss
@@ -138,6 +138,16 @@ def test_box_selection_returns_exactly_the_designs_inside(source, x, y):
     inside = rows[(xs >= xa) & (xs <= xb) & (ys >= ya) & (ys <= yb)]
     assert inside.size > 5
     np.testing.assert_array_equal(np.sort(app.selected_rows()), np.sort(inside))
+
+
+def between(values, quantiles):
+    """Box edges halfway between two distinct values near each quantile (no design on an edge)."""
+    distinct = np.unique(values)
+    out = []
+    for q in quantiles:
+        i = min(max(int(q * (distinct.size - 1)), 0), distinct.size - 2)
+        out.append(0.5 * (distinct[i] + distinct[i + 1]))
+    return out
 
 
 def _bound_to(function, app) -> bool:

@@ -124,7 +124,7 @@ def format_value(v: float, digits: int = 3) -> str:
     if magnitude >= 3:
         return f"{v:,.0f}"
     if magnitude < -4:
-        return f"{v:.{digits - 1}e}"
+        return f"{v:.{digits}g}"
     return f"{v:.{max(0, digits - 1 - magnitude)}f}"
 
 
@@ -427,11 +427,9 @@ class ResultsSource:
 
         A categorical rule is a list of names; a numeric rule ``[low, high]``
         (either may be None: unbounded). Rules arrive from URLs too, so a
-        name that is not a column or a rule of the wrong shape is ignored.
-
-        Examples
-        --------
-        >>> # source.mask({"cathode": ["LFP"]}, {"cost": [None, 120]})  # doctest: +SKIP
+        name that is not a column or a rule of the wrong shape is ignored:
+        ``mask({"cathode": ["LFP"]}, {"cost": [None, 120]})`` keeps the LFP
+        designs that cost at most 120 USD/kWh.
         """
         keep = np.ones(self.n, dtype=bool)
         for rules in (filters, constraints):

@@ -19,7 +19,8 @@ Per action it records:
 The server's resident memory (RSS) is sampled throughout. A warm-up round of
 sessions is opened, used and closed first; its settled RSS is the baseline.
 After the measured round closes, the script waits for the server to discard
-the sessions (`dse serve` drops a session 15-20 s after its websocket closes,
+the sessions (`dse serve` drops a session DSE_UNUSED_SESSION_SECONDS, 15 s by
+default, after its websocket closes, checking every DSE_CHECK_UNUSED_SECONDS;
 dashboards/server.py) and
 reports whether RSS came back to the baseline within a tolerance: a
 per-session leak would show as growth of about N x (session size) per round.

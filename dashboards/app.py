@@ -33,7 +33,14 @@ import pandas as pd
 import panel as pn
 import param
 
-from dse.explore import Axis, ResultsSource, aggregate, format_value, significant_format
+from dse.explore import (
+    Axis,
+    ResultsSource,
+    aggregate,
+    display_unit,
+    format_value,
+    significant_format,
+)
 from dse.vocabulary import INPUTS, OUTPUTS
 
 __all__ = ["ResultsSource", "Explorer", "load_source", "create_app", "FRONT_COLOR", "CATEGORY_COLORS"]
@@ -71,6 +78,7 @@ class Explorer(pn.viewable.Viewer):
     selection = param.Parameter(default=None, doc="Box selection (x0, y0, x1, y1) in values, or None")
     detail = param.Integer(default=-1, doc="Row shown on the design card (-1: none)")
     pinned = param.List(default=[], doc="Rows pinned for comparison (at most four)")
+    lower_tab = param.Integer(default=0, precedence=-1, doc="Shown tab below the cloud (its views compute)")
 
     def __init__(self, source: ResultsSource, **params):
         self.source = source
@@ -79,9 +87,10 @@ class Explorer(pn.viewable.Viewer):
         x0 = "energy_density" if "energy_density" in outs else objectives[0]
         y0 = "cycle_life" if "cycle_life" in outs else objectives[min(1, len(objectives) - 1)]
         colour0 = source.categorical[0] if source.categorical else outs[0]
-        self.param.x.objects = outs
-        self.param.y.objects = outs
-        self.param.color.objects = [*source.categorical, *source.numeric_inputs, *outs]
+        # choices read as labels with units; the values (and the URL) are the names
+        self.param.x.objects = {source.label(n): n for n in outs}
+        self.param.y.objects = {source.label(n): n for n in outs}
+        self.param.color.objects = {source.label(n): n for n in [*source.categorical, *source.numeric_inputs, *outs]}
         params.setdefault("x", x0)
         params.setdefault("y", y0)
         params.setdefault("color", colour0)
@@ -172,7 +181,7 @@ class Explorer(pn.viewable.Viewer):
         """
         update: dict = {}
         for k in ("x", "y", "color", "front_scope"):
-            if isinstance(values.get(k), str) and values[k] in self.param[k].objects:
+            if isinstance(values.get(k), str) and values[k] in list(self.param[k].objects):
                 update[k] = values[k]
         columns = {*self.source.categorical, *self.source.numeric_inputs}
         for k, allowed in (("filters", columns), ("constraints", set(self.source.outputs)),
@@ -239,9 +248,10 @@ class Explorer(pn.viewable.Viewer):
         self._reset.on_click(lambda e: self.param.update(filters={}, constraints={}))
         self._side_tabs = pn.Tabs(("Front", self.front_summary), ("Design", self.detail_card),
                                   ("Pinned", self.comparison), dynamic=True, sizing_mode="stretch_width")
-        self._lower_tabs = pn.Tabs(("Inputs of the selection", self.histograms),
-                                   ("Parallel coordinates", self.parallel_coordinates),
+        self._lower_tabs = pn.Tabs(("Inputs of the selection", self._histograms_view),
+                                   ("Parallel coordinates", self._parallel_view),
                                    dynamic=True, sizing_mode="stretch_width")
+        self._lower_tabs.param.watch(lambda e: setattr(self, "lower_tab", e.new), "active")
         self.param.watch(lambda e: setattr(self._side_tabs, "active", 1) if e.new >= 0 else None, "detail")
 
     def constraint_outputs(self) -> list[str]:
@@ -477,7 +487,6 @@ class Explorer(pn.viewable.Viewer):
         return pn.pane.HTML(f"<b>{self.source.label(self.color)}</b>: {items} · "
                             f"<span style='color:{FRONT_COLOR}'>●</span> Pareto front")
 
-    @param.depends("filters", "constraints", "selection")
     def histograms(self):
         """Input distributions of the filtered designs and of the box selection, as fractions."""
         src = self.source
@@ -516,39 +525,36 @@ class Explorer(pn.viewable.Viewer):
         return pn.Column(pn.pane.Markdown(f"**{header}** · {count}"),
                          pn.GridBox(*plots, ncols=3, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
-    @param.depends("filters", "constraints", "x", "y")
-    def parallel_coordinates(self, samples: int = 200_000, width: int = 900, height: int = 300):
+    def parallel_names(self) -> list[str]:
+        """Axes of the parallel coordinates: numeric inputs, then the plotted and other objectives."""
+        src = self.source
+        outputs = [n for n in dict.fromkeys([self.x, self.y, *src.objectives]) if n in src.outputs]
+        return [*src.numeric_inputs, *outputs][:10]
+
+    def parallel_coordinates(self, width: int = 900, height: int = 300):
         """Density of the filtered designs' lines across numeric inputs and objectives (rasterized)."""
         src = self.source
-        names = [*src.numeric_inputs, *[n for n in dict.fromkeys([self.x, self.y, *src.objectives])
-                                        if n in src.outputs]][:10]
-        rows = np.flatnonzero(self.mask())
-        if rows.size > samples:  # evenly spaced rows: the same picture on every redraw
-            rows = rows[np.linspace(0, rows.size - 1, samples).astype(np.int64)]
-        if len(names) < 2 or rows.size == 0:
+        names = self.parallel_names()
+        image, drawn = src.parallel_density(names, self.mask(), width, height)
+        if len(names) < 2 or drawn == 0:
             return pn.pane.Markdown("Not enough numeric columns or designs for parallel coordinates.")
-        scaled = []
-        for name in names:
-            axis = src.axis(name)
-            values = axis.to_plot(src.column(name)[rows])
-            scaled.append((values - axis.lo) / (axis.hi - axis.lo))
-        image = np.zeros((height, width), dtype=np.float64)
-        step = width / (len(names) - 1)
-        for i in range(len(names) - 1):
-            a, b = scaled[i], scaled[i + 1]
-            for s in np.linspace(0, 1, max(2, int(step)), endpoint=False):
-                col = int(i * step + s * step)
-                v = a + s * (b - a)
-                r = np.floor(v * height)
-                ok = np.isfinite(r) & (r >= 0) & (r < height)
-                image[:, min(col, width - 1)] += np.bincount(r[ok].astype(np.int64), minlength=height)
         density = np.where(image > 0, np.log1p(image), np.nan)
         ticks = [(i, src.label(n, units=False)) for i, n in enumerate(names)]
         plot = hv.Image(np.flipud(density), bounds=(0, 0, len(names) - 1, 1), kdims=["axis", "scaled"]).opts(
-            cmap="Blues", responsive=True, height=360, xticks=ticks, xrotation=20, yaxis=None,
-            title=f"Parallel coordinates of {rows.size:,} filtered designs (each axis from its minimum to its "
-                  "maximum; log axes in log scale)", colorbar=False)
+            cmap="Blues", responsive=True, height=360, xticks=ticks, xrotation=20, yaxis=None, colorbar=False,
+            clipping_colors={"NaN": (0, 0, 0, 0)},
+            title=f"Parallel coordinates of {drawn:,} filtered designs (each axis from its minimum to its maximum; "
+                  "log axes in log scale)")
         return pn.pane.HoloViews(plot, sizing_mode="stretch_width", linked_axes=False)
+
+    # the lower tabs compute only when shown: their views depend on lower_tab
+    @param.depends("filters", "constraints", "selection", "lower_tab")
+    def _histograms_view(self):
+        return self.histograms() if self.lower_tab == 0 else pn.pane.Markdown("")
+
+    @param.depends("filters", "constraints", "x", "y", "lower_tab")
+    def _parallel_view(self):
+        return self.parallel_coordinates() if self.lower_tab == 1 else pn.pane.Markdown("")
 
     @param.depends("detail")
     def detail_card(self):
@@ -633,12 +639,11 @@ def detail_views(source: ResultsSource, row: int) -> list:
     o = ev.outputs
 
     def unit(name, table):
-        u = table[name].units if name in table else ""
-        return {"1": "", "percent": "%", "degC": "°C", "1/h": "C"}.get(u, u)
+        return display_unit(table[name].units) if name in table else ""
 
-    inputs = pd.DataFrame([(INPUTS[k].long_name if k in INPUTS else k, v if isinstance(v, str) else format_value(v),
-                            unit(k, INPUTS)) for k, v in design.inputs.items()], columns=["input", "value", "units"])
-    inputs.insert(0, "name", list(design.inputs))
+    inputs = pd.DataFrame([(k, INPUTS[k].long_name if k in INPUTS else k, v if isinstance(v, str) else
+                            format_value(v), unit(k, INPUTS)) for k, v in design.inputs.items()],
+                          columns=["name", "input", "value", "units"])
     outputs = pd.DataFrame([(k, OUTPUTS[k].long_name, o[k], unit(k, OUTPUTS)) for k in OUTPUTS
                             if k in o and k != "feasible"], columns=["output", "quantity", "value", "units"])
     br = ev.breakdown()
@@ -722,6 +727,7 @@ def warm_up(source: ResultsSource | None = None) -> None:
     axis = Axis("x", False, 0.0, 1.0)
     aggregate(x, x, np.ones(100, dtype=bool), axis, axis, 4, 4, codes=np.zeros(100, dtype=np.int16), ncat=1)
     aggregate(x, x, np.ones(100, dtype=bool), axis, axis, 4, 4, weights=x)
+    ResultsSource.warm_up()
     if source is not None and len(source):
         explorer = Explorer(source)
         explorer.front()

@@ -41,6 +41,7 @@ from dse.table import Results, row_design, swept_inputs
 from dse.vocabulary import INPUTS, OUTPUTS
 
 __all__ = ["ResultsSource", "Axis", "LOG_AXES", "CHUNK_ROWS", "aggregate", "nice_ticks", "format_value",
+           "display_unit",
            "significant_format"]
 
 #: outputs spread over decades: shown (and aggregated) on log axes
@@ -91,8 +92,18 @@ class Axis:
             for m in mantissas:
                 t = k + math.log10(m)
                 if self.lo <= t <= self.hi:
-                    out.append((t, format_value(m * 10.0**k)))
+                    out.append((t, f"{m * 10.0**k:,g}"))
         return out or [(self.lo, format_value(self.from_plot(self.lo))), (self.hi, format_value(self.from_plot(self.hi)))]
+
+
+def display_unit(unit: str) -> str:
+    """A unit as tables and axes show it.
+
+    >>> display_unit("mAh/cm^2"), display_unit("degC"), display_unit("1")
+    ('mAh/cm²', '°C', '')
+    """
+    return {"1": "", "percent": "%", "degC": "°C", "1/h": "C", "um": "µm", "mAh/cm^2": "mAh/cm²",
+            "mA/cm^2": "mA/cm²"}.get(unit, unit)
 
 
 def nice_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
@@ -173,6 +184,45 @@ def _masked_bincount(codes, keep, out):  # pragma: no cover
     for i in range(codes.size):
         if keep[i]:
             out[codes[i]] += 1
+
+
+@numba.njit(nogil=True, cache=False)
+def _bin_index(values, lo, scale, nbins, out):  # pragma: no cover
+    """Histogram bin of every value (NaN and values below the first edge: bin 0; above: the last)."""
+    for i in range(values.size):
+        b = (values[i] - lo) * scale
+        out[i] = 0 if not b > 0 else (nbins - 1 if b >= nbins - 1 else int(b))
+
+
+@numba.njit(nogil=True, cache=False)
+def _finite_range(values):  # pragma: no cover
+    lo, hi, seen = np.inf, -np.inf, False
+    for v in values:
+        if v - v == 0:  # finite
+            seen = True
+            lo = min(lo, v)
+            hi = max(hi, v)
+    return lo, hi, seen
+
+
+@numba.njit(nogil=True, cache=False)
+def _polylines(scaled, width, height, image):  # pragma: no cover
+    """Add one polyline per column of ``scaled`` (axes × rows, 0-1) to ``image`` (rows bottom first)."""
+    k, n = scaled.shape
+    step = width / (k - 1)
+    for j in range(n):
+        for i in range(k - 1):
+            a = scaled[i, j]
+            b = scaled[i + 1, j]
+            if not (a == a and b == b):
+                continue
+            c0 = int(i * step)
+            c1 = int((i + 1) * step) if i < k - 2 else width
+            for c in range(c0, c1):
+                s = (c + 0.5 - i * step) / step
+                r = int((a + s * (b - a)) * height)
+                if 0 <= r < height:
+                    image[r, c] += 1
 
 
 def aggregate(x, y, keep, xaxis: Axis, yaxis: Axis, width: int, height: int, *, codes=None, ncat: int = 1,
@@ -280,18 +330,26 @@ class ResultsSource:
     def __len__(self) -> int:
         return self.n
 
+    @staticmethod
+    def warm_up() -> None:
+        """Compile the counting kernels for the column types a store has."""
+        x = np.linspace(0, 1, 10, dtype=np.float32)
+        _finite_range(x)
+        _bin_index(x, 0.0, 3.0, 3, np.empty(10, dtype=np.uint8))
+        keep = np.ones(10, dtype=bool)
+        _masked_bincount(np.zeros(10, dtype=np.uint8), keep, np.zeros(1, dtype=np.int64))
+        _masked_bincount(np.zeros(10, dtype=np.int16), keep, np.zeros(1, dtype=np.int64))
+
     # -- names ------------------------------------------------------------------
     def label(self, name: str, units: bool = True) -> str:
         """Label with units, from the vocabulary (or the store's attributes)."""
         var = INPUTS.get(name) or OUTPUTS.get(name)
         a = self.attrs.get(name, {})
         long_name = var.long_name if var is not None else a.get("long_name") or name.replace("_", " ")
-        unit = var.units if var is not None else a.get("units", "")
-        unit = {"percent": "%", "degC": "°C", "1/h": "C", "um": "µm", "mAh/cm^2": "mAh/cm²",
-                "mA/cm^2": "mA/cm²"}.get(unit, unit)
+        unit = display_unit(var.units if var is not None else a.get("units", ""))
         if name == "scenario":
             return "Scenario"
-        return f"{long_name} [{unit}]" if units and unit and unit != "1" else long_name
+        return f"{long_name} [{unit}]" if units and unit else long_name
 
     def is_log(self, name: str) -> bool:
         """True when ``name`` is shown on a log axis (a log quantity with positive values)."""
@@ -352,8 +410,9 @@ class ResultsSource:
                 parts.append(values.astype(np.float32))
             elif name in self._dims(ds):
                 dims = self._dims(ds)
-                shape = [ds.sizes[d] for d in dims]
-                position = np.unravel_index(idx, shape)[dims.index(name)] if idx.size else idx
+                k = dims.index(name)
+                stride = int(np.prod([ds.sizes[d] for d in dims[k + 1:]], dtype=np.int64))
+                position = (idx // stride) % ds.sizes[name]  # C order: one division, not a full unravel
                 coord = ds[name].values
                 if categorical:
                     lut = self._code_lut(name, [str(c) for c in coord])
@@ -393,9 +452,8 @@ class ResultsSource:
     def extent(self, name: str) -> tuple[float, float]:
         """Smallest and largest finite value of a numeric column (cached)."""
         if name not in self._extents:
-            values = self.column(name)
-            finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
-            self._extents[name] = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            lo, hi, seen = _finite_range(self.column(name))
+            self._extents[name] = (float(lo), float(hi)) if seen else (0.0, 1.0)
         return self._extents[name]
 
     @property
@@ -522,13 +580,34 @@ class ResultsSource:
         return np.linspace(lo, hi, HISTOGRAM_BINS + 1)
 
     def bins(self, name: str) -> np.ndarray:
-        """Histogram bin of every row (cached; NaN rows in no bin: the last one is clipped)."""
+        """Histogram bin of every row (cached; values on the last edge in the last bin, NaN in the first)."""
         if name not in self._bins:
             edges = self.edges(name)
-            values = self.column(name)
-            b = np.floor((values - edges[0]) * (HISTOGRAM_BINS / (edges[-1] - edges[0])))
-            self._bins[name] = np.clip(np.nan_to_num(b, nan=0), 0, HISTOGRAM_BINS - 1).astype(np.uint8)
+            out = np.empty(self.n, dtype=np.uint8)
+            _bin_index(self.column(name), float(edges[0]), HISTOGRAM_BINS / (edges[-1] - edges[0]), HISTOGRAM_BINS,
+                       out)
+            self._bins[name] = out
         return self._bins[name]
+
+    def parallel_density(self, names: Sequence[str], keep: np.ndarray, width: int = 900, height: int = 300,
+                         samples: int = 100_000) -> tuple[np.ndarray, int]:
+        """Parallel coordinates of the rows in ``keep``, rasterized: lines per pixel, bottom row first.
+
+        Every axis runs from its padded minimum to its maximum (log10 on a
+        log axis); at most ``samples`` rows, evenly spaced (so the picture
+        does not flicker between redraws). Returns the image and the rows drawn.
+        """
+        rows = np.flatnonzero(keep)
+        if rows.size > samples:
+            rows = rows[np.linspace(0, rows.size - 1, samples).astype(np.int64)]
+        scaled = np.empty((len(names), rows.size), dtype=np.float64)
+        for i, name in enumerate(names):
+            axis = self.axis(name)
+            scaled[i] = (axis.to_plot(self.column(name)[rows]) - axis.lo) / (axis.hi - axis.lo)
+        image = np.zeros((height, width), dtype=np.int64)
+        if len(names) >= 2:
+            _polylines(scaled, width, height, image)
+        return image, int(rows.size)
 
     # -- rows -------------------------------------------------------------------
     def frame(self, rows: np.ndarray, names: Sequence[str]) -> pd.DataFrame:

@@ -120,10 +120,12 @@ def worker(kind: str, store: str, rev: str, repeat: int) -> dict:
         n = len(source)
 
         def change(filters):
-            app.filters = filters  # front table and histograms redraw (their panes watch the filters)
+            app.filters = filters  # the front table redraws (it watches the filters)
             app._image()  # the cloud's DynamicMap callbacks
             app._front_points()
             app._band()
+            for name in source.inputs:  # the input charts' DynamicMaps (while their tab is shown)
+                app.histogram_element(name)
 
     change({})
     first = time.perf_counter() - t0

@@ -26,6 +26,8 @@ import json
 import math
 import urllib.parse
 from collections.abc import Mapping
+from contextlib import contextmanager
+from functools import partial
 
 import holoviews as hv
 import numpy as np
@@ -98,11 +100,29 @@ class Explorer(pn.viewable.Viewer):
         self._mask_cache: tuple[str, np.ndarray] | None = None
         self._front_cache: tuple[tuple, np.ndarray] | None = None
         self._showing = False  # widgets being set from the state: their callbacks do nothing
+        self._histogram_panes: pn.GridBox | None = None
         self._build_widgets()
         self.param.watch(self._show_state, ["filters", "constraints"])
         self.param.watch(self._axes_changed, ["x", "y"])
 
     # -- state ----------------------------------------------------------------
+    @contextmanager
+    def batched(self):
+        """Apply a change of state as one update of the session's document.
+
+        Every plot that redraws would otherwise make Bokeh walk the whole
+        document's models once (a third of a second per change on a small
+        store, more with every chart); frozen, it walks them once at the end.
+        """
+        doc = pn.state.curdoc
+        if doc is None or getattr(doc, "session_context", None) is None:
+            yield
+            return
+        from panel.io import hold
+
+        with hold(doc), doc.models.freeze():
+            yield
+
     def _key(self) -> str:
         return json.dumps([self.filters, self.constraints], sort_keys=True, default=str)
 
@@ -202,7 +222,8 @@ class Explorer(pn.viewable.Viewer):
             update["detail"] = detail
         self._showing = True  # new axes from a URL keep the URL's zoom
         try:
-            self.param.update(**update)
+            with self.batched():
+                self.param.update(**update)
         finally:
             self._showing = False
 
@@ -228,9 +249,10 @@ class Explorer(pn.viewable.Viewer):
             lo, hi = src.extent(name)
             if not hi > lo:
                 continue
-            w = pn.widgets.EditableRangeSlider(label=src.label(name), start=lo, end=hi, value=(lo, hi),
-                                               step=_step(lo, hi), format=_slider_format(lo, hi),
-                                               sizing_mode="stretch_width")
+            # a RangeSlider: Panel 1.9's EditableRangeSlider is never freed, nor is what its callbacks reach
+            # (a whole session per page load)
+            w = pn.widgets.RangeSlider(label=src.label(name), start=lo, end=hi, value=(lo, hi),
+                                       step=_step(lo, hi), format=_slider_format(lo, hi), sizing_mode="stretch_width")
             w.param.watch(lambda e, n=name: self._set_rule("constraints", n, e.new), "value_throttled")
             self._constraint_widgets[name] = w
         self._show_state()
@@ -245,14 +267,26 @@ class Explorer(pn.viewable.Viewer):
         self._clear_selection = pn.widgets.Button(label="Clear box selection")
         self._clear_selection.on_click(lambda e: setattr(self, "selection", None))
         self._reset = pn.widgets.Button(label="Reset filters and constraints")
-        self._reset.on_click(lambda e: self.param.update(filters={}, constraints={}))
-        self._side_tabs = pn.Tabs(("Front", self.front_summary), ("Design", self.detail_card),
+        self._reset.on_click(lambda e: self.reset())
+        self._front_tabulator = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True, selectable=1,
+                                                     height=430, sizing_mode="stretch_width", header_align="center",
+                                                     frozen_columns=["design"])
+        self._front_tabulator.on_click(self._on_front_click)
+        self._update_front_table()
+        self._side_tabs = pn.Tabs(("Front", pn.Column(self.front_header, self._front_tabulator,
+                                                      sizing_mode="stretch_width")), ("Design", self.detail_card),
                                   ("Pinned", self.comparison), dynamic=True, sizing_mode="stretch_width")
-        self._lower_tabs = pn.Tabs(("Inputs of the selection", self._histograms_view),
+        self._lower_tabs = pn.Tabs(("Inputs of the selection", pn.Column(self.histogram_header, self._histogram_grid(),
+                                                                         sizing_mode="stretch_width")),
                                    ("Parallel coordinates", self._parallel_view),
                                    dynamic=True, sizing_mode="stretch_width")
         self._lower_tabs.param.watch(lambda e: setattr(self, "lower_tab", e.new), "active")
         self.param.watch(lambda e: setattr(self._side_tabs, "active", 1) if e.new >= 0 else None, "detail")
+
+    def reset(self) -> None:
+        """Drop every filter and constraint."""
+        with self.batched():
+            self.param.update(filters={}, constraints={})
 
     def constraint_outputs(self) -> list[str]:
         """Outputs offered as constraints: the objectives, then the cycle-life band's lower end."""
@@ -278,7 +312,8 @@ class Explorer(pn.viewable.Viewer):
             rules.pop(name, None)
         else:
             rules[name] = rule
-        setattr(self, kind, rules)
+        with self.batched():
+            setattr(self, kind, rules)
 
     def _show_state(self, *events) -> None:
         """Set every filter and constraint widget to what the state says (from a URL too)."""
@@ -451,7 +486,8 @@ class Explorer(pn.viewable.Viewer):
             return
         data = front.last.data if front.last is not None else None
         if data is not None and index[0] < len(data):
-            self.detail = int(data["row"].iloc[index[0]])
+            with self.batched():
+                self.detail = int(data["row"].iloc[index[0]])
 
     def _on_box(self, bounds) -> None:
         if not bounds:
@@ -459,7 +495,8 @@ class Explorer(pn.viewable.Viewer):
             return
         xa, ya = self.axes()
         x0, y0, x1, y1 = bounds
-        self.selection = (xa.from_plot(x0), ya.from_plot(y0), xa.from_plot(x1), ya.from_plot(y1))
+        with self.batched():
+            self.selection = (xa.from_plot(x0), ya.from_plot(y0), xa.from_plot(x1), ya.from_plot(y1))
 
     def _on_range(self, x_range, y_range) -> None:
         full_x, full_y = self.source.axis(self.x), self.source.axis(self.y)
@@ -487,43 +524,56 @@ class Explorer(pn.viewable.Viewer):
         return pn.pane.HTML(f"<b>{self.source.label(self.color)}</b>: {items} · "
                             f"<span style='color:{FRONT_COLOR}'>●</span> Pareto front")
 
-    def histograms(self):
-        """Input distributions of the filtered designs and of the box selection, as fractions."""
+    def histogram_element(self, name: str, **state):
+        """One input's distribution in the filtered designs and in the box selection, as fractions.
+
+        Both sets are always drawn (the selection empty without a box), so a
+        change of state updates the chart's data in place.
+        """
         src = self.source
         keep = self.mask()
-        sel = None
+        sel = np.zeros(len(src), dtype=bool)
         if self.selection:
-            sel = np.zeros(len(src), dtype=bool)
             sel[self.selected_rows()] = True
-        plots = []
-        for name in src.inputs:
-            title = src.label(name)
-            total = src.counts(name, keep)
-            frames = [("filtered", total)]
-            if sel is not None:
-                frames.append(("selected", src.counts(name, sel)))
-            if name in src.categorical:
-                names = src.categories[name]
-                df = pd.concat([pd.DataFrame({"value": names, "set": label,
-                                              "fraction": c / max(c.sum(), 1)}) for label, c in frames])
-                plot = hv.Bars(df, kdims=["value", "set"], vdims=["fraction"]).opts(
-                    title=title, height=230, responsive=True, xrotation=30 if len(names) > 4 else 0,
-                    xlabel="", ylabel="fraction", show_legend=False, tools=["hover"],
-                    color=hv.dim("set").categorize({"filtered": "#bbbbbb", "selected": "#1f77b4"}))
-            else:
-                edges = src.edges(name)
-                layers = [hv.Histogram((edges, c / max(c.sum(), 1)), kdims=[hv.Dimension(name, label=title)],
-                                       vdims=["fraction"]).opts(alpha=0.5 if label == "filtered" else 0.8,
-                                                                color="#bbbbbb" if label == "filtered"
-                                                                else "#1f77b4")
-                          for label, c in frames]
-                plot = hv.Overlay(layers).opts(hv.opts.Histogram(height=230, responsive=True, title=title))
-            plots.append(pn.pane.HoloViews(plot, sizing_mode="stretch_width", linked_axes=False))
-        header = "Selected designs (blue) vs all filtered (grey), as fractions of each set" if sel is not None \
-            else "Input distributions of the filtered designs: box-select in the cloud to compare"
-        count = f"{int(sel.sum()) if sel is not None else int(keep.sum()):,} designs"
-        return pn.Column(pn.pane.Markdown(f"**{header}** · {count}"),
-                         pn.GridBox(*plots, ncols=3, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        title = src.label(name)
+        frames = [("filtered", src.counts(name, keep)), ("selected", src.counts(name, sel))]
+        if name in src.categorical:
+            names = src.categories[name]
+            df = pd.concat([pd.DataFrame({"value": names, "set": label, "fraction": c / max(c.sum(), 1)})
+                            for label, c in frames])
+            return hv.Bars(df, kdims=["value", "set"], vdims=["fraction"]).opts(
+                title=title, height=230, responsive=True, xrotation=30 if len(names) > 4 else 0,
+                xlabel="", ylabel="fraction", show_legend=False, tools=["hover"],
+                color=hv.dim("set").categorize({"filtered": "#bbbbbb", "selected": "#1f77b4"}))
+        edges = src.edges(name)
+        layers = [hv.Histogram((edges, c / max(c.sum(), 1)), kdims=[hv.Dimension(name, label=title)],
+                               vdims=["fraction"]).opts(alpha=0.5 if label == "filtered" else 0.8,
+                                                        color="#bbbbbb" if label == "filtered" else "#1f77b4")
+                  for label, c in frames]
+        return hv.Overlay(layers).opts(hv.opts.Histogram(height=230, responsive=True, title=title))
+
+    def _histogram_grid(self) -> pn.GridBox:
+        """The input charts, built once: DynamicMaps that redraw (in place) only while shown."""
+        if self._histogram_panes is None:
+            stream = hv.streams.Params(parameterized=self, parameters=["filters", "constraints", "selection"])
+            panes = [pn.pane.HoloViews(hv.DynamicMap(partial(self.histogram_element, name), streams=[stream]),
+                                       sizing_mode="stretch_width", linked_axes=False) for name in self.source.inputs]
+            self._histogram_panes = pn.GridBox(*panes, ncols=3, sizing_mode="stretch_width")
+        return self._histogram_panes
+
+    @param.depends("filters", "constraints", "selection")
+    def histogram_header(self):
+        if self.selection:
+            text = "Selected designs (blue) vs all filtered (grey), as fractions of each set"
+            n = self.selected_rows().size
+        else:
+            text = "Input distributions of the filtered designs: box-select in the cloud to compare"
+            n = int(self.mask().sum())
+        return pn.pane.Markdown(f"**{text}** · {n:,} designs")
+
+    def histograms(self):
+        """Header with the counts, and a chart per input (independent axes)."""
+        return pn.Column(self.histogram_header(), self._histogram_grid(), sizing_mode="stretch_width")
 
     def parallel_names(self) -> list[str]:
         """Axes of the parallel coordinates: numeric inputs, then the plotted and other objectives."""
@@ -547,11 +597,7 @@ class Explorer(pn.viewable.Viewer):
                   "log axes in log scale)")
         return pn.pane.HoloViews(plot, sizing_mode="stretch_width", linked_axes=False)
 
-    # the lower tabs compute only when shown: their views depend on lower_tab
-    @param.depends("filters", "constraints", "selection", "lower_tab")
-    def _histograms_view(self):
-        return self.histograms() if self.lower_tab == 0 else pn.pane.Markdown("")
-
+    # the parallel coordinates compute only when shown: their view depends on lower_tab
     @param.depends("filters", "constraints", "x", "y", "lower_tab")
     def _parallel_view(self):
         return self.parallel_coordinates() if self.lower_tab == 1 else pn.pane.Markdown("")
@@ -571,26 +617,34 @@ class Explorer(pn.viewable.Viewer):
         return pn.Column(pn.pane.DataFrame(comparison_table(self.source, self.pinned), sizing_mode="stretch_width"),
                          self._clear_pins, sizing_mode="stretch_width")
 
-    @param.depends("filters", "constraints", "x", "y", "front_scope")
-    def front_summary(self):
-        """How many designs are on the front, and the front as a sortable table."""
+    @param.depends("filters", "constraints", "x", "y", "front_scope", watch=True)
+    def _update_front_table(self) -> None:
+        """Put the current front into the (one, persistent) front table."""
         df = self.front_table()
-        n = int(self.mask().sum())
         shown = df.head(FRONT_TABLE_MAX)
         src = self.source
-        titles = {c: src.label(c) for c in shown.columns if c != "design"}
         from bokeh.models.widgets.tables import NumberFormatter
 
-        formatters = {c: NumberFormatter(format=significant_format(shown[c].to_numpy()))
-                      for c in shown.columns if c != "design" and c not in src.categorical}
-        table = pn.widgets.Tabulator(shown.reset_index(names="row"), titles=titles, formatters=formatters,
-                                     hidden_columns=["row"], show_index=False, disabled=True, selectable=1,
-                                     height=430, sizing_mode="stretch_width", header_align="center",
-                                     frozen_columns=["design"])
-        table.on_click(lambda e: setattr(self, "detail", int(shown.index[e.row])) if e.row is not None else None)
-        more = f" (first {FRONT_TABLE_MAX:,} shown)" if len(df) > FRONT_TABLE_MAX else ""
-        return pn.Column(pn.pane.Markdown(f"**{len(df):,} designs on the front** of {n:,} filtered{more}"), table,
-                         sizing_mode="stretch_width")
+        self._front_rows = shown.index.to_numpy()
+        self._front_tabulator.param.update(
+            value=shown.reset_index(drop=True),
+            titles={c: src.label(c) for c in shown.columns if c != "design"},
+            formatters={c: NumberFormatter(format=significant_format(shown[c].to_numpy()))
+                        for c in shown.columns if c != "design" and c not in src.categorical})
+
+    def _on_front_click(self, event) -> None:
+        if event.row is not None and 0 <= event.row < len(self._front_rows):
+            self.detail = int(self._front_rows[event.row])
+
+    @param.depends("filters", "constraints", "x", "y", "front_scope")
+    def front_header(self):
+        n_front = self.front().size
+        more = f" (first {FRONT_TABLE_MAX:,} in the table)" if n_front > FRONT_TABLE_MAX else ""
+        return pn.pane.Markdown(f"**{n_front:,} designs on the front** of {int(self.mask().sum()):,} filtered{more}")
+
+    def front_summary(self):
+        """How many designs are on the front, and the front as a sortable table."""
+        return pn.Column(self.front_header(), self._front_tabulator, sizing_mode="stretch_width")
 
     def controls(self):
         axes = pn.Param(self.param, parameters=["x", "y", "color", "front_scope"], show_name=False,
@@ -659,7 +713,7 @@ def detail_views(source: ResultsSource, row: int) -> list:
     if all(k in source.outputs for k in BAND_OUTPUTS):
         p10, p90 = float(source.column("cycle_life_p10")[row]), float(source.column("cycle_life_p90")[row])
         if math.isfinite(p10) and math.isfinite(p90):
-            curve = hv.VSpan(p10, p90).opts(color=FRONT_COLOR, alpha=0.15) * curve
+            curve = curve * hv.VSpan(p10, p90).opts(color=FRONT_COLOR, alpha=0.15)
             band_text = f" · cycle life p10–p90: {format_value(p10)}–{format_value(p90)} (shaded)"
     if math.isfinite(o["capacity"]):
         curve = curve * hv.HLine(0.8 * o["capacity"]).opts(color="grey", line_dash="dashed")

@@ -123,6 +123,7 @@ def test_detail_card_shows_inputs_outputs_breakdown_curve_and_yaml(app):
     charts = [p.object for p in card.select(pn.pane.HoloViews)]
     assert len(charts) == 3  # capacity curve (with the p10-p90 band), mass, thickness
     spans = [e for e in charts[0] if isinstance(e, hv.VSpan)]
+    assert charts[0].get(0).kdims[0].name == "cycle"  # the curve sets the axes
     assert [(s.data[0], s.data[1]) for s in spans] == [(float(stored.cycle_life_p10), float(stored.cycle_life_p90))]
     yaml_box = card.select(pn.widgets.TextAreaInput)[0]
     import yaml

@@ -155,7 +155,7 @@ def significant_format(values: np.ndarray, digits: int = 3) -> str:
 
 
 # --------------------------------------------------------------------------- kernels
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _cells(x, y, keep, x0, sx, y0, sy, width, height, codes, ncat, weights, counts, sums):  # pragma: no cover
     """Count (per category) and sum ``weights`` of kept rows per pixel; rows outside are skipped."""
     use_codes = codes.size > 0
@@ -179,14 +179,14 @@ def _cells(x, y, keep, x0, sx, y0, sy, width, height, codes, ncat, weights, coun
                 sums[cell + width * height] += 1.0
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _masked_bincount(codes, keep, out):  # pragma: no cover
     for i in range(codes.size):
         if keep[i]:
             out[codes[i]] += 1
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _bin_index(values, lo, scale, nbins, out):  # pragma: no cover
     """Histogram bin of every value (NaN and values below the first edge: bin 0; above: the last)."""
     for i in range(values.size):
@@ -194,7 +194,7 @@ def _bin_index(values, lo, scale, nbins, out):  # pragma: no cover
         out[i] = 0 if not b > 0 else (nbins - 1 if b >= nbins - 1 else int(b))
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _finite_range(values):  # pragma: no cover
     lo, hi, seen = np.inf, -np.inf, False
     for v in values:
@@ -205,7 +205,7 @@ def _finite_range(values):  # pragma: no cover
     return lo, hi, seen
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _polylines(scaled, width, height, image):  # pragma: no cover
     """Add one polyline per column of ``scaled`` (axes × rows, 0-1) to ``image`` (rows bottom first)."""
     k, n = scaled.shape

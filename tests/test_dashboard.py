@@ -264,3 +264,13 @@ def test_front_hover_is_labelled_and_names_the_design_as_the_card(app):
     assert labels[0] == "design" and app.source.label(app.x) in labels and app.source.label(app.y) in labels
     designs = element.dimension_values("design")
     assert designs[0] == app.source.design_label(int(element.dimension_values("row")[0]))
+
+
+def test_data_layer_imports_no_plotting_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, dse.explore; bad = [m for m in ('panel', 'holoviews', 'bokeh', 'datashader', 'dashboards') "
+            "if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

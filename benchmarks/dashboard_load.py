@@ -19,7 +19,8 @@ Per action it records:
 The server's resident memory (RSS) is sampled throughout. A warm-up round of
 sessions is opened, used and closed first; its settled RSS is the baseline.
 After the measured round closes, the script waits for the server to discard
-the sessions (`dse serve` drops a session 15-20 s after its websocket closes,
+the sessions (`dse serve` drops a session DSE_UNUSED_SESSION_SECONDS, 15 s by
+default, after its websocket closes, checking every DSE_CHECK_UNUSED_SECONDS;
 dashboards/server.py) and
 reports whether RSS came back to the baseline within a tolerance: a
 per-session leak would show as growth of about N x (session size) per round.
@@ -70,8 +71,9 @@ FIND_WIDGETS = """() => {
   const models = [...Bokeh.documents[0].all_models];
   const name = m => m.constructor.__name__;
   return {
-    multi: models.filter(m => name(m) === 'MultiChoice').map(m => ({id: m.id, options: m.options})),
-    range: models.filter(m => name(m) === 'RangeSlider').map(m => ({id: m.id, start: m.start, end: m.end})),
+    multi: models.filter(m => name(m) === 'MultiChoice').map(m => ({id: m.id, options: m.options, title: m.title})),
+    range: models.filter(m => name(m) === 'RangeSlider').map(m => ({id: m.id, start: m.start, end: m.end,
+                                                                      title: m.title})),
   };
 }"""
 
@@ -108,6 +110,7 @@ class Stats:
     last_patch: list[float] = field(default_factory=list)
     timeouts: int = 0
     errors: list[str] = field(default_factory=list)
+    unanswered: list[str] = field(default_factory=list)
 
 
 def free_port() -> int:
@@ -197,7 +200,8 @@ async def session(browser, url: str, duration: float, stats: Stats | None, seed:
         while time.time() < until and (max_actions is None or actions < max_actions):
             if rng.random() < 0.5 and widgets["multi"]:
                 w = rng.choice(widgets["multi"])
-                narrowed = [o for o in w["options"] if o != rng.choice(w["options"])]
+                dropped = rng.choice(w["options"])  # one option, drawn once (not once per option)
+                narrowed = [o for o in w["options"] if o != dropped]
                 steps = [("multi", w["id"], narrowed), ("multi", w["id"], w["options"])]
             else:
                 w = rng.choice(widgets["range"])
@@ -221,6 +225,7 @@ async def session(browser, url: str, duration: float, stats: Stats | None, seed:
                     continue
                 if latency is None:
                     stats.timeouts += 1
+                    stats.unanswered.append(f"{kind} {w.get('title') or w.get('start')}: {value}")
                     continue
                 stats.summary.append(latency)
                 stats.last_patch.append(max(latency, last_change - t0_page))
@@ -268,7 +273,7 @@ async def run(args: argparse.Namespace, url: str, server: subprocess.Popen) -> d
     tolerance = max(args.tolerance_mb, 0.10 * baseline)
     return {
         "designs": 0, "sessions": args.sessions, "duration_s": args.duration, "actions": len(stats.last_patch),
-        "timeouts": stats.timeouts, "errors": stats.errors,
+        "timeouts": stats.timeouts, "errors": stats.errors, "unanswered": stats.unanswered,
         "summary_ms": stats.summary, "last_patch_ms": stats.last_patch,
         "rss_loaded_mb": loaded, "rss_baseline_mb": baseline, "rss_peak_mb": peak, "rss_after_mb": after,
         "tolerance_mb": tolerance, "returned": after <= baseline + tolerance,
@@ -327,6 +332,8 @@ def main() -> None:
     print(f"  memory {verdict} (tolerance {result['tolerance_mb']:.0f} MB)")
     for e in result["errors"]:
         print(f"  session error: {e}")
+    for u in result["unanswered"]:
+        print(f"  unanswered: {u}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     if not result["returned"] or result["errors"]:

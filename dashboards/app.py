@@ -1,15 +1,22 @@
 """The dse dashboard: millions of designs and their Pareto fronts in a browser.
 
 ``Explorer`` is a :class:`panel.viewable.Viewer` whose state is declared as
-``param`` parameters (axes, colour, filters, box selection, the design shown
-in the detail card, pinned designs). The data of a store are opened once per
-process (:func:`load_source`) and shared by every session; the cloud is
-rasterized by Datashader, so 10^7 points stay interactive; the Pareto front of
-the filtered designs is drawn on top and can be clicked.
+``param`` parameters (axes, colour, input filters, output constraints, zoom,
+box selection, the design on the card, pinned designs); every one of them
+round-trips through the URL, and the widgets show the state, whoever set it.
+The data live in :class:`dse.explore.ResultsSource` (opened once per
+process, shared by every session); this module only draws them.
+
+The cloud is aggregated by :func:`dse.explore.aggregate` in the axes' own
+coordinates (``log10`` of the values on a log axis, with tick labels in the
+values' units), so a design is drawn where its values are; its plot objects
+are built once per choice of axes and colour and updated from streams
+(filters, constraints, zoom). The front is drawn on top in a colour no
+category uses, with the p10-p90 cycle-life band when cycle life is an axis.
 
 Served by ``dse serve STORE``; tested by driving the parameters
-(``tests/test_dashboard.py``) and once in a real browser
-(``tests/test_dashboard_browser.py``).
+(``tests/test_dashboard.py``, ``tests/test_dashboard_plots.py``) and once in
+a real browser (``tests/test_dashboard_browser.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ import json
 import math
 import urllib.parse
 from collections.abc import Mapping
-from functools import cached_property
+from contextlib import contextmanager
+from functools import partial
 
 import holoviews as hv
 import numpy as np
@@ -27,172 +35,52 @@ import pandas as pd
 import panel as pn
 import param
 
-from dse.pareto import nondominated
-from dse.table import Results, design_table, row_design, swept_inputs
+from dse.explore import (
+    Axis,
+    ResultsSource,
+    aggregate,
+    display_unit,
+    format_value,
+    significant_format,
+)
 from dse.vocabulary import INPUTS, OUTPUTS
 
-__all__ = ["ResultsSource", "Explorer", "load_source", "create_app"]
+__all__ = ["ResultsSource", "Explorer", "load_source", "create_app", "FRONT_COLOR", "CATEGORY_COLORS"]
 
 hv.extension("bokeh", logo=False)
 MAX_PINNED = 4
 FRONT_POINTS_MAX = 5000
+FRONT_TABLE_MAX = 2000
+#: pixels of the aggregated cloud
+CLOUD_WIDTH, CLOUD_HEIGHT = 640, 420
+#: the front: a red that neither the category palette nor viridis uses
+FRONT_COLOR = "#d62728"
+CATEGORY_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f",
+                   "#393b79", "#e7ba52", "#637939", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94")
+BAND_OUTPUTS = ("cycle_life", "cycle_life_p10", "cycle_life_p90")
 
 
-# --------------------------------------------------------------------------- data
-class ResultsSource:
-    """A results store loaded once: the flat table of feasible designs and metadata.
-
-    Parameters
-    ----------
-    path : str
-        Store path or URL.
-    storage_options : mapping, optional
-    client : distributed.Client, optional
-        When given, the table is persisted on the cluster and filtering and
-        front recomputation run there (partition-local fronts, then the front
-        of their union).
-    """
-
-    def __init__(self, path: str, storage_options: Mapping | None = None, client=None):
-        self.path = path
-        self.results = Results(path, storage_options)
-        table = design_table(self.results.datasets, feasible_only=True)
-        self.table = table.reset_index(drop=True)
-        self.client = client
-        self.dask_table = None
-        if client is not None:
-            import dask.dataframe as dd
-
-            parts = max(1, min(64, len(self.table) // 500_000))
-            self.dask_table = client.persist(dd.from_pandas(self.table, npartitions=parts))
-        first = next(iter(self.results.datasets.values()))
-        self.attrs: dict[str, dict] = {}
-        for ds in self.results.datasets.values():
-            for name, var in ds.variables.items():
-                self.attrs.setdefault(str(name), dict(var.attrs))
-        self.objectives = {n: a["dse_sense"] for n, a in self.attrs.items() if a.get("dse_sense") in ("max", "min")}
-        skip = {"scenario", "design", "feasible", "infeasible_reason", "pareto_front"}
-        self.inputs = []
-        for ds in self.results.datasets.values():
-            for v in swept_inputs(ds):
-                if v not in self.inputs:
-                    self.inputs.append(v)
-        self.outputs = [c for c in self.table.columns
-                        if c not in skip and c not in self.inputs and pd.api.types.is_numeric_dtype(self.table[c])
-                        and not pd.api.types.is_bool_dtype(self.table[c])]
-        self.categorical = [c for c in self.inputs if isinstance(self.table[c].dtype, pd.CategoricalDtype)]
-        self.numeric_inputs = [c for c in self.inputs if c not in self.categorical]
-        if len(self.results.datasets) > 1:
-            self.categorical = ["scenario", *self.categorical]
-        self.title = self.results.attrs.get("title", path)
-        self.n_designs = int(sum(ds.attrs.get("dse_n_designs", 0) for ds in self.results.datasets.values()))
-        self.first_dataset = first
-
-    def label(self, name: str) -> str:
-        """Axis label with units, from the store's attributes."""
-        a = self.attrs.get(name, {})
-        long_name = a.get("long_name") or name.replace("_", " ")
-        units = a.get("units", "")
-        return f"{long_name} [{units}]" if units and units != "1" else long_name
-
-    @cached_property
-    def ranges(self) -> dict[str, tuple[float, float]]:
-        """Range of every numeric input (computed once: the table never changes)."""
-        return {c: (float(self.table[c].min()), float(self.table[c].max())) for c in self.numeric_inputs}
-
-    @cached_property
-    def categories(self) -> dict[str, list[str]]:
-        """Values of every categorical input, sorted (computed once)."""
-        return {c: sorted(map(str, self.table[c].astype(str).unique())) for c in self.categorical}
-
-    # -- heavy work -----------------------------------------------------------
-    def filter_mask(self, filters: Mapping[str, object]) -> np.ndarray:
-        """Boolean mask of table rows that pass ``filters``.
-
-        Filters arrive from the URL too, so anything that is not a filter of
-        this store (unknown names, a rule of the wrong shape) is ignored.
-        """
-        mask = np.ones(len(self.table), dtype=bool)
-        if not isinstance(filters, Mapping):
-            return mask
-        for name, rule in filters.items():
-            if not isinstance(name, str) or name not in self.table:
-                continue
-            col = self.table[name]
-            if name in self.categorical:
-                if not isinstance(rule, list | tuple) or len(rule) > 10_000:
-                    continue
-                mask &= col.astype(str).isin([str(v) for v in rule]).to_numpy()
-            else:
-                try:
-                    lo, hi = (float(v) for v in rule)
-                except (TypeError, ValueError):
-                    continue
-                values = col.to_numpy()
-                mask &= (values >= lo - 1e-9 * abs(lo)) & (values <= hi + 1e-9 * abs(hi))
-        return mask
-
-    def front(self, mask: np.ndarray, objectives: Mapping[str, str]) -> np.ndarray:
-        """Row indices of the exact Pareto front of the rows in ``mask``."""
-        names = list(objectives)
-        senses = [objectives[n] for n in names]
-        rows = np.flatnonzero(mask)
-        if rows.size == 0:
-            return rows
-        if self.dask_table is None:
-            values = self.table[names].to_numpy(dtype=np.float64)[rows]
-            return rows[nondominated(values, senses)]
-        import dask.dataframe as dd
-
-        keep = pd.Series(mask, index=self.table.index)
-        subset = self.dask_table[dd.from_pandas(keep, npartitions=self.dask_table.npartitions)]
-
-        def local(part: pd.DataFrame) -> pd.DataFrame:
-            if part.empty:
-                return part[names]
-            return part[names][nondominated(part[names].to_numpy(dtype=np.float64), senses)]
-
-        candidates = subset[names].map_partitions(local, meta=self.table[names].iloc[:0]).compute()
-        if candidates.empty:
-            return rows[:0]
-        front = candidates[nondominated(candidates.to_numpy(dtype=np.float64), senses)]
-        return np.sort(front.index.to_numpy())
-
-    def design(self, row: int):
-        """The full :class:`~dse.spec.Design` of a table row."""
-        r = self.table.iloc[int(row)]
-        return row_design(self.results, str(r["scenario"]), int(r["design"]))
+def _rgb(color: str) -> np.ndarray:
+    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.float64) / 255
 
 
-_SOURCES: dict[tuple[str, str | None], ResultsSource] = {}
-
-
-def load_source(path: str, endpoint_url: str | None = None, client=None) -> ResultsSource:
-    """Open a store once per process (shared by every browser session).
-
-    The first call decides whether a Dask client does the heavy work.
-    """
-    key = (path, endpoint_url)
-    if key not in _SOURCES:
-        storage_options = {"endpoint_url": endpoint_url} if endpoint_url else None
-        _SOURCES[key] = ResultsSource(path, storage_options, client=client)
-    return _SOURCES[key]
-
-
-# --------------------------------------------------------------------------- app
+# --------------------------------------------------------------------------- the app
 class Explorer(pn.viewable.Viewer):
-    """Explore a results store: cloud, front, filters, linked histograms, details."""
+    """Explore a results store: cloud, front, filters, constraints, histograms, details."""
 
     # check_on_set: values also arrive from the URL and must be one of the objects
-    x = param.Selector(check_on_set=True, doc="Objective or output on the x axis")
-    y = param.Selector(check_on_set=True, doc="Objective or output on the y axis")
+    x = param.Selector(check_on_set=True, doc="Output on the x axis")
+    y = param.Selector(check_on_set=True, doc="Output on the y axis")
     color = param.Selector(check_on_set=True, doc="Input or output that colours the cloud")
     front_scope = param.Selector(objects=["axes", "all"], default="axes",
                                  doc="Pareto front over the two axes, or over every objective")
-    filters = param.Dict(default={}, doc="Input → allowed ids (categorical) or [low, high] (numeric)")
-    selection = param.Parameter(default=None, doc="Box selection (x0, y0, x1, y1) or None")
-    detail = param.Integer(default=-1, doc="Table row shown in the detail card (-1: none)")
-    pinned = param.List(default=[], doc="Table rows pinned for comparison (at most four)")
+    filters = param.Dict(default={}, doc="Input → allowed names (categorical) or [low, high] (numeric)")
+    constraints = param.Dict(default={}, doc="Output → [low, high] (either may be null: unbounded)")
+    zoom = param.Dict(default={}, doc="Visible ranges {'x': [lo, hi], 'y': [lo, hi]} in the values' units")
+    selection = param.Parameter(default=None, doc="Box selection (x0, y0, x1, y1) in values, or None")
+    detail = param.Integer(default=-1, doc="Row shown on the design card (-1: none)")
+    pinned = param.List(default=[], doc="Rows pinned for comparison (at most four)")
+    lower_tab = param.Integer(default=0, precedence=-1, doc="Shown tab below the cloud (its views compute)")
 
     def __init__(self, source: ResultsSource, **params):
         self.source = source
@@ -201,22 +89,48 @@ class Explorer(pn.viewable.Viewer):
         x0 = "energy_density" if "energy_density" in outs else objectives[0]
         y0 = "cycle_life" if "cycle_life" in outs else objectives[min(1, len(objectives) - 1)]
         colour0 = source.categorical[0] if source.categorical else outs[0]
-        self.param.x.objects = outs
-        self.param.y.objects = outs
-        self.param.color.objects = [*source.categorical, *source.numeric_inputs, *outs]
+        # choices read as labels with units; the values (and the URL) are the names
+        self.param.x.objects = {source.label(n): n for n in outs}
+        self.param.y.objects = {source.label(n): n for n in outs}
+        self.param.color.objects = {source.label(n): n for n in [*source.categorical, *source.numeric_inputs, *outs]}
         params.setdefault("x", x0)
         params.setdefault("y", y0)
         params.setdefault("color", colour0)
         super().__init__(**params)
         self._mask_cache: tuple[str, np.ndarray] | None = None
         self._front_cache: tuple[tuple, np.ndarray] | None = None
+        self._showing = False  # widgets being set from the state: their callbacks do nothing
+        self._histogram_panes: pn.GridBox | None = None
         self._build_widgets()
+        self.param.watch(self._show_state, ["filters", "constraints"])
+        self.param.watch(self._axes_changed, ["x", "y"])
 
     # -- state ----------------------------------------------------------------
+    @contextmanager
+    def batched(self):
+        """Apply a change of state as one update of the session's document.
+
+        Every plot that redraws would otherwise make Bokeh walk the whole
+        document's models once (a third of a second per change on a small
+        store, more with every chart); frozen, it walks them once at the end.
+        """
+        doc = pn.state.curdoc
+        if doc is None or getattr(doc, "session_context", None) is None:
+            yield
+            return
+        from panel.io import hold
+
+        with hold(doc), doc.models.freeze():
+            yield
+
+    def _key(self) -> str:
+        return json.dumps([self.filters, self.constraints], sort_keys=True, default=str)
+
     def mask(self) -> np.ndarray:
-        key = json.dumps(self.filters, sort_keys=True, default=str)
+        """Rows that pass the filters and the output constraints."""
+        key = self._key()
         if self._mask_cache is None or self._mask_cache[0] != key:
-            self._mask_cache = (key, self.source.filter_mask(self.filters))
+            self._mask_cache = (key, self.source.mask(self.filters, self.constraints))
         return self._mask_cache[1]
 
     def front_objectives(self) -> dict[str, str]:
@@ -228,20 +142,25 @@ class Explorer(pn.viewable.Viewer):
     def front(self) -> np.ndarray:
         """Rows of the Pareto front of the filtered designs."""
         objectives = self.front_objectives()
-        key = (json.dumps(self.filters, sort_keys=True, default=str), tuple(objectives.items()))
+        key = (self._key(), tuple(objectives.items()))
         if self._front_cache is None or self._front_cache[0] != key:
             self._front_cache = (key, self.source.front(self.mask(), objectives))
         return self._front_cache[1]
 
+    def axes(self) -> tuple[Axis, Axis]:
+        """The x and y axes (padded extents, or the zoomed ranges)."""
+        zoom = self.zoom if isinstance(self.zoom, Mapping) else {}
+        return self.source.axis(self.x, zoom.get("x")), self.source.axis(self.y, zoom.get("y"))
+
     def selected_rows(self) -> np.ndarray:
         """Filtered rows inside the box selection (all filtered rows without one)."""
-        mask = self.mask()
+        keep = self.mask()
         if self.selection:
-            x0, y0, x1, y1 = self.selection
-            xs = self.source.table[self.x].to_numpy()
-            ys = self.source.table[self.y].to_numpy()
-            mask = mask & (xs >= min(x0, x1)) & (xs <= max(x0, x1)) & (ys >= min(y0, y1)) & (ys <= max(y0, y1))
-        return np.flatnonzero(mask)
+            x0, y0, x1, y1 = (float(v) for v in self.selection)
+            xs, ys = self.source.column(self.x), self.source.column(self.y)
+            keep = keep & (xs >= np.float64(min(x0, x1))) & (xs <= np.float64(max(x0, x1))) \
+                & (ys >= np.float64(min(y0, y1))) & (ys <= np.float64(max(y0, y1)))
+        return np.flatnonzero(keep)
 
     def pin(self, row: int | None = None) -> None:
         row = self.detail if row is None else int(row)
@@ -249,62 +168,94 @@ class Explorer(pn.viewable.Viewer):
             return
         self.pinned = ([*self.pinned, row])[-MAX_PINNED:]
 
+    def _axes_changed(self, *events) -> None:
+        if not self._showing:
+            self.param.update(zoom={}, selection=None)
+
     # -- URL state --------------------------------------------------------------
-    URL_PARAMS = ("x", "y", "color", "front_scope", "filters")
+    URL_PARAMS = {"x": "x", "y": "y", "color": "color", "front_scope": "front", "filters": "filters",
+                  "constraints": "constraints", "zoom": "zoom", "detail": "design"}
 
     def to_query(self) -> str:
-        """The view (axes, colour, front scope, filters) as a URL query string."""
-        state = {k: getattr(self, k) for k in self.URL_PARAMS}
-        state["filters"] = json.dumps(self.filters, sort_keys=True, separators=(",", ":"))
+        """The view as a URL query string (names as :attr:`URL_PARAMS`)."""
+        state = {}
+        for name, key in self.URL_PARAMS.items():
+            value = getattr(self, name)
+            state[key] = json.dumps(value, sort_keys=True, separators=(",", ":")) if isinstance(value, dict) \
+                else value
         return urllib.parse.urlencode(state)
 
     def apply_query(self, query: str) -> None:
         """Restore a view from :meth:`to_query` output (unknown names are ignored)."""
-        self.apply_state(dict(urllib.parse.parse_qsl(query.lstrip("?"))))
+        values = dict(urllib.parse.parse_qsl(query.lstrip("?")))
+        self.apply_state({name: values[key] for name, key in self.URL_PARAMS.items() if key in values})
 
     def apply_state(self, values: Mapping) -> None:
         """Apply the valid part of a view state (from a URL: never trusted).
 
-        Axis and colour names must be among their choices; filters must be a
-        mapping (JSON text or a dict) of this store's columns. Anything else
-        is ignored, so a hand-made URL can neither break a session nor name
+        Axis and colour names must be among their choices; filters,
+        constraints and zoom must be mappings (JSON text or dicts) of this
+        store's columns; the design a row of the store. Anything else is
+        ignored, so a hand-made URL can neither break a session nor name
         anything outside the store.
         """
-        update = {}
+        update: dict = {}
         for k in ("x", "y", "color", "front_scope"):
-            if isinstance(values.get(k), str) and values[k] in self.param[k].objects:
+            if isinstance(values.get(k), str) and values[k] in list(self.param[k].objects):
                 update[k] = values[k]
-        filters = values.get("filters")
-        if isinstance(filters, str):
-            try:
-                filters = json.loads(filters)
-            except json.JSONDecodeError:
-                filters = None
-        if isinstance(filters, Mapping):
-            update["filters"] = {k: v for k, v in filters.items() if isinstance(k, str) and k in self.source.table}
-        self.param.update(**update)
+        columns = {*self.source.categorical, *self.source.numeric_inputs}
+        for k, allowed in (("filters", columns), ("constraints", set(self.source.outputs)),
+                           ("zoom", {"x", "y"})):
+            value = values.get(k)
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError:
+                    value = None
+            if isinstance(value, Mapping):
+                update[k] = {n: v for n, v in value.items() if isinstance(n, str) and n in allowed}
+        try:
+            detail = int(values.get("detail", ""))
+        except (TypeError, ValueError):
+            detail = None
+        if detail is not None and -1 <= detail < len(self.source):
+            update["detail"] = detail
+        self._showing = True  # new axes from a URL keep the URL's zoom
+        try:
+            with self.batched():
+                self.param.update(**update)
+        finally:
+            self._showing = False
 
     # -- widgets --------------------------------------------------------------
     def _build_widgets(self) -> None:
         src = self.source
-        label = src.label
         self._filter_widgets: dict[str, pn.widgets.Widget] = {}
         for name in src.categorical:
             options = src.categories[name]
-            value = [str(v) for v in self.filters.get(name, options)]
-            w = pn.widgets.MultiChoice(label=label(name) if name in INPUTS else "scenario", options=options,
-                                       value=value, sizing_mode="stretch_width")
-            w.param.watch(lambda e, n=name: self._set_filter(n, e.new), "value")
+            w = pn.widgets.MultiChoice(label=src.label(name), options=options, value=list(options),
+                                       sizing_mode="stretch_width")
+            w.param.watch(lambda e, n=name: self._set_rule("filters", n, e.new), "value")
             self._filter_widgets[name] = w
         for name, (lo, hi) in src.ranges.items():
             if not hi > lo:
                 continue
-            step = (hi - lo) / 200
-            value = tuple(self.filters.get(name, (lo, hi)))
-            w = pn.widgets.RangeSlider(label=label(name), start=lo, end=hi, value=value, step=step,
-                                       sizing_mode="stretch_width")
-            w.param.watch(lambda e, n=name: self._set_filter(n, list(e.new)), "value_throttled")
+            w = pn.widgets.RangeSlider(label=src.label(name), start=lo, end=hi, value=(lo, hi),
+                                       step=(hi - lo) / 200, sizing_mode="stretch_width")
+            w.param.watch(lambda e, n=name: self._set_rule("filters", n, e.new), "value_throttled")
             self._filter_widgets[name] = w
+        self._constraint_widgets: dict[str, pn.widgets.Widget] = {}
+        for name in self.constraint_outputs():
+            lo, hi = src.extent(name)
+            if not hi > lo:
+                continue
+            # a RangeSlider: Panel 1.9's EditableRangeSlider is never freed, nor is what its callbacks reach
+            # (a whole session per page load)
+            w = pn.widgets.RangeSlider(label=src.label(name), start=lo, end=hi, value=(lo, hi),
+                                       step=_step(lo, hi), format=_slider_format(lo, hi), sizing_mode="stretch_width")
+            w.param.watch(lambda e, n=name: self._set_rule("constraints", n, e.new), "value_throttled")
+            self._constraint_widgets[name] = w
+        self._show_state()
         self._export_front = pn.widgets.FileDownload(callback=self._front_csv, filename="pareto_front.csv",
                                                      label="Export front (CSV)", color="primary")
         self._export_selection = pn.widgets.FileDownload(callback=self._selection_csv, filename="selection.csv",
@@ -315,180 +266,440 @@ class Explorer(pn.viewable.Viewer):
         self._clear_pins.on_click(lambda e: setattr(self, "pinned", []))
         self._clear_selection = pn.widgets.Button(label="Clear box selection")
         self._clear_selection.on_click(lambda e: setattr(self, "selection", None))
+        self._reset = pn.widgets.Button(label="Reset filters and constraints")
+        self._reset.on_click(lambda e: self.reset())
+        self._front_tabulator = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True, selectable=1,
+                                                     height=430, sizing_mode="stretch_width", header_align="center",
+                                                     frozen_columns=["design"])
+        self._front_tabulator.on_click(self._on_front_click)
+        self._update_front_table()
+        self._side_tabs = pn.Tabs(("Front", pn.Column(self.front_header, self._front_tabulator,
+                                                      sizing_mode="stretch_width")), ("Design", self.detail_card),
+                                  ("Pinned", self.comparison), dynamic=True, sizing_mode="stretch_width")
+        self._lower_tabs = pn.Tabs(("Inputs of the selection", pn.Column(self.histogram_header, self._histogram_grid(),
+                                                                         sizing_mode="stretch_width")),
+                                   ("Parallel coordinates", self._parallel_view),
+                                   dynamic=True, sizing_mode="stretch_width")
+        self._lower_tabs.param.watch(lambda e: setattr(self, "lower_tab", e.new), "active")
+        self.param.watch(lambda e: setattr(self._side_tabs, "active", 1) if e.new >= 0 else None, "detail")
 
-    def _set_filter(self, name: str, value) -> None:
-        filters = dict(self.filters)
-        full = None
+    def reset(self) -> None:
+        """Drop every filter and constraint."""
+        with self.batched():
+            self.param.update(filters={}, constraints={})
+
+    def constraint_outputs(self) -> list[str]:
+        """Outputs offered as constraints: the objectives, then the cycle-life band's lower end."""
+        names = [n for n in self.source.objectives if n in self.source.outputs]
+        return names + [n for n in ("cycle_life_p10", "cost_per_cycle") if n in self.source.outputs]
+
+    def _set_rule(self, kind: str, name: str, value) -> None:
+        """A widget moved: store its rule (or drop it when the widget shows everything)."""
+        if self._showing:
+            return
+        rules = dict(getattr(self, kind))
         if name in self.source.categorical:
-            full = self.source.categories[name]
-            value = sorted(str(v) for v in value)
+            names = self.source.categories[name]
+            chosen = [n for n in names if n in set(map(str, value))]
+            full = chosen == names
+            rule = chosen
         else:
-            lo, hi = self.source.ranges[name]
-            full = [lo, hi]
-            value = [float(value[0]), float(value[1])]
-        if value == full:
-            filters.pop(name, None)
+            lo, hi = self.source.extent(name)
+            a, b = float(value[0]), float(value[1])
+            full = a <= lo and b >= hi
+            rule = [None if a <= lo else a, None if b >= hi else b] if kind == "constraints" else [a, b]
+        if full:
+            rules.pop(name, None)
         else:
-            filters[name] = value
-        self.filters = filters
+            rules[name] = rule
+        with self.batched():
+            setattr(self, kind, rules)
 
-    # -- exports ----------------------------------------------------------------
+    def _show_state(self, *events) -> None:
+        """Set every filter and constraint widget to what the state says (from a URL too)."""
+        self._showing = True
+        try:
+            for kind, widgets in (("filters", self._filter_widgets), ("constraints", self._constraint_widgets)):
+                rules = getattr(self, kind) if isinstance(getattr(self, kind), Mapping) else {}
+                for name, w in widgets.items():
+                    rule = rules.get(name)
+                    if name in self.source.categorical:
+                        allowed = self.source.allowed_codes(name, rule)
+                        names = self.source.categories[name]
+                        value = names if allowed is None else [n for n, a in zip(names, allowed, strict=True) if a]
+                    else:
+                        lo, hi = w.start, w.end
+                        a, b = (rule if isinstance(rule, list | tuple) and len(rule) == 2 else (None, None))
+                        value = (_clip(a, lo, hi, lo), _clip(b, lo, hi, hi))
+                    if w.value != value:
+                        w.value = value
+                    if "value_throttled" in w.param and w.value_throttled != value:
+                        # the browser sends value_throttled only when it changes: keep it in step
+                        with param.edit_constant(w):
+                            w.value_throttled = value
+        finally:
+            self._showing = False
+
+    # -- tables -----------------------------------------------------------------
+    def front_columns(self, rows: np.ndarray) -> list[str]:
+        """The front table's columns: plotted objectives, other objectives, varying inputs, the band."""
+        objectives = list(dict.fromkeys([self.x, self.y, *self.front_objectives()]))
+        inputs = []
+        for name in self.source.inputs:
+            values = self.source.column(name)[rows]
+            if values.size and (values != values[0]).any():
+                inputs.append(name)
+        extra = [n for n in ("cycle_life_p10", "cycle_life_p90") if n in self.source.outputs
+                 and "cycle_life" in objectives]
+        return [*objectives, *inputs, *extra]
+
     def front_table(self) -> pd.DataFrame:
-        """The current front with its inputs and outputs, best first on the x axis."""
+        """The current front: design name, plotted objectives first, then inputs that differ; best x first."""
         rows = self.front()
-        cols = ["scenario", "design", *self.source.inputs, *self.source.outputs]
-        df = self.source.table.iloc[rows][[c for c in cols if c in self.source.table]]
+        df = self.source.frame(rows, self.front_columns(rows))
+        df.insert(0, "design", [self.source.design_label(r) for r in rows])
         ascending = self.source.objectives.get(self.x, "max") == "min"
-        return df.sort_values(self.x, ascending=ascending)
+        return df.sort_values(self.x, ascending=ascending, kind="stable")
 
     def selection_table(self) -> pd.DataFrame:
-        return self.source.table.iloc[self.selected_rows()]
+        keep = np.zeros(len(self.source), dtype=bool)
+        keep[self.selected_rows()] = True
+        return self.source.table(keep)
 
     def _front_csv(self) -> io.StringIO:
-        return io.StringIO(self.front_table().to_csv(index=False))
+        rows = self.front()
+        df = self.source.table(np.isin(np.arange(len(self.source)), rows))
+        return io.StringIO(df.to_csv(index=False))
 
     def _selection_csv(self) -> io.StringIO:
         return io.StringIO(self.selection_table().to_csv(index=False))
 
     # -- plots ------------------------------------------------------------------
-    def _points(self, x, y, color, filters):
-        cols = list(dict.fromkeys([x, y, color]))
-        df = self.source.table.loc[self.mask(), cols]
-        vdims = [c for c in cols if c not in (x, y)]
-        return hv.Points(df, kdims=[x, y], vdims=vdims)
+    def _image(self, x_range=None, y_range=None, filters=None, constraints=None):
+        """The aggregated cloud over the visible ranges (plot coordinates)."""
+        xa, ya = self.axes()
+        if x_range is not None and all(np.isfinite(x_range)) and x_range[1] > x_range[0]:
+            xa = Axis(xa.name, xa.log, float(x_range[0]), float(x_range[1]))
+        if y_range is not None and all(np.isfinite(y_range)) and y_range[1] > y_range[0]:
+            ya = Axis(ya.name, ya.log, float(y_range[0]), float(y_range[1]))
+        return self.cloud_element(xa, ya)
 
-    def _front_points(self, x, y, filters, front_scope):
+    def cloud_element(self, xa: Axis, ya: Axis, width: int = CLOUD_WIDTH, height: int = CLOUD_HEIGHT):
+        """The cloud of the filtered designs as an image in plot coordinates (bottom row first in data)."""
+        src = self.source
+        keep = self.mask()
+        xs, ys = src.plot_column(xa.name), src.plot_column(ya.name)
+        bounds = (xa.lo, ya.lo, xa.hi, ya.hi)
+        kdims = [hv.Dimension("x_plot", label=src.label(xa.name)), hv.Dimension("y_plot", label=src.label(ya.name))]
+        if self.color in src.categorical:
+            names = src.categories[self.color]
+            counts = aggregate(xs, ys, keep, xa, ya, width, height, codes=src.column(self.color),
+                               ncat=len(names))["count"]
+            total = counts.sum(axis=2)
+            palette = np.array([_rgb(CATEGORY_COLORS[i % len(CATEGORY_COLORS)]) for i in range(len(names))])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rgb = np.einsum("hwk,kc->hwc", counts, palette) / total[..., None]
+                alpha = np.where(total > 0, 0.45 + 0.55 * np.log1p(total) / np.log1p(max(total.max(), 1)), 0.0)
+            rgba = np.nan_to_num(np.concatenate([rgb, alpha[..., None]], axis=2))
+            return hv.RGB(np.flipud(rgba), bounds=bounds, kdims=kdims)
+        mean = aggregate(xs, ys, keep, xa, ya, width, height, weights=src.column(self.color))["mean"]
+        return hv.Image(np.flipud(mean), bounds=bounds, kdims=kdims,
+                        vdims=[hv.Dimension(self.color, label=src.label(self.color))]).opts(
+            cmap="viridis", colorbar=True, clabel=src.label(self.color), clipping_colors={"NaN": (0, 0, 0, 0)})
+
+    def _front_points(self, filters=None, constraints=None, front_scope=None):
         rows = self.front()
         if rows.size > FRONT_POINTS_MAX:
             rows = rows[np.linspace(0, rows.size - 1, FRONT_POINTS_MAX).astype(int)]
-        df = self.source.table.iloc[rows][[x, y]].assign(row=rows)
-        return hv.Points(df, kdims=[x, y], vdims=["row"]).opts(
-            color="#d62728", size=6, line_color="white", tools=["tap", "hover"], nonselection_alpha=0.6,
-            selection_color="black")
+        return self.front_element(rows)
+
+    def front_element(self, rows: np.ndarray):
+        """Front points in plot coordinates, with labelled values, units and varying inputs on hover."""
+        src = self.source
+        xa, ya = self.axes()
+        cols = self.front_columns(rows)
+        df = src.frame(rows, cols).reset_index(drop=True)
+        df["x_plot"] = xa.to_plot(df[self.x].to_numpy())
+        df["y_plot"] = ya.to_plot(df[self.y].to_numpy())
+        df["design"] = [src.design_label(r) for r in rows]
+        df["row"] = rows
+        tooltips = [("design", "@design")]
+        for c in cols:
+            fmt = "" if c in src.categorical else "{" + significant_format(df[c].to_numpy()) + "}"
+            tooltips.append((src.label(c), f"@{{{c}}}{fmt}"))
+        from bokeh.models import HoverTool
+
+        hover = HoverTool(tooltips=tooltips)
+        vdims = ["design", "row", *[c for c in cols if c not in ("x_plot", "y_plot")]]
+        return hv.Points(df, kdims=["x_plot", "y_plot"], vdims=list(dict.fromkeys(vdims))).opts(
+            color=FRONT_COLOR, size=7, line_color="black", line_width=0.8, tools=[hover, "tap"],
+            nonselection_alpha=0.7, selection_color="black")
+
+    def _band(self, filters=None, constraints=None, front_scope=None):
+        """p10-p90 cycle life of the front designs, as segments along the cycle-life axis."""
+        src = self.source
+        rows = self.front()[:FRONT_POINTS_MAX]
+        xa, ya = self.axes()
+        if not all(n in src.outputs for n in BAND_OUTPUTS) or "cycle_life" not in (self.x, self.y):
+            return hv.Segments([], kdims=["x0", "y0", "x1", "y1"])
+        lo = src.column("cycle_life_p10")[rows]
+        hi = src.column("cycle_life_p90")[rows]
+        if self.y == "cycle_life":
+            px = xa.to_plot(src.column(self.x)[rows])
+            data = (px, ya.to_plot(lo), px, ya.to_plot(hi))
+        else:
+            py = ya.to_plot(src.column(self.y)[rows])
+            data = (xa.to_plot(lo), py, xa.to_plot(hi), py)
+        return hv.Segments(data, kdims=["x0", "y0", "x1", "y1"]).opts(color=FRONT_COLOR, alpha=0.5, line_width=2)
 
     @param.depends("x", "y", "color")
     def cloud(self):
-        """Datashaded cloud of filtered designs with the clickable front on top."""
-        import datashader as ds
-        from holoviews.operation.datashader import datashade, dynspread, rasterize
-
-        points = hv.DynamicMap(pn.bind(self._points, self.param.x, self.param.y, self.param.color,
-                                       self.param.filters))
-        colour = self.color
-        if colour in self.source.categorical:
-            shaded = dynspread(datashade(points, aggregator=ds.count_cat(colour)), threshold=0.6)
-        else:
-            shaded = dynspread(rasterize(points, aggregator=ds.mean(colour)).opts(
-                cmap="viridis", colorbar=True, clabel=self.source.label(colour), tools=["hover"]), threshold=0.6)
-        front = hv.DynamicMap(pn.bind(self._front_points, self.param.x, self.param.y, self.param.filters,
-                                      self.param.front_scope))
+        """The cloud of filtered designs with the clickable front (and its p10-p90 band) on top."""
+        src = self.source
+        data = hv.streams.Params(parameterized=self, parameters=["filters", "constraints"])
+        front_data = hv.streams.Params(parameterized=self, parameters=["filters", "constraints", "front_scope"])
+        xa, ya = self.axes()
+        ranges = hv.streams.RangeXY(x_range=(xa.lo, xa.hi), y_range=(ya.lo, ya.hi))
+        image = hv.DynamicMap(self._image, streams=[ranges, data])
+        ranges.source = image
+        front = hv.DynamicMap(self._front_points, streams=[front_data])
+        band = hv.DynamicMap(self._band, streams=[front_data])
         tap = hv.streams.Selection1D(source=front)
         tap.add_subscriber(lambda index: self._on_tap(front, index))
-        box = hv.streams.BoundsXY(source=shaded)
-        box.add_subscriber(lambda bounds: setattr(self, "selection", tuple(bounds) if bounds else None))
-        logx = self.x in ("cycle_life", "cost_per_cycle", "knee_cycles")
-        logy = self.y in ("cycle_life", "cost_per_cycle", "knee_cycles")
-        return (shaded * front).opts(
-            hv.opts.RGB(tools=["box_select"], active_tools=["wheel_zoom"]),
-            hv.opts.Overlay(xlabel=self.source.label(self.x), ylabel=self.source.label(self.y),
-                            responsive=True, min_height=450, logx=logx, logy=logy,
-                            title=f"{self.source.n_designs:,} designs · front in red (click a point)"),
-        )
+        box = hv.streams.BoundsXY(source=image)
+        box.add_subscriber(self._on_box)
+        ranges.add_subscriber(self._on_range)
+        full_x, full_y = src.axis(self.x), src.axis(self.y)
+        opts = {"xlabel": src.label(self.x), "ylabel": src.label(self.y), "xlim": (xa.lo, xa.hi),
+                "ylim": (ya.lo, ya.hi), "responsive": True, "min_height": 450,
+                "title": f"{len(src):,} feasible designs · front in red (click a point)"}
+        if full_x.log:
+            opts["xticks"] = full_x.ticks(8)
+        if full_y.log:
+            opts["yticks"] = full_y.ticks(8)
+        element_opts = [hv.opts.RGB(tools=["box_select"], active_tools=["wheel_zoom"]),
+                        hv.opts.Image(tools=["box_select", "hover"], active_tools=["wheel_zoom"])]
+        return (image * band * front).opts(*element_opts, hv.opts.Overlay(**opts))
 
     def _on_tap(self, front, index) -> None:
         if not index:
             return
         data = front.last.data if front.last is not None else None
         if data is not None and index[0] < len(data):
-            self.detail = int(data["row"].iloc[index[0]])
+            with self.batched():
+                self.detail = int(data["row"].iloc[index[0]])
 
-    @param.depends("filters", "selection", "x", "y")
+    def _on_box(self, bounds) -> None:
+        if not bounds:
+            self.selection = None
+            return
+        xa, ya = self.axes()
+        x0, y0, x1, y1 = bounds
+        with self.batched():
+            self.selection = (xa.from_plot(x0), ya.from_plot(y0), xa.from_plot(x1), ya.from_plot(y1))
+
+    def _on_range(self, x_range, y_range) -> None:
+        full_x, full_y = self.source.axis(self.x), self.source.axis(self.y)
+        zoom = {}
+        for key, rng, full in (("x", x_range, full_x), ("y", y_range, full_y)):
+            if rng is None or not all(np.isfinite(rng)):
+                continue
+            if abs(rng[0] - full.lo) + abs(rng[1] - full.hi) > 1e-6 * (full.hi - full.lo):
+                zoom[key] = [full.from_plot(rng[0]), full.from_plot(rng[1])]
+        if zoom != self.zoom:
+            self._showing = True
+            try:
+                self.zoom = zoom
+            finally:
+                self._showing = False
+
+    def legend(self):
+        """Colours of the categories (categorical colour) as an HTML line."""
+        if self.color not in self.source.categorical:
+            return pn.pane.HTML("")
+        names = self.source.categories[self.color]
+        items = " ".join(f"<span style='white-space:nowrap'><span style='display:inline-block;width:10px;"
+                         f"height:10px;background:{CATEGORY_COLORS[i % len(CATEGORY_COLORS)]}'></span> {n}</span>"
+                         for i, n in enumerate(names))
+        return pn.pane.HTML(f"<b>{self.source.label(self.color)}</b>: {items} · "
+                            f"<span style='color:{FRONT_COLOR}'>●</span> Pareto front")
+
+    def histogram_element(self, name: str, **state):
+        """One input's distribution in the filtered designs and in the box selection, as fractions.
+
+        Both sets are always drawn (the selection empty without a box), so a
+        change of state updates the chart's data in place.
+        """
+        src = self.source
+        keep = self.mask()
+        sel = np.zeros(len(src), dtype=bool)
+        if self.selection:
+            sel[self.selected_rows()] = True
+        title = src.label(name)
+        frames = [("filtered", src.counts(name, keep)), ("selected", src.counts(name, sel))]
+        if name in src.categorical:
+            names = src.categories[name]
+            df = pd.concat([pd.DataFrame({"value": names, "set": label, "fraction": c / max(c.sum(), 1)})
+                            for label, c in frames])
+            return hv.Bars(df, kdims=["value", "set"], vdims=["fraction"]).opts(
+                title=title, height=230, responsive=True, xrotation=30 if len(names) > 4 else 0,
+                xlabel="", ylabel="fraction", show_legend=False, tools=["hover"],
+                color=hv.dim("set").categorize({"filtered": "#bbbbbb", "selected": "#1f77b4"}))
+        edges = src.edges(name)
+        layers = [hv.Histogram((edges, c / max(c.sum(), 1)), kdims=[hv.Dimension(name, label=title)],
+                               vdims=["fraction"]).opts(alpha=0.5 if label == "filtered" else 0.8,
+                                                        color="#bbbbbb" if label == "filtered" else "#1f77b4")
+                  for label, c in frames]
+        return hv.Overlay(layers).opts(hv.opts.Histogram(height=230, responsive=True, title=title))
+
+    def _histogram_grid(self) -> pn.GridBox:
+        """The input charts, built once: DynamicMaps that redraw (in place) only while shown."""
+        if self._histogram_panes is None:
+            stream = hv.streams.Params(parameterized=self, parameters=["filters", "constraints", "selection"])
+            panes = [pn.pane.HoloViews(hv.DynamicMap(partial(self.histogram_element, name), streams=[stream]),
+                                       sizing_mode="stretch_width", linked_axes=False) for name in self.source.inputs]
+            self._histogram_panes = pn.GridBox(*panes, ncols=3, sizing_mode="stretch_width")
+        return self._histogram_panes
+
+    @param.depends("filters", "constraints", "selection")
+    def histogram_header(self):
+        if self.selection:
+            text = "Selected designs (blue) vs all filtered (grey), as fractions of each set"
+            n = self.selected_rows().size
+        else:
+            text = "Input distributions of the filtered designs: box-select in the cloud to compare"
+            n = int(self.mask().sum())
+        return pn.pane.Markdown(f"**{text}** · {n:,} designs")
+
     def histograms(self):
-        """Input distributions of the filtered designs and of the box selection."""
-        table = self.source.table
-        base = np.flatnonzero(self.mask())
-        sel = self.selected_rows() if self.selection else None
-        plots = []
-        for name in self.source.inputs:
-            col = table[name]
-            title = self.source.label(name)
-            if name in self.source.categorical:
-                allc = col.iloc[base].astype(str).value_counts()
-                df = pd.DataFrame({"value": allc.index, "designs": allc.to_numpy(), "set": "filtered"})
-                if sel is not None:
-                    sc = col.iloc[sel].astype(str).value_counts()
-                    df = pd.concat([df, pd.DataFrame({"value": sc.index, "designs": sc.to_numpy(), "set": "selected"})])
-                plot = hv.Bars(df, kdims=["value", "set"], vdims=["designs"]).opts(
-                    title=title, height=200, responsive=True, xrotation=45, show_legend=False, tools=["hover"])
-            else:
-                values = col.to_numpy()[base]
-                edges = np.histogram_bin_edges(values, bins=30) if values.size else np.linspace(0, 1, 31)
-                h = hv.Histogram(np.histogram(values, edges), kdims=[name]).opts(alpha=0.4, color="grey")
-                if sel is not None:
-                    h = h * hv.Histogram(np.histogram(col.to_numpy()[sel], edges), kdims=[name]).opts(
-                        alpha=0.8, color="#1f77b4")
-                plot = h.opts(hv.opts.Histogram(height=200, responsive=True, xlabel=title, title=title))
-            plots.append(pn.pane.HoloViews(plot, sizing_mode="stretch_width"))
-        header = "Selected designs (blue) vs all filtered (grey)" if sel is not None else \
-            "Input distributions of the filtered designs: box-select in the cloud to compare"
-        count = f"{(sel.size if sel is not None else base.size):,} designs"
-        return pn.Column(pn.pane.Markdown(f"**{header}** · {count}"),
-                         pn.GridBox(*plots, ncols=3, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        """Header with the counts, and a chart per input (independent axes)."""
+        return pn.Column(self.histogram_header(), self._histogram_grid(), sizing_mode="stretch_width")
+
+    def parallel_names(self) -> list[str]:
+        """Axes of the parallel coordinates: numeric inputs, then the plotted and other objectives."""
+        src = self.source
+        outputs = [n for n in dict.fromkeys([self.x, self.y, *src.objectives]) if n in src.outputs]
+        return [*src.numeric_inputs, *outputs][:10]
+
+    def parallel_coordinates(self, width: int = 900, height: int = 300):
+        """Density of the filtered designs' lines across numeric inputs and objectives (rasterized)."""
+        src = self.source
+        names = self.parallel_names()
+        image, drawn = src.parallel_density(names, self.mask(), width, height)
+        if len(names) < 2 or drawn == 0:
+            return pn.pane.Markdown("Not enough numeric columns or designs for parallel coordinates.")
+        density = np.where(image > 0, np.log1p(image), np.nan)
+        ticks = [(i, src.label(n, units=False)) for i, n in enumerate(names)]
+        plot = hv.Image(np.flipud(density), bounds=(0, 0, len(names) - 1, 1), kdims=["axis", "scaled"]).opts(
+            cmap="Blues", responsive=True, height=360, xticks=ticks, xrotation=20, yaxis=None, colorbar=False,
+            clipping_colors={"NaN": (0, 0, 0, 0)},
+            title=f"Parallel coordinates of {drawn:,} filtered designs (each axis from its minimum to its maximum; "
+                  "log axes in log scale)")
+        return pn.pane.HoloViews(plot, sizing_mode="stretch_width", linked_axes=False)
+
+    # the parallel coordinates compute only when shown: their view depends on lower_tab
+    @param.depends("filters", "constraints", "x", "y", "lower_tab")
+    def _parallel_view(self):
+        return self.parallel_coordinates() if self.lower_tab == 1 else pn.pane.Markdown("")
 
     @param.depends("detail")
     def detail_card(self):
         """Every input and output, per-layer breakdown, capacity curve and YAML of one design."""
         if self.detail < 0:
-            return pn.pane.Markdown("Click a point of the front to see its design.")
+            return pn.pane.Markdown("Click a point of the front (or a row of the front table) to see its design.")
         return pn.Column(*detail_views(self.source, self.detail), self._pin_button, sizing_mode="stretch_width")
 
     @param.depends("pinned")
     def comparison(self):
-        """Pinned designs side by side."""
+        """Pinned designs side by side; inputs that differ are marked."""
         if not self.pinned:
-            return pn.pane.Markdown("Pin up to four designs from the detail card to compare them here.")
+            return pn.pane.Markdown("Pin up to four designs from the design card to compare them here.")
         return pn.Column(pn.pane.DataFrame(comparison_table(self.source, self.pinned), sizing_mode="stretch_width"),
                          self._clear_pins, sizing_mode="stretch_width")
 
-    @param.depends("filters", "x", "y", "front_scope")
-    def front_summary(self):
+    @param.depends("filters", "constraints", "x", "y", "front_scope", watch=True)
+    def _update_front_table(self) -> None:
+        """Put the current front into the (one, persistent) front table."""
         df = self.front_table()
-        n = int(self.mask().sum())
-        head = df.head(10)[[c for c in ["scenario", *self.source.inputs[:6], self.x, self.y] if c in df]]
-        return pn.Column(pn.pane.Markdown(f"**{len(df):,} designs on the front** of {n:,} filtered"),
-                         pn.pane.DataFrame(head, index=False, sizing_mode="stretch_width"))
+        shown = df.head(FRONT_TABLE_MAX)
+        src = self.source
+        from bokeh.models.widgets.tables import NumberFormatter
+
+        self._front_rows = shown.index.to_numpy()
+        self._front_tabulator.param.update(
+            value=shown.reset_index(drop=True),
+            titles={c: src.label(c) for c in shown.columns if c != "design"},
+            formatters={c: NumberFormatter(format=significant_format(shown[c].to_numpy()))
+                        for c in shown.columns if c != "design" and c not in src.categorical})
+
+    def _on_front_click(self, event) -> None:
+        if event.row is not None and 0 <= event.row < len(self._front_rows):
+            self.detail = int(self._front_rows[event.row])
+
+    @param.depends("filters", "constraints", "x", "y", "front_scope")
+    def front_header(self):
+        n_front = self.front().size
+        more = f" (first {FRONT_TABLE_MAX:,} in the table)" if n_front > FRONT_TABLE_MAX else ""
+        return pn.pane.Markdown(f"**{n_front:,} designs on the front** of {int(self.mask().sum()):,} filtered{more}")
+
+    def front_summary(self):
+        """How many designs are on the front, and the front as a sortable table."""
+        return pn.Column(self.front_header(), self._front_tabulator, sizing_mode="stretch_width")
 
     def controls(self):
         axes = pn.Param(self.param, parameters=["x", "y", "color", "front_scope"], show_name=False,
                         widgets={"front_scope": pn.widgets.RadioButtonGroup})
-        return pn.Column("### View", axes, "### Filters", *self._filter_widgets.values(),
+        return pn.Column("### View", axes, "### Output constraints", *self._constraint_widgets.values(),
+                         "### Filters", *self._filter_widgets.values(), self._reset,
                          "### Export", self._export_front, self._export_selection, self._clear_selection,
                          sizing_mode="stretch_width")
 
     def __panel__(self):
-        template = pn.template.FastListTemplate(
+        return pn.template.FastListTemplate(
             title=f"dse · {self.source.title}", sidebar=[self.controls()], sidebar_width=340,
             main=[
-                pn.Row(pn.Column(self.cloud, sizing_mode="stretch_both", min_height=480),
-                       pn.Column(self.front_summary, width=420), sizing_mode="stretch_width"),
-                pn.Tabs(("Inputs of the selection", self.histograms), ("Design", self.detail_card),
-                        ("Pinned", self.comparison), dynamic=True, sizing_mode="stretch_width"),
+                pn.Row(pn.Column(self.legend, self.cloud, sizing_mode="stretch_both", min_height=480),
+                       pn.Column(self._side_tabs, width=560), sizing_mode="stretch_width"),
+                self._lower_tabs,
             ],
         )
-        return template
+
+
+def _clip(v, lo: float, hi: float, default: float) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return default
+    return min(max(f, lo), hi) if math.isfinite(f) else default
+
+
+def _step(lo: float, hi: float) -> float:
+    raw = (hi - lo) / 200
+    return float(10.0 ** math.floor(math.log10(raw))) if raw > 0 else 1.0
+
+
+def _slider_format(lo: float, hi: float) -> str:
+    step = _step(lo, hi)
+    decimals = max(0, -math.floor(math.log10(step)))
+    return "0,0" if decimals == 0 else "0." + "0" * min(decimals, 6)
 
 
 def detail_views(source: ResultsSource, row: int) -> list:
-    """Panels of the detail card of one table row."""
+    """Panels of the design card of one row: tables, breakdown, capacity curve with its band, YAML."""
     from dse.evaluate import LAYERS, evaluate_design
 
     design = source.design(row)
     ev = evaluate_design(design)
     o = ev.outputs
-    inputs = pd.DataFrame([(k, v, INPUTS[k].units if not INPUTS[k].categorical else "") for k, v in
-                           design.inputs.items()], columns=["input", "value", "units"])
-    outputs = pd.DataFrame([(k, o[k], OUTPUTS[k].units) for k in OUTPUTS if k in o and k != "feasible"],
-                           columns=["output", "value", "units"])
+
+    def unit(name, table):
+        return display_unit(table[name].units) if name in table else ""
+
+    inputs = pd.DataFrame([(k, INPUTS[k].long_name if k in INPUTS else k, v if isinstance(v, str) else
+                            format_value(v), unit(k, INPUTS)) for k, v in design.inputs.items()],
+                          columns=["name", "input", "value", "units"])
+    outputs = pd.DataFrame([(k, OUTPUTS[k].long_name, o[k], unit(k, OUTPUTS)) for k in OUTPUTS
+                            if k in o and k != "feasible"], columns=["output", "quantity", "value", "units"])
     br = ev.breakdown()
     layers = [layer for layer in LAYERS if br["mass"][layer] > 0 or br["thickness"][layer] > 0]
     mass = hv.Bars([(layer.replace("_", " "), br["mass"][layer]) for layer in layers], "layer", "mass").opts(
@@ -497,7 +708,13 @@ def detail_views(source: ResultsSource, row: int) -> list:
         title="Thickness per layer [µm] (full charge)", height=260, responsive=True, xrotation=30, color="#ff7f0e")
     n, cap = ev.curve()
     curve = hv.Curve((n, cap), "cycle", "capacity").opts(
-        title="Discharge capacity [mAh/cm²] vs cycle", height=260, responsive=True)
+        title="Discharge capacity [mAh/cm²] vs cycle", height=260, responsive=True, color="#1f77b4")
+    band_text = ""
+    if all(k in source.outputs for k in BAND_OUTPUTS):
+        p10, p90 = float(source.column("cycle_life_p10")[row]), float(source.column("cycle_life_p90")[row])
+        if math.isfinite(p10) and math.isfinite(p90):
+            curve = curve * hv.VSpan(p10, p90).opts(color=FRONT_COLOR, alpha=0.15)
+            band_text = f" · cycle life p10–p90: {format_value(p10)}–{format_value(p90)} (shaded)"
     if math.isfinite(o["capacity"]):
         curve = curve * hv.HLine(0.8 * o["capacity"]).opts(color="grey", line_dash="dashed")
     text = design.to_yaml()
@@ -506,23 +723,41 @@ def detail_views(source: ResultsSource, row: int) -> list:
         header += "# note: the installed materials catalogue differs from the one this store used\n"
     yaml_box = pn.widgets.TextAreaInput(label="Design (YAML for dse evaluate)", value=header + text, height=260,
                                         sizing_mode="stretch_width")
+    state = "feasible" if ev.feasible else "infeasible: " + ", ".join(ev.reasons)
     return [
-        pn.pane.Markdown(f"### {design.name} — {'feasible' if ev.feasible else 'infeasible: ' + ', '.join(ev.reasons)}"),
-        pn.Row(pn.pane.DataFrame(inputs, index=False), pn.pane.DataFrame(outputs, index=False, float_format=lambda v: f"{v:.4g}"),
+        pn.pane.Markdown(f"### {source.design_label(row)} — {state}{band_text}"),
+        pn.Row(pn.pane.DataFrame(inputs, index=False), pn.pane.DataFrame(outputs, index=False,
+                                                                         float_format=lambda v: f"{v:.4g}"),
                sizing_mode="stretch_width"),
-        pn.Row(pn.pane.HoloViews(mass, sizing_mode="stretch_width"), pn.pane.HoloViews(thick, sizing_mode="stretch_width"),
+        pn.pane.HoloViews(curve, sizing_mode="stretch_width"),
+        pn.Row(pn.pane.HoloViews(mass, sizing_mode="stretch_width", linked_axes=False),
+               pn.pane.HoloViews(thick, sizing_mode="stretch_width", linked_axes=False),
                sizing_mode="stretch_width"),
-        pn.Row(pn.pane.HoloViews(curve, sizing_mode="stretch_width"), yaml_box, sizing_mode="stretch_width"),
+        yaml_box,
     ]
 
 
 def comparison_table(source: ResultsSource, rows: list[int]) -> pd.DataFrame:
-    """Pinned designs as columns: swept inputs then outputs."""
-    table = source.table
+    """Pinned designs as columns: swept inputs (those that differ marked ≠) then outputs."""
     cols = ["scenario", *source.inputs, *source.outputs]
-    data = {f"#{i + 1} ({table.iloc[r]['scenario']}:{int(table.iloc[r]['design'])})":
-            [table.iloc[r][c] for c in cols] for i, r in enumerate(rows)}
-    return pd.DataFrame(data, index=[c for c in cols])
+    df = source.frame(np.asarray(rows), cols)
+    index = []
+    for c in cols:
+        differs = df[c].nunique(dropna=False) > 1 and c not in source.outputs
+        index.append(("≠ " if differs else "") + source.label(c))
+    return pd.DataFrame({source.design_label(r): df.loc[r].tolist() for r in rows}, index=index)
+
+
+_SOURCES: dict[tuple[str, str | None], ResultsSource] = {}
+
+
+def load_source(path: str, endpoint_url: str | None = None, client=None) -> ResultsSource:
+    """Open a store once per process (shared by every browser session)."""
+    key = (path, endpoint_url)
+    if key not in _SOURCES:
+        storage_options = {"endpoint_url": endpoint_url} if endpoint_url else None
+        _SOURCES[key] = ResultsSource(path, storage_options)
+    return _SOURCES[key]
 
 
 def create_app(path: str, endpoint_url: str | None = None):
@@ -533,21 +768,21 @@ def create_app(path: str, endpoint_url: str | None = None):
         explorer = Explorer(source)
         if pn.state.location is not None:
             # a value the parameters refuse (a hand-made URL) is not fatal: its valid part is applied
-            pn.state.location.sync(explorer, {"x": "x", "y": "y", "color": "color", "front_scope": "front",
-                                              "filters": "filters"},
-                                   on_error=explorer.apply_state)
+            pn.state.location.sync(explorer, dict(Explorer.URL_PARAMS), on_error=explorer.apply_state)
         return explorer.__panel__()
 
     return session
 
 
-def warm_up() -> None:
-    """Compile Datashader's numba kernels before the first request."""
-    import datashader as ds
-
+def warm_up(source: ResultsSource | None = None) -> None:
+    """Compile the aggregation kernels (and read the default columns) before the first request."""
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"x": rng.random(1000), "y": rng.random(1000), "c": rng.random(1000),
-                       "k": pd.Categorical(rng.choice(["a", "b"], 1000))})
-    canvas = ds.Canvas(plot_width=50, plot_height=50)
-    canvas.points(df, "x", "y", agg=ds.mean("c"))
-    canvas.points(df, "x", "y", agg=ds.count_cat("k"))
+    x = rng.random(100).astype(np.float32)
+    axis = Axis("x", False, 0.0, 1.0)
+    aggregate(x, x, np.ones(100, dtype=bool), axis, axis, 4, 4, codes=np.zeros(100, dtype=np.int16), ncat=1)
+    aggregate(x, x, np.ones(100, dtype=bool), axis, axis, 4, 4, weights=x)
+    ResultsSource.warm_up()
+    if source is not None and len(source):
+        explorer = Explorer(source)
+        explorer.front()
+        explorer.cloud_element(*explorer.axes())

@@ -1,110 +1,152 @@
 """A static, self-contained HTML report of a results store (``dse report``).
 
-The main views of the dashboard without a server: datashaded clouds (as
-embedded images) with their Pareto fronts, the best designs of each front,
-input distributions of the front against all feasible designs, and the
-store's provenance. All JavaScript and data are inlined, so the file can be
-mailed or attached to a paper's supplementary material.
+The main views of the dashboard without a server: the clouds of every
+feasible design with their Pareto fronts (drawn by the dashboard's own
+:class:`~dashboards.app.Explorer`, so the same rules hold: aggregation in the
+axes' own coordinates, padded ranges, the front in a colour no category
+uses, the p10-p90 cycle-life band), the best designs of each front with
+labelled columns, input distributions of the front against all feasible
+designs as fractions, and the store's provenance.
+
+The page is plain Bokeh (:func:`bokeh.embed.file_html` with
+:data:`bokeh.resources.INLINE`): every script and style is inlined, nothing
+is fetched from a CDN and no web font is used, so the file works offline and
+can be mailed or attached to a paper's supplementary material.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 
 import holoviews as hv
 import numpy as np
 import pandas as pd
-import panel as pn
 
-from dashboards.app import ResultsSource
+from dashboards.app import FRONT_COLOR, Explorer
+from dse.explore import ResultsSource, format_value
 
 __all__ = ["build_report", "write_report", "DEFAULT_VIEWS"]
 
 DEFAULT_VIEWS = (("energy_density", "cycle_life"), ("specific_energy", "cost"), ("specific_energy", "cycle_life"))
+STYLE = ("<style>body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:1.5em;max-width:1200px}"
+         "table.dse{border-collapse:collapse;font-size:13px;margin:0.5em 0}"
+         "table.dse th,table.dse td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}"
+         "table.dse th{background:#f4f4f4;position:sticky;top:0}"
+         "div.scroll{max-height:420px;overflow:auto}</style>")
+
+
+def _html_table(df: pd.DataFrame, source: ResultsSource) -> str:
+    """A labelled table: names with units as headers, numbers to three significant figures."""
+    head = "".join(f"<th>{html.escape(source.label(c) if c in source.attrs or c == 'scenario' else c)}</th>"
+                   for c in df.columns)
+    body = []
+    for _, row in df.iterrows():
+        cells = [html.escape(format_value(v) if isinstance(v, float | np.floating) else str(v)) for v in row]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<div class='scroll'><table class='dse'><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
 def _cloud(source: ResultsSource, x: str, y: str, colour: str):
-    import datashader as ds
-    from holoviews.operation.datashader import datashade, dynspread
-
-    table = source.table
-    points = hv.Points(table[[x, y, colour]], kdims=[x, y], vdims=[colour])
-    if colour in source.categorical:
-        shaded = dynspread(datashade(points, aggregator=ds.count_cat(colour), dynamic=False, width=700, height=450),
-                           threshold=0.6, dynamic=False)
-    else:
-        shaded = dynspread(datashade(points, aggregator=ds.mean(colour), cmap="viridis", dynamic=False,
-                                     width=700, height=450), threshold=0.6, dynamic=False)
-    senses = {x: source.objectives.get(x, "max"), y: source.objectives.get(y, "max")}
-    rows = source.front(np.ones(len(table), dtype=bool), senses)
-    front = table.iloc[rows]
-    hover = [c for c in ["scenario", *source.inputs[:8], x, y] if c in front]
-    front_plot = hv.Points(front[hover], kdims=[x, y], vdims=[c for c in hover if c not in (x, y)]).opts(
-        color="#d62728", size=6, line_color="white", tools=["hover"])
-    plot = (shaded * front_plot).opts(
-        hv.opts.Overlay(xlabel=source.label(x), ylabel=source.label(y), width=760, height=480,
-                        title=f"{source.label(y)} vs {source.label(x)}: {len(front)} designs on the front"))
-    return plot, front
+    """The dashboard's cloud of (x, y) with its front, as a static HoloViews overlay; and the front rows."""
+    explorer = Explorer(source, x=x, y=y, color=colour)
+    xa, ya = explorer.axes()
+    image = explorer.cloud_element(xa, ya, width=700, height=450)
+    rows = explorer.front()
+    front = explorer.front_element(rows)
+    band = explorer._band()
+    opts = {"xlabel": source.label(x), "ylabel": source.label(y), "xlim": (xa.lo, xa.hi), "ylim": (ya.lo, ya.hi),
+            "width": 760, "height": 480, "title": f"{source.label(y)} vs {source.label(x)}: {rows.size} designs on "
+            "the front (red; hover for values)"}
+    if xa.log:
+        opts["xticks"] = xa.ticks(8)
+    if ya.log:
+        opts["yticks"] = ya.ticks(8)
+    return (image * band * front).opts(hv.opts.Overlay(**opts)), explorer
 
 
-def build_report(source: ResultsSource, views=DEFAULT_VIEWS, top: int = 15) -> pn.Column:
-    """The report as a Panel layout (``.save(path, embed=True)`` writes it)."""
-    views = [(x, y) for x, y in views if x in source.table and y in source.table]
+def build_report(source: ResultsSource, views=DEFAULT_VIEWS, top: int = 15):
+    """The report as a Bokeh layout (:func:`write_report` writes it)."""
+    from bokeh.layouts import column, gridplot
+    from bokeh.models import Div
+
+    views = [(x, y) for x, y in views if x in source.outputs and y in source.outputs]
     colour = source.categorical[0] if source.categorical else source.outputs[0]
+    scenario = source.column("scenario")
     rows = []
-    for name, ds in source.results.datasets.items():
+    for k, (name, ds) in enumerate(source.datasets.items()):
         n = int(ds.attrs.get("dse_n_designs", 0))
-        feasible = int((source.table["scenario"] == name).sum())
+        feasible = int((scenario == k).sum())
         rows.append({"scenario": name, "kind": ds.attrs.get("dse_kind"), "designs": n, "feasible": feasible,
-                     "feasible %": round(100 * feasible / n, 1) if n else 0.0,
+                     "feasible %": f"{100 * feasible / n:.1f}" if n else "0",
                      "swept inputs": ", ".join(d for d in ds.attrs.get("dse_dims", []))
                      if ds.attrs.get("dse_kind") == "grid" else "sampled"})
-    summary = pd.DataFrame(rows)
     attrs = source.results.attrs
-    header = pn.pane.Markdown(
-        f"# dse report · {html.escape(str(source.title))}\n\n"
-        f"{source.n_designs:,} designs, {len(source.table):,} feasible, in {len(rows)} scenario(s). "
-        f"Store `{html.escape(source.path)}` written by dse {attrs.get('dse_version')} on {attrs.get('created')}; "
-        f"report generated {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}.\n\n"
-        "Clouds show every feasible design (Datashader images); red points are the exact Pareto front of "
-        "the two plotted objectives (hover for inputs).", sizing_mode="stretch_width")
-    parts: list = [header, pn.pane.DataFrame(summary, index=False)]
+    parts = [Div(text=STYLE + f"<h1>dse report · {html.escape(str(source.title))}</h1>"
+                 f"<p>{source.n_designs:,} designs, {len(source):,} feasible, in {len(rows)} scenario(s). Store "
+                 f"<code>{html.escape(source.path)}</code> written by dse {html.escape(str(attrs.get('dse_version')))} "
+                 f"on {html.escape(str(attrs.get('created')))}; report generated "
+                 f"{dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}.</p>"
+                 "<p>Clouds show every feasible design, aggregated per pixel in the axes' own coordinates "
+                 "(log axes bin the logarithm, labelled in the quantity's units); red points are the exact Pareto "
+                 "front of the two plotted objectives, with the p10–p90 cycle-life band where cycle life is an "
+                 "axis. Colour: " + html.escape(source.label(colour)) + ".</p>"
+                 + _html_table(pd.DataFrame(rows), source), sizing_mode="stretch_width")]
+    first = None
     for x, y in views:
-        plot, front = _cloud(source, x, y, colour)
-        best = front.sort_values(x, ascending=source.objectives.get(x, "max") == "min").head(top)
-        cols = [c for c in ["scenario", *source.inputs, x, y] if c in best]
-        parts += [pn.pane.HoloViews(plot), pn.pane.Markdown(f"**Front: {top} best by {source.label(x)}**"),
-                  pn.pane.DataFrame(best[cols], index=False, float_format=lambda v: f"{v:.4g}",
-                                    sizing_mode="stretch_width")]
-    # input distributions of the first front vs all feasible designs
-    if views:
+        overlay, explorer = _cloud(source, x, y, colour)
+        first = first or explorer
+        best = explorer.front_table().head(top)
+        parts += [hv.render(overlay, backend="bokeh"),
+                  Div(text=f"<b>Front: the {top} best by {html.escape(source.label(x))}</b>"
+                      + _html_table(best.rename(columns={"design": "design"}), source),
+                      sizing_mode="stretch_width")]
+    if first is not None:
+        keep_all = np.ones(len(source), dtype=bool)
+        on_front = np.zeros(len(source), dtype=bool)
+        on_front[first.front()] = True
+        plots = []
+        for name in source.inputs[:12]:
+            title = source.label(name)
+            frames = [(label, c / max(c.sum(), 1)) for label, c in
+                      (("all feasible", source.counts(name, keep_all)), ("front", source.counts(name, on_front)))]
+            if name in source.categorical:
+                df = pd.concat([pd.DataFrame({"value": source.categories[name], "set": label, "fraction": f})
+                                for label, f in frames])
+                plot = hv.Bars(df, kdims=["value", "set"], vdims=["fraction"]).opts(
+                    title=title, width=370, height=250, xrotation=30, xlabel="", show_legend=False,
+                    color=hv.dim("set").categorize({"all feasible": "#bbbbbb", "front": FRONT_COLOR}))
+            else:
+                edges = source.edges(name)
+                plot = hv.Overlay([hv.Histogram((edges, f), kdims=[hv.Dimension(name, label=title)],
+                                                vdims=["fraction"]).opts(
+                    alpha=0.5 if label == "all feasible" else 0.7,
+                    color="#bbbbbb" if label == "all feasible" else FRONT_COLOR) for label, f in frames]).opts(
+                    hv.opts.Histogram(width=370, height=250, title=title))
+            plots.append(hv.render(plot, backend="bokeh"))
         x, y = views[0]
-        senses = {x: source.objectives.get(x, "max"), y: source.objectives.get(y, "max")}
-        front_rows = source.front(np.ones(len(source.table), dtype=bool), senses)
-        hists = []
-        for name in source.numeric_inputs[:9]:
-            values = source.table[name].to_numpy()
-            edges = np.histogram_bin_edges(values, bins=25)
-            allh = hv.Histogram(np.histogram(values, edges, density=True), kdims=[name]).opts(alpha=0.4, color="grey")
-            fronth = hv.Histogram(np.histogram(values[front_rows], edges, density=True), kdims=[name]).opts(
-                alpha=0.7, color="#d62728")
-            hists.append((allh * fronth).opts(hv.opts.Histogram(width=300, height=200, title=source.label(name))))
-        if hists:
-            parts += [pn.pane.Markdown(f"**Inputs of the front of {source.label(y)} vs {source.label(x)} (red) "
-                                       "vs all feasible designs (grey), as densities**"),
-                      pn.pane.HoloViews(hv.Layout(hists).cols(3))]
-    spec_text = attrs.get("dse_spec", "")
-    parts += [pn.pane.Markdown("## Provenance"),
-              pn.pane.DataFrame(pd.DataFrame({"attribute": k, "value": str(attrs.get(k, ""))[:80]} for k in (
-                  "dse_version", "dse_spec_hash", "dse_catalogue_hash", "dse_ce_coefficients_hash", "dse_models",
-                  "dse_git_commit", "created")), index=False),
-              pn.pane.Markdown(f"```yaml\n{spec_text}\n```", sizing_mode="stretch_width")]
-    return pn.Column(*parts, sizing_mode="stretch_width", max_width=1200)
+        parts += [Div(text=f"<b>Inputs of the front of {html.escape(source.label(y))} vs "
+                      f"{html.escape(source.label(x))} (red) vs all feasible designs (grey), as fractions of each "
+                      "set</b>", sizing_mode="stretch_width"),
+                  gridplot(plots, ncols=3, toolbar_location=None)]
+    provenance = pd.DataFrame({"attribute": k, "value": str(attrs.get(k, ""))[:80]} for k in (
+        "dse_version", "dse_spec_hash", "dse_catalogue_hash", "dse_ce_coefficients_hash", "dse_models",
+        "dse_git_commit", "created"))
+    parts.append(Div(text="<h2>Provenance</h2>" + _html_table(provenance, source)
+                     + f"<pre>{html.escape(attrs.get('dse_spec', ''))}</pre>", sizing_mode="stretch_width"))
+    return column(*parts, sizing_mode="stretch_width")
 
 
 def write_report(source: ResultsSource, path: str) -> None:
-    """Write a self-contained HTML file (inline resources, no server)."""
+    """Write a self-contained HTML file (every resource inline, no server, no network)."""
+    from bokeh.embed import file_html
     from bokeh.resources import INLINE
 
-    build_report(source).save(path, embed=True, resources=INLINE, title=f"dse report · {source.title}")
+    text = file_html(build_report(source), INLINE, title=f"dse report · {source.title}")
+    # Panel, once it has drawn a table in this process, adds its extensions' stylesheets (CDN links) to
+    # every Bokeh bundle; the report uses only Bokeh's own models, whose code and styles are inline
+    text = re.sub(r"""<link[^>]*\bhref=["']?(?:https?:)?//[^>]*>\s*""", "", text)
+    text = re.sub(r"""<script[^>]*\bsrc=["']?(?:https?:)?//[^>]*>\s*</script>\s*""", "", text)
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(text)

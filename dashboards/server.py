@@ -7,13 +7,16 @@
   already (so a request can never import, or run the import side effects
   of, anything), and the route asks for the same login as the app.
 * Sessions that no browser connects to (a plain ``GET /`` builds one) are
-  dropped after :data:`UNUSED_SESSION_SECONDS`; at most
+  dropped after :data:`UNUSED_SESSION_SECONDS` (``DSE_UNUSED_SESSION_SECONDS``;
+  the server looks every :data:`CHECK_UNUSED_SECONDS`,
+  ``DSE_CHECK_UNUSED_SECONDS``); at most
   :attr:`dse.limits.Limits.max_sessions` dashboards are alive at once, and a
   page load beyond that gets a small "busy" page instead of a dashboard.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -26,10 +29,21 @@ __all__ = ["ComponentHandler", "component_routes", "limit_sessions", "session_op
 
 #: top-level packages whose components' resources may be served
 ALLOWED_COMPONENT_PACKAGES = ("panel", "bokeh")
+
+
+def _seconds(variable: str, default: float) -> float:
+    """A positive number of seconds from the environment (``default`` when unset or not one)."""
+    try:
+        value = float(os.environ.get(variable, default))
+    except ValueError:
+        return default
+    return value if 0.1 <= value <= 86_400 else default
+
+
 #: a session no browser has connected to is dropped after this long [s]
-UNUSED_SESSION_SECONDS = 15
+UNUSED_SESSION_SECONDS = _seconds("DSE_UNUSED_SESSION_SECONDS", 15)
 #: and the server looks for such sessions this often [s]
-CHECK_UNUSED_SECONDS = 5
+CHECK_UNUSED_SECONDS = _seconds("DSE_CHECK_UNUSED_SECONDS", 5)
 
 
 def component_allowed(module: str) -> bool:
@@ -61,8 +75,22 @@ def component_routes() -> list[tuple]:
 
 def session_options() -> dict:
     """Keyword arguments of ``panel.serve`` that expire sessions no browser uses."""
-    return {"unused_session_lifetime_milliseconds": UNUSED_SESSION_SECONDS * 1000,
-            "check_unused_sessions_milliseconds": CHECK_UNUSED_SECONDS * 1000}
+    return {"unused_session_lifetime_milliseconds": int(UNUSED_SESSION_SECONDS * 1000),
+            "check_unused_sessions_milliseconds": int(CHECK_UNUSED_SECONDS * 1000)}
+
+
+def _session_gone(live: set[int], key: int) -> None:
+    """Forget a destroyed session and collect its objects now.
+
+    A dashboard is a web of reference cycles (Bokeh models, Panel panes,
+    HoloViews streams); an idle server allocates too little for Python's
+    cyclic collector to run on its own, so without this the memory of closed
+    sessions would stay until the next busy moment.
+    """
+    import gc
+
+    live.discard(key)
+    gc.collect()
 
 
 def limit_sessions(factory: Callable[[], object], max_sessions: int) -> Callable[[], object]:
@@ -81,11 +109,11 @@ def limit_sessions(factory: Callable[[], object], max_sessions: int) -> Callable
         if len(live) >= max_sessions:
             return pn.pane.Markdown(f"**The dashboard is busy**: {len(live)} sessions are open (the limit is "
                                     f"{max_sessions}, DSE_MAX_SESSIONS). Close another tab, or try again "
-                                    f"in {UNUSED_SESSION_SECONDS} s.")
+                                    f"in {UNUSED_SESSION_SECONDS:g} s.")
         key = id(doc)
         live.add(key)
         if doc is not None:
-            doc.on_session_destroyed(lambda _context, key=key: live.discard(key))
+            doc.on_session_destroyed(lambda _context, key=key: _session_gone(live, key))
         try:
             return factory()
         except BaseException:

@@ -825,17 +825,11 @@ def serve(
 
     t = time.perf_counter()
     if scheduler:
-        from distributed import Client
-
-        try:
-            client = Client(scheduler, timeout="10s")
-        except OSError as exc:
-            raise DseError(f"cannot connect to the scheduler ({exc})", where=scheduler) from None
-        load_source(store, endpoint_url, client)
-        console.print(f"front recomputation on the Dask cluster at {scheduler}")
+        console.print("note: the dashboard filters and computes fronts in this process (from cached chunk "
+                      "fronts); --scheduler is not used")
     source = load_source(store, endpoint_url)
-    warm_up()
-    console.print(f"loaded {len(source.table):,} feasible designs of {source.n_designs:,} in "
+    warm_up(source)
+    console.print(f"loaded {len(source):,} feasible designs of {source.n_designs:,} in "
                   f"{time.perf_counter() - t:.1f} s")
     console.print(f"dashboard: http://{security.kwargs['websocket_origin'][0]}/  (Ctrl-C to stop)")
     console.print(security.describe(), markup=False, highlight=False)

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import io
 
+import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
+import param
 import pytest
 
-from dashboards.app import Explorer, ResultsSource, comparison_table
+from dashboards.app import Explorer, comparison_table
+from dse.explore import ResultsSource
 from dse.pareto import nondominated
+from dse.table import design_table
 
 
 @pytest.fixture(scope="module")
 def source(small_store):
     return ResultsSource(small_store)
+
+
+@pytest.fixture(scope="module")
+def table(small_store):
+    """The same designs as a pandas table built independently (dse.table), in the same row order."""
+    return design_table(small_store, feasible_only=True).reset_index(drop=True)
 
 
 @pytest.fixture()
@@ -36,18 +46,29 @@ def naive_front(values: np.ndarray, senses) -> np.ndarray:
 def test_axes_labels_and_objectives_come_from_the_store(source, app):
     assert app.x == "energy_density" and app.y == "cycle_life"
     assert source.label("energy_density") == "Energy density (cell) [Wh/L]"
-    assert source.label("cathode_loading") == "Cathode areal capacity [mAh/cm^2]"
+    assert source.label("cathode_loading") == "Cathode areal capacity [mAh/cm²]"
     assert source.objectives == {"specific_energy": "max", "energy_density": "max", "cycle_life": "max",
                                  "cost": "min"}
     assert {"scenario", "cathode", "electrolyte", "coating"} <= set(source.categorical)
     assert {"cathode_loading", "stack_pressure"} <= set(source.numeric_inputs)
-    assert source.table["feasible"].all()
 
 
-def test_front_is_exact_for_the_filtered_set(source, app):
+
+def test_columns_match_the_pandas_table(source, table):
+    assert len(source) == len(table)
+    for name in ["scenario", "design", *source.inputs, *source.outputs]:
+        got = source.frame(np.arange(len(source)), [name])[name].to_numpy()
+        want = table[name].astype(str).to_numpy() if name in source.categorical else table[name].to_numpy()
+        if name in source.categorical:
+            np.testing.assert_array_equal(got.astype(str), want)
+            assert source.column(name).dtype.kind == "i"  # codes, never strings
+        else:
+            np.testing.assert_allclose(got, want.astype(got.dtype), equal_nan=True)
+
+
+def test_front_is_exact_for_the_filtered_set(source, app, table):
     app.filters = {"cathode": ["NMC811"], "stack_pressure": [0.5, 3.0]}
     mask = app.mask()
-    table = source.table
     assert mask.sum() == ((table.cathode == "NMC811") & (table.stack_pressure >= 0.5)).sum()
     rows = np.flatnonzero(mask)
     expect = rows[naive_front(table.iloc[rows][["energy_density", "cycle_life"]].to_numpy(float), ["max", "max"])]
@@ -68,8 +89,7 @@ def test_filter_widgets_update_the_state(app):
     assert "electrolyte" not in app.filters
 
 
-def test_box_selection_drives_the_histograms(app):
-    table = app.source.table
+def test_box_selection_drives_the_histograms(app, table):
     x0, x1 = np.percentile(table.energy_density, [20, 60])
     app.selection = (x0, 0, x1, 1e9)
     rows = app.selected_rows()
@@ -78,6 +98,13 @@ def test_box_selection_drives_the_histograms(app):
     view = app.histograms()
     assert "Selected designs" in view[0].object
     assert len(view[1]) == len(app.source.inputs)
+    # fractions: per chart, each set's bars sum to 1; counts are bincounts of codes
+    keep = np.zeros(len(table), dtype=bool)
+    keep[rows] = True
+    np.testing.assert_array_equal(app.source.counts("cathode", keep),
+                                  [int((table.cathode.iloc[rows] == c).sum()) for c in app.source.categories["cathode"]])
+    for pane in view[1]:
+        assert not pane.linked_axes  # every chart its own axes (no union of all categories)
 
 
 def test_detail_card_shows_inputs_outputs_breakdown_curve_and_yaml(app):
@@ -85,16 +112,19 @@ def test_detail_card_shows_inputs_outputs_breakdown_curve_and_yaml(app):
     app.detail = int(front[0])
     card = app.detail_card()
     text = " ".join(str(getattr(p, "object", "")) for p in card.select(pn.pane.Markdown))
-    assert "design" in text
+    assert app.source.design_label(app.detail) in text  # the name hover and table show
     frames = [p.object for p in card.select(pn.pane.DataFrame)]
     inputs, outputs = frames[0], frames[1]
-    assert set(inputs["input"]) >= {"cathode", "cathode_loading", "stack_pressure", "electrolyte"}
-    stored = app.source.table.iloc[app.detail]
+    assert set(inputs["name"]) >= {"cathode", "cathode_loading", "stack_pressure", "electrolyte"}
+    stored = app.source.frame([app.detail], app.source.outputs + ["cathode"]).iloc[0]
     row = outputs.set_index("output")["value"]
     assert row["energy_density"] == pytest.approx(float(stored.energy_density), rel=1e-6)
     assert row["cycle_life"] == pytest.approx(float(stored.cycle_life))
     charts = [p.object for p in card.select(pn.pane.HoloViews)]
-    assert len(charts) == 3  # mass, thickness, capacity curve
+    assert len(charts) == 3  # capacity curve (with the p10-p90 band), mass, thickness
+    spans = [e for e in charts[0] if isinstance(e, hv.VSpan)]
+    assert charts[0].get(0).kdims[0].name == "cycle"  # the curve sets the axes
+    assert [(s.data[0], s.data[1]) for s in spans] == [(float(stored.cycle_life_p10), float(stored.cycle_life_p90))]
     yaml_box = card.select(pn.widgets.TextAreaInput)[0]
     import yaml
 
@@ -110,7 +140,7 @@ def test_pinning_compares_up_to_four_designs(app):
         app.pin(int(r))
     assert len(app.pinned) == min(4, len(front))
     table = comparison_table(app.source, app.pinned)
-    assert table.shape[1] == len(app.pinned) and "cycle_life" in table.index
+    assert table.shape[1] == len(app.pinned) and app.source.label("cycle_life") in table.index
 
 
 def test_exports_are_csv_of_the_front_and_selection(app):
@@ -126,41 +156,121 @@ def test_exports_are_csv_of_the_front_and_selection(app):
 
 def test_url_state_round_trip(source, app):
     app.param.update(x="specific_energy", y="cost", color="cathode_loading", front_scope="all",
-                     filters={"cathode": ["LFP"], "cathode_loading": [3.0, 6.0]})
+                     filters={"cathode": ["LFP"], "cathode_loading": [3.0, 6.0]},
+                     constraints={"cycle_life": [300, None]})
+    app.zoom = {"x": [200.0, 300.0], "y": [50.0, 150.0]}
+    app.detail = int(app.front()[0])
     query = app.to_query()
     other = Explorer(source)
     other.apply_query(query)
-    for k in ("x", "y", "color", "front_scope", "filters"):
+    for k in ("x", "y", "color", "front_scope", "filters", "constraints", "zoom", "detail"):
         assert getattr(other, k) == getattr(app, k), k
-    other.apply_query("x=nonsense&filters=%7Bbroken")
-    assert other.x == "specific_energy"
+    # the widgets show what the URL applied
+    assert other._filter_widgets["cathode"].value == ["LFP"]
+    assert other._filter_widgets["cathode_loading"].value == pytest.approx((3.0, 6.0))
+    assert other._constraint_widgets["cycle_life"].value[0] == pytest.approx(300)
+    assert other._filter_widgets["electrolyte"].value == source.categories["electrolyte"]
+    # and the designs they keep are the state's
+    assert np.array_equal(other.mask(), source.mask({"cathode": ["LFP"], "cathode_loading": [3, 6]},
+                                                    {"cycle_life": [300, None]}))
+    other.apply_query("x=nonsense&filters=%7Bbroken&design=999999999&zoom=3")
+    assert other.x == "specific_energy" and other.detail == app.detail
 
 
 def test_views_render_to_bokeh(app):
-    for view in (app.cloud, app.histograms, app.front_summary, app.comparison, app.detail_card):
+    for view in (app.cloud, app.histograms, app.front_summary, app.comparison, app.detail_card,
+                 app.parallel_coordinates, app.legend):
         root = pn.panel(view).get_root()
         assert root is not None
 
 
-def test_static_report(source, tmp_path):
+def test_static_report_is_self_contained(source, tmp_path):
+    import re
+
     from dashboards.report import write_report
 
     out = tmp_path / "report.html"
     write_report(source, str(out))
     text = out.read_text()
     assert out.stat().st_size > 100_000 and "dse report" in text and "Bokeh" in text
-    assert "cdn.bokeh.org" not in text  # inline resources: self-contained
+    # every resource inline: no script, stylesheet, image, font or CSS import fetched from anywhere. Bokeh's
+    # inlined library holds URLs of optional features it loads on demand (MathJax for $$ labels, an icon
+    # font for icon widgets): the markup outside inline scripts is what the page fetches when it opens
+    markup = re.sub(r"<script(?![^>]*\bsrc=)[^>]*>.*?</script>", "<script></script>", text, flags=re.S)
+    fetched = re.findall(r"""(?:\b(?:src|href)\s*=\s*["']?|url\(\s*["']?|@import\s+["']?)(?:https?:)?//[^"' )>]*""",
+                         markup, flags=re.IGNORECASE)
+    assert fetched == [], fetched
+    assert source.label("cycle_life") in text  # labelled tables
 
 
-def test_front_on_the_dask_cluster_equals_the_local_one(small_store, cluster):
-    from distributed import Client
+def test_front_from_cached_chunk_fronts_is_exact(small_store, table):
+    """Chunks of 50 rows: whole, cut and dropped chunks; fronts against the naive oracle."""
+    source = ResultsSource(small_store, chunk_rows=50)
+    rng = np.random.default_rng(3)
+    cases = [({}, {}), ({"cathode": ["LFP"]}, {}), ({"stack_pressure": [0.5, 3.0], "electrolyte": ["Li-LPSCl"]}, {}),
+             ({}, {"cost": [None, float(np.median(table.cost))]}), ({"scenario": ["na"]}, {"cycle_life": [100, None]})]
+    for filters, constraints in cases * 2:  # the second round uses the cached chunk fronts
+        keep = source.mask(filters, constraints)
+        rows = np.flatnonzero(keep)
+        for objectives in ({"energy_density": "max", "cycle_life": "max"}, {"specific_energy": "max", "cost": "min"},
+                           source.objectives):
+            values = table.iloc[rows][list(objectives)].to_numpy(float)
+            expect = rows[naive_front(values, list(objectives.values()))]
+            np.testing.assert_array_equal(source.front(keep, objectives), np.sort(expect))
+    keep = rng.random(len(source)) < 0.5  # an arbitrary subset cuts every chunk
+    rows = np.flatnonzero(keep)
+    expect = rows[naive_front(table.iloc[rows][["energy_density", "cycle_life"]].to_numpy(float), ["max", "max"])]
+    np.testing.assert_array_equal(source.front(keep, {"energy_density": "max", "cycle_life": "max"}), expect)
 
-    local = ResultsSource(small_store)
-    with Client(cluster.scheduler_address) as client:
-        remote = ResultsSource(small_store, client=client)
-        for filters in ({}, {"cathode": ["LFP"]}, {"stack_pressure": [0.5, 3.0], "electrolyte": ["Li-LPSCl"]}):
-            mask = local.filter_mask(filters)
-            np.testing.assert_array_equal(mask, remote.filter_mask(filters))
-            for objectives in ({"energy_density": "max", "cycle_life": "max"}, local.objectives):
-                np.testing.assert_array_equal(np.sort(local.front(mask, objectives)),
-                                              np.sort(remote.front(mask, objectives)))
+
+def test_output_constraints_filter_the_cloud_and_the_front(app, table):
+    limit = float(np.median(table.cost))
+    app.constraints = {"cost": [None, limit], "specific_energy": [300.0, None]}
+    keep = ((table.cost <= limit) & (table.specific_energy >= 300)).to_numpy()
+    np.testing.assert_array_equal(app.mask(), keep)
+    rows = np.flatnonzero(keep)
+    expect = rows[naive_front(table.iloc[rows][["energy_density", "cycle_life"]].to_numpy(float), ["max", "max"])]
+    np.testing.assert_array_equal(app.front(), expect)
+    # the slider shows it
+    assert app._constraint_widgets["cost"].value[1] == pytest.approx(limit)
+    # and moving a slider back to its ends removes the constraint
+    w = app._constraint_widgets["cost"]
+    with param.edit_constant(w):
+        w.value_throttled = (w.start, w.end)
+    assert "cost" not in app.constraints
+
+
+def test_front_table_reads_objectives_first_then_varying_inputs(app):
+    app.param.update(x="specific_energy", y="cost")
+    table = app.front_table()
+    assert list(table.columns[:3]) == ["design", "specific_energy", "cost"]
+    for c in table.columns[3:]:
+        if c in app.source.inputs:
+            assert table[c].nunique() > 1, c  # inputs equal on the whole front are left out
+    assert all(app.source.design_label(r) == d for r, d in zip(table.index, table.design, strict=True))
+    summary = app.front_summary()
+    tab = summary.select(pn.widgets.Tabulator)[0]
+    assert tab.titles["specific_energy"] == "Specific energy (cell) [Wh/kg]" and tab.height
+    # clicking a design brings its card into view
+    app.detail = int(table.index[0])
+    assert app._side_tabs.active == 1
+
+
+def test_front_hover_is_labelled_and_names_the_design_as_the_card(app):
+    rows = app.front()
+    element = app.front_element(rows)
+    hover = [t for t in element.opts.get().kwargs["tools"] if not isinstance(t, str)][0]
+    labels = [label for label, _ in hover.tooltips]
+    assert labels[0] == "design" and app.source.label(app.x) in labels and app.source.label(app.y) in labels
+    designs = element.dimension_values("design")
+    assert designs[0] == app.source.design_label(int(element.dimension_values("row")[0]))
+
+
+def test_data_layer_imports_no_plotting_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, dse.explore; bad = [m for m in ('panel', 'holoviews', 'bokeh', 'datashader', 'dashboards') "
+            "if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -32,7 +32,7 @@ def test_sweep_to_object_storage_and_read_back(s3_endpoint, cluster, tmp_path):
     assert len(front) > 0
     assert "pareto_front" in open_results(url, options)["sweep"]
     # the dashboard's data layer reads the same URL
-    from dashboards.app import ResultsSource
+    from dse.explore import ResultsSource
 
     source = ResultsSource(url, options)
-    assert len(source.table) == int(remote.feasible.sum())
+    assert len(source) == int(remote.feasible.sum())

@@ -1,0 +1,156 @@
+"""The dashboard's pictures tell the truth: a design is drawn where its values are, on every axis.
+
+The cloud is rendered to Bokeh as a browser would receive it; the test reads
+the image glyph (its array and where it is placed) and the axes (linear or
+log scale, and the tick labels), and checks, pixel row by pixel row and
+column by column, that the image is occupied exactly where the designs'
+values put them according to those axes, and that a box selection over a
+region of the plot returns exactly the designs whose values lie in it.
+"""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+import pytest
+from bokeh.models import GlyphRenderer, Image, LogScale, Plot
+
+from dashboards.app import Explorer, ResultsSource
+
+
+@pytest.fixture(scope="module")
+def source(small_store):
+    return ResultsSource(small_store)
+
+
+def _values(source, name, rows):
+    return np.asarray(source.frame(rows, [name])[name], dtype=np.float64) if hasattr(source, "frame") \
+        else source.table[name].to_numpy(np.float64)[rows]
+
+
+def axis_kind(fig, which: str) -> str:
+    """How one axis of the figure places values, read from its scale and its tick labels.
+
+    "linear": data coordinate = value; "logscale": Bokeh log scale (data
+    coordinate = value, screen position ∝ log10); "logcoords": linear scale
+    whose tick labels read 10**coordinate (data coordinate = log10 value).
+    """
+    scale = fig.y_scale if which == "y" else fig.x_scale
+    if isinstance(scale, LogScale):
+        return "logscale"
+    axis = (fig.yaxis if which == "y" else fig.xaxis)[0]
+    overrides = {float(k): v for k, v in (axis.major_label_overrides or {}).items()}
+    if not overrides:
+        return "linear"
+    pos = np.array(sorted(overrides))
+    labels = np.array([float(str(overrides[p]).replace(",", "")) for p in pos])
+    if np.allclose(pos, labels, rtol=1e-3, atol=1e-9):
+        return "linear"
+    assert np.allclose(pos, np.log10(labels), atol=2e-3), (pos, labels)  # labels must read 10**position
+    return "logcoords"
+
+
+def to_coord(values, kind):
+    """Data coordinates of values on an axis of this kind."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log10(values) if kind == "logcoords" else np.asarray(values, dtype=np.float64)
+
+
+def pixel(values, kind, start, width, n):
+    """Pixel index (0 = left/bottom) of values on an axis whose image spans data [start, start + width]."""
+    screen = (lambda c: np.log10(c)) if kind == "logscale" else (lambda c: c)
+    s0, s1 = screen(start), screen(start + width)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.floor((screen(to_coord(values, kind)) - s0) / (s1 - s0) * n)
+
+
+def rendered_cloud(app):
+    root = pn.panel(app.cloud).get_root()
+    renderers = [r for r in root.select({"type": GlyphRenderer}) if isinstance(r.glyph, Image)]
+    assert len(renderers) == 1
+    fig = next(f for f in root.select({"type": Plot}) if renderers[0] in f.renderers)
+    data = renderers[0].data_source.data
+    return fig, np.asarray(data["image"][0], dtype=np.float64), {k: float(data[k][0]) for k in ("x", "y", "dw", "dh")}
+
+
+@pytest.mark.parametrize(("x", "y"), [("energy_density", "specific_energy"), ("energy_density", "cycle_life"),
+                                      ("cost_per_cycle", "cost")])
+def test_cloud_pixels_sit_where_the_designs_values_are(source, x, y):
+    app = Explorer(source, x=x, y=y, color="specific_energy" if y == "cost" else "cost")
+    app.filters = {"cathode": ["NMC811"]}
+    fig, image, place = rendered_cloud(app)
+    rows = np.flatnonzero(app.mask())
+    assert rows.size > 50
+    xs, ys = _values(source, x, rows), _values(source, y, rows)
+    h, w = image.shape
+    kx, ky = axis_kind(fig, "x"), axis_kind(fig, "y")
+    col = pixel(xs, kx, place["x"], place["dw"], w)
+    row = pixel(ys, ky, place["y"], place["dh"], h)
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    assert inside.all(), f"{(~inside).sum()} of {inside.size} designs fall outside the image"
+    expected = np.zeros((h, w), dtype=bool)
+    expected[row.astype(int), col.astype(int)] = True
+    drawn = np.isfinite(image) & (image != 0)
+    # every design's pixel is drawn (±1 pixel: float rounding at pixel edges)
+    assert _dilate(drawn, 1)[expected].all(), f"{(~_dilate(drawn, 1)[expected]).sum()} designs' pixels are empty"
+    # nothing is drawn where no design is (3 pixels of slack for the spreading of isolated points)
+    stray = drawn & ~_dilate(expected, 3)
+    assert stray.sum() <= 0.01 * drawn.sum(), f"{stray.sum()} of {drawn.sum()} drawn pixels hold no design"
+    # and the mass of each quarter of the y values lands in the pixel rows the axis assigns to that range
+    for q0, q1 in ((0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0)):
+        a, b = np.quantile(ys, [q0, q1])
+        r0, r1 = (int(v) for v in pixel(np.array([a, b]), ky, place["y"], place["dh"], h))
+        share = drawn[max(r0 - 1, 0):r1 + 2].sum() / drawn.sum()
+        assert share >= 0.2, f"only {share:.0%} of the image is in the rows of the {q0:.0%}-{q1:.0%} quarter"
+
+
+def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
+    out = mask.copy()
+    for dy in range(-k, k + 1):
+        for dx in range(-k, k + 1):
+            out |= np.roll(np.roll(mask, dy, axis=0), dx, axis=1)
+    return out
+
+
+def _box_streams(obj):
+    found = []
+    for element in [obj, *obj.traverse(lambda e: e, [hv.DynamicMap, hv.Element, hv.Overlay])] \
+            if hasattr(obj, "traverse") else [obj]:
+        found += [s for s in hv.streams.Stream.registry.get(element, []) if isinstance(s, hv.streams.BoundsXY)]
+    return found
+
+
+@pytest.mark.parametrize(("x", "y"), [("energy_density", "specific_energy"), ("energy_density", "cycle_life")])
+def test_box_selection_returns_exactly_the_designs_inside(source, x, y):
+    app = Explorer(source, x=x, y=y, color="cost")
+    fig, _, _ = rendered_cloud(app)
+    rows = np.flatnonzero(app.mask())
+    xs, ys = _values(source, x, rows), _values(source, y, rows)
+    (xa, xb), (ya, yb) = between(xs, [0.2, 0.7]), between(ys, [0.3, 0.8])
+    # the box a user draws arrives in the figure's data coordinates
+    (x0, x1), (y0, y1) = to_coord([xa, xb], axis_kind(fig, "x")), to_coord([ya, yb], axis_kind(fig, "y"))
+    streams = [s for ss in hv.streams.Stream.registry.values() for s in ss
+               if isinstance(s, hv.streams.BoundsXY) and any(_bound_to(sub, app) for sub in s.subscribers)]
+    assert streams, "no box-select stream on the cloud"
+    for s in streams:
+        s.event(bounds=(float(x0), float(y0), float(x1), float(y1)))
+    inside = rows[(xs >= xa) & (xs <= xb) & (ys >= ya) & (ys <= yb)]
+    assert inside.size > 5
+    np.testing.assert_array_equal(np.sort(app.selected_rows()), np.sort(inside))
+
+
+def between(values, quantiles):
+    """Box edges halfway between two distinct values near each quantile (no design on an edge)."""
+    distinct = np.unique(values)
+    out = []
+    for q in quantiles:
+        i = min(max(int(q * (distinct.size - 1)), 0), distinct.size - 2)
+        out.append(0.5 * (distinct[i] + distinct[i + 1]))
+    return out
+
+
+def _bound_to(function, app) -> bool:
+    if getattr(function, "__self__", None) is app:
+        return True
+    return any(getattr(c, "cell_contents", None) is app for c in (getattr(function, "__closure__", None) or ()))

@@ -831,6 +831,8 @@ def serve(
     warm_up(source)
     console.print(f"loaded {len(source):,} feasible designs of {source.n_designs:,} in "
                   f"{time.perf_counter() - t:.1f} s")
+    if getattr(source.results, "coefficients_note", ""):
+        console.print(f"note: {store} was {source.results.coefficients_note}", markup=False, highlight=False)
     console.print(f"dashboard: http://{security.kwargs['websocket_origin'][0]}/  (Ctrl-C to stop)")
     console.print(security.describe(), markup=False, highlight=False)
     from dashboards.server import component_routes, limit_sessions, session_options

@@ -134,11 +134,22 @@ class Results:
         self.datasets = open_results(path, storage_options)
         text = self.attrs.get("dse_spec", "")
         self.spec = parse_sweep(loads(text, where=f"{path}: dse_spec"), source=path, text=text) if text else None
+        from pydantic import ValidationError
+
         from dse.coefficients import CeCoefficients
 
         stored = self.attrs.get("dse_ce_coefficients")
-        self.coefficients = CeCoefficients.model_validate(loads(stored, where=f"{path}: dse_ce_coefficients")) \
-            if stored else None
+        #: the store's CE coefficients; None when it has none, or when they are of a CE model this
+        #: version no longer has (an older store: its outputs stand, a design re-evaluated from it
+        #: uses the installed coefficients, and ``coefficients_note`` says so)
+        self.coefficients = None
+        self.coefficients_note = ""
+        if stored:
+            try:
+                self.coefficients = CeCoefficients.model_validate(loads(stored, where=f"{path}: dse_ce_coefficients"))
+            except ValidationError:
+                self.coefficients_note = ("made with the CE coefficients of an older model version: its stored "
+                                          "outputs stand; a design re-evaluated from it uses the installed ones")
 
     @cached_property
     def catalogue_changed(self) -> bool:

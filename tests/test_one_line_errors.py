@@ -373,6 +373,7 @@ def http_get(url: str, headers: dict | None = None) -> tuple[int, str]:
 def is_busy(url: str) -> bool:
     """Open a session as a browser would (Bokeh's websocket client): is it the "busy" page?"""
     import panel  # noqa: F401 - registers Panel's models with Bokeh's client
+    import panel.models.tabulator  # noqa: F401 - the front table's model, registered on first import only
     from bokeh.client import pull_session
 
     session = pull_session(url=url + "/")

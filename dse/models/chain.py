@@ -491,12 +491,11 @@ def evaluate_cycled(p, k, cycled, energy_only=False):
     # delivered capacity up to the end of life: each cycle gives at most q
     delivered = np.minimum(life.delivered, cycles_all * q)
     lifetime_energy = select(baseline, nan, 1.0e-3 * se_cell * delivered / first)
-    if k.uncertainty > 0.5:
-        life_low = np.minimum(np.minimum(life_low, host_life),
-                              np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_low) * q)), 1.0))
-        life_high = np.minimum(np.minimum(life_high, host_life),
-                               np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_high) * q)),
-                                          1.0))
+    # (p10/p90 through the same mechanisms; selects, not a branch, so the kernel's loop stays vectorized)
+    life_low = np.minimum(np.minimum(life_low, host_life),
+                          np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_low) * q)), 1.0))
+    life_high = np.minimum(np.minimum(life_high, host_life),
+                           np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_high) * q)), 1.0))
 
     if energy_only:
         cost = cost_system = reason = nan + 0.0 * q

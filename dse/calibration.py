@@ -628,14 +628,19 @@ def chain_retention(chain: ModelChain, inputs: Mapping[str, object], log_loss, c
         return np.asarray(capacity / out.capacity, dtype=float)
 
 
-def _outputs_at(chain: ModelChain, inputs: Mapping[str, object], log_loss) -> physics.Outputs:
-    """Every output of the chain with ``ln(1 - CE) = log_loss`` in place of the surrogate."""
+def _at_log_loss(chain: ModelChain, inputs: Mapping[str, object], log_loss):
+    """Parameters and constants of the chain with ``ln(1 - CE) = log_loss`` in place of the surrogate."""
     params = chain.parameters(inputs)
     log_loss = np.asarray(log_loss, dtype=float)
     shape = np.broadcast_shapes(np.shape(params.design.cathode_loading), log_loss.shape)
     zero = np.zeros(shape)
     params = params._replace(ce=physics.CeTerms(log_loss + zero, zero, (zero,) * len(FEATURE_NAMES)))
-    constants = chain.constants._replace(slopes=(0.0,) * len(FEATURE_NAMES), uncertainty=0.0)
+    return params, chain.constants._replace(slopes=(0.0,) * len(FEATURE_NAMES), uncertainty=0.0)
+
+
+def _outputs_at(chain: ModelChain, inputs: Mapping[str, object], log_loss) -> physics.Outputs:
+    """Every output of the chain with ``ln(1 - CE) = log_loss`` in place of the surrogate."""
+    params, constants = _at_log_loss(chain, inputs, log_loss)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         return physics.evaluate(params, constants)
 
@@ -647,12 +652,7 @@ def _cycling_at(chain: ModelChain, inputs: Mapping[str, object], log_loss):
     the cycle's hours included) and ``cyclable`` the inventory without the
     metal the cathode cannot take back at the discharge rate.
     """
-    params = chain.parameters(inputs)
-    log_loss = np.asarray(log_loss, dtype=float)
-    shape = np.broadcast_shapes(np.shape(params.design.cathode_loading), log_loss.shape)
-    zero = np.zeros(shape)
-    params = params._replace(ce=physics.CeTerms(log_loss + zero, zero, (zero,) * len(FEATURE_NAMES)))
-    constants = chain.constants._replace(slopes=(0.0,) * len(FEATURE_NAMES), uncertainty=0.0)
+    params, constants = _at_log_loss(chain, inputs, log_loss)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         return physics.cycling(params, constants, False)
 

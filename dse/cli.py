@@ -139,6 +139,19 @@ def _fmt(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def _objectives(items: list[str] | None) -> dict[str, str] | None:
+    """``--objective NAME:max|min`` options as ``{name: sense}`` (None when none is given)."""
+    if not items:
+        return None
+    objectives = {}
+    for item in items:
+        name, _, sense = item.partition(":")
+        if sense not in ("max", "min"):
+            raise DseError(f"expected NAME:max or NAME:min, got {item!r}", where="--objective")
+        objectives[name] = sense
+    return objectives
+
+
 # --------------------------------------------------------------------------- evaluate
 @app.command()
 def evaluate(
@@ -440,14 +453,7 @@ def refine(
     from dse.store import check_target
     from dse.sweep import _client
 
-    objectives = None
-    if objective:
-        objectives = {}
-        for item in objective:
-            name, _, sense = item.partition(":")
-            if sense not in ("max", "min"):
-                raise DseError(f"expected NAME:max or NAME:min, got {item!r}", where="--objective")
-            objectives[name] = sense
+    objectives = _objectives(objective)
     if budget is not None and budget < 1:
         raise DseError(f"expected a number of designs ≥ 1, got {budget}", where="--budget")
     if tolerance is not None and not (0.0 <= tolerance < 1.0):
@@ -521,14 +527,7 @@ def pareto(
     """Exact Pareto front of the feasible designs of a store (optionally filtered), with its hypervolume."""
     from dse.pareto import knee_point, pareto_store
 
-    objectives = None
-    if objective:
-        objectives = {}
-        for item in objective:
-            name, _, sense = item.partition(":")
-            if sense not in ("max", "min"):
-                raise DseError(f"expected NAME:max or NAME:min, got {item!r}", where="--objective")
-            objectives[name] = sense
+    objectives = _objectives(objective)
     _check_writable(csv, "--csv")
     _check_writable(parquet, "--parquet")
     options = _storage_options(endpoint_url)

@@ -681,6 +681,17 @@ def _design_labels(
     return np.ravel_multi_index(tuple(idx.T), shape) if idx.size else np.zeros(0, np.int64)
 
 
+def decode_categories(table: pd.DataFrame, ds) -> pd.DataFrame:
+    """Categorical columns of a front table from their stored codes to their names, in place."""
+    from dse.store import decode_codes
+
+    for col in table.columns:
+        cats = ds[col].attrs.get("dse_categories") if col in ds.variables else None
+        if cats:
+            table[col] = decode_codes(table[col].to_numpy(), cats)
+    return table
+
+
 def front_table(
     ds: xr.Dataset,
     mask: xr.DataArray,
@@ -978,12 +989,7 @@ def pareto_store(
         if not bool(mask.any()):
             continue
         table = front_table(ds, mask, senses)
-        for col in table.columns:
-            cats = ds[col].attrs.get("dse_categories") if col in ds.variables else None
-            if cats:
-                from dse.store import decode_codes
-
-                table[col] = decode_codes(table[col].to_numpy(), cats)
+        decode_categories(table, ds)
         table.insert(0, "scenario", name)
         frames.append(table.reset_index())
     if not frames:

@@ -37,7 +37,7 @@ import pandas as pd
 import xarray as xr
 
 from dse.errors import SpecError, StoreError
-from dse.pareto import _exact_front, _signs, front_table, objective_senses
+from dse.pareto import _exact_front, _signs, decode_categories, front_table, objective_senses
 
 __all__ = ["QUANTILE_OUTPUTS", "quantile_objectives", "coefficient_draws", "pareto_probability",
            "probability_front", "DEFAULT_DRAWS"]
@@ -315,7 +315,7 @@ def probability_front(
         ``scenario``, ``design``, inputs, the objectives (their stored, median
         values) and ``pareto_probability``.
     """
-    from dse.store import decode_codes, open_results
+    from dse.store import open_results
 
     if not 0.0 < threshold <= 1.0:
         raise SpecError(f"expected a probability in (0, 1], got {threshold:g}", where="--probability")
@@ -329,10 +329,7 @@ def probability_front(
         table = front_table(ds, mask, senses)
         flat = np.asarray(p.values).reshape(-1)
         table["pareto_probability"] = flat[table.index.to_numpy()]  # the row-major position (grid) or design
-        for col in table.columns:
-            cats = ds[col].attrs.get("dse_categories") if col in ds.variables else None
-            if cats:
-                table[col] = decode_codes(table[col].to_numpy(), cats)
+        decode_categories(table, ds)
         table.insert(0, "scenario", name)
         frames.append(table.reset_index())
     if not frames:

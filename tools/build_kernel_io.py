@@ -110,12 +110,16 @@ def render() -> str:
     out += [
         "",
         "",
-        "@register_jitable",
+        "# (everything here is inlined by numba before LLVM sees it, inline=\"always\": a function",
+        "# LLVM links instead arrives already compiled to machine code, and what that did to its",
+        "# IR (reference counts of buf, branches, loop counters) can stop the kernel's loops from",
+        "# vectorizing; docs/performance.md)",
+        '@register_jitable(inline="always")',
         "def _at(buf, row, i):  # pragma: no cover - compiled",
         "    return buf[row * STRIDE + i]",
         "",
         "",
-        '@register_jitable(error_model="numpy")',
+        '@register_jitable(inline="always", error_model="numpy")',
         "def parameters(buf, i):  # pragma: no cover - compiled",
         '    """:class:`~dse.models.chain.Parameters` of design ``i`` of the tile."""',
     ]

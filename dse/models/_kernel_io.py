@@ -42,12 +42,16 @@ PackagingProperties = _GROUP_TYPES['packaging']
 AnodeProperties = _GROUP_TYPES['anode']
 
 
-@register_jitable
+# (everything here is inlined by numba before LLVM sees it, inline="always": a function
+# LLVM links instead arrives already compiled to machine code, and what that did to its
+# IR (reference counts of buf, branches, loop counters) can stop the kernel's loops from
+# vectorizing; docs/performance.md)
+@register_jitable(inline="always")
 def _at(buf, row, i):  # pragma: no cover - compiled
     return buf[row * STRIDE + i]
 
 
-@register_jitable(error_model="numpy")
+@register_jitable(inline="always", error_model="numpy")
 def parameters(buf, i):  # pragma: no cover - compiled
     """:class:`~dse.models.chain.Parameters` of design ``i`` of the tile."""
     d = DesignInputs(_at(buf, 0, i), _at(buf, 1, i), _at(buf, 2, i), _at(buf, 3, i), _at(buf, 4, i), _at(buf, 5, i),

@@ -156,9 +156,15 @@ def _cycling_loop(buf, k, uncertain, series_only):  # pragma: no cover - compile
         buf[_SERIES * STRIDE + i] = cy.series
 
 
-@register_jitable(error_model="numpy")
+@register_jitable(inline="always", error_model="numpy")
 def _rest_tile(buf, k):  # pragma: no cover - compiled
-    """The rest of the chain (:func:`~dse.models.chain.evaluate_cycled`) from the ``cycling`` rows."""
+    """The rest of the chain (:func:`~dse.models.chain.evaluate_cycled`) from the ``cycling`` rows.
+
+    Inlined by numba into the kernel. A function LLVM links in arrives
+    already compiled to machine code, with its IR changed by that: this loop
+    then came with a loop counter in an overflow check, which the vectorizer
+    refuses (``tests/test_kernel.py::test_compute_loops_vectorize``).
+    """
     for i in range(TILE):
         cy = _read_cycling(buf, i)
         _store_outputs(buf, i, evaluate_cycled(_parameters(buf, i), k, cy))

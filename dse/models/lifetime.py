@@ -356,7 +356,10 @@ def dry_out_life(liquid, pore_need, consumption, lost_per_cycle):
     """
     budget = np.maximum(liquid - (1.0 - DRY_OUT_TOLERANCE) * pore_need, 0.0)
     rate = consumption * lost_per_cycle
-    return select(rate > 0.0, budget / select(rate > 0.0, rate, 1.0), np.inf)
+    # (nothing consumed: finite + inf. Not a select of the quotient: LLVM turns that into a
+    # branch when it compiles this function, and the sweep kernel's loop around it would
+    # then not vectorize, docs/performance.md)
+    return budget / np.maximum(rate, 1.0e-300) + select(rate > 0.0, 0.0, np.inf)
 
 
 @register_jitable(error_model="numpy")

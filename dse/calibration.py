@@ -52,7 +52,7 @@ from scipy import stats
 
 from dse.chain import ModelChain
 from dse.coefficients import DEFAULT_PATH as DEFAULT_COEFFICIENTS_PATH
-from dse.coefficients import CeCoefficients, constraints, prior_coefficients
+from dse.coefficients import CeCoefficients, constraint_bounds, constraints, prior_coefficients
 from dse.errors import CalibrationError, SpecError
 from dse.literature import load_literature, parse_flags, source_keys
 from dse.materials.catalogue import Catalogue, load_catalogue
@@ -1106,12 +1106,13 @@ def predictive_residual_sd(scale: float, nu: float = DEGREES_OF_FREEDOM) -> floa
     return float(scale * stats.t.ppf(0.9, nu) / _Z90)
 
 
-def project(mean: np.ndarray, covariance: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mode of ``N(mean, covariance)`` restricted to ``matrix @ θ >= 0``.
+def project(mean: np.ndarray, covariance: np.ndarray, matrix: np.ndarray,
+            bound: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mode of ``N(mean, covariance)`` restricted to ``matrix @ θ >= bound`` (default 0).
 
     The quadratic programme ``min (θ - m)ᵀ Σ⁻¹ (θ - m)`` subject to
-    ``G θ >= 0`` is solved through its dual, a non-negative least-squares
-    problem in the multipliers ``λ`` (``min ½ λᵀ H λ + λᵀ G m``,
+    ``G θ >= b`` is solved through its dual, a non-negative least-squares
+    problem in the multipliers ``λ`` (``min ½ λᵀ H λ + λᵀ (G m - b)``,
     ``H = G Σ Gᵀ``): ``θ = m + Σ Gᵀ λ``. Single-parameter constraints that
     are active are set exactly to their bound.
 
@@ -1128,24 +1129,32 @@ def project(mean: np.ndarray, covariance: np.ndarray, matrix: np.ndarray) -> tup
     >>> theta, active = project(np.array([1.0, 0.3]), np.array([[1.0, 0.5], [0.5, 1.0]]), np.array([[0.0, -1.0]]))
     >>> np.round(theta, 3).tolist(), active.tolist()
     ([0.85, 0.0], [True])
+
+    Two slopes whose sum must be at least 0.2 (independent, equal variances:
+    both move up by half the shortfall):
+
+    >>> theta, _ = project(np.array([0.3, -0.3]), np.eye(2), np.array([[1.0, 1.0]]), np.array([0.2]))
+    >>> np.round(theta, 3).tolist()
+    [0.4, -0.2]
     """
     from scipy.linalg import solve_triangular
     from scipy.optimize import nnls
 
     matrix = np.atleast_2d(np.asarray(matrix, dtype=float))
-    if matrix.size == 0 or np.all(matrix @ mean >= -1e-12):
+    bound = np.zeros(len(matrix)) if bound is None else np.asarray(bound, dtype=float)
+    if matrix.size == 0 or np.all(matrix @ mean - bound >= -1e-12):
         return mean, np.zeros(len(matrix), dtype=bool)
     h = matrix @ covariance @ matrix.T
     h = 0.5 * (h + h.T) + 1e-12 * np.eye(len(h)) * max(1.0, float(np.trace(h)))
     lower = np.linalg.cholesky(h)
-    rhs = -solve_triangular(lower, matrix @ mean, lower=True)
+    rhs = -solve_triangular(lower, matrix @ mean - bound, lower=True)
     multipliers, _ = nnls(lower.T, rhs, maxiter=50 * len(h))
     theta = mean + covariance @ matrix.T @ multipliers
     active = multipliers > 0
     for k in np.flatnonzero(active):
         nonzero = np.flatnonzero(matrix[k])
         if len(nonzero) == 1:
-            theta[nonzero[0]] = 0.0
+            theta[nonzero[0]] = bound[k] / matrix[k, nonzero[0]] + 0.0  # (+ 0.0: no -0.0)
     return theta, active
 
 
@@ -1177,6 +1186,7 @@ def fit_posterior(
     constraint: np.ndarray | None = None,
     constraint_labels: Sequence[str] | None = None,
     source_sd: float = 0.5,
+    constraint_bound: np.ndarray | None = None,
     row_weights: np.ndarray | None = None,
 ) -> Posterior:
     """Bayesian linear regression: normal priors, t residuals, publication effects, constraints.
@@ -1290,7 +1300,7 @@ def fit_posterior(
         cov = 0.5 * (cov + cov.T)
         mean = cov @ (prior_term + aw.T @ y / s2)
         if g is not None:
-            mean, active = project(mean, cov, g)
+            mean, active = project(mean, cov, g, constraint_bound)
         # expected squared residuals in units of an ordinary row (ω_i e_i)
         e = omega * ((y - a @ mean) ** 2 + np.einsum("ij,jk,ik->i", a, cov, a))
         w_new = (nu + 1.0) / (nu + e / s2) if np.isfinite(nu) else np.ones(n)
@@ -1364,6 +1374,7 @@ def cross_validate(
     sources: Sequence | None = None,
     constraint: np.ndarray | None = None,
     constraint_labels: Sequence[str] | None = None,
+    constraint_bound: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Posterior]]:
     """Cross-validated predictions of ``ln(1 - CE)``, leaving whole publications out.
 
@@ -1400,7 +1411,7 @@ def cross_validate(
         test = fold == k
         post = fit_posterior(x[~test], y[~test], prior_mean, prior_sd, nu=nu,
                              sources=None if sources is None else keys[~test], constraint=constraint,
-                             constraint_labels=constraint_labels)
+                             constraint_labels=constraint_labels, constraint_bound=constraint_bound)
         mean[test], sd[test] = _predict(x[test], post)
         posteriors.append(post)
     return mean, sd, fold, posteriors
@@ -1675,7 +1686,7 @@ def calibrate(
             "cross-validate by publication)", where=str(data_path)
         )
     matrix, labels = constraints(prior.names)
-    signs = {"constraint": matrix, "constraint_labels": labels}
+    signs = {"constraint": matrix, "constraint_labels": labels, "constraint_bound": constraint_bounds(prior.names)}
     post = fit_posterior(x, y, m0, c0, nu=nu, sources=sources, **signs)
     cv_mean, cv_sd, fold, fold_posts = cross_validate(
         x, y, m0, c0, folds=folds, seed=seed, nu=nu, sources=sources, **signs

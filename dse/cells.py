@@ -450,7 +450,7 @@ def calibrate_cells(
         fit_posterior,
         select_rows,
     )
-    from dse.coefficients import constraints, prior_coefficients
+    from dse.coefficients import constraint_bounds, constraints, prior_coefficients
     from dse.literature import load_literature
 
     cells, excluded = load_cells(folder)
@@ -468,7 +468,8 @@ def calibrate_cells(
     m0 = np.asarray(prior.mean, dtype=float)
     c0 = np.asarray(prior.covariance, dtype=float)
     matrix, labels = constraints(prior.names)
-    options = {"nu": DEGREES_OF_FREEDOM, "constraint": matrix, "constraint_labels": labels}
+    options = {"nu": DEGREES_OF_FREEDOM, "constraint": matrix, "constraint_labels": labels,
+               "constraint_bound": constraint_bounds(prior.names)}
     lit_sources = used["source"].to_numpy(str)
 
     def fit(keep: np.ndarray | None = None):

@@ -34,7 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dse.errors import CalibrationError
-from dse.models.ce import FEATURE_NAMES, NET_SIGNS, SLOPE_SIGNS
+from dse.models.ce import FEATURE_NAMES, NET_MINIMUM, NET_SIGNS, SLOPE_SIGNS
 
 __all__ = [
     "CeCoefficients",
@@ -48,6 +48,7 @@ __all__ = [
     "MATERIAL_SD",
     "ORDERING",
     "constraints",
+    "constraint_bounds",
     "load_coefficients",
     "prior_coefficients",
     "DEFAULT_PATH",
@@ -145,7 +146,7 @@ PRIORS: dict[str, Prior] = {
     "slope/cold": Prior(mean=0.5, sd=0.3, basis="seed-000 L191: below 0 °C plating turns dendritic; per 10 K below 0 °C"),
     "slope/hot": Prior(mean=0.7, sd=0.4, basis="electrolyte and SEI decay above the decay onset; per 10 K above it"),
     "slope/areal_capacity": Prior(mean=-0.15, sd=0.3, basis="at fixed current density the per-area SEI loss is a "
-                                  "smaller fraction of a thicker deposit (liquids); the net loading term stays >= 0"),
+                                  "smaller fraction of a thicker deposit (liquids); the net loading term stays >= 0.2"),
     "slope/depth_of_discharge": Prior(mean=-0.5, sd=0.5, basis="seed-001 L178: partial coverage of Cu drives galvanic corrosion"),
     "slope/rate_ratio": Prior(mean=0.3, sd=0.3, basis="seed-004 L383: slow charge, fast discharge extends life"),
 }
@@ -249,8 +250,8 @@ class CeCoefficients(BaseModel):
     def violations(self, tolerance: float = 1e-9) -> list[str]:
         """The constraints of :func:`constraints` that the mean breaks (empty: every sign holds)."""
         matrix, labels = constraints(self.names)
-        values = matrix @ np.asarray(self.mean, dtype=float)
-        return [f"{label} ({v:.3g})" for label, v in zip(labels, values, strict=True) if v < -tolerance]
+        values = matrix @ np.asarray(self.mean, dtype=float) - constraint_bounds(self.names)
+        return [f"{label} ({v:.3g} beyond)" for label, v in zip(labels, values, strict=True) if v < -tolerance]
 
     def with_constants(self, constants: Mapping[str, object] | None, where: str = "overrides.ce") -> CeCoefficients:
         """A copy with some of :data:`CE_CONSTANTS` replaced, validated like a coefficients file.
@@ -316,7 +317,7 @@ def _group_covariance(groups: list[str]) -> np.ndarray:
 
 
 def constraints(names: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Linear constraints ``G θ >= 0`` on the parameters named ``names``.
+    """Linear constraints ``G θ >= b`` on the parameters named ``names`` (``b``: :func:`constraint_bounds`).
 
     One row per signed slope (:data:`dse.models.ce.SLOPE_SIGNS`), per net
     sign (:data:`dse.models.ce.NET_SIGNS`) and per ordering of
@@ -344,7 +345,8 @@ def constraints(names: list[str]) -> tuple[np.ndarray, list[str]]:
             for f in features:
                 g[col[f"slope/{f}"]] = sign
             rows.append(g)
-            labels.append(" + ".join(f"slope/{f}" for f in features) + (" >= 0" if sign > 0 else " <= 0"))
+            bound = NET_MINIMUM.get(features, 0.0)
+            labels.append(" + ".join(f"slope/{f}" for f in features) + (f" >= {bound:g}" if sign > 0 else f" <= {-bound:g}"))
     for better, worse, _ in ORDERING:
         if better in col and worse in col:
             g = np.zeros(len(names))
@@ -352,6 +354,15 @@ def constraints(names: list[str]) -> tuple[np.ndarray, list[str]]:
             rows.append(g)
             labels.append(f"{better} <= {worse}")
     return np.asarray(rows, dtype=float).reshape(len(rows), len(names)), labels
+
+
+def constraint_bounds(names: list[str]) -> np.ndarray:
+    """``b`` of the constraints ``G θ >= b`` of :func:`constraints`: 0 but for :data:`~dse.models.ce.NET_MINIMUM`."""
+    bounds = [0.0 for feature, sign in SLOPE_SIGNS.items() if sign and f"slope/{feature}" in names]
+    bounds += [sign * NET_MINIMUM.get(features, 0.0) for features, sign in NET_SIGNS.items()
+               if all(f"slope/{f}" in names for f in features)]
+    bounds += [0.0 for better, worse, _ in ORDERING if better in names and worse in names]
+    return np.asarray(bounds, dtype=float)
 
 
 def prior_coefficients() -> CeCoefficients:

@@ -24,7 +24,13 @@ from dse.calibration import (
     source_folds,
 )
 from dse.chain import ModelChain
-from dse.coefficients import DEFAULT_PATH, constraints, load_coefficients, prior_coefficients
+from dse.coefficients import (
+    DEFAULT_PATH,
+    constraint_bounds,
+    constraints,
+    load_coefficients,
+    prior_coefficients,
+)
 from dse.errors import CalibrationError
 from dse.literature import DEFAULT_PATH as LITERATURE
 from dse.literature import file_sha256, load_literature
@@ -63,11 +69,11 @@ def _truth(prior):
         "coating/composite": -0.8,
         "slope/pressure": -0.9,
         "slope/contact": 1.2,
-        "slope/current_density": 0.3,
+        "slope/current_density": 0.5,
         "slope/temperature": -0.2,
         "slope/cold": 0.5,
         "slope/hot": 0.6,
-        "slope/areal_capacity": -0.2,  # net loading term +0.1: inside every constraint
+        "slope/areal_capacity": -0.2,  # net loading term +0.3: inside every constraint (NET_MINIMUM 0.2)
         "slope/depth_of_discharge": -0.6,
         "slope/rate_ratio": 0.4,
     }.items():
@@ -417,7 +423,8 @@ def test_cross_validation_runs_and_is_seeded(shipped_fit):
     c0 = np.asarray(shipped_fit.prior.covariance)
     matrix, labels = constraints(shipped_fit.prior.names)
     sources = rows["source"].to_numpy()
-    mean, _, fold, _ = cross_validate(x, y, m0, c0, folds=5, seed=0, sources=sources, constraint=matrix)
+    mean, _, fold, _ = cross_validate(x, y, m0, c0, folds=5, seed=0, sources=sources, constraint=matrix,
+                                      constraint_bound=constraint_bounds(shipped_fit.prior.names))
     np.testing.assert_array_equal(fold, rows["fold"])
     np.testing.assert_allclose(mean, rows["cv_mean"])
     assert not np.array_equal(cross_validate(x, y, m0, c0, folds=5, seed=1, sources=sources)[2], fold)

@@ -46,6 +46,7 @@ __all__ = [
     "REFERENCE",
     "SLOPE_SIGNS",
     "NET_SIGNS",
+    "NET_MINIMUM",
 ]
 
 FEATURE_NAMES = (
@@ -78,6 +79,14 @@ SLOPE_SIGNS = {
 }
 #: sums of slopes with a required sign: a higher loading at a fixed C-rate loses more
 NET_SIGNS = {("current_density", "areal_capacity"): +1}
+#: and the least each such sum may be. The net loading slope is held at 0.2 or more (loss
+#: per cycle ∝ loading^0.2 at a fixed C-rate, +15 % per doubling): more plated metal at
+#: a higher current density means more dendrites and dead metal (seed 001 L332; seed
+#: 000 L339: low current density is what keeps lab cells alive), while the literature
+#: rows rarely state their loading (most are imputed at 3 mAh/cm², docs/calibration.md)
+#: and cannot place the slope themselves: unconstrained, the fit puts the net at 0, and a
+#: higher loading would then cycle longer through its lower utilisation alone
+NET_MINIMUM = {("current_density", "areal_capacity"): 0.2}
 
 #: reference condition of the surrogate
 PRESSURE_SCALE = 0.5  # [MPa], saturation scale of the liquid pressure benefit

@@ -184,6 +184,36 @@ def test_unwritable_outputs_are_refused_before_the_work(tmp_path, capsys):
     assert list(a_dir.iterdir()) == []
 
 
+def test_bad_cell_folders_are_refused_in_one_line_and_nothing_is_written(tmp_path, capsys):
+    """``dse calibrate --cells``: a missing or empty folder, a sidecar with an unknown material,
+    a misspelt or missing key, malformed YAML: one line naming the file, exit 2, no output."""
+    import shutil
+
+    cells = ROOT / "examples" / "cells"
+
+    def folder(name, edit=None):
+        path = tmp_path / name
+        shutil.copytree(cells, path)
+        if edit:
+            file, text = edit
+            (path / file).write_text(text if file == "cells.yaml" else (path / file).read_text() + text)
+        return path
+
+    out = tmp_path / "coefficients.yaml"
+    (tmp_path / "empty").mkdir()
+    cases = [
+        (tmp_path / "missing", ("missing", "not a folder of cells")),
+        (tmp_path / "empty", ("empty", "no BDF file")),
+        (folder("unknown", ("A01.yaml", "cathode: NOPE\n")), ("A01.yaml", "unknown cathode 'NOPE'")),
+        (folder("typo", ("A02.yaml", "temprature: 25 degC\n")), ("A02.yaml", "did you mean 'temperature'")),
+        (folder("yaml", ("cells.yaml", "metal: [1, 2\n")), ("cells.yaml", "malformed YAML at line")),
+        (folder("range", ("A03.yaml", "stack_pressure: -2 MPa\n")), ("A03.yaml", "stack_pressure")),
+    ]
+    for path, names in cases:
+        one_line(capsys, ["calibrate", "--cells", path, "-o", out], *names, code=2)
+        assert not out.exists()
+
+
 @pytest.fixture
 def busy_port():
     with socket.socket() as s:

@@ -110,30 +110,25 @@ def render() -> str:
     out += [
         "",
         "",
-        "# (everything here is inlined by numba before LLVM sees it, inline=\"always\": a function",
-        "# LLVM links instead arrives already compiled to machine code, and what that did to its",
-        "# IR (reference counts of buf, branches, loop counters) can stop the kernel's loops from",
+        "# (rows are read as buf[row * STRIDE + i] written out, not through a helper function: numba",
+        "# links a helper into the kernel as already-compiled code, with a reference count of buf",
+        "# on each call that then stays in the kernel's loop as a call and stops it from",
         "# vectorizing; docs/performance.md)",
-        '@register_jitable(inline="always")',
-        "def _at(buf, row, i):  # pragma: no cover - compiled",
-        "    return buf[row * STRIDE + i]",
-        "",
-        "",
-        '@register_jitable(inline="always", error_model="numpy")',
+        '@register_jitable(error_model="numpy")',
         "def parameters(buf, i):  # pragma: no cover - compiled",
         '    """:class:`~dse.models.chain.Parameters` of design ``i`` of the tile."""',
     ]
-    out.append(_call("DesignInputs", [f"_at(buf, {j}, i)" for j in range(n_design)], head="d = "))
-    out.append(_call("DerivedInputs", [f"_at(buf, {n_design + j}, i)" for j in range(n_derived)], head="dv = "))
+    out.append(_call("DesignInputs", [f"buf[{j} * STRIDE + i]" for j in range(n_design)], head="d = "))
+    out.append(_call("DerivedInputs", [f"buf[{n_design + j} * STRIDE + i]" for j in range(n_derived)], head="dv = "))
     names = []
     for name, (_, fields) in GROUPS.items():
         base = rows[name]
         names.append(name)
-        out.append(_call(f"{name.capitalize()}Properties", [f"_at(buf, {base + j}, i)" for j in range(len(fields))],
+        out.append(_call(f"{name.capitalize()}Properties", [f"buf[{base + j} * STRIDE + i]" for j in range(len(fields))],
                          head=f"{name} = "))
     ce = rows["ce"]
-    out.append(_call("", [f"_at(buf, {ce + 2 + j}, i)" for j in range(len(FEATURE_NAMES))], head="cov = "))
-    out.append(_call("CeTerms", [f"_at(buf, {ce}, i)", f"_at(buf, {ce + 1}, i)", "cov"], head="ce = "))
+    out.append(_call("", [f"buf[{ce + 2 + j} * STRIDE + i]" for j in range(len(FEATURE_NAMES))], head="cov = "))
+    out.append(_call("CeTerms", [f"buf[{ce} * STRIDE + i]", f"buf[{ce + 1} * STRIDE + i]", "cov"], head="ce = "))
     out.append(_call("Parameters", ["d", "dv", *names, "ce"], head="return "))
     out += [
         "",
@@ -167,10 +162,10 @@ def render() -> str:
             continue
         nested = CYCLING_NESTED.get(field)
         if nested is None:
-            args.append(f"_at(buf, {j}, i)")
+            args.append(f"buf[{j} * STRIDE + i]")
             j += 1
         else:
-            args.append(_call(nested.__name__, [f"_at(buf, {j + s}, i)" for s in range(len(nested._fields))],
+            args.append(_call(nested.__name__, [f"buf[{j + s} * STRIDE + i]" for s in range(len(nested._fields))],
                               "        ").strip())
             j += len(nested._fields)
     out.append(_call("Cycling", args, head="return "))

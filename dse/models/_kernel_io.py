@@ -42,42 +42,41 @@ PackagingProperties = _GROUP_TYPES['packaging']
 AnodeProperties = _GROUP_TYPES['anode']
 
 
-# (everything here is inlined by numba before LLVM sees it, inline="always": a function
-# LLVM links instead arrives already compiled to machine code, and what that did to its
-# IR (reference counts of buf, branches, loop counters) can stop the kernel's loops from
+# (rows are read as buf[row * STRIDE + i] written out, not through a helper function: numba
+# links a helper into the kernel as already-compiled code, with a reference count of buf
+# on each call that then stays in the kernel's loop as a call and stops it from
 # vectorizing; docs/performance.md)
-@register_jitable(inline="always")
-def _at(buf, row, i):  # pragma: no cover - compiled
-    return buf[row * STRIDE + i]
-
-
-@register_jitable(inline="always", error_model="numpy")
+@register_jitable(error_model="numpy")
 def parameters(buf, i):  # pragma: no cover - compiled
     """:class:`~dse.models.chain.Parameters` of design ``i`` of the tile."""
-    d = DesignInputs(_at(buf, 0, i), _at(buf, 1, i), _at(buf, 2, i), _at(buf, 3, i), _at(buf, 4, i), _at(buf, 5, i),
-        _at(buf, 6, i), _at(buf, 7, i), _at(buf, 8, i), _at(buf, 9, i), _at(buf, 10, i), _at(buf, 11, i),
-        _at(buf, 12, i), _at(buf, 13, i), _at(buf, 14, i))
-    dv = DerivedInputs(_at(buf, 15, i), _at(buf, 16, i), _at(buf, 17, i), _at(buf, 18, i))
-    metal = MetalProperties(_at(buf, 19, i), _at(buf, 20, i), _at(buf, 21, i), _at(buf, 22, i), _at(buf, 23, i),
-        _at(buf, 24, i), _at(buf, 25, i))
-    cathode = CathodeProperties(_at(buf, 26, i), _at(buf, 27, i), _at(buf, 28, i), _at(buf, 29, i), _at(buf, 30, i),
-        _at(buf, 31, i), _at(buf, 32, i), _at(buf, 33, i), _at(buf, 34, i), _at(buf, 35, i))
-    collector = CollectorProperties(_at(buf, 36, i), _at(buf, 37, i), _at(buf, 38, i), _at(buf, 39, i),
-        _at(buf, 40, i), _at(buf, 41, i))
-    coating = CoatingProperties(_at(buf, 42, i), _at(buf, 43, i), _at(buf, 44, i), _at(buf, 45, i), _at(buf, 46, i),
-        _at(buf, 47, i), _at(buf, 48, i), _at(buf, 49, i))
-    electrolyte = ElectrolyteProperties(_at(buf, 50, i), _at(buf, 51, i), _at(buf, 52, i), _at(buf, 53, i),
-        _at(buf, 54, i), _at(buf, 55, i), _at(buf, 56, i), _at(buf, 57, i), _at(buf, 58, i), _at(buf, 59, i),
-        _at(buf, 60, i), _at(buf, 61, i), _at(buf, 62, i), _at(buf, 63, i), _at(buf, 64, i), _at(buf, 65, i))
-    separator = SeparatorProperties(_at(buf, 66, i), _at(buf, 67, i), _at(buf, 68, i))
-    packaging = PackagingProperties(_at(buf, 69, i), _at(buf, 70, i), _at(buf, 71, i), _at(buf, 72, i),
-        _at(buf, 73, i), _at(buf, 74, i), _at(buf, 75, i), _at(buf, 76, i), _at(buf, 77, i), _at(buf, 78, i),
-        _at(buf, 79, i), _at(buf, 80, i), _at(buf, 81, i), _at(buf, 82, i))
-    anode = AnodeProperties(_at(buf, 83, i), _at(buf, 84, i), _at(buf, 85, i), _at(buf, 86, i), _at(buf, 87, i),
-        _at(buf, 88, i), _at(buf, 89, i))
-    cov = (_at(buf, 92, i), _at(buf, 93, i), _at(buf, 94, i), _at(buf, 95, i), _at(buf, 96, i), _at(buf, 97, i),
-        _at(buf, 98, i), _at(buf, 99, i), _at(buf, 100, i))
-    ce = CeTerms(_at(buf, 90, i), _at(buf, 91, i), cov)
+    d = DesignInputs(buf[0 * STRIDE + i], buf[1 * STRIDE + i], buf[2 * STRIDE + i], buf[3 * STRIDE + i],
+        buf[4 * STRIDE + i], buf[5 * STRIDE + i], buf[6 * STRIDE + i], buf[7 * STRIDE + i], buf[8 * STRIDE + i],
+        buf[9 * STRIDE + i], buf[10 * STRIDE + i], buf[11 * STRIDE + i], buf[12 * STRIDE + i], buf[13 * STRIDE + i],
+        buf[14 * STRIDE + i])
+    dv = DerivedInputs(buf[15 * STRIDE + i], buf[16 * STRIDE + i], buf[17 * STRIDE + i], buf[18 * STRIDE + i])
+    metal = MetalProperties(buf[19 * STRIDE + i], buf[20 * STRIDE + i], buf[21 * STRIDE + i], buf[22 * STRIDE + i],
+        buf[23 * STRIDE + i], buf[24 * STRIDE + i], buf[25 * STRIDE + i])
+    cathode = CathodeProperties(buf[26 * STRIDE + i], buf[27 * STRIDE + i], buf[28 * STRIDE + i],
+        buf[29 * STRIDE + i], buf[30 * STRIDE + i], buf[31 * STRIDE + i], buf[32 * STRIDE + i], buf[33 * STRIDE + i],
+        buf[34 * STRIDE + i], buf[35 * STRIDE + i])
+    collector = CollectorProperties(buf[36 * STRIDE + i], buf[37 * STRIDE + i], buf[38 * STRIDE + i],
+        buf[39 * STRIDE + i], buf[40 * STRIDE + i], buf[41 * STRIDE + i])
+    coating = CoatingProperties(buf[42 * STRIDE + i], buf[43 * STRIDE + i], buf[44 * STRIDE + i],
+        buf[45 * STRIDE + i], buf[46 * STRIDE + i], buf[47 * STRIDE + i], buf[48 * STRIDE + i], buf[49 * STRIDE + i])
+    electrolyte = ElectrolyteProperties(buf[50 * STRIDE + i], buf[51 * STRIDE + i], buf[52 * STRIDE + i],
+        buf[53 * STRIDE + i], buf[54 * STRIDE + i], buf[55 * STRIDE + i], buf[56 * STRIDE + i], buf[57 * STRIDE + i],
+        buf[58 * STRIDE + i], buf[59 * STRIDE + i], buf[60 * STRIDE + i], buf[61 * STRIDE + i], buf[62 * STRIDE + i],
+        buf[63 * STRIDE + i], buf[64 * STRIDE + i], buf[65 * STRIDE + i])
+    separator = SeparatorProperties(buf[66 * STRIDE + i], buf[67 * STRIDE + i], buf[68 * STRIDE + i])
+    packaging = PackagingProperties(buf[69 * STRIDE + i], buf[70 * STRIDE + i], buf[71 * STRIDE + i],
+        buf[72 * STRIDE + i], buf[73 * STRIDE + i], buf[74 * STRIDE + i], buf[75 * STRIDE + i], buf[76 * STRIDE + i],
+        buf[77 * STRIDE + i], buf[78 * STRIDE + i], buf[79 * STRIDE + i], buf[80 * STRIDE + i], buf[81 * STRIDE + i],
+        buf[82 * STRIDE + i])
+    anode = AnodeProperties(buf[83 * STRIDE + i], buf[84 * STRIDE + i], buf[85 * STRIDE + i], buf[86 * STRIDE + i],
+        buf[87 * STRIDE + i], buf[88 * STRIDE + i], buf[89 * STRIDE + i])
+    cov = (buf[92 * STRIDE + i], buf[93 * STRIDE + i], buf[94 * STRIDE + i], buf[95 * STRIDE + i],
+        buf[96 * STRIDE + i], buf[97 * STRIDE + i], buf[98 * STRIDE + i], buf[99 * STRIDE + i], buf[100 * STRIDE + i])
+    ce = CeTerms(buf[90 * STRIDE + i], buf[91 * STRIDE + i], cov)
     return Parameters(d, dv, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce)
 
 
@@ -168,8 +167,10 @@ def store_cycling(buf, i, cy):  # pragma: no cover - compiled
 @register_jitable(inline="always", error_model="numpy")
 def read_cycling(buf, i):  # pragma: no cover - compiled
     """The :class:`~dse.models.chain.Cycling` of design ``i`` from the tile's ``cycling`` rows."""
-    return Cycling(_at(buf, 101, i),
-        Inventory(_at(buf, 102, i), _at(buf, 103, i), _at(buf, 104, i), _at(buf, 105, i), _at(buf, 106, i)),
-        Lifetime(_at(buf, 107, i), _at(buf, 108, i), _at(buf, 109, i), _at(buf, 110, i)), _at(buf, 111, i),
-        _at(buf, 112, i), _at(buf, 113, i), _at(buf, 114, i), _at(buf, 115, i), _at(buf, 116, i), _at(buf, 117, i),
-        _at(buf, 118, i), _at(buf, 119, i), True)
+    return Cycling(buf[101 * STRIDE + i],
+        Inventory(buf[102 * STRIDE + i], buf[103 * STRIDE + i], buf[104 * STRIDE + i], buf[105 * STRIDE + i],
+            buf[106 * STRIDE + i]),
+        Lifetime(buf[107 * STRIDE + i], buf[108 * STRIDE + i], buf[109 * STRIDE + i], buf[110 * STRIDE + i]),
+        buf[111 * STRIDE + i], buf[112 * STRIDE + i], buf[113 * STRIDE + i], buf[114 * STRIDE + i],
+        buf[115 * STRIDE + i], buf[116 * STRIDE + i], buf[117 * STRIDE + i], buf[118 * STRIDE + i],
+        buf[119 * STRIDE + i], True)

@@ -13,6 +13,14 @@ values' units), so a design is drawn where its values are; its plot objects
 are built once per choice of axes and colour and updated from streams
 (filters, constraints, zoom). The front is drawn on top in a colour no
 category uses, with the p10-p90 cycle-life band when cycle life is an axis.
+Where the store has them, the front can be computed on the p10 or p90 cycle
+life instead of the median (its points stay at the plotted values, the band
+shows the quantile), and the cloud can be coloured by ``pareto_probability``
+or a refined store's ``refinement_level``; the front's exact hypervolume is
+shown above its table, from a reference point fixed per store (the worst
+feasible value of each objective), so filters compare. Measured cells
+(``dse serve --cells DIR``) are drawn as black-edged stars at their measured
+values (:func:`cell_axis_values`).
 
 Served by ``dse serve STORE``; tested by driving the parameters
 (``tests/test_dashboard.py``, ``tests/test_dashboard_plots.py``) and once in
@@ -43,9 +51,11 @@ from dse.explore import (
     format_value,
     significant_format,
 )
+from dse.hypervolume import hypervolume
 from dse.vocabulary import INPUTS, OUTPUTS
 
-__all__ = ["ResultsSource", "Explorer", "load_source", "create_app", "FRONT_COLOR", "CATEGORY_COLORS"]
+__all__ = ["ResultsSource", "Explorer", "load_source", "create_app", "FRONT_COLOR", "CATEGORY_COLORS",
+           "cell_axis_values"]
 
 hv.extension("bokeh", logo=False)
 MAX_PINNED = 4
@@ -58,6 +68,13 @@ FRONT_COLOR = "#d62728"
 CATEGORY_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f",
                    "#393b79", "#e7ba52", "#637939", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94")
 BAND_OUTPUTS = ("cycle_life", "cycle_life_p10", "cycle_life_p90")
+#: measured cells (--cells): gold stars with a black edge, unlike any design or the front
+CELL_COLOR = "#ffd700"
+#: what a measured cell gives for an output axis (measured first, then the model's value where allowed)
+CELL_MEASURES = {"cycle_life": ("measured_life",), "specific_energy": ("measured_specific_energy", "specific_energy"),
+                 "coulombic_efficiency": ("measured_ce",)}
+#: the front can be computed on a cycle-life quantile instead of the median
+FRONT_QUANTILES = {"median": "cycle_life", "p10": "cycle_life_p10", "p90": "cycle_life_p90"}
 
 
 def _rgb(color: str) -> np.ndarray:
@@ -81,9 +98,12 @@ class Explorer(pn.viewable.Viewer):
     detail = param.Integer(default=-1, doc="Row shown on the design card (-1: none)")
     pinned = param.List(default=[], doc="Rows pinned for comparison (at most four)")
     lower_tab = param.Integer(default=0, precedence=-1, doc="Shown tab below the cloud (its views compute)")
+    front_on = param.Selector(objects=["median"], default="median", check_on_set=True,
+                              doc="Cycle life the front is computed on: median, p10 or p90 (stores with quantiles)")
 
-    def __init__(self, source: ResultsSource, **params):
+    def __init__(self, source: ResultsSource, cells: pd.DataFrame | None = None, **params):
         self.source = source
+        self.cells = cells
         outs = source.outputs
         objectives = list(source.objectives) or outs
         x0 = "energy_density" if "energy_density" in outs else objectives[0]
@@ -92,13 +112,17 @@ class Explorer(pn.viewable.Viewer):
         # choices read as labels with units; the values (and the URL) are the names
         self.param.x.objects = {source.label(n): n for n in outs}
         self.param.y.objects = {source.label(n): n for n in outs}
-        self.param.color.objects = {source.label(n): n for n in [*source.categorical, *source.numeric_inputs, *outs]}
+        self.param.color.objects = {source.label(n): n for n in [*source.categorical, *source.numeric_inputs, *outs,
+                                                                  *source.extras]}
+        # the quantile switch only where the store has the quantiles (otherwise the control is not shown)
+        self.param.front_on.objects = [q for q, n in FRONT_QUANTILES.items() if n in outs] or ["median"]
         params.setdefault("x", x0)
         params.setdefault("y", y0)
         params.setdefault("color", colour0)
         super().__init__(**params)
         self._mask_cache: tuple[str, np.ndarray] | None = None
         self._front_cache: tuple[tuple, np.ndarray] | None = None
+        self._hypervolume_cache: tuple[tuple, float] | None = None
         self._showing = False  # widgets being set from the state: their callbacks do nothing
         self._histogram_panes: pn.GridBox | None = None
         self._build_widgets()
@@ -134,10 +158,16 @@ class Explorer(pn.viewable.Viewer):
         return self._mask_cache[1]
 
     def front_objectives(self) -> dict[str, str]:
-        if self.front_scope == "all" and self.source.objectives:
-            return dict(self.source.objectives)
+        """Objectives of the front and their senses; cycle life replaced by the quantile of :attr:`front_on`."""
         sense = self.source.objectives
-        return {self.x: sense.get(self.x, "max"), self.y: sense.get(self.y, "max")}
+        if self.front_scope == "all" and sense:
+            objectives = dict(sense)
+        else:
+            objectives = {self.x: sense.get(self.x, "max"), self.y: sense.get(self.y, "max")}
+        quantile = FRONT_QUANTILES.get(self.front_on, "cycle_life")
+        if quantile != "cycle_life" and quantile in self.source.outputs:
+            objectives = {quantile if n == "cycle_life" else n: s for n, s in objectives.items()}
+        return objectives
 
     def front(self) -> np.ndarray:
         """Rows of the Pareto front of the filtered designs."""
@@ -146,6 +176,34 @@ class Explorer(pn.viewable.Viewer):
         if self._front_cache is None or self._front_cache[0] != key:
             self._front_cache = (key, self.source.front(self.mask(), objectives))
         return self._front_cache[1]
+
+    def hypervolume_reference(self, objectives: Mapping[str, str]) -> dict[str, float]:
+        """The worst value of every objective over all feasible designs of the store.
+
+        Fixed for a store (not the filtered front's own nadir), so hypervolumes
+        of different filters compare.
+        """
+        return {n: self.source.extent(n)[0 if s == "max" else 1] for n, s in objectives.items()}
+
+    def front_hypervolume(self) -> tuple[float, dict[str, str], dict[str, float]]:
+        """Exact hypervolume of the current front, its objectives and its reference point."""
+        objectives = self.front_objectives()
+        reference = self.hypervolume_reference(objectives)
+        key = (self._key(), tuple(objectives.items()))
+        if self._hypervolume_cache is None or self._hypervolume_cache[0] != key:
+            df = self.source.frame(self.front(), list(objectives))
+            self._hypervolume_cache = (key, hypervolume(df, list(objectives), list(objectives.values()), reference))
+        return self._hypervolume_cache[1], objectives, reference
+
+    def hypervolume_text(self) -> str:
+        """The front's hypervolume as one line: value, units, objectives and reference point."""
+        value, objectives, reference = self.front_hypervolume()
+        src = self.source
+        units = "·".join(u for u in (_unit(n) for n in objectives) if u)
+        names = " × ".join(f"{src.label(n, units=False)} ({s})" for n, s in objectives.items())
+        ref = ", ".join(f"{format_value(v)} {_unit(n)}".strip() for n, v in reference.items())
+        return (f"Hypervolume {value:.4g} {units} of {names}, from the reference point ({ref}): "
+                "the worst feasible value of each objective in the store")
 
     def axes(self) -> tuple[Axis, Axis]:
         """The x and y axes (padded extents, or the zoomed ranges)."""
@@ -173,8 +231,8 @@ class Explorer(pn.viewable.Viewer):
             self.param.update(zoom={}, selection=None)
 
     # -- URL state --------------------------------------------------------------
-    URL_PARAMS = {"x": "x", "y": "y", "color": "color", "front_scope": "front", "filters": "filters",
-                  "constraints": "constraints", "zoom": "zoom", "detail": "design"}
+    URL_PARAMS = {"x": "x", "y": "y", "color": "color", "front_scope": "front", "front_on": "front_on",
+                  "filters": "filters", "constraints": "constraints", "zoom": "zoom", "detail": "design"}
 
     def to_query(self) -> str:
         """The view as a URL query string (names as :attr:`URL_PARAMS`)."""
@@ -200,7 +258,7 @@ class Explorer(pn.viewable.Viewer):
         anything outside the store.
         """
         update: dict = {}
-        for k in ("x", "y", "color", "front_scope"):
+        for k in ("x", "y", "color", "front_scope", "front_on"):
             if isinstance(values.get(k), str) and values[k] in list(self.param[k].objects):
                 update[k] = values[k]
         columns = {*self.source.categorical, *self.source.numeric_inputs}
@@ -407,7 +465,7 @@ class Explorer(pn.viewable.Viewer):
                         vdims=[hv.Dimension(self.color, label=src.label(self.color))]).opts(
             cmap="viridis", colorbar=True, clabel=src.label(self.color), clipping_colors={"NaN": (0, 0, 0, 0)})
 
-    def _front_points(self, filters=None, constraints=None, front_scope=None):
+    def _front_points(self, filters=None, constraints=None, front_scope=None, front_on=None):
         rows = self.front()
         if rows.size > FRONT_POINTS_MAX:
             rows = rows[np.linspace(0, rows.size - 1, FRONT_POINTS_MAX).astype(int)]
@@ -435,7 +493,7 @@ class Explorer(pn.viewable.Viewer):
             color=FRONT_COLOR, size=7, line_color="black", line_width=0.8, tools=[hover, "tap"],
             nonselection_alpha=0.7, selection_color="black")
 
-    def _band(self, filters=None, constraints=None, front_scope=None):
+    def _band(self, filters=None, constraints=None, front_scope=None, front_on=None):
         """p10-p90 cycle life of the front designs, as segments along the cycle-life axis."""
         src = self.source
         rows = self.front()[:FRONT_POINTS_MAX]
@@ -457,7 +515,8 @@ class Explorer(pn.viewable.Viewer):
         """The cloud of filtered designs with the clickable front (and its p10-p90 band) on top."""
         src = self.source
         data = hv.streams.Params(parameterized=self, parameters=["filters", "constraints"])
-        front_data = hv.streams.Params(parameterized=self, parameters=["filters", "constraints", "front_scope"])
+        front_data = hv.streams.Params(parameterized=self, parameters=["filters", "constraints", "front_scope",
+                                                                       "front_on"])
         xa, ya = self.axes()
         ranges = hv.streams.RangeXY(x_range=(xa.lo, xa.hi), y_range=(ya.lo, ya.hi))
         image = hv.DynamicMap(self._image, streams=[ranges, data])
@@ -479,7 +538,9 @@ class Explorer(pn.viewable.Viewer):
             opts["yticks"] = full_y.ticks(8)
         element_opts = [hv.opts.RGB(tools=["box_select"], active_tools=["wheel_zoom"]),
                         hv.opts.Image(tools=["box_select", "hover"], active_tools=["wheel_zoom"])]
-        return (image * band * front).opts(*element_opts, hv.opts.Overlay(**opts))
+        if self.cells is not None:
+            opts["title"] += " · ★ measured cells"
+        return (image * band * front * self.cells_element()).opts(*element_opts, hv.opts.Overlay(**opts))
 
     def _on_tap(self, front, index) -> None:
         if not index:
@@ -514,15 +575,64 @@ class Explorer(pn.viewable.Viewer):
                 self._showing = False
 
     def legend(self):
-        """Colours of the categories (categorical colour) as an HTML line."""
+        """Colours of the categories (categorical colour) and the measured cells as an HTML line."""
+        note = self.cells_note()
+        cells = f" · <span style='color:{CELL_COLOR};-webkit-text-stroke:1px black'>★</span> {note}" if note else ""
         if self.color not in self.source.categorical:
-            return pn.pane.HTML("")
+            return pn.pane.HTML(cells[3:])
         names = self.source.categories[self.color]
         items = " ".join(f"<span style='white-space:nowrap'><span style='display:inline-block;width:10px;"
                          f"height:10px;background:{CATEGORY_COLORS[i % len(CATEGORY_COLORS)]}'></span> {n}</span>"
                          for i, n in enumerate(names))
         return pn.pane.HTML(f"<b>{self.source.label(self.color)}</b>: {items} · "
-                            f"<span style='color:{FRONT_COLOR}'>●</span> Pareto front")
+                            f"<span style='color:{FRONT_COLOR}'>●</span> Pareto front{cells}")
+
+    # -- measured cells -----------------------------------------------------------
+    def cells_frame(self) -> pd.DataFrame:
+        """The measured cells placed on the current axes (plot coordinates) with their hover fields.
+
+        Only cells with a value on both axes (:func:`cell_axis_values`) that
+        the axis can show (positive on a log axis) are returned.
+        """
+        cells = self.cells
+        columns = ["x_plot", "y_plot", "cell", "x_value", "y_value", "measured_life_text", "measured_energy_text",
+                   "predicted_life_text"]
+        if cells is None or not len(cells):
+            return pd.DataFrame(columns=columns)
+        xa, ya = self.axes()
+        xv, yv = cell_axis_values(cells, self.x), cell_axis_values(cells, self.y)
+        if xv is None or yv is None:
+            return pd.DataFrame(columns=columns)
+        df = pd.DataFrame({"x_plot": xa.to_plot(xv), "y_plot": ya.to_plot(yv), "cell": cells["cell"].astype(str),
+                           "x_value": [format_value(v) for v in xv], "y_value": [format_value(v) for v in yv]})
+        df["measured_life_text"] = [_life_text(r) for _, r in cells.iterrows()]
+        df["measured_energy_text"] = [_energy_text(r) for _, r in cells.iterrows()]
+        df["predicted_life_text"] = [f"{format_value(r['cycle_life'])} (p10–p90: {format_value(r['cycle_life_p10'])}"
+                                     f"–{format_value(r['cycle_life_p90'])})" for _, r in cells.iterrows()]
+        shown = np.isfinite(df["x_plot"].to_numpy(float)) & np.isfinite(df["y_plot"].to_numpy(float))
+        return df[columns][shown].reset_index(drop=True)
+
+    def cells_note(self) -> str:
+        """How many measured cells are drawn, and how many the current axes cannot show ('' without cells)."""
+        if self.cells is None:
+            return ""
+        total, drawn = len(self.cells), len(self.cells_frame())
+        hidden = f" ({total - drawn} hidden: no measured value on these axes)" if drawn < total else ""
+        return f"{drawn} measured cell{'s' if drawn != 1 else ''} at their measured values{hidden}"
+
+    def cells_element(self):
+        """The measured cells as black-edged stars, with cell id, measured and predicted life on hover."""
+        src = self.source
+        df = self.cells_frame()
+        from bokeh.models import HoverTool
+
+        hover = HoverTool(tooltips=[("cell", "@cell"), (src.label(self.x), "@x_value"), (src.label(self.y), "@y_value"),
+                                    ("measured life [cycles to 80 %]", "@measured_life_text"),
+                                    ("measured energy", "@measured_energy_text"),
+                                    ("predicted life", "@predicted_life_text")])
+        return hv.Points(df, kdims=["x_plot", "y_plot"], vdims=[c for c in df.columns if c not in
+                                                                ("x_plot", "y_plot")]).opts(
+            marker="star", size=18, color=CELL_COLOR, line_color="black", line_width=1.2, tools=[hover])
 
     def histogram_element(self, name: str, **state):
         """One input's distribution in the filtered designs and in the box selection, as fractions.
@@ -617,7 +727,7 @@ class Explorer(pn.viewable.Viewer):
         return pn.Column(pn.pane.DataFrame(comparison_table(self.source, self.pinned), sizing_mode="stretch_width"),
                          self._clear_pins, sizing_mode="stretch_width")
 
-    @param.depends("filters", "constraints", "x", "y", "front_scope", watch=True)
+    @param.depends("filters", "constraints", "x", "y", "front_scope", "front_on", watch=True)
     def _update_front_table(self) -> None:
         """Put the current front into the (one, persistent) front table."""
         df = self.front_table()
@@ -636,19 +746,26 @@ class Explorer(pn.viewable.Viewer):
         if event.row is not None and 0 <= event.row < len(self._front_rows):
             self.detail = int(self._front_rows[event.row])
 
-    @param.depends("filters", "constraints", "x", "y", "front_scope")
+    @param.depends("filters", "constraints", "x", "y", "front_scope", "front_on")
     def front_header(self):
         n_front = self.front().size
         more = f" (first {FRONT_TABLE_MAX:,} in the table)" if n_front > FRONT_TABLE_MAX else ""
-        return pn.pane.Markdown(f"**{n_front:,} designs on the front** of {int(self.mask().sum()):,} filtered{more}")
+        on = "" if self.front_on == "median" else f" on {self.front_on} cycle life"
+        return pn.pane.Markdown(f"**{n_front:,} designs on the front{on}** of {int(self.mask().sum()):,} "
+                                f"filtered{more}\n\n{self.hypervolume_text()}")
 
     def front_summary(self):
         """How many designs are on the front, and the front as a sortable table."""
         return pn.Column(self.front_header(), self._front_tabulator, sizing_mode="stretch_width")
 
     def controls(self):
-        axes = pn.Param(self.param, parameters=["x", "y", "color", "front_scope"], show_name=False,
-                        widgets={"front_scope": pn.widgets.RadioButtonGroup})
+        shown = ["x", "y", "color", "front_scope"]
+        if len(self.param.front_on.objects) > 1:
+            shown.append("front_on")
+        axes = pn.Param(self.param, parameters=shown, show_name=False,
+                        widgets={"front_scope": pn.widgets.RadioButtonGroup,
+                                 "front_on": {"type": pn.widgets.RadioButtonGroup,
+                                              "name": "Front on cycle life"}})
         return pn.Column("### View", axes, "### Output constraints", *self._constraint_widgets.values(),
                          "### Filters", *self._filter_widgets.values(), self._reset,
                          "### Export", self._export_front, self._export_selection, self._clear_selection,
@@ -663,6 +780,12 @@ class Explorer(pn.viewable.Viewer):
                 self._lower_tabs,
             ],
         )
+
+
+def _unit(name: str) -> str:
+    """The unit of an output as shown (cycle lives, dimensionless in the vocabulary, in cycles)."""
+    unit = display_unit(getattr(OUTPUTS.get(name), "units", ""))
+    return unit or ("cycles" if name.startswith("cycle_life") else "")
 
 
 def _clip(v, lo: float, hi: float, default: float) -> float:
@@ -682,6 +805,51 @@ def _slider_format(lo: float, hi: float) -> str:
     step = _step(lo, hi)
     decimals = max(0, -math.floor(math.log10(step)))
     return "0,0" if decimals == 0 else "0." + "0" * min(decimals, 6)
+
+
+def cell_axis_values(cells: pd.DataFrame, name: str) -> np.ndarray | None:
+    """Where measured cells sit on the axis of ``name``: their measured value, NaN where a cell has none.
+
+    Cycle life is the measured life (cycles to 80 %), specific energy the
+    measured one (the model's where a cell has no ``cell_mass``), CE the
+    measured mean; an input is the cell's own value. None when the cells do
+    not measure ``name`` at all.
+
+    >>> cells = pd.DataFrame({"measured_life": [120.0], "measured_specific_energy": [np.nan],
+    ...                       "specific_energy": [350.0], "stack_pressure": [0.5]})
+    >>> [cell_axis_values(cells, n).tolist() for n in ("cycle_life", "specific_energy", "stack_pressure")]
+    [[120.0], [350.0], [0.5]]
+    >>> cell_axis_values(cells, "cost") is None
+    True
+    """
+    sources = CELL_MEASURES.get(name, (name,) if name in INPUTS else ())
+    out = None
+    for column in sources:
+        if column not in cells.columns:
+            continue
+        values = pd.to_numeric(cells[column], errors="coerce").to_numpy(np.float64)
+        out = values if out is None else np.where(np.isfinite(out), out, values)
+    return out
+
+
+def _life_text(row) -> str:
+    life = float(row.get("measured_life", math.nan))
+    if not math.isfinite(life):
+        return "not measured"
+    return format_value(life) if bool(row.get("life_reached", True)) else f"≥ {format_value(life)} (still above 80 %)"
+
+
+def _energy_text(row) -> str:
+    parts = []
+    energy = float(row.get("measured_energy", math.nan))
+    if math.isfinite(energy):
+        parts.append(f"{format_value(energy)} Wh")
+    specific = float(row.get("measured_specific_energy", math.nan))
+    if math.isfinite(specific):
+        parts.append(f"{format_value(specific)} Wh/kg")
+    elif math.isfinite(float(row.get("specific_energy", math.nan))):
+        parts.append(f"(no cell mass: model {format_value(float(row['specific_energy']))} Wh/kg)")
+    return ", ".join(parts) or "not measured"
 
 
 def detail_views(source: ResultsSource, row: int) -> list:
@@ -760,12 +928,15 @@ def load_source(path: str, endpoint_url: str | None = None, client=None) -> Resu
     return _SOURCES[key]
 
 
-def create_app(path: str, endpoint_url: str | None = None):
-    """Session factory for ``pn.serve``: one Explorer per browser tab, URL-synced."""
+def create_app(path: str, endpoint_url: str | None = None, cells: pd.DataFrame | None = None):
+    """Session factory for ``pn.serve``: one Explorer per browser tab, URL-synced.
+
+    ``cells`` (:func:`dse.cells.cells_table`) are drawn on every session's cloud.
+    """
     source = load_source(path, endpoint_url)
 
     def session():
-        explorer = Explorer(source)
+        explorer = Explorer(source, cells=cells)
         if pn.state.location is not None:
             # a value the parameters refuse (a hand-made URL) is not fatal: its valid part is applied
             pn.state.location.sync(explorer, dict(Explorer.URL_PARAMS), on_error=explorer.apply_state)

@@ -48,9 +48,9 @@ def _html_table(df: pd.DataFrame, source: ResultsSource) -> str:
     return f"<div class='scroll'><table class='dse'><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
-def _cloud(source: ResultsSource, x: str, y: str, colour: str):
-    """The dashboard's cloud of (x, y) with its front, as a static HoloViews overlay; and the front rows."""
-    explorer = Explorer(source, x=x, y=y, color=colour)
+def _cloud(source: ResultsSource, x: str, y: str, colour: str, cells: pd.DataFrame | None = None):
+    """The dashboard's cloud of (x, y) with its front (and measured cells), as a static overlay; and the explorer."""
+    explorer = Explorer(source, x=x, y=y, color=colour, cells=cells)
     xa, ya = explorer.axes()
     image = explorer.cloud_element(xa, ya, width=700, height=450)
     rows = explorer.front()
@@ -58,16 +58,38 @@ def _cloud(source: ResultsSource, x: str, y: str, colour: str):
     band = explorer._band()
     opts = {"xlabel": source.label(x), "ylabel": source.label(y), "xlim": (xa.lo, xa.hi), "ylim": (ya.lo, ya.hi),
             "width": 760, "height": 480, "title": f"{source.label(y)} vs {source.label(x)}: {rows.size} designs on "
-            "the front (red; hover for values)"}
+            "the front (red; hover for values)" + ("; ★ measured cells" if cells is not None else "")}
     if xa.log:
         opts["xticks"] = xa.ticks(8)
     if ya.log:
         opts["yticks"] = ya.ticks(8)
-    return (image * band * front).opts(hv.opts.Overlay(**opts)), explorer
+    return (image * band * front * explorer.cells_element()).opts(hv.opts.Overlay(**opts)), explorer
 
 
-def build_report(source: ResultsSource, views=DEFAULT_VIEWS, top: int = 15):
-    """The report as a Bokeh layout (:func:`write_report` writes it)."""
+def _cells_table(cells: pd.DataFrame, source: ResultsSource) -> str:
+    """The measured cells: measured life and energy against the model's life and its p10-p90 band."""
+    df = pd.DataFrame({
+        "cell": cells["cell"].astype(str),
+        "measured life [cycles to 80 %]": [format_value(float(v)) if r else f"≥ {format_value(float(v))}"
+                                           for v, r in zip(cells["measured_life"], cells["life_reached"],
+                                                           strict=True)],
+        "predicted life [cycles]": cells["cycle_life"].astype(float),
+        "predicted p10": cells["cycle_life_p10"].astype(float),
+        "predicted p90": cells["cycle_life_p90"].astype(float),
+        "measured energy [Wh]": cells["measured_energy"].astype(float),
+        "measured specific energy [Wh/kg]": cells.get("measured_specific_energy",
+                                                      pd.Series(np.nan, index=cells.index)).astype(float),
+        "model specific energy [Wh/kg]": cells["specific_energy"].astype(float),
+    })
+    excluded = cells.attrs.get("excluded", [])
+    more = ("<p>Excluded: " + "; ".join(html.escape(f"{n}: {why}") for n, why in excluded) + "</p>") if excluded else ""
+    return ("<h2>Measured cells</h2><p>Drawn as black-edged stars at their measured values (cycle life: cycles "
+            "to 80 %; specific energy: measured where the sidecar gives cell_mass, else the model's); a cell with "
+            "no value on a view's axes is not drawn there.</p>" + _html_table(df, source) + more)
+
+
+def build_report(source: ResultsSource, views=DEFAULT_VIEWS, top: int = 15, cells: pd.DataFrame | None = None):
+    """The report as a Bokeh layout (:func:`write_report` writes it); ``cells`` from :func:`dse.cells.cells_table`."""
     from bokeh.layouts import column, gridplot
     from bokeh.models import Div
 
@@ -95,11 +117,13 @@ def build_report(source: ResultsSource, views=DEFAULT_VIEWS, top: int = 15):
                  + _html_table(pd.DataFrame(rows), source), sizing_mode="stretch_width")]
     first = None
     for x, y in views:
-        overlay, explorer = _cloud(source, x, y, colour)
+        overlay, explorer = _cloud(source, x, y, colour, cells)
         first = first or explorer
         best = explorer.front_table().head(top)
+        note = f"<p>{html.escape(explorer.cells_note())}</p>" if cells is not None else ""
         parts += [hv.render(overlay, backend="bokeh"),
-                  Div(text=f"<b>Front: the {top} best by {html.escape(source.label(x))}</b>"
+                  Div(text=f"{note}<p>{html.escape(explorer.hypervolume_text())}</p>"
+                      f"<b>Front: the {top} best by {html.escape(source.label(x))}</b>"
                       + _html_table(best.rename(columns={"design": "design"}), source),
                       sizing_mode="stretch_width")]
     if first is not None:
@@ -130,6 +154,8 @@ def build_report(source: ResultsSource, views=DEFAULT_VIEWS, top: int = 15):
                       f"{html.escape(source.label(x))} (red) vs all feasible designs (grey), as fractions of each "
                       "set</b>", sizing_mode="stretch_width"),
                   gridplot(plots, ncols=3, toolbar_location=None)]
+    if cells is not None:
+        parts.append(Div(text=_cells_table(cells, source), sizing_mode="stretch_width"))
     provenance = pd.DataFrame({"attribute": k, "value": str(attrs.get(k, ""))[:80]} for k in (
         "dse_version", "dse_spec_hash", "dse_catalogue_hash", "dse_ce_coefficients_hash", "dse_models",
         "dse_git_commit", "created"))
@@ -138,12 +164,12 @@ def build_report(source: ResultsSource, views=DEFAULT_VIEWS, top: int = 15):
     return column(*parts, sizing_mode="stretch_width")
 
 
-def write_report(source: ResultsSource, path: str) -> None:
+def write_report(source: ResultsSource, path: str, cells: pd.DataFrame | None = None) -> None:
     """Write a self-contained HTML file (every resource inline, no server, no network)."""
     from bokeh.embed import file_html
     from bokeh.resources import INLINE
 
-    text = file_html(build_report(source), INLINE, title=f"dse report · {source.title}")
+    text = file_html(build_report(source, cells=cells), INLINE, title=f"dse report · {source.title}")
     # Panel, once it has drawn a table in this process, adds its extensions' stylesheets (CDN links) to
     # every Bokeh bundle; the report uses only Bokeh's own models, whose code and styles are inline
     text = re.sub(r"""<link[^>]*\bhref=["']?(?:https?:)?//[^>]*>\s*""", "", text)

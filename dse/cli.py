@@ -799,6 +799,9 @@ def serve(
     insecure: Annotated[bool, typer.Option("--insecure", help="Serve a non-loopback address without "
                                            "authentication.")] = False,
     allow_incomplete: AllowIncompleteOpt = False,
+    cells: Annotated[Path | None, typer.Option("--cells", help="Folder of measured cells (BDF files with YAML "
+                                               "sidecars, as for dse calibrate --cells) drawn on the cloud and "
+                                               "the front at their measured values.")] = None,
 ) -> None:
     """Serve the dashboard of a results store or catalog entry (on 127.0.0.1 unless told otherwise)."""
     import time
@@ -827,6 +830,7 @@ def serve(
         console.print("note: the dashboard filters and computes fronts in this process (from cached chunk "
                       "fronts); --scheduler is not used")
     source = load_source(store, endpoint_url)
+    cells_table = _cells_overlay(cells, source)  # refused here, before anything listens
     warm_up(source)
     console.print(f"loaded {len(source):,} feasible designs of {source.n_designs:,} in "
                   f"{time.perf_counter() - t:.1f} s")
@@ -837,12 +841,32 @@ def serve(
     from dashboards.server import component_routes, limit_sessions, session_options
     from dse.limits import current_limits
 
-    app = limit_sessions(create_app(store, endpoint_url), current_limits().max_sessions)
+    app = limit_sessions(create_app(store, endpoint_url, cells=cells_table), current_limits().max_sessions)
     try:
         pn.serve({"/": app}, port=port, show=show, title=f"dse · {source.title[:MAX_TITLE]}", threaded=False,
                  admin=False, extra_patterns=component_routes(), **session_options(), **security.kwargs)
     except OSError as exc:
         raise DseError(f"cannot listen ({exc.strerror or exc})", where=f"{address}:{port}") from None
+
+
+def _cells_overlay(folder: Path | None, source):
+    """The measured cells of ``--cells`` under the store's CE coefficients (None without the option).
+
+    A bad folder raises the errors of ``dse calibrate --cells`` (:func:`dse.cells.load_cells`):
+    one line naming the file, exit 2.
+    """
+    if folder is None:
+        return None
+    from dse.cells import cells_table
+
+    table = cells_table(folder, getattr(source.results, "coefficients", None))
+    excluded = table.attrs.get("excluded", [])
+    if not len(table):
+        raise DseError("no usable cell (" + "; ".join(f"{n}: {why}" for n, why in excluded)[:200] + ")",
+                       where=str(folder))
+    note = f" ({len(excluded)} file(s) excluded: {', '.join(n for n, _ in excluded)})" if excluded else ""
+    console.print(f"{len(table)} measured cell(s) from {folder}{note}", markup=False, highlight=False)
+    return table
 
 
 def _check_port(address: str, port: int) -> None:
@@ -883,6 +907,9 @@ def report(
     output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")] = Path("report.html"),
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
     allow_incomplete: AllowIncompleteOpt = False,
+    cells: Annotated[Path | None, typer.Option("--cells", help="Folder of measured cells (as for dse calibrate "
+                                               "--cells) drawn on the clouds and fronts at their measured values.")
+                     ] = None,
 ) -> None:
     """Write a static, self-contained HTML report of a results store."""
     _check_writable(output, "-o")
@@ -891,7 +918,8 @@ def report(
 
     _check_complete(store, _storage_options(endpoint_url), allow_incomplete)
     source = load_source(store, endpoint_url)
-    write_report(source, str(output))
+    cells_table = _cells_overlay(cells, source)  # refused before the report is written
+    write_report(source, str(output), cells=cells_table)
     console.print(f"wrote {output} ({_human_bytes(output.stat().st_size)})")
 
 

@@ -53,6 +53,8 @@ PADDING = 0.05
 #: bins of the histograms of numeric columns
 HISTOGRAM_BINS = 30
 SKIP = {"scenario", "design", "feasible", "infeasible_reason", "pareto_front"}
+#: integer per-design variables that views may colour by (read as float columns; not outputs, so never axes)
+EXTRA_COLUMNS = ("refinement_level",)
 
 
 # --------------------------------------------------------------------------- axes
@@ -305,6 +307,8 @@ class ResultsSource:
                         and var.dtype.kind == "f" and v not in outputs):
                     outputs.append(str(v))
         self.outputs = outputs
+        #: per-design diagnostics of the store (e.g. ``refinement_level`` of a refined store)
+        self.extras = [n for n in EXTRA_COLUMNS if any(n in ds.data_vars for ds in self.datasets.values())]
         self.categorical = [c for c in self.inputs if INPUTS[c].categorical]
         self.numeric_inputs = [c for c in self.inputs if c not in self.categorical]
         if len(self.datasets) > 1:
@@ -388,7 +392,7 @@ class ResultsSource:
         return self._columns[name]
 
     def _read(self, name: str) -> np.ndarray:
-        if name not in {"scenario", "design", *self.inputs, *self.outputs}:
+        if name not in {"scenario", "design", *self.inputs, *self.outputs, *self.extras}:
             raise KeyError(f"{name!r} is not a column of {self.path}")
         parts = []
         categorical = name in self.categorical or name == "scenario"
@@ -405,7 +409,7 @@ class ResultsSource:
                     parts.append(lut[values.astype(np.int64)])
                 else:
                     parts.append(values.astype(np.float32))
-            elif name in self.outputs and name in ds.data_vars:
+            elif name in (*self.outputs, *self.extras) and name in ds.data_vars:
                 values = np.asarray(ds[name].transpose(*self._dims(ds)).values).ravel()[idx]
                 parts.append(values.astype(np.float32))
             elif name in self._dims(ds):
@@ -420,7 +424,7 @@ class ResultsSource:
                 else:
                     parts.append(coord.astype(np.float32)[position])
             else:  # an input fixed in this scenario, or an output it lacks
-                if name in self.outputs:
+                if name in self.outputs or name in self.extras:
                     parts.append(np.full(idx.size, np.nan, dtype=np.float32))
                     continue
                 value = ds.coords[name].values.item() if name in ds.coords else INPUTS[name].default

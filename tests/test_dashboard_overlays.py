@@ -1,0 +1,268 @@
+"""Measured cells, quantile fronts, hypervolume, probability and refinement colours in the dashboard.
+
+Every number the dashboard shows is checked against one computed here from
+the raw table (:func:`dse.table.design_table`) or the cells table
+(:func:`dse.cells.cells_table`), not through the dashboard's own code. The
+shipped small store keeps these tests free of the dask cluster.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import panel as pn
+import pytest
+import yaml
+from bokeh.models import GlyphRenderer, HoverTool, Plot, Scatter
+
+from dashboards.app import Explorer
+from dse.cells import cells_table
+from dse.cli import main
+from dse.explore import ResultsSource
+from dse.hypervolume import hypervolume
+from dse.table import design_table
+from tests.test_one_line_errors import one_line
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE = str(ROOT / "catalogs" / "stores" / "anode-free-small.zarr")
+CELLS = ROOT / "examples" / "cells"
+
+
+@pytest.fixture(scope="module")
+def source():
+    return ResultsSource(STORE)
+
+
+@pytest.fixture(scope="module")
+def table():
+    return design_table(STORE, feasible_only=True).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def cells(source):
+    return cells_table(CELLS, source.results.coefficients)
+
+
+def naive_front(values: np.ndarray, senses) -> np.ndarray:
+    """Rows of ``values`` that no other row dominates (quadratic loop)."""
+    v = values * np.array([1.0 if s == "max" else -1.0 for s in senses])
+    return np.array([not np.any(np.all(v >= v[i], axis=1) & np.any(v > v[i], axis=1)) for i in range(len(v))])
+
+
+# --------------------------------------------------------------------------- measured cells
+def _star_renderer(app):
+    """The stars of the cloud as Bokeh receives them, and the tools of their figure."""
+    root = pn.panel(app.cloud).get_root()
+    stars = [r for r in root.select({"type": GlyphRenderer})
+             if isinstance(r.glyph, Scatter) and r.glyph.marker == "star"]
+    assert len(stars) == 1
+    fig = next(f for f in root.select({"type": Plot}) if stars[0] in f.renderers)
+    return stars[0], fig.toolbar.tools
+
+
+def test_cells_sit_at_their_measured_values_with_a_hover_card(source, cells):
+    assert len(cells) == 4
+    app = Explorer(source, cells=cells, x="specific_energy", y="cycle_life")
+    xa, ya = app.axes()
+    assert ya.log and not xa.log
+    renderer, tools = _star_renderer(app)
+    data = renderer.data_source.data
+    order = np.argsort(np.asarray(data["cell"]))
+    want = cells.sort_values("cell")
+    np.testing.assert_allclose(np.asarray(data["x_plot"], float)[order], want["measured_specific_energy"], rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(data["y_plot"], float)[order], np.log10(want["measured_life"]), rtol=1e-9)
+    # the hover card: cell id, measured life and energy, predicted life with its p10-p90 band
+    hover = [t for t in tools if isinstance(t, HoverTool) and renderer in (t.renderers or [])]
+    fields = " ".join(v for t in hover for _, v in t.tooltips)
+    for field in ("@cell", "@measured_life_text", "@measured_energy_text", "@predicted_life_text"):
+        assert field in fields
+    first = want.iloc[0]
+    text = dict(zip(data["cell"], data["predicted_life_text"], strict=True))[first["cell"]]
+    shown = [float(v) for v in re.findall(r"\d[\d,]*\.?\d*", text.replace("p10–p90", ""))]
+    np.testing.assert_allclose(shown, first[["cycle_life", "cycle_life_p10", "cycle_life_p90"]].to_numpy(float),
+                               rtol=5e-3)
+    assert app.cells_note() == "4 measured cells at their measured values"
+
+
+def test_cells_without_a_value_on_an_axis_are_hidden_and_counted(source, cells):
+    app = Explorer(source, cells=cells, x="energy_density", y="cycle_life")
+    assert len(app.cells_frame()) == 0  # the cells measure no energy density
+    assert "4 hidden" in app.cells_note()
+    # no cell mass: specific energy falls back to the model's, measured life stays measured
+    partial = cells.copy()
+    partial.loc[0, "measured_specific_energy"] = np.nan
+    partial.loc[1, "measured_life"] = np.nan
+    app = Explorer(source, cells=partial, x="specific_energy", y="cycle_life")
+    frame = app.cells_frame().set_index("cell")
+    assert partial.loc[1, "cell"] not in frame.index and "1 hidden" in app.cells_note()
+    assert frame.loc[partial.loc[0, "cell"], "x_plot"] == pytest.approx(partial.loc[0, "specific_energy"])
+
+
+def test_report_draws_the_cells(tmp_path, capsys):
+    out = tmp_path / "report.html"
+    assert main(["report", STORE, "--cells", str(CELLS), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "Measured cells" in text and "measured cells at their measured values" in text
+    for cell in ("A01", "A02", "A03", "A04"):
+        assert cell in text
+    assert '"marker":{"type":"value","value":"star"}' in text  # the stars of the specific energy-cycle life view
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_bad_cells_folders_are_one_line_errors_and_nothing_is_written(tmp_path, capsys):
+    bad = tmp_path / "unknown"
+    shutil.copytree(CELLS, bad)
+    (bad / "A01.yaml").write_text((bad / "A01.yaml").read_text() + "cathode: NOPE\n")
+    out = tmp_path / "report.html"
+    for folder, names in ((tmp_path / "missing", ("missing", "not a folder of cells")),
+                          (bad, ("A01.yaml", "unknown cathode 'NOPE'"))):
+        one_line(capsys, ["report", STORE, "--cells", folder, "-o", out], *names, code=2)
+        assert not out.exists()
+        one_line(capsys, ["serve", STORE, "--cells", folder, "--port", _free_port()], *names, code=2)
+
+
+# --------------------------------------------------------------------------- robust fronts
+def test_front_on_a_quantile_is_the_front_of_that_quantile(source, table):
+    app = Explorer(source, x="energy_density", y="cycle_life")
+    assert app.param.front_on.objects == ["median", "p10", "p90"]
+    for quantile, column in (("median", "cycle_life"), ("p10", "cycle_life_p10"), ("p90", "cycle_life_p90")):
+        app.front_on = quantile
+        want = np.flatnonzero(naive_front(table[["energy_density", column]].to_numpy(float), ["max", "max"]))
+        np.testing.assert_array_equal(np.sort(app.front()), want)
+    assert not np.array_equal(app.front(), Explorer(source, x="energy_density", y="cycle_life").front())
+    # every objective: cycle life replaced, the others kept
+    app.front_scope = "all"
+    app.front_on = "p10"
+    objectives = ["specific_energy", "energy_density", "cycle_life_p10", "cost"]
+    want = np.flatnonzero(naive_front(table[objectives].to_numpy(float), ["max", "max", "max", "min"]))
+    np.testing.assert_array_equal(np.sort(app.front()), want)
+    assert set(app.front_objectives()) == set(objectives)
+
+
+def test_no_quantiles_no_switch(source):
+    bare = ResultsSource(STORE)
+    bare.outputs = [o for o in bare.outputs if o not in ("cycle_life_p10", "cycle_life_p90")]
+    app = Explorer(bare)
+    assert app.param.front_on.objects == ["median"]
+
+    def shown(explorer):
+        return next(p for p in explorer.controls() if isinstance(p, pn.Param)).parameters
+
+    assert "front_on" not in shown(app)
+    assert "front_on" in shown(Explorer(source))
+
+
+def test_hypervolume_is_that_of_the_filtered_front(source, table):
+    app = Explorer(source, x="specific_energy", y="cycle_life")
+    seen = []
+    for filters in ({}, {"cathode": ["NMC811"]}, {"cathode_loading": [2.0, 4.0]}):
+        app.filters = filters
+        keep = np.ones(len(table), bool)
+        if "cathode" in filters:
+            keep &= table.cathode.isin(filters["cathode"]).to_numpy()
+        if "cathode_loading" in filters:
+            lo, hi = filters["cathode_loading"]
+            keep &= ((table.cathode_loading >= lo) & (table.cathode_loading <= hi)).to_numpy()
+        sub = table[keep]
+        front = sub[naive_front(sub[["specific_energy", "cycle_life"]].to_numpy(float), ["max", "max"])]
+        reference = {"specific_energy": float(table.specific_energy.min()), "cycle_life": float(table.cycle_life.min())}
+        want = hypervolume(front, ["specific_energy", "cycle_life"], ["max", "max"], reference)
+        value, objectives, ref = app.front_hypervolume()
+        assert objectives == {"specific_energy": "max", "cycle_life": "max"}
+        assert ref == pytest.approx(reference, rel=1e-6)
+        assert value == pytest.approx(want, rel=1e-5)
+        assert f"{want:.4g}" in app.front_header().object
+        seen.append(value)
+    assert len(set(seen)) == 3  # recomputed with the filter
+    # on the p10 quantile: objectives and reference follow
+    app.filters = {}
+    app.front_on = "p10"
+    front = table[naive_front(table[["specific_energy", "cycle_life_p10"]].to_numpy(float), ["max", "max"])]
+    reference = {"specific_energy": float(table.specific_energy.min()),
+                 "cycle_life_p10": float(table.cycle_life_p10.min())}
+    want = hypervolume(front, ["specific_energy", "cycle_life_p10"], ["max", "max"], reference)
+    assert app.front_hypervolume()[0] == pytest.approx(want, rel=1e-5)
+    assert "Cycle life, 10th percentile" in app.hypervolume_text() or "p10" in app.hypervolume_text().lower()
+
+
+# --------------------------------------------------------------------------- colours
+def _pixel_means(app, values: np.ndarray, width: int = 48, height: int = 32) -> np.ndarray:
+    """Mean of ``values`` per pixel of the cloud, computed here (bottom row first), NaN where empty."""
+    xa, ya = app.axes()
+    x = xa.to_plot(app.source.column(app.x).astype(float))
+    y = ya.to_plot(app.source.column(app.y).astype(float))
+    col = np.floor((x - xa.lo) / (xa.hi - xa.lo) * width).astype(int)
+    row = np.floor((y - ya.lo) / (ya.hi - ya.lo) * height).astype(int)
+    ok = app.mask() & (col >= 0) & (col < width) & (row >= 0) & (row < height) & np.isfinite(values)
+    sums, counts = np.zeros((height, width)), np.zeros((height, width))
+    np.add.at(sums, (row[ok], col[ok]), values[ok])
+    np.add.at(counts, (row[ok], col[ok]), 1)
+    with np.errstate(invalid="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
+
+
+def _check_colour(app, name: str, values: np.ndarray) -> None:
+    assert name in app.param.color.objects.values()
+    app.color = name
+    image = app.cloud_element(*app.axes(), width=48, height=32)
+    assert image.vdims[0].name == name
+    drawn = np.flipud(np.asarray(image.data))  # the image's array is top row first; here bottom row first
+    want = _pixel_means(app, values)
+    assert np.isfinite(want).sum() > 10
+    np.testing.assert_array_equal(np.isfinite(drawn), np.isfinite(want))
+    np.testing.assert_allclose(drawn[np.isfinite(want)], want[np.isfinite(want)], rtol=1e-5)
+
+
+def test_pareto_probability_colours_the_cloud(tmp_path):
+    """A probability written as ``dse pareto --probability`` writes it (the shipped store predates the
+    stored CE posterior that the draws need, so the values here are made up, a different one per design)."""
+    import xarray as xr
+
+    from dse.store import read_root_attrs, write_variable
+
+    path = str(tmp_path / "copy.zarr")
+    shutil.copytree(STORE, path)
+    groups = read_root_attrs(path)["dse_groups"]
+    rng = np.random.default_rng(5)
+    for name, ds in ResultsSource(path).datasets.items():
+        dims = list(ds["feasible"].dims)
+        values = rng.random(ds["feasible"].shape).astype(np.float32) ** 4
+        write_variable(path, groups[name], xr.DataArray(values, dims=dims, name="pareto_probability",
+                                                        attrs={"long_name": "Probability of being on the Pareto "
+                                                               "front", "units": "1"}))
+    src = ResultsSource(path)
+    probability = design_table(path, feasible_only=True).reset_index(drop=True)["pareto_probability"]
+    assert probability.max() > 0
+    _check_colour(Explorer(src, x="specific_energy", y="cycle_life"), "pareto_probability",
+                  probability.to_numpy(float))
+
+
+def test_refinement_level_colours_the_cloud_of_a_refined_store(tmp_path):
+    from dse.refine import refine, write_refined
+    from dse.spec import parse_sweep
+
+    grid = {"name": "refined", "scenarios": [{"name": "li", "inputs": {
+        "metal": "Li", "cathode": ["NMC811", "LFP"], "electrolyte": "Li-dual-salt",
+        "cathode_loading": {"linspace": ["1 mAh/cm^2", "8 mAh/cm^2", 9]},
+        "stack_pressure": {"linspace": [0.0, 3.0, 9]}}}]}
+    spec = parse_sweep(grid, text=yaml.safe_dump(grid, sort_keys=False), chunk_size=4096)
+    path = str(tmp_path / "refined.zarr")
+    write_refined(refine(spec, {"specific_energy": "max", "cycle_life": "max"}, coarse=2), spec, path)
+    src = ResultsSource(path)
+    assert src.extras == ["refinement_level"] and "refinement_level" not in src.outputs
+    ds = next(iter(src.datasets.values()))
+    levels = np.asarray(ds["refinement_level"].values)[np.asarray(ds["feasible"].values)].astype(float)
+    assert levels.max() > 0
+    np.testing.assert_array_equal(src.column("refinement_level"), levels)
+    _check_colour(Explorer(src, x="specific_energy", y="cycle_life"), "refinement_level", levels)
+    # a store that is not refined offers no such colour
+    assert "refinement_level" not in Explorer(ResultsSource(STORE)).param.color.objects.values()

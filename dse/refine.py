@@ -502,6 +502,13 @@ def _damaged(store: str, why: str) -> StoreError:
                       "rerun with --overwrite to start over", where=str(store))
 
 
+def _check_folder(store: str, folder: Path) -> None:
+    """Refuse a file or a link where the checkpoint folder goes: dse neither reads nor deletes it."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise StoreError(f"{folder} is in the way of the refinement checkpoint (not a folder dse made); "
+                         "remove or rename it", where=str(store))
+
+
 def read_checkpoint(store: str, spec: SweepSpec, senses: Mapping[str, str], options: Mapping) -> Checkpoint | None:
     """The checkpoint an interrupted refinement left for ``store``, checked against this spec and options.
 
@@ -521,11 +528,9 @@ def read_checkpoint(store: str, spec: SweepSpec, senses: Mapping[str, str], opti
     import zipfile
 
     folder = checkpoint_dir(store)
-    if folder is None or not folder.exists():
+    if folder is None or not (folder.exists() or folder.is_symlink()):
         return None
-    if not folder.is_dir() or folder.is_symlink():
-        raise StoreError(f"{folder} is in the way of the refinement checkpoint (not a folder dse made); "
-                         "remove or rename it", where=str(store))
+    _check_folder(store, folder)
     path = folder / CHECKPOINT_FILE
     if not path.exists():
         return None
@@ -606,8 +611,9 @@ def remove_checkpoint(store: str) -> None:
     import contextlib
 
     folder = checkpoint_dir(store)
-    if folder is None or not folder.is_dir() or folder.is_symlink():
+    if folder is None or not (folder.exists() or folder.is_symlink()):
         return
+    _check_folder(store, folder)
     for entry in folder.iterdir():
         # the state file and write_atomic's leftovers of an interrupted write (.state.npz.XXXX.tmp)
         if entry.name == CHECKPOINT_FILE or (entry.name.startswith(f".{CHECKPOINT_FILE}.")

@@ -39,6 +39,12 @@ scenario, the grid's swept inputs as variables, every output, and
 ``refinement_level`` (the level that evaluated the design) and ``grid_index``
 (its row-major position in the scenario's grid, the ``design`` number a full
 sweep of the same spec would give it).
+
+With ``store`` given, :func:`refine` checkpoints its state after every level
+in ``STORE.dse-refine/state.npz`` (:func:`checkpoint_dir`), and a rerun for
+the same spec and options continues from the last finished level with the
+same result, bit for bit; :func:`read_checkpoint` refuses a checkpoint of
+another spec or other options, or a damaged one.
 """
 
 from __future__ import annotations

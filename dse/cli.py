@@ -425,6 +425,12 @@ def sweep(
         console.print(f"{summary.damaged_blocks} damaged blocks re-evaluated")
 
 
+class RefineInterrupted(DseError):
+    """Ctrl-C during ``dse refine`` (exit status 130): says where the finished levels are kept."""
+
+    exit_code = 130
+
+
 @app.command()
 def refine(
     spec: Annotated[Path, typer.Argument(help="Grid sweep spec YAML file: the fine grid whose front is wanted.")],
@@ -440,14 +446,24 @@ def refine(
     budget: Annotated[int | None, typer.Option("--budget", help="Most designs to evaluate (approximate).")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Workers of the embedded cluster.")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store and start over "
+                                            "(discarding the checkpoint of an interrupted run).")] = False,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
 ) -> None:
     """Front of a fine grid by adaptive refinement: evaluate only the cells that can hold front designs.
 
     Options left out come from the spec's refine: mapping (objectives, coarse, margin, tolerance, budget).
+    Every finished level is checkpointed beside a local store (OUT.zarr.dse-refine); rerunning the same
+    command after an interruption resumes from the last finished level.
     """
-    from dse.refine import describe, write_refined
+    from dse.refine import (
+        checkpoint_dir,
+        describe,
+        read_checkpoint,
+        refine_options,
+        remove_checkpoint,
+        write_refined,
+    )
     from dse.refine import refine as run_refine
     from dse.spec import load_sweep
     from dse.store import check_target
@@ -462,6 +478,12 @@ def refine(
     options = _storage_options(endpoint_url)
     check_target(output, False, overwrite, options)
     parsed = load_sweep(spec)
+    senses, used = refine_options(parsed, objectives, coarse=coarse, margin=margin, tolerance=tolerance,
+                                  budget=budget)
+    if overwrite:
+        remove_checkpoint(output)
+    else:
+        read_checkpoint(output, parsed, senses, used)  # refuse another spec's or a damaged one before any work
     console.print(f"[bold]{_title(parsed.name)}[/bold]: refining a grid of {parsed.n_designs:,} designs → "
                   f"{_title(output, 1000)}")
 
@@ -470,10 +492,21 @@ def refine(
                       f"({record['evaluated']:,} in all), front {record['front']:,}, hypervolume "
                       f"{record['hypervolume']:.6g}, {record['seconds']:.1f} s", markup=False, highlight=False)
 
-    with _client(scheduler, None, workers) as client:
-        result = run_refine(parsed, objectives, coarse=coarse, margin=margin, tolerance=tolerance, budget=budget,
-                            client=client, progress=show)
+    def resuming(level: int, evaluated: int) -> None:
+        console.print(f"resuming at level {level}: {evaluated:,} designs already evaluated",
+                      markup=False, highlight=False)
+
+    try:
+        with _client(scheduler, None, workers) as client:
+            result = run_refine(parsed, senses, client=client, progress=show, on_resume=resuming, store=output,
+                                **used)
+    except KeyboardInterrupt:
+        folder = checkpoint_dir(output)
+        kept = f"finished levels are kept in {folder}; rerun the same command to resume" if folder else \
+            "nothing is kept (remote stores are not checkpointed)"
+        raise RefineInterrupted(f"interrupted: {kept}", where=output) from None
     write_refined(result, parsed, output, overwrite=overwrite, storage_options=options)
+    remove_checkpoint(output)  # only once the store is in place
     console.print(describe(result), markup=False, highlight=False)
     console.print(f"wrote {output}: 'dse pareto {output}' gives its front", markup=False, highlight=False)
 

@@ -39,6 +39,12 @@ scenario, the grid's swept inputs as variables, every output, and
 ``refinement_level`` (the level that evaluated the design) and ``grid_index``
 (its row-major position in the scenario's grid, the ``design`` number a full
 sweep of the same spec would give it).
+
+With ``store`` given, :func:`refine` checkpoints its state after every level
+in ``STORE.dse-refine/state.npz`` (:func:`checkpoint_dir`), and a rerun for
+the same spec and options continues from the last finished level with the
+same result, bit for bit; :func:`read_checkpoint` refuses a checkpoint of
+another spec or other options, or a damaged one.
 """
 
 from __future__ import annotations
@@ -49,16 +55,18 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from dse.errors import SpecError
+from dse.errors import SpecError, StoreError
 from dse.pareto import _exact_front, _signs
 from dse.refine_cells import PointTable, corner_flats, live_cells, split_cells
 from dse.spec import SweepSpec
 from dse.vocabulary import INPUTS
 
-__all__ = ["refine", "RefineResult", "DASK_MIN_BATCH"]
+__all__ = ["refine", "refine_options", "RefineResult", "DASK_MIN_BATCH", "Checkpoint", "checkpoint_dir",
+           "read_checkpoint", "remove_checkpoint"]
 
 #: batches of at least this many designs are evaluated on the Dask cluster, smaller ones in this process
 DASK_MIN_BATCH = 200_000
@@ -205,6 +213,25 @@ class _Scenario:
         self.n = end
         return values
 
+    def state(self) -> dict[str, np.ndarray]:
+        """The arrays that :meth:`restore` needs to continue this scenario at the next level."""
+        return {"flats": self.flats[:self.n], "values": self.values[:self.n], "level": self.level[:self.n],
+                "lo": self.lo, "hi": self.hi, "corners": self.corners, "pending": self.pending}
+
+    def restore(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Continue from :meth:`state` (checked by :func:`read_checkpoint`)."""
+        self.flats, self.level = arrays["flats"].copy(), arrays["level"].copy()
+        self.values = arrays["values"].copy()
+        self.n = self.flats.size
+        self.lo, self.hi, self.corners = arrays["lo"].copy(), arrays["hi"].copy(), arrays["corners"].copy()
+        self.pending = arrays["pending"].copy()
+        # table rows are in order of first sight: the evaluated points, then the pending ones
+        known = np.concatenate([self.flats, self.pending])
+        self.table = PointTable(capacity=2 * known.size)
+        rows, added = self.table.find_or_add(known)
+        if added.size != known.size:
+            raise ValueError("a point is listed twice")
+
     def refine(self, signs: np.ndarray, front: np.ndarray, margin: float) -> None:
         """Drop the cells that cannot hold a new front design, split the rest (their new corners pend)."""
         keep = live_cells(self.lo, self.hi, self.corners, self.values, signs, front, margin)
@@ -226,6 +253,59 @@ def _volume(front: np.ndarray, ref: np.ndarray) -> float:
     return float(moocore.hypervolume(inside, ref=ref, maximise=True)) if len(inside) else 0.0
 
 
+def refine_options(
+    spec: SweepSpec,
+    objectives: Mapping[str, str | None] | None = None,
+    *,
+    coarse: int | None = None,
+    margin: float | None = None,
+    tolerance: float | None = None,
+    budget: int | None = None,
+) -> tuple[dict[str, str], dict]:
+    """The objectives with their senses and the options a refinement runs with, checked.
+
+    Arguments left out are taken from the spec's ``refine:`` mapping, else
+    the defaults of :func:`refine`.
+
+    Returns
+    -------
+    senses : dict
+        ``{output: "max" | "min"}``.
+    options : dict
+        ``coarse``, ``margin``, ``tolerance``, ``budget`` as used.
+
+    Raises
+    ------
+    SpecError
+        An objective without a sense or not an output of the spec, a bad
+        option, or a sampled scenario.
+    """
+    from dse.vocabulary import OUTPUTS
+
+    given = spec.refine
+    objectives = objectives if objectives is not None else given.get("objectives")
+    coarse = coarse if coarse is not None else given.get("coarse", 2)
+    margin = margin if margin is not None else given.get("margin", 0.0)
+    tolerance = tolerance if tolerance is not None else given.get("tolerance")
+    budget = budget if budget is not None else given.get("budget")
+    if objectives is None:
+        objectives = {n: OUTPUTS[n].sense for n in spec.outputs if n in OUTPUTS and OUTPUTS[n].sense}
+    senses = {n: (s if s is not None else (OUTPUTS[n].sense if n in OUTPUTS else None)) for n, s in objectives.items()}
+    for n, s in senses.items():
+        if s not in ("max", "min"):
+            raise SpecError(f"{n!r} needs a sense: NAME:max or NAME:min", where="--objective")
+    if coarse < 1:
+        raise SpecError(f"expected at least 1 range per axis, got {coarse}", where="--coarse")
+    if not (margin >= 0 and math.isfinite(margin)):
+        raise SpecError(f"expected a finite margin ≥ 0, got {margin}", where="--margin")
+    _objective_check(spec, senses)
+    for sc in spec.scenarios:
+        if sc.kind != "grid":
+            raise SpecError(f"scenario {sc.name!r} is sampled: refinement needs a grid (linspace, logspace or "
+                            "lists)", where=spec.source)
+    return senses, {"coarse": coarse, "margin": margin, "tolerance": tolerance, "budget": budget}
+
+
 def refine(
     spec: SweepSpec,
     objectives: Mapping[str, str | None] | None = None,
@@ -236,6 +316,8 @@ def refine(
     budget: int | None = None,
     client=None,
     progress: Callable[[dict], None] | None = None,
+    store: str | None = None,
+    on_resume: Callable[[int, int], None] | None = None,
 ) -> RefineResult:
     """Find the front of a grid spec by adaptive refinement (see the module docstring).
 
@@ -265,53 +347,56 @@ def refine(
         ``THREADS`` threads).
     progress : callable, optional
         Called with each level's history record.
+    store : str, optional
+        Local path of the results store the refinement is for: its state is
+        checkpointed after every level in :func:`checkpoint_dir` (``STORE.dse-refine``),
+        and a checkpoint left there by an interrupted run of the same spec and
+        options is continued (see :func:`read_checkpoint`). Remote stores
+        (``s3://``) are not checkpointed.
+    on_resume : callable, optional
+        Called as ``on_resume(level, evaluated)`` when a checkpoint is continued.
 
     Returns
     -------
     RefineResult
         Values of the objectives and ``infeasible_reason`` for every
         evaluated design (:func:`write_refined` evaluates the other outputs).
-    """
-    from dse.vocabulary import OUTPUTS
 
+    Raises
+    ------
+    StoreError
+        The checkpoint of ``store`` is damaged or was written for another
+        spec or other options (nothing is deleted).
+    """
     t0 = time.perf_counter()
-    given = spec.refine
-    objectives = objectives if objectives is not None else given.get("objectives")
-    coarse = coarse if coarse is not None else given.get("coarse", 2)
-    margin = margin if margin is not None else given.get("margin", 0.0)
-    tolerance = tolerance if tolerance is not None else given.get("tolerance")
-    budget = budget if budget is not None else given.get("budget")
-    if objectives is None:
-        objectives = {n: OUTPUTS[n].sense for n in spec.outputs if n in OUTPUTS and OUTPUTS[n].sense}
-    senses = {n: (s if s is not None else (OUTPUTS[n].sense if n in OUTPUTS else None)) for n, s in objectives.items()}
-    for n, s in senses.items():
-        if s not in ("max", "min"):
-            raise SpecError(f"{n!r} needs a sense: NAME:max or NAME:min", where="--objective")
-    if coarse < 1:
-        raise SpecError(f"expected at least 1 range per axis, got {coarse}", where="--coarse")
-    if not (margin >= 0 and math.isfinite(margin)):
-        raise SpecError(f"expected a finite margin ≥ 0, got {margin}", where="--margin")
-    _objective_check(spec, senses)
-    for sc in spec.scenarios:
-        if sc.kind != "grid":
-            raise SpecError(f"scenario {sc.name!r} is sampled: refinement needs a grid (linspace, logspace or "
-                            "lists)", where=spec.source)
+    senses, options = refine_options(spec, objectives, coarse=coarse, margin=margin, tolerance=tolerance,
+                                     budget=budget)
+    margin, tolerance, budget = options["margin"], options["tolerance"], options["budget"]
     outputs = [*senses, "infeasible_reason"]
     k = len(senses)
     signs = np.asarray(_signs(list(senses.values())), np.float64)
-    states = [_Scenario(spec, sc, outputs, client, coarse) for sc in spec.scenarios]
-    result = RefineResult(dict(senses), outputs, {}, {}, {}, grid_designs=spec.n_designs,
-                          options={"coarse": coarse, "margin": margin, "tolerance": tolerance, "budget": budget})
+    states = [_Scenario(spec, sc, outputs, client, options["coarse"]) for sc in spec.scenarios]
+    result = RefineResult(dict(senses), outputs, {}, {}, {}, grid_designs=spec.n_designs, options=options)
     front = np.empty((0, k))  # maximised objectives of the front of everything evaluated so far
-    ref = previous = None
+    ref = previous = stopped = None
     level = 0
-    while True:
+    saved = read_checkpoint(store, spec, senses, options) if store is not None else None
+    if saved is not None:
+        level, front, ref, previous, stopped = saved.level, saved.front, saved.ref, saved.previous, saved.stopped
+        result.history = list(saved.history)
+        t0 -= saved.seconds  # the clock goes on from the interrupted run's
+        for s, arrays in zip(states, saved.scenarios, strict=True):
+            s.restore(arrays)
+        if on_resume:
+            on_resume(level, int(sum(s.n for s in states)))
+    while stopped is None:
         cells = int(sum(s.lo.shape[0] for s in states))
         new = int(sum(s.pending.size for s in states))
         if not cells:
+            stopped = "exact"
             break
         if budget is not None and sum(s.n for s in states) + new > budget:
-            result.stopped = "budget"
+            stopped = "budget"
             break
         candidates = [front]
         for s in states:
@@ -331,16 +416,217 @@ def refine(
         for s in states:
             s.refine(signs, front, float(margin))
         if tolerance is not None and previous is not None and abs(volume - previous) <= tolerance * abs(volume):
-            result.stopped = "tolerance"
-            break
+            stopped = "tolerance"
         previous = volume
         level += 1
+        if store is not None:
+            _save_checkpoint(store, spec, senses, options, states, level=level, front=front, ref=ref,
+                             previous=previous, stopped=stopped, history=result.history,
+                             seconds=time.perf_counter() - t0)
+    result.stopped = stopped
     for s in states:
         result.points[s.name] = s.flats[:s.n].copy()
         result.values[s.name] = s.values[:s.n].T.copy()
         result.levels[s.name] = s.level[:s.n].copy()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+# --------------------------------------------------------------------------- checkpoint
+#: format of a refinement checkpoint (``state.npz`` in :func:`checkpoint_dir`)
+CHECKPOINT_FORMAT = "dse-refine-checkpoint/1"
+CHECKPOINT_FILE = "state.npz"
+
+
+@dataclass
+class Checkpoint:
+    """The state of a refinement after a completed level (see :func:`read_checkpoint`)."""
+
+    level: int  # the next level to run
+    front: np.ndarray
+    ref: np.ndarray | None
+    previous: float | None
+    stopped: str | None  # set when the last saved level ended the refinement (tolerance)
+    history: list[dict]
+    seconds: float
+    scenarios: list[dict[str, np.ndarray]]  # per scenario, :meth:`_Scenario.state`
+
+    @property
+    def evaluated(self) -> int:
+        return int(sum(a["flats"].size for a in self.scenarios))
+
+
+def checkpoint_dir(store: str) -> Path | None:
+    """The folder beside a local store where its refinement is checkpointed; None for remote stores.
+
+    >>> str(checkpoint_dir("runs/ref.zarr/"))
+    'runs/ref.zarr.dse-refine'
+    >>> checkpoint_dir("s3://bucket/ref.zarr") is None
+    True
+    """
+    if "://" in str(store):
+        return None
+    return Path(f"{str(store).rstrip('/')}.dse-refine")
+
+
+def _options_identity(senses: Mapping[str, str], options: Mapping) -> dict:
+    return {"objectives": [[n, s] for n, s in senses.items()], **{k: options[k] for k in sorted(options)}}
+
+
+def _options_hash(senses: Mapping[str, str], options: Mapping) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(_options_identity(senses, options), sort_keys=True).encode()).hexdigest()
+
+
+def _save_checkpoint(store: str, spec: SweepSpec, senses, options, states, *, level, front, ref, previous,
+                     stopped, history, seconds) -> None:
+    """Write the whole state in one file, atomically: a reader sees the previous level's or this one's."""
+    import io
+
+    from dse.atomic import write_atomic
+
+    folder = checkpoint_dir(store)
+    if folder is None:
+        return
+    header = {"format": CHECKPOINT_FORMAT, "store": str(store), "spec_hash": spec.hash(),
+              "options_hash": _options_hash(senses, options), "options": _options_identity(senses, options),
+              "scenarios": [s.name for s in states], "level": level,
+              "ref": None if ref is None else [float(v) for v in ref], "previous": previous, "stopped": stopped,
+              "history": history, "seconds": seconds}
+    arrays = {"header": np.frombuffer(json.dumps(header).encode(), np.uint8), "front": front}
+    for i, s in enumerate(states):
+        arrays.update({f"{i}/{key}": value for key, value in s.state().items()})
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # a zip with a CRC-32 per array: damage is found on reading
+    folder.mkdir(exist_ok=True)
+    write_atomic(folder / CHECKPOINT_FILE, buffer.getvalue())
+
+
+def _damaged(store: str, why: str) -> StoreError:
+    return StoreError(f"the refinement checkpoint {checkpoint_dir(store)} is damaged ({why}); "
+                      "rerun with --overwrite to start over", where=str(store))
+
+
+def _check_folder(store: str, folder: Path) -> None:
+    """Refuse a file or a link where the checkpoint folder goes: dse neither reads nor deletes it."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise StoreError(f"{folder} is in the way of the refinement checkpoint (not a folder dse made); "
+                         "remove or rename it", where=str(store))
+
+
+def read_checkpoint(store: str, spec: SweepSpec, senses: Mapping[str, str], options: Mapping) -> Checkpoint | None:
+    """The checkpoint an interrupted refinement left for ``store``, checked against this spec and options.
+
+    Returns
+    -------
+    Checkpoint or None
+        None when there is none (no folder, or a folder without a state
+        file: the run was interrupted before its first level ended).
+
+    Raises
+    ------
+    StoreError
+        One line naming the store: the checkpoint was written for another
+        spec or other options (saying which), or it is damaged (unreadable,
+        truncated, inconsistent). Nothing is deleted.
+    """
+    import zipfile
+
+    folder = checkpoint_dir(store)
+    if folder is None or not (folder.exists() or folder.is_symlink()):
+        return None
+    _check_folder(store, folder)
+    path = folder / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}  # reading checks each array's CRC-32
+        header = json.loads(arrays.pop("header").tobytes())
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise _damaged(store, f"{exc.__class__.__name__}: {str(exc)[:80]}") from None
+    if not isinstance(header, dict) or header.get("format") != CHECKPOINT_FORMAT:
+        raise _damaged(store, f"not a {CHECKPOINT_FORMAT} file")
+    if header.get("spec_hash") != spec.hash():
+        names = [sc.name for sc in spec.scenarios]
+        what = (f"scenarios {header.get('scenarios')} ≠ {names}" if header.get("scenarios") != names
+                else f"spec hash {str(header.get('spec_hash'))[:12]} ≠ {spec.hash()[:12]}")
+        raise StoreError(f"an interrupted refinement of another spec is checkpointed in {folder} ({what}); "
+                         "rerun with --overwrite to start over", where=str(store))
+    if header.get("options_hash") != _options_hash(senses, options):
+        old, now = header.get("options") or {}, _options_identity(senses, options)
+        what = ", ".join(f"{key} {old.get(key)!r} → {now[key]!r}" for key in now if old.get(key) != now[key])
+        raise StoreError(f"an interrupted refinement with other options is checkpointed in {folder} "
+                         f"({what or 'options hash differs'}); rerun with the same options to resume it, or with "
+                         "--overwrite to start over", where=str(store))
+    try:
+        checkpoint = _checked(header, arrays, spec, len(senses))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _damaged(store, f"{exc.__class__.__name__}: {str(exc)[:80]}") from None
+    return checkpoint
+
+
+def _checked(header: dict, arrays: dict, spec: SweepSpec, k: int) -> Checkpoint:
+    """A :class:`Checkpoint` from a read file, after checking every array's dtype, shape and range."""
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise ValueError(what)
+
+    scenarios = []
+    for i, sc in enumerate(spec.scenarios):
+        a = {key: arrays[f"{i}/{key}"] for key in ("flats", "values", "level", "lo", "hi", "corners", "pending")}
+        shape = tuple(len(ax.values) for ax in sc.axes)
+        d = sum(1 for ax in sc.axes if not ax.categorical and len(ax.values) > 1)
+        n, known = a["flats"].size, a["flats"].size + a["pending"].size
+        need(a["flats"].dtype == np.int64 and a["pending"].dtype == np.int64 and a["level"].dtype == np.int16
+             and a["values"].dtype == np.float32 and a["lo"].dtype == a["hi"].dtype == a["corners"].dtype == np.int32,
+             f"scenario {sc.name!r}: unexpected dtypes")
+        need(a["values"].shape == (n, k + 1) and a["level"].shape == (n,) and a["pending"].ndim == 1,
+             f"scenario {sc.name!r}: designs and values differ in length")
+        cells = a["lo"].shape[0]
+        need(a["lo"].shape == a["hi"].shape == (cells, len(shape)) and a["corners"].shape == (cells, 1 << d),
+             f"scenario {sc.name!r}: cells of the wrong shape")
+        flats = np.concatenate([a["flats"], a["pending"]])
+        need(bool(((flats >= 0) & (flats < math.prod(shape))).all()), f"scenario {sc.name!r}: a point off the grid")
+        need(bool(((a["corners"] >= 0) & (a["corners"] < known)).all()), f"scenario {sc.name!r}: a corner unknown")
+        need(bool(((a["lo"] >= 0) & (a["lo"] <= a["hi"]) & (a["hi"] < np.array(shape))).all()),
+             f"scenario {sc.name!r}: a cell off the grid")
+        scenarios.append(a)
+    front = arrays["front"]
+    need(front.dtype == np.float64 and front.ndim == 2 and front.shape[1] == k, "front of the wrong shape")
+    ref = header["ref"]
+    need(ref is None or len(ref) == k, "reference of the wrong length")
+    stopped = header["stopped"]
+    need(stopped in (None, "tolerance"), f"unknown stop {stopped!r}")
+    level, history = header["level"], header["history"]
+    need(isinstance(level, int) and level >= 1 and isinstance(history, list) and len(history) == level,
+         "level and history disagree")
+    return Checkpoint(level=level, front=front, ref=None if ref is None else np.asarray(ref, np.float64),
+                      previous=header["previous"], stopped=stopped, history=history, seconds=float(header["seconds"]),
+                      scenarios=scenarios)
+
+
+def remove_checkpoint(store: str) -> None:
+    """Remove the checkpoint folder of ``store``: only the files dse writes there, then the folder if empty.
+
+    Called once the final store is in place, and by ``--overwrite``; a folder
+    that holds anything else is left (with that content) rather than deleted.
+    """
+    import contextlib
+
+    folder = checkpoint_dir(store)
+    if folder is None or not (folder.exists() or folder.is_symlink()):
+        return
+    _check_folder(store, folder)
+    for entry in folder.iterdir():
+        # the state file and write_atomic's leftovers of an interrupted write (.state.npz.XXXX.tmp)
+        if entry.name == CHECKPOINT_FILE or (entry.name.startswith(f".{CHECKPOINT_FILE}.")
+                                              and entry.name.endswith(".tmp")):
+            entry.unlink()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 # --------------------------------------------------------------------------- store

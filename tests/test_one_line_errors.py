@@ -156,6 +156,20 @@ def test_where_literals_do_not_overflow_integer_variables(capsys):
     assert int(everything.split()[0].replace(",", "")) > 0
 
 
+def test_refine_checkpoints_damaged_or_in_the_way_are_one_line_and_kept(tmp_path, capsys):
+    """A rerun of an interrupted ``dse refine`` never uses a checkpoint it cannot trust, nor deletes it."""
+    spec = sweep_with(tmp_path, "      cathode_loading: {linspace: [1, 5, 3]}\n")
+    damaged, blocked = tmp_path / "damaged.zarr", tmp_path / "blocked.zarr"
+    (tmp_path / "damaged.zarr.dse-refine").mkdir()
+    (tmp_path / "damaged.zarr.dse-refine" / "state.npz").write_bytes(b"PK\x03\x04 not a whole zip")
+    (tmp_path / "blocked.zarr.dse-refine").write_text("mine")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    one_line(capsys, ["refine", spec, "-o", damaged], str(damaged), "is damaged", "--overwrite", code=2)
+    one_line(capsys, ["refine", spec, "-o", blocked], str(blocked), "is in the way", code=2)
+    one_line(capsys, ["refine", spec, "-o", blocked, "--overwrite"], str(blocked), "is in the way", code=2)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
 # --------------------------------------------------------------------------- output paths and ports
 def test_unwritable_outputs_are_refused_before_the_work(tmp_path, capsys):
     a_file = tmp_path / "file.txt"

@@ -204,3 +204,177 @@ def test_a_bad_refine_key_is_a_one_line_error(tmp_path, capsys, block, message):
     assert main(["refine", str(path), "-o", str(tmp_path / "x.zarr")]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+# --------------------------------------------------------------------------- resuming an interrupted refinement
+OBJECTIVE_ARGS = [a for o, s in OBJECTIVES.items() for a in ("--objective", f"{o}:{s}")]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(spec):
+    return refine(spec, OBJECTIVES)
+
+
+def _fail_at(monkeypatch, level: int, error: type[BaseException] = RuntimeError) -> None:
+    """Make the evaluation of ``level`` fail, as a killed worker or Ctrl-C would."""
+    import dse.refine
+
+    original = dse.refine._Scenario.evaluate_pending
+
+    def evaluate_pending(self, at):
+        if at == level:
+            raise error(f"injected at level {at}")
+        return original(self, at)
+
+    monkeypatch.setattr(dse.refine._Scenario, "evaluate_pending", evaluate_pending)
+
+
+def _count_evaluations(monkeypatch) -> list[int]:
+    import dse.refine
+
+    original, counted = dse.refine._evaluate, []
+
+    def evaluate(evaluator, flats, *args, **kwargs):
+        counted.append(flats.size)
+        return original(evaluator, flats, *args, **kwargs)
+
+    monkeypatch.setattr(dse.refine, "_evaluate", evaluate)
+    return counted
+
+
+def _same_result(a, b) -> None:
+    """Bit for bit: the same designs, values and levels, and the same hypervolume history."""
+    assert a.stopped == b.stopped and a.points.keys() == b.points.keys()
+    for name in a.points:
+        np.testing.assert_array_equal(a.points[name], b.points[name])
+        np.testing.assert_array_equal(a.values[name], b.values[name])
+        np.testing.assert_array_equal(a.levels[name], b.levels[name])
+    assert [h["hypervolume"] for h in a.history] == [h["hypervolume"] for h in b.history]
+
+
+def test_an_interrupted_refinement_resumes_from_its_last_level(spec, uninterrupted, tmp_path, monkeypatch):
+    from dse.refine import checkpoint_dir
+
+    store = str(tmp_path / "ref.zarr")
+    with monkeypatch.context() as m:
+        _fail_at(m, 2)
+        with pytest.raises(RuntimeError, match="injected at level 2"):
+            refine(spec, OBJECTIVES, store=store)
+    assert (checkpoint_dir(store) / "state.npz").is_file()
+    resumed_at = []
+    counted = _count_evaluations(monkeypatch)
+    again = refine(spec, OBJECTIVES, store=store, on_resume=lambda level, n: resumed_at.append((level, n)))
+    levels_done = sum(np.count_nonzero(lv < 2) for lv in uninterrupted.levels.values())
+    assert resumed_at == [(2, levels_done)]
+    _same_result(again, uninterrupted)
+    # only level 2 onwards was evaluated again
+    assert 0 < sum(counted) == uninterrupted.evaluated - levels_done < uninterrupted.evaluated
+
+
+def test_ctrl_c_then_the_same_command_resumes_and_removes_the_checkpoint(spec, uninterrupted, tmp_path, capsys,
+                                                                        monkeypatch, cluster):
+    from dse.refine import checkpoint_dir
+
+    store = str(tmp_path / "ref.zarr")
+    args = ["refine", _spec_file(tmp_path), "-o", store, "--scheduler", cluster.scheduler_address, *OBJECTIVE_ARGS]
+    with monkeypatch.context() as m:
+        _fail_at(m, 1, KeyboardInterrupt)
+        assert main(args) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rerun the same command to resume" in err[0] and store in err[0], err
+    assert not (tmp_path / "ref.zarr").exists()
+    assert main(args) == 0
+    n = sum(np.count_nonzero(lv < 1) for lv in uninterrupted.levels.values())
+    assert f"resuming at level 1: {n:,} designs already evaluated" in capsys.readouterr().out
+    assert not checkpoint_dir(store).exists()
+    assert validate_store(store) == []
+    for name, ds in open_results(store).items():
+        order = np.argsort(uninterrupted.points[name])  # the store is in grid order
+        np.testing.assert_array_equal(ds.grid_index.values, uninterrupted.points[name][order])
+        for j, output in enumerate(uninterrupted.outputs[:-1]):
+            np.testing.assert_array_equal(ds[output].values, uninterrupted.values[name][j][order])
+
+
+def _checkpointed(tmp_path, monkeypatch, **options) -> tuple[str, str]:
+    """A spec file and a store path whose refinement was interrupted at level 1 (checkpoint of level 0)."""
+    from dse.refine import checkpoint_dir
+    from dse.spec import load_sweep
+
+    spec_file, store = _spec_file(tmp_path), str(tmp_path / "ref.zarr")
+    with monkeypatch.context() as m:
+        _fail_at(m, 1)
+        with pytest.raises(RuntimeError):
+            refine(load_sweep(spec_file), OBJECTIVES, store=store, **options)
+    assert (checkpoint_dir(store) / "state.npz").is_file()
+    return spec_file, store
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("margin", "margin 0.0 → 0.5"),
+    ("objectives", "objectives"),
+    ("spec", "another spec"),
+])
+def test_a_rerun_with_another_spec_or_options_is_refused(tmp_path, capsys, monkeypatch, change, message):
+    from dse.refine import checkpoint_dir
+
+    spec_file, store = _checkpointed(tmp_path, monkeypatch)
+    state = checkpoint_dir(store) / "state.npz"
+    before = state.read_bytes()
+    args = ["refine", spec_file, "-o", store, *OBJECTIVE_ARGS]
+    if change == "margin":
+        args += ["--margin", "0.5"]
+    elif change == "objectives":
+        args = ["refine", spec_file, "-o", store, "--objective", "cost:min"]
+    else:
+        other = {**GRID, "scenarios": [GRID["scenarios"][0]]}
+        spec_file = tmp_path / "other.yaml"
+        spec_file.write_text(yaml.safe_dump(other, sort_keys=False))
+        args[1] = str(spec_file)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and store in err[0] and message in err[0] and "--overwrite" in err[0], err
+    assert state.read_bytes() == before and not (tmp_path / "ref.zarr").exists()  # nothing deleted or written
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_a_damaged_checkpoint_is_refused_never_used(tmp_path, capsys, monkeypatch, damage):
+    from dse.refine import checkpoint_dir
+
+    spec_file, store = _checkpointed(tmp_path, monkeypatch)
+    state = checkpoint_dir(store) / "state.npz"
+    data = state.read_bytes()
+    state.write_bytes({"truncated": data[:len(data) // 2], "garbage": b"\x00garbage" * 100, "empty": b""}[damage])
+    assert main(["refine", spec_file, "-o", store, *OBJECTIVE_ARGS]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and store in err[0] and "is damaged" in err[0] and "--overwrite" in err[0], err
+    assert state.exists()
+
+
+def test_a_flipped_byte_in_a_checkpoint_is_found(tmp_path, monkeypatch):
+    """The zip's CRC-32 of each array catches damage inside the data, not only a cut."""
+    from dse.errors import StoreError
+    from dse.refine import checkpoint_dir, read_checkpoint, refine_options
+    from dse.spec import load_sweep
+
+    spec_file, store = _checkpointed(tmp_path, monkeypatch)
+    state = checkpoint_dir(store) / "state.npz"
+    data = bytearray(state.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    state.write_bytes(bytes(data))
+    parsed = load_sweep(spec_file)
+    with pytest.raises(StoreError, match="is damaged"):
+        read_checkpoint(store, parsed, *refine_options(parsed, OBJECTIVES))
+
+
+def test_overwrite_starts_over(uninterrupted, tmp_path, capsys, monkeypatch, cluster):
+    from dse.refine import checkpoint_dir
+
+    spec_file, store = _checkpointed(tmp_path, monkeypatch, margin=0.5)  # other options: refused without it
+    assert main(["refine", spec_file, "-o", store, "--scheduler", cluster.scheduler_address, "--overwrite",
+                 *OBJECTIVE_ARGS]) == 0
+    out = capsys.readouterr().out
+    assert "resuming" not in out and "level 0:" in out
+    assert not checkpoint_dir(store).exists()
+    datasets = open_results(store)
+    assert sum(ds.sizes["design"] for ds in datasets.values()) == uninterrupted.evaluated
+    assert {int(ds.refinement_level.min()) for ds in datasets.values()} == {0}

@@ -468,6 +468,36 @@ def run_path_arguments(target: str, text: str, tmp: Path) -> None:
     assert not list(work.rglob("*.zarr*")), "nothing written before the refusal"
 
 
+CELLS = ROOT / "examples" / "cells"
+SIDECAR_TEXTS = [(CELLS / "cells.yaml").read_text(), (CELLS / "A01.yaml").read_text() + (CELLS / "cells.yaml").read_text()]
+
+
+def run_cell_sidecar(target: str, text: str, tmp: Path) -> None:
+    """A measured cell's sidecar (``dse calibrate --cells``, ``dse serve --cells``): read in process by
+    ``dse.cells.load_cells``, which a fit would follow (seconds per example, so not run here). Either cells
+    come back or a :class:`~dse.errors.DseError` of one line naming the file."""
+    from dse.cells import load_cells
+    from dse.errors import DseError
+
+    folder = tmp / "cells"
+    if not folder.exists():
+        shutil.copytree(CELLS, folder)
+    sidecar = folder / "A01.yaml"
+    sidecar.write_text(text, encoding="utf-8", errors="surrogatepass")
+    outcome = OUTCOMES.setdefault(target, Outcome())
+    outcome.examples += 1
+    try:
+        with alarm(EXAMPLE_TIMEOUT):
+            cells, _ = load_cells(folder)
+    except DseError as exc:
+        line = str(exc)
+        assert "\n" not in line and "A01.yaml" in line, line
+        outcome.kinds[error_kind("error: " + line, sidecar)] += 1
+        return
+    assert cells, "a folder of four cells read as none"
+    outcome.ok += 1
+
+
 TARGETS = [
     Target("sweep spec (generated)", sweep_specs.map(dump), run_sweep_spec, 260),
     Target("sweep spec (mutated)", mutated(SPEC_TEXTS), run_sweep_spec, 240),
@@ -481,6 +511,7 @@ TARGETS = [
     Target("sweep counts (.inf, .nan, huge)", count_specs, run_sweep_spec, 80),
     Target("design C-rates, units and markup names", unit_designs(), run_design_table, 60),
     Target("output path arguments", path_arguments, run_path_arguments, 30, ""),
+    Target("cell sidecar (mutated)", mutated(SIDECAR_TEXTS), run_cell_sidecar, 120),
 ]
 MIN_TOTAL = 1000
 #: the counts of every fuzz run, printed at the end of the test run (tests/conftest.py)

@@ -541,7 +541,7 @@ def read_checkpoint(store: str, spec: SweepSpec, senses: Mapping[str, str], opti
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with np.load(path) as npz:  # (never pickles: numpy's default allow_pickle is False)
             arrays = {key: npz[key] for key in npz.files}  # reading checks each array's CRC-32
         header = json.loads(arrays.pop("header").tobytes())
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:

@@ -251,7 +251,7 @@ class CeCoefficients(BaseModel):
         """The constraints of :func:`constraints` that the mean breaks (empty: every sign holds)."""
         matrix, labels = constraints(self.names)
         values = matrix @ np.asarray(self.mean, dtype=float) - constraint_bounds(self.names)
-        return [f"{label} ({v:.3g} beyond)" for label, v in zip(labels, values, strict=True) if v < -tolerance]
+        return [f"{label} ({-v:.3g} short)" for label, v in zip(labels, values, strict=True) if v < -tolerance]
 
     def with_constants(self, constants: Mapping[str, object] | None, where: str = "overrides.ce") -> CeCoefficients:
         """A copy with some of :data:`CE_CONSTANTS` replaced, validated like a coefficients file.

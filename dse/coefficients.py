@@ -316,6 +316,36 @@ def _group_covariance(groups: list[str]) -> np.ndarray:
     return METAL_SD**2 * same_metal + FAMILY_SD**2 * same_family + np.diag(own)
 
 
+def _constraint_rows(names: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """``G``, the labels and ``b`` of ``G θ >= b``, built in one pass so that rows and bounds never part."""
+    col = {n: i for i, n in enumerate(names)}
+    rows, labels, bounds = [], [], []
+    for feature, sign in SLOPE_SIGNS.items():
+        if sign and f"slope/{feature}" in col:
+            g = np.zeros(len(names))
+            g[col[f"slope/{feature}"]] = sign
+            rows.append(g)
+            labels.append(f"slope/{feature} {'>=' if sign > 0 else '<='} 0")
+            bounds.append(0.0)
+    for features, sign in NET_SIGNS.items():
+        if all(f"slope/{f}" in col for f in features):
+            g = np.zeros(len(names))
+            for f in features:
+                g[col[f"slope/{f}"]] = sign
+            rows.append(g)
+            bound = NET_MINIMUM.get(features, 0.0)
+            labels.append(" + ".join(f"slope/{f}" for f in features) + (f" >= {bound:g}" if sign > 0 else f" <= {-bound:g}"))
+            bounds.append(sign * bound)
+    for better, worse, _ in ORDERING:
+        if better in col and worse in col:
+            g = np.zeros(len(names))
+            g[col[worse]], g[col[better]] = 1.0, -1.0
+            rows.append(g)
+            labels.append(f"{better} <= {worse}")
+            bounds.append(0.0)
+    return np.asarray(rows, dtype=float).reshape(len(rows), len(names)), labels, np.asarray(bounds, dtype=float)
+
+
 def constraints(names: list[str]) -> tuple[np.ndarray, list[str]]:
     """Linear constraints ``G θ >= b`` on the parameters named ``names`` (``b``: :func:`constraint_bounds`).
 
@@ -331,38 +361,13 @@ def constraints(names: list[str]) -> tuple[np.ndarray, list[str]]:
     >>> bool(np.all(G @ np.asarray(prior_coefficients().mean) >= 0))
     True
     """
-    col = {n: i for i, n in enumerate(names)}
-    rows, labels = [], []
-    for feature, sign in SLOPE_SIGNS.items():
-        if sign and f"slope/{feature}" in col:
-            g = np.zeros(len(names))
-            g[col[f"slope/{feature}"]] = sign
-            rows.append(g)
-            labels.append(f"slope/{feature} {'>=' if sign > 0 else '<='} 0")
-    for features, sign in NET_SIGNS.items():
-        if all(f"slope/{f}" in col for f in features):
-            g = np.zeros(len(names))
-            for f in features:
-                g[col[f"slope/{f}"]] = sign
-            rows.append(g)
-            bound = NET_MINIMUM.get(features, 0.0)
-            labels.append(" + ".join(f"slope/{f}" for f in features) + (f" >= {bound:g}" if sign > 0 else f" <= {-bound:g}"))
-    for better, worse, _ in ORDERING:
-        if better in col and worse in col:
-            g = np.zeros(len(names))
-            g[col[worse]], g[col[better]] = 1.0, -1.0
-            rows.append(g)
-            labels.append(f"{better} <= {worse}")
-    return np.asarray(rows, dtype=float).reshape(len(rows), len(names)), labels
+    matrix, labels, _ = _constraint_rows(names)
+    return matrix, labels
 
 
 def constraint_bounds(names: list[str]) -> np.ndarray:
     """``b`` of the constraints ``G θ >= b`` of :func:`constraints`: 0 but for :data:`~dse.models.ce.NET_MINIMUM`."""
-    bounds = [0.0 for feature, sign in SLOPE_SIGNS.items() if sign and f"slope/{feature}" in names]
-    bounds += [sign * NET_MINIMUM.get(features, 0.0) for features, sign in NET_SIGNS.items()
-               if all(f"slope/{f}" in names for f in features)]
-    bounds += [0.0 for better, worse, _ in ORDERING if better in names and worse in names]
-    return np.asarray(bounds, dtype=float)
+    return _constraint_rows(names)[2]
 
 
 def prior_coefficients() -> CeCoefficients:

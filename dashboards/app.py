@@ -72,7 +72,10 @@ BAND_OUTPUTS = ("cycle_life", "cycle_life_p10", "cycle_life_p90")
 CELL_COLOR = "#ffd700"
 #: what a measured cell gives for an output axis (measured first, then the model's value where allowed)
 CELL_MEASURES = {"cycle_life": ("measured_life",), "specific_energy": ("measured_specific_energy", "specific_energy"),
+                 "energy_density": ("measured_energy_density", "energy_density"),
                  "coulombic_efficiency": ("measured_ce",)}
+#: the sidecar key whose absence puts a cell at the model's value of an axis
+CELL_MEASURE_KEYS = {"specific_energy": "cell_mass", "energy_density": "cell_volume"}
 #: the front can be computed on a cycle-life quantile instead of the median
 FRONT_QUANTILES = {"median": "cycle_life", "p10": "cycle_life_p10", "p90": "cycle_life_p90"}
 
@@ -618,7 +621,16 @@ class Explorer(pn.viewable.Viewer):
             return ""
         total, drawn = len(self.cells), len(self.cells_frame())
         hidden = f" ({total - drawn} hidden: no measured value on these axes)" if drawn < total else ""
-        return f"{drawn} measured cell{'s' if drawn != 1 else ''} at their measured values{hidden}"
+        modelled = []
+        for name in dict.fromkeys((self.x, self.y)):
+            measured = cell_axis_values(self.cells, name, model=False)
+            if name in CELL_MEASURE_KEYS and measured is not None:
+                n = int(np.sum(~np.isfinite(measured)))
+                if n:
+                    modelled.append(f"{n} at the model's {name.replace('_', ' ')} "
+                                    f"(no {CELL_MEASURE_KEYS[name]} in the sidecar)")
+        model = f"; {', '.join(modelled)}" if modelled else ""
+        return f"{drawn} measured cell{'s' if drawn != 1 else ''} at their measured values{hidden}{model}"
 
     def cells_element(self):
         """The measured cells as black-edged stars, with cell id, measured and predicted life on hover."""
@@ -807,22 +819,25 @@ def _slider_format(lo: float, hi: float) -> str:
     return "0,0" if decimals == 0 else "0." + "0" * min(decimals, 6)
 
 
-def cell_axis_values(cells: pd.DataFrame, name: str) -> np.ndarray | None:
+def cell_axis_values(cells: pd.DataFrame, name: str, model: bool = True) -> np.ndarray | None:
     """Where measured cells sit on the axis of ``name``: their measured value, NaN where a cell has none.
 
-    Cycle life is the measured life (cycles to 80 %), specific energy the
-    measured one (the model's where a cell has no ``cell_mass``), CE the
-    measured mean; an input is the cell's own value. None when the cells do
-    not measure ``name`` at all.
+    Cycle life is the measured life (cycles to 80 %), specific energy and
+    energy density the measured ones (with ``model``, the model's where the
+    sidecar gives no ``cell_mass`` or ``cell_volume``), CE the measured mean;
+    an input is the cell's own value. None when the cells do not measure
+    ``name`` at all.
 
     >>> cells = pd.DataFrame({"measured_life": [120.0], "measured_specific_energy": [np.nan],
     ...                       "specific_energy": [350.0], "stack_pressure": [0.5]})
     >>> [cell_axis_values(cells, n).tolist() for n in ("cycle_life", "specific_energy", "stack_pressure")]
     [[120.0], [350.0], [0.5]]
+    >>> cell_axis_values(cells, "specific_energy", model=False).tolist()
+    [nan]
     >>> cell_axis_values(cells, "cost") is None
     True
     """
-    sources = CELL_MEASURES.get(name, (name,) if name in INPUTS else ())
+    sources = CELL_MEASURES.get(name, (name,) if name in INPUTS else ())[:None if model else 1]
     out = None
     for column in sources:
         if column not in cells.columns:
@@ -844,11 +859,12 @@ def _energy_text(row) -> str:
     energy = float(row.get("measured_energy", math.nan))
     if math.isfinite(energy):
         parts.append(f"{format_value(energy)} Wh")
-    specific = float(row.get("measured_specific_energy", math.nan))
-    if math.isfinite(specific):
-        parts.append(f"{format_value(specific)} Wh/kg")
-    elif math.isfinite(float(row.get("specific_energy", math.nan))):
-        parts.append(f"(no cell mass: model {format_value(float(row['specific_energy']))} Wh/kg)")
+    for name, unit, key in (("specific_energy", "Wh/kg", "cell mass"), ("energy_density", "Wh/L", "cell volume")):
+        measured = float(row.get(f"measured_{name}", math.nan))
+        if math.isfinite(measured):
+            parts.append(f"{format_value(measured)} {unit}")
+        elif math.isfinite(float(row.get(name, math.nan))):
+            parts.append(f"(no {key}: model {format_value(float(row[name]))} {unit})")
     return ", ".join(parts) or "not measured"
 
 

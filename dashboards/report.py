@@ -80,12 +80,15 @@ def _cells_table(cells: pd.DataFrame, source: ResultsSource) -> str:
         "measured specific energy [Wh/kg]": cells.get("measured_specific_energy",
                                                       pd.Series(np.nan, index=cells.index)).astype(float),
         "model specific energy [Wh/kg]": cells["specific_energy"].astype(float),
+        "measured energy density [Wh/L]": cells.get("measured_energy_density",
+                                                    pd.Series(np.nan, index=cells.index)).astype(float),
+        "model energy density [Wh/L]": cells.get("energy_density", pd.Series(np.nan, index=cells.index)).astype(float),
     })
     excluded = cells.attrs.get("excluded", [])
     more = ("<p>Excluded: " + "; ".join(html.escape(f"{n}: {why}") for n, why in excluded) + "</p>") if excluded else ""
     return ("<h2>Measured cells</h2><p>Drawn as black-edged stars at their measured values (cycle life: cycles "
-            "to 80 %; specific energy: measured where the sidecar gives cell_mass, else the model's); a cell with "
-            "no value on a view's axes is not drawn there.</p>" + _html_table(df, source) + more)
+            "to 80 %; specific energy and energy density: measured where the sidecar gives cell_mass and "
+            "cell_volume, else the model's); a cell with no value on a view's axes is not drawn there.</p>" + _html_table(df, source) + more)
 
 
 def build_report(source: ResultsSource, views=DEFAULT_VIEWS, top: int = 15, cells: pd.DataFrame | None = None):

@@ -9,7 +9,8 @@ Layout of a cells folder (``dse calibrate --cells DIR``)::
 A sidecar is a design in the vocabulary of ``dse evaluate`` (validated by
 :func:`dse.spec.parse_design`, so a misspelt key or an unknown material is
 one error naming the file and the key) plus the optional ``cell_mass``
-(the whole cell, for the measured specific energy). A measured cell must
+and ``cell_volume`` (the whole cell, for the measured specific energy and
+energy density). A measured cell must
 state every input the CE surrogate and the inventory depend on
 (:data:`REQUIRED_KEYS`); a missing one is an error, never a silent default.
 
@@ -74,7 +75,9 @@ __all__ = [
 REQUIRED_KEYS = ("metal", "cathode", "cathode_loading", "current_collector", "coating", "electrolyte",
                  "electrolyte_amount", "stack_pressure", "temperature", "charge_rate", "discharge_rate")
 #: sidecar keys that are not design inputs
-CELL_META_KEYS = ("cell_mass",)
+CELL_META_KEYS = ("cell_mass", "cell_volume")
+#: canonical unit of each of them
+CELL_META_UNITS = {"cell_mass": "g", "cell_volume": "cm^3"}
 #: the folder-wide sidecar
 FOLDER_SIDECAR = "cells.yaml"
 #: regular cycles averaged for the retention target
@@ -95,9 +98,10 @@ class Cell:
     design: object  # dse.spec.Design
     data: object  # dse.cycler.CycleData
     cell_mass: float | None = None  # [g]
+    cell_volume: float | None = None  # [cm³]
 
     def measured(self) -> dict:
-        """Measured life (cycles to 80 %, censored or not), mean CE and first-cycle energy."""
+        """Measured life (cycles to 80 %, censored or not), mean CE and first-cycle energy (per kg, per L)."""
         life, reached = self.data.cycles_to(0.8)
         regular = self.data.regular
         energy = float(regular["discharge_energy"].iloc[0])
@@ -108,6 +112,7 @@ class Cell:
             "regular_cycles": len(regular),
             "measured_energy": energy,
             "measured_specific_energy": 1000.0 * energy / self.cell_mass if self.cell_mass else math.nan,
+            "measured_energy_density": 1000.0 * energy / self.cell_volume if self.cell_volume else math.nan,
         }
 
 
@@ -127,8 +132,8 @@ def read_sidecars(path: str | Path):
     design : dse.spec.Design
     sidecars : dict
         Path of each sidecar read → sha256.
-    cell_mass : float or None
-        [g]
+    meta : dict
+        ``cell_mass`` [g] and ``cell_volume`` [cm³], None where not given.
 
     Raises
     ------
@@ -166,11 +171,15 @@ def read_sidecars(path: str | Path):
     if missing:
         raise SpecError(f"missing key {missing[0]!r} (a measured cell states {', '.join(REQUIRED_KEYS)})",
                         where)
-    mass = merged.pop("cell_mass", None)
-    cell_mass = None if mass is None else to_canonical(mass, "g", where=f"{where}: cell_mass")
+    meta = {}
+    for key, unit in CELL_META_UNITS.items():
+        value = merged.pop(key, None)
+        meta[key] = None if value is None else to_canonical(value, unit, where=f"{where}: {key}")
+        if meta[key] is not None and not (math.isfinite(meta[key]) and meta[key] > 0):
+            raise SpecError(f"{key} must be a positive {unit} value, got {value!r}", where)
     merged.setdefault("name", cell)
     design = parse_design(merged, source=where, base_dir=path.parent)
-    return design, sidecars, cell_mass
+    return design, sidecars, meta
 
 
 def load_cells(folder: str | Path) -> tuple[list[Cell], list[tuple[str, str]]]:
@@ -196,7 +205,7 @@ def load_cells(folder: str | Path) -> tuple[list[Cell], list[tuple[str, str]]]:
         raise CalibrationError(f"no BDF file ({', '.join(BDF_SUFFIXES)}) in the folder", where=str(folder))
     cells, excluded = [], []
     for path in files:
-        design, sidecars, mass = read_sidecars(path)
+        design, sidecars, meta = read_sidecars(path)
         try:
             data = load_cycles(path)
         except CalibrationError as exc:
@@ -206,7 +215,7 @@ def load_cells(folder: str | Path) -> tuple[list[Cell], list[tuple[str, str]]]:
         if problem:
             excluded.append((path.name, problem))
             continue
-        cells.append(Cell(_cell_id(path), path, data.sha256, sidecars, design, data, mass))
+        cells.append(Cell(_cell_id(path), path, data.sha256, sidecars, design, data, **meta))
     return cells, excluded
 
 
@@ -545,9 +554,11 @@ def cells_table(folder: str | Path, coefficients=None) -> pd.DataFrame:
     One row per usable cell: ``cell``, every design input, ``measured_life``
     (cycles to 80 %) and ``life_reached``, ``measured_ce``,
     ``measured_energy`` [W h] (first regular discharge) and
-    ``measured_specific_energy`` [W h/kg] (with ``cell_mass``), and the
-    chain's ``cycle_life`` with ``cycle_life_p10``/``_p90`` and
-    ``specific_energy`` under ``coefficients`` (default: the shipped ones).
+    ``measured_specific_energy`` [W h/kg] (with ``cell_mass``) and
+    ``measured_energy_density`` [W h/L] (with ``cell_volume``), and the
+    chain's ``cycle_life`` with ``cycle_life_p10``/``_p90``,
+    ``specific_energy`` and ``energy_density`` under ``coefficients``
+    (default: the shipped ones).
     Excluded files are in ``attrs["excluded"]``.
     """
     from dse.coefficients import load_coefficients
@@ -562,7 +573,8 @@ def cells_table(folder: str | Path, coefficients=None) -> pd.DataFrame:
             out = chain.evaluate(cell.design.inputs)
         records.append({"cell": cell.id, **cell.design.inputs, **cell.measured(), "cycle_life": life[k],
                         "cycle_life_p10": p10[k], "cycle_life_p90": p90[k],
-                        "specific_energy": float(np.ravel(out["specific_energy"])[0])})
+                        "specific_energy": float(np.ravel(out["specific_energy"])[0]),
+                        "energy_density": float(np.ravel(out["energy_density"])[0])})
     table = pd.DataFrame.from_records(records)
     table.attrs["excluded"] = excluded
     return table

@@ -57,9 +57,16 @@ def test_sidecar_errors_name_the_file_and_key(tmp_path, edit, expect):
 
 def test_cell_sidecar_wins_over_the_folder_one(tmp_path):
     (tmp_path / "cells.yaml").write_text(SIDECAR)
-    (tmp_path / "c.yaml").write_text("temperature: 45 degC\ncell_mass: 3.1 g\n")
-    design, sidecars, mass = read_sidecars(tmp_path / "c.bdf.csv")
-    assert design.inputs["temperature"] == 45.0 and mass == pytest.approx(3.1) and len(sidecars) == 2
+    (tmp_path / "c.yaml").write_text("temperature: 45 degC\ncell_mass: 3.1 g\ncell_volume: 1.2 mL\n")
+    design, sidecars, meta = read_sidecars(tmp_path / "c.bdf.csv")
+    assert design.inputs["temperature"] == 45.0 and len(sidecars) == 2
+    assert meta["cell_mass"] == pytest.approx(3.1) and meta["cell_volume"] == pytest.approx(1.2)  # g, cm³
+    for bad in ("cell_mass: -3 g", "cell_volume: 0 cm^3", "cell_volume: 2 g"):
+        (tmp_path / "c.yaml").write_text(f"temperature: 45 degC\n{bad}\n")
+        with pytest.raises(SpecError, match=bad.split(":")[0]) as err:
+            read_sidecars(tmp_path / "c.bdf.csv")
+        assert "c.yaml" in str(err.value)
+    (tmp_path / "c.yaml").write_text("temperature: 45 degC\n")
     with pytest.raises(SpecError, match="no design for this cell"):
         read_sidecars(tmp_path / "sub" / "d.bdf.csv")
 

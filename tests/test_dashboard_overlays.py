@@ -89,9 +89,9 @@ def test_cells_sit_at_their_measured_values_with_a_hover_card(source, cells):
 
 
 def test_cells_without_a_value_on_an_axis_are_hidden_and_counted(source, cells):
-    app = Explorer(source, cells=cells, x="energy_density", y="cycle_life")
-    assert len(app.cells_frame()) == 0  # the cells measure no energy density
-    assert "4 hidden" in app.cells_note()
+    app = Explorer(source, cells=cells, x="cost", y="cycle_life")
+    assert len(app.cells_frame()) == 0  # nobody measures a cell's cost
+    assert app.cells_note() == "0 measured cells at their measured values (4 hidden: no measured value on these axes)"
     # no cell mass: specific energy falls back to the model's, measured life stays measured
     partial = cells.copy()
     partial.loc[0, "measured_specific_energy"] = np.nan
@@ -100,16 +100,36 @@ def test_cells_without_a_value_on_an_axis_are_hidden_and_counted(source, cells):
     frame = app.cells_frame().set_index("cell")
     assert partial.loc[1, "cell"] not in frame.index and "1 hidden" in app.cells_note()
     assert frame.loc[partial.loc[0, "cell"], "x_plot"] == pytest.approx(partial.loc[0, "specific_energy"])
+    assert "1 at the model's specific energy (no cell_mass in the sidecar)" in app.cells_note()
+
+
+def test_energy_density_is_measured_from_the_sidecar_volume_else_the_model(source, cells):
+    volume = {c: float(yaml.safe_load((CELLS / f"{c}.yaml").read_text())["cell_volume"].split()[0])
+              for c in cells["cell"]}  # cm³, as the example sidecars write it
+    want = 1000.0 * cells["measured_energy"].to_numpy(float) / cells["cell"].map(volume).to_numpy(float)  # Wh/L
+    app = Explorer(source, cells=cells, x="energy_density", y="cycle_life")
+    frame = app.cells_frame().set_index("cell").loc[cells["cell"]]
+    np.testing.assert_allclose(frame["x_plot"].to_numpy(float), want, rtol=1e-9)
+    assert app.cells_note() == "4 measured cells at their measured values"
+    partial = cells.copy()
+    partial.loc[2, "measured_energy_density"] = np.nan  # a sidecar without cell_volume
+    app = Explorer(source, cells=partial, x="energy_density", y="cycle_life")
+    frame = app.cells_frame().set_index("cell")
+    assert frame.loc[partial.loc[2, "cell"], "x_plot"] == pytest.approx(partial.loc[2, "energy_density"])
+    assert app.cells_note().endswith("; 1 at the model's energy density (no cell_volume in the sidecar)")
 
 
 def test_report_draws_the_cells(tmp_path, capsys):
     out = tmp_path / "report.html"
     assert main(["report", STORE, "--cells", str(CELLS), "-o", str(out)]) == 0
     text = out.read_text()
-    assert "Measured cells" in text and "measured cells at their measured values" in text
+    assert "Measured cells" in text
+    # energy density-cycle life and specific energy-cycle life show all four; specific energy-cost none
+    assert text.count("4 measured cells at their measured values") == 2
+    assert text.count("0 measured cells at their measured values (4 hidden") == 1
     for cell in ("A01", "A02", "A03", "A04"):
         assert cell in text
-    assert '"marker":{"type":"value","value":"star"}' in text  # the stars of the specific energy-cycle life view
+    assert text.count('"marker":{"type":"value","value":"star"}') >= 2
 
 
 def _free_port() -> int:

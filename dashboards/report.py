@@ -124,6 +124,11 @@ def build_report(source: ResultsSource, views=DEFAULT_VIEWS, top: int = 15, cell
         first = first or explorer
         best = explorer.front_table().head(top)
         note = f"<p>{html.escape(explorer.cells_note())}</p>" if cells is not None else ""
+        gaps = explorer.cells_frame() if cells is not None else pd.DataFrame()
+        if len(gaps):
+            note += ("<p>Each cell's nearest front design at least as good on both axes, and what it changes:</p><ul>"
+                     + "".join(f"<li><b>{html.escape(r.cell)}</b> → {html.escape(r.front_gap_text)}; it differs in "
+                               f"{html.escape(r.differs_text)}</li>" for r in gaps.itertuples()) + "</ul>")
         parts += [hv.render(overlay, backend="bokeh"),
                   Div(text=f"{note}<p>{html.escape(explorer.hypervolume_text())}</p>"
                       f"<b>Front: the {top} best by {html.escape(source.label(x))}</b>"

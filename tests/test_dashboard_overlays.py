@@ -25,6 +25,7 @@ from dse.cli import main
 from dse.explore import ResultsSource
 from dse.hypervolume import hypervolume
 from dse.table import design_table
+from dse.vocabulary import INPUTS
 from tests.test_one_line_errors import one_line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +120,42 @@ def test_energy_density_is_measured_from_the_sidecar_volume_else_the_model(sourc
     assert app.cells_note().endswith("; 1 at the model's energy density (no cell_volume in the sidecar)")
 
 
+def test_each_cell_names_its_nearest_better_front_design_and_what_differs(source, table, cells):
+    app = Explorer(source, cells=cells, x="energy_density", y="cycle_life")
+    frame = app.cells_frame().set_index("cell")
+    xa, ya = app.axes()
+    assert ya.log and not xa.log
+    values = table[["energy_density", "cycle_life"]].to_numpy(float)
+    front = np.flatnonzero(naive_front(values, ["max", "max"]))
+    for _, cell in cells.iterrows():
+        x, y = cell["measured_energy_density"], cell["measured_life"]
+        better = front[(values[front, 0] >= x) & (values[front, 1] >= y)]
+        assert better.size  # the synthetic cells sit inside the cloud
+        distance = np.hypot((values[better, 0] - x) / (xa.hi - xa.lo),
+                            (np.log10(values[better, 1]) - np.log10(y)) / (ya.hi - ya.lo))
+        want = int(better[np.argmin(distance)])
+        row = frame.loc[cell["cell"]]
+        assert row["front_design"] == f"{table.loc[want, 'scenario']} design {table.loc[want, 'design']}"
+        assert row["front_gap_text"].startswith(row["front_design"] + ":")
+        # every input named differs, and with four or fewer named, every input not named is equal
+        design = source.design(want).inputs
+        spoken = {n.replace("_", " ") + " ": n for n in INPUTS}
+        named = {max((n for k, n in spoken.items() if part.startswith(k)), key=len)
+                 for part in row["differs_text"].split(", ") if not part.startswith("and ")}
+        for name in named:
+            a, b = cell[name], design[name]
+            assert (str(a) != str(b)) if isinstance(a, str) else not np.isclose(float(a), float(b), rtol=5e-3)
+        if "more" not in row["differs_text"]:
+            for name in set(INPUTS) - named - {"coating_thickness"}:
+                a, b = cell[name], design[name]
+                assert (str(a) == str(b)) if isinstance(a, str) else np.isclose(float(a), float(b), rtol=5e-3), name
+    # a cell beyond every front design on both axes is said to be, and still names the nearest
+    beyond = cells.iloc[:1].copy()
+    beyond["measured_energy_density"], beyond["measured_life"] = values[:, 0].max() * 1.1, values[:, 1].max() * 2
+    gap = Explorer(source, cells=beyond, x="energy_density", y="cycle_life").cells_frame()["front_gap_text"][0]
+    assert gap.endswith("(the cell is beyond the front here)")
+
+
 def test_report_draws_the_cells(tmp_path, capsys):
     out = tmp_path / "report.html"
     assert main(["report", STORE, "--cells", str(CELLS), "-o", str(out)]) == 0
@@ -130,6 +167,7 @@ def test_report_draws_the_cells(tmp_path, capsys):
     for cell in ("A01", "A02", "A03", "A04"):
         assert cell in text
     assert text.count('"marker":{"type":"value","value":"star"}') >= 2
+    assert text.count("nearest front design at least as good on both axes") == 2
 
 
 def _free_port() -> int:

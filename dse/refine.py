@@ -61,7 +61,7 @@ import numpy as np
 
 from dse.errors import SpecError, StoreError
 from dse.pareto import _exact_front, _signs
-from dse.refine_cells import PointTable, corner_flats, live_cells, split_cells
+from dse.refine_cells import PointTable, corner_flats, live_cells, split_cells, undominated
 from dse.spec import SweepSpec
 from dse.vocabulary import INPUTS
 
@@ -402,7 +402,8 @@ def refine(
         for s in states:
             values = s.evaluate_pending(level)
             x = values[values[:, k] == 0, :k].astype(np.float64) * signs
-            candidates.append(x[~np.isnan(x).any(axis=1)])
+            x = x[~np.isnan(x).any(axis=1)]
+            candidates.append(x[undominated(x, front)] if len(front) else x)  # the front of a union: of the fronts
         x = np.ascontiguousarray(np.concatenate(candidates))
         front = np.ascontiguousarray(x[_exact_front(x)])
         if ref is None and len(front):

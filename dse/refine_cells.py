@@ -15,29 +15,53 @@ axis wider than one step and finds the rows of the children's corners: the
 parent's own corners are known and the rest are looked up (and added when
 new, to be evaluated). All of it is O(cells × 3^d) per level, with no sorting
 and no copy of evaluated values.
+
+Two things keep it fast on wide fronts. The dominance test of a cell's
+bound goes through :func:`front_index`, a Fenwick tree over the front sorted
+by its first objective, O(log² F) per cell instead of a scan of the F
+front designs. And the work runs on two threads (the kernels release the
+GIL): :func:`live_cells` on two halves of the cells, :func:`split_cells`
+with each thread owning one half of the hash table (linear probing never
+leaves a slot's half), the second half's new points renumbered once the
+first half's count is known, so the rows are the same however the threads
+are scheduled.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
-__all__ = ["PointTable", "corner_flats", "live_cells", "split_cells"]
+__all__ = ["PointTable", "corner_flats", "live_cells", "split_cells", "front_index", "dominated", "undominated"]
 
 _EMPTY = -1
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: multiply, keep the high bits
 #: kept parents per call of the split kernel (bounds the table's headroom and the scratch buffer)
-SPLIT_CHUNK = 1 << 12
+SPLIT_CHUNK = 1 << 13
+#: cells from which :func:`live_cells` bounds them on two threads
+THREAD_MIN_CELLS = 1 << 14
+
+
+@numba.njit(cache=True, inline="always")
+def _slot(key, shift):  # pragma: no cover
+    return np.int64((np.uint64(key) * np.uint64(_GOLDEN)) >> np.uint64(shift))
+
+
+@numba.njit(cache=True, inline="always")
+def _next(slot, half_mask):  # pragma: no cover
+    """Linear probing that stays in the slot's half of the table (so each half can be filled by its own thread)."""
+    return (slot & ~half_mask) | ((slot + 1) & half_mask)
 
 
 @numba.njit(cache=True, inline="always")
 def _lookup(table, shift, key, count, added, n_added):  # pragma: no cover
     """Row of ``key``; a missing key gets row ``count + n_added`` and is appended to ``added``."""
-    mask = table.shape[0] - 1
-    slot = np.int64((np.uint64(key) * np.uint64(_GOLDEN)) >> np.uint64(shift))
+    half_mask = (table.shape[0] >> 1) - 1
+    slot = _slot(key, shift)
     while True:
         k = table[slot, 0]
         if k == key:
@@ -47,7 +71,7 @@ def _lookup(table, shift, key, count, added, n_added):  # pragma: no cover
             table[slot, 1] = count + n_added
             added[n_added] = key
             return count + n_added, n_added + 1
-        slot = (slot + 1) & mask
+        slot = _next(slot, half_mask)
 
 
 @numba.njit(cache=True)
@@ -60,16 +84,27 @@ def _find_or_add(table, shift, flats, count):  # pragma: no cover
     return out, added[:n_added]
 
 
+@numba.njit(cache=True, nogil=True)
+def _set_rows(table, shift, keys, first):  # pragma: no cover
+    """Give ``keys`` (in the table) the rows ``first, first + 1, …``."""
+    half_mask = (table.shape[0] >> 1) - 1
+    for j in range(keys.size):
+        slot = _slot(keys[j], shift)
+        while table[slot, 0] != keys[j]:
+            slot = _next(slot, half_mask)
+        table[slot, 1] = first + j
+
+
 @numba.njit(cache=True)
 def _rehash(table, new_table, shift):  # pragma: no cover
-    mask = new_table.shape[0] - 1
+    half_mask = (new_table.shape[0] >> 1) - 1
     for i in range(table.shape[0]):
         key = table[i, 0]
         if key == _EMPTY:
             continue
-        slot = np.int64((np.uint64(key) * np.uint64(_GOLDEN)) >> np.uint64(shift))
+        slot = _slot(key, shift)
         while new_table[slot, 0] != _EMPTY:
-            slot = (slot + 1) & mask
+            slot = _next(slot, half_mask)
         new_table[slot, 0] = key
         new_table[slot, 1] = table[i, 1]
 
@@ -152,23 +187,132 @@ def corner_flats(lo, hi, strides, axes):  # pragma: no cover
 
 
 @numba.njit(cache=True)
-def live_cells(lo, hi, corners, values, signs, front, margin):  # pragma: no cover
-    """Cells that may still hold a front design not yet evaluated.
+def _count_at_least(a, lo, hi, v):  # pragma: no cover
+    """How many of ``a[lo:hi]`` (sorted descending) are ≥ ``v``."""
+    left, right = lo, hi
+    while left < right:
+        mid = (left + right) // 2
+        if a[mid] >= v:
+            left = mid + 1
+        else:
+            right = mid
+    return left - lo
 
-    ``values`` has one row per evaluated point: the objectives, then the
-    infeasibility reason (0: feasible); ``signs`` turns each objective into
-    one to maximise; ``corners`` holds the rows of each cell's corners. A cell
-    is done when it is at most one step wide along every axis (its corners are
-    all its points); it is dropped when none of its corners is feasible, or
-    when a row of ``front`` (maximised) strictly dominates its bound: per
-    objective the best corner value (NaN ignored; ``+inf`` when no corner has
-    a value), plus ``margin`` times the corners' spread.
+
+@numba.njit(cache=True)
+def front_index(front):  # pragma: no cover
+    """An index of a maximised front for :func:`dominated`: O(log² F) per query instead of O(F).
+
+    The rows are sorted by the first objective, descending; a Fenwick tree
+    over that order holds in node ``i`` (1-based) the rows ``i - lowbit(i) …
+    i - 1``, sorted by the second objective descending, with the running
+    maximum of the third. Rows with the first objective ≥ ``b₀`` are then a
+    prefix, split into at most log₂ F nodes, and in each node those with the
+    second ≥ ``b₁`` are again a prefix whose best third objective is one
+    look-up. With two objectives the running maximum of the second over the
+    sorted rows is all that is needed. Returns ``(first, start, second,
+    third)``; unused for other numbers of objectives.
     """
-    n, c = corners.shape
+    n, k = front.shape
+    order = np.argsort(-front[:, 0], kind="mergesort")
+    first = front[order, 0].copy()
+    start = np.zeros(n + 2, np.int64)
+    if k == 2:
+        second = np.empty(n)
+        third = np.empty(0)
+        best = -np.inf
+        for r in range(n):
+            best = max(best, front[order[r], 1])
+            second[r] = best
+        return first, start, second, third
+    if k != 3:
+        return first, start, np.empty(0), np.empty(0)
+    for i in range(1, n + 1):
+        start[i + 1] = start[i] + (i & -i)
+    second = np.empty(start[n + 1])
+    third = np.empty(start[n + 1])
+    for i in range(1, n + 1):
+        rows = order[i - (i & -i):i]
+        by_second = rows[np.argsort(-front[rows, 1], kind="mergesort")]
+        best = -np.inf
+        for t in range(by_second.size):
+            second[start[i] + t] = front[by_second[t], 1]
+            best = max(best, front[by_second[t], 2])
+            third[start[i] + t] = best
+    return first, start, second, third
+
+
+@numba.njit(cache=True)
+def dominated(bound, front, first, start, second, third):  # pragma: no cover
+    """Whether a row of ``front`` (maximised) strictly dominates ``bound``, with the index of :func:`front_index`.
+
+    A row that is ≥ ``bound`` everywhere and > in the last objective is
+    found through the index; when the best candidate only ties the last
+    objective (or with more than three objectives) the rows are scanned.
+    """
+    n, k = front.shape
+    tie = False
+    if k == 2 or k == 3:
+        m = _count_at_least(first, 0, n, bound[0])
+        if m == 0:
+            return False
+        if k == 2:
+            if second[m - 1] > bound[1]:
+                return True
+            tie = second[m - 1] == bound[1]
+        else:
+            i = m
+            while i > 0:
+                c = _count_at_least(second, start[i], start[i + 1], bound[1])
+                if c > 0:
+                    best = third[start[i] + c - 1]
+                    if best > bound[2]:
+                        return True
+                    if best == bound[2]:
+                        tie = True
+                i -= i & -i
+        if not tie:
+            return False
+    for r in range(n):
+        at_least = True
+        strictly = False
+        for j in range(k):
+            if front[r, j] < bound[j]:
+                at_least = False
+                break
+            if front[r, j] > bound[j]:
+                strictly = True
+        if at_least and strictly:
+            return True
+    return False
+
+
+@numba.njit(cache=True)
+def _undominated(x, front, first, start, second, third):  # pragma: no cover
+    out = np.empty(x.shape[0], np.bool_)
+    for i in range(x.shape[0]):
+        out[i] = not dominated(x[i], front, first, start, second, third)
+    return out
+
+
+def undominated(x: np.ndarray, front: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` (maximised) that no row of ``front`` strictly dominates: the only ones that can join it.
+
+    >>> undominated(np.array([[1.0, 1.0], [4.0, 0.0], [3.0, 1.0]]), np.array([[3.0, 1.0], [1.0, 3.0]])).tolist()
+    [False, True, True]
+    """
+    front = np.ascontiguousarray(front, np.float64)
+    return _undominated(np.ascontiguousarray(x, np.float64), front, *front_index(front))
+
+
+@numba.njit(cache=True, nogil=True)
+def _live_cells(lo, hi, corners, values, signs, front, margin, first, start, second, third, begin, end,
+                keep):  # pragma: no cover
+    c = corners.shape[1]
     k = signs.size
-    keep = np.zeros(n, np.bool_)
     bound = np.empty(k)
-    for i in range(n):
+    for i in range(begin, end):
+        keep[i] = False
         wide = False
         for a in range(lo.shape[1]):
             if hi[i, a] - lo[i, a] > 1:
@@ -199,20 +343,39 @@ def live_cells(lo, hi, corners, values, signs, front, margin):  # pragma: no cov
                 bound[j] = best + margin * (best - worst)
             else:
                 bound[j] = best
-        dominated = False
-        for r in range(front.shape[0]):
-            at_least = True
-            strictly = False
-            for j in range(k):
-                if front[r, j] < bound[j]:
-                    at_least = False
-                    break
-                if front[r, j] > bound[j]:
-                    strictly = True
-            if at_least and strictly:
-                dominated = True
-                break
-        keep[i] = not dominated
+        keep[i] = not dominated(bound, front, first, start, second, third)
+
+
+def live_cells(lo, hi, corners, values, signs, front, margin):
+    """Cells that may still hold a front design not yet evaluated.
+
+    ``values`` has one row per evaluated point: the objectives, then the
+    infeasibility reason (0: feasible); ``signs`` turns each objective into
+    one to maximise; ``corners`` holds the rows of each cell's corners. A cell
+    is done when it is at most one step wide along every axis (its corners are
+    all its points); it is dropped when none of its corners is feasible, or
+    when a row of ``front`` (maximised) strictly dominates its bound: per
+    objective the best corner value (NaN ignored; ``+inf`` when no corner has
+    a value), plus ``margin`` times the corners' spread. The dominance test
+    goes through :func:`front_index`.
+
+    Examples
+    --------
+    >>> front = np.array([[3.0, 1.0], [1.0, 3.0]])
+    >>> lo, hi = np.array([[0, 0], [0, 0]], np.int32), np.array([[2, 2], [2, 2]], np.int32)
+    >>> values = np.array([[2.0, 0.5, 0], [0.5, 0.5, 0], [4.0, 0.0, 0], [0.0, 0.0, 0]], np.float32)
+    >>> corners = np.array([[0, 1, 1, 1], [2, 3, 3, 3]], np.int32)
+    >>> live_cells(lo, hi, corners, values, np.ones(2), front, 0.0).tolist()  # (2, 0.5) < (3, 1); (4, 0) is not
+    [False, True]
+    """
+    front = np.ascontiguousarray(front, np.float64)
+    index = front_index(front)
+    n = corners.shape[0]
+    keep = np.zeros(n, np.bool_)
+    cuts = [0, n // 2, n] if n >= THREAD_MIN_CELLS else [0, n]
+    with ThreadPoolExecutor(len(cuts) - 1) as pool:
+        list(pool.map(lambda r: _live_cells(lo, hi, corners, values, signs, front, margin, *index, cuts[r],
+                                            cuts[r + 1], keep), range(len(cuts) - 1)))
     return keep
 
 
@@ -263,41 +426,83 @@ def _lattice_tables(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     return digits, corner, needed, n_needed, child_q
 
 
-@numba.njit(cache=True)
-def _split(lo, hi, corners, parents, axes, strides, table, shift, count,
-           out_lo, out_hi, out_corners, o, digits, corner_of, needed, n_needed, child_q):  # pragma: no cover
-    """Children of ``parents`` from output row ``o`` on; returns the next row and the points added."""
+@numba.njit(cache=True, nogil=True)
+def _lattice_half(lo, hi, corners, parents, axes, strides, table, shift, count, half, rows,
+                  digits, corner_of, needed, n_needed):  # pragma: no cover
+    """Rows of the lattice points of ``parents`` whose table slot lies in ``half`` (0 or 1) of the table.
+
+    Fills ``rows[p, q]`` for those points (half 0 also the parent's corners);
+    a point not in the table is added, with row ``count + j`` in half 0 and
+    the provisional row ``-(j + 2)`` in half 1 (renumbered once half 0's
+    count is known). The halves touch disjoint slots and entries of
+    ``rows``, so the two calls can run at once. Returns the keys added.
+    """
     d = axes.size
     n_axes = lo.shape[1]
-    lattice = np.empty(3 ** d, np.int64)  # rows of the parent's lattice points
+    half_size = table.shape[0] >> 1
+    half_mask = half_size - 1
     added = np.empty(parents.size * 3 ** d, np.int64)
     n_added = 0
     offset = np.zeros((d, 3), np.int64)  # flat offset of the low, middle, high index along each axis
-    mid = np.empty(d, np.int64)
     for p in range(parents.size):
         i = parents[p]
         base = 0
         for a in range(n_axes):
             base += np.int64(lo[i, a]) * strides[a]
         mask = 0
+        for j in range(d):
+            a = axes[j]
+            mid = (lo[i, a] + hi[i, a]) // 2
+            offset[j, 1] = np.int64(mid - lo[i, a]) * strides[a]
+            offset[j, 2] = np.int64(hi[i, a] - lo[i, a]) * strides[a]
+            if hi[i, a] - lo[i, a] > 1:
+                mask |= 1 << j
+        for t in range(n_needed[mask]):
+            q = needed[mask, t]
+            if corner_of[q] >= 0:
+                if half == 0:
+                    rows[p, q] = corners[i, corner_of[q]]
+                continue
+            flat = base
+            for j in range(d):
+                flat += offset[j, digits[q, j]]
+            slot = _slot(flat, shift)
+            if (slot >= half_size) != (half == 1):
+                continue
+            while True:
+                k = table[slot, 0]
+                if k == flat:
+                    rows[p, q] = table[slot, 1]
+                    break
+                if k == _EMPTY:
+                    row = count + n_added if half == 0 else -(n_added + 2)
+                    table[slot, 0] = flat
+                    table[slot, 1] = row
+                    rows[p, q] = row
+                    added[n_added] = flat
+                    n_added += 1
+                    break
+                slot = _next(slot, half_mask)
+    return added[:n_added]
+
+
+@numba.njit(cache=True, nogil=True)
+def _write_children(lo, hi, parents, axes, rows, renumber, out_lo, out_hi, out_corners, o, child_q):  # pragma: no cover
+    """The children of ``parents`` from output row ``o`` on, their corners from ``rows`` (provisional rows
+    ``-(j + 2)`` become ``renumber + j``); returns the next output row."""
+    d = axes.size
+    n_axes = lo.shape[1]
+    mid = np.empty(d, np.int64)
+    for p in range(parents.size):
+        i = parents[p]
+        mask = 0
         n_wide = 0
         for j in range(d):
             a = axes[j]
             mid[j] = (lo[i, a] + hi[i, a]) // 2
-            offset[j, 1] = (mid[j] - lo[i, a]) * strides[a]
-            offset[j, 2] = np.int64(hi[i, a] - lo[i, a]) * strides[a]
             if hi[i, a] - lo[i, a] > 1:
                 mask |= 1 << j
                 n_wide += 1
-        for t in range(n_needed[mask]):
-            q = needed[mask, t]
-            if corner_of[q] >= 0:
-                lattice[q] = corners[i, corner_of[q]]
-            else:
-                flat = base
-                for j in range(d):
-                    flat += offset[j, digits[q, j]]
-                lattice[q], n_added = _lookup(table, shift, flat, count, added, n_added)
         for c in range(1 << n_wide):
             w = 0
             for a in range(n_axes):
@@ -311,9 +516,10 @@ def _split(lo, hi, corners, parents, axes, strides, table, shift, count,
                         out_hi[o, axes[j]] = mid[j]
                     w += 1
             for b in range(1 << d):
-                out_corners[o, b] = lattice[child_q[mask, c, b]]
+                r = rows[p, child_q[mask, c, b]]
+                out_corners[o, b] = r if r >= 0 else renumber - r - 2
             o += 1
-    return o, added[:n_added]
+    return o
 
 
 def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable):
@@ -342,15 +548,22 @@ def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable):
     out_hi = np.empty((total, lo.shape[1]), hi.dtype)
     out_corners = np.empty((total, corners.shape[1]), corners.dtype)
     lattice = 3 ** axes.size
-    tables = _lattice_tables(axes.size)
+    digits, corner_of, needed, n_needed, child_q = _lattice_tables(axes.size)
     o, added = 0, []
-    for start in range(0, parents.size, SPLIT_CHUNK):
-        chunk = parents[start:start + SPLIT_CHUNK]
-        table.reserve(chunk.size * lattice)
-        if table.count + chunk.size * lattice >= np.iinfo(corners.dtype).max:
-            raise OverflowError("more evaluated points than corner rows can number")
-        o, new = _split(lo, hi, corners, chunk, axes, strides, table.table, table.shift, table.count,
-                        out_lo, out_hi, out_corners, o, *tables)
-        table.count += new.size
-        added.append(new)
+    with ThreadPoolExecutor(2) as pool:
+        for start in range(0, parents.size, SPLIT_CHUNK):
+            chunk = parents[start:start + SPLIT_CHUNK]
+            table.reserve(chunk.size * lattice)
+            if table.count + chunk.size * lattice >= np.iinfo(corners.dtype).max:
+                raise OverflowError("more evaluated points than corner rows can number")
+            rows = np.empty((chunk.size, lattice), np.int64)
+            halves = [pool.submit(_lattice_half, lo, hi, corners, chunk, axes, strides, table.table, table.shift,
+                                  table.count, half, rows, digits, corner_of, needed, n_needed) for half in (0, 1)]
+            new = [h.result() for h in halves]
+            renumber = table.count + new[0].size
+            fix = pool.submit(_set_rows, table.table, table.shift, new[1], renumber)
+            o = _write_children(lo, hi, chunk, axes, rows, renumber, out_lo, out_hi, out_corners, o, child_q)
+            fix.result()
+            table.count += new[0].size + new[1].size
+            added += new
     return out_lo, out_hi, out_corners, (np.concatenate(added) if added else np.empty(0, np.int64))

@@ -8,8 +8,9 @@ import yaml
 
 from dse.cli import main
 from dse.errors import SpecError
-from dse.pareto import pareto_store
+from dse.pareto import nondominated, pareto_store
 from dse.refine import refine
+from dse.refine_cells import dominated, front_index
 from dse.spec import parse_sweep
 from dse.store import open_results
 from dse.validate import validate_store
@@ -133,6 +134,25 @@ def test_point_table_matches_a_dict_through_growth():
         assert rows.tolist() == [oracle[f] for f in flats.tolist()]
         assert added.tolist() == new
     assert len(table) == len(oracle)
+
+
+def _strictly_dominated(bound, front):
+    """The definition, row by row: some row ≥ bound everywhere and > somewhere."""
+    return bool(np.any(np.all(front >= bound, axis=1) & np.any(front > bound, axis=1)))
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_the_front_index_answers_dominance_as_the_definition(k):
+    rng = np.random.default_rng(k)
+    for trial in range(60):
+        # coarse integer values make ties (equal objectives, bounds on a front row) common
+        x = rng.integers(0, 6 if trial % 2 else 40, size=(int(rng.integers(0, 300)), k)).astype(np.float64)
+        front = x[nondominated(x, ["max"] * k)] if len(x) else x
+        index = front_index(np.ascontiguousarray(front))
+        bounds = np.concatenate([rng.integers(-1, 42, size=(200, k)).astype(np.float64),
+                                 front[:50], np.full((1, k), np.inf), np.full((1, k), -np.inf)])
+        for b in bounds:
+            assert dominated(b, front, *index) == _strictly_dominated(b, front), (trial, b)
 
 
 def test_split_children_tile_the_parent_and_carry_their_corners():

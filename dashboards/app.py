@@ -603,8 +603,8 @@ class Explorer(pn.viewable.Viewer):
         if cells is None or not len(cells):
             return pd.DataFrame(columns=columns)
         xa, ya = self.axes()
-        xv, yv = cell_axis_values(cells, self.x), cell_axis_values(cells, self.y)
-        if xv is None or yv is None:
+        xv, yv, shown = self._cells_placed()
+        if shown is None:
             return pd.DataFrame(columns=columns)
         df = pd.DataFrame({"x_plot": xa.to_plot(xv), "y_plot": ya.to_plot(yv), "cell": cells["cell"].astype(str),
                            "x_value": [format_value(v) for v in xv], "y_value": [format_value(v) for v in yv]})
@@ -612,7 +612,6 @@ class Explorer(pn.viewable.Viewer):
         df["measured_energy_text"] = [_energy_text(r) for _, r in cells.iterrows()]
         df["predicted_life_text"] = [f"{format_value(r['cycle_life'])} (p10–p90: {format_value(r['cycle_life_p10'])}"
                                      f"–{format_value(r['cycle_life_p90'])})" for _, r in cells.iterrows()]
-        shown = np.isfinite(df["x_plot"].to_numpy(float)) & np.isfinite(df["y_plot"].to_numpy(float))
         df = df[shown].reset_index(drop=True)
         gaps = self.cells_gap(cells[shown].reset_index(drop=True), xv[shown], yv[shown])
         df["front_design"], df["front_gap_text"], df["differs_text"] = gaps
@@ -650,11 +649,20 @@ class Explorer(pn.viewable.Viewer):
             differs.append(input_differences(cells.iloc[k], self.source.design(row).inputs) or "no input")
         return labels, gaps, differs
 
+    def _cells_placed(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """The cells' values on the x and y axes, and which of them the axes can show (None: not on these axes)."""
+        xv, yv = cell_axis_values(self.cells, self.x), cell_axis_values(self.cells, self.y)
+        if xv is None or yv is None:
+            return xv, yv, None
+        xa, ya = self.axes()
+        return xv, yv, np.isfinite(xa.to_plot(xv)) & np.isfinite(ya.to_plot(yv))
+
     def cells_note(self) -> str:
         """How many measured cells are drawn, and how many the current axes cannot show ('' without cells)."""
         if self.cells is None:
             return ""
-        total, drawn = len(self.cells), len(self.cells_frame())
+        shown = self._cells_placed()[2] if len(self.cells) else None
+        total, drawn = len(self.cells), 0 if shown is None else int(shown.sum())  # no front search to count
         hidden = f" ({total - drawn} hidden: no measured value on these axes)" if drawn < total else ""
         modelled = []
         for name in dict.fromkeys((self.x, self.y)):

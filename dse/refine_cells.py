@@ -58,20 +58,27 @@ def _next(slot, half_mask):  # pragma: no cover
 
 
 @numba.njit(cache=True, inline="always")
-def _lookup(table, shift, key, count, added, n_added):  # pragma: no cover
-    """Row of ``key``; a missing key gets row ``count + n_added`` and is appended to ``added``."""
-    half_mask = (table.shape[0] >> 1) - 1
-    slot = _slot(key, shift)
+def _probe(table, slot, key, new_row, half_mask):  # pragma: no cover
+    """Row of ``key``, probed from ``slot``; a missing key is inserted with ``new_row``. Returns (row, inserted)."""
     while True:
         k = table[slot, 0]
         if k == key:
-            return table[slot, 1], n_added
+            return table[slot, 1], False
         if k == _EMPTY:
             table[slot, 0] = key
-            table[slot, 1] = count + n_added
-            added[n_added] = key
-            return count + n_added, n_added + 1
+            table[slot, 1] = new_row
+            return new_row, True
         slot = _next(slot, half_mask)
+
+
+@numba.njit(cache=True, inline="always")
+def _lookup(table, shift, key, count, added, n_added):  # pragma: no cover
+    """Row of ``key``; a missing key gets row ``count + n_added`` and is appended to ``added``."""
+    row, inserted = _probe(table, _slot(key, shift), key, count + n_added, (table.shape[0] >> 1) - 1)
+    if inserted:
+        added[n_added] = key
+        n_added += 1
+    return row, n_added
 
 
 @numba.njit(cache=True)
@@ -469,20 +476,11 @@ def _lattice_half(lo, hi, corners, parents, axes, strides, table, shift, count, 
             slot = _slot(flat, shift)
             if (slot >= half_size) != (half == 1):
                 continue
-            while True:
-                k = table[slot, 0]
-                if k == flat:
-                    rows[p, q] = table[slot, 1]
-                    break
-                if k == _EMPTY:
-                    row = count + n_added if half == 0 else -(n_added + 2)
-                    table[slot, 0] = flat
-                    table[slot, 1] = row
-                    rows[p, q] = row
-                    added[n_added] = flat
-                    n_added += 1
-                    break
-                slot = _next(slot, half_mask)
+            rows[p, q], inserted = _probe(table, slot, flat, count + n_added if half == 0 else -(n_added + 2),
+                                          half_mask)
+            if inserted:
+                added[n_added] = flat
+                n_added += 1
     return added[:n_added]
 
 

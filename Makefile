@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	@if [ "$(INSTALLER)" = uv ] && { [ -x $(UV_DIR)/bin/uv ] || { $(PYTHON) -m venv $(VENV) \
 			&& $(PY) -m pip install -qq --disable-pip-version-check --target $(UV_DIR) "uv==$(UV_VERSION)"; }; }; then \
 		$(PYTHON) -m venv $(VENV) \
-		&& $(UV) pip sync --quiet --python $(PY) $(LOCK) \
+		&& $(UV) pip sync --quiet --compile-bytecode --python $(PY) $(LOCK) \
 		&& $(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e . ; \
 	else \
 		echo "installing with pip"; \

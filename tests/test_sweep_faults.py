@@ -23,6 +23,7 @@ from tests._cluster import (
     assert_same,
     clean_run,
     done_blocks,
+    run_dir,
     sweep_counts,
     total_blocks,
     wait_until,
@@ -46,8 +47,8 @@ REFERENCE_CHUNK = 2400
 
 
 @pytest.fixture(scope="module")
-def reference(spec_file):
-    return clean_run(spec_file, REFERENCE_CHUNK)
+def reference(spec_file, tmp_path_factory):
+    return clean_run(spec_file, REFERENCE_CHUNK, run_dir(tmp_path_factory))
 
 
 # 40 blocks: enough to stop mid-sweep (as in tests/test_locks.py), few enough to stay

@@ -30,6 +30,9 @@ FAST := not slow and not browser and not cluster
 
 venv: $(STAMP)
 
+# --compile-bytecode: the venv's .pyc files are written once here (pip writes them by
+# default), not compiled again by every process of the suite where PYTHONDONTWRITEBYTECODE
+# is set (each `dse sweep`, dask worker and LocalCluster worker: ~4 s of CPU each otherwise)
 $(STAMP): pyproject.toml $(LOCK)
 	@echo "setting up $(VENV) from $(LOCK) ($(INSTALLER))"
 	@if [ "$(INSTALLER)" = uv ] && { [ -x $(UV_DIR)/bin/uv ] || { $(PYTHON) -m venv $(VENV) \

@@ -198,6 +198,7 @@ def test_full_disk_fails_cleanly_and_resumes_after_space_is_freed(spec_file, ref
         assert "No space left" in proc.stderr and "--resume" in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
         written = done_blocks(out)
+        assert 0 < written < total_blocks(out)  # the disk filled mid-sweep (13 of 40 blocks fitted when measured)
         subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
         resumed = subprocess.run([*cmd, "--resume"], env=ENV, capture_output=True, text=True)
         assert resumed.returncode == 0, resumed.stderr

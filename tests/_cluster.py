@@ -8,9 +8,12 @@ environment, and child processes inherit ``PYTHONPATH``.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +26,7 @@ import zarr
 
 from dse.validate import validate_store
 
-#: A 48,000-design grid: 160 blocks of 300, enough to interrupt mid-sweep.
+#: A 48,000-design grid: 40 blocks of 1200 (tests/test_sweep_faults.py), enough to interrupt mid-sweep.
 SPEC = """\
 name: fault test
 inputs:
@@ -51,11 +54,35 @@ def total_blocks(path: Path) -> int:
     return int(np.prod(json.loads((Path(path) / "zarr.json").read_text())["attributes"]["dse_block_grid"]))
 
 
-def clean_run(spec_file: Path, chunk_size: int) -> xr.Dataset:
-    """Results of one uninterrupted `dse sweep` of ``spec_file`` (the reference for fault tests)."""
-    out = spec_file.parent / "reference.zarr"
-    subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", str(chunk_size), "--quiet"],
-                   check=True, env=ENV, capture_output=True)
+def run_dir(tmp_path_factory) -> Path:
+    """A directory of this test run that every pytest-xdist worker of the run shares."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def clean_run(spec_file: Path, chunk_size: int, shared: Path | None = None) -> xr.Dataset:
+    """Results of one uninterrupted `dse sweep` of ``spec_file`` (the reference for fault tests).
+
+    With ``shared`` (:func:`run_dir`), the sweep runs once per test run, not once per
+    xdist worker: the first worker to get here writes it under a lock, the others wait and read it.
+    """
+    if shared is None:
+        out = spec_file.parent / "reference.zarr"
+        subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", str(chunk_size), "--quiet"],
+                       check=True, env=ENV, capture_output=True)
+        return xr.open_zarr(out).load()
+    key = hashlib.sha256(f"{spec_file.read_text()}\0{chunk_size}".encode()).hexdigest()[:16]
+    out, done = shared / f"reference-{key}.zarr", shared / f"reference-{key}.done"
+    with open(shared / f"reference-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the sweep fails
+        if not done.exists():
+            shutil.rmtree(out, ignore_errors=True)  # what a failed attempt left
+            clean = shared / f"reference-{key}"
+            clean.mkdir(exist_ok=True)
+            (clean / "spec.yaml").write_text(spec_file.read_text())
+            subprocess.run([*DSE, "sweep", str(clean / "spec.yaml"), "-o", str(out), "--chunk-size", str(chunk_size),
+                            "--quiet"], check=True, env=ENV, capture_output=True)
+            done.touch()
     return xr.open_zarr(out).load()
 
 

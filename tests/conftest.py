@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import socket
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,13 @@ def pytest_collection_modifyitems(items):
     for item in items:
         for fixture in PROCESS_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(PROCESS_FIXTURES[fixture])
+    # Files with slow tests run first, most slow tests first, each whole. pytest-xdist hands tests
+    # out in this order as workers free up, so the long ones start early and both workers end on
+    # short ones, instead of one finishing a fault test alone at the end (the wall time of
+    # `make test` is that of its slower worker). A file is kept together so that its module
+    # fixtures are not built more often on a worker than they are now.
+    slow = Counter(item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.nodeid.split("::")[0]])
 
 
 FUZZ_REPORT = Path(__file__).parent / "artifacts" / "fuzz-counts.txt"

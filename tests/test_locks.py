@@ -19,7 +19,7 @@ import pytest
 from dse.errors import LockError
 from dse.locks import LockInfo, StoreLock, lock_path, process_alive, read_lock
 from dse.validate import validate_store
-from tests._cluster import DSE, ENV, assert_same, clean_run, done_blocks
+from tests._cluster import DSE, ENV, assert_same, clean_run, done_blocks, run_dir
 
 # real `dse sweep` processes, each with its LocalCluster, interrupted and resumed
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
@@ -44,8 +44,8 @@ def spec_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def reference(spec_file):
-    return clean_run(spec_file, 600)
+def reference(spec_file, tmp_path_factory):
+    return clean_run(spec_file, 600, run_dir(tmp_path_factory))
 
 
 def start_sweep(spec_file: Path, out: Path, *extra: str) -> subprocess.Popen:

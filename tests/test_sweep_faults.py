@@ -23,6 +23,7 @@ from tests._cluster import (
     assert_same,
     clean_run,
     done_blocks,
+    run_dir,
     sweep_counts,
     total_blocks,
     wait_until,
@@ -40,16 +41,25 @@ def spec_file(tmp_path_factory):
     return f
 
 
+# the reference in blocks of 2400 (20 of them), every faulted sweep in blocks of 1200:
+# the bit-for-bit comparisons also show that results do not depend on the chunk size
+REFERENCE_CHUNK = 2400
+
+
 @pytest.fixture(scope="module")
-def reference(spec_file):
-    return clean_run(spec_file, 300)
+def reference(spec_file, tmp_path_factory):
+    return clean_run(spec_file, REFERENCE_CHUNK, run_dir(tmp_path_factory))
+
+
+# 40 blocks: enough to stop mid-sweep (as in tests/test_locks.py), few enough to stay
+# quick; the results do not depend on the chunk size, so the reference still applies
+CLUSTER_CHUNK = "1200"
 
 
 def test_ctrl_c_then_resume_finishes_only_missing_blocks(spec_file, reference, tmp_path):
     out = tmp_path / "interrupted.zarr"
-    # small blocks (320 of them) so that the sweep is still running when interrupted;
-    # results do not depend on the chunk size, so the reference still applies
-    cmd = [*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", "150", "--workers", "1", "--quiet"]
+    # 40 blocks on one worker, so that the sweep is still running when interrupted after 2
+    cmd = [*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", CLUSTER_CHUNK, "--workers", "1", "--quiet"]
     # pytest-xdist workers ignore SIGINT and children inherit that: restore Ctrl-C for the sweep
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -71,11 +81,6 @@ def test_ctrl_c_then_resume_finishes_only_missing_blocks(spec_file, reference, t
     assert sweep_counts(resumed.stdout) == (total - partial, partial)
     assert done_blocks(out) == total
     assert_same(out, reference)
-
-
-# 80 blocks: enough to stop mid-sweep, few enough to stay quick; the results do
-# not depend on the chunk size, so the reference (blocks of 300) still applies
-CLUSTER_CHUNK = "600"
 
 
 def sweep_args(spec_file: Path, out: Path, *args: str) -> list[str]:
@@ -187,12 +192,13 @@ def test_full_disk_fails_cleanly_and_resumes_after_space_is_freed(spec_file, ref
         pytest.skip("needs root and tmpfs to simulate a full disk")
     try:
         out = disk / "out.zarr"
-        cmd = [*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", "300", "--quiet"]
+        cmd = [*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", CLUSTER_CHUNK, "--quiet"]
         proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
         assert proc.returncode == 2, proc.stderr
         assert "No space left" in proc.stderr and "--resume" in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
         written = done_blocks(out)
+        assert 0 < written < total_blocks(out)  # the disk filled mid-sweep (13 of 40 blocks fitted when measured)
         subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
         resumed = subprocess.run([*cmd, "--resume"], env=ENV, capture_output=True, text=True)
         assert resumed.returncode == 0, resumed.stderr

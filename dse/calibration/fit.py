@@ -55,7 +55,7 @@ from dse.coefficients import DEFAULT_PATH as DEFAULT_COEFFICIENTS_PATH
 from dse.coefficients import CeCoefficients, constraint_bounds, constraints, prior_coefficients
 from dse.errors import CalibrationError, SpecError
 from dse.literature import load_literature, parse_flags, source_keys
-from dse.materials.catalogue import Catalogue, load_catalogue
+from dse.materials.catalogue import Catalogue
 from dse.models import chain as physics
 from dse.models.ce import FEATURE_NAMES, REFERENCE, ce_features
 from dse.models.lifetime import capacity_curve
@@ -409,6 +409,18 @@ DESIGN_DEFAULTS = [
 ]
 
 
+def shipped_catalogue() -> Catalogue:
+    """The shipped catalogue, as ``dse.calibration.load_catalogue`` loads it.
+
+    Looked up on the package at call time, so that replacing
+    ``dse.calibration.load_catalogue`` (as the tests do) reaches every module
+    of the package.
+    """
+    from dse import calibration
+
+    return calibration.load_catalogue()
+
+
 def catalogue_electrolytes(catalogue: Catalogue | None = None) -> dict[str, str]:
     """First catalogue electrolyte of every ``metal/family`` group.
 
@@ -417,7 +429,7 @@ def catalogue_electrolytes(catalogue: Catalogue | None = None) -> dict[str, str]
     >>> catalogue_electrolytes()["Li/dual-salt"]
     'Li-dual-salt'
     """
-    catalogue = catalogue or load_catalogue()
+    catalogue = catalogue or shipped_catalogue()
     table: dict[str, str] = {}
     for e in catalogue.ids("electrolyte"):
         entry = catalogue.get("electrolyte", e)
@@ -472,7 +484,7 @@ def row_design(
     >>> row_design(lit.loc["s000-T1-13"])
     (None, ['cathode not stated is not a catalogue id'])
     """
-    catalogue = catalogue or load_catalogue()
+    catalogue = catalogue or shipped_catalogue()
     electrolytes = electrolytes if electrolytes is not None else catalogue_electrolytes(catalogue)
     metal = row["metal"]
     if metal not in METALS:
@@ -780,7 +792,7 @@ def chain_targets(
     (['ok', 'no_design'], 0.9984)
     """
     coefficients = coefficients or prior_coefficients()
-    catalogue = catalogue or load_catalogue()
+    catalogue = catalogue or shipped_catalogue()
     electrolytes = catalogue_electrolytes(catalogue)
     result = pd.DataFrame(index=rows.index)
     result["y"] = np.nan
@@ -877,7 +889,7 @@ def select_rows(
     if target not in TARGETS:
         raise CalibrationError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     coefficients = coefficients or prior_coefficients()
-    catalogue = catalogue or load_catalogue()
+    catalogue = catalogue or shipped_catalogue()
     rows = frame.copy()
     rows["group"] = rows["metal"].astype(str) + "/" + rows["electrolyte_family"].astype(str)
     rows["source"] = source_keys(rows)
@@ -1923,7 +1935,3 @@ def sample_cycle_life(
 def write_default(path: str | Path = DEFAULT_COEFFICIENTS_PATH) -> FitResult:
     """Regenerate the shipped ``dse/data/ce_coefficients.yaml`` from the shipped table."""
     return calibrate(output_path=path)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    print(write_default().report_text())

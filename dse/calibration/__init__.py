@@ -1,64 +1,110 @@
 """Calibrate the CE surrogate on cycling results (``dse calibrate``).
 
-The package re-exports what ``dse.calibration`` has always offered; the
-modules behind it are listed in ``docs/architecture.md``.
+The surrogate of :mod:`dse.models.ce` is linear in its parameters::
+
+    y = ln(1 - CE) = r[metal/family] + c[coating class] + Σ_j β_j z_j + ε
+
+with a closed-form normal posterior under the priors of
+:data:`dse.coefficients.PRIORS` and Student-t noise fitted by
+expectation–maximisation (:mod:`dse.calibration.fit`).
+
+The target ``y`` of a row that reports retention R after n cycles is the
+CE at which the model chain itself predicts R after n cycles
+(:func:`chain_targets`): the row becomes a design (:func:`row_design`, the
+same translation ``tools/build_validation.py`` uses) and the chain's
+inventory model, surplus included, is inverted by bisection in
+``ln(1 - CE)``. Rows that cannot be made into a design (no catalogue
+cathode or electrolyte) keep the surplus-free ``CE = R^(1/n)``.
+
+Pipeline (:func:`calibrate`): :func:`dse.literature.load_literature` →
+:func:`select_rows` (documented exclusion rules, target and features per
+row) → :func:`fit_posterior` → :func:`cross_validate` (k-fold, seeded) →
+:class:`FitResult` (coefficients with provenance, residuals, report) →
+YAML. :func:`sample_cycle_life` draws coefficient vectors from the
+posterior to check the closed-form cycle-life quantiles of
+:class:`~dse.chain.ModelChain`.
+
+One module per step, each importable on its own; this package re-exports
+what ``dse.calibration`` has always offered:
+
+========================  ==============================================
+``designs``               literature row → design inputs (:func:`row_design`)
+``targets``               chain-consistent targets, cycles to 80 %
+``selection``             exclusion rules, features, :func:`design_matrix`
+``fit``                   posterior, robust noise, folds, scores
+``report``                :class:`FitResult` and its text report
+``pipeline``              :func:`calibrate`, :func:`write_default`
+``uncertainty``           :func:`sample_cycle_life`
+========================  ==============================================
+
+``python -m dse.calibration`` regenerates the shipped coefficients.
+
+>>> result = calibrate(folds=3)
+>>> result.summary["rows_used"] > 50
+True
+>>> 0.99 < result.coefficients.reference_ce("Li/dual-salt") < 0.9999
+True
 """
 
 from __future__ import annotations
 
-from dse.calibration.fit import (
-    CHAIN_NO_LOSS,
-    CHAIN_SURPLUS,
+# the private names imported ``as`` themselves (_coefficients_from, _cycling_at, _outputs_at)
+# are re-exported because dse.cells, tools/build_validation.py and the tests import them
+from dse.calibration.designs import (
     CLASS_COATING,
-    COATING_CLASS_OF,
     DEFAULT_CATHODE,
     DEFAULT_COLLECTOR,
-    DEGREES_OF_FREEDOM,
     DESIGN_DEFAULTS,
     DIGLYME,
-    EXCLUDED_FLAGS,
     FLOODED_ELECTROLYTE,
-    LOG_LOSS_BOUNDS,
     METALS,
-    MIN_RESIDUAL_SCALE,
-    PREMETALLATED,
-    PRINTED_BOUND,
     PROTOTYPE_EXTRAS,
     PROTOTYPE_PREFIX,
+    catalogue_electrolytes,
+    row_design,
+    shipped_catalogue,
+)
+from dse.calibration.fit import (
+    DEGREES_OF_FREEDOM,
+    MIN_RESIDUAL_SCALE,
+    Posterior,
+    band_coverage,
+    cross_validate,
+    fit_posterior,
+    predictive_residual_sd,
+    project,
+    source_folds,
+)
+from dse.calibration.pipeline import _coefficients_from as _coefficients_from
+from dse.calibration.pipeline import calibrate, write_default
+from dse.calibration.report import FitResult, reference_ce_percent
+from dse.calibration.selection import (
+    COATING_CLASS_OF,
+    EXCLUDED_FLAGS,
+    PREMETALLATED,
+    PRINTED_BOUND,
     SOLID_FAMILIES,
     TARGETS,
-    FitResult,
-    Posterior,
     Selection,
-    band_coverage,
-    calibrate,
-    catalogue_electrolytes,
+    design_matrix,
+    select_rows,
+)
+from dse.calibration.targets import (
+    CHAIN_NO_LOSS,
+    CHAIN_SURPLUS,
+    LOG_LOSS_BOUNDS,
     chain_cycling,
     chain_retention,
     chain_targets,
-    cross_validate,
     cycles_to_80,
-    design_matrix,
-    fit_posterior,
     invert_chain_retention,
-    predictive_residual_sd,
-    project,
-    reference_ce_percent,
-    row_design,
-    sample_cycle_life,
-    select_rows,
-    shipped_catalogue,
-    source_folds,
-    write_default,
 )
+from dse.calibration.targets import _cycling_at as _cycling_at
+from dse.calibration.targets import _outputs_at as _outputs_at
+from dse.calibration.uncertainty import sample_cycle_life
 
-# private names that other modules, tools and tests import from dse.calibration
-from dse.calibration.fit import _coefficients_from as _coefficients_from
-from dse.calibration.fit import _cycling_at as _cycling_at
-from dse.calibration.fit import _outputs_at as _outputs_at
-
-# the shipped catalogue's loader: every module of the package reaches it here
-# (shipped_catalogue), so replacing dse.calibration.load_catalogue reaches them all
+# the shipped catalogue's loader: every module of the package loads the catalogue through
+# it (shipped_catalogue), so replacing dse.calibration.load_catalogue reaches them all
 from dse.materials.catalogue import load_catalogue as load_catalogue
 
 __all__ = [

@@ -14,12 +14,12 @@ import json
 import os
 import posixpath
 import stat
-import tempfile
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from dse.atomic import write_atomic
 from dse.errors import DseError
 
 #: helpers of the other catalog modules: nothing here is public
@@ -194,31 +194,16 @@ def _write_bytes(url: str, data: bytes, storage_options: Mapping | None) -> None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` in one step: readers see the old or the new file."""
+    """Replace ``path`` by ``data`` in one step (:func:`dse.atomic.write_atomic`).
+
+    Readers see the old or the new file; the folder is made when missing
+    (a new catalog's item folder) and an OSError becomes one DseError.
+    """
     try:
         path.parent.mkdir(exist_ok=True)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        write_atomic(path, data)
     except OSError as exc:
         raise DseError(f"cannot write ({exc.strerror or exc})", where=str(path)) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise DseError(f"cannot write ({exc.strerror or exc})", where=str(path)) from None
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _remove(url: str, storage_options: Mapping | None) -> None:

@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 materials_app = typer.Typer(help="List and show the materials catalogue.", no_args_is_help=True)
 app.add_typer(materials_app, name="materials")
-from dse.catalog_cli import catalog_app  # noqa: E402 - the sub-app is registered with the others
+from dse.catalog.cli import catalog_app  # noqa: E402 - the sub-app is registered with the others
 
 app.add_typer(catalog_app, name="catalog")
 

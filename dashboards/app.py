@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
+import xarray as xr
 
 from dse.explore import (
     Axis,
@@ -49,6 +50,7 @@ from dse.explore import (
     aggregate,
     display_unit,
     format_value,
+    format_values,
     significant_format,
 )
 from dse.hypervolume import hypervolume
@@ -78,6 +80,8 @@ CELL_MEASURES = {"cycle_life": ("measured_life",), "specific_energy": ("measured
 CELL_MEASURE_KEYS = {"specific_energy": "cell_mass", "energy_density": "cell_volume"}
 #: the front can be computed on a cycle-life quantile instead of the median
 FRONT_QUANTILES = {"median": "cycle_life", "p10": "cycle_life_p10", "p90": "cycle_life_p90"}
+#: the cloud's hover fields of a pixel's first design are named by the column after this
+HOVER_PREFIX = "design."
 
 
 def _rgb(color: str) -> np.ndarray:
@@ -446,27 +450,88 @@ class Explorer(pn.viewable.Viewer):
         return self.cloud_element(xa, ya)
 
     def cloud_element(self, xa: Axis, ya: Axis, width: int = CLOUD_WIDTH, height: int = CLOUD_HEIGHT):
-        """The cloud of the filtered designs as an image in plot coordinates (bottom row first in data)."""
+        """The cloud of the filtered designs as an image in plot coordinates, with a design-level hover.
+
+        The image's data is an xarray Dataset over the pixel centres: the
+        colour (RGBA, or the mean of a numeric colour), and for the hover
+        (:meth:`cloud_hover_fields`) how many designs each pixel holds and the
+        labelled values of its first design. HoloViews serves that hover
+        from the server: the tooltip shows the fields of the pixel under the
+        cursor, and nothing over an empty pixel.
+        """
         src = self.source
         keep = self.mask()
         xs, ys = src.plot_column(xa.name), src.plot_column(ya.name)
-        bounds = (xa.lo, ya.lo, xa.hi, ya.hi)
         kdims = [hv.Dimension("x_plot", label=src.label(xa.name)), hv.Dimension("y_plot", label=src.label(ya.name))]
-        if self.color in src.categorical:
+        categorical = self.color in src.categorical
+        if categorical:
             names = src.categories[self.color]
-            counts = aggregate(xs, ys, keep, xa, ya, width, height, codes=src.column(self.color),
-                               ncat=len(names))["count"]
+            agg = aggregate(xs, ys, keep, xa, ya, width, height, codes=src.column(self.color), ncat=len(names),
+                            first=True)
+            counts = agg["count"]
             total = counts.sum(axis=2)
             palette = np.array([_rgb(CATEGORY_COLORS[i % len(CATEGORY_COLORS)]) for i in range(len(names))])
             with np.errstate(invalid="ignore", divide="ignore"):
                 rgb = np.einsum("hwk,kc->hwc", counts, palette) / total[..., None]
                 alpha = np.where(total > 0, 0.45 + 0.55 * np.log1p(total) / np.log1p(max(total.max(), 1)), 0.0)
             rgba = np.nan_to_num(np.concatenate([rgb, alpha[..., None]], axis=2))
-            return hv.RGB(np.flipud(rgba), bounds=bounds, kdims=kdims)
-        mean = aggregate(xs, ys, keep, xa, ya, width, height, weights=src.column(self.color))["mean"]
-        return hv.Image(np.flipud(mean), bounds=bounds, kdims=kdims,
-                        vdims=[hv.Dimension(self.color, label=src.label(self.color))]).opts(
-            cmap="viridis", colorbar=True, clabel=src.label(self.color), clipping_colors={"NaN": (0, 0, 0, 0)})
+            colour = {c: rgba[..., i] for i, c in enumerate("RGBA")}
+        else:
+            agg = aggregate(xs, ys, keep, xa, ya, width, height, weights=src.column(self.color), first=True)
+            total = agg["count"]
+            colour = {self.color: agg["mean"]}
+        fields = self.cloud_hover_fields(agg["first"], total)
+        xc = xa.lo + (np.arange(width) + 0.5) * (xa.hi - xa.lo) / width
+        yc = ya.lo + (np.arange(height) + 0.5) * (ya.hi - ya.lo) / height
+        data = xr.Dataset({k: (("y_plot", "x_plot"), v) for k, v in {**colour, **fields}.items()},
+                          coords={"x_plot": xc, "y_plot": yc}, attrs={"selector_columns": list(fields)})
+        tooltips = [(self.cloud_hover_label(k), k) for k in fields if k != "__index__"]
+        if categorical:
+            return hv.RGB(data, kdims=kdims, vdims=list("RGBA")).opts(tools=["hover"], hover_tooltips=tooltips)
+        return hv.Image(data, kdims=kdims, vdims=[hv.Dimension(self.color, label=src.label(self.color))]).opts(
+            cmap="viridis", colorbar=True, clabel=src.label(self.color), clipping_colors={"NaN": (0, 0, 0, 0)},
+            tools=["hover"], hover_tooltips=tooltips)
+
+    def cloud_hover_names(self) -> list[str]:
+        """Columns the cloud's hover shows for a pixel's design: the axes, the colour, then the swept inputs."""
+        src = self.source
+        names = [self.x, self.y]
+        if self.color not in src.categorical and self.color != "scenario":
+            names.append(self.color)
+        return list(dict.fromkeys([*names, *src.inputs]))
+
+    def cloud_hover_label(self, field: str) -> str:
+        """The label of a hover field: a column's label with units, or what the field says."""
+        if field.startswith(HOVER_PREFIX):
+            return self.source.label(field[len(HOVER_PREFIX):])
+        return {"count": "designs in this pixel", "design": "first design of the pixel"}.get(field, field)
+
+    def cloud_hover_fields(self, first: np.ndarray, count: np.ndarray) -> dict[str, np.ndarray]:
+        """Per pixel: designs in it, and the name and values (as text) of its first design ('' where empty).
+
+        ``first`` is :func:`dse.explore.aggregate`'s first row per pixel
+        (-1: empty), ``count`` the designs per pixel; ``__index__`` is the
+        first row itself (HoloViews hides the tooltip where it is -1). A
+        column's field is its name after :data:`HOVER_PREFIX` (apart from the
+        colour's own layer, which holds the pixel's mean).
+        """
+        src = self.source
+        occupied = first >= 0
+        rows = first[occupied]
+        fields: dict[str, np.ndarray] = {"__index__": first, "count": count.astype(np.int64)}
+
+        def spread(values: np.ndarray) -> np.ndarray:
+            text = values.astype(str)  # fixed-width text: xarray keeps it as it is (objects go through pandas)
+            out = np.full(first.shape, "", dtype=text.dtype if text.size else "<U1")
+            out[occupied] = text
+            return out
+
+        fields["design"] = spread(src.design_labels(rows))
+        frame = src.frame(rows, self.cloud_hover_names())
+        for name in frame.columns:
+            values = frame[name].to_numpy()
+            fields[HOVER_PREFIX + name] = spread(values if values.dtype == object else format_values(values))
+        return fields
 
     def _front_points(self, filters=None, constraints=None, front_scope=None, front_on=None):
         rows = self.front()
@@ -539,7 +604,7 @@ class Explorer(pn.viewable.Viewer):
             opts["xticks"] = full_x.ticks(8)
         if full_y.log:
             opts["yticks"] = full_y.ticks(8)
-        element_opts = [hv.opts.RGB(tools=["box_select"], active_tools=["wheel_zoom"]),
+        element_opts = [hv.opts.RGB(tools=["box_select", "hover"], active_tools=["wheel_zoom"]),
                         hv.opts.Image(tools=["box_select", "hover"], active_tools=["wheel_zoom"])]
         if self.cells is not None:
             opts["title"] += " · ★ measured cells"

@@ -41,7 +41,7 @@ from dse.table import Results, row_design, swept_inputs
 from dse.vocabulary import INPUTS, OUTPUTS
 
 __all__ = ["ResultsSource", "Axis", "LOG_AXES", "CHUNK_ROWS", "aggregate", "nice_ticks", "format_value",
-           "display_unit",
+           "format_values", "display_unit",
            "significant_format"]
 
 #: outputs spread over decades: shown (and aggregated) on log axes
@@ -141,6 +141,24 @@ def format_value(v: float, digits: int = 3) -> str:
     return f"{v:.{max(0, digits - 1 - magnitude)}f}"
 
 
+def format_values(values: np.ndarray, digits: int = 3) -> np.ndarray:
+    """Many numbers as text at once: ``digits`` significant figures, whole numbers from 1,000 up ('' for NaN).
+
+    The vectorized cousin of :func:`format_value` (without its thousands
+    separators), for hover fields of every pixel of a picture.
+
+    >>> format_values(np.array([1234.7, 412.34, 0.01234, np.nan])).tolist()
+    ['1235', '412', '0.0123', '']
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return np.zeros(values.shape, dtype=object)
+    finite = np.isfinite(values)
+    safe = np.where(finite, values, 0.0)
+    text = np.where(np.abs(safe) >= 10.0**digits, np.char.mod("%.0f", safe), np.char.mod(f"%.{digits}g", safe))
+    return np.where(finite, text, "").astype(object)
+
+
 def significant_format(values: np.ndarray, digits: int = 3) -> str:
     """A numeral.js format (Bokeh ``NumberFormatter``) with about ``digits`` significant figures.
 
@@ -179,6 +197,21 @@ def _cells(x, y, keep, x0, sx, y0, sy, width, height, codes, ncat, weights, coun
             if w == w:
                 sums[cell] += w
                 sums[cell + width * height] += 1.0
+
+
+@numba.njit(nogil=True, cache=True)
+def _first_rows(x, y, keep, x0, sx, y0, sy, width, height, first):  # pragma: no cover
+    """The first kept row of every pixel (``first`` holds -1 where none falls)."""
+    for i in range(x.size):
+        if not keep[i]:
+            continue
+        fx = (x[i] - x0) * sx
+        fy = (y[i] - y0) * sy
+        if not (fx >= 0.0 and fx < width and fy >= 0.0 and fy < height):
+            continue
+        cell = int(fy) * width + int(fx)
+        if first[cell] < 0:
+            first[cell] = i
 
 
 @numba.njit(nogil=True, cache=True)
@@ -228,7 +261,7 @@ def _polylines(scaled, width, height, image):  # pragma: no cover
 
 
 def aggregate(x, y, keep, xaxis: Axis, yaxis: Axis, width: int, height: int, *, codes=None, ncat: int = 1,
-              weights=None) -> dict[str, np.ndarray]:
+              weights=None, first: bool = False) -> dict[str, np.ndarray]:
     """Pixels of a cloud in plot coordinates: row 0 is the bottom row, ``[lo, hi)`` split evenly.
 
     Parameters
@@ -241,19 +274,23 @@ def aggregate(x, y, keep, xaxis: Axis, yaxis: Axis, width: int, height: int, *, 
         Category of each row: counts get a last axis of ``ncat`` categories.
     weights : numpy.ndarray, optional
         Values to average per pixel (``mean``; NaN where a pixel is empty).
+    first : bool
+        Also return the first kept row of every pixel (its representative,
+        as Datashader's ``first`` selector; -1 where a pixel is empty).
 
     Returns
     -------
     dict
         ``count`` (``height × width`` or ``height × width × ncat``) and, with
-        weights, ``mean``.
+        weights, ``mean``; with ``first``, ``first`` (``height × width``).
 
     Examples
     --------
     >>> ax = Axis("a", False, 0.0, 2.0)
-    >>> out = aggregate(np.array([0.5, 1.5, 1.5]), np.array([0.5, 1.5, 1.9]), np.ones(3, bool), ax, ax, 2, 2)
-    >>> out["count"].tolist()
-    [[1, 0], [0, 2]]
+    >>> out = aggregate(np.array([0.5, 1.5, 1.5]), np.array([0.5, 1.5, 1.9]), np.ones(3, bool), ax, ax, 2, 2,
+    ...                 first=True)
+    >>> out["count"].tolist(), out["first"].tolist()
+    ([[1, 0], [0, 2]], [[0, -1], [-1, 1]])
     """
     ncat = int(ncat) if codes is not None else 1
     counts = np.zeros(width * height * ncat, dtype=np.int64)
@@ -269,6 +306,11 @@ def aggregate(x, y, keep, xaxis: Axis, yaxis: Axis, width: int, height: int, *, 
         n = sums[width * height:].reshape((height, width))
         with np.errstate(invalid="ignore", divide="ignore"):
             out["mean"] = np.where(n > 0, sums[: width * height].reshape((height, width)) / n, np.nan)
+    if first:
+        rows = np.full(width * height, -1, dtype=np.int64)
+        _first_rows(x, y, keep, float(xaxis.lo), width / (xaxis.hi - xaxis.lo), float(yaxis.lo),
+                    height / (yaxis.hi - yaxis.lo), width, height, rows)
+        out["first"] = rows.reshape((height, width))
     return out
 
 
@@ -631,6 +673,20 @@ class ResultsSource:
         """How a row is named everywhere (hover, table, card): ``"<scenario> design <n>"``."""
         scenario = self.categories["scenario"][int(self.column("scenario")[row])]
         return f"{scenario} design {int(self.column('design')[row])}"
+
+    def design_labels(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`design_label` of many rows at once (an object array of text).
+
+        >>> import types
+        >>> fake = types.SimpleNamespace(categories={"scenario": ["li", "na"]},
+        ...     column=lambda n: {"scenario": np.array([0, 1]), "design": np.array([7, 3])}[n])
+        >>> ResultsSource.design_labels(fake, np.array([1, 0])).tolist()
+        ['na design 3', 'li design 7']
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        scenarios = np.asarray(self.categories["scenario"], dtype=str)[self.column("scenario")[rows]]
+        numbers = self.column("design")[rows].astype(np.int64).astype(str)
+        return np.char.add(np.char.add(scenarios, " design "), numbers).astype(object)
 
     def design(self, row: int):
         """The full :class:`~dse.spec.Design` of a row."""

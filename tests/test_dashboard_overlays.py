@@ -273,7 +273,10 @@ def _check_colour(app, name: str, values: np.ndarray) -> None:
     app.color = name
     image = app.cloud_element(*app.axes(), width=48, height=32)
     assert image.vdims[0].name == name
-    drawn = np.flipud(np.asarray(image.data))  # the image's array is top row first; here bottom row first
+    # the image's values placed by their own pixel coordinates: bottom row first, whatever the data's order
+    xs, ys, zs = (image.dimension_values(k) for k in range(3))
+    drawn = np.full((np.unique(ys).size, np.unique(xs).size), np.nan)
+    drawn[np.searchsorted(np.unique(ys), ys), np.searchsorted(np.unique(xs), xs)] = zs
     want = _pixel_means(app, values)
     assert np.isfinite(want).sum() > 10
     np.testing.assert_array_equal(np.isfinite(drawn), np.isfinite(want))

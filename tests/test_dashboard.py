@@ -274,3 +274,50 @@ def test_data_layer_imports_no_plotting_library():
             "if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _brush(app, bounds):
+    """Draw a box on the rendered parallel coordinates (the BoundsXY stream a box-select tool feeds)."""
+    view = app.parallel_coordinates()
+    pn.panel(view).get_root()
+    element = view.object.get(0)
+    streams = [s for s in hv.streams.Stream.registry.get(element, []) if isinstance(s, hv.streams.BoundsXY)]
+    assert len(streams) == 1, "no brush on the parallel coordinates"
+    streams[0].event(bounds=bounds)
+
+
+def _axis_value(values: np.ndarray, s: float, log: bool) -> float:
+    """The value at height ``s`` (0-1) of a parallel axis from 5 % below the minimum to 5 % above the maximum."""
+    values = np.log10(values) if log else values
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    t = lo - 0.05 * (hi - lo) + s * 1.1 * (hi - lo)
+    return 10**t if log else t
+
+
+def test_brushing_a_parallel_axis_sets_that_filter_or_constraint(app, table):
+    names = app.parallel_names()
+    i = names.index("cathode_loading")
+    _brush(app, (i - 0.3, 0.35, i + 0.25, 0.62))  # a box whose centre is nearest the cathode-loading axis
+    lo, hi = _axis_value(table.cathode_loading.to_numpy(float), 0.35, False), \
+        _axis_value(table.cathode_loading.to_numpy(float), 0.62, False)
+    assert app.constraints == {} and list(app.filters) == ["cathode_loading"]
+    assert app.filters["cathode_loading"] == pytest.approx([lo, hi], rel=1e-6)
+    inside = (table.cathode_loading >= lo) & (table.cathode_loading <= hi)
+    assert 0 < inside.sum() < len(table)
+    assert int(app.mask().sum()) == int(inside.sum())
+    assert app._filter_widgets["cathode_loading"].value == pytest.approx((lo, hi))  # the slider shows it
+    # an output on a log axis becomes a constraint (on top of the filter), in cycles
+    j = names.index("cycle_life")
+    _brush(app, (j - 0.1, 0.5, j + 0.1, 0.95))
+    life = table.cycle_life.to_numpy(float)
+    c0, c1 = _axis_value(life, 0.5, True), _axis_value(life, 0.95, True)
+    assert app.constraints["cycle_life"] == pytest.approx([c0, c1], rel=1e-5)
+    both = inside & (table.cycle_life >= c0) & (table.cycle_life <= c1)
+    assert 0 < both.sum() < inside.sum()
+    assert int(app.mask().sum()) == int(both.sum())
+    # the rules are drawn on their axes, and a box down to the axis' bottom leaves the lower end open
+    boxes = app.parallel_rules(names)
+    assert [round(0.5 * (b[0] + b[2])) for b in boxes] == [i, j]
+    assert boxes[0][1] == pytest.approx(0.35) and boxes[1][3] == pytest.approx(0.95)
+    _brush(app, (j - 0.1, 0.0, j + 0.1, 0.95))
+    assert app.constraints["cycle_life"] == [None, pytest.approx(c1, rel=1e-5)]

@@ -57,7 +57,7 @@ from dse.hypervolume import hypervolume
 from dse.vocabulary import INPUTS, OUTPUTS
 
 __all__ = ["ResultsSource", "Explorer", "load_source", "create_app", "FRONT_COLOR", "CATEGORY_COLORS",
-           "cell_axis_values", "nearest_front_point", "input_differences"]
+           "cell_axis_values", "nearest_front_point", "input_differences", "capacity_curve", "comparison_curves"]
 
 hv.extension("bokeh", logo=False)
 MAX_PINNED = 4
@@ -876,10 +876,12 @@ class Explorer(pn.viewable.Viewer):
 
     @param.depends("pinned")
     def comparison(self):
-        """Pinned designs side by side; inputs that differ are marked."""
+        """Pinned designs side by side (inputs that differ are marked), and their capacity curves on one plot."""
         if not self.pinned:
             return pn.pane.Markdown("Pin up to four designs from the design card to compare them here.")
         return pn.Column(pn.pane.DataFrame(comparison_table(self.source, self.pinned), sizing_mode="stretch_width"),
+                         pn.pane.HoloViews(comparison_curves(self.source, self.pinned), sizing_mode="stretch_width",
+                                           linked_axes=False),
                          self._clear_pins, sizing_mode="stretch_width")
 
     @param.depends("filters", "constraints", "x", "y", "front_scope", "front_on", watch=True)
@@ -1082,6 +1084,48 @@ def _energy_text(row) -> str:
     return ", ".join(parts) or "not measured"
 
 
+#: the title of the capacity curves (card and pinned comparison)
+CAPACITY_TITLE = "Discharge capacity [mAh/cm²] vs cycle"
+
+
+def capacity_curve(source: ResultsSource, row: int, ev=None, color: str = "#1f77b4", band_color: str = FRONT_COLOR,
+                   line_color: str = "grey", label: str = ""):
+    """One design's discharge capacity vs cycle, its p10-p90 cycle-life band (shaded) and its 80 % line.
+
+    ``ev`` is the row's :func:`dse.evaluate.evaluate_design` (evaluated
+    here when not given). Returns the overlay (the curve first, named
+    ``label`` for a legend) and a line of text on the band ('' without one).
+    """
+    if ev is None:
+        from dse.evaluate import evaluate_design
+
+        ev = evaluate_design(source.design(row))
+    n, cap = ev.curve()
+    curve = hv.Overlay([hv.Curve((n, cap), "cycle", "capacity", label=label).opts(color=color)])
+    band_text = ""
+    if all(k in source.outputs for k in BAND_OUTPUTS):
+        p10, p90 = float(source.column("cycle_life_p10")[row]), float(source.column("cycle_life_p90")[row])
+        if math.isfinite(p10) and math.isfinite(p90):
+            curve = curve * hv.VSpan(p10, p90).opts(color=band_color, alpha=0.15)
+            band_text = f" · cycle life p10–p90: {format_value(p10)}–{format_value(p90)} (shaded)"
+    if math.isfinite(ev.outputs["capacity"]):
+        curve = curve * hv.HLine(0.8 * ev.outputs["capacity"]).opts(color=line_color, line_dash="dashed")
+    return curve, band_text
+
+
+def comparison_curves(source: ResultsSource, rows: list[int]):
+    """The pinned designs' capacity curves on one plot, each in its colour with its band and 80 % line."""
+    layers = []
+    for k, row in enumerate(rows):
+        color = CATEGORY_COLORS[k % len(CATEGORY_COLORS)]
+        curve, _ = capacity_curve(source, row, color=color, band_color=color, line_color=color,
+                                  label=source.design_label(row))
+        layers.extend(curve)
+    return hv.Overlay(layers).opts(hv.opts.Overlay(
+        title=f"{CAPACITY_TITLE} of the pinned designs (shaded: each one's p10–p90 cycle life; dashed: 80 %)",
+        height=300, responsive=True, legend_position="top_right"))
+
+
 def detail_views(source: ResultsSource, row: int) -> list:
     """Panels of the design card of one row: tables, breakdown, capacity curve with its band, YAML."""
     from dse.evaluate import LAYERS, evaluate_design
@@ -1104,17 +1148,8 @@ def detail_views(source: ResultsSource, row: int) -> list:
         title="Mass per layer [mg/cm²] (as assembled)", height=260, responsive=True, xrotation=30, color="#1f77b4")
     thick = hv.Bars([(layer.replace("_", " "), br["thickness"][layer]) for layer in layers], "layer", "thickness").opts(
         title="Thickness per layer [µm] (full charge)", height=260, responsive=True, xrotation=30, color="#ff7f0e")
-    n, cap = ev.curve()
-    curve = hv.Curve((n, cap), "cycle", "capacity").opts(
-        title="Discharge capacity [mAh/cm²] vs cycle", height=260, responsive=True, color="#1f77b4")
-    band_text = ""
-    if all(k in source.outputs for k in BAND_OUTPUTS):
-        p10, p90 = float(source.column("cycle_life_p10")[row]), float(source.column("cycle_life_p90")[row])
-        if math.isfinite(p10) and math.isfinite(p90):
-            curve = curve * hv.VSpan(p10, p90).opts(color=FRONT_COLOR, alpha=0.15)
-            band_text = f" · cycle life p10–p90: {format_value(p10)}–{format_value(p90)} (shaded)"
-    if math.isfinite(o["capacity"]):
-        curve = curve * hv.HLine(0.8 * o["capacity"]).opts(color="grey", line_dash="dashed")
+    curve, band_text = capacity_curve(source, row, ev)
+    curve = curve.opts(hv.opts.Overlay(title=CAPACITY_TITLE, height=260, responsive=True))
     text = design.to_yaml()
     header = f"# {design.name}\n# reproduce with: dse evaluate design.yaml\n"
     if source.results.catalogue_changed:

@@ -321,3 +321,29 @@ def test_brushing_a_parallel_axis_sets_that_filter_or_constraint(app, table):
     assert boxes[0][1] == pytest.approx(0.35) and boxes[1][3] == pytest.approx(0.95)
     _brush(app, (j - 0.1, 0.0, j + 0.1, 0.95))
     assert app.constraints["cycle_life"] == [None, pytest.approx(c1, rel=1e-5)]
+
+
+def test_pinned_comparison_overlays_the_cards_capacity_curves(app, table):
+    from dashboards.app import detail_views
+
+    rows = [int(r) for r in app.front()[:3]]
+    for r in rows:
+        app.pin(r)
+    view = app.comparison()
+    plots = [p.object for p in view.select(pn.pane.HoloViews)]
+    assert len(plots) == 1
+    curves = [e for e in plots[0] if isinstance(e, hv.Curve)]
+    spans = [e for e in plots[0] if isinstance(e, hv.VSpan)]
+    assert [c.label for c in curves] == [app.source.design_label(r) for r in rows]  # the legend names them
+    colours = [c.opts.get().kwargs["color"] for c in curves]
+    assert len(set(colours)) == len(rows)
+    for r, curve, span in zip(rows, curves, spans, strict=True):
+        card = [p.object for p in pn.Column(*detail_views(app.source, r)).select(pn.pane.HoloViews)][0]
+        drawn = card.get(0)
+        np.testing.assert_array_equal(curve.dimension_values("cycle"), drawn.dimension_values("cycle"))
+        np.testing.assert_array_equal(curve.dimension_values("capacity"), drawn.dimension_values("capacity"))
+        # the band is this design's own p10-p90 cycle life, in its colour
+        assert (span.data[0], span.data[1]) == (float(table.cycle_life_p10.iloc[r]), float(table.cycle_life_p90.iloc[r]))
+        assert span.opts.get().kwargs["color"] == curve.opts.get().kwargs["color"]
+    # different designs, different curves
+    assert not np.array_equal(curves[0].dimension_values("capacity"), curves[-1].dimension_values("capacity"))

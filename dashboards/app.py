@@ -80,6 +80,8 @@ CELL_MEASURES = {"cycle_life": ("measured_life",), "specific_energy": ("measured
 CELL_MEASURE_KEYS = {"specific_energy": "cell_mass", "energy_density": "cell_volume"}
 #: the front can be computed on a cycle-life quantile instead of the median
 FRONT_QUANTILES = {"median": "cycle_life", "p10": "cycle_life_p10", "p90": "cycle_life_p90"}
+#: the sensitivity indices drawn, as named in the chart's legend → their column
+SENSITIVITY_INDICES = {"first order": "first_order", "total order": "total_order"}
 #: the cloud's hover fields of a pixel's first design are named by the column after this
 HOVER_PREFIX = "design."
 
@@ -108,9 +110,12 @@ class Explorer(pn.viewable.Viewer):
     front_on = param.Selector(objects=["median"], default="median", check_on_set=True,
                               doc="Cycle life the front is computed on: median, p10 or p90 (stores with quantiles)")
 
-    def __init__(self, source: ResultsSource, cells: pd.DataFrame | None = None, **params):
+    def __init__(self, source: ResultsSource, cells: pd.DataFrame | None = None,
+                 sensitivity: pd.DataFrame | None = None, **params):
         self.source = source
         self.cells = cells
+        #: a table of :func:`dse.sensitivity.sensitivity` (``dse serve --sensitivity``): its tab, else none
+        self.sensitivity = sensitivity
         outs = source.outputs
         objectives = list(source.objectives) or outs
         x0 = "energy_density" if "energy_density" in outs else objectives[0]
@@ -345,6 +350,8 @@ class Explorer(pn.viewable.Viewer):
                                                                          sizing_mode="stretch_width")),
                                    ("Parallel coordinates", self._parallel_view),
                                    dynamic=True, sizing_mode="stretch_width")
+        if self.sensitivity is not None and len(self.sensitivity):
+            self._lower_tabs.append(("Sensitivity", self.sensitivity_view()))
         self._lower_tabs.param.watch(lambda e: setattr(self, "lower_tab", e.new), "active")
         self.param.watch(lambda e: setattr(self._side_tabs, "active", 1) if e.new >= 0 else None, "detail")
 
@@ -862,6 +869,34 @@ class Explorer(pn.viewable.Viewer):
         lo, hi = (axis.from_plot(axis.lo + float(np.clip(s, 0, 1)) * (axis.hi - axis.lo)) for s in sorted((y0, y1)))
         self._set_rule("constraints" if name in self.source.outputs else "filters", name, (lo, hi))
 
+    def sensitivity_element(self, output: str, scenario: str):
+        """First- and total-order indices of one output over the inputs of one scenario, as grouped bars."""
+        df = self.sensitivity
+        part = df[(df["output"].astype(str) == output) & (df["scenario"].astype(str) == scenario)]
+        method = ", ".join(sorted(set(part["method"].astype(str))))
+        bars = pd.concat([pd.DataFrame({"input": [self.source.label(str(n), units=False) for n in part["input"]],
+                                        "index": label, "value": part[column].to_numpy(np.float64)})
+                          for label, column in SENSITIVITY_INDICES.items()])
+        bars = bars[np.isfinite(bars["value"].to_numpy())]
+        return hv.Bars(bars, kdims=["input", "index"], vdims=[hv.Dimension("value", label="share of the variance")]).opts(
+            title=f"{self.source.label(output, units=False)} · {scenario} ({method})", height=280, responsive=True,
+            xrotation=30, xlabel="", tools=["hover"], show_legend=True, legend_position="top_right",
+            color=hv.dim("index").categorize({k: CATEGORY_COLORS[i] for i, k in enumerate(SENSITIVITY_INDICES)}))
+
+    def sensitivity_view(self):
+        """A chart of indices per output and scenario of :attr:`sensitivity` (first order and total order)."""
+        df = self.sensitivity
+        outputs = list(dict.fromkeys(df["output"].astype(str)))
+        scenarios = list(dict.fromkeys(df["scenario"].astype(str)))
+        panes = [pn.pane.HoloViews(self.sensitivity_element(o, sc), sizing_mode="stretch_width", linked_axes=False)
+                 for o in outputs for sc in scenarios
+                 if ((df["output"].astype(str) == o) & (df["scenario"].astype(str) == sc)).any()]
+        return pn.Column(pn.pane.Markdown("**Sensitivity of each output to the swept inputs**: the share of the "
+                                          "output's variance over a scenario due to an input alone (first order) "
+                                          "and with its interactions (total order); see docs/sensitivity.md"),
+                         pn.GridBox(*panes, ncols=min(len(scenarios), 3) or 1, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")
+
     # the parallel coordinates compute only when shown: their view depends on lower_tab
     @param.depends("filters", "constraints", "x", "y", "lower_tab")
     def _parallel_view(self):
@@ -1193,15 +1228,17 @@ def load_source(path: str, endpoint_url: str | None = None, client=None) -> Resu
     return _SOURCES[key]
 
 
-def create_app(path: str, endpoint_url: str | None = None, cells: pd.DataFrame | None = None):
+def create_app(path: str, endpoint_url: str | None = None, cells: pd.DataFrame | None = None,
+               sensitivity: pd.DataFrame | None = None):
     """Session factory for ``pn.serve``: one Explorer per browser tab, URL-synced.
 
-    ``cells`` (:func:`dse.cells.cells_table`) are drawn on every session's cloud.
+    ``cells`` (:func:`dse.cells.cells_table`) are drawn on every session's
+    cloud; ``sensitivity`` (:func:`dse.explore.read_sensitivity`) gets a tab.
     """
     source = load_source(path, endpoint_url)
 
     def session():
-        explorer = Explorer(source, cells=cells)
+        explorer = Explorer(source, cells=cells, sensitivity=sensitivity)
         if pn.state.location is not None:
             # a value the parameters refuse (a hand-made URL) is not fatal: its valid part is applied
             pn.state.location.sync(explorer, dict(Explorer.URL_PARAMS), on_error=explorer.apply_state)

@@ -41,7 +41,7 @@ from dse.table import Results, row_design, swept_inputs
 from dse.vocabulary import INPUTS, OUTPUTS
 
 __all__ = ["ResultsSource", "Axis", "LOG_AXES", "CHUNK_ROWS", "aggregate", "nice_ticks", "format_value",
-           "format_values", "display_unit",
+           "format_values", "display_unit", "read_sensitivity", "SENSITIVITY_COLUMNS",
            "significant_format"]
 
 #: outputs spread over decades: shown (and aggregated) on log axes
@@ -55,6 +55,44 @@ HISTOGRAM_BINS = 30
 SKIP = {"scenario", "design", "feasible", "infeasible_reason", "pareto_front"}
 #: integer per-design variables that views may colour by (read as float columns; not outputs, so never axes)
 EXTRA_COLUMNS = ("refinement_level",)
+
+
+#: what a sensitivity table must hold to be drawn (the columns of :data:`dse.sensitivity.COLUMNS` it uses)
+SENSITIVITY_COLUMNS = ("scenario", "output", "input", "method", "first_order", "total_order")
+
+
+# --------------------------------------------------------------------------- sensitivity
+def read_sensitivity(path: str, source: ResultsSource | None = None) -> pd.DataFrame:
+    """A table of :func:`dse.sensitivity.sensitivity` saved as CSV (``df.to_csv(path, index=False)``) or Parquet.
+
+    Checked at the edge: the file must exist, be readable, hold the columns
+    :data:`SENSITIVITY_COLUMNS` and at least one row; with ``source``, its
+    outputs and inputs must be the store's. Each failure is one
+    :class:`~dse.errors.DseError` line naming the file.
+    """
+    from dse.errors import DseError
+
+    try:
+        df = pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path)
+    except FileNotFoundError:
+        raise DseError("no such file", where=str(path)) from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DseError(f"not a sensitivity table ({str(exc).splitlines()[0][:120]})", where=str(path)) from None
+    missing = [c for c in SENSITIVITY_COLUMNS if c not in df.columns]
+    if missing:
+        raise DseError(f"not a sensitivity table: no column {', '.join(missing)} (write one with "
+                       "dse.sensitivity.sensitivity(STORE).to_csv(FILE, index=False))", where=str(path))
+    if not len(df):
+        raise DseError("the sensitivity table has no rows", where=str(path))
+    if source is not None:
+        foreign = sorted({*df["output"].astype(str)} - set(source.outputs)) + \
+            sorted({*df["input"].astype(str)} - {*source.inputs, *INPUTS})
+        if foreign:
+            raise DseError(f"the sensitivity table names {', '.join(foreign[:3])}, not in {source.path}",
+                           where=str(path))
+    for c in ("first_order", "total_order"):
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    return df
 
 
 # --------------------------------------------------------------------------- axes

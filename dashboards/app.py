@@ -870,18 +870,27 @@ class Explorer(pn.viewable.Viewer):
         self._set_rule("constraints" if name in self.source.outputs else "filters", name, (lo, hi))
 
     def sensitivity_element(self, output: str, scenario: str):
-        """First- and total-order indices of one output over the inputs of one scenario, as grouped bars."""
+        """Indices of one output over the inputs of one scenario: total order (light, wide) behind first order.
+
+        Horizontal bars, one per input (labelled as everywhere), named
+        by the index they draw (:data:`SENSITIVITY_INDICES`) for the legend.
+        """
         df = self.sensitivity
         part = df[(df["output"].astype(str) == output) & (df["scenario"].astype(str) == scenario)]
         method = ", ".join(sorted(set(part["method"].astype(str))))
-        bars = pd.concat([pd.DataFrame({"input": [self.source.label(str(n), units=False) for n in part["input"]],
-                                        "index": label, "value": part[column].to_numpy(np.float64)})
-                          for label, column in SENSITIVITY_INDICES.items()])
-        bars = bars[np.isfinite(bars["value"].to_numpy())]
-        return hv.Bars(bars, kdims=["input", "index"], vdims=[hv.Dimension("value", label="share of the variance")]).opts(
-            title=f"{self.source.label(output, units=False)} · {scenario} ({method})", height=280, responsive=True,
-            xrotation=30, xlabel="", tools=["hover"], show_legend=True, legend_position="top_right",
-            color=hv.dim("index").categorize({k: CATEGORY_COLORS[i] for i, k in enumerate(SENSITIVITY_INDICES)}))
+        inputs = [self.source.label(str(n), units=False) for n in part["input"]]
+        layers = []
+        for (label, column), width, alpha in zip(reversed(SENSITIVITY_INDICES.items()), (0.8, 0.45), (0.45, 1.0),
+                                                  strict=True):
+            values = part[column].to_numpy(np.float64)
+            shown = np.isfinite(values)
+            layers.append(hv.Bars((np.asarray(inputs, dtype=object)[shown], values[shown]), "input",
+                                  hv.Dimension("value", label="share of the variance"), label=label).opts(
+                color=CATEGORY_COLORS[list(SENSITIVITY_INDICES).index(label)], bar_width=width, alpha=alpha,
+                tools=["hover"]))
+        return hv.Overlay(layers).opts(hv.opts.Overlay(
+            title=f"{self.source.label(output, units=False)} · {scenario} ({method})", invert_axes=True,
+            height=60 + 26 * max(len(inputs), 1), responsive=True, xlabel="", legend_position="bottom_right"))
 
     def sensitivity_view(self):
         """A chart of indices per output and scenario of :attr:`sensitivity` (first order and total order)."""
@@ -914,9 +923,9 @@ class Explorer(pn.viewable.Viewer):
         """Pinned designs side by side (inputs that differ are marked), and their capacity curves on one plot."""
         if not self.pinned:
             return pn.pane.Markdown("Pin up to four designs from the design card to compare them here.")
-        return pn.Column(pn.pane.DataFrame(comparison_table(self.source, self.pinned), sizing_mode="stretch_width"),
-                         pn.pane.HoloViews(comparison_curves(self.source, self.pinned), sizing_mode="stretch_width",
+        return pn.Column(pn.pane.HoloViews(comparison_curves(self.source, self.pinned), sizing_mode="stretch_width",
                                            linked_axes=False),
+                         pn.pane.DataFrame(comparison_table(self.source, self.pinned), sizing_mode="stretch_width"),
                          self._clear_pins, sizing_mode="stretch_width")
 
     @param.depends("filters", "constraints", "x", "y", "front_scope", "front_on", watch=True)

@@ -357,8 +357,10 @@ def test_sensitivity_tab_draws_the_indices_of_each_output(source, sensitivity_cs
             source.label(o, units=False) + " · "))
         scenario = chart.opts.get().kwargs["title"].split(" · ")[1].split(" (")[0]
         rows = want[(want.output == output) & (want.scenario == scenario)]
+        layers = {layer.label: layer for layer in chart}
+        assert set(layers) == {"first order", "total order"}  # the legend
         for label, column in (("first order", "first_order"), ("total order", "total_order")):
-            drawn = chart.select(index=label)
+            drawn = layers[label]
             heights = dict(zip(drawn.dimension_values("input"), drawn.dimension_values("value"), strict=True))
             assert heights == pytest.approx({source.label(i, units=False): v for i, v in
                                              zip(rows.input, rows[column], strict=True)}, abs=1e-12)

@@ -193,7 +193,14 @@ def format_values(values: np.ndarray, digits: int = 3) -> np.ndarray:
         return np.zeros(values.shape, dtype=object)
     finite = np.isfinite(values)
     safe = np.where(finite, values, 0.0)
-    text = np.where(np.abs(safe) >= 10.0**digits, np.char.mod("%.0f", safe), np.char.mod(f"%.{digits}g", safe))
+    with np.errstate(divide="ignore"):
+        magnitude = np.floor(np.log10(np.where(safe != 0, np.abs(safe), 1.0)))
+    scale = 10.0 ** (digits - 1 - magnitude)
+    rounded = np.where(np.abs(safe) >= 10.0**digits, np.round(safe), np.round(safe * scale) / scale)
+    # numbers are formatted one by one: format each distinct rounded value once
+    distinct, index = np.unique(rounded, return_inverse=True)
+    text = np.where(np.abs(distinct) >= 10.0**digits, np.char.mod("%.0f", distinct),
+                    np.char.mod(f"%.{digits}g", distinct))[index.reshape(values.shape)]
     return np.where(finite, text, "").astype(object)
 
 

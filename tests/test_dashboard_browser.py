@@ -2,11 +2,13 @@
 
 Debian's chromium (``/usr/bin/chromium``) driven by Playwright's Python client,
 launched with ``--no-sandbox --disable-gpu``; no browser is ever downloaded.
-The run applies a filter and an output constraint through the page's widgets,
-checks the front count against the store's own Pareto computation (what
-``dse pareto --where`` does), clicks a design of the front table and reads its
-card, reloads the URL and checks that the widgets show the state. Screenshots
-go to ``tests/artifacts/`` (git-ignored; CI keeps them).
+The run hovers the cloud (the tooltip must name the first design of the
+pixel under the mouse), applies a filter and an output constraint through the
+page's widgets, checks the front count against the store's own Pareto
+computation (what ``dse pareto --where`` does), clicks a design of the front
+table and reads its card, reloads the URL and checks that the widgets show
+the state. Screenshots go to ``tests/artifacts/`` (git-ignored; CI keeps
+them).
 """
 
 from __future__ import annotations
@@ -41,6 +43,16 @@ SET = """({id, value, throttled}) => {
   const model = Bokeh.documents[0].get_model_by_id(id);
   if (throttled) { model.setv({value: value, value_throttled: value}); } else { model.value = value; }
 }"""
+
+
+def screenshots():
+    """``tools/screenshots.py`` (where the page's cloud is, and how to hover a design of it) as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("screenshots", Path(__file__).parents[1] / "tools" / "screenshots.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:
@@ -120,6 +132,8 @@ def test_dashboard_in_headless_chromium(server, small_store):
         page.goto(server, timeout=300_000)
         page.wait_for_selector("text=designs on the front", timeout=300_000)
         page.wait_for_selector("canvas", timeout=60_000)
+        # the cloud's hover, moved onto crowded pixels, names each one's first design (as the server looked it up)
+        assert re.fullmatch(r"\w+ design \d+", screenshots().hover_a_design(page, small_store))
         widgets = page.evaluate(FIND_WIDGETS)
         cathode = next(w for w in widgets["multi"] if w["title"].startswith("Cathode active material"))
         lo, hi = source.extent("cost")

@@ -119,14 +119,14 @@ HOVER_DATA = """() => [...Bokeh.documents[0].all_models].filter(m => m.propertie
                                                                   && m.properties.data).map(m => m.data)"""
 
 
-def crowded_pixels(count: int = 12) -> list[tuple[float, float, str]]:
-    """Centres (plot coordinates) of the most crowded pixels of the default cloud, and each one's first design."""
+def crowded_pixels(store: str | Path = STORE, count: int = 12) -> list[tuple[float, float, str]]:
+    """Centres (plot coordinates) of the most crowded pixels of a store's default cloud, and each one's first design."""
     import numpy as np
 
     from dashboards.app import CLOUD_HEIGHT, CLOUD_WIDTH, Explorer
     from dse.explore import ResultsSource, aggregate
 
-    source = ResultsSource(str(STORE))
+    source = ResultsSource(str(store))
     app = Explorer(source)
     xa, ya = app.axes()
     agg = aggregate(source.plot_column(xa.name), source.plot_column(ya.name), app.mask(), xa, ya, CLOUD_WIDTH,
@@ -140,11 +140,15 @@ def crowded_pixels(count: int = 12) -> list[tuple[float, float, str]]:
     return out
 
 
-def hover_a_design(page) -> str:
-    """Move the mouse onto crowded pixels of the cloud until its hover names the pixel's first design; that name."""
+def hover_a_design(page, store: str | Path = STORE) -> str:
+    """Move the mouse onto crowded pixels of the cloud until its hover names the pixel's first design; that name.
+
+    The page shows the default view of ``store``; what the hover holds is
+    read from the page (the server's answer), not from the app's objects.
+    """
     frame = page.evaluate(CLOUD_FRAME)
     tooltip = page.locator(".bk-Tooltip")
-    for x, y, design in crowded_pixels():
+    for x, y, design in crowded_pixels(store):
         page.mouse.move(frame["left"] + (x - frame["x0"]) / (frame["x1"] - frame["x0"]) * frame["width"],
                         frame["top"] + (frame["y1"] - y) / (frame["y1"] - frame["y0"]) * frame["height"])
         page.wait_for_timeout(1500)  # the server looks the pixel up

@@ -43,6 +43,8 @@ import pandas as pd
 import panel as pn
 import param
 import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core.indexing import IndexingSupport, LazilyIndexedArray, explicit_indexing_adapter
 
 from dse.explore import (
     Axis,
@@ -490,7 +492,9 @@ class Explorer(pn.viewable.Viewer):
         fields = self.cloud_hover_fields(agg["first"], total)
         xc = xa.lo + (np.arange(width) + 0.5) * (xa.hi - xa.lo) / width
         yc = ya.lo + (np.arange(height) + 0.5) * (ya.hi - ya.lo) / height
-        data = xr.Dataset({k: (("y_plot", "x_plot"), v) for k, v in {**colour, **fields}.items()},
+        dims = ("y_plot", "x_plot")
+        data = xr.Dataset({k: xr.Variable(dims, LazilyIndexedArray(v)) if isinstance(v, PixelText) else (dims, v)
+                           for k, v in {**colour, **fields}.items()},
                           coords={"x_plot": xc, "y_plot": yc}, attrs={"selector_columns": list(fields)})
         tooltips = [(self.cloud_hover_label(k), k) for k in fields if k != "__index__"]
         if categorical:
@@ -513,32 +517,36 @@ class Explorer(pn.viewable.Viewer):
             return self.source.label(field[len(HOVER_PREFIX):])
         return {"count": "designs in this pixel", "design": "first design of the pixel"}.get(field, field)
 
-    def cloud_hover_fields(self, first: np.ndarray, count: np.ndarray) -> dict[str, np.ndarray]:
+    def cloud_hover_fields(self, first: np.ndarray, count: np.ndarray) -> dict[str, object]:
         """Per pixel: designs in it, and the name and values (as text) of its first design ('' where empty).
 
         ``first`` is :func:`dse.explore.aggregate`'s first row per pixel
         (-1: empty), ``count`` the designs per pixel; ``__index__`` is the
         first row itself (HoloViews hides the tooltip where it is -1). A
         column's field is its name after :data:`HOVER_PREFIX` (apart from the
-        colour's own layer, which holds the pixel's mean).
+        colour's own layer, which holds the pixel's mean). The text fields
+        are lazy (:class:`PixelText`): only the pixels read, the one under
+        the cursor, are looked up and formatted (:meth:`pixel_text`).
         """
-        src = self.source
-        occupied = first >= 0
-        rows = first[occupied]
-        fields: dict[str, np.ndarray] = {"__index__": first, "count": count.astype(np.int64)}
-
-        def spread(values: np.ndarray) -> np.ndarray:
-            text = values.astype(str)  # fixed-width text: xarray keeps it as it is (objects go through pandas)
-            out = np.full(first.shape, "", dtype=text.dtype if text.size else "<U1")
-            out[occupied] = text
-            return out
-
-        fields["design"] = spread(src.design_labels(rows))
-        frame = src.frame(rows, self.cloud_hover_names())
-        for name in frame.columns:
-            values = frame[name].to_numpy()
-            fields[HOVER_PREFIX + name] = spread(values if values.dtype == object else format_values(values))
+        fields: dict[str, object] = {"__index__": first, "count": count.astype(np.int64)}
+        for name in ["design", *(HOVER_PREFIX + n for n in self.cloud_hover_names())]:
+            fields[name] = PixelText(first, partial(self.pixel_text, name))
         return fields
+
+    def pixel_text(self, field: str, rows: np.ndarray) -> np.ndarray:
+        """The text of one hover field for ``rows`` (any shape; -1, an empty pixel: '')."""
+        src = self.source
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.full(rows.shape, "", dtype=object)
+        kept = rows >= 0
+        if kept.any():
+            if field == "design":
+                out[kept] = src.design_labels(rows[kept])
+            else:
+                column = field[len(HOVER_PREFIX):]
+                values = src.frame(rows[kept], [column])[column].to_numpy()
+                out[kept] = values if values.dtype == object else format_values(values)
+        return out
 
     def _front_points(self, filters=None, constraints=None, front_scope=None, front_on=None):
         rows = self.front()
@@ -981,6 +989,28 @@ class Explorer(pn.viewable.Viewer):
                 self._lower_tabs,
             ],
         )
+
+
+class PixelText(BackendArray):
+    """A text field of every pixel of the cloud, computed only for the pixels read.
+
+    xarray indexes it lazily (as a store's variable): the hover's lookup of
+    the pixel under the cursor formats that one pixel, and a picture holds
+    no text at all. ``text`` maps first rows (any shape, -1 where a pixel is
+    empty) to text.
+    """
+
+    def __init__(self, first: np.ndarray, text):
+        self.first = first
+        self.text = text
+        self.shape = first.shape
+        self.dtype = np.dtype(object)
+
+    def __getitem__(self, key):
+        return explicit_indexing_adapter(key, self.shape, IndexingSupport.BASIC, self._read)
+
+    def _read(self, key) -> np.ndarray:
+        return self.text(self.first[key])
 
 
 def _unit(name: str) -> str:

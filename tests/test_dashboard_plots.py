@@ -186,7 +186,10 @@ def hover_of(root):
                                                ("specific_energy", "cost", "cathode_loading")])
 def test_cloud_hover_names_a_design_whose_values_fall_in_the_pixel(source, table, x, y, color):
     app = Explorer(source, x=x, y=y, color=color, filters={"cathode": ["NMC811"]})
+    reads, text = [], app.pixel_text
+    app.pixel_text = lambda field, rows: reads.append(np.asarray(rows).size) or text(field, rows)
     root = pn.panel(app.cloud).get_root()
+    assert reads == []  # drawing formats no hover text: only the pixel under the cursor is read
     fig, image, place = rendered_cloud_of(root)
     hover, labels = hover_of(root)
     assert {source.label(x), source.label(y), source.label("stack_pressure"), "designs in this pixel"} <= set(labels)
@@ -218,6 +221,7 @@ def test_cloud_hover_names_a_design_whose_values_fall_in_the_pixel(source, table
         for name in (x, y, "cathode_loading", "stack_pressure"):
             assert float(data[HOVER_PREFIX + name]) == pytest.approx(float(design[name]), rel=5e-3), name
         assert data[HOVER_PREFIX + "electrolyte"] == str(design.electrolyte)
+    assert reads and set(reads) == {1}
     # an empty pixel: no design, and HoloViews shows no tooltip there
     empty = next((r, c) for r in range(h) for c in range(w) if (r, c) not in pixels
                  and all((r + dr, c + dc) not in pixels for dr in (-1, 0, 1) for dc in (-1, 0, 1)))

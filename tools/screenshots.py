@@ -12,7 +12,6 @@ Run ``python tools/screenshots.py`` after changing what the dashboard shows.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -20,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -93,8 +91,9 @@ def open_page(browser, url: str):
     return page
 
 
-#: runs in the page: where the cloud's plotting area is on the screen, and the data ranges it shows
-CLOUD_FRAME = """() => {
+#: runs in the page: where the plotting areas of images (the cloud, the parallel coordinates) are on the
+#: screen, and the data ranges they show; in the order of the page
+IMAGE_FRAMES = """() => {
   const found = [], seen = new Set();
   const walk = (v) => {
     if (!v || seen.has(v)) return;
@@ -110,7 +109,7 @@ CLOUD_FRAME = """() => {
     try { for (const c of v.children()) walk(c); } catch (e) {}
   };
   for (const v of Bokeh.index) walk(v);
-  return found[0];
+  return found;
 }"""
 
 
@@ -146,7 +145,7 @@ def hover_a_design(page, store: str | Path = STORE) -> str:
     The page shows the default view of ``store``; what the hover holds is
     read from the page (the server's answer), not from the app's objects.
     """
-    frame = page.evaluate(CLOUD_FRAME)
+    frame = page.evaluate(IMAGE_FRAMES)[0]
     tooltip = page.locator(".bk-Tooltip")
     for x, y, design in crowded_pixels(store):
         page.mouse.move(frame["left"] + (x - frame["x0"]) / (frame["x1"] - frame["x0"]) * frame["width"],
@@ -156,6 +155,23 @@ def hover_a_design(page, store: str | Path = STORE) -> str:
         if tooltip.get_by_text(HOVER_TEXT).count() and shown and shown[0].get("design") == design:
             return design
     raise RuntimeError("the cloud's hover never named the first design of a crowded pixel")
+
+
+def brush_axis(page, axis: int, low: float, high: float) -> None:
+    """Drag a box over parallel axis number ``axis`` from height ``low`` to ``high`` (0-1 along the axis)."""
+    frame = next(f for f in page.evaluate(IMAGE_FRAMES) if f["y0"] == 0 and f["y1"] == 1)
+
+    def screen(x, y):
+        return (frame["left"] + (x - frame["x0"]) / (frame["x1"] - frame["x0"]) * frame["width"],
+                frame["top"] + (frame["y1"] - y) / (frame["y1"] - frame["y0"]) * frame["height"])
+
+    inward = -1 if axis > (frame["x0"] + frame["x1"]) / 2 else 1  # the box stays inside the plot, nearest the axis
+    page.mouse.move(*screen(axis + inward * 0.02, high))
+    page.mouse.down()
+    page.mouse.move(*screen(axis + inward * 0.15, (high + low) / 2), steps=5)
+    page.mouse.move(*screen(axis + inward * 0.3, low), steps=5)
+    page.mouse.up()
+    page.wait_for_timeout(2500)
 
 
 def click_tab(page, name: str) -> None:
@@ -189,6 +205,8 @@ def front_rows(page):
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
+    from dashboards.app import Explorer
+    from dse.explore import ResultsSource
     from dse.sensitivity import sensitivity
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -217,11 +235,13 @@ def main() -> int:
                 header = tab_header(page, "Pinned")
                 left = int(tab_header(page, "Front").bounding_box()["x"]) - 10
                 shoot(page, "pinned", below=header, height=1250, left=left, width=VIEWPORT["width"] - left)
-                # a brushed range on two parallel axes (as a box drawn on each would set them)
-                query = urllib.parse.urlencode({"filters": json.dumps({"cathode_loading": [3.0, 6.0]}),
-                                                "constraints": json.dumps({"cycle_life": [200, None]})})
-                page = open_page(browser, f"{url}?{query}")
+                # two ranges brushed on the parallel coordinates (a box drawn on each axis): a filter, a constraint
                 click_tab(page, "Parallel coordinates")
+                names = Explorer(ResultsSource(str(STORE))).parallel_names()
+                for name, (low, high) in (("cathode_loading", (0.3, 0.75)), ("cycle_life", (0.45, 0.95))):
+                    brush_axis(page, names.index(name), low, high)
+                    page.wait_for_function(f"() => decodeURIComponent(window.location.search).includes('{name}')",
+                                           timeout=30_000)
                 shoot(page, "parallel", below=tab_header(page, "Parallel coordinates"), height=480, left=340)
                 click_tab(page, "Sensitivity")
                 page.wait_for_selector("text=Sensitivity of each output", timeout=60_000)

@@ -201,6 +201,7 @@ def test_static_report_is_self_contained(source, tmp_path):
                          markup, flags=re.IGNORECASE)
     assert fetched == [], fetched
     assert source.label("cycle_life") in text  # labelled tables
+    assert "designs in this pixel" not in text  # the cloud's hover needs a server: a report has no such tooltip
 
 
 def test_front_from_cached_chunk_fronts_is_exact(small_store, table):

@@ -42,6 +42,9 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
+import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core.indexing import IndexingSupport, LazilyIndexedArray, explicit_indexing_adapter
 
 from dse.explore import (
     Axis,
@@ -49,13 +52,14 @@ from dse.explore import (
     aggregate,
     display_unit,
     format_value,
+    format_values,
     significant_format,
 )
 from dse.hypervolume import hypervolume
 from dse.vocabulary import INPUTS, OUTPUTS
 
 __all__ = ["ResultsSource", "Explorer", "load_source", "create_app", "FRONT_COLOR", "CATEGORY_COLORS",
-           "cell_axis_values", "nearest_front_point", "input_differences"]
+           "cell_axis_values", "nearest_front_point", "input_differences", "capacity_curve", "comparison_curves"]
 
 hv.extension("bokeh", logo=False)
 MAX_PINNED = 4
@@ -78,6 +82,10 @@ CELL_MEASURES = {"cycle_life": ("measured_life",), "specific_energy": ("measured
 CELL_MEASURE_KEYS = {"specific_energy": "cell_mass", "energy_density": "cell_volume"}
 #: the front can be computed on a cycle-life quantile instead of the median
 FRONT_QUANTILES = {"median": "cycle_life", "p10": "cycle_life_p10", "p90": "cycle_life_p90"}
+#: the sensitivity indices drawn, as named in the chart's legend → their column
+SENSITIVITY_INDICES = {"first order": "first_order", "total order": "total_order"}
+#: the cloud's hover fields of a pixel's first design are named by the column after this
+HOVER_PREFIX = "design."
 
 
 def _rgb(color: str) -> np.ndarray:
@@ -104,9 +112,12 @@ class Explorer(pn.viewable.Viewer):
     front_on = param.Selector(objects=["median"], default="median", check_on_set=True,
                               doc="Cycle life the front is computed on: median, p10 or p90 (stores with quantiles)")
 
-    def __init__(self, source: ResultsSource, cells: pd.DataFrame | None = None, **params):
+    def __init__(self, source: ResultsSource, cells: pd.DataFrame | None = None,
+                 sensitivity: pd.DataFrame | None = None, **params):
         self.source = source
         self.cells = cells
+        #: a table of :func:`dse.sensitivity.sensitivity` (``dse serve --sensitivity``): its tab, else none
+        self.sensitivity = sensitivity
         outs = source.outputs
         objectives = list(source.objectives) or outs
         x0 = "energy_density" if "energy_density" in outs else objectives[0]
@@ -341,6 +352,8 @@ class Explorer(pn.viewable.Viewer):
                                                                          sizing_mode="stretch_width")),
                                    ("Parallel coordinates", self._parallel_view),
                                    dynamic=True, sizing_mode="stretch_width")
+        if self.sensitivity is not None and len(self.sensitivity):
+            self._lower_tabs.append(("Sensitivity", self.sensitivity_view()))
         self._lower_tabs.param.watch(lambda e: setattr(self, "lower_tab", e.new), "active")
         self.param.watch(lambda e: setattr(self._side_tabs, "active", 1) if e.new >= 0 else None, "detail")
 
@@ -446,27 +459,94 @@ class Explorer(pn.viewable.Viewer):
         return self.cloud_element(xa, ya)
 
     def cloud_element(self, xa: Axis, ya: Axis, width: int = CLOUD_WIDTH, height: int = CLOUD_HEIGHT):
-        """The cloud of the filtered designs as an image in plot coordinates (bottom row first in data)."""
+        """The cloud of the filtered designs as an image in plot coordinates, with a design-level hover.
+
+        The image's data is an xarray Dataset over the pixel centres: the
+        colour (RGBA, or the mean of a numeric colour), and for the hover
+        (:meth:`cloud_hover_fields`) how many designs each pixel holds and the
+        labelled values of its first design. HoloViews serves that hover
+        from the server: the tooltip shows the fields of the pixel under the
+        cursor, and nothing over an empty pixel.
+        """
         src = self.source
         keep = self.mask()
         xs, ys = src.plot_column(xa.name), src.plot_column(ya.name)
-        bounds = (xa.lo, ya.lo, xa.hi, ya.hi)
         kdims = [hv.Dimension("x_plot", label=src.label(xa.name)), hv.Dimension("y_plot", label=src.label(ya.name))]
-        if self.color in src.categorical:
+        categorical = self.color in src.categorical
+        if categorical:
             names = src.categories[self.color]
-            counts = aggregate(xs, ys, keep, xa, ya, width, height, codes=src.column(self.color),
-                               ncat=len(names))["count"]
+            agg = aggregate(xs, ys, keep, xa, ya, width, height, codes=src.column(self.color), ncat=len(names),
+                            first=True)
+            counts = agg["count"]
             total = counts.sum(axis=2)
             palette = np.array([_rgb(CATEGORY_COLORS[i % len(CATEGORY_COLORS)]) for i in range(len(names))])
             with np.errstate(invalid="ignore", divide="ignore"):
                 rgb = np.einsum("hwk,kc->hwc", counts, palette) / total[..., None]
                 alpha = np.where(total > 0, 0.45 + 0.55 * np.log1p(total) / np.log1p(max(total.max(), 1)), 0.0)
             rgba = np.nan_to_num(np.concatenate([rgb, alpha[..., None]], axis=2))
-            return hv.RGB(np.flipud(rgba), bounds=bounds, kdims=kdims)
-        mean = aggregate(xs, ys, keep, xa, ya, width, height, weights=src.column(self.color))["mean"]
-        return hv.Image(np.flipud(mean), bounds=bounds, kdims=kdims,
-                        vdims=[hv.Dimension(self.color, label=src.label(self.color))]).opts(
-            cmap="viridis", colorbar=True, clabel=src.label(self.color), clipping_colors={"NaN": (0, 0, 0, 0)})
+            colour = {c: rgba[..., i] for i, c in enumerate("RGBA")}
+        else:
+            agg = aggregate(xs, ys, keep, xa, ya, width, height, weights=src.column(self.color), first=True)
+            total = agg["count"]
+            colour = {self.color: agg["mean"]}
+        fields = self.cloud_hover_fields(agg["first"], total)
+        xc = xa.lo + (np.arange(width) + 0.5) * (xa.hi - xa.lo) / width
+        yc = ya.lo + (np.arange(height) + 0.5) * (ya.hi - ya.lo) / height
+        dims = ("y_plot", "x_plot")
+        data = xr.Dataset({k: xr.Variable(dims, LazilyIndexedArray(v)) if isinstance(v, PixelText) else (dims, v)
+                           for k, v in {**colour, **fields}.items()},
+                          coords={"x_plot": xc, "y_plot": yc}, attrs={"selector_columns": list(fields)})
+        tooltips = [(self.cloud_hover_label(k), k) for k in fields if k != "__index__"]
+        if categorical:
+            return hv.RGB(data, kdims=kdims, vdims=list("RGBA")).opts(tools=["hover"], hover_tooltips=tooltips)
+        return hv.Image(data, kdims=kdims, vdims=[hv.Dimension(self.color, label=src.label(self.color))]).opts(
+            cmap="viridis", colorbar=True, clabel=src.label(self.color), clipping_colors={"NaN": (0, 0, 0, 0)},
+            tools=["hover"], hover_tooltips=tooltips)
+
+    def cloud_hover_names(self) -> list[str]:
+        """Columns the cloud's hover shows for a pixel's design: the axes, the colour, then the swept inputs."""
+        src = self.source
+        names = [self.x, self.y]
+        if self.color not in src.categorical and self.color != "scenario":
+            names.append(self.color)
+        return list(dict.fromkeys([*names, *src.inputs]))
+
+    def cloud_hover_label(self, field: str) -> str:
+        """The label of a hover field: a column's label with units, or what the field says."""
+        if field.startswith(HOVER_PREFIX):
+            return self.source.label(field[len(HOVER_PREFIX):])
+        return {"count": "designs in this pixel", "design": "first design of the pixel"}.get(field, field)
+
+    def cloud_hover_fields(self, first: np.ndarray, count: np.ndarray) -> dict[str, object]:
+        """Per pixel: designs in it, and the name and values (as text) of its first design ('' where empty).
+
+        ``first`` is :func:`dse.explore.aggregate`'s first row per pixel
+        (-1: empty), ``count`` the designs per pixel; ``__index__`` is the
+        first row itself (HoloViews hides the tooltip where it is -1). A
+        column's field is its name after :data:`HOVER_PREFIX` (apart from the
+        colour's own layer, which holds the pixel's mean). The text fields
+        are lazy (:class:`PixelText`): only the pixels read, the one under
+        the cursor, are looked up and formatted (:meth:`pixel_text`).
+        """
+        fields: dict[str, object] = {"__index__": first, "count": count.astype(np.int64)}
+        for name in ["design", *(HOVER_PREFIX + n for n in self.cloud_hover_names())]:
+            fields[name] = PixelText(first, partial(self.pixel_text, name))
+        return fields
+
+    def pixel_text(self, field: str, rows: np.ndarray) -> np.ndarray:
+        """The text of one hover field for ``rows`` (any shape; -1, an empty pixel: '')."""
+        src = self.source
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.full(rows.shape, "", dtype=object)
+        kept = rows >= 0
+        if kept.any():
+            if field == "design":
+                out[kept] = src.design_labels(rows[kept])
+            else:
+                column = field[len(HOVER_PREFIX):]
+                values = src.frame(rows[kept], [column])[column].to_numpy()
+                out[kept] = values if values.dtype == object else format_values(values)
+        return out
 
     def _front_points(self, filters=None, constraints=None, front_scope=None, front_on=None):
         rows = self.front()
@@ -539,7 +619,7 @@ class Explorer(pn.viewable.Viewer):
             opts["xticks"] = full_x.ticks(8)
         if full_y.log:
             opts["yticks"] = full_y.ticks(8)
-        element_opts = [hv.opts.RGB(tools=["box_select"], active_tools=["wheel_zoom"]),
+        element_opts = [hv.opts.RGB(tools=["box_select", "hover"], active_tools=["wheel_zoom"]),
                         hv.opts.Image(tools=["box_select", "hover"], active_tools=["wheel_zoom"])]
         if self.cells is not None:
             opts["title"] += " · ★ measured cells"
@@ -749,7 +829,12 @@ class Explorer(pn.viewable.Viewer):
         return [*src.numeric_inputs, *outputs][:10]
 
     def parallel_coordinates(self, width: int = 900, height: int = 300):
-        """Density of the filtered designs' lines across numeric inputs and objectives (rasterized)."""
+        """Density of the filtered designs' lines across numeric inputs and objectives (rasterized).
+
+        Box-select a range on one axis to brush it (:meth:`brush_parallel`):
+        an input's range becomes a filter, an output's a constraint; the
+        axes' current rules are drawn as bars on them.
+        """
         src = self.source
         names = self.parallel_names()
         image, drawn = src.parallel_density(names, self.mask(), width, height)
@@ -759,10 +844,83 @@ class Explorer(pn.viewable.Viewer):
         ticks = [(i, src.label(n, units=False)) for i, n in enumerate(names)]
         plot = hv.Image(np.flipud(density), bounds=(0, 0, len(names) - 1, 1), kdims=["axis", "scaled"]).opts(
             cmap="Blues", responsive=True, height=360, xticks=ticks, xrotation=20, yaxis=None, colorbar=False,
-            clipping_colors={"NaN": (0, 0, 0, 0)},
+            clipping_colors={"NaN": (0, 0, 0, 0)}, tools=["box_select"], active_tools=["box_select"],
             title=f"Parallel coordinates of {drawn:,} filtered designs (each axis from its minimum to its maximum; "
-                  "log axes in log scale)")
-        return pn.pane.HoloViews(plot, sizing_mode="stretch_width", linked_axes=False)
+                  "log axes in log scale) · box-select a range on an axis to filter by it")
+        brush = hv.streams.BoundsXY(source=plot)
+        brush.add_subscriber(partial(self.brush_parallel, names))
+        rules = hv.Rectangles(self.parallel_rules(names), vdims=[]).opts(
+            color=FRONT_COLOR, alpha=0.25, line_color=FRONT_COLOR)
+        return pn.pane.HoloViews(plot * rules, sizing_mode="stretch_width", linked_axes=False)
+
+    def parallel_rules(self, names: list[str]) -> list[tuple[float, float, float, float]]:
+        """The filters and constraints on the parallel axes as boxes ``(x0, y0, x1, y1)`` in the plot's coordinates."""
+        boxes = []
+        for i, name in enumerate(names):
+            rule = (self.constraints if name in self.source.outputs else self.filters).get(name)
+            if not isinstance(rule, list | tuple) or len(rule) != 2:
+                continue
+            axis = self.source.axis(name)
+            lo, hi = (axis.from_plot(axis.lo) if rule[0] is None else rule[0],
+                      axis.from_plot(axis.hi) if rule[1] is None else rule[1])
+            s0, s1 = ((axis.to_plot(np.array([float(v)]))[0] - axis.lo) / (axis.hi - axis.lo) for v in (lo, hi))
+            if np.isfinite(s0) and np.isfinite(s1):
+                boxes.append((i - 0.06, float(np.clip(s0, 0, 1)), i + 0.06, float(np.clip(s1, 0, 1))))
+        return boxes
+
+    def brush_parallel(self, names: list[str], bounds=None) -> None:
+        """A box drawn on the parallel coordinates: its vertical range on the axis nearest its centre becomes a rule.
+
+        The box's height (0-1 along the axis, which runs from the padded
+        minimum to the maximum, in log10 on a log axis) is turned back into
+        values; an input's range is set as a filter and an output's as a
+        constraint, as if its slider had been moved there.
+        """
+        if not bounds or len(names) < 2:
+            return
+        x0, y0, x1, y1 = (float(v) for v in bounds)
+        i = int(np.clip(round(0.5 * (x0 + x1)), 0, len(names) - 1))
+        name = names[i]
+        axis = self.source.axis(name)
+        lo, hi = (axis.from_plot(axis.lo + float(np.clip(s, 0, 1)) * (axis.hi - axis.lo)) for s in sorted((y0, y1)))
+        self._set_rule("constraints" if name in self.source.outputs else "filters", name, (lo, hi))
+
+    def sensitivity_element(self, output: str, scenario: str):
+        """Indices of one output over the inputs of one scenario: total order (light, wide) behind first order.
+
+        Horizontal bars, one per input (labelled as everywhere), named
+        by the index they draw (:data:`SENSITIVITY_INDICES`) for the legend.
+        """
+        df = self.sensitivity
+        part = df[(df["output"].astype(str) == output) & (df["scenario"].astype(str) == scenario)]
+        method = ", ".join(sorted(set(part["method"].astype(str))))
+        inputs = [self.source.label(str(n), units=False) for n in part["input"]]
+        layers = []
+        for (label, column), width, alpha in zip(reversed(SENSITIVITY_INDICES.items()), (0.8, 0.45), (0.45, 1.0),
+                                                  strict=True):
+            values = part[column].to_numpy(np.float64)
+            shown = np.isfinite(values)
+            layers.append(hv.Bars((np.asarray(inputs, dtype=object)[shown], values[shown]), "input",
+                                  hv.Dimension("value", label="share of the variance"), label=label).opts(
+                color=CATEGORY_COLORS[list(SENSITIVITY_INDICES).index(label)], bar_width=width, alpha=alpha,
+                tools=["hover"]))
+        return hv.Overlay(layers).opts(hv.opts.Overlay(
+            title=f"{self.source.label(output, units=False)} · {scenario} ({method})", invert_axes=True,
+            height=60 + 26 * max(len(inputs), 1), responsive=True, xlabel="", legend_position="bottom_right"))
+
+    def sensitivity_view(self):
+        """A chart of indices per output and scenario of :attr:`sensitivity` (first order and total order)."""
+        df = self.sensitivity
+        outputs = list(dict.fromkeys(df["output"].astype(str)))
+        scenarios = list(dict.fromkeys(df["scenario"].astype(str)))
+        panes = [pn.pane.HoloViews(self.sensitivity_element(o, sc), sizing_mode="stretch_width", linked_axes=False)
+                 for o in outputs for sc in scenarios
+                 if ((df["output"].astype(str) == o) & (df["scenario"].astype(str) == sc)).any()]
+        return pn.Column(pn.pane.Markdown("**Sensitivity of each output to the swept inputs**: the share of the "
+                                          "output's variance over a scenario due to an input alone (first order) "
+                                          "and with its interactions (total order); see docs/sensitivity.md"),
+                         pn.GridBox(*panes, ncols=min(len(scenarios), 3) or 1, sizing_mode="stretch_width"),
+                         sizing_mode="stretch_width")
 
     # the parallel coordinates compute only when shown: their view depends on lower_tab
     @param.depends("filters", "constraints", "x", "y", "lower_tab")
@@ -778,10 +936,12 @@ class Explorer(pn.viewable.Viewer):
 
     @param.depends("pinned")
     def comparison(self):
-        """Pinned designs side by side; inputs that differ are marked."""
+        """Pinned designs side by side (inputs that differ are marked), and their capacity curves on one plot."""
         if not self.pinned:
             return pn.pane.Markdown("Pin up to four designs from the design card to compare them here.")
-        return pn.Column(pn.pane.DataFrame(comparison_table(self.source, self.pinned), sizing_mode="stretch_width"),
+        return pn.Column(pn.pane.HoloViews(comparison_curves(self.source, self.pinned), sizing_mode="stretch_width",
+                                           linked_axes=False),
+                         pn.pane.DataFrame(comparison_table(self.source, self.pinned), sizing_mode="stretch_width"),
                          self._clear_pins, sizing_mode="stretch_width")
 
     @param.depends("filters", "constraints", "x", "y", "front_scope", "front_on", watch=True)
@@ -837,6 +997,28 @@ class Explorer(pn.viewable.Viewer):
                 self._lower_tabs,
             ],
         )
+
+
+class PixelText(BackendArray):
+    """A text field of every pixel of the cloud, computed only for the pixels read.
+
+    xarray indexes it lazily (as a store's variable): the hover's lookup of
+    the pixel under the cursor formats that one pixel, and a picture holds
+    no text at all. ``text`` maps first rows (any shape, -1 where a pixel is
+    empty) to text.
+    """
+
+    def __init__(self, first: np.ndarray, text):
+        self.first = first
+        self.text = text
+        self.shape = first.shape
+        self.dtype = np.dtype(object)
+
+    def __getitem__(self, key):
+        return explicit_indexing_adapter(key, self.shape, IndexingSupport.BASIC, self._read)
+
+    def _read(self, key) -> np.ndarray:
+        return self.text(self.first[key])
 
 
 def _unit(name: str) -> str:
@@ -984,6 +1166,48 @@ def _energy_text(row) -> str:
     return ", ".join(parts) or "not measured"
 
 
+#: the title of the capacity curves (card and pinned comparison)
+CAPACITY_TITLE = "Discharge capacity [mAh/cm²] vs cycle"
+
+
+def capacity_curve(source: ResultsSource, row: int, ev=None, color: str = "#1f77b4", band_color: str = FRONT_COLOR,
+                   line_color: str = "grey", label: str = ""):
+    """One design's discharge capacity vs cycle, its p10-p90 cycle-life band (shaded) and its 80 % line.
+
+    ``ev`` is the row's :func:`dse.evaluate.evaluate_design` (evaluated
+    here when not given). Returns the overlay (the curve first, named
+    ``label`` for a legend) and a line of text on the band ('' without one).
+    """
+    if ev is None:
+        from dse.evaluate import evaluate_design
+
+        ev = evaluate_design(source.design(row))
+    n, cap = ev.curve()
+    curve = hv.Overlay([hv.Curve((n, cap), "cycle", "capacity", label=label).opts(color=color)])
+    band_text = ""
+    if all(k in source.outputs for k in BAND_OUTPUTS):
+        p10, p90 = float(source.column("cycle_life_p10")[row]), float(source.column("cycle_life_p90")[row])
+        if math.isfinite(p10) and math.isfinite(p90):
+            curve = curve * hv.VSpan(p10, p90).opts(color=band_color, alpha=0.15)
+            band_text = f" · cycle life p10–p90: {format_value(p10)}–{format_value(p90)} (shaded)"
+    if math.isfinite(ev.outputs["capacity"]):
+        curve = curve * hv.HLine(0.8 * ev.outputs["capacity"]).opts(color=line_color, line_dash="dashed")
+    return curve, band_text
+
+
+def comparison_curves(source: ResultsSource, rows: list[int]):
+    """The pinned designs' capacity curves on one plot, each in its colour with its band and 80 % line."""
+    layers = []
+    for k, row in enumerate(rows):
+        color = CATEGORY_COLORS[k % len(CATEGORY_COLORS)]
+        curve, _ = capacity_curve(source, row, color=color, band_color=color, line_color=color,
+                                  label=source.design_label(row))
+        layers.extend(curve)
+    return hv.Overlay(layers).opts(hv.opts.Overlay(
+        title=f"{CAPACITY_TITLE} of the pinned designs (shaded: each one's p10–p90 cycle life; dashed: 80 %)",
+        height=300, responsive=True, legend_position="top_right"))
+
+
 def detail_views(source: ResultsSource, row: int) -> list:
     """Panels of the design card of one row: tables, breakdown, capacity curve with its band, YAML."""
     from dse.evaluate import LAYERS, evaluate_design
@@ -1006,17 +1230,8 @@ def detail_views(source: ResultsSource, row: int) -> list:
         title="Mass per layer [mg/cm²] (as assembled)", height=260, responsive=True, xrotation=30, color="#1f77b4")
     thick = hv.Bars([(layer.replace("_", " "), br["thickness"][layer]) for layer in layers], "layer", "thickness").opts(
         title="Thickness per layer [µm] (full charge)", height=260, responsive=True, xrotation=30, color="#ff7f0e")
-    n, cap = ev.curve()
-    curve = hv.Curve((n, cap), "cycle", "capacity").opts(
-        title="Discharge capacity [mAh/cm²] vs cycle", height=260, responsive=True, color="#1f77b4")
-    band_text = ""
-    if all(k in source.outputs for k in BAND_OUTPUTS):
-        p10, p90 = float(source.column("cycle_life_p10")[row]), float(source.column("cycle_life_p90")[row])
-        if math.isfinite(p10) and math.isfinite(p90):
-            curve = curve * hv.VSpan(p10, p90).opts(color=FRONT_COLOR, alpha=0.15)
-            band_text = f" · cycle life p10–p90: {format_value(p10)}–{format_value(p90)} (shaded)"
-    if math.isfinite(o["capacity"]):
-        curve = curve * hv.HLine(0.8 * o["capacity"]).opts(color="grey", line_dash="dashed")
+    curve, band_text = capacity_curve(source, row, ev)
+    curve = curve.opts(hv.opts.Overlay(title=CAPACITY_TITLE, height=260, responsive=True))
     text = design.to_yaml()
     header = f"# {design.name}\n# reproduce with: dse evaluate design.yaml\n"
     if source.results.catalogue_changed:
@@ -1060,15 +1275,17 @@ def load_source(path: str, endpoint_url: str | None = None, client=None) -> Resu
     return _SOURCES[key]
 
 
-def create_app(path: str, endpoint_url: str | None = None, cells: pd.DataFrame | None = None):
+def create_app(path: str, endpoint_url: str | None = None, cells: pd.DataFrame | None = None,
+               sensitivity: pd.DataFrame | None = None):
     """Session factory for ``pn.serve``: one Explorer per browser tab, URL-synced.
 
-    ``cells`` (:func:`dse.cells.cells_table`) are drawn on every session's cloud.
+    ``cells`` (:func:`dse.cells.cells_table`) are drawn on every session's
+    cloud; ``sensitivity`` (:func:`dse.explore.read_sensitivity`) gets a tab.
     """
     source = load_source(path, endpoint_url)
 
     def session():
-        explorer = Explorer(source, cells=cells)
+        explorer = Explorer(source, cells=cells, sensitivity=sensitivity)
         if pn.state.location is not None:
             # a value the parameters refuse (a hand-made URL) is not fatal: its valid part is applied
             pn.state.location.sync(explorer, dict(Explorer.URL_PARAMS), on_error=explorer.apply_state)

@@ -52,7 +52,8 @@ def _cloud(source: ResultsSource, x: str, y: str, colour: str, cells: pd.DataFra
     """The dashboard's cloud of (x, y) with its front (and measured cells), as a static overlay; and the explorer."""
     explorer = Explorer(source, x=x, y=y, color=colour, cells=cells)
     xa, ya = explorer.axes()
-    image = explorer.cloud_element(xa, ya, width=700, height=450)
+    # no hover on the cloud: its design-level hover is looked up by the server, and a report has none
+    image = explorer.cloud_element(xa, ya, width=700, height=450).opts(tools=[], hover_tooltips=None)
     rows = explorer.front()
     front = explorer.front_element(rows)
     band = explorer._band()

@@ -835,6 +835,9 @@ def serve(
     cells: Annotated[Path | None, typer.Option("--cells", help="Folder of measured cells (BDF files with YAML "
                                                "sidecars, as for dse calibrate --cells) drawn on the cloud and "
                                                "the front at their measured values.")] = None,
+    sensitivity: Annotated[Path | None, typer.Option("--sensitivity", help="Sensitivity table of the store (CSV "
+                                                     "or Parquet of dse.sensitivity.sensitivity) shown as a tab "
+                                                     "of bar charts.")] = None,
 ) -> None:
     """Serve the dashboard of a results store or catalog entry (on 127.0.0.1 unless told otherwise)."""
     import time
@@ -864,6 +867,11 @@ def serve(
                       "fronts); --scheduler is not used")
     source = load_source(store, endpoint_url)
     cells_table = _cells_overlay(cells, source)  # refused here, before anything listens
+    indices = None
+    if sensitivity is not None:
+        from dse.explore import read_sensitivity
+
+        indices = read_sensitivity(str(sensitivity), source)  # refused here too
     warm_up(source)
     console.print(f"loaded {len(source):,} feasible designs of {source.n_designs:,} in "
                   f"{time.perf_counter() - t:.1f} s")
@@ -874,7 +882,8 @@ def serve(
     from dashboards.server import component_routes, limit_sessions, session_options
     from dse.limits import current_limits
 
-    app = limit_sessions(create_app(store, endpoint_url, cells=cells_table), current_limits().max_sessions)
+    app = limit_sessions(create_app(store, endpoint_url, cells=cells_table, sensitivity=indices),
+                         current_limits().max_sessions)
     try:
         pn.serve({"/": app}, port=port, show=show, title=f"dse · {source.title[:MAX_TITLE]}", threaded=False,
                  admin=False, extra_patterns=component_routes(), **session_options(), **security.kwargs)

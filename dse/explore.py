@@ -41,7 +41,7 @@ from dse.table import Results, row_design, swept_inputs
 from dse.vocabulary import INPUTS, OUTPUTS
 
 __all__ = ["ResultsSource", "Axis", "LOG_AXES", "CHUNK_ROWS", "aggregate", "nice_ticks", "format_value",
-           "display_unit",
+           "format_values", "display_unit", "read_sensitivity", "SENSITIVITY_COLUMNS",
            "significant_format"]
 
 #: outputs spread over decades: shown (and aggregated) on log axes
@@ -55,6 +55,44 @@ HISTOGRAM_BINS = 30
 SKIP = {"scenario", "design", "feasible", "infeasible_reason", "pareto_front"}
 #: integer per-design variables that views may colour by (read as float columns; not outputs, so never axes)
 EXTRA_COLUMNS = ("refinement_level",)
+
+
+#: what a sensitivity table must hold to be drawn (the columns of :data:`dse.sensitivity.COLUMNS` it uses)
+SENSITIVITY_COLUMNS = ("scenario", "output", "input", "method", "first_order", "total_order")
+
+
+# --------------------------------------------------------------------------- sensitivity
+def read_sensitivity(path: str, source: ResultsSource | None = None) -> pd.DataFrame:
+    """A table of :func:`dse.sensitivity.sensitivity` saved as CSV (``df.to_csv(path, index=False)``) or Parquet.
+
+    Checked at the edge: the file must exist, be readable, hold the columns
+    :data:`SENSITIVITY_COLUMNS` and at least one row; with ``source``, its
+    outputs and inputs must be the store's. Each failure is one
+    :class:`~dse.errors.DseError` line naming the file.
+    """
+    from dse.errors import DseError
+
+    try:
+        df = pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path)
+    except FileNotFoundError:
+        raise DseError("no such file", where=str(path)) from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DseError(f"not a sensitivity table ({str(exc).splitlines()[0][:120]})", where=str(path)) from None
+    missing = [c for c in SENSITIVITY_COLUMNS if c not in df.columns]
+    if missing:
+        raise DseError(f"not a sensitivity table: no column {', '.join(missing)} (write one with "
+                       "dse.sensitivity.sensitivity(STORE).to_csv(FILE, index=False))", where=str(path))
+    if not len(df):
+        raise DseError("the sensitivity table has no rows", where=str(path))
+    if source is not None:
+        foreign = sorted({*df["output"].astype(str)} - set(source.outputs)) + \
+            sorted({*df["input"].astype(str)} - {*source.inputs, *INPUTS})
+        if foreign:
+            raise DseError(f"the sensitivity table names {', '.join(foreign[:3])}, not in {source.path}",
+                           where=str(path))
+    for c in ("first_order", "total_order"):
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    return df
 
 
 # --------------------------------------------------------------------------- axes
@@ -141,6 +179,31 @@ def format_value(v: float, digits: int = 3) -> str:
     return f"{v:.{max(0, digits - 1 - magnitude)}f}"
 
 
+def format_values(values: np.ndarray, digits: int = 3) -> np.ndarray:
+    """Many numbers as text at once: ``digits`` significant figures, whole numbers from 1,000 up ('' for NaN).
+
+    The vectorized cousin of :func:`format_value` (without its thousands
+    separators), for hover fields of every pixel of a picture.
+
+    >>> format_values(np.array([1234.7, 412.34, 0.01234, np.nan])).tolist()
+    ['1235', '412', '0.0123', '']
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return np.zeros(values.shape, dtype=object)
+    finite = np.isfinite(values)
+    safe = np.where(finite, values, 0.0)
+    with np.errstate(divide="ignore"):
+        magnitude = np.floor(np.log10(np.where(safe != 0, np.abs(safe), 1.0)))
+    scale = 10.0 ** (digits - 1 - magnitude)
+    rounded = np.where(np.abs(safe) >= 10.0**digits, np.round(safe), np.round(safe * scale) / scale)
+    # numbers are formatted one by one: format each distinct rounded value once
+    distinct, index = np.unique(rounded, return_inverse=True)
+    text = np.where(np.abs(distinct) >= 10.0**digits, np.char.mod("%.0f", distinct),
+                    np.char.mod(f"%.{digits}g", distinct))[index.reshape(values.shape)]
+    return np.where(finite, text, "").astype(object)
+
+
 def significant_format(values: np.ndarray, digits: int = 3) -> str:
     """A numeral.js format (Bokeh ``NumberFormatter``) with about ``digits`` significant figures.
 
@@ -179,6 +242,21 @@ def _cells(x, y, keep, x0, sx, y0, sy, width, height, codes, ncat, weights, coun
             if w == w:
                 sums[cell] += w
                 sums[cell + width * height] += 1.0
+
+
+@numba.njit(nogil=True, cache=True)
+def _first_rows(x, y, keep, x0, sx, y0, sy, width, height, first):  # pragma: no cover
+    """The first kept row of every pixel (``first`` holds -1 where none falls)."""
+    for i in range(x.size):
+        if not keep[i]:
+            continue
+        fx = (x[i] - x0) * sx
+        fy = (y[i] - y0) * sy
+        if not (fx >= 0.0 and fx < width and fy >= 0.0 and fy < height):
+            continue
+        cell = int(fy) * width + int(fx)
+        if first[cell] < 0:
+            first[cell] = i
 
 
 @numba.njit(nogil=True, cache=True)
@@ -228,7 +306,7 @@ def _polylines(scaled, width, height, image):  # pragma: no cover
 
 
 def aggregate(x, y, keep, xaxis: Axis, yaxis: Axis, width: int, height: int, *, codes=None, ncat: int = 1,
-              weights=None) -> dict[str, np.ndarray]:
+              weights=None, first: bool = False) -> dict[str, np.ndarray]:
     """Pixels of a cloud in plot coordinates: row 0 is the bottom row, ``[lo, hi)`` split evenly.
 
     Parameters
@@ -241,19 +319,23 @@ def aggregate(x, y, keep, xaxis: Axis, yaxis: Axis, width: int, height: int, *, 
         Category of each row: counts get a last axis of ``ncat`` categories.
     weights : numpy.ndarray, optional
         Values to average per pixel (``mean``; NaN where a pixel is empty).
+    first : bool
+        Also return the first kept row of every pixel (its representative,
+        as Datashader's ``first`` selector; -1 where a pixel is empty).
 
     Returns
     -------
     dict
         ``count`` (``height × width`` or ``height × width × ncat``) and, with
-        weights, ``mean``.
+        weights, ``mean``; with ``first``, ``first`` (``height × width``).
 
     Examples
     --------
     >>> ax = Axis("a", False, 0.0, 2.0)
-    >>> out = aggregate(np.array([0.5, 1.5, 1.5]), np.array([0.5, 1.5, 1.9]), np.ones(3, bool), ax, ax, 2, 2)
-    >>> out["count"].tolist()
-    [[1, 0], [0, 2]]
+    >>> out = aggregate(np.array([0.5, 1.5, 1.5]), np.array([0.5, 1.5, 1.9]), np.ones(3, bool), ax, ax, 2, 2,
+    ...                 first=True)
+    >>> out["count"].tolist(), out["first"].tolist()
+    ([[1, 0], [0, 2]], [[0, -1], [-1, 1]])
     """
     ncat = int(ncat) if codes is not None else 1
     counts = np.zeros(width * height * ncat, dtype=np.int64)
@@ -269,6 +351,11 @@ def aggregate(x, y, keep, xaxis: Axis, yaxis: Axis, width: int, height: int, *, 
         n = sums[width * height:].reshape((height, width))
         with np.errstate(invalid="ignore", divide="ignore"):
             out["mean"] = np.where(n > 0, sums[: width * height].reshape((height, width)) / n, np.nan)
+    if first:
+        rows = np.full(width * height, -1, dtype=np.int64)
+        _first_rows(x, y, keep, float(xaxis.lo), width / (xaxis.hi - xaxis.lo), float(yaxis.lo),
+                    height / (yaxis.hi - yaxis.lo), width, height, rows)
+        out["first"] = rows.reshape((height, width))
     return out
 
 
@@ -631,6 +718,20 @@ class ResultsSource:
         """How a row is named everywhere (hover, table, card): ``"<scenario> design <n>"``."""
         scenario = self.categories["scenario"][int(self.column("scenario")[row])]
         return f"{scenario} design {int(self.column('design')[row])}"
+
+    def design_labels(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`design_label` of many rows at once (an object array of text).
+
+        >>> import types
+        >>> fake = types.SimpleNamespace(categories={"scenario": ["li", "na"]},
+        ...     column=lambda n: {"scenario": np.array([0, 1]), "design": np.array([7, 3])}[n])
+        >>> ResultsSource.design_labels(fake, np.array([1, 0])).tolist()
+        ['na design 3', 'li design 7']
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        scenarios = np.asarray(self.categories["scenario"], dtype=str)[self.column("scenario")[rows]]
+        numbers = self.column("design")[rows].astype(np.int64).astype(str)
+        return np.char.add(np.char.add(scenarios, " design "), numbers).astype(object)
 
     def design(self, row: int):
         """The full :class:`~dse.spec.Design` of a row."""

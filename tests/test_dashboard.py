@@ -201,6 +201,7 @@ def test_static_report_is_self_contained(source, tmp_path):
                          markup, flags=re.IGNORECASE)
     assert fetched == [], fetched
     assert source.label("cycle_life") in text  # labelled tables
+    assert "designs in this pixel" not in text  # the cloud's hover needs a server: a report has no such tooltip
 
 
 def test_front_from_cached_chunk_fronts_is_exact(small_store, table):
@@ -274,3 +275,76 @@ def test_data_layer_imports_no_plotting_library():
             "if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _brush(app, bounds):
+    """Draw a box on the rendered parallel coordinates (the BoundsXY stream a box-select tool feeds)."""
+    view = app.parallel_coordinates()
+    pn.panel(view).get_root()
+    element = view.object.get(0)
+    streams = [s for s in hv.streams.Stream.registry.get(element, []) if isinstance(s, hv.streams.BoundsXY)]
+    assert len(streams) == 1, "no brush on the parallel coordinates"
+    streams[0].event(bounds=bounds)
+
+
+def _axis_value(values: np.ndarray, s: float, log: bool) -> float:
+    """The value at height ``s`` (0-1) of a parallel axis from 5 % below the minimum to 5 % above the maximum."""
+    values = np.log10(values) if log else values
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    t = lo - 0.05 * (hi - lo) + s * 1.1 * (hi - lo)
+    return 10**t if log else t
+
+
+def test_brushing_a_parallel_axis_sets_that_filter_or_constraint(app, table):
+    names = app.parallel_names()
+    i = names.index("cathode_loading")
+    _brush(app, (i - 0.3, 0.35, i + 0.25, 0.62))  # a box whose centre is nearest the cathode-loading axis
+    lo, hi = _axis_value(table.cathode_loading.to_numpy(float), 0.35, False), \
+        _axis_value(table.cathode_loading.to_numpy(float), 0.62, False)
+    assert app.constraints == {} and list(app.filters) == ["cathode_loading"]
+    assert app.filters["cathode_loading"] == pytest.approx([lo, hi], rel=1e-6)
+    inside = (table.cathode_loading >= lo) & (table.cathode_loading <= hi)
+    assert 0 < inside.sum() < len(table)
+    assert int(app.mask().sum()) == int(inside.sum())
+    assert app._filter_widgets["cathode_loading"].value == pytest.approx((lo, hi))  # the slider shows it
+    # an output on a log axis becomes a constraint (on top of the filter), in cycles
+    j = names.index("cycle_life")
+    _brush(app, (j - 0.1, 0.5, j + 0.1, 0.95))
+    life = table.cycle_life.to_numpy(float)
+    c0, c1 = _axis_value(life, 0.5, True), _axis_value(life, 0.95, True)
+    assert app.constraints["cycle_life"] == pytest.approx([c0, c1], rel=1e-5)
+    both = inside & (table.cycle_life >= c0) & (table.cycle_life <= c1)
+    assert 0 < both.sum() < inside.sum()
+    assert int(app.mask().sum()) == int(both.sum())
+    # the rules are drawn on their axes, and a box down to the axis' bottom leaves the lower end open
+    boxes = app.parallel_rules(names)
+    assert [round(0.5 * (b[0] + b[2])) for b in boxes] == [i, j]
+    assert boxes[0][1] == pytest.approx(0.35) and boxes[1][3] == pytest.approx(0.95)
+    _brush(app, (j - 0.1, 0.0, j + 0.1, 0.95))
+    assert app.constraints["cycle_life"] == [None, pytest.approx(c1, rel=1e-5)]
+
+
+def test_pinned_comparison_overlays_the_cards_capacity_curves(app, table):
+    from dashboards.app import detail_views
+
+    rows = [int(r) for r in app.front()[:3]]
+    for r in rows:
+        app.pin(r)
+    view = app.comparison()
+    plots = [p.object for p in view.select(pn.pane.HoloViews)]
+    assert len(plots) == 1
+    curves = [e for e in plots[0] if isinstance(e, hv.Curve)]
+    spans = [e for e in plots[0] if isinstance(e, hv.VSpan)]
+    assert [c.label for c in curves] == [app.source.design_label(r) for r in rows]  # the legend names them
+    colours = [c.opts.get().kwargs["color"] for c in curves]
+    assert len(set(colours)) == len(rows)
+    for r, curve, span in zip(rows, curves, spans, strict=True):
+        card = [p.object for p in pn.Column(*detail_views(app.source, r)).select(pn.pane.HoloViews)][0]
+        drawn = card.get(0)
+        np.testing.assert_array_equal(curve.dimension_values("cycle"), drawn.dimension_values("cycle"))
+        np.testing.assert_array_equal(curve.dimension_values("capacity"), drawn.dimension_values("capacity"))
+        # the band is this design's own p10-p90 cycle life, in its colour
+        assert (span.data[0], span.data[1]) == (float(table.cycle_life_p10.iloc[r]), float(table.cycle_life_p90.iloc[r]))
+        assert span.opts.get().kwargs["color"] == curve.opts.get().kwargs["color"]
+    # different designs, different curves
+    assert not np.array_equal(curves[0].dimension_values("capacity"), curves[-1].dimension_values("capacity"))

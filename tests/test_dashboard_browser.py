@@ -2,21 +2,26 @@
 
 Debian's chromium (``/usr/bin/chromium``) driven by Playwright's Python client,
 launched with ``--no-sandbox --disable-gpu``; no browser is ever downloaded.
-The run applies a filter and an output constraint through the page's widgets,
-checks the front count against the store's own Pareto computation (what
-``dse pareto --where`` does), clicks a design of the front table and reads its
-card, reloads the URL and checks that the widgets show the state. Screenshots
-go to ``tests/artifacts/`` (git-ignored; CI keeps them).
+The run hovers the cloud (the tooltip must name the first design of the
+pixel under the mouse), applies a filter and an output constraint through the
+page's widgets, checks the front count against the store's own Pareto
+computation (what ``dse pareto --where`` does), clicks a design of the front
+table and reads its card, reloads the URL and checks that the widgets show
+the state, then brushes a range on a parallel axis with the mouse and checks
+the filter it sets and the count of designs in it. Screenshots go to
+``tests/artifacts/`` (git-ignored; CI keeps them).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +46,26 @@ SET = """({id, value, throttled}) => {
   const model = Bokeh.documents[0].get_model_by_id(id);
   if (throttled) { model.setv({value: value, value_throttled: value}); } else { model.value = value; }
 }"""
+
+
+def screenshots():
+    """``tools/screenshots.py`` (where the page's cloud is, and how to hover a design of it) as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("screenshots", Path(__file__).parents[1] / "tools" / "screenshots.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def url_value(text: str):
+    """A dict of the URL: JSON as the app writes it, or the Python literal Panel's location sync writes."""
+    import ast
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return ast.literal_eval(text)
 
 
 def free_port() -> int:
@@ -120,6 +145,8 @@ def test_dashboard_in_headless_chromium(server, small_store):
         page.goto(server, timeout=300_000)
         page.wait_for_selector("text=designs on the front", timeout=300_000)
         page.wait_for_selector("canvas", timeout=60_000)
+        # the cloud's hover, moved onto crowded pixels, names each one's first design (as the server looked it up)
+        assert re.fullmatch(r"\w+ design \d+", screenshots().hover_a_design(page, small_store))
         widgets = page.evaluate(FIND_WIDGETS)
         cathode = next(w for w in widgets["multi"] if w["title"].startswith("Cathode active material"))
         lo, hi = source.extent("cost")
@@ -152,5 +179,27 @@ def test_dashboard_in_headless_chromium(server, small_store):
         page.locator(".bk-tab").filter(has_text=re.compile(r"^Front$")).first.click()
         assert summary(page, expect_filtered) == (expect_front, expect_filtered)
         page.screenshot(path=str(ARTIFACTS / "dashboard-reloaded.png"), full_page=True)
+        # a box drawn on the cathode-loading axis of the parallel coordinates becomes its filter: the URL has it,
+        # and the page counts the designs the store holds in that range (on top of the other rules)
+        tool = screenshots()
+        page.locator(".bk-tab").filter(has_text=re.compile(r"^Parallel coordinates$")).first.click()
+        tool.tab_header(page, "Parallel coordinates").scroll_into_view_if_needed()
+        page.wait_for_timeout(2000)
+        from dashboards.app import Explorer
+
+        tool.brush_axis(page, Explorer(source).parallel_names().index("cathode_loading"), 0.3, 0.75)
+        page.wait_for_function("() => decodeURIComponent(window.location.search).includes('cathode_loading')",
+                               timeout=30_000)
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(page.url).query))
+        filters, constraints = (url_value(query[k]) for k in ("filters", "constraints"))
+        assert set(filters) == {"cathode", "cathode_loading"} and list(constraints) == ["cost"], page.url
+        lo, hi = filters["cathode_loading"]
+        loading = source.column("cathode_loading")
+        assert loading.min() < lo < hi < loading.max()
+        brushed = int(source.mask(filters, constraints).sum())
+        assert 0 < brushed < expect_filtered
+        page.locator(".bk-tab").filter(has_text=re.compile(r"^Front$")).first.click()
+        assert summary(page, brushed)[1] == brushed
+        page.screenshot(path=str(ARTIFACTS / "dashboard-brushed.png"), full_page=True)
         assert not errors, errors
         browser.close()

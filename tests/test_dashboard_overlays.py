@@ -273,7 +273,10 @@ def _check_colour(app, name: str, values: np.ndarray) -> None:
     app.color = name
     image = app.cloud_element(*app.axes(), width=48, height=32)
     assert image.vdims[0].name == name
-    drawn = np.flipud(np.asarray(image.data))  # the image's array is top row first; here bottom row first
+    # the image's values placed by their own pixel coordinates: bottom row first, whatever the data's order
+    xs, ys, zs = (image.dimension_values(k) for k in range(3))
+    drawn = np.full((np.unique(ys).size, np.unique(xs).size), np.nan)
+    drawn[np.searchsorted(np.unique(ys), ys), np.searchsorted(np.unique(xs), xs)] = zs
     want = _pixel_means(app, values)
     assert np.isfinite(want).sum() > 10
     np.testing.assert_array_equal(np.isfinite(drawn), np.isfinite(want))
@@ -324,3 +327,52 @@ def test_refinement_level_colours_the_cloud_of_a_refined_store(tmp_path):
     _check_colour(Explorer(src, x="specific_energy", y="cycle_life"), "refinement_level", levels)
     # a store that is not refined offers no such colour
     assert "refinement_level" not in Explorer(ResultsSource(STORE)).param.color.objects.values()
+
+
+# --------------------------------------------------------------------------- sensitivity
+@pytest.fixture(scope="module")
+def sensitivity_csv(tmp_path_factory):
+    """A real sensitivity run on the shipped store (grid main effects of both scenarios), saved as CSV."""
+    from dse.sensitivity import sensitivity
+
+    path = tmp_path_factory.mktemp("sensitivity") / "sensitivity.csv"
+    sensitivity(STORE, ["specific_energy", "cycle_life"], n_boot=0).to_csv(path, index=False)
+    return path
+
+
+def test_sensitivity_tab_draws_the_indices_of_each_output(source, sensitivity_csv):
+    import pandas as pd
+
+    from dse.explore import read_sensitivity
+
+    want = pd.read_csv(sensitivity_csv)
+    assert Explorer(source)._lower_tabs._names == ["Inputs of the selection", "Parallel coordinates"]  # no table
+    app = Explorer(source, sensitivity=read_sensitivity(str(sensitivity_csv), source))
+    assert app._lower_tabs._names[-1] == "Sensitivity"
+    view = app.sensitivity_view()
+    charts = [p.object for p in view.select(pn.pane.HoloViews)]
+    assert len(charts) == len(want.groupby(["output", "scenario"]))
+    for chart in charts:
+        output = next(o for o in want.output.unique() if chart.opts.get().kwargs["title"].startswith(
+            source.label(o, units=False) + " · "))
+        scenario = chart.opts.get().kwargs["title"].split(" · ")[1].split(" (")[0]
+        rows = want[(want.output == output) & (want.scenario == scenario)]
+        layers = {layer.label: layer for layer in chart}
+        assert set(layers) == {"first order", "total order"}  # the legend
+        for label, column in (("first order", "first_order"), ("total order", "total_order")):
+            drawn = layers[label]
+            heights = dict(zip(drawn.dimension_values("input"), drawn.dimension_values("value"), strict=True))
+            assert heights == pytest.approx({source.label(i, units=False): v for i, v in
+                                             zip(rows.input, rows[column], strict=True)}, abs=1e-12)
+    assert pn.panel(view).get_root() is not None
+
+
+def test_bad_sensitivity_tables_are_one_line_errors(tmp_path, capsys, sensitivity_csv):
+    foreign = tmp_path / "foreign.csv"
+    foreign.write_text(sensitivity_csv.read_text().replace("specific_energy", "specific_enrgy"))
+    columns = tmp_path / "columns.csv"
+    columns.write_text("a,b\n1,2\n")
+    for path, names in ((tmp_path / "missing.csv", ("missing.csv", "no such file")),
+                        (columns, ("columns.csv", "no column scenario")),
+                        (foreign, ("foreign.csv", "specific_enrgy"))):
+        one_line(capsys, ["serve", STORE, "--sensitivity", path, "--port", _free_port()], *names, code=2)

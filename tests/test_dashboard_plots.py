@@ -14,14 +14,21 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import pytest
-from bokeh.models import GlyphRenderer, Image, LogScale, Plot
+from bokeh.models import GlyphRenderer, HoverTool, Image, ImageRGBA, LogScale, Plot
 
-from dashboards.app import Explorer, ResultsSource
+from dashboards.app import HOVER_PREFIX, Explorer, ResultsSource
+from dse.table import design_table
 
 
 @pytest.fixture(scope="module")
 def source(small_store):
     return ResultsSource(small_store)
+
+
+@pytest.fixture(scope="module")
+def table(small_store):
+    """The same designs as a pandas table built independently (dse.table), in the same row order."""
+    return design_table(small_store, feasible_only=True).reset_index(drop=True)
 
 
 def _values(source, name, rows):
@@ -66,8 +73,11 @@ def pixel(values, kind, start, width, n):
 
 
 def rendered_cloud(app):
-    root = pn.panel(app.cloud).get_root()
-    renderers = [r for r in root.select({"type": GlyphRenderer}) if isinstance(r.glyph, Image)]
+    return rendered_cloud_of(pn.panel(app.cloud).get_root())
+
+
+def rendered_cloud_of(root):
+    renderers = [r for r in root.select({"type": GlyphRenderer}) if isinstance(r.glyph, Image | ImageRGBA)]
     assert len(renderers) == 1
     fig = next(f for f in root.select({"type": Plot}) if renderers[0] in f.renderers)
     data = renderers[0].data_source.data
@@ -158,3 +168,70 @@ def _bound_to(function, app) -> bool:
     if getattr(function, "__self__", None) is app:
         return True
     return any(getattr(c, "cell_contents", None) is app for c in (getattr(function, "__closure__", None) or ()))
+
+
+def hover_of(root):
+    """The cloud's server-side hover: its model (set ``xy``, read ``data``) and the labels of its tooltip."""
+    from holoviews.plotting.bokeh.raster import HoverModel
+
+    models = [m for m in root.references() if isinstance(m, HoverModel)]
+    assert len(models) == 1, "no design-level hover on the cloud"
+    tool = next(t for t in root.references() if isinstance(t, HoverTool) and "hv_created" in t.tags
+                and not isinstance(t.tooltips, list | str | type(None)))
+    labels = [str(span.children[0]).rstrip(":") for span in tool.tooltips.children[::2]]
+    return models[0], labels
+
+
+@pytest.mark.parametrize(("x", "y", "color"), [("energy_density", "cycle_life", "cathode"),
+                                               ("specific_energy", "cost", "cathode_loading")])
+def test_cloud_hover_names_a_design_whose_values_fall_in_the_pixel(source, table, x, y, color):
+    app = Explorer(source, x=x, y=y, color=color, filters={"cathode": ["NMC811"]})
+    reads, text = [], app.pixel_text
+    app.pixel_text = lambda field, rows: reads.append(np.asarray(rows).size) or text(field, rows)
+    root = pn.panel(app.cloud).get_root()
+    assert reads == []  # drawing formats no hover text: only the pixel under the cursor is read
+    fig, image, place = rendered_cloud_of(root)
+    hover, labels = hover_of(root)
+    assert {source.label(x), source.label(y), source.label("stack_pressure"), "designs in this pixel"} <= set(labels)
+    # every design's pixel, computed here from the independent table and the figure's own axes
+    kept = np.flatnonzero((table.cathode == "NMC811").to_numpy())
+    h, w = image.shape
+    kx, ky = axis_kind(fig, "x"), axis_kind(fig, "y")
+    fx = pixel_position(table[x].to_numpy(np.float64)[kept], kx, place["x"], place["dw"], w)
+    fy = pixel_position(table[y].to_numpy(np.float64)[kept], ky, place["y"], place["dh"], h)
+    col, row = np.floor(fx).astype(int), np.floor(fy).astype(int)
+    # pixels whose designs all sit clear of the pixel edges (float32 rounding decides the others)
+    edgy = (np.abs(fx - np.round(fx)) < 1e-3) | (np.abs(fy - np.round(fy)) < 1e-3)
+    pixels = {}
+    for k, (r, c) in enumerate(zip(row, col, strict=True)):
+        pixels.setdefault((r, c), []).append(k)
+    clean = [p for p, ks in pixels.items() if not edgy[ks].any()]
+    crowded = sorted(clean, key=lambda p: -len(pixels[p]))[:3]
+    rng = np.random.default_rng(0)
+    chosen = crowded + [clean[i] for i in rng.choice(len(clean), size=min(5, len(clean)), replace=False)]
+    assert len(pixels[crowded[0]]) > 1
+    names = table.scenario.astype(str) + " design " + table.design.astype(int).astype(str)
+    for r, c in chosen:
+        hover.xy = [place["x"] + (c + 0.5) * place["dw"] / w, place["y"] + (r + 0.5) * place["dh"] / h]
+        data = hover.data
+        assert data["count"] == len(pixels[(r, c)])
+        named = np.flatnonzero(names.to_numpy() == data["design"])
+        assert named.size == 1 and named[0] in kept[pixels[(r, c)]], (data["design"], (r, c))
+        design = table.iloc[named[0]]
+        for name in (x, y, "cathode_loading", "stack_pressure"):
+            assert float(data[HOVER_PREFIX + name]) == pytest.approx(float(design[name]), rel=5e-3), name
+        assert data[HOVER_PREFIX + "electrolyte"] == str(design.electrolyte)
+    assert reads and set(reads) == {1}
+    # an empty pixel: no design, and HoloViews shows no tooltip there
+    empty = next((r, c) for r in range(h) for c in range(w) if (r, c) not in pixels
+                 and all((r + dr, c + dc) not in pixels for dr in (-1, 0, 1) for dc in (-1, 0, 1)))
+    hover.xy = [place["x"] + (empty[1] + 0.5) * place["dw"] / w, place["y"] + (empty[0] + 0.5) * place["dh"] / h]
+    assert hover.data["__index__"] == -1 and hover.data["count"] == 0
+
+
+def pixel_position(values, kind, start, width, n):
+    """Fractional pixel position (0 = left/bottom edge) of values, as :func:`pixel` before its floor."""
+    screen = (lambda c: np.log10(c)) if kind == "logscale" else (lambda c: c)
+    s0, s1 = screen(start), screen(start + width)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (screen(to_coord(values, kind)) - s0) / (s1 - s0) * n

@@ -23,8 +23,8 @@ feasible value of each objective), so filters compare. Measured cells
 values (:func:`cell_axis_values`).
 
 Served by ``dse serve STORE``; tested by driving the parameters
-(``tests/test_dashboard.py``, ``tests/test_dashboard_plots.py``) and once in
-a real browser (``tests/test_dashboard_browser.py``).
+(``tests/dashboards/test_dashboard.py``, ``tests/dashboards/test_dashboard_plots.py``) and once in
+a real browser (``tests/integration/test_dashboard_browser.py``).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import zarr
 
 from dse.validate import validate_store
 
-#: A 48,000-design grid: 40 blocks of 1200 (tests/test_sweep_faults.py), enough to interrupt mid-sweep.
+#: A 48,000-design grid: 40 blocks of 1200 (tests/integration/test_sweep_faults.py), enough to interrupt mid-sweep.
 SPEC = """\
 name: fault test
 inputs:

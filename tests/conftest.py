@@ -44,7 +44,7 @@ def pytest_sessionstart(session):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The fuzz counts of this run (tests/test_fuzz.py), so that every CI log shows them."""
+    """The fuzz counts of this run (tests/integration/test_fuzz.py), so that every CI log shows them."""
     if FUZZ_REPORT.exists():
         terminalreporter.write_sep("-", "fuzz counts")
         terminalreporter.write(FUZZ_REPORT.read_text())

@@ -12,7 +12,7 @@ edit in ``dse/models/chain.py`` followed by::
 
     python tools/build_kernel_io.py
 
-``tests/test_kernel.py`` fails when the generated module is out of date.
+``tests/models/test_kernel.py`` fails when the generated module is out of date.
 """
 
 from __future__ import annotations

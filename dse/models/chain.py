@@ -252,7 +252,7 @@ def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss, series_only, calend
 
 #: the inputs :func:`cycling` depends on: design fields it reads (with their DERIVED
 #: functions), and the categorical inputs whose properties it reads. The sweep kernel
-#: evaluates it once per combination of these in a block (``tests/test_kernel.py``
+#: evaluates it once per combination of these in a block (``tests/models/test_kernel.py``
 #: checks that no other input changes its results).
 CYCLING_INPUTS = (
     "cathode_loading", "metal_excess", "coating_thickness", "prelithiation", "stack_pressure", "temperature",

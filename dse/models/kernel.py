@@ -5,7 +5,7 @@ numba loop over a block of designs, so no temporary arrays are made: inputs
 are read from the block's coordinate vectors (grid sweeps) or sample columns
 (sampled sweeps) and catalogue properties from small tables, and only the
 requested outputs are written. The model source is the same one that runs on
-arrays; ``tests/test_kernel.py`` checks that both give the same numbers.
+arrays; ``tests/models/test_kernel.py`` checks that both give the same numbers.
 
 Inputs of a block are described by three arrays: ``axis_of[j]`` is the block
 axis that input ``j`` varies along (-1 for a fixed input), ``starts[j]`` the
@@ -163,7 +163,7 @@ def _rest_tile(buf, k):  # pragma: no cover - compiled
     Inlined by numba into the kernel. A function LLVM links in arrives
     already compiled to machine code, with its IR changed by that: this loop
     then came with a loop counter in an overflow check, which the vectorizer
-    refuses (``tests/test_kernel.py::test_compute_loops_vectorize``).
+    refuses (``tests/models/test_kernel.py::test_compute_loops_vectorize``).
     """
     for i in range(TILE):
         cy = _read_cycling(buf, i)

@@ -43,7 +43,7 @@ def select(condition, x, y):  # pragma: no cover - compiled
 # vectorize with it: range reduction by powers of two (bit manipulation of
 # the IEEE 754 representation) and a short series on the reduced argument.
 # Each is within a few units in the last place of the correctly rounded result
-# (``tests/test_vmath.py`` measures it against numpy), handles ±inf, NaN,
+# (``tests/models/test_vmath.py`` measures it against numpy), handles ±inf, NaN,
 # zero and subnormals as numpy does, and gives the same bits in the kernel and
 # on the numpy array path, so results never depend on block or tile edges.
 
@@ -256,11 +256,11 @@ def expm1_series(x):  # pragma: no cover - compiled
 #: is numba's call of the C library (``math.exp``, ``math.log1p``, ...) instead,
 #: on the array path and in the sweep kernel alike (which then no longer
 #: vectorizes: several times slower). Results agree with the default to a few
-#: units in the last place (``tests/test_vmath.py``); a difference larger than
+#: units in the last place (``tests/models/test_vmath.py``); a difference larger than
 #: that points at these functions, not at the model.
 PLAIN_MATH = os.environ.get("DSE_PLAIN_MATH", "").strip() not in ("", "0")
 
-if PLAIN_MATH:  # pragma: no cover - exercised in a subprocess by tests/test_vmath.py
+if PLAIN_MATH:  # pragma: no cover - exercised in a subprocess by tests/models/test_vmath.py
 
     @numba.vectorize(["f8(f8)"], nopython=True)
     def exp(x):

@@ -26,7 +26,7 @@ import pytest
 from dse.catalog import _multihash
 from dse.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DESIGN = ROOT / "examples" / "nmc811_dual_salt.yaml"
 CATALOGS = ROOT / "catalogs"
 EXAMPLE_STORE = CATALOGS / "stores" / "anode-free-small.zarr"

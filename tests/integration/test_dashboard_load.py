@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_dashboard_browser import CHROMIUM
+from tests.integration.test_dashboard_browser import CHROMIUM
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 

@@ -37,9 +37,9 @@ from dse.filters import parse_where
 from dse.limits import estimate_sweep
 from dse.safe_yaml import loads, read_text_bounded
 from dse.spec import load_design, load_sweep, parse_sweep
-from tests.test_dashboard_browser import CHROMIUM, free_port
+from tests.integration.test_dashboard_browser import CHROMIUM, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
 
 # A server process with an audit hook that logs every file or directory it opens whose path contains

@@ -26,9 +26,9 @@ from dse.explore import ResultsSource
 from dse.hypervolume import hypervolume
 from dse.table import design_table
 from dse.vocabulary import INPUTS
-from tests.test_one_line_errors import one_line
+from tests.cli.test_one_line_errors import one_line
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STORE = str(ROOT / "catalogs" / "stores" / "anode-free-small.zarr")
 CELLS = ROOT / "examples" / "cells"
 

@@ -51,7 +51,7 @@ def reference(spec_file, tmp_path_factory):
     return clean_run(spec_file, REFERENCE_CHUNK, run_dir(tmp_path_factory))
 
 
-# 40 blocks: enough to stop mid-sweep (as in tests/test_locks.py), few enough to stay
+# 40 blocks: enough to stop mid-sweep (as in tests/store/test_locks.py), few enough to stay
 # quick; the results do not depend on the chunk size, so the reference still applies
 CLUSTER_CHUNK = "1200"
 

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 CHROMIUM = os.environ.get("DSE_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 pytestmark = pytest.mark.browser
 SUMMARY = re.compile(r"([\d,]+) designs on the front\s+of ([\d,]+) filtered")
 
@@ -52,7 +52,7 @@ def screenshots():
     """``tools/screenshots.py`` (where the page's cloud is, and how to hover a design of it) as a module."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("screenshots", Path(__file__).parents[1] / "tools" / "screenshots.py")
+    spec = importlib.util.spec_from_file_location("screenshots", Path(__file__).parents[2] / "tools" / "screenshots.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

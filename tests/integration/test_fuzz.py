@@ -40,7 +40,7 @@ from dse.spec import DESIGN_META_KEYS, SWEEP_KEYS
 from dse.testing import examples
 from dse.vocabulary import INPUTS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_TIMEOUT = 10.0  # seconds per example: a hang fails the run instead of stalling CI
 
 
@@ -450,7 +450,7 @@ path_arguments = st.one_of(
 
 def run_path_arguments(target: str, text: str, tmp: Path) -> None:
     """Output paths of `dse evaluate --curve` and `dse sweep -o` (`--csv`, `--parquet` and the others share
-    the check; tests/test_one_line_errors.py runs each)."""
+    the check; tests/cli/test_one_line_errors.py runs each)."""
     work = tmp / "paths"
     shutil.rmtree(work, ignore_errors=True)
     (work / "DIR").mkdir(parents=True)

@@ -184,6 +184,7 @@ class ServeSecurity:
     warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
+        """One line for the server log: the authentication and the allowed websocket origins."""
         origins = ", ".join(self.kwargs.get("websocket_origin", []))
         return f"authentication: {self.auth}; websocket origins: {origins}"
 

@@ -50,8 +50,11 @@ CONFIG_FILE = Path(__file__).parent / "data" / "dse.yaml"
 
 
 def _load_defaults() -> None:
-    """Merge the shipped defaults into dask.config, and leave a commented copy
-    in the user's Dask config directory to edit (as dask-jobqueue does)."""
+    """Merge the shipped defaults into dask.config.
+
+    A commented copy is left in the user's Dask config directory to edit (as
+    dask-jobqueue does).
+    """
     dask.config.ensure_file(source=str(CONFIG_FILE))
     dask.config.update_defaults(yaml.safe_load(CONFIG_FILE.read_text()))
 

@@ -205,10 +205,12 @@ class CeCoefficients(BaseModel):
 
     @property
     def names(self) -> list[str]:
+        """Parameter names in the order of ``mean``: groups, coating classes and materials, then ``slope/<feature>``."""
         return (self.groups + [f"coating/{c}" for c in self.coating_classes]
                 + [f"coating/{m}" for m in self.coating_materials] + [f"slope/{f}" for f in self.features])
 
     def index(self, name: str) -> int:
+        """Position of parameter ``name`` in ``mean`` and ``covariance``."""
         return self.names.index(name)
 
     def reference_ce(self, group: str) -> float:
@@ -217,10 +219,12 @@ class CeCoefficients(BaseModel):
 
     @property
     def slopes(self) -> tuple[float, ...]:
+        """The fitted condition slopes, in the order of ``features``."""
         return tuple(float(x) for x in self.mean[self.n_base:])
 
     @property
     def slope_covariance(self) -> np.ndarray:
+        """Covariance of the condition slopes (the lower-right block of ``covariance``)."""
         n0 = self.n_base
         return np.asarray(self.covariance, dtype=float)[n0:, n0:]
 
@@ -289,10 +293,12 @@ class CeCoefficients(BaseModel):
                             f"{where}.{key}" if key else where) from None
 
     def hash(self) -> str:
+        """SHA-256 of the coefficients' canonical JSON: the identity a store records."""
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
     def save(self, path: str | Path) -> None:
+        """Write the coefficients as YAML to ``path``, atomically."""
         from dse.atomic import write_atomic
 
         write_atomic(path, yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=120))

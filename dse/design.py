@@ -182,14 +182,17 @@ class DesignSpace:
 
     @property
     def n_designs(self) -> int:
+        """Number of designs in the space (the product of its shape)."""
         return math.prod(self.shape)
 
     @property
     def n_blocks(self) -> int:
+        """Number of blocks the space is evaluated and stored in."""
         return math.prod(self.block_grid)
 
     @property
     def block_size(self) -> int:
+        """Designs per full block (the product of the chunk sizes)."""
         return math.prod(self.chunks)
 
     def block_slices(self, block: int) -> tuple[slice, ...]:

@@ -138,6 +138,7 @@ class SweepEstimate:
     store_bytes: int
 
     def describe(self) -> str:
+        """The estimate in words: designs and uncompressed store size."""
         return f"{self.designs:,} designs (~{human_bytes(self.store_bytes)} uncompressed)"
 
 

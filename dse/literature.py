@@ -249,7 +249,7 @@ def _read_records(text: str, where: str) -> tuple[list[str], list[tuple[int, lis
 
 
 def load_literature(path: str | Path | None = None) -> pd.DataFrame:
-    """Read and validate a table of cycling results.
+    r"""Read and validate a table of cycling results.
 
     Parameters
     ----------
@@ -282,7 +282,7 @@ def load_literature(path: str | Path | None = None) -> pd.DataFrame:
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
     >>> p = os.path.join(d, "mine.csv")
-    >>> text = "metal,electrolyte_family,retention,cycles\\nLi,ether,80,two hundred\\n"
+    >>> text = "metal,electrolyte_family,retention,cycles\nLi,ether,80,two hundred\n"
     >>> _ = open(p, "w").write(text)
     >>> load_literature(p)
     Traceback (most recent call last):

@@ -1,4 +1,4 @@
-"""The one way dse reads YAML: safe tags only, and bounded in size, depth and aliases.
+r"""The one way dse reads YAML: safe tags only, and bounded in size, depth and aliases.
 
 ``yaml.safe_load`` already refuses Python tags (``!!python/object``), but it
 happily builds a document whose aliases expand to 10⁹ nodes (the "billion
@@ -8,9 +8,9 @@ composes the document event by event and stops as soon as one of the
 ``max_yaml_nodes`` nodes of memory and never reaches code that would expand
 it. Recursive aliases are refused outright.
 
->>> loads("a: [1, 2]\\nb: {c: x}")
+>>> loads("a: [1, 2]\nb: {c: x}")
 {'a': [1, 2], 'b': {'c': 'x'}}
->>> loads("a: &x [1, 2]\\nb: *x")
+>>> loads("a: &x [1, 2]\nb: *x")
 {'a': [1, 2], 'b': [1, 2]}
 >>> loads("!!python/object/apply:os.system ['true']", where="bad.yaml")
 Traceback (most recent call last):
@@ -137,7 +137,7 @@ class _BoundedLoader(Composer, _Parser, SafeConstructor, _Resolver):
 
 
 def loads(text: str, where: str | None = None, limits: Limits | None = None) -> Any:
-    """Parse one YAML document with safe tags and bounded size.
+    r"""Parse one YAML document with safe tags and bounded size.
 
     Parameters
     ----------
@@ -161,8 +161,8 @@ def loads(text: str, where: str | None = None, limits: Limits | None = None) -> 
 
     Examples
     --------
-    >>> bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\\n" + "".join(
-    ...     f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    >>> bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    ...     f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
     >>> loads(bomb, where="lol.yaml")
     Traceback (most recent call last):
     ...

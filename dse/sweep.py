@@ -60,6 +60,8 @@ class Block:
 
 @dataclass
 class SweepSummary:
+    """What a finished sweep did: designs, blocks written and skipped, time, store size."""
+
     designs: int = 0
     evaluated: int = 0
     feasible: int = 0
@@ -73,9 +75,11 @@ class SweepSummary:
 
     @property
     def rate(self) -> float:
+        """Designs evaluated per second of the sweep (NaN when it took no time)."""
         return self.evaluated / self.seconds if self.seconds > 0 else math.nan
 
     def as_dict(self) -> dict:
+        """The summary as JSON-ready data (what the finished store keeps in its attributes)."""
         return {"designs": self.designs, "evaluated": self.evaluated, "feasible": self.feasible,
                 "blocks": self.blocks, "skipped_blocks": self.skipped_blocks, "seconds": round(self.seconds, 3),
                 "designs_per_second": round(self.rate, 1) if math.isfinite(self.rate) else None,

@@ -61,6 +61,7 @@ class Variable:
 
     @property
     def categorical(self) -> bool:
+        """Whether the input is a categorical choice (a catalogue id) rather than a number."""
         return self.catalogue is not None
 
 

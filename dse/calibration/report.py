@@ -1,5 +1,4 @@
-"""The result of a calibration (:class:`FitResult`) and its report.
-"""
+"""The result of a calibration (:class:`FitResult`) and its report."""
 
 from __future__ import annotations
 

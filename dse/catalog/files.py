@@ -80,7 +80,7 @@ def _relative(target: str, base: str) -> str:
 
 
 def _options(url: str, storage_options: Mapping | None) -> dict:
-    """fsspec options for ``url``: the caller's for object storage, none otherwise."""
+    """Fsspec options for ``url``: the caller's for object storage, none otherwise."""
     scheme = _scheme(url)
     if not scheme:
         return {"auto_mkdir": True}
@@ -140,8 +140,11 @@ def _open_regular(path: str, where: str) -> tuple[int, int]:
 
 
 def _read_regular(path: str, limit: int, where: str, variable: str | None = None) -> bytes:
-    """At most ``limit`` bytes of a regular file; a larger one raises DseError (or, without
-    ``variable``, is returned cut at ``limit + 1`` bytes for the caller to judge)."""
+    """At most ``limit`` bytes of a regular file.
+
+    A larger file raises DseError (or, without ``variable``, is returned cut at
+    ``limit + 1`` bytes for the caller to judge).
+    """
     fd, size = _open_regular(path, where)
     with builtins.open(fd, "rb", closefd=True) as fh:
         if variable and size > limit:

@@ -89,8 +89,11 @@ def _check_key(key: object, where: str) -> str:
 
 
 def _local_object(root: str, key: str, limit: int) -> bytes | None | str:
-    """At most ``limit`` bytes of one object of a local store; None when missing; a
-    problem (str) when it leaves the store or is not a regular file."""
+    """At most ``limit`` bytes of one object of a local store.
+
+    None when it is missing; a problem (str) when it leaves the store or is not
+    a regular file.
+    """
     path = os.path.join(root, *key.split("/"))
     real_root = os.path.realpath(root)
     real = os.path.realpath(path)

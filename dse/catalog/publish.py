@@ -99,8 +99,10 @@ def _created(attrs: Mapping) -> _dt.datetime:
 
 
 def _manifest_url(catalog_url: str, entry_id: str, manifest_bytes: bytes) -> str:
-    """The manifest's file: named after its digest, so replacing an entry never rewrites
-    the manifest the old item points at."""
+    """The manifest's file, named after its digest.
+
+    So replacing an entry never rewrites the manifest the old item points at.
+    """
     return _item_url(catalog_url, entry_id, f".{_digest(manifest_bytes)[:12]}.manifest.json")
 
 

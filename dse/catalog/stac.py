@@ -164,9 +164,11 @@ class Catalog:
 
     @property
     def title(self) -> str:
+        """The collection's title, or its id when it has none."""
         return str(self.collection.get("title") or self.collection["id"])
 
     def entries(self) -> list[Entry]:
+        """Every entry of the catalog, in the order of its items."""
         return [Entry.from_item(self.items[i], self.item_urls[i]) for i in self.items]
 
     def entry(self, entry_id: str) -> Entry:

@@ -99,6 +99,7 @@ class Catalogue:
             ) from None
 
     def kinds_of(self, id: str) -> list[str]:
+        """The kinds (cathode, electrolyte, ...) under which ``id`` is defined."""
         return [k for k, v in self.entries.items() if id in v]
 
     def value(self, kind: str, id: str, prop: str, default: float = np.nan) -> float:
@@ -132,6 +133,7 @@ class Catalogue:
 
     # identity ------------------------------------------------------------
     def to_dict(self) -> dict:
+        """The catalogue as plain data, kinds and ids sorted (what its hash is taken of)."""
         return {
             kind: {i: e.model_dump(mode="json") for i, e in sorted(v.items())}
             for kind, v in sorted(self.entries.items())

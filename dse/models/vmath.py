@@ -264,32 +264,40 @@ if PLAIN_MATH:  # pragma: no cover - exercised in a subprocess by tests/models/t
 
     @numba.vectorize(["f8(f8)"], nopython=True)
     def exp(x):
+        """``exp(x)`` by the C library."""
         return math.exp(x)
 
     @numba.vectorize(["f8(f8)"], nopython=True)
     def log(x):
+        """``log(x)`` by the C library; ``-inf`` at 0, NaN below."""
         return math.log(x) if x > 0.0 else (-_INF if x == 0.0 else np.nan)
 
     @numba.vectorize(["f8(f8)"], nopython=True)
     def log1p(x):
+        """``log1p(x)`` by the C library; ``-inf`` at -1, NaN below."""
         return math.log1p(x) if x > -1.0 else (-_INF if x == -1.0 else np.nan)
 
     @numba.vectorize(["f8(f8)"], nopython=True)
     def expm1(x):
+        """``expm1(x)`` by the C library."""
         return math.expm1(x)
 
     @numba.vectorize(["f8(f8)"], nopython=True)
     def sqrt(x):
+        """``sqrt(x)`` by the C library; NaN below 0."""
         return math.sqrt(x) if x >= 0.0 else np.nan
 
     @numba.vectorize(["f8(f8)"], nopython=True)
     def log1p_series(x):
+        """``log1p(x)`` by the C library (the series variant's stand-in)."""
         return math.log1p(x)
 
     @numba.vectorize(["f8(f8,f8)"], nopython=True)
     def log_ratio_series(a, b):
+        """``log(a / b)`` by the C library (the series variant's stand-in)."""
         return math.log(a / b)
 
     @numba.vectorize(["f8(f8)"], nopython=True)
     def expm1_series(x):
+        """``expm1(x)`` by the C library (the series variant's stand-in)."""
         return math.expm1(x)

@@ -1,5 +1,4 @@
-"""The front of every feasible design of a results store (``dse pareto``).
-"""
+"""The front of every feasible design of a results store (``dse pareto``)."""
 
 from __future__ import annotations
 

@@ -102,14 +102,21 @@ def _set_rows(table, shift, keys, first):  # pragma: no cover
         table[slot, 1] = first + j
 
 
-@numba.njit(cache=True)
-def _rehash(table, new_table, shift):  # pragma: no cover
-    half_mask = (new_table.shape[0] >> 1) - 1
+@numba.njit(cache=True, nogil=True)
+def _rehash(table, new_table, shift, half):  # pragma: no cover
+    """Copy the keys of ``table`` whose slot in ``new_table`` lies in ``half`` (0 or 1) of it.
+
+    The two halves touch disjoint slots, so both calls can run at once.
+    """
+    half_size = new_table.shape[0] >> 1
+    half_mask = half_size - 1
     for i in range(table.shape[0]):
         key = table[i, 0]
         if key == _EMPTY:
             continue
         slot = _slot(key, shift)
+        if (slot >= half_size) != (half == 1):
+            continue
         while new_table[slot, 0] != _EMPTY:
             slot = _next(slot, half_mask)
         new_table[slot, 0] = key
@@ -151,7 +158,9 @@ class PointTable:
             bits += 1
         if bits != self.bits:
             table = np.full((1 << bits, 2), _EMPTY, np.int64)
-            _rehash(self.table, table, 64 - bits)
+            with ThreadPoolExecutor(2) as pool:
+                for f in [pool.submit(_rehash, self.table, table, 64 - bits, half) for half in (0, 1)]:
+                    f.result()
             self.table, self.bits = table, bits
 
     def find_or_add(self, flats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -442,7 +451,9 @@ def _lattice_half(lo, hi, corners, parents, axes, strides, table, shift, count, 
     a point not in the table is added, with row ``count + j`` in half 0 and
     the provisional row ``-(j + 2)`` in half 1 (renumbered once half 0's
     count is known). The halves touch disjoint slots and entries of
-    ``rows``, so the two calls can run at once. Returns the keys added.
+    ``rows``, so the two calls can run at once. Returns the keys added, and
+    an XOR of the slots read ahead (returned so the reads are not optimized
+    away).
     """
     d = axes.size
     n_axes = lo.shape[1]
@@ -451,6 +462,10 @@ def _lattice_half(lo, hi, corners, parents, axes, strides, table, shift, count, 
     added = np.empty(parents.size * 3 ** d, np.int64)
     n_added = 0
     offset = np.zeros((d, 3), np.int64)  # flat offset of the low, middle, high index along each axis
+    point = np.empty(3 ** d, np.int64)
+    key = np.empty(3 ** d, np.int64)
+    where = np.empty(3 ** d, np.int64)
+    touched = 0
     for p in range(parents.size):
         i = parents[p]
         base = 0
@@ -464,6 +479,9 @@ def _lattice_half(lo, hi, corners, parents, axes, strides, table, shift, count, 
             offset[j, 2] = np.int64(hi[i, a] - lo[i, a]) * strides[a]
             if hi[i, a] - lo[i, a] > 1:
                 mask |= 1 << j
+        # two passes over the parent's points: the first computes their keys and reads their slots (loads
+        # that do not wait on each other, so the cache misses of a random table overlap), the second probes
+        m = 0
         for t in range(n_needed[mask]):
             q = needed[mask, t]
             if corner_of[q] >= 0:
@@ -476,12 +494,16 @@ def _lattice_half(lo, hi, corners, parents, axes, strides, table, shift, count, 
             slot = _slot(flat, shift)
             if (slot >= half_size) != (half == 1):
                 continue
-            rows[p, q], inserted = _probe(table, slot, flat, count + n_added if half == 0 else -(n_added + 2),
-                                          half_mask)
+            point[m], key[m], where[m] = q, flat, slot
+            touched ^= table[slot, 0]
+            m += 1
+        for t in range(m):
+            rows[p, point[t]], inserted = _probe(table, where[t], key[t],
+                                                 count + n_added if half == 0 else -(n_added + 2), half_mask)
             if inserted:
-                added[n_added] = flat
+                added[n_added] = key[t]
                 n_added += 1
-    return added[:n_added]
+    return added[:n_added], touched
 
 
 @numba.njit(cache=True, nogil=True)
@@ -557,10 +579,15 @@ def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable):
             rows = np.empty((chunk.size, lattice), np.int64)
             halves = [pool.submit(_lattice_half, lo, hi, corners, chunk, axes, strides, table.table, table.shift,
                                   table.count, half, rows, digits, corner_of, needed, n_needed) for half in (0, 1)]
-            new = [h.result() for h in halves]
+            new = [h.result()[0] for h in halves]
             renumber = table.count + new[0].size
             fix = pool.submit(_set_rows, table.table, table.shift, new[1], renumber)
-            o = _write_children(lo, hi, chunk, axes, rows, renumber, out_lo, out_hi, out_corners, o, child_q)
+            cut = chunk.size // 2  # the children of each half of the chunk, on their own thread
+            middle = o + int(counts[start:start + cut].sum())
+            second = pool.submit(_write_children, lo, hi, chunk[cut:], axes, rows[cut:], renumber, out_lo, out_hi,
+                                 out_corners, middle, child_q)
+            _write_children(lo, hi, chunk[:cut], axes, rows[:cut], renumber, out_lo, out_hi, out_corners, o, child_q)
+            o = second.result()
             fix.result()
             table.count += new[0].size + new[1].size
             added += new

@@ -171,6 +171,7 @@ class _Scenario:
         self.values = np.empty((0, len(outputs)), np.float32)  # a row per point: one cache line for a corner
         self.level = np.empty(0, np.int16)
         self.lo, self.hi = self._first_cells(coarse)
+        self._spare = None  # arrays of an earlier level's cells that the next split may write over
         flats = corner_flats(self.lo, self.hi, self.strides, self.axes)
         rows, self.pending = self.table.find_or_add(flats)  # pending: in the table, not evaluated yet
         self.corners = rows.reshape(flats.shape).astype(np.int32)
@@ -235,8 +236,9 @@ class _Scenario:
     def refine(self, signs: np.ndarray, front: np.ndarray, margin: float) -> None:
         """Drop the cells that cannot hold a new front design, split the rest (their new corners pend)."""
         keep = live_cells(self.lo, self.hi, self.corners, self.values, signs, front, margin)
+        spare, self._spare = self._spare, (self.lo, self.hi, self.corners)  # the cells' arrays, free after the split
         self.lo, self.hi, self.corners, self.pending = split_cells(self.lo, self.hi, self.corners, keep, self.axes,
-                                                                   self.strides, self.table)
+                                                                   self.strides, self.table, spare)
 
 
 def _objective_check(spec: SweepSpec, objectives: Mapping[str, str]) -> None:
@@ -392,7 +394,7 @@ def refine(
     while stopped is None:
         cells = int(sum(s.lo.shape[0] for s in states))
         new = int(sum(s.pending.size for s in states))
-        if not cells:
+        if not cells and not new:
             stopped = "exact"
             break
         if budget is not None and sum(s.n for s in states) + new > budget:

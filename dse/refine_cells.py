@@ -42,7 +42,7 @@ _EMPTY = -1
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: multiply, keep the high bits
 #: kept parents per call of the split kernel (bounds the table's headroom and the scratch buffer)
 SPLIT_CHUNK = 1 << 13
-#: cells from which :func:`live_cells` bounds them on two threads
+#: rows (cells or points) from which :func:`live_cells` and :func:`undominated` run on two threads
 THREAD_MIN_CELLS = 1 << 14
 
 
@@ -104,12 +104,13 @@ def _set_rows(table, shift, keys, first):  # pragma: no cover
 
 @numba.njit(cache=True, nogil=True)
 def _rehash(table, new_table, shift, half):  # pragma: no cover
-    """Copy the keys of ``table`` whose slot in ``new_table`` lies in ``half`` (0 or 1) of it.
+    """Empty ``half`` (0 or 1) of ``new_table``, then copy into it the keys of ``table`` whose slot lies there.
 
     The two halves touch disjoint slots, so both calls can run at once.
     """
     half_size = new_table.shape[0] >> 1
     half_mask = half_size - 1
+    new_table[half * half_size:(half + 1) * half_size] = _EMPTY
     for i in range(table.shape[0]):
         key = table[i, 0]
         if key == _EMPTY:
@@ -157,7 +158,7 @@ class PointTable:
         while (1 << bits) < 2 * (self.count + extra):
             bits += 1
         if bits != self.bits:
-            table = np.full((1 << bits, 2), _EMPTY, np.int64)
+            table = np.empty((1 << bits, 2), np.int64)  # each thread empties its half
             with ThreadPoolExecutor(2) as pool:
                 for f in [pool.submit(_rehash, self.table, table, 64 - bits, half) for half in (0, 1)]:
                     f.result()
@@ -303,12 +304,10 @@ def dominated(bound, front, first, start, second, third):  # pragma: no cover
     return False
 
 
-@numba.njit(cache=True)
-def _undominated(x, front, first, start, second, third):  # pragma: no cover
-    out = np.empty(x.shape[0], np.bool_)
-    for i in range(x.shape[0]):
+@numba.njit(cache=True, nogil=True)
+def _undominated(x, front, first, start, second, third, begin, end, out):  # pragma: no cover
+    for i in range(begin, end):
         out[i] = not dominated(x[i], front, first, start, second, third)
-    return out
 
 
 def undominated(x: np.ndarray, front: np.ndarray) -> np.ndarray:
@@ -318,7 +317,19 @@ def undominated(x: np.ndarray, front: np.ndarray) -> np.ndarray:
     [False, True, True]
     """
     front = np.ascontiguousarray(front, np.float64)
-    return _undominated(np.ascontiguousarray(x, np.float64), front, *front_index(front))
+    x = np.ascontiguousarray(x, np.float64)
+    out = np.empty(x.shape[0], np.bool_)
+    _on_two_threads(_undominated, x.shape[0], x, front, *front_index(front), out=out)
+    return out
+
+
+def _on_two_threads(kernel, n: int, *args, out: np.ndarray) -> None:
+    """``kernel(*args, begin, end, out)`` over rows ``0 … n - 1``: in two halves on two threads from
+    :data:`THREAD_MIN_CELLS` rows on (the kernels release the GIL), else in one call."""
+    cuts = [0, n // 2, n] if n >= THREAD_MIN_CELLS else [0, n]
+    with ThreadPoolExecutor(len(cuts) - 1) as pool:
+        for f in [pool.submit(kernel, *args, cuts[r], cuts[r + 1], out) for r in range(len(cuts) - 1)]:
+            f.result()
 
 
 @numba.njit(cache=True, nogil=True)
@@ -386,26 +397,26 @@ def live_cells(lo, hi, corners, values, signs, front, margin):
     """
     front = np.ascontiguousarray(front, np.float64)
     index = front_index(front)
-    n = corners.shape[0]
-    keep = np.zeros(n, np.bool_)
-    cuts = [0, n // 2, n] if n >= THREAD_MIN_CELLS else [0, n]
-    with ThreadPoolExecutor(len(cuts) - 1) as pool:
-        list(pool.map(lambda r: _live_cells(lo, hi, corners, values, signs, front, margin, *index, cuts[r],
-                                            cuts[r + 1], keep), range(len(cuts) - 1)))
+    keep = np.zeros(corners.shape[0], np.bool_)
+    _on_two_threads(_live_cells, corners.shape[0], lo, hi, corners, values, signs, front, margin, *index, out=keep)
     return keep
 
 
 @numba.njit(cache=True)
 def _children(lo, hi, parents, axes):  # pragma: no cover
-    """Number of children of each parent: 2 per numeric axis wider than one step."""
+    """Number of children of each parent that are not done: of the 2 per numeric axis wider than one step, those
+    more than one step wide along some axis (a done child's points are all its corners: nothing to bound)."""
     out = np.empty(parents.size, np.int64)
     for p in range(parents.size):
         i = parents[p]
-        c = 1
+        every, done = 1, 1
         for j in range(axes.size):
-            if hi[i, axes[j]] - lo[i, axes[j]] > 1:
-                c *= 2
-        out[p] = c
+            a = axes[j]
+            if hi[i, a] - lo[i, a] > 1:
+                mid = (lo[i, a] + hi[i, a]) // 2
+                every *= 2
+                done *= (mid - lo[i, a] <= 1) + (hi[i, a] - mid <= 1)  # halves one step wide or less
+        out[p] = every - done
     return out
 
 
@@ -525,6 +536,16 @@ def _write_children(lo, hi, parents, axes, rows, renumber, out_lo, out_hi, out_c
                 n_wide += 1
         for c in range(1 << n_wide):
             w = 0
+            done = True
+            for j in range(d):
+                if (mask >> j) & 1:
+                    a = axes[j]
+                    width = hi[i, a] - mid[j] if (c >> w) & 1 else mid[j] - lo[i, a]
+                    done &= width <= 1
+                    w += 1
+            if done:  # its corners are new points or known ones; the cell itself has nothing left to bound
+                continue
+            w = 0
             for a in range(n_axes):
                 out_lo[o, a] = lo[i, a]
                 out_hi[o, a] = hi[i, a]
@@ -542,31 +563,57 @@ def _write_children(lo, hi, parents, axes, rows, renumber, out_lo, out_hi, out_c
     return o
 
 
-def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable):
+def _room(spare, total: int, lo, hi, corners):
+    """``total`` rows of arrays like ``lo``, ``hi``, ``corners``: views of ``spare``'s own buffers when they have
+    room, else new buffers with a quarter more rows (so that a few levels of growth reuse them too)."""
+    like = (lo, hi, corners)
+    bases = [a if a.base is None else a.base for a in spare] if spare is not None else None
+    if bases is None or not all(b.ndim == 2 and b.shape[0] >= total and b.shape[1] == a.shape[1] and b.dtype == a.dtype
+                                and b.flags.c_contiguous for b, a in zip(bases, like, strict=True)):
+        bases = [np.empty((total + total // 4, a.shape[1]), a.dtype) for a in like]
+    return tuple(b[:total] for b in bases)
+
+
+def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable, spare=None):
     """Halve the kept cells along every numeric axis wider than one step.
 
     Returns the children's ``lo``, ``hi`` and corner rows, and the flat indices
     of the corner points not seen before (added to ``table`` with the next
-    rows, to be evaluated before the children are bounded).
+    rows, to be evaluated before the children are bounded). A child at most
+    one step wide along every axis is done: its points are all its corners,
+    which are among the points returned or known, so the cell is not.
+
+    ``spare``, the ``lo``, ``hi`` and corner arrays of an earlier level that
+    are no longer used, is written over when it has room: memory the process
+    has already touched is several times faster to write than a new
+    allocation, whose pages fault in one by one.
 
     Examples
     --------
+    A 5 × 2 grid (flat index ``2 * i + j``), one cell over all of it:
+
     >>> t = PointTable()
-    >>> lo, hi = np.array([[0, 0]], np.int32), np.array([[2, 1]], np.int32)
-    >>> rows, _ = t.find_or_add(corner_flats(lo, hi, np.array([2, 1]), np.array([0, 1])))
+    >>> axes, strides = np.array([0, 1]), np.array([2, 1])
+    >>> lo, hi = np.array([[0, 0]], np.int32), np.array([[4, 1]], np.int32)
+    >>> rows, _ = t.find_or_add(corner_flats(lo, hi, strides, axes))
     >>> lo2, hi2, corners, added = split_cells(lo, hi, rows.reshape(1, 4).astype(np.int32), np.array([True]),
-    ...                                        np.array([0, 1]), np.array([2, 1]), t)
+    ...                                        axes, strides, t)
     >>> lo2.tolist(), hi2.tolist(), added.tolist()
-    ([[0, 0], [1, 0]], [[1, 1], [2, 1]], [2, 3])
+    ([[0, 0], [2, 0]], [[2, 1], [4, 1]], [4, 5])
     >>> corners.tolist()
     [[0, 4, 2, 5], [4, 1, 5, 3]]
+
+    Halving the first child gives two cells one step wide: done, so no
+    cell is returned, only their new corners (grid points 2 and 3):
+
+    >>> lo3, hi3, _, added = split_cells(lo2, hi2, corners, np.array([True, False]), axes, strides, t)
+    >>> lo3.shape[0], added.tolist()
+    (0, [2, 3])
     """
     parents = np.flatnonzero(keep).astype(np.int64)
     counts = _children(lo, hi, parents, axes)
     total = int(counts.sum())
-    out_lo = np.empty((total, lo.shape[1]), lo.dtype)
-    out_hi = np.empty((total, lo.shape[1]), hi.dtype)
-    out_corners = np.empty((total, corners.shape[1]), corners.dtype)
+    out_lo, out_hi, out_corners = _room(spare, total, lo, hi, corners)
     lattice = 3 ** axes.size
     digits, corner_of, needed, n_needed, child_q = _lattice_tables(axes.size)
     o, added = 0, []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import yaml
@@ -184,17 +186,40 @@ def test_split_children_tile_the_parent_and_carry_their_corners():
         return {tuple(p) for p in np.stack(np.meshgrid(*[np.arange(x, y + 1) for x, y in zip(a, b, strict=True)],
                                                        indexing="ij"), -1).reshape(-1, len(shape))}
 
+    def flat(p):
+        return int(np.dot(p, strides))
+
+    # children are returned parent by parent; a child at most one step wide along every axis (done: all its
+    # points are corners) is left out, so a parent's points are its children's points and corner points
+    old = set(corner_flats(lo, hi, strides, axes).ravel().tolist())
+    corner_points = old | set(added.tolist())
     start = 0
     for i in np.flatnonzero(keep):
-        n_children = 2 ** int(((hi[i] - lo[i] > 1) & np.isin(np.arange(len(shape)), axes)).sum())
-        kids = range(start, start + n_children)
-        start += n_children
-        assert set().union(*(points(clo[c], chi[c]) for c in kids)) == points(lo[i], hi[i])
-        assert all(points(clo[c], chi[c]) < points(lo[i], hi[i]) for c in kids)
+        inside = points(lo[i], hi[i])
+        # the halves of the parent along its wide axes: 2^w children, of which the done ones are left out
+        wide = [a for a in axes if hi[i, a] - lo[i, a] > 1]
+        halves = [[(lo[i, a], (lo[i, a] + hi[i, a]) // 2), ((lo[i, a] + hi[i, a]) // 2, hi[i, a])] for a in wide]
+        expected = 0
+        for choice in itertools.product(*halves):
+            c_lo, c_hi = lo[i].copy(), hi[i].copy()
+            for a, (x, y) in zip(wide, choice, strict=True):
+                c_lo[a], c_hi[a] = x, y
+            expected += bool((c_hi - c_lo > 1).any())
+        kids = range(start, start + expected)
+        start += expected
+        assert all(points(clo[c], chi[c]) < inside and (chi[c] - clo[c] > 1).any() for c in kids)
+        covered = set().union(*(points(clo[c], chi[c]) for c in kids))
+        assert all(p in covered or flat(p) in corner_points for p in inside)
     assert start == len(clo)
-    # the new points are exactly the children's corners that were not the parents' corners
-    old = set(corner_flats(lo, hi, strides, axes).ravel().tolist())
-    assert set(added.tolist()) == set(corner_flats(clo, chi, strides, axes).ravel().tolist()) - old
+    # the new points are exactly the corners of every child, done or not, that were not the parents' corners
+    every = set()
+    for i in np.flatnonzero(keep):
+        wide = [a for a in axes if hi[i, a] - lo[i, a] > 1]
+        grid = [sorted({lo[i, a], (lo[i, a] + hi[i, a]) // 2, hi[i, a]}) if a in wide else sorted({lo[i, a], hi[i, a]})
+                for a in range(len(shape))]
+        every |= {flat(p) for p in itertools.product(*grid)}
+    assert set(added.tolist()) == every - old
+    assert set(corner_flats(clo, chi, strides, axes).ravel().tolist()) <= corner_points
 
 
 def test_a_spec_refine_key_sets_the_options_and_arguments_override_it(spec):

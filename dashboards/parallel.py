@@ -2,10 +2,16 @@
 
 A box drawn on one axis becomes a filter (an input) or a constraint (an
 output); the current rules are drawn as bars on their axes.
+
+Up to ten axes share the plot's width, so their labels stand upright and
+wrap (:func:`axis_label`): names on lines of at most :data:`LABEL_CHARS`
+characters, the units on a line of their own; the plot is never narrower
+than the labels need (:func:`parallel_min_width`), so neighbours never touch.
 """
 
 from __future__ import annotations
 
+import textwrap
 from functools import partial
 
 import holoviews as hv
@@ -15,6 +21,38 @@ import param
 
 from dashboards.state import ExplorerState
 from dashboards.style import FRONT_COLOR
+
+#: the longest line of a parallel axis' label [characters]: longer names wrap, the units take a line of their own
+LABEL_CHARS = 14
+#: the width of a character of Bokeh's tick labels (11 px font), rounded up [px]
+LABEL_CHAR_PX = 6
+#: space between the labels of neighbouring axes [px]
+LABEL_GAP_PX = 10
+
+
+def axis_label(name: str, units: str = "", chars: int = LABEL_CHARS) -> str:
+    """A parallel axis' label: the name on lines of at most ``chars`` characters, then the units.
+
+    >>> axis_label("Negative collector thickness", "[µm]")
+    'Negative\\ncollector\\nthickness\\n[µm]'
+    >>> axis_label("Temperature")
+    'Temperature'
+    """
+    lines = textwrap.wrap(name, chars, break_long_words=True) or [name]
+    if units:
+        lines += textwrap.wrap(units, chars, break_long_words=True)
+    return "\n".join(lines)
+
+
+def parallel_min_width(axes: int) -> tuple[int, int]:
+    """The narrowest plot whose axes' labels do not touch: its width and the border each side [px].
+
+    Neighbouring axes are at least one label apart; the outer labels
+    overhang the outer axes by half a label, into the borders.
+    """
+    label = LABEL_CHARS * LABEL_CHAR_PX + LABEL_GAP_PX
+    border = label // 2
+    return (max(axes, 2) - 1) * label + 2 * border, border
 
 
 class ParallelView(ExplorerState):
@@ -39,9 +77,11 @@ class ParallelView(ExplorerState):
         if len(names) < 2 or drawn == 0:
             return pn.pane.Markdown("Not enough numeric columns or designs for parallel coordinates.")
         density = np.where(image > 0, np.log1p(image), np.nan)
-        ticks = [(i, src.label(n, units=False)) for i, n in enumerate(names)]
+        ticks = list(enumerate(self.parallel_labels(names)))
+        min_width, border = parallel_min_width(len(names))
         plot = hv.Image(np.flipud(density), bounds=(0, 0, len(names) - 1, 1), kdims=["axis", "scaled"]).opts(
-            cmap="Blues", responsive=True, height=360, xticks=ticks, xrotation=20, yaxis=None, colorbar=False,
+            cmap="Blues", responsive=True, height=360, min_width=min_width, xticks=ticks, xrotation=0, yaxis=None,
+            colorbar=False, backend_opts={"plot.min_border_left": border, "plot.min_border_right": border},
             clipping_colors={"NaN": (0, 0, 0, 0)}, tools=["box_select"], active_tools=["box_select"],
             title=f"Parallel coordinates of {drawn:,} filtered designs (each axis from its minimum to its maximum; "
                   "log axes in log scale) · box-select a range on an axis to filter by it")
@@ -50,6 +90,15 @@ class ParallelView(ExplorerState):
         rules = hv.Rectangles(self.parallel_rules(names), vdims=[]).opts(
             color=FRONT_COLOR, alpha=0.25, line_color=FRONT_COLOR)
         return pn.pane.HoloViews(plot * rules, sizing_mode="stretch_width", linked_axes=False)
+
+    def parallel_labels(self, names: list[str]) -> list[str]:
+        """The axes' labels: long names wrapped, units on a line of their own (:func:`axis_label`)."""
+        src = self.source
+        labels = []
+        for name in names:
+            short = src.label(name, units=False)
+            labels.append(axis_label(short, src.label(name)[len(short):].strip()))
+        return labels
 
     def parallel_rules(self, names: list[str]) -> list[tuple[float, float, float, float]]:
         """The filters and constraints on the parallel axes as boxes ``(x0, y0, x1, y1)`` in the plot's coordinates."""

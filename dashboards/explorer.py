@@ -5,7 +5,7 @@
 box selection, the design on the card, pinned designs); every one of them
 round-trips through the URL, and the widgets show the state, whoever set it.
 The data live in :class:`dse.explore.ResultsSource` (opened once per
-process, shared by every session); this module only draws them.
+process, shared by every session); the dashboard only draws them.
 
 The cloud is aggregated by :func:`dse.explore.aggregate` in the axes' own
 coordinates (``log10`` of the values on a log axis, with tick labels in the
@@ -20,7 +20,7 @@ or a refined store's ``refinement_level``; the front's exact hypervolume is
 shown above its table, from a reference point fixed per store (the worst
 feasible value of each objective), so filters compare. Measured cells
 (``dse serve --cells DIR``) are drawn as black-edged stars at their measured
-values (:func:`cell_axis_values`).
+values (:func:`dashboards.measured.cell_axis_values`).
 
 The Explorer is put together from parts, one module each (``docs/architecture.md``):
 :mod:`dashboards.state` (the parameters, what they select, the URL),

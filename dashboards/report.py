@@ -2,7 +2,7 @@
 
 The main views of the dashboard without a server: the clouds of every
 feasible design with their Pareto fronts (drawn by the dashboard's own
-:class:`~dashboards.app.Explorer`, so the same rules hold: aggregation in the
+:class:`~dashboards.explorer.Explorer`, so the same rules hold: aggregation in the
 axes' own coordinates, padded ranges, the front in a colour no category
 uses, the p10-p90 cycle-life band), the best designs of each front with
 labelled columns, input distributions of the front against all feasible
@@ -24,7 +24,8 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
-from dashboards.app import FRONT_COLOR, Explorer
+from dashboards.explorer import Explorer
+from dashboards.style import FRONT_COLOR
 from dse.explore import ResultsSource, format_value
 
 __all__ = ["build_report", "write_report", "DEFAULT_VIEWS"]

@@ -235,3 +235,31 @@ def pixel_position(values, kind, start, width, n):
     s0, s1 = screen(start), screen(start + width)
     with np.errstate(divide="ignore", invalid="ignore"):
         return (screen(to_coord(values, kind)) - s0) / (s1 - s0) * n
+
+
+#: an upper bound of the width of a character of Bokeh's 11 px tick labels [px]
+TICK_CHAR_PX = 6
+
+
+def test_parallel_axis_labels_stand_upright_and_never_overlap(source):
+    """Issue 21: with many axes the labels of the parallel coordinates collided.
+
+    Read from the Bokeh figure as the browser gets it: the labels are
+    horizontal, wrapped on lines short enough that at the plot's narrowest
+    width neighbouring labels keep apart and the outer ones stay inside the
+    borders, and each label ends with its units.
+    """
+    app = Explorer(source)
+    names = app.parallel_names()
+    assert len(names) >= 6
+    fig = hv.render(app.parallel_coordinates().object)
+    axis = fig.xaxis[0]
+    labels = {int(k): v for k, v in axis.major_label_overrides.items()}
+    assert sorted(labels) == list(range(len(names)))
+    assert axis.major_label_orientation in ("horizontal", 0)
+    widest = max(len(line) for text in labels.values() for line in text.split("\n")) * TICK_CHAR_PX
+    spacing = (fig.min_width - fig.min_border_left - fig.min_border_right) / (len(names) - 1)
+    assert widest < spacing, (widest, spacing, labels)
+    assert widest / 2 <= min(fig.min_border_left, fig.min_border_right)
+    loading = labels[names.index("cathode_loading")].split("\n")
+    assert loading[-1] == "[mAh/cm²]" and " ".join(loading[:-1]) == source.label("cathode_loading", units=False)

@@ -24,7 +24,9 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
-from dashboards.explorer import Explorer
+from dashboards.cloud import CloudView
+from dashboards.measured import CellsView
+from dashboards.tables import FrontTable
 from dashboards.style import FRONT_COLOR
 from dse.explore import ResultsSource, format_value
 
@@ -49,9 +51,14 @@ def _html_table(df: pd.DataFrame, source: ResultsSource) -> str:
     return f"<div class='scroll'><table class='dse'><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
+class ReportView(CloudView, CellsView, FrontTable):
+    """The parts of the dashboard's :class:`~dashboards.explorer.Explorer` a static view draws with: its state,
+    cloud, front, measured cells and front table, without the widgets (whose sliders read every input column)."""
+
+
 def _cloud(source: ResultsSource, x: str, y: str, colour: str, cells: pd.DataFrame | None = None):
-    """The dashboard's cloud of (x, y) with its front (and measured cells), as a static overlay; and the explorer."""
-    explorer = Explorer(source, x=x, y=y, color=colour, cells=cells)
+    """The dashboard's cloud of (x, y) with its front (and measured cells), as a static overlay; and its view."""
+    explorer = ReportView(source, x=x, y=y, color=colour, cells=cells)
     xa, ya = explorer.axes()
     # no hover on the cloud: its design-level hover is looked up by the server, and a report has none
     image = explorer.cloud_element(xa, ya, width=700, height=450).opts(tools=[], hover_tooltips=None)

@@ -31,7 +31,7 @@ class FrontTable(ExplorerState):
         objectives = list(dict.fromkeys([self.x, self.y, *self.front_objectives()]))
         inputs = []
         for name in self.source.inputs:
-            values = self.source.column(name)[rows]
+            values = self.source.values(name, rows)
             if values.size and (values != values[0]).any():
                 inputs.append(name)
         extra = [n for n in ("cycle_life_p10", "cycle_life_p90") if n in self.source.outputs

@@ -152,13 +152,43 @@ class ResultsSource:
             self._columns[name] = self._read(name)
         return self._columns[name]
 
-    def _read(self, name: str) -> np.ndarray:
+    def values(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """``column(name)[rows]``, without reading the whole column where it need not be read.
+
+        A swept or fixed input of a grid scenario is computed from the rows'
+        grid positions, so a table of a few front designs costs nothing per
+        input; other columns are read whole (and cached) as by :meth:`column`.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if name in self._columns or name in self.outputs or name in self.extras:
+            return self.column(name)[rows]
+        return self._read(name, rows)
+
+    def _read(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """The column ``name`` (all rows, or only ``rows``, in their order)."""
         if name not in {"scenario", "design", *self.inputs, *self.outputs, *self.extras}:
             raise KeyError(f"{name!r} is not a column of {self.path}")
+        if rows is not None:  # scenario by scenario, then back in the rows' order
+            first, order, parts = 0, [], []
+            for scenario, feasible in self._feasible.items():
+                inside = np.flatnonzero((rows >= first) & (rows < first + feasible.size))
+                order.append(inside)
+                parts.append(self._read_scenarios(name, {scenario: feasible[rows[inside] - first]}))
+                first += feasible.size
+            out = np.empty(rows.size, dtype=parts[0].dtype if parts else np.float32)
+            for inside, part in zip(order, parts, strict=True):
+                out[inside] = part
+            return out
+        return self._read_scenarios(name, self._feasible)
+
+    def _read_scenarios(self, name: str, positions: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The values of ``name`` at the given grid or sample positions of each scenario, concatenated."""
         parts = []
         categorical = name in self.categorical or name == "scenario"
         for k, (scenario, ds) in enumerate(self.datasets.items()):
-            idx = self._feasible[scenario]
+            if scenario not in positions:
+                continue
+            idx = positions[scenario]
             if name == "scenario":
                 parts.append(np.full(idx.size, k, dtype=np.int16))
             elif name == "design":
@@ -328,7 +358,7 @@ class ResultsSource:
         rows = np.asarray(rows, dtype=np.int64)
         data = {}
         for name in names:
-            values = self.column(name)[rows]
+            values = self.values(name, rows)
             if name in self.categorical or name == "scenario":
                 data[name] = np.asarray(self.categories[name], dtype=object)[values] if rows.size else \
                     np.zeros(0, dtype=object)

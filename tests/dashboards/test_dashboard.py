@@ -66,6 +66,24 @@ def test_columns_match_the_pandas_table(source, table):
             np.testing.assert_allclose(got, want.astype(got.dtype), equal_nan=True)
 
 
+def test_values_at_rows_match_the_table_without_reading_input_columns(small_store, table):
+    """A front table needs inputs at a few rows: they come from grid positions, in the rows' order, and no input
+    column is read whole (a 10^7-design report read 13 columns for it)."""
+    source = ResultsSource(small_store)
+    rows = np.random.default_rng(5).integers(0, len(source), 200)  # unsorted, repeated, both scenarios
+    assert set(source.column("scenario")[rows]) == {0, 1}
+    cached = set(source._columns)
+    for name in ["scenario", "design", *source.inputs]:
+        got = source.values(name, rows)
+        want = table[name].to_numpy()[rows]
+        if name in source.categorical:
+            np.testing.assert_array_equal(np.asarray(source.categories[name])[got], want.astype(str))
+        else:
+            np.testing.assert_allclose(got, want.astype(got.dtype), equal_nan=True)
+    assert set(source._columns) == cached
+    np.testing.assert_allclose(source.values("cycle_life", rows), table["cycle_life"].to_numpy()[rows], rtol=1e-6)
+
+
 def test_front_is_exact_for_the_filtered_set(source, app, table):
     app.filters = {"cathode": ["NMC811"], "stack_pressure": [0.5, 3.0]}
     mask = app.mask()

@@ -26,8 +26,8 @@ import pandas as pd
 
 from dashboards.cloud import CloudView
 from dashboards.measured import CellsView
-from dashboards.tables import FrontTable
 from dashboards.style import FRONT_COLOR
+from dashboards.tables import FrontTable
 from dse.explore import ResultsSource, format_value
 
 __all__ = ["build_report", "write_report", "DEFAULT_VIEWS"]

@@ -13,7 +13,7 @@ from dse.refine import refine
 from dse.refine_cells import dominated, front_index
 from dse.spec import parse_sweep
 from dse.store import open_results
-from dse.validate import validate_store
+from dse.store.validate import validate_store
 
 GRID = {"name": "refine test", "scenarios": [
     {"name": "li", "inputs": {

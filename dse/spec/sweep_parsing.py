@@ -1,374 +1,49 @@
-"""Edge validation of designs and sweep specs (YAML with unit strings).
+"""Sweep specs from YAML: scenarios, grid axes and sampled ranges, run options → :class:`SweepSpec`.
 
-Everything a user writes passes through here: unit strings are parsed with
-pint into the canonical units of :mod:`dse.vocabulary`, unknown keys are
-rejected with a suggestion, out-of-range values name their key, and
-catalogue ids are checked. Errors are :class:`~dse.errors.SpecError` (or
-:class:`~dse.errors.CatalogueError`) with one line saying what and where.
+Unknown keys are rejected with a suggestion, and every error is one
+:class:`~dse.errors.SpecError` line naming its key.
 
->>> d = parse_design({"cathode": "NMC811", "current_collector_thickness": "8 um"})
->>> d.inputs["current_collector_thickness"], d.inputs["cathode_loading"]
-(8.0, 3.0)
->>> parse_design({"cathod_loading": 3})
-Traceback (most recent call last):
-...
-dse.errors.SpecError: design: unknown key 'cathod_loading'; did you mean 'cathode_loading'?
+>>> s = parse_sweep({"inputs": {"temperature": [25, 45], "cathode": "LFP"}})
+>>> s.scenarios[0].name, s.n_designs
+('sweep', 2)
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dse.coefficients import CE_CONSTANTS, load_coefficients
+from dse.coefficients import load_coefficients
 from dse.errors import SpecError
 from dse.materials.catalogue import load_catalogue, suggest
-from dse.units import to_canonical
-from dse.vocabulary import INPUTS, Variable
-
-__all__ = [
-    "Design", "parse_design", "load_design", "parse_input", "read_yaml", "DESIGN_META_KEYS", "CE_OVERRIDE_KEYS",
-    "SweepSpec", "Scenario", "Axis", "SampledInput", "Sampler", "parse_sweep", "load_sweep",
-]
-
-#: keys of a design file other than inputs
-DESIGN_META_KEYS = ("name", "description", "overrides", "ce_coefficients", "reference", "notes")
-#: scalar CE-model constants a design may override under ``overrides: {ce: ...}``
-CE_OVERRIDE_KEYS = CE_CONSTANTS
-
-
-def read_yaml(path: str | Path, what: str = "file") -> Any:
-    """Read a YAML file safely and within :mod:`dse.limits`; errors name the file and line."""
-    from dse.safe_yaml import load_file
-
-    return load_file(path, what)
-
-
-def _check_bounds(var: Variable, value: float, where: str) -> float:
-    if math.isnan(value):
-        raise SpecError("is not a number", where)
-    if var.bounds is None:
-        return value
-    lo, hi = var.bounds
-    lo_open, hi_open = var.open_bounds
-    below = value <= lo if lo_open else value < lo
-    above = value >= hi if hi_open else value > hi
-    if below or above:
-        left = "(" if lo_open else "["
-        right = ")" if hi_open else "]"
-        unit = "" if var.units in ("1", "") else f" {var.units}"
-        raise SpecError(f"{value:g}{unit} is outside the physical range {left}{lo:g}, {hi:g}{right}", where)
-    return value
-
-
-def parse_input(name: str, raw: Any, where: str, catalogue=None) -> float | str:
-    """Parse one input value: a number in canonical units, or a catalogue id.
-
-    Parameters
-    ----------
-    name : str
-        Input name of :data:`dse.vocabulary.INPUTS`.
-    raw : object
-        As written in YAML.
-    where : str
-        Key path for messages.
-
-    Examples
-    --------
-    >>> parse_input("stack_pressure", "250 kPa", "x")
-    0.25
-    >>> parse_input("electrolyte_amount", "fill", "x")
-    0.0
-    >>> parse_input("cathode_porosity", 1.2, "design.cathode_porosity")
-    Traceback (most recent call last):
-    ...
-    dse.errors.SpecError: design.cathode_porosity: 1.2 is outside the physical range [0, 1)
-    """
-    var = INPUTS[name]
-    if var.categorical:
-        if not isinstance(raw, str | int | float) or isinstance(raw, bool):
-            raise SpecError(f"expected a catalogue id, got {raw!r}", where)
-        cat = catalogue or load_catalogue()
-        ids = cat.ids(var.catalogue)
-        if str(raw) not in ids:
-            raise SpecError(f"unknown {var.catalogue} {str(raw)!r}" + suggest(str(raw), ids), where)
-        return str(raw)
-    if name == "electrolyte_amount" and isinstance(raw, str) and raw.strip().lower() == "fill":
-        return 0.0
-    return _check_bounds(var, to_canonical(raw, var.units, where=where), where)
-
-
-@dataclass
-class Design:
-    """One validated cell design.
-
-    Attributes
-    ----------
-    inputs : dict
-        Every input of the vocabulary, canonical units; defaults filled in.
-    given : tuple of str
-        Inputs the user set explicitly.
-    overrides : dict
-        Catalogue overrides ``{id: {property: value}}``.
-    ce_overrides : dict
-        Overrides of the CE-model constants (see :data:`CE_OVERRIDE_KEYS`).
-    ce_coefficients : Path or None
-        Coefficients file to use instead of the shipped one.
-    """
-
-    inputs: dict[str, float | str]
-    given: tuple[str, ...] = ()
-    name: str = ""
-    description: str = ""
-    overrides: dict = field(default_factory=dict)
-    ce_overrides: dict = field(default_factory=dict)
-    ce_coefficients: Path | None = None
-    reference: dict = field(default_factory=dict)
-    source: str = "design"
-    coefficients: Any = None  # a CeCoefficients object (e.g. read back from a results store)
-
-    def to_yaml(self) -> str:
-        """The design as YAML that ``dse evaluate`` reads back."""
-        out: dict[str, Any] = {}
-        if self.name:
-            out["name"] = self.name
-        for k, v in self.inputs.items():
-            var = INPUTS[k]
-            out[k] = v if var.categorical or var.units in ("1", "") else f"{v:g} {var.units}"
-        overrides = dict(self.overrides)
-        if self.ce_overrides:
-            overrides["ce"] = dict(self.ce_overrides)
-        if overrides:
-            out["overrides"] = overrides
-        if self.ce_coefficients:
-            out["ce_coefficients"] = str(self.ce_coefficients)
-        return yaml.safe_dump(out, sort_keys=False, allow_unicode=True)
-
-
-def split_overrides(raw: Any, where: str) -> tuple[dict, dict]:
-    """Separate ``overrides.ce`` (CE constants) from catalogue overrides."""
-    if raw is None:
-        return {}, {}
-    if not isinstance(raw, Mapping):
-        raise SpecError("expected a mapping of material id to properties", where)
-    catalogue_part = {str(k): v for k, v in raw.items() if k != "ce"}
-    ce_part = raw.get("ce") or {}
-    if not isinstance(ce_part, Mapping):
-        raise SpecError("expected a mapping", f"{where}.ce")
-    # (unknown keys, NaN, infinities and values out of range, each naming its key)
-    load_coefficients().with_constants(ce_part, where=f"{where}.ce")
-    # validate catalogue overrides now so errors carry the file location
-    load_catalogue().with_overrides(catalogue_part, where=where)
-    return catalogue_part, dict(ce_part)
-
-
-def _coefficients_path(raw: Any, base_dir: Path | None, where: str) -> Path | None:
-    """A ``ce_coefficients`` file, relative to the spec's folder; it must exist."""
-    if raw is None:
-        return None
-    path = Path(str(raw))
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    if not path.exists():
-        raise SpecError(f"coefficients file {str(path)!r} not found", where)
-    return path
-
-
-def parse_design(data: Any, source: str = "design", base_dir: Path | None = None) -> Design:
-    """Validate a design mapping (as loaded from YAML).
-
-    Raises
-    ------
-    SpecError
-        Unknown key, wrong unit, out-of-range value, unknown material.
-    """
-    if not isinstance(data, Mapping):
-        raise SpecError(f"expected a mapping of input names to values, got {type(data).__name__}", source)
-    unknown = [k for k in data if k not in INPUTS and k not in DESIGN_META_KEYS]
-    if unknown:
-        k = str(unknown[0])
-        raise SpecError(f"unknown key {k!r}" + suggest(k, [*INPUTS, *DESIGN_META_KEYS]), source)
-    catalogue = load_catalogue()
-    overrides, ce_overrides = split_overrides(data.get("overrides"), f"{source}: overrides")
-    inputs: dict[str, float | str] = {}
-    for name, var in INPUTS.items():
-        raw = data.get(name, var.default)
-        if raw is None:
-            raise SpecError("has no value", f"{source}: {name}")
-        inputs[name] = parse_input(name, raw, f"{source}: {name}" if source != "design" else f"design.{name}",
-                                   catalogue)
-    coeff_path = _coefficients_path(data.get("ce_coefficients"), base_dir, f"{source}: ce_coefficients")
-    reference = data.get("reference") or {}
-    if not isinstance(reference, Mapping):
-        raise SpecError("expected a mapping", f"{source}: reference")
-    return Design(
-        inputs=inputs,
-        given=tuple(k for k in data if k in INPUTS),
-        name=str(data.get("name", "")),
-        description=str(data.get("description", "")),
-        overrides=overrides,
-        ce_overrides=ce_overrides,
-        ce_coefficients=coeff_path,
-        reference=dict(reference),
-        source=source,
-    )
-
-
-def load_design(path: str | Path) -> Design:
-    """Read and validate a design YAML file."""
-    data = read_yaml(path, "design file")
-    return parse_design(data, source=str(path), base_dir=Path(path).parent)
-
-
-# --------------------------------------------------------------------------- sweep specs
-SWEEP_KEYS = ("name", "description", "scenarios", "inputs", "sampler", "overrides", "ce_coefficients",
-              "chunk_size", "uncertainty", "outputs", "notes", "refine")
-#: keys of a spec's ``refine:`` mapping (options of ``dse refine``)
-REFINE_KEYS = ("objectives", "coarse", "margin", "tolerance", "budget")
-SCENARIO_KEYS = ("name", "description", "inputs", "sampler", "overrides")
-SAMPLERS = ("sobol", "latin_hypercube", "random", "saltelli")
-DEFAULT_CHUNK_SIZE = 1 << 20
-DEFAULT_OUTPUTS = (
-    "specific_energy", "energy_density", "specific_energy_stack", "energy_density_stack", "capacity",
-    "average_voltage", "coulombic_efficiency", "cycle_life", "knee_cycles", "inventory", "lifetime_energy",
-    "cost", "cost_per_cycle", "swelling", "plated_thickness", "current_density", "infeasible_reason",
+from dse.spec.sweeps import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_OUTPUTS,
+    REFINE_KEYS,
+    SAMPLERS,
+    SCENARIO_KEYS,
+    SWEEP_KEYS,
+    UNCERTAINTY_OUTPUTS,
+    Axis,
+    SampledInput,
+    Sampler,
+    Scenario,
+    SweepSpec,
 )
-UNCERTAINTY_OUTPUTS = ("cycle_life_p10", "cycle_life_p90")
+from dse.spec.values import (
+    MAX_SEED,
+    _coefficients_path,
+    _positive_int,
+    parse_input,
+    split_overrides,
+)
+from dse.vocabulary import INPUTS
 
-
-@dataclass
-class Axis:
-    """A swept input of a grid: its dimension name and coordinate values."""
-
-    name: str
-    values: list  # floats in canonical units, or catalogue ids
-
-    @property
-    def categorical(self) -> bool:
-        return INPUTS[self.name].categorical
-
-
-@dataclass
-class SampledInput:
-    """An input drawn by a sampler: a continuous range or a set of choices."""
-
-    name: str
-    low: float = 0.0
-    high: float = 0.0
-    log: bool = False
-    choices: list | None = None
-
-
-@dataclass
-class Sampler:
-    method: str
-    n: int
-    seed: int = 0
-
-
-@dataclass
-class Scenario:
-    """One grid or one sampled design space of a sweep."""
-
-    name: str
-    axes: list[Axis]
-    fixed: dict[str, float | str]
-    sampler: Sampler | None = None
-    sampled: list[SampledInput] = field(default_factory=list)
-    overrides: dict = field(default_factory=dict)
-    ce_overrides: dict = field(default_factory=dict)
-    ce_coefficients: Path | None = None
-    description: str = ""
-
-    @property
-    def kind(self) -> str:
-        return "sampled" if self.sampler else "grid"
-
-    @property
-    def n_designs(self) -> int:
-        if self.sampler is None:
-            n = 1
-            for a in self.axes:
-                n *= len(a.values)
-            return n
-        if self.sampler.method == "saltelli":
-            return self.sampler.n * (len(self.sampled) + 2)
-        return self.sampler.n
-
-
-@dataclass
-class SweepSpec:
-    """A validated sweep: scenarios plus run options and the verbatim text."""
-
-    name: str
-    scenarios: list[Scenario]
-    chunk_size: int = DEFAULT_CHUNK_SIZE
-    uncertainty: bool = False
-    outputs: tuple[str, ...] = DEFAULT_OUTPUTS
-    description: str = ""
-    text: str = ""
-    source: str = "spec"
-    data: dict = field(default_factory=dict)
-    base_dir: str | None = None
-    refine: dict = field(default_factory=dict)  # validated ``refine:`` options (see _refine_options)
-
-    @property
-    def n_designs(self) -> int:
-        return sum(s.n_designs for s in self.scenarios)
-
-    def identity(self) -> dict:
-        """Everything that determines the stored numbers (hashed for --resume)."""
-        from dse.chain import ModelChain
-
-        scen = []
-        for s in self.scenarios:
-            chain = ModelChain.from_design(s)
-            scen.append({
-                "name": s.name,
-                "axes": [[a.name, a.values] for a in s.axes],
-                "fixed": s.fixed,
-                "sampler": None if s.sampler is None else [s.sampler.method, s.sampler.n, s.sampler.seed],
-                "sampled": [[x.name, x.low, x.high, x.log, x.choices] for x in s.sampled],
-                "catalogue": chain.catalogue.hash(),
-                "coefficients": chain.coefficients.hash(),
-            })
-        return {"scenarios": scen, "chunk_size": self.chunk_size, "uncertainty": self.uncertainty,
-                "outputs": list(self.outputs)}
-
-    def hash(self) -> str:
-        """SHA-256 of :meth:`identity` (computed once per spec object)."""
-        import hashlib
-        import json
-
-        if getattr(self, "_hash", None) is None:
-            blob = json.dumps(self.identity(), sort_keys=True, default=str).encode()
-            self._hash = hashlib.sha256(blob).hexdigest()
-        return self._hash
-
-
-#: largest sampler seed (the samplers mix it into 64-bit keys)
-MAX_SEED = 2**32 - 1
-
-
-def _positive_int(raw: Any, where: str, minimum: int = 1, maximum: int | None = None) -> int:
-    """An integer count or seed; ``.inf``, ``.nan``, fractions and booleans are refused.
-
-    >>> _positive_int(float("inf"), "n")
-    Traceback (most recent call last):
-    ...
-    dse.errors.SpecError: n: expected an integer ≥ 1, got inf
-    """
-    if (isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw)
-            or int(raw) != raw or raw < minimum):
-        raise SpecError(f"expected an integer ≥ {minimum}, got {raw!r}", where)
-    if maximum is not None and raw > maximum:
-        raise SpecError(f"expected an integer from {minimum} to {maximum:,}, got {int(raw):,}", where)
-    return int(raw)
+__all__ = ["parse_sweep", "load_sweep"]
 
 
 def _check_axis_length(n: int, where: str) -> None:

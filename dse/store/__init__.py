@@ -44,8 +44,9 @@ from dse.store.blocks import (
     write_block,
 )
 
-# the private names imported as themselves are re-exported because dse.refine, dse.sweep's
-# callers, the benchmarks and the tests import them from dse.store
+# every name of the former module is re-exported, the private ones imported as themselves
+# (benchmarks/sweep_throughput.py imports _compressors); git_commit is looked up in
+# dse.store.template when a template is written (the tests patch it there)
 from dse.store.blocks import _array as _array
 from dse.store.derived import (
     DERIVED_RESULTS,

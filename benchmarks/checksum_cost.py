@@ -4,7 +4,7 @@ The outputs of a real grid sweep (evaluated once, in this process) are
 written block by block as ``dse.store.write_block`` does (one region per
 block and output, float32, Blosc lz4) into two Zarr v3 stores that differ
 only in the checksum codec, then read back whole: with plain zarr, and with
-dse's reader (:class:`dse.integrity.CheckedStore`, which verifies each
+dse's reader (:class:`dse.store.integrity.CheckedStore`, which verifies each
 chunk's checksum before zarr's codec verifies it again). One thread,
 medians of ``--repeat`` runs; the model kernel's time for the same blocks is
 printed for scale.
@@ -74,7 +74,7 @@ def write(path: Path, space, outputs, blocks, checksum: bool) -> None:
 def read(path: Path, outputs, checked: bool) -> float:
     from zarr.storage import LocalStore
 
-    from dse.integrity import CheckedStore
+    from dse.store.integrity import CheckedStore
 
     store = LocalStore(str(path), read_only=True)
     if checked:

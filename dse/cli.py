@@ -519,7 +519,7 @@ def validate(
         "--full", help="Also read every chunk: checksums, chunks of completed blocks, feasible flags.")] = False,
 ) -> None:
     """Check a results store against docs/results-spec.md."""
-    from dse.validate import validate_report
+    from dse.store.validate import validate_report
 
     problems, warnings = validate_report(store, _storage_options(endpoint_url), full=full)
     for w in warnings:
@@ -675,7 +675,7 @@ def _print_best(store: str, best: str, where: str | None, options) -> None:
     from dse.filters import where_mask
     from dse.pareto import epsilon_constraint
     from dse.store import open_results
-    from dse.table import swept_inputs
+    from dse.store.table import swept_inputs
     from dse.vocabulary import OUTPUTS
 
     sense = OUTPUTS[best].sense if best in OUTPUTS and OUTPUTS[best].sense else "max"

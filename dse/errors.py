@@ -55,4 +55,4 @@ class YamlLimitError(SpecError):
 
 
 class LockError(StoreError):
-    """A results store is locked by another writer (:mod:`dse.locks`)."""
+    """A results store is locked by another writer (:mod:`dse.store.locks`)."""

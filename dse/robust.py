@@ -250,7 +250,7 @@ def pareto_probability(
     """
     from dse.models.chain import OUTPUT_FIELDS
     from dse.store import store_state, write_variable
-    from dse.table import Results
+    from dse.store.table import Results
 
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise SpecError(f"expected a number of draws ≥ 1, got {draws!r}", where="--draws")

@@ -232,7 +232,7 @@ def run_sweep(
         TLS settings for a ``tls://`` scheduler address
         (:func:`dse.clusters.tls_security`); default: Dask's config.
     break_lock : bool, default False
-        Take the store's lock even from a writer on another host (:mod:`dse.locks`).
+        Take the store's lock even from a writer on another host (:mod:`dse.store.locks`).
 
     Raises
     ------
@@ -243,8 +243,8 @@ def run_sweep(
     LockError
         When another sweep writes the same store (nothing is touched).
     """
-    from dse.locks import StoreLock
     from dse.safety import check_count
+    from dse.store.locks import StoreLock
 
     if n_workers is not None:
         check_count(n_workers, "--workers")  # 0 or fewer workers would wait forever: refuse before anything
@@ -367,7 +367,7 @@ def _blocks_to_redo(path: str, groups: Mapping[str, str], storage_options) -> tu
     Every chunk is checked (presence in completed blocks, file type,
     checksum; not decompressed): a completed block with a damaged chunk is
     evaluated again. Links and empty directories in place of a chunk are
-    removed first (:func:`dse.integrity.clear_foreign`).
+    removed first (:func:`dse.store.integrity.clear_foreign`).
 
     Returns
     -------
@@ -382,7 +382,7 @@ def _blocks_to_redo(path: str, groups: Mapping[str, str], storage_options) -> tu
         Damage a block cannot repair (a coordinate), or a scenario without a
         completion record.
     """
-    from dse.integrity import DERIVED, clear_foreign, scan_store
+    from dse.store.integrity import DERIVED, clear_foreign, scan_store
 
     scan = scan_store(path, storage_options, decode=False)
     for name in groups:

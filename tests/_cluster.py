@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from dse.validate import validate_store
+from dse.store.validate import validate_store
 
 #: A 48,000-design grid: 40 blocks of 1200 (tests/integration/test_sweep_faults.py), enough to interrupt mid-sweep.
 SPEC = """\

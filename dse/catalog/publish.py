@@ -62,7 +62,7 @@ def _store_metadata(store: str, storage_options: Mapping | None,
                     allow_incomplete: bool = False) -> tuple[dict, dict[str, dict], dict[str, str]]:
     """Root attributes, scenario dimensions and objectives of a complete (or allowed incomplete), valid store."""
     from dse.store import open_results, read_root_attrs, require_complete
-    from dse.validate import validate_store
+    from dse.store.validate import validate_store
 
     options = _store_options(store, storage_options)
     attrs = read_root_attrs(store, options)

@@ -23,7 +23,7 @@ from dse.explore.display import LOG_AXES, PADDING, Axis, display_unit
 from dse.explore.fronts import ChunkFronts
 from dse.explore.kernels import _bin_index, _finite_range, _masked_bincount, _polylines
 from dse.explore.selection import allowed_codes, passing_rows
-from dse.table import Results, row_design, swept_inputs
+from dse.store.table import Results, row_design, swept_inputs
 from dse.vocabulary import INPUTS, OUTPUTS
 
 #: rows per chunk of the cached fronts

@@ -30,7 +30,7 @@ import dse.catalog as catalog
 from dse.cli import main
 from dse.errors import DseError
 from dse.store import open_results
-from dse.validate import validate_store
+from dse.store.validate import validate_store
 from tests.conftest import ROOT
 
 EXAMPLE_CATALOG = ROOT / "catalogs" / "example.json"

@@ -14,7 +14,7 @@ import pytest
 from dashboards.app import Explorer, comparison_table
 from dse.explore import ResultsSource
 from dse.pareto import nondominated
-from dse.table import design_table
+from dse.store.table import design_table
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def source(small_store):
 
 @pytest.fixture(scope="module")
 def table(small_store):
-    """The same designs as a pandas table built independently (dse.table), in the same row order."""
+    """The same designs as a pandas table built independently (dse.store.table), in the same row order."""
     return design_table(small_store, feasible_only=True).reset_index(drop=True)
 
 

@@ -1,7 +1,7 @@
 """Measured cells, quantile fronts, hypervolume, probability and refinement colours in the dashboard.
 
 Every number the dashboard shows is checked against one computed here from
-the raw table (:func:`dse.table.design_table`) or the cells table
+the raw table (:func:`dse.store.table.design_table`) or the cells table
 (:func:`dse.cells.cells_table`), not through the dashboard's own code. The
 shipped small store keeps these tests free of the dask cluster.
 """
@@ -24,7 +24,7 @@ from dse.cells import cells_table
 from dse.cli import main
 from dse.explore import ResultsSource
 from dse.hypervolume import hypervolume
-from dse.table import design_table
+from dse.store.table import design_table
 from dse.vocabulary import INPUTS
 from tests.cli.test_one_line_errors import one_line
 

@@ -17,7 +17,7 @@ import pytest
 from bokeh.models import GlyphRenderer, HoverTool, Image, ImageRGBA, LogScale, Plot
 
 from dashboards.app import HOVER_PREFIX, Explorer, ResultsSource
-from dse.table import design_table
+from dse.store.table import design_table
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def source(small_store):
 
 @pytest.fixture(scope="module")
 def table(small_store):
-    """The same designs as a pandas table built independently (dse.table), in the same row order."""
+    """The same designs as a pandas table built independently (dse.store.table), in the same row order."""
     return design_table(small_store, feasible_only=True).reset_index(drop=True)
 
 

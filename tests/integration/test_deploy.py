@@ -27,7 +27,7 @@ import yaml
 from dse.cli import main
 from dse.clusters import check_cluster, cluster_entry, cluster_names, open_cluster
 from dse.errors import DseError
-from dse.validate import validate_store
+from dse.store.validate import validate_store
 from tests._cluster import (
     DSE,
     ENV,

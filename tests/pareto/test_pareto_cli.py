@@ -11,8 +11,8 @@ import xarray as xr
 
 from dse.cli import main
 from dse.store import open_results
-from dse.table import design_table
-from dse.validate import validate_store
+from dse.store.table import design_table
+from dse.store.validate import validate_store
 
 
 def naive_front(values: np.ndarray, senses) -> np.ndarray:

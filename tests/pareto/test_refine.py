@@ -12,10 +12,10 @@ from dse.cli import main
 from dse.errors import SpecError
 from dse.pareto import nondominated, pareto_store
 from dse.refine import refine
-from dse.refine_cells import dominated, front_index
+from dse.refine.dominance import dominated, front_index
 from dse.spec import parse_sweep
 from dse.store import open_results
-from dse.validate import validate_store
+from dse.store.validate import validate_store
 
 GRID = {"name": "refine test", "scenarios": [
     {"name": "li", "inputs": {
@@ -118,7 +118,7 @@ def test_bad_refine_options_are_one_line_errors(tmp_path, capsys, args, message)
 
 
 def test_point_table_matches_a_dict_through_growth():
-    from dse.refine_cells import PointTable
+    from dse.refine.points import PointTable
 
     rng = np.random.default_rng(1)
     table, oracle = PointTable(capacity=16), {}
@@ -159,7 +159,8 @@ def test_the_front_index_answers_dominance_as_the_definition(k):
 
 def test_split_children_tile_the_parent_and_carry_their_corners():
     """Children's corner rows name the points corner_flats gives them; their points are the parent's."""
-    from dse.refine_cells import PointTable, corner_flats, split_cells
+    from dse.refine.cells import corner_flats, split_cells
+    from dse.refine.points import PointTable
 
     rng = np.random.default_rng(2)
     shape = (3, 9, 2, 6, 5)  # a categorical axis (2) among numeric ones
@@ -275,15 +276,15 @@ def _fail_at(monkeypatch, level: int, error: type[BaseException] = RuntimeError)
 
 
 def _count_evaluations(monkeypatch) -> list[int]:
-    import dse.refine
+    import dse.refine.grid
 
-    original, counted = dse.refine._evaluate, []
+    original, counted = dse.refine.grid._evaluate, []
 
     def evaluate(evaluator, flats, *args, **kwargs):
         counted.append(flats.size)
         return original(evaluator, flats, *args, **kwargs)
 
-    monkeypatch.setattr(dse.refine, "_evaluate", evaluate)
+    monkeypatch.setattr(dse.refine.grid, "_evaluate", evaluate)
     return counted
 
 

@@ -15,8 +15,8 @@ from dse.coefficients import load_coefficients
 from dse.pareto import nondominated, pareto_store
 from dse.robust import coefficient_draws, pareto_probability
 from dse.store import open_results, read_root_attrs
-from dse.table import design_table
-from dse.validate import validate_store
+from dse.store.table import design_table
+from dse.store.validate import validate_store
 
 OBJECTIVES = {"specific_energy": "max", "energy_density": "max", "cycle_life": "max", "cost": "min"}
 

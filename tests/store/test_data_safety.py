@@ -20,8 +20,8 @@ from dse.cli import main
 from dse.errors import DseError, StoreError
 from dse.spec import load_sweep, parse_sweep
 from dse.store import completeness, open_results
+from dse.store.validate import validate_store
 from dse.sweep import run_sweep
-from dse.validate import validate_store
 
 #: 2 × 10 × 3 × 2 = 120 designs in 8 blocks of 16
 TINY = {
@@ -171,14 +171,14 @@ def test_workers_below_one_refused_before_anything(workers, spec_file, store, ca
 
 def test_failed_start_keeps_the_old_store(store, cluster, monkeypatch):
     """An error while the new template is written (late: after every array) leaves the old store."""
-    import dse.store
+    import dse.store.template
 
     old = values_of(store)
 
     def disk_full() -> str:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(dse.store, "git_commit", disk_full)
+    monkeypatch.setattr(dse.store.template, "git_commit", disk_full)
     bigger = dict(TINY, inputs={**TINY["inputs"], "stack_pressure": [0, 1.0, 2.5, 3.0]})
     with pytest.raises(StoreError, match="No space left on device"):
         run_sweep(parse_sweep(bigger, text=yaml.safe_dump(bigger), chunk_size=CHUNK), store,
@@ -190,14 +190,14 @@ def test_failed_start_keeps_the_old_store(store, cluster, monkeypatch):
 
 def test_interrupt_while_the_template_is_written(spec_file, store, tmp_path, cluster, monkeypatch, capsys):
     """Ctrl-C before the new store is in place: exit 130, the target unchanged, no advice to --resume."""
-    import dse.store
+    import dse.store.template
 
     old = values_of(store)
 
     def interrupt() -> str:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dse.store, "git_commit", interrupt)
+    monkeypatch.setattr(dse.store.template, "git_commit", interrupt)
     fresh = tmp_path / "fresh.zarr"
     for target, flags in ((store, ["--overwrite"]), (str(fresh), [])):
         code = main(["sweep", str(spec_file), "-o", target, *flags, "--quiet", "--scheduler",

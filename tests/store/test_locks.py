@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from dse.errors import LockError
-from dse.locks import LockInfo, StoreLock, lock_path, process_alive, read_lock
-from dse.validate import validate_store
+from dse.store.locks import LockInfo, StoreLock, lock_path, process_alive, read_lock
+from dse.store.validate import validate_store
 from tests._cluster import DSE, ENV, assert_same, clean_run, done_blocks, run_dir
 
 # real `dse sweep` processes, each with its LocalCluster, interrupted and resumed

@@ -8,8 +8,8 @@ import yaml
 
 from dse.spec import parse_sweep
 from dse.store import open_results
+from dse.store.validate import validate_store
 from dse.sweep import run_sweep
-from dse.validate import validate_store
 
 
 def test_sweep_to_object_storage_and_read_back(s3_endpoint, cluster, tmp_path):

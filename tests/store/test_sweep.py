@@ -11,8 +11,8 @@ from dse.chain import ModelChain
 from dse.errors import SpecError, StoreError
 from dse.spec import parse_sweep
 from dse.store import open_results
+from dse.store.validate import validate_store
 from dse.sweep import run_sweep
-from dse.validate import validate_store
 
 GRID = {
     "name": "grid test",

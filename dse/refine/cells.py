@@ -1,30 +1,24 @@
-"""Bookkeeping of adaptive refinement in numba: cells, their corners, a table of evaluated points.
+"""Cells of adaptive refinement in numba: their corners, their bounds, and their split.
 
 A cell is a box of grid indices, ``lo[i, a] ≤ index ≤ hi[i, a]`` along each
 axis ``a`` of a scenario's grid (categorical axes have ``lo == hi``); a grid
-point is named by its row-major flat index. :class:`PointTable` maps the flat
-indices evaluated so far to rows of the refinement's value array (an
-open-addressing hash table), so a point shared by neighbouring cells is
-evaluated once. Each live cell carries the rows of its ``2^d`` corners
-(``d`` numeric axes).
+point is named by its row-major flat index, and its row in the
+refinement's value array is kept by :class:`~dse.refine.points.PointTable`.
+Each live cell carries the rows of its ``2^d`` corners (``d`` numeric axes).
 
 :func:`live_cells` bounds each cell by its corners and tests the bound against
-a front; :func:`split_cells` halves the cells that stay along every numeric
-axis wider than one step and finds the rows of the children's corners: the
-``3^d`` lattice of the parent's low, middle and high indices, of which the
-parent's own corners are known and the rest are looked up (and added when
-new, to be evaluated). All of it is O(cells × 3^d) per level, with no sorting
-and no copy of evaluated values.
+a front (:mod:`dse.refine.dominance`); :func:`split_cells` halves the cells
+that stay along every numeric axis wider than one step and finds the rows of
+the children's corners: the ``3^d`` lattice of the parent's low, middle and
+high indices, of which the parent's own corners are known and the rest are
+looked up (and added when new, to be evaluated). All of it is O(cells × 3^d)
+per level, with no sorting and no copy of evaluated values.
 
-Two things keep it fast on wide fronts. The dominance test of a cell's
-bound goes through :func:`front_index`, a Fenwick tree over the front sorted
-by its first objective, O(log² F) per cell instead of a scan of the F
-front designs. And the work runs on two threads (the kernels release the
-GIL): :func:`live_cells` on two halves of the cells, :func:`split_cells`
-with each thread owning one half of the hash table (linear probing never
-leaves a slot's half), the second half's new points renumbered once the
-first half's count is known, so the rows are the same however the threads
-are scheduled.
+The work runs on two threads (the kernels release the GIL): :func:`live_cells`
+on two halves of the cells, :func:`split_cells` with each thread owning one
+half of the hash table (linear probing never leaves a slot's half), the
+second half's new points renumbered once the first half's count is known, so
+the rows are the same however the threads are scheduled.
 """
 
 from __future__ import annotations
@@ -36,141 +30,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-__all__ = ["PointTable", "corner_flats", "live_cells", "split_cells", "front_index", "dominated", "undominated"]
+from dse.refine.dominance import dominated, front_index, on_two_threads
+from dse.refine.points import PointTable, _probe, _set_rows, _slot
 
-_EMPTY = -1
-_GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: multiply, keep the high bits
+__all__ = ["corner_flats", "live_cells", "split_cells", "SPLIT_CHUNK"]
+
 #: kept parents per call of the split kernel (bounds the table's headroom and the scratch buffer)
 SPLIT_CHUNK = 1 << 13
-#: rows (cells or points) from which :func:`live_cells` and :func:`undominated` run on two threads
-THREAD_MIN_CELLS = 1 << 14
-
-
-@numba.njit(cache=True, inline="always")
-def _slot(key, shift):  # pragma: no cover
-    return np.int64((np.uint64(key) * np.uint64(_GOLDEN)) >> np.uint64(shift))
-
-
-@numba.njit(cache=True, inline="always")
-def _next(slot, half_mask):  # pragma: no cover
-    """Linear probing that stays in the slot's half of the table (so each half can be filled by its own thread)."""
-    return (slot & ~half_mask) | ((slot + 1) & half_mask)
-
-
-@numba.njit(cache=True, inline="always")
-def _probe(table, slot, key, new_row, half_mask):  # pragma: no cover
-    """Row of ``key``, probed from ``slot``; a missing key is inserted with ``new_row``. Returns (row, inserted)."""
-    while True:
-        k = table[slot, 0]
-        if k == key:
-            return table[slot, 1], False
-        if k == _EMPTY:
-            table[slot, 0] = key
-            table[slot, 1] = new_row
-            return new_row, True
-        slot = _next(slot, half_mask)
-
-
-@numba.njit(cache=True, inline="always")
-def _lookup(table, shift, key, count, added, n_added):  # pragma: no cover
-    """Row of ``key``; a missing key gets row ``count + n_added`` and is appended to ``added``."""
-    row, inserted = _probe(table, _slot(key, shift), key, count + n_added, (table.shape[0] >> 1) - 1)
-    if inserted:
-        added[n_added] = key
-        n_added += 1
-    return row, n_added
-
-
-@numba.njit(cache=True)
-def _find_or_add(table, shift, flats, count):  # pragma: no cover
-    out = np.empty(flats.size, np.int64)
-    added = np.empty(flats.size, np.int64)
-    n_added = 0
-    for i in range(flats.size):
-        out[i], n_added = _lookup(table, shift, flats[i], count, added, n_added)
-    return out, added[:n_added]
-
-
-@numba.njit(cache=True, nogil=True)
-def _set_rows(table, shift, keys, first):  # pragma: no cover
-    """Give ``keys`` (in the table) the rows ``first, first + 1, …``."""
-    half_mask = (table.shape[0] >> 1) - 1
-    for j in range(keys.size):
-        slot = _slot(keys[j], shift)
-        while table[slot, 0] != keys[j]:
-            slot = _next(slot, half_mask)
-        table[slot, 1] = first + j
-
-
-@numba.njit(cache=True, nogil=True)
-def _rehash(table, new_table, shift, half):  # pragma: no cover
-    """Empty ``half`` (0 or 1) of ``new_table``, then copy into it the keys of ``table`` whose slot lies there.
-
-    The two halves touch disjoint slots, so both calls can run at once.
-    """
-    half_size = new_table.shape[0] >> 1
-    half_mask = half_size - 1
-    new_table[half * half_size:(half + 1) * half_size] = _EMPTY
-    for i in range(table.shape[0]):
-        key = table[i, 0]
-        if key == _EMPTY:
-            continue
-        slot = _slot(key, shift)
-        if (slot >= half_size) != (half == 1):
-            continue
-        while new_table[slot, 0] != _EMPTY:
-            slot = _next(slot, half_mask)
-        new_table[slot, 0] = key
-        new_table[slot, 1] = table[i, 1]
-
-
-class PointTable:
-    """Flat grid index → row, for every point seen so far (rows in order of first sight).
-
-    Key and row share a table row, so a lookup touches one cache line.
-
-    Examples
-    --------
-    >>> t = PointTable()
-    >>> rows, new = t.find_or_add(np.array([7, 3, 7]))
-    >>> rows.tolist(), new.tolist(), len(t)
-    ([0, 1, 0], [7, 3], 2)
-    >>> rows, new = t.find_or_add(np.array([3, 11]))
-    >>> rows.tolist(), new.tolist(), len(t)
-    ([1, 2], [11], 3)
-    """
-
-    def __init__(self, capacity: int = 1 << 12):
-        self.bits = max(4, int(capacity - 1).bit_length())
-        self.table = np.full((1 << self.bits, 2), _EMPTY, np.int64)
-        self.count = 0
-
-    def __len__(self) -> int:
-        return self.count
-
-    @property
-    def shift(self) -> int:
-        return 64 - self.bits
-
-    def reserve(self, extra: int) -> None:
-        """Room for ``extra`` more keys at a load factor of at most 1/2."""
-        bits = self.bits
-        while (1 << bits) < 2 * (self.count + extra):
-            bits += 1
-        if bits != self.bits:
-            table = np.empty((1 << bits, 2), np.int64)  # each thread empties its half
-            with ThreadPoolExecutor(2) as pool:
-                for f in [pool.submit(_rehash, self.table, table, 64 - bits, half) for half in (0, 1)]:
-                    f.result()
-            self.table, self.bits = table, bits
-
-    def find_or_add(self, flats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of ``flats`` and the flat indices that were not in the table yet (now added)."""
-        flats = np.ascontiguousarray(flats, np.int64).reshape(-1)
-        self.reserve(flats.size)
-        rows, added = _find_or_add(self.table, self.shift, flats, self.count)
-        self.count += added.size
-        return rows, added
 
 
 @numba.njit(cache=True)
@@ -201,135 +67,6 @@ def corner_flats(lo, hi, strides, axes):  # pragma: no cover
                     f += np.int64(hi[i, a] - lo[i, a]) * strides[a]
             out[i, b] = f
     return out
-
-
-@numba.njit(cache=True)
-def _count_at_least(a, lo, hi, v):  # pragma: no cover
-    """How many of ``a[lo:hi]`` (sorted descending) are ≥ ``v``."""
-    left, right = lo, hi
-    while left < right:
-        mid = (left + right) // 2
-        if a[mid] >= v:
-            left = mid + 1
-        else:
-            right = mid
-    return left - lo
-
-
-@numba.njit(cache=True)
-def front_index(front):  # pragma: no cover
-    """An index of a maximised front for :func:`dominated`: O(log² F) per query instead of O(F).
-
-    The rows are sorted by the first objective, descending; a Fenwick tree
-    over that order holds in node ``i`` (1-based) the rows ``i - lowbit(i) …
-    i - 1``, sorted by the second objective descending, with the running
-    maximum of the third. Rows with the first objective ≥ ``b₀`` are then a
-    prefix, split into at most log₂ F nodes, and in each node those with the
-    second ≥ ``b₁`` are again a prefix whose best third objective is one
-    look-up. With two objectives the running maximum of the second over the
-    sorted rows is all that is needed. Returns ``(first, start, second,
-    third)``; unused for other numbers of objectives.
-    """
-    n, k = front.shape
-    order = np.argsort(-front[:, 0], kind="mergesort")
-    first = front[order, 0].copy()
-    start = np.zeros(n + 2, np.int64)
-    if k == 2:
-        second = np.empty(n)
-        third = np.empty(0)
-        best = -np.inf
-        for r in range(n):
-            best = max(best, front[order[r], 1])
-            second[r] = best
-        return first, start, second, third
-    if k != 3:
-        return first, start, np.empty(0), np.empty(0)
-    for i in range(1, n + 1):
-        start[i + 1] = start[i] + (i & -i)
-    second = np.empty(start[n + 1])
-    third = np.empty(start[n + 1])
-    for i in range(1, n + 1):
-        rows = order[i - (i & -i):i]
-        by_second = rows[np.argsort(-front[rows, 1], kind="mergesort")]
-        best = -np.inf
-        for t in range(by_second.size):
-            second[start[i] + t] = front[by_second[t], 1]
-            best = max(best, front[by_second[t], 2])
-            third[start[i] + t] = best
-    return first, start, second, third
-
-
-@numba.njit(cache=True)
-def dominated(bound, front, first, start, second, third):  # pragma: no cover
-    """Whether a row of ``front`` (maximised) strictly dominates ``bound``, with the index of :func:`front_index`.
-
-    A row that is ≥ ``bound`` everywhere and > in the last objective is
-    found through the index; when the best candidate only ties the last
-    objective (or with more than three objectives) the rows are scanned.
-    """
-    n, k = front.shape
-    tie = False
-    if k == 2 or k == 3:
-        m = _count_at_least(first, 0, n, bound[0])
-        if m == 0:
-            return False
-        if k == 2:
-            if second[m - 1] > bound[1]:
-                return True
-            tie = second[m - 1] == bound[1]
-        else:
-            i = m
-            while i > 0:
-                c = _count_at_least(second, start[i], start[i + 1], bound[1])
-                if c > 0:
-                    best = third[start[i] + c - 1]
-                    if best > bound[2]:
-                        return True
-                    if best == bound[2]:
-                        tie = True
-                i -= i & -i
-        if not tie:
-            return False
-    for r in range(n):
-        at_least = True
-        strictly = False
-        for j in range(k):
-            if front[r, j] < bound[j]:
-                at_least = False
-                break
-            if front[r, j] > bound[j]:
-                strictly = True
-        if at_least and strictly:
-            return True
-    return False
-
-
-@numba.njit(cache=True, nogil=True)
-def _undominated(x, front, first, start, second, third, begin, end, out):  # pragma: no cover
-    for i in range(begin, end):
-        out[i] = not dominated(x[i], front, first, start, second, third)
-
-
-def undominated(x: np.ndarray, front: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` (maximised) that no row of ``front`` strictly dominates: the only ones that can join it.
-
-    >>> undominated(np.array([[1.0, 1.0], [4.0, 0.0], [3.0, 1.0]]), np.array([[3.0, 1.0], [1.0, 3.0]])).tolist()
-    [False, True, True]
-    """
-    front = np.ascontiguousarray(front, np.float64)
-    x = np.ascontiguousarray(x, np.float64)
-    out = np.empty(x.shape[0], np.bool_)
-    _on_two_threads(_undominated, x.shape[0], x, front, *front_index(front), out=out)
-    return out
-
-
-def _on_two_threads(kernel, n: int, *args, out: np.ndarray) -> None:
-    """``kernel(*args, begin, end, out)`` over rows ``0 … n - 1``: in two halves on two threads from
-    :data:`THREAD_MIN_CELLS` rows on (the kernels release the GIL), else in one call."""
-    cuts = [0, n // 2, n] if n >= THREAD_MIN_CELLS else [0, n]
-    with ThreadPoolExecutor(len(cuts) - 1) as pool:
-        for f in [pool.submit(kernel, *args, cuts[r], cuts[r + 1], out) for r in range(len(cuts) - 1)]:
-            f.result()
 
 
 @numba.njit(cache=True, nogil=True)
@@ -398,7 +135,7 @@ def live_cells(lo, hi, corners, values, signs, front, margin):
     front = np.ascontiguousarray(front, np.float64)
     index = front_index(front)
     keep = np.zeros(corners.shape[0], np.bool_)
-    _on_two_threads(_live_cells, corners.shape[0], lo, hi, corners, values, signs, front, margin, *index, out=keep)
+    on_two_threads(_live_cells, corners.shape[0], lo, hi, corners, values, signs, front, margin, *index, out=keep)
     return keep
 
 

@@ -354,7 +354,8 @@ def scan_store(path: str, storage_options: Mapping | None = None, decode: bool =
     """
     import zarr
 
-    from dse.store import COMPLETED, read_root_attrs, zarr_store
+    from dse.store.format import COMPLETED, zarr_store
+    from dse.store.reading import read_root_attrs
 
     attrs = read_root_attrs(path, storage_options)
     groups = attrs.get("dse_groups", {})

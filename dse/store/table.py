@@ -19,7 +19,7 @@ import xarray as xr
 
 from dse.safe_yaml import loads
 from dse.spec import Design, parse_sweep
-from dse.store import open_results, read_root_attrs
+from dse.store.reading import open_results, read_root_attrs
 from dse.vocabulary import INPUTS
 
 __all__ = ["design_table", "swept_inputs", "row_design", "Results"]

@@ -13,9 +13,10 @@ import numpy as np
 import zarr
 
 from dse.errors import StoreError
-from dse.integrity import CHECKSUM, DamagedChunkError, has_checksum, scan_store
 from dse.models.chain import OUTPUT_FIELDS
-from dse.store import COMPLETED, FORMAT, READABLE_FORMATS, open_results, read_root_attrs, zarr_store
+from dse.store.format import COMPLETED, FORMAT, READABLE_FORMATS, zarr_store
+from dse.store.integrity import CHECKSUM, DamagedChunkError, has_checksum, scan_store
+from dse.store.reading import open_results, read_root_attrs
 from dse.vocabulary import INPUTS
 
 __all__ = ["validate_store", "validate_report", "stale_derived", "REQUIRED_ROOT_ATTRS"]
@@ -34,7 +35,7 @@ REQUIRED_SCENARIO_ATTRS = ("dse_scenario", "dse_kind", "dse_dims", "dse_chunks",
 
 def stale_derived(path: str, storage_options: Mapping | None = None) -> list[str]:
     """One problem per derived variable computed from another state of the store than the present one."""
-    from dse.store import derived_variables, store_state
+    from dse.store.derived import derived_variables, store_state
 
     try:
         now = store_state(path, storage_options)

@@ -1,0 +1,169 @@
+"""One scenario's grid during refinement: its live cells, its evaluated points, and the kernel that evaluates them.
+
+Grid points are evaluated by flat index with the sweep's fused kernel
+(:class:`_PointEvaluator`), on the Dask cluster when a batch is large
+(:data:`DASK_MIN_BATCH`), else on :data:`THREADS` threads in this process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from dse.refine.cells import corner_flats, live_cells, split_cells
+from dse.refine.points import PointTable
+from dse.spec import SweepSpec
+from dse.vocabulary import INPUTS
+
+__all__ = ["DASK_MIN_BATCH", "TASK_SIZE", "THREADS", "THREAD_MIN_BATCH"]
+
+#: batches of at least this many designs are evaluated on the Dask cluster, smaller ones in this process
+DASK_MIN_BATCH = 200_000
+#: designs per Dask task
+TASK_SIZE = 500_000
+#: threads that evaluate a batch in this process (the kernel releases the GIL), for batches of at least
+THREADS = 2
+THREAD_MIN_BATCH = 20_000
+
+
+class _PointEvaluator:
+    """Evaluates grid points of one scenario, given by flat index, with the fused kernel (sampled layout)."""
+
+    def __init__(self, scenario, chain, outputs: list[str]):
+        from dse.models.kernel import INPUT_ORDER
+
+        self.shape = tuple(len(a.values) for a in scenario.axes)
+        self.chain, self.outputs = chain, list(outputs)
+        axes = {a.name: j for j, a in enumerate(scenario.axes)}
+        # per kernel input: the grid axis it varies along (or None) and its values as float64 (codes if categorical)
+        self.columns = []
+        for name in INPUT_ORDER:
+            values = scenario.axes[axes[name]].values if name in axes else [scenario.fixed[name]]
+            if INPUTS[name].categorical:
+                values = chain.codes(name, np.asarray([str(v) for v in values], dtype=object))
+            self.columns.append((axes.get(name), np.asarray(values, dtype=np.float64)))
+
+    def __call__(self, flats: np.ndarray) -> np.ndarray:
+        idx = np.unravel_index(flats, self.shape)
+        axis_of, starts, parts, offset = [], [], [], 0
+        for axis, values in self.columns:
+            part = values if axis is None else values[idx[axis]]
+            axis_of.append(-1 if axis is None else 0)
+            starts.append(offset)
+            parts.append(part)
+            offset += part.size
+        return self.chain.evaluate_block((flats.size,), axis_of, starts, np.concatenate(parts), self.outputs)
+
+
+def _evaluate(evaluator: _PointEvaluator, flats: np.ndarray, threads: int = THREADS) -> np.ndarray:
+    """``(len(outputs), n)`` values of the points ``flats``, in ``threads`` pieces (the kernel releases the GIL)."""
+    if threads < 2 or flats.size < THREAD_MIN_BATCH:
+        return evaluator(flats)
+    from concurrent.futures import ThreadPoolExecutor
+
+    pieces = np.array_split(flats, threads)
+    with ThreadPoolExecutor(threads) as pool:
+        return np.concatenate(list(pool.map(evaluator, pieces)), axis=1)
+
+
+def _task(args) -> np.ndarray:
+    """Dask task: evaluate grid points of one scenario on a worker (spec and chain cached per process)."""
+    from dse.sweep import Block, _prepare
+
+    spec_data, source, base_dir, chunk_size, spec_hash, scenario, outputs, flats = args
+    spec, _, chains = _prepare(Block(spec_data, source, base_dir, chunk_size, spec_hash, scenario, "", -1, "refine"))
+    sc = next(s for s in spec.scenarios if s.name == scenario)
+    return _PointEvaluator(sc, chains[scenario], outputs)(flats)
+
+
+class _Scenario:
+    """One scenario's grid during refinement: live cells, the table of evaluated points and their values."""
+
+    def __init__(self, spec: SweepSpec, scenario, outputs: list[str], client, coarse: int):
+        from dse.chain import ModelChain
+
+        self.name = scenario.name
+        self.shape = tuple(len(a.values) for a in scenario.axes)
+        self.strides = np.array([math.prod(self.shape[a + 1:]) for a in range(len(self.shape))], np.int64)
+        self.axes = np.array([a for a, ax in enumerate(scenario.axes) if not ax.categorical and len(ax.values) > 1],
+                             np.int64)
+        self.evaluator = _PointEvaluator(scenario, ModelChain.from_design(scenario, uncertainty=spec.uncertainty),
+                                         outputs)
+        self.spec, self.outputs, self.client = spec, outputs, client
+        self.table = PointTable()
+        self.n = 0  # evaluated points: rows 0 … n-1
+        self.flats = np.empty(0, np.int64)
+        self.values = np.empty((0, len(outputs)), np.float32)  # a row per point: one cache line for a corner
+        self.level = np.empty(0, np.int16)
+        self.lo, self.hi = self._first_cells(coarse)
+        self._spare = None  # arrays of an earlier level's cells that the next split may write over
+        flats = corner_flats(self.lo, self.hi, self.strides, self.axes)
+        rows, self.pending = self.table.find_or_add(flats)  # pending: in the table, not evaluated yet
+        self.corners = rows.reshape(flats.shape).astype(np.int32)
+
+    def _first_cells(self, coarse: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cells of level 0: every categorical combination × ``coarse`` index ranges per numeric axis."""
+        ranges = []
+        for a, n in enumerate(self.shape):
+            if a in self.axes:
+                cuts = np.unique(np.linspace(0, n - 1, min(coarse, n - 1) + 1).round().astype(np.int64))
+                ranges.append(list(zip(cuts[:-1], cuts[1:], strict=True)))
+            else:
+                ranges.append([(i, i) for i in range(n)])
+        cells = np.array(list(itertools.product(*ranges)), dtype=np.int32).reshape(-1, len(self.shape), 2)
+        return np.ascontiguousarray(cells[:, :, 0]), np.ascontiguousarray(cells[:, :, 1])
+
+    def evaluate_pending(self, level: int) -> np.ndarray:
+        """Evaluate the points added to the table since the last call; their values, ``(n, outputs)``."""
+        flats, self.pending = self.pending, np.empty(0, np.int64)
+        if not flats.size:
+            return np.empty((0, len(self.outputs)), np.float32)
+        if self.client is None or flats.size < DASK_MIN_BATCH:
+            values = _evaluate(self.evaluator, flats)
+        else:
+            spec = self.spec
+            args = [(spec.data, spec.source, spec.base_dir, spec.chunk_size, spec.hash(), self.name, self.outputs,
+                     flats[i:i + TASK_SIZE]) for i in range(0, flats.size, TASK_SIZE)]
+            values = np.concatenate(self.client.gather(self.client.map(_task, args, pure=False)), axis=1)
+        values = values.T
+        end = self.n + flats.size
+        if end > self.flats.size:  # grow by doubling
+            size = max(end, 2 * self.flats.size, 1024)
+            self.flats, self.level = np.resize(self.flats, size), np.resize(self.level, size)
+            grown = np.empty((size, len(self.outputs)), np.float32)
+            grown[:self.n] = self.values[:self.n]
+            self.values = grown
+        self.flats[self.n:end] = flats
+        self.values[self.n:end] = values
+        self.level[self.n:end] = level
+        self.n = end
+        return values
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The arrays that :meth:`restore` needs to continue this scenario at the next level."""
+        return {"flats": self.flats[:self.n], "values": self.values[:self.n], "level": self.level[:self.n],
+                "lo": self.lo, "hi": self.hi, "corners": self.corners, "pending": self.pending}
+
+    def restore(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Continue from :meth:`state` (checked by :func:`read_checkpoint`)."""
+        self.flats, self.level = arrays["flats"].copy(), arrays["level"].copy()
+        self.values = arrays["values"].copy()
+        self.n = self.flats.size
+        self.lo, self.hi, self.corners = arrays["lo"].copy(), arrays["hi"].copy(), arrays["corners"].copy()
+        self.pending = arrays["pending"].copy()
+        # table rows are in order of first sight: the evaluated points, then the pending ones
+        known = np.concatenate([self.flats, self.pending])
+        self.table = PointTable(capacity=2 * known.size)
+        rows, added = self.table.find_or_add(known)
+        if added.size != known.size:
+            raise ValueError("a point is listed twice")
+
+    def refine(self, signs: np.ndarray, front: np.ndarray, margin: float) -> None:
+        """Drop the cells that cannot hold a new front design, split the rest (their new corners pend)."""
+        keep = live_cells(self.lo, self.hi, self.corners, self.values, signs, front, margin)
+        spare, self._spare = self._spare, (self.lo, self.hi, self.corners)  # the cells' arrays, free after the split
+        self.lo, self.hi, self.corners, self.pending = split_cells(self.lo, self.hi, self.corners, keep, self.axes,
+                                                                   self.strides, self.table, spare)

@@ -45,7 +45,7 @@ def spec_for(n_target: int, chunk: int) -> dict:
 
 
 def evaluate(spec):
-    from dse.chain import ModelChain
+    from dse.modelchain import ModelChain
     from dse.design import DesignSpace
     from dse.sweep import evaluate_space_block
 

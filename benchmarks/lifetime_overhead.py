@@ -48,7 +48,7 @@ import numpy as np  # noqa: E402
 from _common import run_times  # noqa: E402
 from model_chain import grid_block  # noqa: E402
 
-from dse.chain import ModelChain  # noqa: E402
+from dse.modelchain import ModelChain  # noqa: E402
 from dse.spec import DEFAULT_OUTPUTS  # noqa: E402
 
 

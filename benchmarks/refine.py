@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from dse.chain import ModelChain
+from dse.modelchain import ModelChain
 from dse.design import DesignSpace
 from dse.pareto import nondominated
 from dse.refine import THREADS, describe, refine

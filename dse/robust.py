@@ -154,7 +154,7 @@ class _Scenario:
 
 
 def _scenarios(results, where: str | None) -> list[_Scenario]:
-    from dse.chain import ModelChain
+    from dse.modelchain import ModelChain
     from dse.design import DesignSpace
     from dse.filters import where_mask
 

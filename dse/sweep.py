@@ -98,7 +98,7 @@ def _prepare(task: Block):
 
     key = (json.dumps(task.spec_data, sort_keys=True, default=str), task.chunk_size, task.spec_hash)
     if key not in _WORKER_CACHE:
-        from dse.chain import ModelChain
+        from dse.modelchain import ModelChain
 
         spec = parse_sweep(task.spec_data, source=task.spec_source, chunk_size=task.chunk_size,
                            base_dir=Path(task.base_dir) if task.base_dir else None)
@@ -259,7 +259,7 @@ def run_sweep(
 def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, n_workers, storage_options,
                  progress, on_start) -> SweepSummary:
     """:func:`run_sweep` with the store's lock held."""
-    from dse.chain import ModelChain
+    from dse.modelchain import ModelChain
 
     storage_options = dict(storage_options) if storage_options else None
     spaces = {s.name: DesignSpace(s, spec.chunk_size) for s in spec.scenarios}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dse.chain import ModelChain
+from dse.modelchain import ModelChain
 from dse.evaluate import evaluate_design
 from dse.spec import load_design
 

@@ -143,7 +143,7 @@ def test_model_function_array_types(func, kind):
 def test_whole_chain_runs_on_labelled_and_lazy_arrays(kind):
     # dse.models.chain.evaluate is one more model function: the same source the
     # sweep kernel compiles runs on DataArrays and stays lazy on dask.
-    from dse.chain import ModelChain
+    from dse.modelchain import ModelChain
 
     mc = ModelChain()
     p = mc.parameters({"cathode": "NMC811", "cathode_loading": [2.0, 4.0, 6.0], "electrolyte": "Li-dual-salt"})

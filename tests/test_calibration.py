@@ -23,7 +23,7 @@ from dse.calibration import (
     select_rows,
     source_folds,
 )
-from dse.chain import ModelChain
+from dse.modelchain import ModelChain
 from dse.coefficients import (
     DEFAULT_PATH,
     constraint_bounds,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dse.chain import ModelChain
+from dse.modelchain import ModelChain
 from dse.models import chain as physics
 from dse.models.chain import OUTPUT_FIELDS
 from dse.models.kernel import INPUT_ORDER
@@ -302,7 +302,7 @@ def test_generated_row_io_is_current():
 _LOOP_PROBE = r"""
 import re, sys
 import numpy as np
-from dse.chain import ModelChain
+from dse.modelchain import ModelChain
 from dse.models import kernel
 from dse.spec import DEFAULT_OUTPUTS
 from dse.vocabulary import INPUTS

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 import yaml
 
-from dse.chain import ModelChain
+from dse.modelchain import ModelChain
 from dse.errors import SpecError, StoreError
 from dse.spec import parse_sweep
 from dse.store import open_results

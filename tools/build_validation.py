@@ -39,7 +39,7 @@ from dse.calibration import (  # noqa: E402
     reference_ce_percent,
     row_design,
 )
-from dse.chain import ModelChain  # noqa: E402
+from dse.modelchain import ModelChain  # noqa: E402
 from dse.coefficients import PRIORS  # noqa: E402
 from dse.literature import load_literature, parse_flags  # noqa: E402
 from dse.materials.catalogue import load_catalogue  # noqa: E402

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dse.calibration.designs import catalogue_electrolytes, row_design, shipped_catalogue
-from dse.chain import ModelChain
+from dse.modelchain import ModelChain
 from dse.coefficients import CeCoefficients, prior_coefficients
 from dse.errors import SpecError
 from dse.materials.catalogue import Catalogue

@@ -135,7 +135,7 @@ def evaluate_space_block(space: DesignSpace, chain, block: int, outputs: tuple[s
     """Evaluate one block: ``(values (n_out, n), sampled inputs, block shape, region)``.
 
     ``out``: a flat float32 array of at least ``n_out · n`` values to hold ``values``
-    (see :func:`dse.models.kernel.evaluate_block`).
+    (see :func:`dse.models.kernel.run_kernel_block`).
     """
     shape, axis_of, starts, values, sampled = space.kernel_inputs(block, chain)
     if out is not None:

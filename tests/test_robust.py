@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from dse.modelchain import ModelChain
 from dse.cli import main
 from dse.coefficients import load_coefficients
+from dse.modelchain import ModelChain
 from dse.pareto import nondominated, pareto_store
 from dse.robust import coefficient_draws, pareto_probability
 from dse.store import open_results, read_root_attrs

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from dse.calibration.targets import _outputs_at
-from dse.modelchain import ModelChain
 from dse.coefficients import CeCoefficients
+from dse.modelchain import ModelChain
 from dse.models.ce import ce_features
 
 __all__ = [

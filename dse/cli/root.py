@@ -99,6 +99,8 @@ def _check_writable(path: str | Path | None, option: str, shown: str | None = No
         with open(target, "xb"):
             pass
         target.unlink()
+    except DseError:
+        raise  # (a ValueError itself: not to be wrapped below)
     except OSError as exc:
         raise DseError(f"cannot be written ({exc.strerror or exc.__class__.__name__})", where=where) from None
     except ValueError as exc:  # an embedded NUL byte

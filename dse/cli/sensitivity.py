@@ -29,15 +29,24 @@ def sensitivity(
     plot: Annotated[Path | None, typer.Option("-o", "--plot", help="Write the indices as a PNG plot.")] = None,
     feasible_only: Annotated[bool, typer.Option("--feasible-only", help="Drop infeasible designs first.")] = False,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for the intervals.")] = 100,
+    csv: Annotated[Path | None, typer.Option(
+        "--csv", help="Write the table as CSV: the file of 'dse serve --sensitivity'.")] = None,
+    parquet: Annotated[Path | None, typer.Option("--parquet", help="Write the table as Parquet (as --csv).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --csv or --parquet file.")] = False,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
     allow_incomplete: AllowIncompleteOpt = False,
 ) -> None:
     """Which inputs drive each objective: Sobol' indices (sampled) or main effects (grids)."""
-    from dse.sensitivity import plot_sensitivity
+    from dse.sensitivity import plot_sensitivity, write_sensitivity
     from dse.sensitivity import sensitivity as analyse
     from dse.store import open_results
 
     _check_writable(plot, "--plot")
+    tables = [(path, option) for path, option in ((csv, "--csv"), (parquet, "--parquet")) if path is not None]
+    for path, option in tables:  # refused before any work
+        _check_writable(path, option)
+        if path.exists() and not overwrite:
+            raise DseError("exists; pass --overwrite to replace it", where=f"{option} {path}")
     _check_complete(store, _storage_options(endpoint_url), allow_incomplete)
     datasets = open_results(store, _storage_options(endpoint_url))
     if scenario and scenario not in datasets:
@@ -67,9 +76,14 @@ def sensitivity(
                           "–" if not math.isfinite(r["total_order"]) else f"{r['total_order']:.3f}",
                           interval(r["total_order_low"], r["total_order_high"]), f"{int(r['n_used']):,}")
             console.print(t)
-    if plot and frames:
-        import pandas as pd
+    if not frames:
+        return
+    import pandas as pd
 
-        combined = pd.concat(frames, ignore_index=True)
-        combined.attrs = frames[0].attrs
+    combined = pd.concat(frames, ignore_index=True)
+    combined.attrs = frames[0].attrs
+    for path, _ in tables:
+        console.print(f"wrote {write_sensitivity(combined, path, overwrite=overwrite)}", markup=False,
+                      highlight=False)
+    if plot:
         console.print(f"wrote {plot_sensitivity(combined, plot)}")

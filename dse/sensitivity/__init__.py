@@ -20,9 +20,10 @@ One module per job: :mod:`~dse.sensitivity.tables` (the table and the checks
 the estimators share), :mod:`~dse.sensitivity.bootstrap`,
 :mod:`~dse.sensitivity.sobol`, :mod:`~dse.sensitivity.binned`,
 :mod:`~dse.sensitivity.grid` (one estimator each),
-:mod:`~dse.sensitivity.dispatch` (:func:`sensitivity`) and
-:mod:`~dse.sensitivity.plot`. This package re-exports every name that
-``dse.sensitivity`` had as a single module.
+:mod:`~dse.sensitivity.dispatch` (:func:`sensitivity`),
+:mod:`~dse.sensitivity.plot` and :mod:`~dse.sensitivity.files`
+(:func:`write_sensitivity`, the file of ``dse serve --sensitivity``). The
+package re-exports every name that ``dse.sensitivity`` had as a single module.
 
 >>> import xarray as xr
 >>> ds = xr.Dataset(
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 from dse.sensitivity.binned import binned_first_order, default_bins
 from dse.sensitivity.dispatch import sensitivity
+from dse.sensitivity.files import write_sensitivity
 from dse.sensitivity.grid import main_effects
 from dse.sensitivity.plot import plot_sensitivity
 from dse.sensitivity.sobol import sobol_indices
@@ -53,4 +55,5 @@ __all__ = [
     "sensitivity",
     "plot_sensitivity",
     "default_bins",
+    "write_sensitivity",
 ]

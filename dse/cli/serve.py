@@ -64,7 +64,7 @@ def serve(
                                                "sidecars, as for dse calibrate --cells) drawn on the cloud and "
                                                "the front at their measured values.")] = None,
     sensitivity: Annotated[Path | None, typer.Option("--sensitivity", help="Sensitivity table of the store (CSV "
-                                                     "or Parquet of dse.sensitivity.sensitivity) shown as a tab "
+                                                     "or Parquet, from dse sensitivity --csv) shown as a tab "
                                                      "of bar charts.")] = None,
 ) -> None:
     """Serve the dashboard of a results store or catalog entry (on 127.0.0.1 unless told otherwise)."""

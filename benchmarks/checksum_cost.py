@@ -45,8 +45,8 @@ def spec_for(n_target: int, chunk: int) -> dict:
 
 
 def evaluate(spec):
-    from dse.chain import ModelChain
     from dse.design import DesignSpace
+    from dse.modelchain import ModelChain
     from dse.sweep import evaluate_space_block
 
     scenario = spec.scenarios[0]

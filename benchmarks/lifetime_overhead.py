@@ -8,7 +8,7 @@ gather of inputs and properties and the same scatter of outputs:
 * energy only: ``evaluate(..., energy_only=True)``, the layers, utilisation,
   plated metal at the nominal inventory, electrolyte fill, repeat-unit and
   pouch energy; no CE surrogate, cycle life, cost or feasibility;
-* full chain: ``dse.models.chain.evaluate`` as sweeps run it.
+* full chain: ``dse.models.chain.chain_outputs`` as sweeps run it.
 
 It is measured on three blocks, because the kernel evaluates the lifetime
 half of the chain (CE, inventory, cycle life, critical current) once per
@@ -48,7 +48,7 @@ import numpy as np  # noqa: E402
 from _common import run_times  # noqa: E402
 from model_chain import grid_block  # noqa: E402
 
-from dse.chain import ModelChain  # noqa: E402
+from dse.modelchain import ModelChain  # noqa: E402
 from dse.spec import DEFAULT_OUTPUTS  # noqa: E402
 
 

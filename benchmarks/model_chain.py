@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import numpy as np  # noqa: E402
 from _common import median_time, run_times  # noqa: E402
 
-from dse.chain import ModelChain  # noqa: E402
+from dse.modelchain import ModelChain  # noqa: E402
 from dse.models.chain import OUTPUT_FIELDS  # noqa: E402
 from dse.models.kernel import INPUT_ORDER  # noqa: E402
 from dse.spec import DEFAULT_OUTPUTS, UNCERTAINTY_OUTPUTS  # noqa: E402

@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from dse.chain import ModelChain
 from dse.design import DesignSpace
+from dse.modelchain import ModelChain
 from dse.pareto import nondominated
 from dse.refine import THREADS, describe, refine
 from dse.spec import parse_sweep

@@ -15,7 +15,7 @@ _LAZY = {
     "pareto_mask": ("dse.pareto", "pareto_mask"),
     "nondominated": ("dse.pareto", "nondominated"),
     "open_results": ("dse.store", "open_results"),
-    "ModelChain": ("dse.chain", "ModelChain"),
+    "ModelChain": ("dse.modelchain", "ModelChain"),
     "evaluate_design": ("dse.evaluate", "evaluate_design"),
     "load_design": ("dse.spec", "load_design"),
     "load_sweep": ("dse.spec", "load_sweep"),

@@ -221,7 +221,7 @@ def load_cells(folder: str | Path) -> tuple[list[Cell], list[tuple[str, str]]]:
 
 # --------------------------------------------------------------------------- rows of the fit
 def _chain(coefficients, design):
-    from dse.chain import ModelChain
+    from dse.modelchain import ModelChain
 
     return ModelChain(coefficients=coefficients, overrides=design.overrides or None, uncertainty=False)
 
@@ -413,7 +413,7 @@ class CellsResult:
 
 def _life_and_ce(coefficients, cells: list[Cell]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cycle life, its p10 and p90, and CE that the chain predicts for each cell."""
-    from dse.chain import ModelChain
+    from dse.modelchain import ModelChain
 
     life, p10, p90, ce = [], [], [], []
     for cell in cells:

@@ -234,7 +234,7 @@ class DesignSpace:
         return out
 
     def kernel_inputs(self, block: int, chain) -> tuple[tuple[int, ...], list[int], list[int], np.ndarray, dict]:
-        """Describe a block for :meth:`dse.chain.ModelChain.evaluate_block`.
+        """Describe a block for :meth:`dse.modelchain.ModelChain.evaluate_block`.
 
         Returns ``(shape, axis_of, starts, values, sampled)``; ``sampled`` holds
         the drawn inputs of a sampled block (to store alongside the outputs).

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dse.chain import ModelChain
+from dse.modelchain import ModelChain
 from dse.models.feasibility import REASONS, describe_reason
 from dse.models.lifetime import LIFE_LIMITS, capacity_at_cycle, capacity_curve
 from dse.spec import Design

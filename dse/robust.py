@@ -154,9 +154,9 @@ class _Scenario:
 
 
 def _scenarios(results, where: str | None) -> list[_Scenario]:
-    from dse.chain import ModelChain
     from dse.design import DesignSpace
     from dse.filters import where_mask
+    from dse.modelchain import ModelChain
 
     spec = results.spec
     if spec is None:
@@ -189,7 +189,7 @@ def _scenarios(results, where: str | None) -> list[_Scenario]:
 
 def _block_fronts(sc: _Scenario, block: int, theta: np.ndarray, select: list[int], signs: list[float]):
     """Per draw: flat positions (in the scenario) and maximised values of the block's local front."""
-    from dse.models.kernel import evaluate_block
+    from dse.models.kernel import run_kernel_block
 
     space, chain = sc.space, sc.chain
     shape, axis_of, starts, values, _ = space.kernel_inputs(block, chain)
@@ -203,7 +203,7 @@ def _block_fronts(sc: _Scenario, block: int, theta: np.ndarray, select: list[int
     fronts = []
     for s in range(theta.shape[0]):
         table, constants = _drawn(chain, sc.indicators, theta[s])
-        evaluate_block(shape, axis_of, starts, values, chain.tables, table, constants, select, out=out)
+        run_kernel_block(shape, axis_of, starts, values, chain.tables, table, constants, select, out=out)
         pick = allowed & (out[k] == 0)
         x = out[:k].T.astype(np.float64) * np.asarray(signs)
         pick &= ~np.isnan(x).any(axis=1)

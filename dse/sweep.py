@@ -102,7 +102,7 @@ def _prepare(task: Block):
 
     key = (json.dumps(task.spec_data, sort_keys=True, default=str), task.chunk_size, task.spec_hash)
     if key not in _WORKER_CACHE:
-        from dse.chain import ModelChain
+        from dse.modelchain import ModelChain
 
         spec = parse_sweep(task.spec_data, source=task.spec_source, chunk_size=task.chunk_size,
                            base_dir=Path(task.base_dir) if task.base_dir else None)
@@ -139,7 +139,7 @@ def evaluate_space_block(space: DesignSpace, chain, block: int, outputs: tuple[s
     """Evaluate one block: ``(values (n_out, n), sampled inputs, block shape, region)``.
 
     ``out``: a flat float32 array of at least ``n_out · n`` values to hold ``values``
-    (see :func:`dse.models.kernel.evaluate_block`).
+    (see :func:`dse.models.kernel.run_kernel_block`).
     """
     shape, axis_of, starts, values, sampled = space.kernel_inputs(block, chain)
     if out is not None:
@@ -263,7 +263,7 @@ def run_sweep(
 def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, n_workers, storage_options,
                  progress, on_start) -> SweepSummary:
     """:func:`run_sweep` with the store's lock held."""
-    from dse.chain import ModelChain
+    from dse.modelchain import ModelChain
 
     storage_options = dict(storage_options) if storage_options else None
     spaces = {s.name: DesignSpace(s, spec.chunk_size) for s in spec.scenarios}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dse.chain import ModelChain
 from dse.evaluate import evaluate_design
+from dse.modelchain import ModelChain
 from dse.spec import load_design
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dse.chain import ModelChain  # noqa: E402
+from dse.modelchain import ModelChain  # noqa: E402
 from dse.models.feasibility import describe_reason  # noqa: E402
 from dse.models.lifetime import LIFE_LIMITS  # noqa: E402
 from dse.spec import Design, load_design, parse_design  # noqa: E402

@@ -39,10 +39,10 @@ from dse.calibration import (  # noqa: E402
     reference_ce_percent,
     row_design,
 )
-from dse.chain import ModelChain  # noqa: E402
 from dse.coefficients import PRIORS  # noqa: E402
 from dse.literature import load_literature, parse_flags  # noqa: E402
 from dse.materials.catalogue import load_catalogue  # noqa: E402
+from dse.modelchain import ModelChain  # noqa: E402
 from dse.models.feasibility import describe_reason  # noqa: E402
 from dse.models.lifetime import capacity_at_cycle, cycle_life  # noqa: E402
 from dse.spec import parse_design  # noqa: E402

@@ -22,7 +22,7 @@ row) → :func:`fit_posterior` → :func:`cross_validate` (k-fold, seeded) →
 :class:`FitResult` (coefficients with provenance, residuals, report) →
 YAML. :func:`sample_cycle_life` draws coefficient vectors from the
 posterior to check the closed-form cycle-life quantiles of
-:class:`~dse.chain.ModelChain`.
+:class:`~dse.modelchain.ModelChain`.
 
 One module per step, each importable on its own; this package re-exports
 what ``dse.calibration`` has always offered:

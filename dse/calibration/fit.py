@@ -97,7 +97,7 @@ class Posterior:
 def predictive_residual_sd(scale: float, nu: float = DEGREES_OF_FREEDOM) -> float:
     """Normal sd whose 10th–90th percentile band equals that of ``t_ν(0, scale)``.
 
-    :class:`~dse.chain.ModelChain` treats the residual as normal (its p10/p90
+    :class:`~dse.modelchain.ModelChain` treats the residual as normal (its p10/p90
     use ``±1.2816 σ``); this ``σ`` makes those percentiles right for the
     fitted t residual.
 

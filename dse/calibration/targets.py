@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from dse.calibration.designs import catalogue_electrolytes, row_design, shipped_catalogue
-from dse.chain import ModelChain
 from dse.coefficients import CeCoefficients, prior_coefficients
 from dse.errors import SpecError
 from dse.materials.catalogue import Catalogue
+from dse.modelchain import ModelChain
 from dse.models import chain as physics
 from dse.models.ce import FEATURE_NAMES
 from dse.models.lifetime import capacity_curve
@@ -134,7 +134,7 @@ def _outputs_at(chain: ModelChain, inputs: Mapping[str, object], log_loss) -> ph
     """Every output of the chain with ``ln(1 - CE) = log_loss`` in place of the surrogate."""
     params, constants = _at_log_loss(chain, inputs, log_loss)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return physics.evaluate(params, constants)
+        return physics.chain_outputs(params, constants)
 
 
 def _cycling_at(chain: ModelChain, inputs: Mapping[str, object], log_loss):

@@ -1,7 +1,7 @@
 """Cycle-life quantiles from coefficient vectors drawn from the posterior.
 
 :func:`sample_cycle_life` checks the closed-form cycle-life quantiles of
-:class:`~dse.chain.ModelChain` by sampling.
+:class:`~dse.modelchain.ModelChain` by sampling.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from dse.calibration.targets import _outputs_at
-from dse.chain import ModelChain
 from dse.coefficients import CeCoefficients
+from dse.modelchain import ModelChain
 from dse.models.ce import ce_features
 
 __all__ = [
@@ -58,7 +58,7 @@ def sample_cycle_life(
     Parameters
     ----------
     inputs : mapping
-        Design inputs as for :meth:`dse.chain.ModelChain.evaluate`.
+        Design inputs as for :meth:`dse.modelchain.ModelChain.evaluate`.
     chain : ModelChain, optional
         Default: ``ModelChain()`` (shipped coefficients).
     samples : int, default 4000

@@ -16,7 +16,7 @@ SENSITIVITY_COLUMNS = ("scenario", "output", "input", "method", "first_order", "
 
 
 def read_sensitivity(path: str, source: ResultsSource | None = None) -> pd.DataFrame:
-    """A table of :func:`dse.sensitivity.sensitivity` saved as CSV (``df.to_csv(path, index=False)``) or Parquet.
+    """A table of :func:`dse.sensitivity.sensitivity` saved as CSV or Parquet (``dse sensitivity STORE --csv FILE``).
 
     Checked at the edge: the file must exist, be readable, hold the columns
     :data:`SENSITIVITY_COLUMNS` and at least one row; with ``source``, its
@@ -34,7 +34,7 @@ def read_sensitivity(path: str, source: ResultsSource | None = None) -> pd.DataF
     missing = [c for c in SENSITIVITY_COLUMNS if c not in df.columns]
     if missing:
         raise DseError(f"not a sensitivity table: no column {', '.join(missing)} (write one with "
-                       "dse.sensitivity.sensitivity(STORE).to_csv(FILE, index=False))", where=str(path))
+                       "dse sensitivity STORE --csv FILE)", where=str(path))
     if not len(df):
         raise DseError("the sensitivity table has no rows", where=str(path))
     if source is not None:

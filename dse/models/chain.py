@@ -1,6 +1,6 @@
 """The model chain: stack → energy → CE → lifetime → cost → feasibility.
 
-:func:`evaluate` composes the model functions of this package for one set of
+:func:`chain_outputs` composes the model functions of this package for one set of
 :class:`Parameters`. It is written with arithmetic, ufuncs and
 :func:`~dse.models.vmath.select` only, so the same source runs
 
@@ -13,9 +13,9 @@ each categorical input, the catalogue properties already looked up (models
 never see strings). Chain-level constants (CE slopes and their covariance,
 fixed prices) arrive as :class:`Constants`.
 
-:func:`evaluate` is two halves: :func:`cycling` (CE surrogate, inventory,
+:func:`chain_outputs` is two halves: :func:`cycling` (CE surrogate, inventory,
 cycle life, critical current), which depends only on :data:`CYCLING_INPUTS`,
-and :func:`evaluate_cycled` (layers, energy, cost, feasibility), so that the
+and :func:`outputs_from_cycling` (layers, energy, cost, feasibility), so that the
 kernel can evaluate the first once per combination of those inputs.
 """
 
@@ -70,7 +70,7 @@ from dse.models.stack import (
 )
 from dse.models.vmath import log, select, sqrt
 
-__all__ = ["GROUPS", "Parameters", "Constants", "Outputs", "OUTPUT_FIELDS", "evaluate", "cycling", "evaluate_cycled",
+__all__ = ["GROUPS", "Parameters", "Constants", "Outputs", "OUTPUT_FIELDS", "chain_outputs", "cycling", "outputs_from_cycling",
            "Cycling", "CYCLING_INPUTS", "DESIGN_FIELDS", "DERIVED", "derived_inputs"]
 
 #: numeric design inputs, in this order
@@ -224,7 +224,7 @@ OUTPUT_FIELDS = (
     "cycled_capacity",
 )
 Outputs = namedtuple("Outputs", OUTPUT_FIELDS)
-Outputs.__doc__ = "Every output of :func:`evaluate` (see dse.vocabulary.OUTPUTS for units)."
+Outputs.__doc__ = "Every output of :func:`chain_outputs` (see dse.vocabulary.OUTPUTS for units)."
 
 
 @register_jitable(error_model="numpy")
@@ -263,7 +263,7 @@ Cycling = namedtuple("Cycling", ("coulombic_efficiency", "inventory", "life", "c
                                  "calendar_loss", "cyclable", "series"))
 #: the named tuples nested in Cycling (the kernel's row I/O flattens them)
 CYCLING_NESTED = {"inventory": Inventory, "life": Lifetime}
-Cycling.__doc__ = """What :func:`cycling` gives :func:`evaluate_cycled`: the full-cell CE
+Cycling.__doc__ = """What :func:`cycling` gives :func:`outputs_from_cycling`: the full-cell CE
 (corrosion included), :class:`Inventory`, the inventory-limited
 :class:`Lifetime`, its p10/p90 cycle life (NaN unless asked for), the
 critical current density of the electrolyte [mA/cm²], the capacity cycled
@@ -294,7 +294,7 @@ def _cycled(p):
 def cycling(p, k, uncertain, energy_only=False, series_only=False):
     """The lifetime half of the chain: CE surrogate, inventory after formation, cycle life, critical current.
 
-    :func:`evaluate` is ``evaluate_cycled(p, k, cycling(p, k, ...))``. This
+    :func:`chain_outputs` is ``outputs_from_cycling(p, k, cycling(p, k, ...))``. This
     half depends on the chemistry and the cycling conditions only
     (:data:`CYCLING_INPUTS`), not on the collectors, separator, porosity,
     electrolyte amount or cell format, so the sweep kernel evaluates it once
@@ -349,7 +349,7 @@ def cycling(p, k, uncertain, energy_only=False, series_only=False):
 
 
 @register_jitable(inline="always", error_model="numpy")
-def evaluate(p, k, uncertain=None, energy_only=False):
+def chain_outputs(p, k, uncertain=None, energy_only=False):
     """Evaluate the whole chain for one block of designs (or one design).
 
     Parameters
@@ -375,12 +375,12 @@ def evaluate(p, k, uncertain=None, energy_only=False):
     """
     if uncertain is None:
         uncertain = k.uncertainty > 0.5
-    return evaluate_cycled(p, k, cycling(p, k, uncertain, energy_only), energy_only)
+    return outputs_from_cycling(p, k, cycling(p, k, uncertain, energy_only), energy_only)
 
 
 @register_jitable(inline="always", error_model="numpy")
-def evaluate_cycled(p, k, cycled, energy_only=False):
-    """:func:`evaluate` with the lifetime half already computed.
+def outputs_from_cycling(p, k, cycled, energy_only=False):
+    """:func:`chain_outputs` with the lifetime half already computed.
 
     ``cycled`` is the :class:`Cycling` of these designs, from :func:`cycling`
     with the same ``energy_only``. The sweep kernel evaluates it in a loop of

@@ -1,6 +1,6 @@
 """The fused sweep kernel: the model chain compiled element by element.
 
-:func:`evaluate_block` runs :func:`dse.models.chain.evaluate` inside one
+:func:`run_kernel_block` runs :func:`dse.models.chain.chain_outputs` inside one
 numba loop over a block of designs, so no temporary arrays are made: inputs
 are read from the block's coordinate vectors (grid sweeps) or sample columns
 (sampled sweeps) and catalogue properties from small tables, and only the
@@ -19,7 +19,7 @@ handed to the kernel as further inputs along the same axes: a grid over 2000
 loadings takes 2000 logarithms, not one per design.
 
 The chain runs in two halves (:func:`dse.models.chain.cycling`, then
-:func:`dse.models.chain.evaluate_cycled`), each a loop of its own over a tile.
+:func:`dse.models.chain.outputs_from_cycling`), each a loop of its own over a tile.
 The lifetime half (CE surrogate, inventory, cycle life, critical current:
 about half the time of the whole chain) depends only on
 :data:`dse.models.chain.CYCLING_INPUTS`. When a block has axes along which
@@ -61,12 +61,12 @@ from dse.models.chain import (
     DERIVED,
     GROUPS,
     DesignInputs,
+    chain_outputs,
     cycling,
-    evaluate,
-    evaluate_cycled,
+    outputs_from_cycling,
 )
 
-__all__ = ["INPUT_ORDER", "CATEGORICAL_ORDER", "evaluate_block"]
+__all__ = ["INPUT_ORDER", "CATEGORICAL_ORDER", "run_kernel_block"]
 
 #: categorical inputs, in kernel order (one property table each)
 CATEGORICAL_ORDER = tuple(cat for cat, _ in GROUPS.values())
@@ -117,9 +117,9 @@ _G_ELECTROLYTE = tuple(GROUPS).index("electrolyte")
 
 @register_jitable(error_model="numpy")
 def _energy_tile(buf, k):  # pragma: no cover - compiled
-    """The energy model alone (``evaluate(..., energy_only=True)``) for every design of the tile."""
+    """The energy model alone (``chain_outputs(..., energy_only=True)``) for every design of the tile."""
     for i in range(TILE):
-        _store_outputs(buf, i, evaluate(_parameters(buf, i), k, False, True))
+        _store_outputs(buf, i, chain_outputs(_parameters(buf, i), k, False, True))
 
 
 @register_jitable(error_model="numpy")
@@ -127,7 +127,7 @@ def _cycling_tile(buf, k, uncertain):  # pragma: no cover - compiled
     """The lifetime half of the chain (:func:`~dse.models.chain.cycling`) into the tile's ``cycling`` rows.
 
     A loop of its own, so that a block can run it over only the distinct
-    combinations of the inputs it depends on (:func:`evaluate_block`).
+    combinations of the inputs it depends on (:func:`run_kernel_block`).
 
     It first takes the cycle life by short series alone (``series_only``),
     which is right wherever CE >= 0.75, and evaluates the tile again with
@@ -158,7 +158,7 @@ def _cycling_loop(buf, k, uncertain, series_only):  # pragma: no cover - compile
 
 @register_jitable(inline="always", error_model="numpy")
 def _rest_tile(buf, k):  # pragma: no cover - compiled
-    """The rest of the chain (:func:`~dse.models.chain.evaluate_cycled`) from the ``cycling`` rows.
+    """The rest of the chain (:func:`~dse.models.chain.outputs_from_cycling`) from the ``cycling`` rows.
 
     Inlined by numba into the kernel. A function LLVM links in arrives
     already compiled to machine code, with its IR changed by that: this loop
@@ -167,7 +167,7 @@ def _rest_tile(buf, k):  # pragma: no cover - compiled
     """
     for i in range(TILE):
         cy = _read_cycling(buf, i)
-        _store_outputs(buf, i, evaluate_cycled(_parameters(buf, i), k, cy))
+        _store_outputs(buf, i, outputs_from_cycling(_parameters(buf, i), k, cy))
 
 
 @register_jitable(error_model="numpy")
@@ -414,7 +414,7 @@ def _sub_grid_scratch(n_sub: int) -> np.ndarray:
     """A C-contiguous ``(n_sub, N_CYCLING)`` float64 array owned by the calling thread, reused block after block.
 
     Fresh memory is zeroed by the operating system page by page on first touch
-    (see ``out`` of :func:`evaluate_block`).
+    (see ``out`` of :func:`run_kernel_block`).
     """
     buffer = getattr(_SCRATCH, "buffer", None)
     if buffer is None or buffer.size < N_CYCLING * n_sub:
@@ -422,7 +422,7 @@ def _sub_grid_scratch(n_sub: int) -> np.ndarray:
     return buffer[:N_CYCLING * n_sub].reshape(n_sub, N_CYCLING)
 
 
-def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32,
+def run_kernel_block(shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32,
                    energy_only=False, out=None):
     """Evaluate a block of designs with the fused kernel.
 
@@ -445,7 +445,7 @@ def evaluate_block(shape, axis_of, starts, values, tables, ce_table, constants, 
         Indices of :data:`dse.models.chain.OUTPUT_FIELDS` to return.
     dtype : numpy dtype, default float32
     energy_only : bool, default False
-        Run the energy model alone (see :func:`dse.models.chain.evaluate`).
+        Run the energy model alone (see :func:`dse.models.chain.chain_outputs`).
     out : ndarray, optional
         C-contiguous ``(len(select), prod(shape))`` array of ``dtype`` to
         write into. A caller that evaluates block after block can pass the

@@ -83,7 +83,7 @@ class _Scenario:
     """One scenario's grid during refinement: live cells, the table of evaluated points and their values."""
 
     def __init__(self, spec: SweepSpec, scenario, outputs: list[str], client, coarse: int):
-        from dse.chain import ModelChain
+        from dse.modelchain import ModelChain
 
         self.name = scenario.name
         self.shape = tuple(len(a.values) for a in scenario.axes)

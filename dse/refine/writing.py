@@ -107,7 +107,7 @@ def _write(result: RefineResult, spec: SweepSpec, path: str, storage_options: Ma
     import zarr
 
     from dse import __version__
-    from dse.chain import ModelChain
+    from dse.modelchain import ModelChain
     from dse.store.format import FORMAT, _compressors, _consolidate, zarr_store
     from dse.store.template import git_commit, scenario_groups
 

@@ -117,7 +117,7 @@ class SweepSpec:
 
     def identity(self) -> dict:
         """Everything that determines the stored numbers (hashed for --resume)."""
-        from dse.chain import ModelChain
+        from dse.modelchain import ModelChain
 
         scen = []
         for s in self.scenarios:

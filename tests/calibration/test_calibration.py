@@ -23,7 +23,6 @@ from dse.calibration import (
     select_rows,
     source_folds,
 )
-from dse.chain import ModelChain
 from dse.coefficients import (
     DEFAULT_PATH,
     constraint_bounds,
@@ -35,6 +34,7 @@ from dse.errors import CalibrationError
 from dse.literature import DEFAULT_PATH as LITERATURE
 from dse.literature import file_sha256, load_literature
 from dse.materials.catalogue import load_catalogue
+from dse.modelchain import ModelChain
 from dse.models.ce import FEATURE_NAMES, ce_features
 from dse.models.lifetime import capacity_curve, cycle_life
 from dse.spec import parse_design

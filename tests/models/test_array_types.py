@@ -141,9 +141,9 @@ def test_model_function_array_types(func, kind):
 
 @pytest.mark.parametrize("kind", ["DataArray", "dask"])
 def test_whole_chain_runs_on_labelled_and_lazy_arrays(kind):
-    # dse.models.chain.evaluate is one more model function: the same source the
+    # dse.models.chain.chain_outputs is one more model function: the same source the
     # sweep kernel compiles runs on DataArrays and stays lazy on dask.
-    from dse.chain import ModelChain
+    from dse.modelchain import ModelChain
 
     mc = ModelChain()
     p = mc.parameters({"cathode": "NMC811", "cathode_loading": [2.0, 4.0, 6.0], "electrolyte": "Li-dual-salt"})
@@ -157,8 +157,8 @@ def test_whole_chain_runs_on_labelled_and_lazy_arrays(kind):
         return xr.DataArray(da.from_array(arr, chunks=1) if kind == "dask" else arr, dims="design")
 
     with dask.config.set(scheduler=_refuse_compute):
-        out = chain.evaluate(wrap(p), mc.constants)
-    ref = chain.evaluate(p, mc.constants)
+        out = chain.chain_outputs(wrap(p), mc.constants)
+    ref = chain.chain_outputs(p, mc.constants)
     for name in ("specific_energy", "cycle_life", "cost", "infeasible_reason", "cycle_life_p90"):
         leaf = getattr(out, name)
         assert isinstance(leaf, xr.DataArray)

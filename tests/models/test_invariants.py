@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dse.chain import ModelChain
 from dse.evaluate import LAYERS
+from dse.modelchain import ModelChain
 from dse.models.stack import metal_thickness_per_capacity
 from dse.testing import examples
 

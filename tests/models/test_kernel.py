@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dse.chain import ModelChain
+from dse.modelchain import ModelChain
 from dse.models import chain as physics
 from dse.models.chain import OUTPUT_FIELDS
 from dse.models.kernel import INPUT_ORDER
@@ -109,7 +109,7 @@ def test_energy_only_kernel_matches_the_array_path_and_drops_the_ce_model():
     out = chain.evaluate_block([1000], axis_of, starts, values, list(OUTPUT_FIELDS), dtype=np.float64,
                                energy_only=True)
     with np.errstate(all="ignore"):
-        ref = physics.evaluate(chain.parameters(d), chain.constants, energy_only=True)._asdict()
+        ref = physics.chain_outputs(chain.parameters(d), chain.constants, energy_only=True)._asdict()
     full = chain.evaluate(d)
     for j, name in enumerate(OUTPUT_FIELDS):
         np.testing.assert_allclose(out[j], ref[name], rtol=1e-11, atol=1e-12, equal_nan=True, err_msg=name)
@@ -302,7 +302,7 @@ def test_generated_row_io_is_current():
 _LOOP_PROBE = r"""
 import re, sys
 import numpy as np
-from dse.chain import ModelChain
+from dse.modelchain import ModelChain
 from dse.models import kernel
 from dse.spec import DEFAULT_OUTPUTS
 from dse.vocabulary import INPUTS

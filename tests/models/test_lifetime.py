@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from dse.chain import ModelChain
+from dse.modelchain import ModelChain
 from dse.models.lifetime import capacity_at_cycle, cycle_life, first_cycle_loss, initial_inventory
 from dse.testing import examples
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from dse.chain import ModelChain
 from dse.errors import SpecError
+from dse.modelchain import ModelChain
 from dse.models.chain import OUTPUT_FIELDS
 from dse.models.feasibility import MAX_COST, MAX_CYCLE_LIFE, REASONS, describe_reason
 from dse.models.kernel import INPUT_ORDER

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dse.chain import ModelChain
 from dse.literature import load_literature
 from dse.materials.catalogue import load_catalogue
+from dse.modelchain import ModelChain
 from dse.models.ce import (
     FEATURE_NAMES,
     NET_MINIMUM,

@@ -123,7 +123,7 @@ def test_plain_math_switch_runs_the_kernel_on_the_c_library(tmp_path):
 
     script = (
         "import json, numpy as np\n"
-        "from dse.chain import ModelChain\n"
+        "from dse.modelchain import ModelChain\n"
         "from dse.models import vmath\n"
         "from dse.models.kernel import INPUT_ORDER\n"
         "chain = ModelChain(uncertainty=True)\n"

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from dse.chain import ModelChain
 from dse.cli import main
 from dse.coefficients import load_coefficients
+from dse.modelchain import ModelChain
 from dse.pareto import nondominated, pareto_store
 from dse.robust import coefficient_draws, pareto_probability
 from dse.store import open_results, read_root_attrs
@@ -129,7 +129,7 @@ def test_zero_variance_probability_front_is_the_median_front(cluster, tmp_path):
 
 def test_draw_indicators_rebuild_the_chain_s_ce_table():
     """At the posterior mean a draw's base per (electrolyte, coating) pair is the chain's own (coating materials too)."""
-    from dse.chain import ModelChain
+    from dse.modelchain import ModelChain
     from dse.robust import _indicators
 
     chain = ModelChain()

@@ -468,3 +468,81 @@ def test_grid_and_sobol_scenarios_of_a_real_store(small_store):
     na = df[df["scenario"] == "na"].set_index("input")
     assert set(na["method"]) == {"binned"} and set(na.index) >= {"cathode", "cathode_loading"}
     assert np.isfinite(na["first_order"]).all() and na["total_order"].isna().all()
+
+
+# ----------------------------------------------------------------- the file of dse serve --sensitivity
+def _shipped_store() -> str:
+    from tests.conftest import ROOT
+
+    return str(ROOT / "catalogs" / "stores" / "anode-free-small.zarr")
+
+
+SAVED = ["sensitivity", _shipped_store(), "--output", "specific_energy", "--output", "cycle_life",
+         "--bootstrap", "0"]
+
+
+@pytest.mark.parametrize("name", ["sensitivity.csv", "sensitivity.parquet"])
+def test_the_saved_table_is_what_the_dashboard_reads(tmp_path, capsys, name):
+    from dse.cli import main
+    from dse.explore import ResultsSource, read_sensitivity
+
+    if name.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    option = "--csv" if name.endswith(".csv") else "--parquet"
+    path = tmp_path / name
+    assert main([*SAVED, option, str(path)]) == 0
+    assert f"wrote {path}" in capsys.readouterr().out
+    read = read_sensitivity(str(path), ResultsSource(_shipped_store()))  # as dse serve --sensitivity reads it
+    want = sensitivity(_shipped_store(), ["specific_energy", "cycle_life"], n_boot=0)
+    assert list(read.columns) == list(COLUMNS) and len(read) == len(want) > 0
+    labels = ["scenario", "output", "input", "method"]
+    assert read[labels].astype(str).values.tolist() == want[labels].astype(str).values.tolist()
+    numbers = [c for c in COLUMNS if c not in labels]
+    np.testing.assert_allclose(read[numbers].to_numpy(float), want[numbers].to_numpy(float), rtol=1e-12,
+                               equal_nan=True)
+    # an existing file is kept unless --overwrite, and no temporary file is left behind
+    before = path.read_bytes()
+    assert main([*SAVED, option, str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{option} {path}: exists" in err[0] and "--overwrite" in err[0]
+    assert path.read_bytes() == before
+    assert main([*SAVED, option, str(path), "--overwrite"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_an_unwritable_table_path_is_one_line_before_the_work(tmp_path, capsys):
+    import time
+
+    from dse.cli import main
+
+    a_dir = tmp_path / "dir"
+    a_dir.mkdir()
+    cases = [
+        ("/nonexistent/s.csv", "--csv /nonexistent/s.csv: folder /nonexistent does not exist"),
+        (str(a_dir), f"--csv {a_dir}: is a directory"),
+        ("/proc/s.csv", "--csv /proc/s.csv: "),
+    ]
+    for target, expect in cases:
+        t = time.perf_counter()
+        assert main([*SAVED, "--csv", target]) == 2
+        captured = capsys.readouterr()
+        err = captured.err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {expect}"), err
+        assert "Traceback" not in captured.err and captured.out == ""  # refused before any table
+        assert time.perf_counter() - t < 15, target
+    assert [p.name for p in tmp_path.iterdir()] == ["dir"] and list(a_dir.iterdir()) == []
+
+
+def test_write_sensitivity_refuses_an_existing_file_and_says_why_it_cannot_write(tmp_path):
+    from dse.errors import DseError
+    from dse.sensitivity import write_sensitivity
+
+    ds = xr.Dataset({"y": ("a", [1.0, 3.0], {"dse_sense": "max"})}, coords={"a": [0, 1]},
+                    attrs={"dse_kind": "grid"})
+    table = sensitivity(ds)
+    path = write_sensitivity(table, tmp_path / "s.csv")
+    with pytest.raises(DseError, match="exists"):
+        write_sensitivity(table, path)
+    assert write_sensitivity(table, path, overwrite=True) == path
+    with pytest.raises(DseError, match="cannot be written"):
+        write_sensitivity(table, tmp_path / "missing" / "s.csv")

@@ -7,8 +7,8 @@ import pytest
 import xarray as xr
 import yaml
 
-from dse.chain import ModelChain
 from dse.errors import SpecError, StoreError
+from dse.modelchain import ModelChain
 from dse.spec import parse_sweep
 from dse.store import open_results
 from dse.store.validate import validate_store

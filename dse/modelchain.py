@@ -5,7 +5,7 @@ it turns categorical choices into the property tables the models read,
 holds the CE coefficients, and evaluates designs either on arrays
 (:meth:`ModelChain.evaluate`, used by ``dse evaluate`` and notebooks) or
 block by block through the fused kernel (:meth:`ModelChain.evaluate_block`,
-used by sweeps). Both run :func:`dse.models.chain.evaluate`.
+used by sweeps). Both run :func:`dse.models.chain.chain_outputs`.
 
 >>> chain = ModelChain()
 >>> out = chain.evaluate({"cathode": "NMC811", "cathode_loading": 4.0})
@@ -24,7 +24,7 @@ from dse.errors import CatalogueError, SpecError
 from dse.materials.catalogue import Catalogue, load_catalogue, suggest
 from dse.models import chain as physics
 from dse.models.ce import FEATURE_NAMES
-from dse.models.kernel import CATEGORICAL_ORDER, INPUT_ORDER, evaluate_block
+from dse.models.kernel import CATEGORICAL_ORDER, INPUT_ORDER, run_kernel_block
 from dse.vocabulary import INPUTS
 
 __all__ = ["ModelChain", "METAL_NUMBER", "MODELS"]
@@ -259,7 +259,7 @@ class ModelChain:
             plus ``feasible``.
         """
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            out = physics.evaluate(self.parameters(inputs), self.constants)
+            out = physics.chain_outputs(self.parameters(inputs), self.constants)
         result = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in out._asdict().items()}
         result["feasible"] = result["infeasible_reason"] == 0
         return result
@@ -275,7 +275,7 @@ class ModelChain:
         energy_only: bool = False,
         out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Evaluate a block with the fused kernel (see :func:`dse.models.kernel.evaluate_block`)."""
+        """Evaluate a block with the fused kernel (see :func:`dse.models.kernel.run_kernel_block`)."""
         select = [physics.OUTPUT_FIELDS.index(o) for o in outputs]
-        return evaluate_block(shape, axis_of, starts, values, self.tables, self.ce_table, self.constants,
+        return run_kernel_block(shape, axis_of, starts, values, self.tables, self.ce_table, self.constants,
                               select, dtype=dtype, energy_only=energy_only, out=out)

@@ -32,7 +32,8 @@ from dse.store import COMPRESSOR, WRITE_CONFIG
 def spec_for(n_target: int, chunk: int) -> dict:
     loadings = max(1, round(n_target / (4 * 50 * 25 * 10)))
     return {
-        "name": "checksum benchmark", "chunk_size": chunk,
+        "name": "checksum benchmark",
+        "chunk_size": chunk,
         "inputs": {
             "cathode": ["NMC811", "NMC622", "NCA", "LFP"],
             "current_collector_thickness": {"linspace": [1.0, 20.0, 50]},
@@ -64,8 +65,18 @@ def write(path: Path, space, outputs, blocks, checksum: bool) -> None:
     shutil.rmtree(path, ignore_errors=True)
     codecs = [BloscCodec(**COMPRESSOR)] + ([Crc32cCodec()] if checksum else [])
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
-    arrays = [group.create_array(name, shape=space.shape, chunks=space.chunks, dtype="float32", fill_value=np.nan,
-                                 compressors=codecs, config=WRITE_CONFIG) for name in outputs]
+    arrays = [
+        group.create_array(
+            name,
+            shape=space.shape,
+            chunks=space.chunks,
+            dtype="float32",
+            fill_value=np.nan,
+            compressors=codecs,
+            config=WRITE_CONFIG,
+        )
+        for name in outputs
+    ]
     for region, shape, values in blocks:
         for j, arr in enumerate(arrays):
             arr[region] = values[j].reshape(shape)
@@ -110,27 +121,41 @@ def main() -> None:
     space, blocks, t_kernel = evaluate(spec)
     n, outputs = space.n_designs, spec.outputs
     mb = n * len(outputs) * 4 / 1e6
-    print(f"{n:,} designs × {len(outputs)} outputs ({mb:,.0f} MB float32) in {space.n_blocks} blocks of "
-          f"{args.chunk:,}; kernel {t_kernel:.2f} s; medians of {args.repeat}")
+    print(
+        f"{n:,} designs × {len(outputs)} outputs ({mb:,.0f} MB float32) in {space.n_blocks} blocks of "
+        f"{args.chunk:,}; kernel {t_kernel:.2f} s; medians of {args.repeat}"
+    )
     scratch = Path(tempfile.mkdtemp(prefix="dse-crc-"))
     try:
         plain, crc = scratch / "plain.zarr", scratch / "crc.zarr"
-        rows = list(medians({
-            "write, Blosc": lambda: write(plain, space, outputs, blocks, False),
-            "write, Blosc + crc32c": lambda: write(crc, space, outputs, blocks, True),
-        }, args.repeat).items())
+        rows = list(
+            medians(
+                {
+                    "write, Blosc": lambda: write(plain, space, outputs, blocks, False),
+                    "write, Blosc + crc32c": lambda: write(crc, space, outputs, blocks, True),
+                },
+                args.repeat,
+            ).items()
+        )
         assert read(plain, outputs, False) == read(crc, outputs, True)  # the same numbers back
-        rows += list(medians({
-            "read, Blosc (zarr)": lambda: read(plain, outputs, False),
-            "read, Blosc + crc32c (zarr)": lambda: read(crc, outputs, False),
-            "read, Blosc + crc32c (dse reader)": lambda: read(crc, outputs, True),
-        }, args.repeat).items())
+        rows += list(
+            medians(
+                {
+                    "read, Blosc (zarr)": lambda: read(plain, outputs, False),
+                    "read, Blosc + crc32c (zarr)": lambda: read(crc, outputs, False),
+                    "read, Blosc + crc32c (dse reader)": lambda: read(crc, outputs, True),
+                },
+                args.repeat,
+            ).items()
+        )
         for label, t in rows:
             print(f"{label:36s} {t:7.3f} s  {mb / t:8,.0f} MB/s  {n / t:12,.0f} designs/s")
         for a, b in ((0, 1), (2, 3), (2, 4)):
             print(f"{rows[b][0]} vs {rows[a][0]}: {100 * (rows[b][1] / rows[a][1] - 1):+.1f} %")
-        print(f"bytes on disk: {sum(f.stat().st_size for f in plain.rglob('*') if f.is_file()):,} without, "
-              f"{sum(f.stat().st_size for f in crc.rglob('*') if f.is_file()):,} with the checksum")
+        print(
+            f"bytes on disk: {sum(f.stat().st_size for f in plain.rglob('*') if f.is_file()):,} without, "
+            f"{sum(f.stat().st_size for f in crc.rglob('*') if f.is_file()):,} with the checksum"
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -61,8 +61,11 @@ inputs:
 CHANGES = [
     {"cathode": ["NCA", "NMC622", "NMC811"]},
     {"cathode": ["NCA", "NMC622", "NMC811"], "cathode_loading": [1.0, 5.0]},
-    {"cathode": ["NCA", "NMC622", "NMC811"], "cathode_loading": [1.0, 5.0],
-     "electrolyte": ["Li-dual-salt", "Li-ether", "Li-LHCE"]},
+    {
+        "cathode": ["NCA", "NMC622", "NMC811"],
+        "cathode_loading": [1.0, 5.0],
+        "electrolyte": ["Li-dual-salt", "Li-ether", "Li-LHCE"],
+    },
     {"stack_pressure": [0.5, 2.0]},
     {},
 ]
@@ -74,8 +77,11 @@ def build_store(path: Path, designs: int) -> None:
     spec.write_text(SPEC.format(temperatures=temperatures))
     print(f"building {path} ({500_000 * temperatures:,} designs) with dse sweep ...", flush=True)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "dse.cli", "sweep", str(spec), "-o", str(path), "--quiet", "--overwrite"],
-                   check=True, env=ENV)
+    subprocess.run(
+        [sys.executable, "-m", "dse.cli", "sweep", str(spec), "-o", str(path), "--quiet", "--overwrite"],
+        check=True,
+        env=ENV,
+    )
     print(f"  built in {time.perf_counter() - t:.0f} s", flush=True)
 
 
@@ -83,8 +89,9 @@ def build_store(path: Path, designs: int) -> None:
 def _old_module(rev: str):
     import importlib.util
 
-    text = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:dashboards/app.py"], check=True,
-                          capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{rev}:dashboards/app.py"], check=True, capture_output=True, text=True
+    ).stdout
     path = Path(tempfile.mkdtemp(prefix="dse-old-app-")) / "old_app.py"
     path.write_text(text)
     spec = importlib.util.spec_from_file_location("old_app", path)
@@ -147,21 +154,38 @@ def worker(kind: str, store: str, rev: str, repeat: int) -> dict:
     other = (app_module if kind == "old" else sys.modules["dashboards.app"]).Explorer(source)
     other.__panel__()
     if kind == "old":
-        rasterize(other._points(other.x, other.y, other.color, other.filters), aggregator=ds.count_cat(other.color),
-                  dynamic=False, width=640, height=420)
+        rasterize(
+            other._points(other.x, other.y, other.color, other.filters),
+            aggregator=ds.count_cat(other.color),
+            dynamic=False,
+            width=640,
+            height=420,
+        )
         other._front_points(other.x, other.y, other.filters, other.front_scope)
     else:
         other._image()
         other._front_points()
     session = time.perf_counter() - t
     rss = psutil.Process().memory_info().rss / 2**20
-    return {"kind": kind, "designs": n, "server_start_s": loaded, "first_render_s": first, "session_s": session, "change_s": times,
-            "change_median_s": statistics.median(times), "rss_mb": rss}
+    return {
+        "kind": kind,
+        "designs": n,
+        "server_start_s": loaded,
+        "first_render_s": first,
+        "session_s": session,
+        "change_s": times,
+        "change_median_s": statistics.median(times),
+        "rss_mb": rss,
+    }
 
 
 def run_worker(kind: str, store: str, rev: str, repeat: int) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--worker", kind, "--store", store, "--baseline", rev,
-                           "--repeat", str(repeat)], capture_output=True, text=True, env=ENV)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", kind, "--store", store, "--baseline", rev, "--repeat", str(repeat)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{kind} worker failed:\n{proc.stdout}\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -183,23 +207,27 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="dse-filter-bench-"))
     stores = [args.store] if args.store else []
     try:
-        for size in ([] if args.store else args.sizes):
+        for size in [] if args.store else args.sizes:
             path = scratch / f"grid{int(size):d}.zarr"
             build_store(path, int(size))
             stores.append(str(path))
         results = []
         for store in stores:
-            for kind in (["old", "new"] if args.only is None else [args.only]):
+            for kind in ["old", "new"] if args.only is None else [args.only]:
                 print(f"{kind}: {store} ...", flush=True)
                 results.append({"store": store, **run_worker(kind, store, args.baseline, args.repeat)})
         print()
-        print(f"{'designs':>12} {'impl':>5} {'open + warm-up [s]':>19} {'first render [s]':>17} "
-              f"{'next session [s]':>17} {'filter change median [s]':>25} {'min-max [s]':>14} {'RSS [MB]':>9}")
+        print(
+            f"{'designs':>12} {'impl':>5} {'open + warm-up [s]':>19} {'first render [s]':>17} "
+            f"{'next session [s]':>17} {'filter change median [s]':>25} {'min-max [s]':>14} {'RSS [MB]':>9}"
+        )
         for r in results:
-            print(f"{r['designs']:>12,} {r['kind']:>5} {r['server_start_s']:>19.2f} {r['first_render_s']:>17.2f} "
-                  f"{r['session_s']:>17.2f} "
-                  f"{r['change_median_s']:>25.3f} "
-                  f"{min(r['change_s']):>6.3f}-{max(r['change_s']):<7.3f} {r['rss_mb']:>9,.0f}")
+            print(
+                f"{r['designs']:>12,} {r['kind']:>5} {r['server_start_s']:>19.2f} {r['first_render_s']:>17.2f} "
+                f"{r['session_s']:>17.2f} "
+                f"{r['change_median_s']:>25.3f} "
+                f"{min(r['change_s']):>6.3f}-{max(r['change_s']):<7.3f} {r['rss_mb']:>9,.0f}"
+            )
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1))
     finally:

@@ -131,15 +131,22 @@ def build_store(path: Path) -> None:
     spec.write_text(SPEC)
     print(f"building {path} (10^6 designs) with dse sweep ...", flush=True)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "dse.cli", "sweep", str(spec), "-o", str(path), "--quiet", "--overwrite"],
-                   check=True, env=ENV)
+    subprocess.run(
+        [sys.executable, "-m", "dse.cli", "sweep", str(spec), "-o", str(path), "--quiet", "--overwrite"],
+        check=True,
+        env=ENV,
+    )
     print(f"  built in {time.perf_counter() - t:.0f} s", flush=True)
 
 
 def start_server(store: str, port: int, log: Path) -> subprocess.Popen:
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dse.cli", "serve", store, "--port", str(port)], stdout=out,
-                                stderr=subprocess.STDOUT, env=ENV)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dse.cli", "serve", store, "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=ENV,
+        )
     deadline = time.time() + 600
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -182,8 +189,15 @@ class Memory:
         return statistics.median(recent) if recent else self.now()
 
 
-async def session(browser, url: str, duration: float, stats: Stats | None, seed: int, timeout_ms: float,
-                  max_actions: int | None = None) -> None:
+async def session(
+    browser,
+    url: str,
+    duration: float,
+    stats: Stats | None,
+    seed: int,
+    timeout_ms: float,
+    max_actions: int | None = None,
+) -> None:
     """One user: open the dashboard, then narrow and restore filters for ``duration`` seconds."""
     rng = random.Random(seed)
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -247,24 +261,42 @@ async def run(args: argparse.Namespace, url: str, server: subprocess.Popen) -> d
     loaded = memory.now()
     print(f"server RSS after loading the store: {loaded:,.0f} MB", flush=True)
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync", "--disable-renderer-backgrounding",
-            "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows"])
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-renderer-backgrounding",
+                "--disable-background-timer-throttling",
+                "--disable-backgrounding-occluded-windows",
+            ],
+        )
         print(f"warm-up: {args.sessions} sessions, 2 actions each, then closed", flush=True)
         t = time.perf_counter()
-        await asyncio.gather(*(session(browser, url, 3600, None, 1000 + i, args.timeout * 1000, max_actions=2)
-                               for i in range(args.sessions)))
-        print(f"  warm-up took {time.perf_counter() - t:.0f} s; waiting {args.settle:.0f} s for the server to drop "
-              "the sessions", flush=True)
+        await asyncio.gather(
+            *(
+                session(browser, url, 3600, None, 1000 + i, args.timeout * 1000, max_actions=2)
+                for i in range(args.sessions)
+            )
+        )
+        print(
+            f"  warm-up took {time.perf_counter() - t:.0f} s; waiting {args.settle:.0f} s for the server to drop "
+            "the sessions",
+            flush=True,
+        )
         baseline = await memory.settle(args.settle)
         print(f"baseline RSS (after warm-up sessions closed): {baseline:,.0f} MB", flush=True)
 
         stats = Stats()
         t0 = time.time()
         print(f"measured: {args.sessions} sessions filtering for {args.duration:.0f} s each", flush=True)
-        await asyncio.gather(*(session(browser, url, args.duration, stats, i, args.timeout * 1000)
-                               for i in range(args.sessions)))
+        await asyncio.gather(
+            *(session(browser, url, args.duration, stats, i, args.timeout * 1000) for i in range(args.sessions))
+        )
         elapsed = time.time() - t0
         peak = memory.peak_since(t0)
         await browser.close()
@@ -272,11 +304,21 @@ async def run(args: argparse.Namespace, url: str, server: subprocess.Popen) -> d
     after = await memory.settle(args.settle)
     tolerance = max(args.tolerance_mb, 0.10 * baseline)
     return {
-        "designs": 0, "sessions": args.sessions, "duration_s": args.duration, "actions": len(stats.last_patch),
-        "timeouts": stats.timeouts, "errors": stats.errors, "unanswered": stats.unanswered,
-        "summary_ms": stats.summary, "last_patch_ms": stats.last_patch,
-        "rss_loaded_mb": loaded, "rss_baseline_mb": baseline, "rss_peak_mb": peak, "rss_after_mb": after,
-        "tolerance_mb": tolerance, "returned": after <= baseline + tolerance,
+        "designs": 0,
+        "sessions": args.sessions,
+        "duration_s": args.duration,
+        "actions": len(stats.last_patch),
+        "timeouts": stats.timeouts,
+        "errors": stats.errors,
+        "unanswered": stats.unanswered,
+        "summary_ms": stats.summary,
+        "last_patch_ms": stats.last_patch,
+        "rss_loaded_mb": loaded,
+        "rss_baseline_mb": baseline,
+        "rss_peak_mb": peak,
+        "rss_after_mb": after,
+        "tolerance_mb": tolerance,
+        "returned": after <= baseline + tolerance,
         "per_session_growth_mb": (after - baseline) / args.sessions,
     }
 
@@ -320,14 +362,18 @@ def main() -> None:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     print()
-    print(f"{result['sessions']} sessions x {result['duration_s']:.0f} s on {result['designs']:,} designs: "
-          f"{result['actions']} filter actions, {result['timeouts']} unanswered within {args.timeout:.0f} s, "
-          f"{len(result['errors'])} failed sessions")
+    print(
+        f"{result['sessions']} sessions x {result['duration_s']:.0f} s on {result['designs']:,} designs: "
+        f"{result['actions']} filter actions, {result['timeouts']} unanswered within {args.timeout:.0f} s, "
+        f"{len(result['errors'])} failed sessions"
+    )
     print(f"  filter -> front summary shown [ms]:  {percentiles(result['summary_ms'])}")
     print(f"  filter -> last server patch [ms]:    {percentiles(result['last_patch_ms'])}")
-    print(f"  server RSS [MB]: loaded {result['rss_loaded_mb']:,.0f}, baseline {result['rss_baseline_mb']:,.0f}, "
-          f"peak {result['rss_peak_mb']:,.0f}, after {result['rss_after_mb']:,.0f} "
-          f"({result['per_session_growth_mb']:+.1f} MB per session)")
+    print(
+        f"  server RSS [MB]: loaded {result['rss_loaded_mb']:,.0f}, baseline {result['rss_baseline_mb']:,.0f}, "
+        f"peak {result['rss_peak_mb']:,.0f}, after {result['rss_after_mb']:,.0f} "
+        f"({result['per_session_growth_mb']:+.1f} MB per session)"
+    )
     verdict = "returned to baseline" if result["returned"] else "did NOT return to baseline"
     print(f"  memory {verdict} (tolerance {result['tolerance_mb']:.0f} MB)")
     for e in result["errors"]:

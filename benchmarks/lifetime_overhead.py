@@ -68,11 +68,15 @@ def main() -> None:
     outputs = list(DEFAULT_OUTPUTS)
     print("one core, median of 2 × 5 runs each, energy-only and full chain alternated")
     cases = (
-        ("loading × collector thickness, 4,000,000 designs (lifetime on 2,000 points)",
-         grid_block(chain, 2000, {"cell_format": "pouch"}, "current_collector_thickness")),
+        (
+            "loading × collector thickness, 4,000,000 designs (lifetime on 2,000 points)",
+            grid_block(chain, 2000, {"cell_format": "pouch"}, "current_collector_thickness"),
+        ),
         ("demo sampled sweep (li_sampled), 524,288 designs, 14 inputs drawn per design", sampled_block(chain)),
-        ("loading × stack pressure, 4,000,000 designs (lifetime for every design, two inputs vary)",
-         grid_block(chain, 2000, {"cell_format": "pouch"}, "stack_pressure")),
+        (
+            "loading × stack pressure, 4,000,000 designs (lifetime for every design, two inputs vary)",
+            grid_block(chain, 2000, {"cell_format": "pouch"}, "stack_pressure"),
+        ),
     )
     for label, block in cases:
         n = int(np.prod(block[0]))
@@ -81,14 +85,17 @@ def main() -> None:
         for _ in range(2):
             for energy_only in (True, False):
                 times[energy_only] += run_times(
-                    lambda b=block, e=energy_only, o=out: chain.evaluate_block(*b, outputs, energy_only=e, out=o))
+                    lambda b=block, e=energy_only, o=out: chain.evaluate_block(*b, outputs, energy_only=e, out=o)
+                )
         energy, full = np.median(times[True]), np.median(times[False])
         ratio = full / energy
         print(label)
         print(f"  energy only:  {1e9 * energy / n:6.1f} ns/design ({n / energy / 1e6:.2f} M/s)")
         print(f"  full chain:   {1e9 * full / n:6.1f} ns/design ({n / full / 1e6:.2f} M/s)")
-        print(f"  ratio full / energy-only: {ratio:.2f}  (target ≤ 1.5: {'met' if ratio <= 1.5 else 'NOT met'}); "
-              f"of the best runs: {min(times[False]) / min(times[True]):.2f}")
+        print(
+            f"  ratio full / energy-only: {ratio:.2f}  (target ≤ 1.5: {'met' if ratio <= 1.5 else 'NOT met'}); "
+            f"of the best runs: {min(times[False]) / min(times[True]):.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,10 @@ SECOND_AXES = {
 
 def grid_block(chain: ModelChain, n_side: int, fixed: dict, second: str = "current_collector_thickness"):
     """A loading × ``second`` grid of ``n_side`` × ``n_side`` designs (``n_side`` ≤ 2000), other inputs fixed."""
-    axes = {"cathode_loading": np.linspace(1, 10, n_side),
-            second: np.linspace(SECOND_AXES[second][0], SECOND_AXES[second][-1], n_side)}
+    axes = {
+        "cathode_loading": np.linspace(1, 10, n_side),
+        second: np.linspace(SECOND_AXES[second][0], SECOND_AXES[second][-1], n_side),
+    }
     names = list(axes)
     axis_of, starts, parts, off = [], [], [], 0
     for name in INPUT_ORDER:
@@ -85,23 +87,30 @@ def main() -> None:
         t_fresh = median_time(lambda c=chain, b=block, o=outputs: c.evaluate_block(*b, list(o)), repeat)
         t, best = statistics.median(times), min(times)
         rows.append((label, n / t))
-        print(f"  kernel, {label:24s} {n / t / 1e6:6.2f} M designs/s ({1e9 * t / n:5.1f} ns/design; "
-              f"best run {n / best / 1e6:5.2f} M/s); into a fresh array {n / t_fresh / 1e6:5.2f} M/s")
+        print(
+            f"  kernel, {label:24s} {n / t / 1e6:6.2f} M designs/s ({1e9 * t / n:5.1f} ns/design; "
+            f"best run {n / best / 1e6:5.2f} M/s); into a fresh array {n / t_fresh / 1e6:5.2f} M/s"
+        )
     # the array path and the Python loop evaluate every design in full: compared with the
     # kernel where every design has its own lifetime inputs
     grid_rate, kernel_rate = rows[1][1], rows[2][1]
 
     chain = ModelChain(uncertainty=False)
     m = 200_000
-    inputs = {"cathode_loading": np.linspace(1, 10, m), "current_collector_thickness": np.linspace(1, 20, m),
-              "cell_format": "pouch"}
+    inputs = {
+        "cathode_loading": np.linspace(1, 10, m),
+        "current_collector_thickness": np.linspace(1, 20, m),
+        "cell_format": "pouch",
+    }
     t = median_time(lambda: chain.evaluate(inputs), repeat=3)
     numpy_rate = m / t
     print(f"  numpy array path (same source)    {numpy_rate / 1e6:8.2f} M designs/s")
 
     k = 300
-    singles = [{"cathode_loading": float(x), "current_collector_thickness": 5.0, "cell_format": "pouch"}
-               for x in np.linspace(1, 10, k)]
+    singles = [
+        {"cathode_loading": float(x), "current_collector_thickness": 5.0, "cell_format": "pouch"}
+        for x in np.linspace(1, 10, k)
+    ]
 
     def loop():
         for d in singles:
@@ -112,11 +121,15 @@ def main() -> None:
     print(f"  per-design Python loop            {python_rate:12,.0f} designs/s")
     print()
     for label, r in (("loading × collector", grid_rate), ("loading × pressure", kernel_rate)):
-        print(f"kernel (default outputs, pouch, {label}): {r:,.0f} designs/s  target ≥ 10,000,000 "
-              f"({'met' if r >= 1e7 else 'NOT met'})")
+        print(
+            f"kernel (default outputs, pouch, {label}): {r:,.0f} designs/s  target ≥ 10,000,000 "
+            f"({'met' if r >= 1e7 else 'NOT met'})"
+        )
     print("ratios of the kernel by pressure:")
-    print(f"ratio kernel / per-design Python loop: {kernel_rate / python_rate:,.0f}×  target ≥ 1000× "
-          f"({'met' if kernel_rate / python_rate >= 1000 else 'NOT met'})")
+    print(
+        f"ratio kernel / per-design Python loop: {kernel_rate / python_rate:,.0f}×  target ≥ 1000× "
+        f"({'met' if kernel_rate / python_rate >= 1000 else 'NOT met'})"
+    )
     print(f"ratio kernel / numpy array path: {kernel_rate / numpy_rate:,.1f}×")
 
 

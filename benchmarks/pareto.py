@@ -95,9 +95,7 @@ def sort_reference(x: np.ndarray) -> np.ndarray:
 
 
 def maximised(x: np.ndarray) -> np.ndarray:
-    return x.astype(np.float64) * np.array(
-        [1.0 if s == "max" else -1.0 for s in OBJECTIVES.values()]
-    )
+    return x.astype(np.float64) * np.array([1.0 if s == "max" else -1.0 for s in OBJECTIVES.values()])
 
 
 def main() -> None:
@@ -121,9 +119,7 @@ def main() -> None:
         t_dask, mask = median_time(lambda: pareto_mask(ds).compute(), args.repeats, "dask")
         front = int(mask.sum())
         client.cancel(ds)
-    print(
-        f"designs: {n:.0e} x {len(OBJECTIVES)} objectives, chunks of {args.chunk:.1e}, 2 workers x 1 thread"
-    )
+    print(f"designs: {n:.0e} x {len(OBJECTIVES)} objectives, chunks of {args.chunk:.1e}, 2 workers x 1 thread")
     print(f"pareto_mask(...).compute(): {t_dask:.2f} s median of {args.repeats}"
           f" (min {min(TIMES['dask']):.2f}, max {max(TIMES['dask']):.2f});"
           f" {n / t_dask / 1e6:.1f} M designs/s, front {front} designs")  # fmt: skip

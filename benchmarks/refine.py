@@ -34,12 +34,18 @@ HUGE = (1001, 201, 201, 61)  # 9.87e9 designs
 
 
 def grid(loading: int, collector: int, pressure: int, dod: int) -> dict:
-    return {"name": "refine benchmark", "inputs": {
-        "metal": "Li", "cathode": ["NMC811", "LFP"], "electrolyte": ["Li-dual-salt", "Li-LHCE"],
-        "cathode_loading": {"linspace": ["1 mAh/cm^2", "8 mAh/cm^2", loading]},
-        "current_collector_thickness": {"linspace": ["2 um", "12 um", collector]},
-        "stack_pressure": {"linspace": [0.0, 3.0, pressure]},
-        "depth_of_discharge": {"linspace": [0.6, 1.0, dod]}}}
+    return {
+        "name": "refine benchmark",
+        "inputs": {
+            "metal": "Li",
+            "cathode": ["NMC811", "LFP"],
+            "electrolyte": ["Li-dual-salt", "Li-LHCE"],
+            "cathode_loading": {"linspace": ["1 mAh/cm^2", "8 mAh/cm^2", loading]},
+            "current_collector_thickness": {"linspace": ["2 um", "12 um", collector]},
+            "stack_pressure": {"linspace": [0.0, 3.0, pressure]},
+            "depth_of_discharge": {"linspace": [0.6, 1.0, dod]},
+        },
+    }
 
 
 def brute_force(spec) -> tuple[np.ndarray, float]:
@@ -91,21 +97,32 @@ def main() -> None:
     equal = same_front(front, refined_front(result))
     b, r = statistics.median(brute), statistics.median(refined)
     rate = fine.n_designs / b
-    rows = [("~1e7 grid", "full evaluation", fine.n_designs, fine.n_designs, b, ""),
-            ("", "refinement", fine.n_designs, result.evaluated, r, f"{b / r:.1f}×")]
-    notes = [f"~1e7 grid: front of {len(front)} designs; refined front == full front: {'yes' if equal else 'NO'}",
-             f"  refinement: {describe(result)}"]
+    rows = [
+        ("~1e7 grid", "full evaluation", fine.n_designs, fine.n_designs, b, ""),
+        ("", "refinement", fine.n_designs, result.evaluated, r, f"{b / r:.1f}×"),
+    ]
+    notes = [
+        f"~1e7 grid: front of {len(front)} designs; refined front == full front: {'yes' if equal else 'NO'}",
+        f"  refinement: {describe(result)}",
+    ]
     if not args.skip_huge:
         huge = parse_sweep(grid(*HUGE), text="")
         runs = [refine(huge, OBJECTIVES) for _ in range(args.huge_repeats)]
         h = statistics.median(x.seconds for x in runs)
         extrapolated = huge.n_designs / rate
-        rows += [("~1e10 grid", "full (extrapolated)", huge.n_designs, huge.n_designs, extrapolated, ""),
-                 ("", "refinement", huge.n_designs, runs[-1].evaluated, h, f"{extrapolated / h:,.0f}×")]
-        notes += [f"~1e10 grid: full evaluation extrapolated at {rate:,.0f} designs/s ({extrapolated / 3600:.1f} h); "
-                  f"target 60 s: {'met' if h <= 60 else 'missed'}", f"  refinement: {describe(runs[-1])}"]
-    print(f"time to the front ({', '.join(f'{k}:{v}' for k, v in OBJECTIVES.items())}), {THREADS} threads, "
-          f"medians of {args.repeats} (1e7) and {args.huge_repeats} (1e10) run(s)")
+        rows += [
+            ("~1e10 grid", "full (extrapolated)", huge.n_designs, huge.n_designs, extrapolated, ""),
+            ("", "refinement", huge.n_designs, runs[-1].evaluated, h, f"{extrapolated / h:,.0f}×"),
+        ]
+        notes += [
+            f"~1e10 grid: full evaluation extrapolated at {rate:,.0f} designs/s ({extrapolated / 3600:.1f} h); "
+            f"target 60 s: {'met' if h <= 60 else 'missed'}",
+            f"  refinement: {describe(runs[-1])}",
+        ]
+    print(
+        f"time to the front ({', '.join(f'{k}:{v}' for k, v in OBJECTIVES.items())}), {THREADS} threads, "
+        f"medians of {args.repeats} (1e7) and {args.huge_repeats} (1e10) run(s)"
+    )
     print(f"{'grid':<11} {'method':<20} {'grid designs':>15} {'evaluated':>15} {'seconds':>10} {'speed-up':>9}")
     for name, method, n, evaluated, seconds, ratio in rows:
         print(f"{name:<11} {method:<20} {n:>15,} {evaluated:>15,} {seconds:>10.2f} {ratio:>9}")

@@ -35,8 +35,15 @@ def noop(x):
     return x
 
 
-def chunk_rule(designs: float, workers: int, seconds_per_design: float, tasks_per_second: float,
-               min_task_seconds: float = 1.0, scheduler_share: float = 0.1, waves: int = 3) -> dict:
+def chunk_rule(
+    designs: float,
+    workers: int,
+    seconds_per_design: float,
+    tasks_per_second: float,
+    min_task_seconds: float = 1.0,
+    scheduler_share: float = 0.1,
+    waves: int = 3,
+) -> dict:
     """The chunk-size rule of docs/scaling.md.
 
     * lower bound: a task lasts at least ``min_task_seconds``, and long
@@ -56,8 +63,16 @@ def chunk_rule(designs: float, workers: int, seconds_per_design: float, tasks_pe
     useful = min(math.sqrt(work * scheduler_share * tasks_per_second / waves), work / (waves * min_task_seconds))
     chunk = math.ceil(low / 65_536) * 65_536  # a multiple of 2^16 designs
     tasks = math.ceil(designs / chunk)
-    return {"task_seconds": task_seconds, "low": low, "high": high, "chunk": chunk, "tasks": tasks,
-            "fits": low <= high, "useful_workers": math.floor(useful), "work": work}
+    return {
+        "task_seconds": task_seconds,
+        "low": low,
+        "high": high,
+        "chunk": chunk,
+        "tasks": tasks,
+        "fits": low <= high,
+        "useful_workers": math.floor(useful),
+        "work": work,
+    }
 
 
 def main() -> None:
@@ -81,12 +96,17 @@ def main() -> None:
     scratch = Path(args.dir or tempfile.mkdtemp(prefix="dse-scaling-"))
     scratch.mkdir(parents=True, exist_ok=True)
     n_blocks = math.ceil(spec.n_designs / spec.chunk_size)
-    print(f"{spec.n_designs:,} designs in {n_blocks} blocks of {spec.chunk_size:,}; {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f} at the start; scratch {scratch}")
+    print(
+        f"{spec.n_designs:,} designs in {n_blocks} blocks of {spec.chunk_size:,}; {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f} at the start; scratch {scratch}"
+    )
 
-    clusters = {n: LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                silence_logs=logging.ERROR)
-                for n in (1, 2)}
+    clusters = {
+        n: LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        )
+        for n in (1, 2)
+    }
     times: dict[int, list[float]] = {1: [], 2: []}
     try:
         for rep in range(args.repeat + 1):  # the first round loads the kernel in every worker: not timed
@@ -111,8 +131,10 @@ def main() -> None:
                 runs.append(time.perf_counter() - t)
                 del futures
             tasks_per_second = args.tasks / statistics.median(runs[1:])
-        print(f"scheduler: {args.tasks:,} no-op tasks on 2 workers, median {statistics.median(runs[1:]):.2f} s "
-              f"→ {tasks_per_second:,.0f} tasks/s ({1e3 / tasks_per_second:.2f} ms per task)")
+        print(
+            f"scheduler: {args.tasks:,} no-op tasks on 2 workers, median {statistics.median(runs[1:]):.2f} s "
+            f"→ {tasks_per_second:,.0f} tasks/s ({1e3 / tasks_per_second:.2f} ms per task)"
+        )
     finally:
         for cluster in clusters.values():
             cluster.close()
@@ -122,18 +144,25 @@ def main() -> None:
     per_design = 1 / rate[1]  # one worker process, end to end (kernel, compression, local write)
     n, w = args.target_designs, args.target_workers
     rule = chunk_rule(n, w, per_design, tasks_per_second)
-    print(f"one worker: {per_design * 1e6:.2f} µs per design end to end; {n:.0e} designs = "
-          f"{rule['work']:,.0f} worker-seconds")
-    print(f"rule for {n:.0e} designs on {w} workers: tasks ≥ {rule['task_seconds']:.2f} s → chunk ≥ "
-          f"{rule['low']:,.0f}; ≥ 3 blocks per worker → chunk ≤ {rule['high']:,.0f}")
+    print(
+        f"one worker: {per_design * 1e6:.2f} µs per design end to end; {n:.0e} designs = "
+        f"{rule['work']:,.0f} worker-seconds"
+    )
+    print(
+        f"rule for {n:.0e} designs on {w} workers: tasks ≥ {rule['task_seconds']:.2f} s → chunk ≥ "
+        f"{rule['low']:,.0f}; ≥ 3 blocks per worker → chunk ≤ {rule['high']:,.0f}"
+    )
     if rule["fits"]:
         print(f"→ chunk_size {rule['chunk']:,} ({rule['tasks']:,} tasks)")
     else:
         u = rule["useful_workers"]
         fit = chunk_rule(n, u, per_design, tasks_per_second)
-        print(f"→ the bounds cross: at most {u} workers are useful; on {u} workers chunk_size {fit['chunk']:,} "
-              f"({fit['tasks']:,} tasks, {fit['tasks'] / u:.1f} per worker, about "
-              f"{fit['work'] / u:,.0f} s of compute each)")
+        print(
+            f"→ the bounds cross: at most {u} workers are useful; on {u} workers chunk_size {fit['chunk']:,} "
+            f"({fit['tasks']:,} tasks, {fit['tasks'] / u:.1f} per worker, about "
+            f"{fit['work'] / u:,.0f} s of compute each)"
+        )
+
 
 if __name__ == "__main__":
     main()

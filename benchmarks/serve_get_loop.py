@@ -53,8 +53,13 @@ def main() -> None:
     args = parser.parse_args()
     port = free_port()
     env = {**os.environ, "PYTHONPATH": args.source}
-    server = subprocess.Popen([sys.executable, "-m", "dse.cli", "serve", args.store, "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=args.source)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dse.cli", "serve", args.store, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=args.source,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         while True:
@@ -73,9 +78,11 @@ def main() -> None:
         cpu1, rss1, peak = cpu_seconds(server.pid), memory_mb(server.pid), memory_mb(server.pid, "VmHWM")
         time.sleep(args.settle)
         rss2 = memory_mb(server.pid)
-        print(f"source {args.source}: {args.requests} GETs in {wall:.1f} s; server CPU {cpu1 - cpu0:.1f} s "
-              f"({(cpu1 - cpu0) / args.requests:.2f} s per GET); RSS {rss0:.0f} -> {rss1:.0f} MB "
-              f"(peak {peak:.0f} MB), {rss2:.0f} MB {args.settle:.0f} s later")
+        print(
+            f"source {args.source}: {args.requests} GETs in {wall:.1f} s; server CPU {cpu1 - cpu0:.1f} s "
+            f"({(cpu1 - cpu0) / args.requests:.2f} s per GET); RSS {rss0:.0f} -> {rss1:.0f} MB "
+            f"(peak {peak:.0f} MB), {rss2:.0f} MB {args.settle:.0f} s later"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -50,8 +50,10 @@ def main() -> None:
         spec = parse_sweep(data, text=yaml.safe_dump(data))
         out = scratch / f"mem{n}.zarr"
         shutil.rmtree(out, ignore_errors=True)
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-                Client(cluster) as client:
+        with (
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+            Client(cluster) as client,
+        ):
             t = time.perf_counter()
             run_sweep(spec, str(out), scheduler=cluster.scheduler_address)
             dt = time.perf_counter() - t

@@ -57,8 +57,10 @@ def main() -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     print(f"{spec.n_designs:,} designs, chunks of {spec.chunk_size:,}, 2 workers × 1 thread, scratch {scratch}")
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         startup = time.perf_counter() - t0
         sweep_times, write_times = [], []
         for i in range(args.repeat):
@@ -70,7 +72,9 @@ def main() -> None:
             ds = xr.open_zarr(out)
             plain = xr.Dataset({k: v.copy() for k, v in ds.data_vars.items()})
             plain = plain.drop_vars(list(plain.coords))
-            encoding = {k: {"chunks": v.data.chunksize, "compressors": _compressors()} for k, v in plain.data_vars.items()}
+            encoding = {
+                k: {"chunks": v.data.chunksize, "compressors": _compressors()} for k, v in plain.data_vars.items()
+            }
             # load the very same arrays into worker memory, then time only the write
             plain = client.persist(plain)
             from distributed import wait
@@ -90,9 +94,13 @@ def main() -> None:
     n = spec.n_designs
     ts, tw = statistics.median(sweep_times), statistics.median(write_times)
     print(f"cluster start-up (excluded below): {startup:.1f} s")
-    print(f"sweep, end to end (template, evaluate, write, resume record, summary): "
-          f"median {ts:.2f} s → {n / ts:,.0f} designs/s")
-    print(f"straight Zarr write of the same outputs (same dtype, codec, chunks): median {tw:.2f} s → {n / tw:,.0f} designs/s")
+    print(
+        f"sweep, end to end (template, evaluate, write, resume record, summary): "
+        f"median {ts:.2f} s → {n / ts:,.0f} designs/s"
+    )
+    print(
+        f"straight Zarr write of the same outputs (same dtype, codec, chunks): median {tw:.2f} s → {n / tw:,.0f} designs/s"
+    )
     print(f"ratio sweep / write: {tw / ts:.2f}  (target ≥ 0.5: {'met' if tw / ts >= 0.5 else 'NOT met'})")
     shutil.rmtree(scratch, ignore_errors=True) if args.dir is None else None
 

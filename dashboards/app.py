@@ -41,12 +41,37 @@ from dashboards.style import (
 from dashboards.tables import FRONT_TABLE_MAX
 from dse.explore import Axis, ResultsSource, aggregate
 
-__all__ = ["ResultsSource", "Explorer", "load_source", "create_app", "FRONT_COLOR", "CATEGORY_COLORS",
-           "cell_axis_values", "nearest_front_point", "input_differences", "capacity_curve", "comparison_curves",
-           # kept importable from here since the split (docs/architecture.md, "Re-exports")
-           "warm_up", "detail_views", "comparison_table", "CAPACITY_TITLE", "SENSITIVITY_INDICES", "FRONT_POINTS_MAX",
-           "HOVER_PREFIX", "PixelText", "CELL_MEASURE_KEYS", "CELL_MEASURES", "FRONT_QUANTILES", "MAX_PINNED",
-           "BAND_OUTPUTS", "CELL_COLOR", "CLOUD_HEIGHT", "CLOUD_WIDTH", "FRONT_TABLE_MAX"]
+__all__ = [
+    "ResultsSource",
+    "Explorer",
+    "load_source",
+    "create_app",
+    "FRONT_COLOR",
+    "CATEGORY_COLORS",
+    "cell_axis_values",
+    "nearest_front_point",
+    "input_differences",
+    "capacity_curve",
+    "comparison_curves",
+    # kept importable from here since the split (docs/architecture.md, "Re-exports")
+    "warm_up",
+    "detail_views",
+    "comparison_table",
+    "CAPACITY_TITLE",
+    "SENSITIVITY_INDICES",
+    "FRONT_POINTS_MAX",
+    "HOVER_PREFIX",
+    "PixelText",
+    "CELL_MEASURE_KEYS",
+    "CELL_MEASURES",
+    "FRONT_QUANTILES",
+    "MAX_PINNED",
+    "BAND_OUTPUTS",
+    "CELL_COLOR",
+    "CLOUD_HEIGHT",
+    "CLOUD_WIDTH",
+    "FRONT_TABLE_MAX",
+]
 
 _SOURCES: dict[tuple[str, str | None], ResultsSource] = {}
 
@@ -60,8 +85,12 @@ def load_source(path: str, endpoint_url: str | None = None, client=None) -> Resu
     return _SOURCES[key]
 
 
-def create_app(path: str, endpoint_url: str | None = None, cells: pd.DataFrame | None = None,
-               sensitivity: pd.DataFrame | None = None):
+def create_app(
+    path: str,
+    endpoint_url: str | None = None,
+    cells: pd.DataFrame | None = None,
+    sensitivity: pd.DataFrame | None = None,
+):
     """Session factory for ``pn.serve``: one Explorer per browser tab, URL-synced.
 
     ``cells`` (:func:`dse.cells.cells_table`) are drawn on every session's

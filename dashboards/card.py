@@ -37,18 +37,29 @@ class CardView(ExplorerState):
         """Pinned designs side by side (inputs that differ are marked), and their capacity curves on one plot."""
         if not self.pinned:
             return pn.pane.Markdown("Pin up to four designs from the design card to compare them here.")
-        return pn.Column(pn.pane.HoloViews(comparison_curves(self.source, self.pinned), sizing_mode="stretch_width",
-                                           linked_axes=False),
-                         pn.pane.DataFrame(comparison_table(self.source, self.pinned), sizing_mode="stretch_width"),
-                         self._clear_pins, sizing_mode="stretch_width")
+        return pn.Column(
+            pn.pane.HoloViews(
+                comparison_curves(self.source, self.pinned), sizing_mode="stretch_width", linked_axes=False
+            ),
+            pn.pane.DataFrame(comparison_table(self.source, self.pinned), sizing_mode="stretch_width"),
+            self._clear_pins,
+            sizing_mode="stretch_width",
+        )
 
 
 #: the title of the capacity curves (card and pinned comparison)
 CAPACITY_TITLE = "Discharge capacity [mAh/cm²] vs cycle"
 
 
-def capacity_curve(source: ResultsSource, row: int, ev=None, color: str = "#1f77b4", band_color: str = FRONT_COLOR,
-                   line_color: str = "grey", label: str = ""):
+def capacity_curve(
+    source: ResultsSource,
+    row: int,
+    ev=None,
+    color: str = "#1f77b4",
+    band_color: str = FRONT_COLOR,
+    line_color: str = "grey",
+    label: str = "",
+):
     """One design's discharge capacity vs cycle, its p10-p90 cycle-life band (shaded) and its 80 % line.
 
     ``ev`` is the row's :func:`dse.evaluate.evaluate_design` (evaluated
@@ -77,12 +88,18 @@ def comparison_curves(source: ResultsSource, rows: list[int]):
     layers = []
     for k, row in enumerate(rows):
         color = CATEGORY_COLORS[k % len(CATEGORY_COLORS)]
-        curve, _ = capacity_curve(source, row, color=color, band_color=color, line_color=color,
-                                  label=source.design_label(row))
+        curve, _ = capacity_curve(
+            source, row, color=color, band_color=color, line_color=color, label=source.design_label(row)
+        )
         layers.extend(curve)
-    return hv.Overlay(layers).opts(hv.opts.Overlay(
-        title=f"{CAPACITY_TITLE} of the pinned designs (shaded: each one's p10–p90 cycle life; dashed: 80 %)",
-        height=300, responsive=True, legend_position="top_right"))
+    return hv.Overlay(layers).opts(
+        hv.opts.Overlay(
+            title=f"{CAPACITY_TITLE} of the pinned designs (shaded: each one's p10–p90 cycle life; dashed: 80 %)",
+            height=300,
+            responsive=True,
+            legend_position="top_right",
+        )
+    )
 
 
 def detail_views(source: ResultsSource, row: int) -> list:
@@ -96,35 +113,53 @@ def detail_views(source: ResultsSource, row: int) -> list:
     def unit(name, table):
         return display_unit(table[name].units) if name in table else ""
 
-    inputs = pd.DataFrame([(k, INPUTS[k].long_name if k in INPUTS else k, v if isinstance(v, str) else
-                            format_value(v), unit(k, INPUTS)) for k, v in design.inputs.items()],
-                          columns=["name", "input", "value", "units"])
-    outputs = pd.DataFrame([(k, OUTPUTS[k].long_name, o[k], unit(k, OUTPUTS)) for k in OUTPUTS
-                            if k in o and k != "feasible"], columns=["output", "quantity", "value", "units"])
+    inputs = pd.DataFrame(
+        [
+            (
+                k,
+                INPUTS[k].long_name if k in INPUTS else k,
+                v if isinstance(v, str) else format_value(v),
+                unit(k, INPUTS),
+            )
+            for k, v in design.inputs.items()
+        ],
+        columns=["name", "input", "value", "units"],
+    )
+    outputs = pd.DataFrame(
+        [(k, OUTPUTS[k].long_name, o[k], unit(k, OUTPUTS)) for k in OUTPUTS if k in o and k != "feasible"],
+        columns=["output", "quantity", "value", "units"],
+    )
     br = ev.breakdown()
     layers = [layer for layer in LAYERS if br["mass"][layer] > 0 or br["thickness"][layer] > 0]
     mass = hv.Bars([(layer.replace("_", " "), br["mass"][layer]) for layer in layers], "layer", "mass").opts(
-        title="Mass per layer [mg/cm²] (as assembled)", height=260, responsive=True, xrotation=30, color="#1f77b4")
+        title="Mass per layer [mg/cm²] (as assembled)", height=260, responsive=True, xrotation=30, color="#1f77b4"
+    )
     thick = hv.Bars([(layer.replace("_", " "), br["thickness"][layer]) for layer in layers], "layer", "thickness").opts(
-        title="Thickness per layer [µm] (full charge)", height=260, responsive=True, xrotation=30, color="#ff7f0e")
+        title="Thickness per layer [µm] (full charge)", height=260, responsive=True, xrotation=30, color="#ff7f0e"
+    )
     curve, band_text = capacity_curve(source, row, ev)
     curve = curve.opts(hv.opts.Overlay(title=CAPACITY_TITLE, height=260, responsive=True))
     text = design.to_yaml()
     header = f"# {design.name}\n# reproduce with: dse evaluate design.yaml\n"
     if source.results.catalogue_changed:
         header += "# note: the installed materials catalogue differs from the one this store used\n"
-    yaml_box = pn.widgets.TextAreaInput(label="Design (YAML for dse evaluate)", value=header + text, height=260,
-                                        sizing_mode="stretch_width")
+    yaml_box = pn.widgets.TextAreaInput(
+        label="Design (YAML for dse evaluate)", value=header + text, height=260, sizing_mode="stretch_width"
+    )
     state = "feasible" if ev.feasible else "infeasible: " + ", ".join(ev.reasons)
     return [
         pn.pane.Markdown(f"### {source.design_label(row)} — {state}{band_text}"),
-        pn.Row(pn.pane.DataFrame(inputs, index=False), pn.pane.DataFrame(outputs, index=False,
-                                                                         float_format=lambda v: f"{v:.4g}"),
-               sizing_mode="stretch_width"),
+        pn.Row(
+            pn.pane.DataFrame(inputs, index=False),
+            pn.pane.DataFrame(outputs, index=False, float_format=lambda v: f"{v:.4g}"),
+            sizing_mode="stretch_width",
+        ),
         pn.pane.HoloViews(curve, sizing_mode="stretch_width"),
-        pn.Row(pn.pane.HoloViews(mass, sizing_mode="stretch_width", linked_axes=False),
-               pn.pane.HoloViews(thick, sizing_mode="stretch_width", linked_axes=False),
-               sizing_mode="stretch_width"),
+        pn.Row(
+            pn.pane.HoloViews(mass, sizing_mode="stretch_width", linked_axes=False),
+            pn.pane.HoloViews(thick, sizing_mode="stretch_width", linked_axes=False),
+            sizing_mode="stretch_width",
+        ),
         yaml_box,
     ]
 

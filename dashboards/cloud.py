@@ -66,8 +66,9 @@ class CloudView(ExplorerState):
         categorical = self.color in src.categorical
         if categorical:
             names = src.categories[self.color]
-            agg = aggregate(xs, ys, keep, xa, ya, width, height, codes=src.column(self.color), ncat=len(names),
-                            first=True)
+            agg = aggregate(
+                xs, ys, keep, xa, ya, width, height, codes=src.column(self.color), ncat=len(names), first=True
+            )
             counts = agg["count"]
             total = counts.sum(axis=2)
             palette = np.array([_rgb(CATEGORY_COLORS[i % len(CATEGORY_COLORS)]) for i in range(len(names))])
@@ -84,15 +85,25 @@ class CloudView(ExplorerState):
         xc = xa.lo + (np.arange(width) + 0.5) * (xa.hi - xa.lo) / width
         yc = ya.lo + (np.arange(height) + 0.5) * (ya.hi - ya.lo) / height
         dims = ("y_plot", "x_plot")
-        data = xr.Dataset({k: xr.Variable(dims, LazilyIndexedArray(v)) if isinstance(v, PixelText) else (dims, v)
-                           for k, v in {**colour, **fields}.items()},
-                          coords={"x_plot": xc, "y_plot": yc}, attrs={"selector_columns": list(fields)})
+        data = xr.Dataset(
+            {
+                k: xr.Variable(dims, LazilyIndexedArray(v)) if isinstance(v, PixelText) else (dims, v)
+                for k, v in {**colour, **fields}.items()
+            },
+            coords={"x_plot": xc, "y_plot": yc},
+            attrs={"selector_columns": list(fields)},
+        )
         tooltips = [(self.cloud_hover_label(k), k) for k in fields if k != "__index__"]
         if categorical:
             return hv.RGB(data, kdims=kdims, vdims=list("RGBA")).opts(tools=["hover"], hover_tooltips=tooltips)
         return hv.Image(data, kdims=kdims, vdims=[hv.Dimension(self.color, label=src.label(self.color))]).opts(
-            cmap="viridis", colorbar=True, clabel=src.label(self.color), clipping_colors={"NaN": (0, 0, 0, 0)},
-            tools=["hover"], hover_tooltips=tooltips)
+            cmap="viridis",
+            colorbar=True,
+            clabel=src.label(self.color),
+            clipping_colors={"NaN": (0, 0, 0, 0)},
+            tools=["hover"],
+            hover_tooltips=tooltips,
+        )
 
     def cloud_hover_names(self) -> list[str]:
         """Columns the cloud's hover shows for a pixel's design: the axes, the colour, then the swept inputs."""
@@ -105,7 +116,7 @@ class CloudView(ExplorerState):
     def cloud_hover_label(self, field: str) -> str:
         """The label of a hover field: a column's label with units, or what the field says."""
         if field.startswith(HOVER_PREFIX):
-            return self.source.label(field[len(HOVER_PREFIX):])
+            return self.source.label(field[len(HOVER_PREFIX) :])
         return {"count": "designs in this pixel", "design": "first design of the pixel"}.get(field, field)
 
     def cloud_hover_fields(self, first: np.ndarray, count: np.ndarray) -> dict[str, object]:
@@ -134,7 +145,7 @@ class CloudView(ExplorerState):
             if field == "design":
                 out[kept] = src.design_labels(rows[kept])
             else:
-                column = field[len(HOVER_PREFIX):]
+                column = field[len(HOVER_PREFIX) :]
                 values = src.frame(rows[kept], [column])[column].to_numpy()
                 out[kept] = values if values.dtype == object else format_values(values)
         return out
@@ -164,8 +175,14 @@ class CloudView(ExplorerState):
         hover = HoverTool(tooltips=tooltips)
         vdims = ["design", "row", *[c for c in cols if c not in ("x_plot", "y_plot")]]
         return hv.Points(df, kdims=["x_plot", "y_plot"], vdims=list(dict.fromkeys(vdims))).opts(
-            color=FRONT_COLOR, size=7, line_color="black", line_width=0.8, tools=[hover, "tap"],
-            nonselection_alpha=0.7, selection_color="black")
+            color=FRONT_COLOR,
+            size=7,
+            line_color="black",
+            line_width=0.8,
+            tools=[hover, "tap"],
+            nonselection_alpha=0.7,
+            selection_color="black",
+        )
 
     def _band(self, filters=None, constraints=None, front_scope=None, front_on=None):
         """p10-p90 cycle life of the front designs, as segments along the cycle-life axis."""
@@ -189,8 +206,9 @@ class CloudView(ExplorerState):
         """The cloud of filtered designs with the clickable front (and its p10-p90 band) on top."""
         src = self.source
         data = hv.streams.Params(parameterized=self, parameters=["filters", "constraints"])
-        front_data = hv.streams.Params(parameterized=self, parameters=["filters", "constraints", "front_scope",
-                                                                       "front_on"])
+        front_data = hv.streams.Params(
+            parameterized=self, parameters=["filters", "constraints", "front_scope", "front_on"]
+        )
         xa, ya = self.axes()
         ranges = hv.streams.RangeXY(x_range=(xa.lo, xa.hi), y_range=(ya.lo, ya.hi))
         image = hv.DynamicMap(self._image, streams=[ranges, data])
@@ -203,15 +221,23 @@ class CloudView(ExplorerState):
         box.add_subscriber(self._on_box)
         ranges.add_subscriber(self._on_range)
         full_x, full_y = src.axis(self.x), src.axis(self.y)
-        opts = {"xlabel": src.label(self.x), "ylabel": src.label(self.y), "xlim": (xa.lo, xa.hi),
-                "ylim": (ya.lo, ya.hi), "responsive": True, "min_height": 450,
-                "title": f"{len(src):,} feasible designs · front in red (click a point)"}
+        opts = {
+            "xlabel": src.label(self.x),
+            "ylabel": src.label(self.y),
+            "xlim": (xa.lo, xa.hi),
+            "ylim": (ya.lo, ya.hi),
+            "responsive": True,
+            "min_height": 450,
+            "title": f"{len(src):,} feasible designs · front in red (click a point)",
+        }
         if full_x.log:
             opts["xticks"] = full_x.ticks(8)
         if full_y.log:
             opts["yticks"] = full_y.ticks(8)
-        element_opts = [hv.opts.RGB(tools=["box_select", "hover"], active_tools=["wheel_zoom"]),
-                        hv.opts.Image(tools=["box_select", "hover"], active_tools=["wheel_zoom"])]
+        element_opts = [
+            hv.opts.RGB(tools=["box_select", "hover"], active_tools=["wheel_zoom"]),
+            hv.opts.Image(tools=["box_select", "hover"], active_tools=["wheel_zoom"]),
+        ]
         if self.cells is not None:
             opts["title"] += " · ★ measured cells"
         return (image * band * front * self.cells_element()).opts(*element_opts, hv.opts.Overlay(**opts))
@@ -255,11 +281,15 @@ class CloudView(ExplorerState):
         if self.color not in self.source.categorical:
             return pn.pane.HTML(cells[3:])
         names = self.source.categories[self.color]
-        items = " ".join(f"<span style='white-space:nowrap'><span style='display:inline-block;width:10px;"
-                         f"height:10px;background:{CATEGORY_COLORS[i % len(CATEGORY_COLORS)]}'></span> {n}</span>"
-                         for i, n in enumerate(names))
-        return pn.pane.HTML(f"<b>{self.source.label(self.color)}</b>: {items} · "
-                            f"<span style='color:{FRONT_COLOR}'>●</span> Pareto front{cells}")
+        items = " ".join(
+            f"<span style='white-space:nowrap'><span style='display:inline-block;width:10px;"
+            f"height:10px;background:{CATEGORY_COLORS[i % len(CATEGORY_COLORS)]}'></span> {n}</span>"
+            for i, n in enumerate(names)
+        )
+        return pn.pane.HTML(
+            f"<b>{self.source.label(self.color)}</b>: {items} · "
+            f"<span style='color:{FRONT_COLOR}'>●</span> Pareto front{cells}"
+        )
 
 
 class PixelText(BackendArray):
@@ -282,4 +312,3 @@ class PixelText(BackendArray):
 
     def _read(self, key) -> np.ndarray:
         return self.text(self.first[key])
-

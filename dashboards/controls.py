@@ -20,15 +20,22 @@ class Controls(ExplorerState):
         self._filter_widgets: dict[str, pn.widgets.Widget] = {}
         for name in src.categorical:
             options = src.categories[name]
-            w = pn.widgets.MultiChoice(label=src.label(name), options=options, value=list(options),
-                                       sizing_mode="stretch_width")
+            w = pn.widgets.MultiChoice(
+                label=src.label(name), options=options, value=list(options), sizing_mode="stretch_width"
+            )
             w.param.watch(lambda e, n=name: self._set_rule("filters", n, e.new), "value")
             self._filter_widgets[name] = w
         for name, (lo, hi) in src.ranges.items():
             if not hi > lo:
                 continue
-            w = pn.widgets.RangeSlider(label=src.label(name), start=lo, end=hi, value=(lo, hi),
-                                       step=(hi - lo) / 200, sizing_mode="stretch_width")
+            w = pn.widgets.RangeSlider(
+                label=src.label(name),
+                start=lo,
+                end=hi,
+                value=(lo, hi),
+                step=(hi - lo) / 200,
+                sizing_mode="stretch_width",
+            )
             w.param.watch(lambda e, n=name: self._set_rule("filters", n, e.new), "value_throttled")
             self._filter_widgets[name] = w
         self._constraint_widgets: dict[str, pn.widgets.Widget] = {}
@@ -38,15 +45,24 @@ class Controls(ExplorerState):
                 continue
             # a RangeSlider: Panel 1.9's EditableRangeSlider is never freed, nor is what its callbacks reach
             # (a whole session per page load)
-            w = pn.widgets.RangeSlider(label=src.label(name), start=lo, end=hi, value=(lo, hi),
-                                       step=_step(lo, hi), format=_slider_format(lo, hi), sizing_mode="stretch_width")
+            w = pn.widgets.RangeSlider(
+                label=src.label(name),
+                start=lo,
+                end=hi,
+                value=(lo, hi),
+                step=_step(lo, hi),
+                format=_slider_format(lo, hi),
+                sizing_mode="stretch_width",
+            )
             w.param.watch(lambda e, n=name: self._set_rule("constraints", n, e.new), "value_throttled")
             self._constraint_widgets[name] = w
         self._show_state()
-        self._export_front = pn.widgets.FileDownload(callback=self._front_csv, filename="pareto_front.csv",
-                                                     label="Export front (CSV)", color="primary")
-        self._export_selection = pn.widgets.FileDownload(callback=self._selection_csv, filename="selection.csv",
-                                                         label="Export selection (CSV)")
+        self._export_front = pn.widgets.FileDownload(
+            callback=self._front_csv, filename="pareto_front.csv", label="Export front (CSV)", color="primary"
+        )
+        self._export_selection = pn.widgets.FileDownload(
+            callback=self._selection_csv, filename="selection.csv", label="Export selection (CSV)"
+        )
         self._pin_button = pn.widgets.Button(label="Pin design", color="success")
         self._pin_button.on_click(lambda e: self.pin())
         self._clear_pins = pn.widgets.Button(label="Clear pins")
@@ -102,7 +118,7 @@ class Controls(ExplorerState):
                         value = names if allowed is None else [n for n, a in zip(names, allowed, strict=True) if a]
                     else:
                         lo, hi = w.start, w.end
-                        a, b = (rule if isinstance(rule, list | tuple) and len(rule) == 2 else (None, None))
+                        a, b = rule if isinstance(rule, list | tuple) and len(rule) == 2 else (None, None)
                         value = (_clip(a, lo, hi, lo), _clip(b, lo, hi, hi))
                     if w.value != value:
                         w.value = value
@@ -113,20 +129,33 @@ class Controls(ExplorerState):
         finally:
             self._showing = False
 
-
     def controls(self):
         shown = ["x", "y", "color", "front_scope"]
         if len(self.param.front_on.objects) > 1:
             shown.append("front_on")
-        axes = pn.Param(self.param, parameters=shown, show_name=False,
-                        widgets={"front_scope": pn.widgets.RadioButtonGroup,
-                                 "front_on": {"type": pn.widgets.RadioButtonGroup,
-                                              "name": "Front on cycle life"}})
-        return pn.Column("### View", axes, "### Output constraints", *self._constraint_widgets.values(),
-                         "### Filters", *self._filter_widgets.values(), self._reset,
-                         "### Export", self._export_front, self._export_selection, self._clear_selection,
-                         sizing_mode="stretch_width")
-
+        axes = pn.Param(
+            self.param,
+            parameters=shown,
+            show_name=False,
+            widgets={
+                "front_scope": pn.widgets.RadioButtonGroup,
+                "front_on": {"type": pn.widgets.RadioButtonGroup, "name": "Front on cycle life"},
+            },
+        )
+        return pn.Column(
+            "### View",
+            axes,
+            "### Output constraints",
+            *self._constraint_widgets.values(),
+            "### Filters",
+            *self._filter_widgets.values(),
+            self._reset,
+            "### Export",
+            self._export_front,
+            self._export_selection,
+            self._clear_selection,
+            sizing_mode="stretch_width",
+        )
 
 
 def _clip(v, lo: float, hi: float, default: float) -> float:

@@ -54,26 +54,39 @@ from dse.explore import ResultsSource
 class Explorer(Controls, CloudView, CellsView, FrontTable, Charts, ParallelView, CardView):
     """Explore a results store: cloud, front, filters, constraints, histograms, details."""
 
-    def __init__(self, source: ResultsSource, cells: pd.DataFrame | None = None,
-                 sensitivity: pd.DataFrame | None = None, **params):
+    def __init__(
+        self,
+        source: ResultsSource,
+        cells: pd.DataFrame | None = None,
+        sensitivity: pd.DataFrame | None = None,
+        **params,
+    ):
         super().__init__(source, cells=cells, sensitivity=sensitivity, **params)
         self._histogram_panes: pn.GridBox | None = None
         self._build_widgets()
         self.param.watch(self._show_state, ["filters", "constraints"])
         self.param.watch(self._axes_changed, ["x", "y"])
 
-
     def _build_widgets(self) -> None:
         """The widgets of the sidebar, the front table and the tabs of the page."""
         self._build_controls()
         self._build_front_table()
-        self._side_tabs = pn.Tabs(("Front", pn.Column(self.front_header, self._front_tabulator,
-                                                      sizing_mode="stretch_width")), ("Design", self.detail_card),
-                                  ("Pinned", self.comparison), dynamic=True, sizing_mode="stretch_width")
-        self._lower_tabs = pn.Tabs(("Inputs of the selection", pn.Column(self.histogram_header, self._histogram_grid(),
-                                                                         sizing_mode="stretch_width")),
-                                   ("Parallel coordinates", self._parallel_view),
-                                   dynamic=True, sizing_mode="stretch_width")
+        self._side_tabs = pn.Tabs(
+            ("Front", pn.Column(self.front_header, self._front_tabulator, sizing_mode="stretch_width")),
+            ("Design", self.detail_card),
+            ("Pinned", self.comparison),
+            dynamic=True,
+            sizing_mode="stretch_width",
+        )
+        self._lower_tabs = pn.Tabs(
+            (
+                "Inputs of the selection",
+                pn.Column(self.histogram_header, self._histogram_grid(), sizing_mode="stretch_width"),
+            ),
+            ("Parallel coordinates", self._parallel_view),
+            dynamic=True,
+            sizing_mode="stretch_width",
+        )
         if self.sensitivity is not None and len(self.sensitivity):
             self._lower_tabs.append(("Sensitivity", self.sensitivity_view()))
         self._lower_tabs.param.watch(lambda e: setattr(self, "lower_tab", e.new), "active")
@@ -81,11 +94,15 @@ class Explorer(Controls, CloudView, CellsView, FrontTable, Charts, ParallelView,
 
     def __panel__(self):
         return pn.template.FastListTemplate(
-            title=f"dse · {self.source.title}", sidebar=[self.controls()], sidebar_width=340,
+            title=f"dse · {self.source.title}",
+            sidebar=[self.controls()],
+            sidebar_width=340,
             main=[
-                pn.Row(pn.Column(self.legend, self.cloud, sizing_mode="stretch_both", min_height=480),
-                       pn.Column(self._side_tabs, width=560), sizing_mode="stretch_width"),
+                pn.Row(
+                    pn.Column(self.legend, self.cloud, sizing_mode="stretch_both", min_height=480),
+                    pn.Column(self._side_tabs, width=560),
+                    sizing_mode="stretch_width",
+                ),
                 self._lower_tabs,
             ],
         )
-

@@ -20,9 +20,12 @@ from dse.explore import Axis, display_unit, format_value
 from dse.vocabulary import INPUTS
 
 #: what a measured cell gives for an output axis (measured first, then the model's value where allowed)
-CELL_MEASURES = {"cycle_life": ("measured_life",), "specific_energy": ("measured_specific_energy", "specific_energy"),
-                 "energy_density": ("measured_energy_density", "energy_density"),
-                 "coulombic_efficiency": ("measured_ce",)}
+CELL_MEASURES = {
+    "cycle_life": ("measured_life",),
+    "specific_energy": ("measured_specific_energy", "specific_energy"),
+    "energy_density": ("measured_energy_density", "energy_density"),
+    "coulombic_efficiency": ("measured_ce",),
+}
 #: the sidecar key whose absence puts a cell at the model's value of an axis
 CELL_MEASURE_KEYS = {"specific_energy": "cell_mass", "energy_density": "cell_volume"}
 
@@ -37,20 +40,41 @@ class CellsView(ExplorerState):
         the axis can show (positive on a log axis) are returned.
         """
         cells = self.cells
-        columns = ["x_plot", "y_plot", "cell", "x_value", "y_value", "measured_life_text", "measured_energy_text",
-                   "predicted_life_text", "front_design", "front_gap_text", "differs_text"]
+        columns = [
+            "x_plot",
+            "y_plot",
+            "cell",
+            "x_value",
+            "y_value",
+            "measured_life_text",
+            "measured_energy_text",
+            "predicted_life_text",
+            "front_design",
+            "front_gap_text",
+            "differs_text",
+        ]
         if cells is None or not len(cells):
             return pd.DataFrame(columns=columns)
         xa, ya = self.axes()
         xv, yv, shown = self._cells_placed()
         if shown is None:
             return pd.DataFrame(columns=columns)
-        df = pd.DataFrame({"x_plot": xa.to_plot(xv), "y_plot": ya.to_plot(yv), "cell": cells["cell"].astype(str),
-                           "x_value": [format_value(v) for v in xv], "y_value": [format_value(v) for v in yv]})
+        df = pd.DataFrame(
+            {
+                "x_plot": xa.to_plot(xv),
+                "y_plot": ya.to_plot(yv),
+                "cell": cells["cell"].astype(str),
+                "x_value": [format_value(v) for v in xv],
+                "y_value": [format_value(v) for v in yv],
+            }
+        )
         df["measured_life_text"] = [_life_text(r) for _, r in cells.iterrows()]
         df["measured_energy_text"] = [_energy_text(r) for _, r in cells.iterrows()]
-        df["predicted_life_text"] = [f"{format_value(r['cycle_life'])} (p10–p90: {format_value(r['cycle_life_p10'])}"
-                                     f"–{format_value(r['cycle_life_p90'])})" for _, r in cells.iterrows()]
+        df["predicted_life_text"] = [
+            f"{format_value(r['cycle_life'])} (p10–p90: {format_value(r['cycle_life_p10'])}"
+            f"–{format_value(r['cycle_life_p90'])})"
+            for _, r in cells.iterrows()
+        ]
         df = df[shown].reset_index(drop=True)
         gaps = self.cells_gap(cells[shown].reset_index(drop=True), xv[shown], yv[shown])
         df["front_design"], df["front_gap_text"], df["differs_text"] = gaps
@@ -81,9 +105,11 @@ class CellsView(ExplorerState):
             j, beyond = nearest_front_point(xv[k], yv[k], fx, fy, (sx, sy), xa, ya)
             row = int(rows[j])
             labels.append(self.source.design_label(row))
-            gap = ", ".join(f"{self.source.label(n, units=False)} {format_value(c)} → {format_value(f)}"
-                            f"{(' ' + _unit(n)) if _unit(n) else ''}"
-                            for n, c, f in ((self.x, xv[k], fx[j]), (self.y, yv[k], fy[j])))
+            gap = ", ".join(
+                f"{self.source.label(n, units=False)} {format_value(c)} → {format_value(f)}"
+                f"{(' ' + _unit(n)) if _unit(n) else ''}"
+                for n, c, f in ((self.x, xv[k], fx[j]), (self.y, yv[k], fy[j]))
+            )
             gaps.append(f"{labels[-1]}: {gap}" + (" (the cell is beyond the front here)" if beyond else ""))
             differs.append(input_differences(cells.iloc[k], self.source.design(row).inputs) or "no input")
         return labels, gaps, differs
@@ -109,8 +135,9 @@ class CellsView(ExplorerState):
             if name in CELL_MEASURE_KEYS and measured is not None:
                 n = int(np.sum(~np.isfinite(measured)))
                 if n:
-                    modelled.append(f"{n} at the model's {name.replace('_', ' ')} "
-                                    f"(no {CELL_MEASURE_KEYS[name]} in the sidecar)")
+                    modelled.append(
+                        f"{n} at the model's {name.replace('_', ' ')} (no {CELL_MEASURE_KEYS[name]} in the sidecar)"
+                    )
         model = f"; {', '.join(modelled)}" if modelled else ""
         return f"{drawn} measured cell{'s' if drawn != 1 else ''} at their measured values{hidden}{model}"
 
@@ -120,15 +147,21 @@ class CellsView(ExplorerState):
         df = self.cells_frame()
         from bokeh.models import HoverTool
 
-        hover = HoverTool(tooltips=[("cell", "@cell"), (src.label(self.x), "@x_value"), (src.label(self.y), "@y_value"),
-                                    ("measured life [cycles to 80 %]", "@measured_life_text"),
-                                    ("measured energy", "@measured_energy_text"),
-                                    ("predicted life", "@predicted_life_text"),
-                                    ("nearest front design", "@front_gap_text"),
-                                    ("it differs in", "@differs_text")])
-        return hv.Points(df, kdims=["x_plot", "y_plot"], vdims=[c for c in df.columns if c not in
-                                                                ("x_plot", "y_plot")]).opts(
-            marker="star", size=18, color=CELL_COLOR, line_color="black", line_width=1.2, tools=[hover])
+        hover = HoverTool(
+            tooltips=[
+                ("cell", "@cell"),
+                (src.label(self.x), "@x_value"),
+                (src.label(self.y), "@y_value"),
+                ("measured life [cycles to 80 %]", "@measured_life_text"),
+                ("measured energy", "@measured_energy_text"),
+                ("predicted life", "@predicted_life_text"),
+                ("nearest front design", "@front_gap_text"),
+                ("it differs in", "@differs_text"),
+            ]
+        )
+        return hv.Points(
+            df, kdims=["x_plot", "y_plot"], vdims=[c for c in df.columns if c not in ("x_plot", "y_plot")]
+        ).opts(marker="star", size=18, color=CELL_COLOR, line_color="black", line_width=1.2, tools=[hover])
 
 
 def cell_axis_values(cells: pd.DataFrame, name: str, model: bool = True) -> np.ndarray | None:
@@ -149,7 +182,7 @@ def cell_axis_values(cells: pd.DataFrame, name: str, model: bool = True) -> np.n
     >>> cell_axis_values(cells, "cost") is None
     True
     """
-    sources = CELL_MEASURES.get(name, (name,) if name in INPUTS else ())[:None if model else 1]
+    sources = CELL_MEASURES.get(name, (name,) if name in INPUTS else ())[: None if model else 1]
     out = None
     for column in sources:
         if column not in cells.columns:
@@ -159,8 +192,9 @@ def cell_axis_values(cells: pd.DataFrame, name: str, model: bool = True) -> np.n
     return out
 
 
-def nearest_front_point(x: float, y: float, fx: np.ndarray, fy: np.ndarray, senses: tuple[str, str],
-                        xa: Axis, ya: Axis) -> tuple[int, bool]:
+def nearest_front_point(
+    x: float, y: float, fx: np.ndarray, fy: np.ndarray, senses: tuple[str, str], xa: Axis, ya: Axis
+) -> tuple[int, bool]:
     """Index of the front point nearest to (x, y) among those at least as good on both axes; and whether none is.
 
     Distance is Euclidean in plot coordinates (log10 on a log axis) divided
@@ -222,8 +256,10 @@ def input_differences(cell: Mapping, design: Mapping, limit: int = 4) -> str:
         scale = max(abs(a), abs(b))
         if scale > 0 and abs(a - b) > 0.005 * scale:
             unit = display_unit(INPUTS[name].units)
-            a_text, b_text = (_ZERO_MEANS[name] if v == 0 and name in _ZERO_MEANS
-                              else f"{format_value(v)} {unit}".strip() for v in (a, b))
+            a_text, b_text = (
+                _ZERO_MEANS[name] if v == 0 and name in _ZERO_MEANS else f"{format_value(v)} {unit}".strip()
+                for v in (a, b)
+            )
             numbers.append((abs(a - b) / scale, f"{name.replace('_', ' ')} {a_text} → {b_text}"))
     parts = named + [t for _, t in sorted(numbers, key=lambda item: -item[0])]
     more = f", and {len(parts) - limit} more" if len(parts) > limit else ""
@@ -249,4 +285,3 @@ def _energy_text(row) -> str:
         elif math.isfinite(float(row.get(name, math.nan))):
             parts.append(f"(no {key}: model {format_value(float(row[name]))} {unit})")
     return ", ".join(parts) or "not measured"
-

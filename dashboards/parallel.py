@@ -80,15 +80,26 @@ class ParallelView(ExplorerState):
         ticks = list(enumerate(self.parallel_labels(names)))
         min_width, border = parallel_min_width(len(names))
         plot = hv.Image(np.flipud(density), bounds=(0, 0, len(names) - 1, 1), kdims=["axis", "scaled"]).opts(
-            cmap="Blues", responsive=True, height=360, min_width=min_width, xticks=ticks, xrotation=0, yaxis=None,
-            colorbar=False, backend_opts={"plot.min_border_left": border, "plot.min_border_right": border},
-            clipping_colors={"NaN": (0, 0, 0, 0)}, tools=["box_select"], active_tools=["box_select"],
+            cmap="Blues",
+            responsive=True,
+            height=360,
+            min_width=min_width,
+            xticks=ticks,
+            xrotation=0,
+            yaxis=None,
+            colorbar=False,
+            backend_opts={"plot.min_border_left": border, "plot.min_border_right": border},
+            clipping_colors={"NaN": (0, 0, 0, 0)},
+            tools=["box_select"],
+            active_tools=["box_select"],
             title=f"Parallel coordinates of {drawn:,} filtered designs (each axis from its minimum to its maximum; "
-                  "log axes in log scale) · box-select a range on an axis to filter by it")
+            "log axes in log scale) · box-select a range on an axis to filter by it",
+        )
         brush = hv.streams.BoundsXY(source=plot)
         brush.add_subscriber(partial(self.brush_parallel, names))
         rules = hv.Rectangles(self.parallel_rules(names), vdims=[]).opts(
-            color=FRONT_COLOR, alpha=0.25, line_color=FRONT_COLOR)
+            color=FRONT_COLOR, alpha=0.25, line_color=FRONT_COLOR
+        )
         return pn.pane.HoloViews(plot * rules, sizing_mode="stretch_width", linked_axes=False)
 
     def parallel_labels(self, names: list[str]) -> list[str]:
@@ -97,7 +108,7 @@ class ParallelView(ExplorerState):
         labels = []
         for name in names:
             short = src.label(name, units=False)
-            labels.append(axis_label(short, src.label(name)[len(short):].strip()))
+            labels.append(axis_label(short, src.label(name)[len(short) :].strip()))
         return labels
 
     def parallel_rules(self, names: list[str]) -> list[tuple[float, float, float, float]]:
@@ -108,8 +119,10 @@ class ParallelView(ExplorerState):
             if not isinstance(rule, list | tuple) or len(rule) != 2:
                 continue
             axis = self.source.axis(name)
-            lo, hi = (axis.from_plot(axis.lo) if rule[0] is None else rule[0],
-                      axis.from_plot(axis.hi) if rule[1] is None else rule[1])
+            lo, hi = (
+                axis.from_plot(axis.lo) if rule[0] is None else rule[0],
+                axis.from_plot(axis.hi) if rule[1] is None else rule[1],
+            )
             s0, s1 = ((axis.to_plot(np.array([float(v)]))[0] - axis.lo) / (axis.hi - axis.lo) for v in (lo, hi))
             if np.isfinite(s0) and np.isfinite(s1):
                 boxes.append((i - 0.06, float(np.clip(s0, 0, 1)), i + 0.06, float(np.clip(s1, 0, 1))))
@@ -135,4 +148,3 @@ class ParallelView(ExplorerState):
     @param.depends("filters", "constraints", "x", "y", "lower_tab")
     def _parallel_view(self):
         return self.parallel_coordinates() if self.lower_tab == 1 else pn.pane.Markdown("")
-

@@ -24,8 +24,14 @@ from panel.io.resources import COMPONENT_PATH
 from panel.io.server import AuthenticatedStaticFileHandler, ComponentResourceHandler
 from tornado.web import HTTPError
 
-__all__ = ["ComponentHandler", "component_routes", "limit_sessions", "session_options",
-           "ALLOWED_COMPONENT_PACKAGES", "UNUSED_SESSION_SECONDS"]
+__all__ = [
+    "ComponentHandler",
+    "component_routes",
+    "limit_sessions",
+    "session_options",
+    "ALLOWED_COMPONENT_PACKAGES",
+    "UNUSED_SESSION_SECONDS",
+]
 
 #: top-level packages whose components' resources may be served
 ALLOWED_COMPONENT_PACKAGES = ("panel", "bokeh")
@@ -75,8 +81,10 @@ def component_routes() -> list[tuple]:
 
 def session_options() -> dict:
     """Keyword arguments of ``panel.serve`` that expire sessions no browser uses."""
-    return {"unused_session_lifetime_milliseconds": int(UNUSED_SESSION_SECONDS * 1000),
-            "check_unused_sessions_milliseconds": int(CHECK_UNUSED_SECONDS * 1000)}
+    return {
+        "unused_session_lifetime_milliseconds": int(UNUSED_SESSION_SECONDS * 1000),
+        "check_unused_sessions_milliseconds": int(CHECK_UNUSED_SECONDS * 1000),
+    }
 
 
 def _session_gone(live: set[int], key: int) -> None:
@@ -107,9 +115,11 @@ def limit_sessions(factory: Callable[[], object], max_sessions: int) -> Callable
     def session():
         doc = pn.state.curdoc
         if len(live) >= max_sessions:
-            return pn.pane.Markdown(f"**The dashboard is busy**: {len(live)} sessions are open (the limit is "
-                                    f"{max_sessions}, DSE_MAX_SESSIONS). Close another tab, or try again "
-                                    f"in {UNUSED_SESSION_SECONDS:g} s.")
+            return pn.pane.Markdown(
+                f"**The dashboard is busy**: {len(live)} sessions are open (the limit is "
+                f"{max_sessions}, DSE_MAX_SESSIONS). Close another tab, or try again "
+                f"in {UNUSED_SESSION_SECONDS:g} s."
+            )
         key = id(doc)
         live.add(key)
         if doc is not None:

@@ -37,8 +37,9 @@ class ExplorerState(pn.viewable.Viewer):
     x = param.Selector(check_on_set=True, doc="Output on the x axis")
     y = param.Selector(check_on_set=True, doc="Output on the y axis")
     color = param.Selector(check_on_set=True, doc="Input or output that colours the cloud")
-    front_scope = param.Selector(objects=["axes", "all"], default="axes",
-                                 doc="Pareto front over the two axes, or over every objective")
+    front_scope = param.Selector(
+        objects=["axes", "all"], default="axes", doc="Pareto front over the two axes, or over every objective"
+    )
     filters = param.Dict(default={}, doc="Input → allowed names (categorical) or [low, high] (numeric)")
     constraints = param.Dict(default={}, doc="Output → [low, high] (either may be null: unbounded)")
     zoom = param.Dict(default={}, doc="Visible ranges {'x': [lo, hi], 'y': [lo, hi]} in the values' units")
@@ -46,11 +47,20 @@ class ExplorerState(pn.viewable.Viewer):
     detail = param.Integer(default=-1, doc="Row shown on the design card (-1: none)")
     pinned = param.List(default=[], doc="Rows pinned for comparison (at most four)")
     lower_tab = param.Integer(default=0, precedence=-1, doc="Shown tab below the cloud (its views compute)")
-    front_on = param.Selector(objects=["median"], default="median", check_on_set=True,
-                              doc="Cycle life the front is computed on: median, p10 or p90 (stores with quantiles)")
+    front_on = param.Selector(
+        objects=["median"],
+        default="median",
+        check_on_set=True,
+        doc="Cycle life the front is computed on: median, p10 or p90 (stores with quantiles)",
+    )
 
-    def __init__(self, source: ResultsSource, cells: pd.DataFrame | None = None,
-                 sensitivity: pd.DataFrame | None = None, **params):
+    def __init__(
+        self,
+        source: ResultsSource,
+        cells: pd.DataFrame | None = None,
+        sensitivity: pd.DataFrame | None = None,
+        **params,
+    ):
         self.source = source
         self.cells = cells
         #: a table of :func:`dse.sensitivity.sensitivity` (``dse serve --sensitivity``): its tab, else none
@@ -63,8 +73,9 @@ class ExplorerState(pn.viewable.Viewer):
         # choices read as labels with units; the values (and the URL) are the names
         self.param.x.objects = {source.label(n): n for n in outs}
         self.param.y.objects = {source.label(n): n for n in outs}
-        self.param.color.objects = {source.label(n): n for n in [*source.categorical, *source.numeric_inputs, *outs,
-                                                                  *source.extras]}
+        self.param.color.objects = {
+            source.label(n): n for n in [*source.categorical, *source.numeric_inputs, *outs, *source.extras]
+        }
         # the quantile switch only where the store has the quantiles (otherwise the control is not shown)
         self.param.front_on.objects = [q for q, n in FRONT_QUANTILES.items() if n in outs] or ["median"]
         params.setdefault("x", x0)
@@ -149,8 +160,10 @@ class ExplorerState(pn.viewable.Viewer):
         units = "·".join(u for u in (_unit(n) for n in objectives) if u)
         names = " × ".join(f"{src.label(n, units=False)} ({s})" for n, s in objectives.items())
         ref = ", ".join(f"{format_value(v)} {_unit(n)}".strip() for n, v in reference.items())
-        return (f"Hypervolume {value:.4g} {units} of {names}, from the reference point ({ref}): "
-                "the worst feasible value of each objective in the store")
+        return (
+            f"Hypervolume {value:.4g} {units} of {names}, from the reference point ({ref}): "
+            "the worst feasible value of each objective in the store"
+        )
 
     def axes(self) -> tuple[Axis, Axis]:
         """The x and y axes (padded extents, or the zoomed ranges)."""
@@ -163,8 +176,13 @@ class ExplorerState(pn.viewable.Viewer):
         if self.selection:
             x0, y0, x1, y1 = (float(v) for v in self.selection)
             xs, ys = self.source.column(self.x), self.source.column(self.y)
-            keep = keep & (xs >= np.float64(min(x0, x1))) & (xs <= np.float64(max(x0, x1))) \
-                & (ys >= np.float64(min(y0, y1))) & (ys <= np.float64(max(y0, y1)))
+            keep = (
+                keep
+                & (xs >= np.float64(min(x0, x1)))
+                & (xs <= np.float64(max(x0, x1)))
+                & (ys >= np.float64(min(y0, y1)))
+                & (ys <= np.float64(max(y0, y1)))
+            )
         return np.flatnonzero(keep)
 
     def pin(self, row: int | None = None) -> None:
@@ -177,18 +195,25 @@ class ExplorerState(pn.viewable.Viewer):
         if not self._showing:
             self.param.update(zoom={}, selection=None)
 
-
     # -- URL state --------------------------------------------------------------
-    URL_PARAMS = {"x": "x", "y": "y", "color": "color", "front_scope": "front", "front_on": "front_on",
-                  "filters": "filters", "constraints": "constraints", "zoom": "zoom", "detail": "design"}
+    URL_PARAMS = {
+        "x": "x",
+        "y": "y",
+        "color": "color",
+        "front_scope": "front",
+        "front_on": "front_on",
+        "filters": "filters",
+        "constraints": "constraints",
+        "zoom": "zoom",
+        "detail": "design",
+    }
 
     def to_query(self) -> str:
         """The view as a URL query string (names as :attr:`URL_PARAMS`)."""
         state = {}
         for name, key in self.URL_PARAMS.items():
             value = getattr(self, name)
-            state[key] = json.dumps(value, sort_keys=True, separators=(",", ":")) if isinstance(value, dict) \
-                else value
+            state[key] = json.dumps(value, sort_keys=True, separators=(",", ":")) if isinstance(value, dict) else value
         return urllib.parse.urlencode(state)
 
     def apply_query(self, query: str) -> None:
@@ -210,8 +235,7 @@ class ExplorerState(pn.viewable.Viewer):
             if isinstance(values.get(k), str) and values[k] in list(self.param[k].objects):
                 update[k] = values[k]
         columns = {*self.source.categorical, *self.source.numeric_inputs}
-        for k, allowed in (("filters", columns), ("constraints", set(self.source.outputs)),
-                           ("zoom", {"x", "y"})):
+        for k, allowed in (("filters", columns), ("constraints", set(self.source.outputs)), ("zoom", {"x", "y"})):
             value = values.get(k)
             if isinstance(value, str):
                 try:

@@ -20,9 +20,16 @@ class FrontTable(ExplorerState):
 
     def _build_front_table(self) -> None:
         """The front's Tabulator, filled with the current front; a click shows its design."""
-        self._front_tabulator = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True, selectable=1,
-                                                     height=430, sizing_mode="stretch_width", header_align="center",
-                                                     frozen_columns=["design"])
+        self._front_tabulator = pn.widgets.Tabulator(
+            pd.DataFrame(),
+            show_index=False,
+            disabled=True,
+            selectable=1,
+            height=430,
+            sizing_mode="stretch_width",
+            header_align="center",
+            frozen_columns=["design"],
+        )
         self._front_tabulator.on_click(self._on_front_click)
         self._update_front_table()
 
@@ -34,8 +41,9 @@ class FrontTable(ExplorerState):
             values = self.source.values(name, rows)
             if values.size and (values != values[0]).any():
                 inputs.append(name)
-        extra = [n for n in ("cycle_life_p10", "cycle_life_p90") if n in self.source.outputs
-                 and "cycle_life" in objectives]
+        extra = [
+            n for n in ("cycle_life_p10", "cycle_life_p90") if n in self.source.outputs and "cycle_life" in objectives
+        ]
         return [*objectives, *inputs, *extra]
 
     def front_table(self) -> pd.DataFrame:
@@ -71,8 +79,12 @@ class FrontTable(ExplorerState):
         self._front_tabulator.param.update(
             value=shown.reset_index(drop=True),
             titles={c: src.label(c) for c in shown.columns if c != "design"},
-            formatters={c: NumberFormatter(format=significant_format(shown[c].to_numpy()))
-                        for c in shown.columns if c != "design" and c not in src.categorical})
+            formatters={
+                c: NumberFormatter(format=significant_format(shown[c].to_numpy()))
+                for c in shown.columns
+                if c != "design" and c not in src.categorical
+            },
+        )
 
     def _on_front_click(self, event) -> None:
         if event.row is not None and 0 <= event.row < len(self._front_rows):
@@ -83,10 +95,11 @@ class FrontTable(ExplorerState):
         n_front = self.front().size
         more = f" (first {FRONT_TABLE_MAX:,} in the table)" if n_front > FRONT_TABLE_MAX else ""
         on = "" if self.front_on == "median" else f" on {self.front_on} cycle life"
-        return pn.pane.Markdown(f"**{n_front:,} designs on the front{on}** of {int(self.mask().sum()):,} "
-                                f"filtered{more}\n\n{self.hypervolume_text()}")
+        return pn.pane.Markdown(
+            f"**{n_front:,} designs on the front{on}** of {int(self.mask().sum()):,} "
+            f"filtered{more}\n\n{self.hypervolume_text()}"
+        )
 
     def front_summary(self):
         """How many designs are on the front, and the front as a sortable table."""
         return pn.Column(self.front_header(), self._front_tabulator, sizing_mode="stretch_width")
-

@@ -189,9 +189,16 @@ class ServeSecurity:
         return f"authentication: {self.auth}; websocket origins: {origins}"
 
 
-def serve_security(address: str, port: int, *, basic_auth: str | None = None, cookie_secret: str | None = None,
-                   oauth: Mapping[str, str | None] | None = None, insecure: bool = False,
-                   origins: Iterable[str] = ()) -> ServeSecurity:
+def serve_security(
+    address: str,
+    port: int,
+    *,
+    basic_auth: str | None = None,
+    cookie_secret: str | None = None,
+    oauth: Mapping[str, str | None] | None = None,
+    insecure: bool = False,
+    origins: Iterable[str] = (),
+) -> ServeSecurity:
     """Decide how ``dse serve`` may listen on ``address``.
 
     Parameters
@@ -238,8 +245,11 @@ def serve_security(address: str, port: int, *, basic_auth: str | None = None, co
     result = ServeSecurity(kwargs)
     wild = [o for o in origins if "*" in o]
     if wild and not insecure:
-        raise DseError("a wildcard origin lets any web page drive the dashboard through its visitors' browsers; "
-                       "name the host:port of the proxy (or add --insecure)", where=f"--origin {wild[0]}")
+        raise DseError(
+            "a wildcard origin lets any web page drive the dashboard through its visitors' browsers; "
+            "name the host:port of the proxy (or add --insecure)",
+            where=f"--origin {wild[0]}",
+        )
     if wild:
         result.warnings.append(f"--insecure: websocket origin {wild[0]!r} accepts pages of other sites")
     if basic_auth:
@@ -259,8 +269,13 @@ def serve_security(address: str, port: int, *, basic_auth: str | None = None, co
         kwargs["cookie_secret"] = cookie_secret or secrets.token_urlsafe(32)
     elif not is_loopback(address):
         if not insecure:
-            raise DseError("serving beyond this machine needs --basic-auth or --oauth-provider "
-                           "(or --insecure to serve without authentication)", where=f"--address {address}")
-        result.warnings.append(f"--insecure: the dashboard on {address}:{port} has no authentication; anyone who "
-                               "can reach this port can read the store it serves")
+            raise DseError(
+                "serving beyond this machine needs --basic-auth or --oauth-provider "
+                "(or --insecure to serve without authentication)",
+                where=f"--address {address}",
+            )
+        result.warnings.append(
+            f"--insecure: the dashboard on {address}:{port} has no authentication; anyone who "
+            "can reach this port can read the store it serves"
+        )
     return result

@@ -72,8 +72,19 @@ __all__ = [
 ]
 
 #: design inputs a measured cell must state (everything the CE surrogate and the inventory read)
-REQUIRED_KEYS = ("metal", "cathode", "cathode_loading", "current_collector", "coating", "electrolyte",
-                 "electrolyte_amount", "stack_pressure", "temperature", "charge_rate", "discharge_rate")
+REQUIRED_KEYS = (
+    "metal",
+    "cathode",
+    "cathode_loading",
+    "current_collector",
+    "coating",
+    "electrolyte",
+    "electrolyte_amount",
+    "stack_pressure",
+    "temperature",
+    "charge_rate",
+    "discharge_rate",
+)
 #: sidecar keys that are not design inputs
 CELL_META_KEYS = ("cell_mass", "cell_volume")
 #: canonical unit of each of them
@@ -160,8 +171,9 @@ def read_sidecars(path: str | Path):
         merged.update(data)
         sidecars[str(file)] = file_sha256(file)
     if not sidecars:
-        raise SpecError(f"no design for this cell: add {cell}.yaml next to it or {FOLDER_SIDECAR} in its folder",
-                        str(path))
+        raise SpecError(
+            f"no design for this cell: add {cell}.yaml next to it or {FOLDER_SIDECAR} in its folder", str(path)
+        )
     where = str(list(sidecars)[-1])
     known = [*INPUTS, *DESIGN_META_KEYS, *CELL_META_KEYS]
     unknown = [str(k) for k in merged if k not in known]
@@ -169,8 +181,7 @@ def read_sidecars(path: str | Path):
         raise SpecError(f"unknown key {unknown[0]!r}" + suggest(unknown[0], known), where)
     missing = [k for k in REQUIRED_KEYS if k not in merged]
     if missing:
-        raise SpecError(f"missing key {missing[0]!r} (a measured cell states {', '.join(REQUIRED_KEYS)})",
-                        where)
+        raise SpecError(f"missing key {missing[0]!r} (a measured cell states {', '.join(REQUIRED_KEYS)})", where)
     meta = {}
     for key, unit in CELL_META_UNITS.items():
         value = merged.pop(key, None)
@@ -238,17 +249,37 @@ def design_row(design, chain, catalogue) -> dict:
     inputs = design.inputs
     entry = catalogue.get("electrolyte", inputs["electrolyte"])
     coating = str(inputs["coating"])
-    cls = (catalogue.get("coating", coating).ce_class if coating in catalogue.ids("coating")
-           else COATING_CLASS_OF.get(coating, "none"))
+    cls = (
+        catalogue.get("coating", coating).ce_class
+        if coating in catalogue.ids("coating")
+        else COATING_CLASS_OF.get(coating, "none")
+    )
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         out = chain.evaluate(inputs)
         params = chain.parameters(inputs)
     d, e = params.design, params.electrolyte
-    z = [float(np.asarray(f).ravel()[0]) for f in ce_features(
-        d.stack_pressure, e.min_stack_pressure, e.solid > 0.5, out["current_density"], d.temperature,
-        e.decay_onset_temperature, d.cathode_loading, d.depth_of_discharge, d.charge_rate, d.discharge_rate)]
-    return {"metal": entry.metal, "group": f"{entry.metal}/{entry.family}", "coating": coating,
-            "coating_class": cls, **{f"z_{n}": v for n, v in zip(FEATURE_NAMES, z, strict=True)}}
+    z = [
+        float(np.asarray(f).ravel()[0])
+        for f in ce_features(
+            d.stack_pressure,
+            e.min_stack_pressure,
+            e.solid > 0.5,
+            out["current_density"],
+            d.temperature,
+            e.decay_onset_temperature,
+            d.cathode_loading,
+            d.depth_of_discharge,
+            d.charge_rate,
+            d.discharge_rate,
+        )
+    ]
+    return {
+        "metal": entry.metal,
+        "group": f"{entry.metal}/{entry.family}",
+        "coating": coating,
+        "coating_class": cls,
+        **{f"z_{n}": v for n, v in zip(FEATURE_NAMES, z, strict=True)},
+    }
 
 
 def surrogate_log_loss(design, coefficients, catalogue=None) -> float:
@@ -261,9 +292,18 @@ def surrogate_log_loss(design, coefficients, catalogue=None) -> float:
     return float(design_matrix(row, coefficients)[0] @ np.asarray(coefficients.mean, dtype=float))
 
 
-def synthetic_cell(path: str | Path, design, log_loss: float, cycles: int, coefficients=None,
-                   area: float = 1.54, ce_noise: float = 2e-4, capacity_noise: float = 5e-4,
-                   formation: int = 2, seed: int = 0) -> np.ndarray:
+def synthetic_cell(
+    path: str | Path,
+    design,
+    log_loss: float,
+    cycles: int,
+    coefficients=None,
+    area: float = 1.54,
+    ce_noise: float = 2e-4,
+    capacity_noise: float = 5e-4,
+    formation: int = 2,
+    seed: int = 0,
+) -> np.ndarray:
     """Write a BDF file of a cell the model chain would cycle at a given ``ln(1 - CE)``, plus noise.
 
     Regular cycle n discharges ``capacity × area × chain_retention(n - 1)``
@@ -307,8 +347,7 @@ def synthetic_cell(path: str | Path, design, log_loss: float, cycles: int, coeff
     cycles = int(alive[0]) if len(alive) else cycles
     retention = retention[:cycles]
     discharge = q1 * retention * (1.0 + capacity_noise * rng.standard_normal(cycles))
-    ce = np.minimum(float(np.ravel(out.coulombic_efficiency)[0]) + ce_noise * rng.standard_normal(cycles),
-                    1.0 - 1e-6)
+    ce = np.minimum(float(np.ravel(out.coulombic_efficiency)[0]) + ce_noise * rng.standard_normal(cycles), 1.0 - 1e-6)
     charge = discharge / ce
     ce_all = np.concatenate([np.full(formation, 0.9), ce])
     charge_all = np.concatenate([np.full(formation, q1 / 0.9), charge])
@@ -342,19 +381,30 @@ def cell_rows(cells: list[Cell], coefficients, catalogue=None) -> tuple[pd.DataF
         cycles = float(np.mean(np.arange(len(regular) - len(tail), len(regular))))
         y, status = invert_chain_retention(chain, inputs, retention, cycles)
         if str(status) != "ok":
-            excluded.append((cell.path.name, f"the chain cannot reproduce retention {retention:.3f} after "
-                             f"{cycles:.0f} cycles ({status})"))
+            excluded.append(
+                (
+                    cell.path.name,
+                    f"the chain cannot reproduce retention {retention:.3f} after {cycles:.0f} cycles ({status})",
+                )
+            )
             continue
         features = design_row(cell.design, chain, catalogue)
         ce = regular["coulombic_efficiency"].to_numpy(float)
         loss = max(1.0 - float(ce.mean()), 1e-7)
         variance = float(np.var(ce, ddof=1)) / (loss**2 * len(ce))
         weight = 1.0 / (1.0 / CELL_WEIGHT_MAX + variance / _S0**2)
-        records.append({
-            "row_id": cell.id, "source": f"cell:{cell.id}", **features,
-            "retention": retention, "cycles": cycles, "y": float(y), "y_sd": math.sqrt(variance),
-            "row_weight": weight,
-        })
+        records.append(
+            {
+                "row_id": cell.id,
+                "source": f"cell:{cell.id}",
+                **features,
+                "retention": retention,
+                "cycles": cycles,
+                "y": float(y),
+                "y_sd": math.sqrt(variance),
+                "row_weight": weight,
+            }
+        )
     return pd.DataFrame.from_records(records), excluded
 
 
@@ -387,17 +437,22 @@ class CellsResult:
         c = self.cells
         lines = [f"cells used: {len(c)}; excluded: {len(self.excluded)}"]
         lines += [f"  excluded {name}: {reason}" for name, reason in self.excluded]
-        lines.append("per cell (life = cycles to 80 %, '>' not reached; before = literature only, "
-                     "after = with your cells, LOCO = fit without this cell):")
-        lines.append(f"  {'cell':<10} {'group':<16} {'cycles':>6} {'life':>7} {'before':>7} {'after':>7} "
-                     f"{'LOCO':>7}   {'CE %':>7} {'before':>7} {'after':>7} {'LOCO':>7}  weight")
+        lines.append(
+            "per cell (life = cycles to 80 %, '>' not reached; before = literature only, "
+            "after = with your cells, LOCO = fit without this cell):"
+        )
+        lines.append(
+            f"  {'cell':<10} {'group':<16} {'cycles':>6} {'life':>7} {'before':>7} {'after':>7} "
+            f"{'LOCO':>7}   {'CE %':>7} {'before':>7} {'after':>7} {'LOCO':>7}  weight"
+        )
         for _, r in c.iterrows():
             life = ("" if r["life_reached"] else ">") + f"{r['measured_life']:.0f}"
             lines.append(
                 f"  {r['cell']:<10} {r['group']:<16} {r['regular_cycles']:>6d} {life:>7} "
                 f"{r['life_before']:>7.0f} {r['life_after']:>7.0f} {r['life_loco']:>7.0f}   "
                 f"{100 * r['measured_ce']:7.3f} {100 * r['ce_before']:7.3f} {100 * r['ce_after']:7.3f} "
-                f"{100 * r['ce_loco']:7.3f}  {r['weight']:.2f}")
+                f"{100 * r['ce_loco']:7.3f}  {r['weight']:.2f}"
+            )
         lines.append("coefficients that moved (|shift| > 0.5 sd of the literature-only fit):")
         moved = self.moved[self.moved["shift_sd"].abs() > 0.5]
         if moved.empty:
@@ -406,8 +461,10 @@ class CellsResult:
             lines.append(f"  {r['name']:<28} {r['before']:9.4f} → {r['after']:9.4f}  ({r['shift_sd']:+.1f} sd)")
         err = np.abs(np.log10(c["life_loco"] / c["measured_life"]))[c["life_reached"]]
         if len(err):
-            lines.append(f"leave-one-cell-out: median |log10(predicted/measured life)| = {np.median(err):.3f} "
-                         f"over {len(err)} cell(s) that reached 80 %")
+            lines.append(
+                f"leave-one-cell-out: median |log10(predicted/measured life)| = {np.median(err):.3f} "
+                f"over {len(err)} cell(s) that reached 80 %"
+            )
         return "\n".join(lines)
 
 
@@ -477,8 +534,12 @@ def calibrate_cells(
     m0 = np.asarray(prior.mean, dtype=float)
     c0 = np.asarray(prior.covariance, dtype=float)
     matrix, labels = constraints(prior.names)
-    options = {"nu": DEGREES_OF_FREEDOM, "constraint": matrix, "constraint_labels": labels,
-               "constraint_bound": constraint_bounds(prior.names)}
+    options = {
+        "nu": DEGREES_OF_FREEDOM,
+        "constraint": matrix,
+        "constraint_labels": labels,
+        "constraint_bound": constraint_bounds(prior.names),
+    }
     lit_sources = used["source"].to_numpy(str)
 
     def fit(keep: np.ndarray | None = None):
@@ -509,10 +570,18 @@ def calibrate_cells(
         f"its mean retention over its last {TAIL} regular cycles, each cell its own source, precision weight "
         f"1/(1/{CELL_WEIGHT_MAX:g} + v/{_S0:g}^2) with v the variance of its mean ln(1 - CE) (dse.cells)",
     }
-    before = _coefficients_from(base, prior, description="CE surrogate calibrated on the literature alone",
-                                provenance={**provenance, "cells": {}, "cell_files_sha256": {}})
-    after = _coefficients_from(post, prior, description=f"CE surrogate calibrated on the literature and "
-                               f"{len(cells)} measured cell(s)", provenance=provenance)
+    before = _coefficients_from(
+        base,
+        prior,
+        description="CE surrogate calibrated on the literature alone",
+        provenance={**provenance, "cells": {}, "cell_files_sha256": {}},
+    )
+    after = _coefficients_from(
+        post,
+        prior,
+        description=f"CE surrogate calibrated on the literature and {len(cells)} measured cell(s)",
+        provenance=provenance,
+    )
 
     life_b, _, _, ce_b = _life_and_ce(before, cells)
     life_a, p10_a, p90_a, ce_a = _life_and_ce(after, cells)
@@ -534,10 +603,14 @@ def calibrate_cells(
     moved = pd.DataFrame({"name": prior.names, "before": before.mean, "after": after.mean, "sd_before": sd})
     moved["shift_sd"] = (moved["after"] - moved["before"]) / moved["sd_before"]
     moved = moved.reindex(moved["shift_sd"].abs().sort_values(ascending=False).index).reset_index(drop=True)
-    after = after.model_copy(update={"fit_report": {
-        "cells": table.round(6).to_dict(orient="records"),
-        "moved": moved[moved["shift_sd"].abs() > 0.5].round(6).to_dict(orient="records"),
-    }})
+    after = after.model_copy(
+        update={
+            "fit_report": {
+                "cells": table.round(6).to_dict(orient="records"),
+                "moved": moved[moved["shift_sd"].abs() > 0.5].round(6).to_dict(orient="records"),
+            }
+        }
+    )
     if output_path is not None:
         out = Path(output_path)
         try:
@@ -571,10 +644,18 @@ def cells_table(folder: str | Path, coefficients=None) -> pd.DataFrame:
         chain = _chain(coefficients, cell.design)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             out = chain.evaluate(cell.design.inputs)
-        records.append({"cell": cell.id, **cell.design.inputs, **cell.measured(), "cycle_life": life[k],
-                        "cycle_life_p10": p10[k], "cycle_life_p90": p90[k],
-                        "specific_energy": float(np.ravel(out["specific_energy"])[0]),
-                        "energy_density": float(np.ravel(out["energy_density"])[0])})
+        records.append(
+            {
+                "cell": cell.id,
+                **cell.design.inputs,
+                **cell.measured(),
+                "cycle_life": life[k],
+                "cycle_life_p10": p10[k],
+                "cycle_life_p90": p90[k],
+                "specific_energy": float(np.ravel(out["specific_energy"])[0]),
+                "energy_density": float(np.ravel(out["energy_density"])[0]),
+            }
+        )
     table = pd.DataFrame.from_records(records)
     table.attrs["excluded"] = excluded
     return table

@@ -98,11 +98,13 @@ class ClusterEntry:
         try:
             return getattr(importlib.import_module(module), attr)
         except ImportError:
-            raise DseError(f"needs the {self.package} package: pip install {self.package}",
-                           where=f"--cluster {self.name}") from None
+            raise DseError(
+                f"needs the {self.package} package: pip install {self.package}", where=f"--cluster {self.name}"
+            ) from None
         except AttributeError:
-            raise DseError(f"{module} has no {attr!r} (dse.clusters.{self.name}.class)",
-                           where=f"--cluster {self.name}") from None
+            raise DseError(
+                f"{module} has no {attr!r} (dse.clusters.{self.name}.class)", where=f"--cluster {self.name}"
+            ) from None
 
     def arguments(self, workers: int | None = None) -> tuple[dict, int | None]:
         """Keyword arguments for the class and the workers left to ``scale``.
@@ -140,16 +142,23 @@ def cluster_entry(name: str) -> ClusterEntry:
 
     entries = dask.config.get("dse.clusters", {}) or {}
     if name not in entries:
-        raise DseError(f"unknown cluster {name!r}{suggest(name, entries)} (configured: "
-                       f"{', '.join(sorted(entries))}; add others under dse.clusters in the Dask config)",
-                       where="--cluster")
+        raise DseError(
+            f"unknown cluster {name!r}{suggest(name, entries)} (configured: "
+            f"{', '.join(sorted(entries))}; add others under dse.clusters in the Dask config)",
+            where="--cluster",
+        )
     raw = {k.replace("-", "_"): v for k, v in (entries[name] or {}).items()}
     if not raw.get("class"):
         raise DseError("has no 'class' (the dotted path of a Dask cluster class)", where=f"dse.clusters.{name}")
     kwargs = {k.replace("-", "_"): v for k, v in (raw.get("kwargs") or {}).items() if v is not None}
     workers = raw.get("workers")
-    return ClusterEntry(name, raw["class"], raw.get("package") or raw["class"].split(".")[0],
-                        None if workers is None else int(workers), kwargs)
+    return ClusterEntry(
+        name,
+        raw["class"],
+        raw.get("package") or raw["class"].split(".")[0],
+        None if workers is None else int(workers),
+        kwargs,
+    )
 
 
 def _check_submit_command(cls: type, name: str) -> None:
@@ -161,8 +170,10 @@ def _check_submit_command(cls: type, name: str) -> None:
     job = getattr(cls, "job_cls", None)
     command = getattr(job, "submit_command", None)
     if command and shutil.which(command.split()[0]) is None:
-        raise DseError(f"{command.split()[0]!r} is not on this machine's PATH: run the sweep on a login "
-                       "node of the batch system", where=f"--cluster {name}")
+        raise DseError(
+            f"{command.split()[0]!r} is not on this machine's PATH: run the sweep on a login node of the batch system",
+            where=f"--cluster {name}",
+        )
 
 
 def check_cluster(name: str) -> type:
@@ -210,8 +221,9 @@ def open_cluster(name: str, workers: int | None = None, **kwargs) -> Iterator:
         try:
             cluster = cls(**arguments)
         except Exception as exc:
-            raise DseError(f"could not start the cluster: {type(exc).__name__}: {_first_line(exc)}",
-                           where=f"--cluster {name}") from None
+            raise DseError(
+                f"could not start the cluster: {type(exc).__name__}: {_first_line(exc)}", where=f"--cluster {name}"
+            ) from None
     try:
         if scale is not None:
             cluster.scale(scale)
@@ -221,8 +233,7 @@ def open_cluster(name: str, workers: int | None = None, **kwargs) -> Iterator:
 
 
 # --------------------------------------------------------------------------- connections
-def tls_security(ca_file: str | Path | None = None, cert: str | Path | None = None,
-                 key: str | Path | None = None):
+def tls_security(ca_file: str | Path | None = None, cert: str | Path | None = None, key: str | Path | None = None):
     """A :class:`distributed.security.Security` for a TLS client, or None.
 
     With no file given, None: the client then uses Dask's own TLS settings
@@ -251,12 +262,18 @@ def tls_security(ca_file: str | Path | None = None, cert: str | Path | None = No
         if path is not None and not Path(path).is_file():
             raise DseError("no such file", where=f"{option} {path}")
     if not (ca_file and cert):
-        raise DseError("a TLS client needs both --tls-ca-file and --tls-cert (and --tls-key unless the "
-                       "certificate file holds the key)")
+        raise DseError(
+            "a TLS client needs both --tls-ca-file and --tls-cert (and --tls-key unless the "
+            "certificate file holds the key)"
+        )
     from distributed.security import Security
 
-    return Security(tls_ca_file=str(ca_file), tls_client_cert=str(cert),
-                    tls_client_key=str(key) if key else None, require_encryption=True)
+    return Security(
+        tls_ca_file=str(ca_file),
+        tls_client_cert=str(cert),
+        tls_client_key=str(key) if key else None,
+        require_encryption=True,
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -271,20 +288,26 @@ def _connection_error(exc: Exception, address: str, timeout: float) -> DseError:
     text = str(exc)
     tls_address = address.startswith("tls://")
     if isinstance(exc, TypeError) and "ssl_context" in text:
-        why = ("the address is tls:// but no TLS certificates were given: pass --tls-ca-file, --tls-cert and "
-               "--tls-key, or set distributed.comm.tls in the Dask config")
+        why = (
+            "the address is tls:// but no TLS certificates were given: pass --tls-ca-file, --tls-cert and "
+            "--tls-key, or set distributed.comm.tls in the Dask config"
+        )
     elif isinstance(exc, RuntimeError) and "encryption required" in text:
         why = "TLS certificates were given but the address is not tls://: use tls://HOST:PORT"
     elif isinstance(exc, FatalCommClosedError) or isinstance(exc, ssl.SSLError) or "certificate" in text.lower():
-        why = ("the TLS handshake failed: the scheduler's certificate and ours must be signed by the CA of "
-               f"--tls-ca-file ({_first_line(exc)})")
+        why = (
+            "the TLS handshake failed: the scheduler's certificate and ours must be signed by the CA of "
+            f"--tls-ca-file ({_first_line(exc)})"
+        )
     elif isinstance(exc, ValueError):
         why = f"not a scheduler address ({_first_line(exc)}); expected tcp://HOST:PORT or tls://HOST:PORT"
     elif "Timed out" in text or isinstance(exc, TimeoutError):
         why = f"no Dask scheduler answered within {timeout:g} s: is it running, and is the address right?"
     elif not tls_address:
-        why = (f"the scheduler closed the connection ({_first_line(exc)}); if it uses TLS, connect to "
-               "tls://HOST:PORT with --tls-ca-file, --tls-cert and --tls-key")
+        why = (
+            f"the scheduler closed the connection ({_first_line(exc)}); if it uses TLS, connect to "
+            "tls://HOST:PORT with --tls-ca-file, --tls-cert and --tls-key"
+        )
     else:
         why = _first_line(exc)
     return DseError(f"cannot connect to the Dask scheduler: {why}", where=address)

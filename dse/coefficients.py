@@ -78,11 +78,18 @@ MATERIAL_SD = 0.3
 #: informative ordering of the references: ``(better, worse, basis)`` asks
 #: ``r[better] <= r[worse]`` (less loss per cycle), enforced by the fit
 ORDERING = (
-    ("Li/lhce", "Li/carbonate", "seed-000 L184: LHCE and dual-salt give homogeneous Li where LP57 does not; "
-     "seed-001 L299 LHCE keeps the HCE solvation"),
+    (
+        "Li/lhce",
+        "Li/carbonate",
+        "seed-000 L184: LHCE and dual-salt give homogeneous Li where LP57 does not; "
+        "seed-001 L299 LHCE keeps the HCE solvation",
+    ),
     ("Li/hce", "Li/carbonate", "seed-001 L297: HCE gives a denser SEI; Table 4 L345 >99 %"),
-    ("Li/dual-salt", "Li/carbonate", "seed-001 L289: the dual-salt LiDFOB/LiBF4 benchmark beats LiPF6 carbonate; "
-     "seed-000 L184"),
+    (
+        "Li/dual-salt",
+        "Li/carbonate",
+        "seed-001 L289: the dual-salt LiDFOB/LiBF4 benchmark beats LiPF6 carbonate; seed-000 L184",
+    ),
     ("Li/ether", "Li/carbonate", "seed-001 L285: ethers improve cycle life and CE over carbonates"),
     ("Na/ether", "Na/carbonate", "seed-004 L137-L139: glymes >99.9 % CE; carbonates react with Na, gas"),
     ("Na/hce", "Na/carbonate", "seed-004 L175, L231: HCE widens the window and suppresses dendrites"),
@@ -107,19 +114,33 @@ def _ln_loss(ce_percent: float) -> float:
 
 #: Priors: reference CE per group at 25 °C, 1 mA/cm², 3 mAh/cm², full DoD, no pressure.
 PRIORS: dict[str, Prior] = {
-    "Li/carbonate": Prior(mean=_ln_loss(98.0), sd=0.8, basis="seed-001 L283-L285, L346: carbonate SEI fractures; 25 % first-discharge recovery"),
-    "Li/dual-salt": Prior(mean=_ln_loss(99.6), sd=0.7, basis="seed-001 L289: benchmark, 80 % after 90 cycles at 80 % DoD (implied 99.75 %)"),
-    "Li/ether": Prior(mean=_ln_loss(99.0), sd=0.8, basis="seed-001 L285: ethers improve CE; Table 4 LFP/ether rows 99.5-99.7 %"),
+    "Li/carbonate": Prior(
+        mean=_ln_loss(98.0),
+        sd=0.8,
+        basis="seed-001 L283-L285, L346: carbonate SEI fractures; 25 % first-discharge recovery",
+    ),
+    "Li/dual-salt": Prior(
+        mean=_ln_loss(99.6),
+        sd=0.7,
+        basis="seed-001 L289: benchmark, 80 % after 90 cycles at 80 % DoD (implied 99.75 %)",
+    ),
+    "Li/ether": Prior(
+        mean=_ln_loss(99.0), sd=0.8, basis="seed-001 L285: ethers improve CE; Table 4 LFP/ether rows 99.5-99.7 %"
+    ),
     "Li/hce": Prior(mean=_ln_loss(99.3), sd=0.8, basis="seed-001 L297: HCE contact ion pairs; Table 4 L345 >99 %"),
     "Li/lhce": Prior(mean=_ln_loss(99.5), sd=0.8, basis="seed-001 L299: LHCE retains HCE solvation"),
     "Li/ionic-liquid": Prior(mean=_ln_loss(99.3), sd=0.8, basis="seed-001 L308: 99.4 % average at 50 °C"),
     "Li/gel": Prior(mean=_ln_loss(99.3), sd=0.9, basis="seed-001 L349: gel polymer 99.7 % average"),
     "Li/sulfide": Prior(mean=_ln_loss(99.7), sd=0.8, basis="seed-001 L419: LPSCl/Ag-C 99.8 % over >1000 cycles"),
     "Li/oxide": Prior(mean=_ln_loss(99.0), sd=1.0, basis="seed-001 L427: sputtered Ag on LLZO ~88 % pressure-free"),
-    "Li/halide": Prior(mean=_ln_loss(99.0), sd=1.0, basis="seed-001 L383: halides reduced by Li; little anode-free data"),
+    "Li/halide": Prior(
+        mean=_ln_loss(99.0), sd=1.0, basis="seed-001 L383: halides reduced by Li; little anode-free data"
+    ),
     "Li/polymer": Prior(mean=_ln_loss(99.3), sd=1.0, basis="seed-001 L630: PEO/Ag-C over 99 %, at 60 °C"),
     "Li/lipon": Prior(mean=_ln_loss(99.9), sd=0.8, basis="seed-001 L496: LiPON thin film >1000 cycles"),
-    "Na/ether": Prior(mean=_ln_loss(99.7), sd=0.7, basis="seed-004 L137: glymes CE >99.9 % (half cell); seed-003 L158 NIRR >99.8 %"),
+    "Na/ether": Prior(
+        mean=_ln_loss(99.7), sd=0.7, basis="seed-004 L137: glymes CE >99.9 % (half cell); seed-003 L158 NIRR >99.8 %"
+    ),
     "Na/carbonate": Prior(mean=_ln_loss(98.0), sd=0.8, basis="seed-004 L139, L273: carbonates unstable SEI with Na"),
     "Na/hce": Prior(mean=_ln_loss(99.7), sd=0.8, basis="seed-004 L175, L231: HCE widens window, suppresses dendrites"),
     "Na/lhce": Prior(mean=_ln_loss(99.7), sd=0.8, basis="seed-004 L175"),
@@ -128,26 +149,46 @@ PRIORS: dict[str, Prior] = {
     "Na/nasicon": Prior(mean=_ln_loss(99.5), sd=1.0, basis="seed-001 L573-L575: dense Na on Cu/NZSP"),
     "Na/beta-alumina": Prior(mean=_ln_loss(99.7), sd=1.0, basis="seed-001 L585: higher CCD, lower pressure than Li"),
     "Na/sulfide": Prior(mean=_ln_loss(99.3), sd=1.0, basis="seed-001 L571: void formation, SE fracture"),
-    "Na/borohydride": Prior(mean=_ln_loss(99.8), sd=0.8, basis="seed-004 L241: 99.96 % over 400 cycles at 10 MPa, 40 °C"),
+    "Na/borohydride": Prior(
+        mean=_ln_loss(99.8), sd=0.8, basis="seed-004 L241: 99.96 % over 400 cycles at 10 MPa, 40 °C"
+    ),
     "Na/halide": Prior(mean=_ln_loss(99.3), sd=1.0, basis="seed-001 L571: NaM(O)Cl4"),
     "K/ether": Prior(mean=_ln_loss(99.3), sd=0.9, basis="seed-003 L113, L173: Al@G 99 %, 99.80 % with PDMS at -40 °C"),
-    "K/carbonate": Prior(mean=_ln_loss(98.0), sd=1.0, basis="seed-003 L158-L160: reactive K limits stable electrolytes"),
+    "K/carbonate": Prior(
+        mean=_ln_loss(98.0), sd=1.0, basis="seed-003 L158-L160: reactive K limits stable electrolytes"
+    ),
     "K/hce": Prior(mean=_ln_loss(99.3), sd=1.0, basis="seed-003 L186: DHCE vs HCE"),
-    "coating/alloy": Prior(mean=-0.3, sd=0.5, basis="seed-001 L259-L263: alloying layers lower nucleation overpotential"),
+    "coating/alloy": Prior(
+        mean=-0.3, sd=0.5, basis="seed-001 L259-L263: alloying layers lower nucleation overpotential"
+    ),
     "coating/carbon": Prior(mean=-0.2, sd=0.5, basis="seed-001 L265; seed-004 L281-L283"),
     "coating/composite": Prior(mean=-0.5, sd=0.5, basis="seed-001 L410-L419: Ag-C interlayers, >1000 cycles"),
-    **{f"coating/{m}": Prior(mean=0.0, sd=MATERIAL_SD, basis=f"{c} class effect plus a deviation shrunk to 0")
-       for m, c in COATING_MATERIALS.items()},
+    **{
+        f"coating/{m}": Prior(mean=0.0, sd=MATERIAL_SD, basis=f"{c} class effect plus a deviation shrunk to 0")
+        for m, c in COATING_MATERIALS.items()
+    },
     "slope/pressure": Prior(mean=-0.7, sd=0.5, basis="seed-001 L330, seed-004 L347: denser deposits at 0.7-1.2 MPa"),
     "slope/contact": Prior(mean=1.5, sd=0.7, basis="seed-001 L379, L480: solids need contact pressure"),
-    "slope/current_density": Prior(mean=0.3, sd=0.3, basis="seed-000 L216: capacity loss at greater current densities "
-                                   "(lumped, partly stripped Li); per e-fold of current density"),
+    "slope/current_density": Prior(
+        mean=0.3,
+        sd=0.3,
+        basis="seed-000 L216: capacity loss at greater current densities "
+        "(lumped, partly stripped Li); per e-fold of current density",
+    ),
     "slope/temperature": Prior(mean=-0.15, sd=0.2, basis="seed-001 L291, L618: 40 °C cycling; per 10 K"),
-    "slope/cold": Prior(mean=0.5, sd=0.3, basis="seed-000 L191: below 0 °C plating turns dendritic; per 10 K below 0 °C"),
+    "slope/cold": Prior(
+        mean=0.5, sd=0.3, basis="seed-000 L191: below 0 °C plating turns dendritic; per 10 K below 0 °C"
+    ),
     "slope/hot": Prior(mean=0.7, sd=0.4, basis="electrolyte and SEI decay above the decay onset; per 10 K above it"),
-    "slope/areal_capacity": Prior(mean=-0.15, sd=0.3, basis="at fixed current density the per-area SEI loss is a "
-                                  "smaller fraction of a thicker deposit (liquids); the net loading term stays >= 0.2"),
-    "slope/depth_of_discharge": Prior(mean=-0.5, sd=0.5, basis="seed-001 L178: partial coverage of Cu drives galvanic corrosion"),
+    "slope/areal_capacity": Prior(
+        mean=-0.15,
+        sd=0.3,
+        basis="at fixed current density the per-area SEI loss is a "
+        "smaller fraction of a thicker deposit (liquids); the net loading term stays >= 0.2",
+    ),
+    "slope/depth_of_discharge": Prior(
+        mean=-0.5, sd=0.5, basis="seed-001 L178: partial coverage of Cu drives galvanic corrosion"
+    ),
     "slope/rate_ratio": Prior(mean=0.3, sd=0.3, basis="seed-004 L383: slow charge, fast discharge extends life"),
 }
 
@@ -206,8 +247,12 @@ class CeCoefficients(BaseModel):
     @property
     def names(self) -> list[str]:
         """Parameter names in the order of ``mean``: groups, coating classes and materials, then ``slope/<feature>``."""
-        return (self.groups + [f"coating/{c}" for c in self.coating_classes]
-                + [f"coating/{m}" for m in self.coating_materials] + [f"slope/{f}" for f in self.features])
+        return (
+            self.groups
+            + [f"coating/{c}" for c in self.coating_classes]
+            + [f"coating/{m}" for m in self.coating_materials]
+            + [f"slope/{f}" for f in self.features]
+        )
 
     def index(self, name: str) -> int:
         """Position of parameter ``name`` in ``mean`` and ``covariance``."""
@@ -220,7 +265,7 @@ class CeCoefficients(BaseModel):
     @property
     def slopes(self) -> tuple[float, ...]:
         """The fitted condition slopes, in the order of ``features``."""
-        return tuple(float(x) for x in self.mean[self.n_base:])
+        return tuple(float(x) for x in self.mean[self.n_base :])
 
     @property
     def slope_covariance(self) -> np.ndarray:
@@ -248,8 +293,11 @@ class CeCoefficients(BaseModel):
         """
         cov = np.asarray(self.covariance, dtype=float)
         x = self.base_indicator(group, coating_class, coating)
-        return float(x @ np.asarray(self.mean, dtype=float)), float(x @ cov @ x), tuple(
-            float(v) for v in (x @ cov)[self.n_base:])
+        return (
+            float(x @ np.asarray(self.mean, dtype=float)),
+            float(x @ cov @ x),
+            tuple(float(v) for v in (x @ cov)[self.n_base :]),
+        )
 
     def violations(self, tolerance: float = 1e-9) -> list[str]:
         """The constraints of :func:`constraints` that the mean breaks (empty: every sign holds)."""
@@ -289,8 +337,9 @@ class CeCoefficients(BaseModel):
             err = exc.errors()[0]
             key = str(err["loc"][0]) if err["loc"] else ""
             msg = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
-            raise SpecError(f"expected a number {msg}, got {constants.get(key)!r}",
-                            f"{where}.{key}" if key else where) from None
+            raise SpecError(
+                f"expected a number {msg}, got {constants.get(key)!r}", f"{where}.{key}" if key else where
+            ) from None
 
     def hash(self) -> str:
         """SHA-256 of the coefficients' canonical JSON: the identity a store records."""
@@ -340,7 +389,9 @@ def _constraint_rows(names: list[str]) -> tuple[np.ndarray, list[str], np.ndarra
                 g[col[f"slope/{f}"]] = sign
             rows.append(g)
             bound = NET_MINIMUM.get(features, 0.0)
-            labels.append(" + ".join(f"slope/{f}" for f in features) + (f" >= {bound:g}" if sign > 0 else f" <= {-bound:g}"))
+            labels.append(
+                " + ".join(f"slope/{f}" for f in features) + (f" >= {bound:g}" if sign > 0 else f" <= {-bound:g}")
+            )
             bounds.append(sign * bound)
     for better, worse, _ in ORDERING:
         if better in col and worse in col:
@@ -384,8 +435,12 @@ def prior_coefficients() -> CeCoefficients:
     """
     groups = [k for k in PRIORS if not k.startswith(("coating/", "slope/"))]
     materials = dict(COATING_MATERIALS)
-    names = (groups + [f"coating/{c}" for c in COATING_CLASSES] + [f"coating/{m}" for m in materials]
-             + [f"slope/{f}" for f in FEATURE_NAMES])
+    names = (
+        groups
+        + [f"coating/{c}" for c in COATING_CLASSES]
+        + [f"coating/{m}" for m in materials]
+        + [f"slope/{f}" for f in FEATURE_NAMES]
+    )
     covariance = np.diag([PRIORS[n].sd ** 2 for n in names])
     covariance[: len(groups), : len(groups)] = _group_covariance(groups)
     return CeCoefficients(

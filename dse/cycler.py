@@ -140,9 +140,11 @@ class CycleData:
         high = self.ce_above_one()
         if len(high):
             first = high.iloc[0]
-            return (f"CE above 100 % in {len(high)} of {len(r)} cycles (first: cycle "
-                    f"{int(first['cycle'])}, {100 * first['coulombic_efficiency']:.2f} %): soft short, "
-                    "swapped columns or lost data; not fitted")
+            return (
+                f"CE above 100 % in {len(high)} of {len(r)} cycles (first: cycle "
+                f"{int(first['cycle'])}, {100 * first['coulombic_efficiency']:.2f} %): soft short, "
+                "swapped columns or lost data; not fitted"
+            )
         if float(r["coulombic_efficiency"].mean()) >= 1.0:
             return "mean CE is not below 100 %: no loss to fit"
         return None
@@ -180,8 +182,9 @@ def _load_frame(path: Path) -> pd.DataFrame:
         import bdf.io
         from bdf.normalize import canonicalize_legacy_labels
     except ImportError:
-        raise CalibrationError("reading BDF files needs the batterydf package: pip install 'dse[cells]'",
-                               where=str(path)) from None
+        raise CalibrationError(
+            "reading BDF files needs the batterydf package: pip install 'dse[cells]'", where=str(path)
+        ) from None
     with warnings.catch_warnings():
         # batterydf warns when it renames legacy labels; dse checks the labels itself
         warnings.simplefilter("ignore")
@@ -228,25 +231,30 @@ def read_bdf(path: str | Path) -> pd.DataFrame:
             continue
         key, unit, _ = QUANTITIES[base]
         if match is None or not match["unit"]:
-            raise CalibrationError(f"column {text!r} has no unit (BDF headers are 'Quantity / unit', e.g. "
-                                   f"'{base.title()} / {unit or 1}')", where=str(path))
+            raise CalibrationError(
+                f"column {text!r} has no unit (BDF headers are 'Quantity / unit', e.g. '{base.title()} / {unit or 1}')",
+                where=str(path),
+            )
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise CalibrationError(f"column {text!r} has a missing or non-numeric value at data row {row + 1}",
-                                   where=str(path))
+            raise CalibrationError(
+                f"column {text!r} has a missing or non-numeric value at data row {row + 1}", where=str(path)
+            )
         try:
             factor = float(ureg.Quantity(1.0, match["unit"]).to(unit or "dimensionless").magnitude)
         except Exception:
-            raise CalibrationError(f"column {text!r}: unit {match['unit']!r} is not a unit of "
-                                   f"{unit or 'count'}", where=str(path)) from None
+            raise CalibrationError(
+                f"column {text!r}: unit {match['unit']!r} is not a unit of {unit or 'count'}", where=str(path)
+            ) from None
         out[key] = values * factor
     missing = [f"'{b.title()} / {u}'" for b, (k, u, req) in QUANTITIES.items() if req and k not in out]
     if missing:
         found = ", ".join(repr(str(c))[:40] for c in list(frame.columns)[:6])
-        raise CalibrationError(f"not a BDF file: no {' or '.join(missing)} column (found {found or 'none'})",
-                               where=str(path))
+        raise CalibrationError(
+            f"not a BDF file: no {' or '.join(missing)} column (found {found or 'none'})", where=str(path)
+        )
     table = pd.DataFrame(out)
     _check_time(table["time"].to_numpy(float), path)
     if "cycle" in table and np.any(np.diff(table["cycle"].to_numpy(float)) < 0):
@@ -277,13 +285,17 @@ def _check_time(time: np.ndarray, path: Path) -> None:
     steps = np.diff(time)
     if np.any(steps <= 0):
         row = int(np.flatnonzero(steps <= 0)[0]) + 2
-        raise CalibrationError(f"time is not increasing at data row {row} ({time[row - 2]:g} s then "
-                               f"{time[row - 1]:g} s)", where=str(path))
+        raise CalibrationError(
+            f"time is not increasing at data row {row} ({time[row - 2]:g} s then {time[row - 1]:g} s)", where=str(path)
+        )
     limit = max_gap(time)
     if np.any(steps > limit):
         row = int(np.flatnonzero(steps > limit)[0]) + 2
-        raise CalibrationError(f"gap of {steps[row - 2] / 3600:.1f} h in the time series at data row {row} "
-                               f"(more than {limit / 3600:.1f} h without a record)", where=str(path))
+        raise CalibrationError(
+            f"gap of {steps[row - 2] / 3600:.1f} h in the time series at data row {row} "
+            f"(more than {limit / 3600:.1f} h without a record)",
+            where=str(path),
+        )
 
 
 def _cycle_numbers(current: np.ndarray) -> np.ndarray:
@@ -342,21 +354,24 @@ def cycle_table(series: pd.DataFrame) -> pd.DataFrame:
         energy = np.clip(-mid_power, 0.0, None) * dt / 3600.0
     threshold = 1e-3 * np.max(np.abs(current), initial=0.0)
     resting = np.abs(mid) <= threshold
-    frame = pd.DataFrame({
-        "cycle": cycle,
-        "charge_capacity": charged,
-        "discharge_capacity": discharged,
-        "discharge_energy": energy,
-        "charge_time": np.where(mid > threshold, dt, 0.0),
-        "discharge_time": np.where(mid < -threshold, dt, 0.0),
-        "rest_time": np.where(resting, dt, 0.0),
-    })
+    frame = pd.DataFrame(
+        {
+            "cycle": cycle,
+            "charge_capacity": charged,
+            "discharge_capacity": discharged,
+            "discharge_energy": energy,
+            "charge_time": np.where(mid > threshold, dt, 0.0),
+            "discharge_time": np.where(mid < -threshold, dt, 0.0),
+            "rest_time": np.where(resting, dt, 0.0),
+        }
+    )
     out = frame.groupby("cycle", sort=True).sum().reset_index()
     scale = max(float(out["charge_capacity"].max()), 1e-300)
     out["incomplete"] = (out["charge_capacity"] < 1e-3 * scale) | (out["discharge_capacity"] < 1e-3 * scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["coulombic_efficiency"] = np.where(
-            out["incomplete"], np.nan, out["discharge_capacity"] / out["charge_capacity"])
+            out["incomplete"], np.nan, out["discharge_capacity"] / out["charge_capacity"]
+        )
         out["charge_current"] = out["charge_capacity"] * 3600.0 / out["charge_time"]
         out["discharge_current"] = out["discharge_capacity"] * 3600.0 / out["discharge_time"]
     complete = np.flatnonzero(~out["incomplete"].to_numpy())
@@ -374,8 +389,19 @@ def cycle_table(series: pd.DataFrame) -> pd.DataFrame:
     first = out.loc[regular, "discharge_capacity"]
     reference = float(first.iloc[0]) if len(first) else np.nan
     out["retention"] = np.where(out["incomplete"], np.nan, out["discharge_capacity"] / reference)
-    columns = ["cycle", "charge_capacity", "discharge_capacity", "coulombic_efficiency", "retention",
-               "discharge_energy", "charge_current", "discharge_current", "rest_time", "formation", "incomplete"]
+    columns = [
+        "cycle",
+        "charge_capacity",
+        "discharge_capacity",
+        "coulombic_efficiency",
+        "retention",
+        "discharge_energy",
+        "charge_current",
+        "discharge_current",
+        "rest_time",
+        "formation",
+        "incomplete",
+    ]
     return out[columns]
 
 
@@ -436,8 +462,9 @@ def synthetic_series(
     >>> cycle_table(read_frame(s))["coulombic_efficiency"].round(3).tolist()
     [0.99, 0.98]
     """
-    qc, qd, ic, idis = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (
-        charge_capacity, discharge_capacity, charge_current, discharge_current)))
+    qc, qd, ic, idis = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (charge_capacity, discharge_capacity, charge_current, discharge_current))
+    )
     parts = []
     t0 = 0.0
     frac = np.linspace(0.0, 1.0, points_per_step)
@@ -446,23 +473,38 @@ def synthetic_series(
         cycle = np.full(points_per_step, k + 1.0)
         # charge
         dur = max(3600.0 * qc[k] / ic[k], float(points_per_step))
-        parts.append(np.column_stack([t0 + 1.0 + dur * frac, 3.4 + 0.8 * frac, np.full_like(frac, ic[k]), cycle,
-                                      qc[k] * frac, zero, zero]))
+        parts.append(
+            np.column_stack(
+                [t0 + 1.0 + dur * frac, 3.4 + 0.8 * frac, np.full_like(frac, ic[k]), cycle, qc[k] * frac, zero, zero]
+            )
+        )
         t0 = t0 + 1.0 + dur
-        parts.append(np.array([[t0 + 1.0, 4.15, 0.0, k + 1.0, 0.0, 0.0, 0.0],
-                               [t0 + rest, 4.15, 0.0, k + 1.0, 0.0, 0.0, 0.0]]))
+        parts.append(
+            np.array([[t0 + 1.0, 4.15, 0.0, k + 1.0, 0.0, 0.0, 0.0], [t0 + rest, 4.15, 0.0, k + 1.0, 0.0, 0.0, 0.0]])
+        )
         t0 += rest
         dur = max(3600.0 * qd[k] / idis[k], float(points_per_step))
         volts = 4.1 - 1.1 * frac
         energy = qd[k] * (4.1 * frac - 0.55 * frac**2)  # ∫ V dq of the linear ramp
-        parts.append(np.column_stack([t0 + 1.0 + dur * frac, volts, np.full_like(frac, -idis[k]), cycle, zero,
-                                      qd[k] * frac, energy]))
+        parts.append(
+            np.column_stack(
+                [t0 + 1.0 + dur * frac, volts, np.full_like(frac, -idis[k]), cycle, zero, qd[k] * frac, energy]
+            )
+        )
         t0 = t0 + 1.0 + dur
-        parts.append(np.array([[t0 + 1.0, 3.05, 0.0, k + 1.0, 0.0, 0.0, 0.0],
-                               [t0 + rest, 3.05, 0.0, k + 1.0, 0.0, 0.0, 0.0]]))
+        parts.append(
+            np.array([[t0 + 1.0, 3.05, 0.0, k + 1.0, 0.0, 0.0, 0.0], [t0 + rest, 3.05, 0.0, k + 1.0, 0.0, 0.0, 0.0]])
+        )
         t0 += rest
-    labels = ["Test Time / s", "Voltage / V", "Current / A", "Cycle Count / 1", "Charging Capacity / Ah",
-              "Discharging Capacity / Ah", "Discharging Energy / Wh"]
+    labels = [
+        "Test Time / s",
+        "Voltage / V",
+        "Current / A",
+        "Cycle Count / 1",
+        "Charging Capacity / Ah",
+        "Discharging Capacity / Ah",
+        "Discharging Energy / Wh",
+    ]
     return pd.DataFrame(np.vstack(parts), columns=labels)
 
 
@@ -485,6 +527,10 @@ def write_bdf(frame: pd.DataFrame, path: str | Path) -> Path:
     if path.name.lower().endswith(".parquet"):
         frame.to_parquet(path, index=False)
     else:
-        frame.to_csv(path, index=False, float_format="%.9g",
-                     compression={"method": "gzip", "mtime": 0} if path.name.lower().endswith(".gz") else None)
+        frame.to_csv(
+            path,
+            index=False,
+            float_format="%.9g",
+            compression={"method": "gzip", "mtime": 0} if path.name.lower().endswith(".gz") else None,
+        )
     return path

@@ -147,7 +147,7 @@ def saltelli_samples(n: int, d: int, seed: int, start: int, stop: int) -> np.nda
         block = a if m == 0 else b if m == 1 else a.copy()
         if m >= 2:
             block[:, m - 2] = b[:, m - 2]
-        out[i - start:end - start] = block
+        out[i - start : end - start] = block
         i = end
     return out
 
@@ -178,7 +178,9 @@ class DesignSpace:
 
     def __repr__(self) -> str:
         dims = ", ".join(f"{d}: {s}" for d, s in zip(self.dims, self.shape, strict=True))
-        return f"<DesignSpace {self.scenario.name!r} ({self.kind}; {dims}) {self.n_blocks} blocks of ≤{self.block_size}>"
+        return (
+            f"<DesignSpace {self.scenario.name!r} ({self.kind}; {dims}) {self.n_blocks} blocks of ≤{self.block_size}>"
+        )
 
     @property
     def n_designs(self) -> int:
@@ -198,8 +200,9 @@ class DesignSpace:
     def block_slices(self, block: int) -> tuple[slice, ...]:
         """Region of block number ``block`` (C order over the block grid)."""
         idx = np.unravel_index(block, self.block_grid) if self.block_grid else ()
-        return tuple(slice(int(i) * c, min((int(i) + 1) * c, s))
-                     for i, c, s in zip(idx, self.chunks, self.shape, strict=True))
+        return tuple(
+            slice(int(i) * c, min((int(i) + 1) * c, s)) for i, c, s in zip(idx, self.chunks, self.shape, strict=True)
+        )
 
     @cached_property
     def coords(self) -> dict[str, np.ndarray]:
@@ -247,7 +250,7 @@ class DesignSpace:
         sampled: dict[str, np.ndarray] = {}
         if self.kind == "grid":
             for axis, (a, r) in enumerate(zip(self.scenario.axes, region, strict=True)):
-                varying[a.name] = (axis, np.asarray(a.values[r.start:r.stop], dtype=object))
+                varying[a.name] = (axis, np.asarray(a.values[r.start : r.stop], dtype=object))
         else:
             sampled = self.sampled_values(region[0].start, region[0].stop)
             varying = {k: (0, v) for k, v in sampled.items()}
@@ -277,8 +280,11 @@ class DesignSpace:
         import dask.array as da
         import xarray as xr
 
-        fixed = {k: v for k, v in self.scenario.fixed.items()
-                 if k not in self.dims and k not in [x.name for x in self.scenario.sampled]}
+        fixed = {
+            k: v
+            for k, v in self.scenario.fixed.items()
+            if k not in self.dims and k not in [x.name for x in self.scenario.sampled]
+        }
         if self.kind == "grid":
             return xr.Dataset(coords={**self.coords, **fixed})
         variables = {}

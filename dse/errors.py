@@ -7,8 +7,7 @@ inside a block of designs invalid domains become NaN or an infeasibility code.
 
 from __future__ import annotations
 
-__all__ = ["DseError", "SpecError", "CatalogueError", "StoreError", "CalibrationError", "YamlLimitError",
-           "LockError"]
+__all__ = ["DseError", "SpecError", "CatalogueError", "StoreError", "CalibrationError", "YamlLimitError", "LockError"]
 
 
 class DseError(ValueError):

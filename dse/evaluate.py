@@ -110,6 +110,7 @@ class Evaluation:
 
     def to_dict(self) -> dict:
         """JSON-ready: inputs, outputs with units, breakdown, feasibility, provenance."""
+
         def clean(v):
             return None if isinstance(v, float) and not math.isfinite(v) else v
 
@@ -130,8 +131,11 @@ class Evaluation:
                 "mass": {"units": "mg/cm^2", "basis": "repeat unit as assembled", **self.breakdown()["mass"]},
                 "thickness": {"units": "um", "basis": "repeat unit at full charge", **self.breakdown()["thickness"]},
             },
-            "infeasible_reasons": [{"code": bit, "name": REASONS[bit][0], "meaning": REASONS[bit][1]}
-                                   for bit in REASONS if int(self.outputs["infeasible_reason"]) & bit],
+            "infeasible_reasons": [
+                {"code": bit, "name": REASONS[bit][0], "meaning": REASONS[bit][1]}
+                for bit in REASONS
+                if int(self.outputs["infeasible_reason"]) & bit
+            ],
             "provenance": self.chain.attrs(),
         }
 

@@ -93,9 +93,7 @@ class _Context:
     literals: list[tuple[str, str, int]]
 
     def fail(self, message: str, node: ast.AST, hint: str = "") -> SpecError:
-        return SpecError(
-            f"{message} at {_position(self.expr, node)}{hint}", where=f"where {self.expr!r}"
-        )
+        return SpecError(f"{message} at {_position(self.expr, node)}{hint}", where=f"where {self.expr!r}")
 
 
 def _column(expr: str, node: ast.AST) -> int:
@@ -165,9 +163,7 @@ def _operand(node: ast.AST, ctx: _Context) -> tuple[Evaluator, str | None, Any]:
         return (lambda data, v=value: v), kind, value
     if isinstance(node, ast.Name):
         if node.id not in ctx.names:
-            raise ctx.fail(
-                f"{node.id!r} names no input or output", node, suggest(node.id, ctx.names)
-            )
+            raise ctx.fail(f"{node.id!r} names no input or output", node, suggest(node.id, ctx.names))
         ctx.used.append(node.id)
         return (lambda data, n=node.id: data[n]), ctx.kinds.get(node.id), None
     if isinstance(node, ast.BinOp) and type(node.op) in ARITHMETIC:
@@ -250,9 +246,7 @@ def _compare(node: ast.Compare, ctx: _Context) -> Evaluator:
             _check_types({kind} | kinds, op, node, ctx)
             _record(a, list(b.elts), ctx)
             negate = isinstance(op, ast.NotIn)
-            steps.append(
-                lambda d, f=f, v=values, neg=negate: _not(_isin(f(d), v)) if neg else _isin(f(d), v)
-            )
+            steps.append(lambda d, f=f, v=values, neg=negate: _not(_isin(f(d), v)) if neg else _isin(f(d), v))
             continue
         g, other, _ = _operand(b, ctx)
         _check_types({kind, other}, op, node, ctx)
@@ -277,9 +271,7 @@ def _condition(node: ast.AST, ctx: _Context) -> Evaluator:
     if isinstance(node, ast.Name | ast.Constant | ast.UnaryOp | ast.BinOp):
         fn, kind, _ = _operand(node, ctx)
         if kind not in ("bool", None):
-            raise ctx.fail(
-                f"{ast.unparse(node)!r} is not a condition (compare it with a value)", node
-            )
+            raise ctx.fail(f"{ast.unparse(node)!r} is not a condition (compare it with a value)", node)
         return fn
     raise _unsupported(node, ctx)
 
@@ -303,9 +295,7 @@ def _parse(expr: str) -> ast.Expression:
     try:
         return ast.parse(expr.strip(), mode="eval")
     except SyntaxError as exc:
-        raise SpecError(
-            f"does not parse: {exc.msg} at {_syntax_position(expr, exc)}", where=where
-        ) from None
+        raise SpecError(f"does not parse: {exc.msg} at {_syntax_position(expr, exc)}", where=where) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise SpecError(f"does not parse: {exc}", where=where) from None
 
@@ -318,11 +308,15 @@ def _check_tree(tree: ast.AST, expr: str) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise SpecError(f"is nested more than {MAX_DEPTH} levels deep at {_position(text, node)}",
-                            where=f"where {_short(expr)!r}")
+            raise SpecError(
+                f"is nested more than {MAX_DEPTH} levels deep at {_position(text, node)}",
+                where=f"where {_short(expr)!r}",
+            )
         if isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) > 1.7e308:
-            raise SpecError(f"the number at {_position(text, node)} is too large (at most ~1.7e308)",
-                            where=f"where {_short(expr)!r}")
+            raise SpecError(
+                f"the number at {_position(text, node)} is too large (at most ~1.7e308)",
+                where=f"where {_short(expr)!r}",
+            )
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
@@ -331,9 +325,7 @@ def _short(expr: str, limit: int = 200) -> str:
     return expr if len(expr) <= limit else expr[: limit - 1] + "…"
 
 
-def parse_where(
-    expr: str, names: Collection[str], dtypes: Mapping[str, Any] | None = None
-) -> Condition:
+def parse_where(expr: str, names: Collection[str], dtypes: Mapping[str, Any] | None = None) -> Condition:
     """Compile a filter expression into a callable on a mapping of arrays.
 
     Parameters

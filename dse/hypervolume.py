@@ -33,8 +33,9 @@ def _matrix(front_df: pd.DataFrame, objectives: Sequence[str], senses: Sequence[
     """Finite rows of the objective columns, as float64."""
     objectives, senses = list(objectives), list(senses)
     if not objectives or len(objectives) != len(senses):
-        raise SpecError(f"{len(objectives)} objectives and {len(senses)} senses: give one sense per objective",
-                        where="hypervolume")
+        raise SpecError(
+            f"{len(objectives)} objectives and {len(senses)} senses: give one sense per objective", where="hypervolume"
+        )
     for name, sense in zip(objectives, senses, strict=True):
         if name not in front_df.columns:
             raise SpecError(f"{name!r} is no column of the front", where="hypervolume")
@@ -72,8 +73,9 @@ def _reference(reference, objectives: Sequence[str], front_df, senses) -> np.nda
         reference = [reference[n] for n in objectives]
     ref = np.asarray(reference, dtype=np.float64).ravel()
     if ref.size != len(objectives) or not np.isfinite(ref).all():
-        raise SpecError(f"the reference point must hold {len(objectives)} finite numbers, got {list(ref)}",
-                        where="hypervolume")
+        raise SpecError(
+            f"the reference point must hold {len(objectives)} finite numbers, got {list(ref)}", where="hypervolume"
+        )
     return ref
 
 

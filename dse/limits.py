@@ -186,5 +186,6 @@ def check_estimate(estimate: SweepEstimate, limits: Limits | None = None, where:
         over = f"{human_bytes(limits.max_store_bytes)} ({Limits.variable('max_store_bytes')})"
     else:
         return
-    raise SpecError(f"the sweep has {estimate.describe()}, over the limit of {over}; rerun with --yes to proceed",
-                    where=where)
+    raise SpecError(
+        f"the sweep has {estimate.describe()}, over the limit of {over}; rerun with --yes to proceed", where=where
+    )

@@ -294,8 +294,14 @@ def load_literature(path: str | Path | None = None) -> pd.DataFrame:
     from dse.limits import Limits, current_limits
     from dse.safe_yaml import read_text_bounded
 
-    text = read_text_bounded(path, "file", current_limits().max_csv_bytes, Limits.variable("max_csv_bytes"),
-                             error=CalibrationError, encoding="utf-8-sig")
+    text = read_text_bounded(
+        path,
+        "file",
+        current_limits().max_csv_bytes,
+        Limits.variable("max_csv_bytes"),
+        error=CalibrationError,
+        encoding="utf-8-sig",
+    )
     header, records = _read_records(text, name)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
@@ -305,9 +311,7 @@ def load_literature(path: str | Path | None = None) -> pd.DataFrame:
             where=f"{name}:row 1",
         )
     if not any(all(c in header for c in group) for group in TARGET_COLUMNS):
-        raise CalibrationError(
-            "missing target column(s): need ce, or retention and cycles", where=f"{name}:row 1"
-        )
+        raise CalibrationError("missing target column(s): need ce, or retention and cycles", where=f"{name}:row 1")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise CalibrationError(f"duplicate column(s) {', '.join(dupes)}", where=f"{name}:row 1")
@@ -316,16 +320,12 @@ def load_literature(path: str | Path | None = None) -> pd.DataFrame:
     lines = []
     for line, fields in records:
         if len(fields) > len(header):
-            raise CalibrationError(
-                f"{len(fields)} cells but the header has {len(header)}", where=f"{name}:row {line}"
-            )
+            raise CalibrationError(f"{len(fields)} cells but the header has {len(header)}", where=f"{name}:row {line}")
         fields = fields + [""] * (len(header) - len(fields))
         for h, value in zip(header, fields, strict=True):
             value = value.strip()
             if h in NUMERIC_COLUMNS:
-                columns[h].append(
-                    _number(value, f"{name}:row {line}, column {h}", NUMERIC_COLUMNS[h])
-                )
+                columns[h].append(_number(value, f"{name}:row {line}, column {h}", NUMERIC_COLUMNS[h]))
             else:
                 columns[h].append(value)
         where = f"{name}:row {line}, column "

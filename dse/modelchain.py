@@ -54,39 +54,111 @@ def _group_values(catalogue: Catalogue, kind: str, id: str) -> list[float]:
     e = catalogue.get(kind, id)
     v = catalogue.value
     if kind == "metal":
-        return [METAL_NUMBER[id]] + [v(kind, id, f) for f in ("molar_mass", "density", "deposit_porosity",
-                                                               "dense_deposit_porosity", "densification_pressure", "price")]
+        return [METAL_NUMBER[id]] + [
+            v(kind, id, f)
+            for f in (
+                "molar_mass",
+                "density",
+                "deposit_porosity",
+                "dense_deposit_porosity",
+                "densification_pressure",
+                "price",
+            )
+        ]
     if kind == "cathode":
-        return [METAL_NUMBER[e.metal]] + [v(kind, id, f) for f in (
-            "specific_capacity", "average_voltage", "upper_cutoff_voltage", "density", "inactive_density",
-            "first_cycle_efficiency", "price")] + [v(kind, id, "coating_density", 0.0),
-                                                    v(kind, id, "fade_per_cycle")]
+        return (
+            [METAL_NUMBER[e.metal]]
+            + [
+                v(kind, id, f)
+                for f in (
+                    "specific_capacity",
+                    "average_voltage",
+                    "upper_cutoff_voltage",
+                    "density",
+                    "inactive_density",
+                    "first_cycle_efficiency",
+                    "price",
+                )
+            ]
+            + [v(kind, id, "coating_density", 0.0), v(kind, id, "fade_per_cycle")]
+        )
     if kind == "collector":
         alloys = [float(m in e.alloys_with) for m in METAL_NUMBER]
         return [v(kind, id, "density"), v(kind, id, "price"), v(kind, id, "process_cost"), *alloys]
     if kind == "coating":
-        return [CE_CLASS_CODE[e.ce_class], v(kind, id, "density"), v(kind, id, "uptake_capacity.Li"),
-                v(kind, id, "uptake_capacity.Na"), v(kind, id, "uptake_capacity.K"), v(kind, id, "price"),
-                v(kind, id, "process_cost"), CCD_FACTOR[e.ce_class]]
+        return [
+            CE_CLASS_CODE[e.ce_class],
+            v(kind, id, "density"),
+            v(kind, id, "uptake_capacity.Li"),
+            v(kind, id, "uptake_capacity.Na"),
+            v(kind, id, "uptake_capacity.K"),
+            v(kind, id, "price"),
+            v(kind, id, "process_cost"),
+            CCD_FACTOR[e.ce_class],
+        ]
     if kind == "electrolyte":
         solid = e.state == "solid"
-        return [METAL_NUMBER[e.metal], float(solid)] + [v(kind, id, f) for f in (
-            "density", "oxidative_limit", "min_temperature", "max_temperature", "price", "transport_current")] + [
-            v(kind, id, "critical_current_density", 0.0), v(kind, id, "ccd_activation_energy", 0.0),
-            v(kind, id, "ccd_pressure_scale", 1.0), v(kind, id, "min_stack_pressure", 0.0),
-            v(kind, id, "catholyte_fraction", 0.0), v(kind, id, "decay_onset_temperature"),
-            v(kind, id, "consumption", 0.0), v(kind, id, "corrosion_current", 0.0)]
+        return (
+            [METAL_NUMBER[e.metal], float(solid)]
+            + [
+                v(kind, id, f)
+                for f in (
+                    "density",
+                    "oxidative_limit",
+                    "min_temperature",
+                    "max_temperature",
+                    "price",
+                    "transport_current",
+                )
+            ]
+            + [
+                v(kind, id, "critical_current_density", 0.0),
+                v(kind, id, "ccd_activation_energy", 0.0),
+                v(kind, id, "ccd_pressure_scale", 1.0),
+                v(kind, id, "min_stack_pressure", 0.0),
+                v(kind, id, "catholyte_fraction", 0.0),
+                v(kind, id, "decay_onset_temperature"),
+                v(kind, id, "consumption", 0.0),
+                v(kind, id, "corrosion_current", 0.0),
+            ]
+        )
     if kind == "separator":
         return [v(kind, id, f) for f in ("density", "porosity", "price")]
     if kind == "packaging":
-        return [float(e.format == "pouch")] + [v(kind, id, f) for f in (
-            "max_stack_pressure",)] + [v(kind, id, "layers", 0.0)] + [v(kind, id, f) for f in (
-            "electrode_width", "electrode_length", "seal_width",
-            "laminate_thickness", "laminate_density", "laminate_price", "tab_mass", "plate_density",
-            "plate_strength", "cells_per_module")] + [v(kind, id, "target_capacity", 0.0)]
+        return (
+            [float(e.format == "pouch")]
+            + [v(kind, id, f) for f in ("max_stack_pressure",)]
+            + [v(kind, id, "layers", 0.0)]
+            + [
+                v(kind, id, f)
+                for f in (
+                    "electrode_width",
+                    "electrode_length",
+                    "seal_width",
+                    "laminate_thickness",
+                    "laminate_density",
+                    "laminate_price",
+                    "tab_mass",
+                    "plate_density",
+                    "plate_strength",
+                    "cells_per_module",
+                )
+            ]
+            + [v(kind, id, "target_capacity", 0.0)]
+        )
     if kind == "anode":
-        return [v(kind, id, f) for f in ("specific_capacity", "coating_density", "porosity", "active_fraction",
-                                         "np_ratio", "voltage_offset", "price")]
+        return [
+            v(kind, id, f)
+            for f in (
+                "specific_capacity",
+                "coating_density",
+                "porosity",
+                "active_fraction",
+                "np_ratio",
+                "voltage_offset",
+                "price",
+            )
+        ]
     raise KeyError(kind)
 
 
@@ -145,13 +217,19 @@ class ModelChain:
         coefficients = getattr(design, "coefficients", None)
         if coefficients is None and design.ce_coefficients:
             coefficients = load_coefficients(design.ce_coefficients)
-        return cls(coefficients=coefficients, overrides=design.overrides, ce_overrides=design.ce_overrides,
-                   uncertainty=uncertainty)
+        return cls(
+            coefficients=coefficients,
+            overrides=design.overrides,
+            ce_overrides=design.ce_overrides,
+            uncertainty=uncertainty,
+        )
 
     def __repr__(self) -> str:
         slots = ",\n  ".join(f"{slot}: {name}" for slot, name in self.models.items())
-        return (f"ModelChain(\n  {slots},\n  catalogue: {self.catalogue.hash()[:12]},"
-                f"\n  ce_coefficients: {self.coefficients.hash()[:12]}\n)")
+        return (
+            f"ModelChain(\n  {slots},\n  catalogue: {self.catalogue.hash()[:12]},"
+            f"\n  ce_coefficients: {self.coefficients.hash()[:12]}\n)"
+        )
 
     # -- tables -------------------------------------------------------------
     def _ce_table(self) -> np.ndarray:
@@ -179,7 +257,7 @@ class ModelChain:
         return physics.Constants(
             slopes=tuple(coeffs.slopes),
             slope_covariance=tuple(tuple(float(x) for x in row) for row in coeffs.slope_covariance),
-            residual_variance=coeffs.residual_sd ** 2,
+            residual_variance=coeffs.residual_sd**2,
             formation_loss_multiplier=coeffs.formation_loss_multiplier,
             coating_trapped_fraction=coeffs.coating_trapped_fraction,
             quantile_z=1.2815515655446004,
@@ -239,8 +317,11 @@ class ModelChain:
             code = arrays[cat].astype(np.int64)
             groups.append(physics._GROUP_TYPES[group](*(table[code, j] for j in range(len(fields)))))
         row = arrays["electrolyte"].astype(np.int64) * len(self.ids["coating"]) + arrays["coating"].astype(np.int64)
-        ce = physics.CeTerms(self.ce_table[row, 0], self.ce_table[row, 1],
-                             tuple(self.ce_table[row, 2 + j] for j in range(len(FEATURE_NAMES))))
+        ce = physics.CeTerms(
+            self.ce_table[row, 0],
+            self.ce_table[row, 1],
+            tuple(self.ce_table[row, 2 + j] for j in range(len(FEATURE_NAMES))),
+        )
         return physics.Parameters(design, physics.derived_inputs(design), *groups, ce)
 
     def evaluate(self, inputs: Mapping[str, object]) -> dict[str, np.ndarray]:
@@ -277,5 +358,16 @@ class ModelChain:
     ) -> np.ndarray:
         """Evaluate a block with the fused kernel (see :func:`dse.models.kernel.run_kernel_block`)."""
         select = [physics.OUTPUT_FIELDS.index(o) for o in outputs]
-        return run_kernel_block(shape, axis_of, starts, values, self.tables, self.ce_table, self.constants,
-                              select, dtype=dtype, energy_only=energy_only, out=out)
+        return run_kernel_block(
+            shape,
+            axis_of,
+            starts,
+            values,
+            self.tables,
+            self.ce_table,
+            self.constants,
+            select,
+            dtype=dtype,
+            energy_only=energy_only,
+            out=out,
+        )

@@ -39,8 +39,14 @@ import xarray as xr
 from dse.errors import SpecError, StoreError
 from dse.pareto import _exact_front, _signs, decode_categories, front_table, objective_senses
 
-__all__ = ["QUANTILE_OUTPUTS", "quantile_objectives", "coefficient_draws", "pareto_probability",
-           "probability_front", "DEFAULT_DRAWS"]
+__all__ = [
+    "QUANTILE_OUTPUTS",
+    "quantile_objectives",
+    "coefficient_draws",
+    "pareto_probability",
+    "probability_front",
+    "DEFAULT_DRAWS",
+]
 
 #: quantile → suffix of the stored outputs that hold it
 QUANTILE_OUTPUTS = {0.1: "_p10", 0.9: "_p90"}
@@ -87,14 +93,17 @@ def quantile_objectives(
         q_name = name + suffix
         if q_name in OUTPUT_FIELDS:
             if q_name not in ds.data_vars:
-                raise SpecError(f"the store has no {q_name!r}: sweep with 'uncertainty: true' to store the "
-                                "quantiles", where="--quantile")
+                raise SpecError(
+                    f"the store has no {q_name!r}: sweep with 'uncertainty: true' to store the quantiles",
+                    where="--quantile",
+                )
             out[q_name] = sense
         else:
             out[name] = sense
     if out == senses:
-        raise SpecError(f"none of the objectives {', '.join(senses)} has quantiles (cycle_life has)",
-                        where="--quantile")
+        raise SpecError(
+            f"none of the objectives {', '.join(senses)} has quantiles (cycle_life has)", where="--quantile"
+        )
     return out
 
 
@@ -126,8 +135,9 @@ def _indicators(chain) -> np.ndarray:
         entry = chain.catalogue.get("electrolyte", e)
         for c in chain.ids["coating"]:
             # the same terms as ModelChain._ce_table: group, coating class and the coating's own deviation
-            rows.append(coeffs.base_indicator(f"{entry.metal}/{entry.family}",
-                                              chain.catalogue.get("coating", c).ce_class, c))
+            rows.append(
+                coeffs.base_indicator(f"{entry.metal}/{entry.family}", chain.catalogue.get("coating", c).ce_class, c)
+            )
     return np.asarray(rows)
 
 
@@ -167,13 +177,18 @@ def _scenarios(results, where: str | None) -> list[_Scenario]:
         if sc.kind == "grid":  # the axes in the stored order (a spec dumped again may list its inputs sorted)
             by_name = {a.name: a for a in sc.axes}
             dims = list(ds.attrs["dse_dims"])
-            if sorted(by_name) != sorted(dims) or any(
-                    len(by_name[d].values) != ds.sizes[d] for d in dims):
-                raise StoreError("its spec does not describe its grid; it cannot be re-evaluated",
-                                 where=f"{results.path} scenario {name!r}")
+            if sorted(by_name) != sorted(dims) or any(len(by_name[d].values) != ds.sizes[d] for d in dims):
+                raise StoreError(
+                    "its spec does not describe its grid; it cannot be re-evaluated",
+                    where=f"{results.path} scenario {name!r}",
+                )
             sc = dataclasses.replace(sc, axes=[by_name[d] for d in dims])
-        chain = ModelChain(coefficients=results.coefficients, overrides=sc.overrides, ce_overrides=sc.ce_overrides,
-                           uncertainty=spec.uncertainty)
+        chain = ModelChain(
+            coefficients=results.coefficients,
+            overrides=sc.overrides,
+            ce_overrides=sc.ce_overrides,
+            uncertainty=spec.uncertainty,
+        )
         space = DesignSpace(sc, spec.chunk_size)
         # the blocks as stored (a --chunk-size of the sweep is not in the spec text)
         space.chunks = tuple(int(c) for c in ds.attrs["dse_chunks"])
@@ -182,8 +197,7 @@ def _scenarios(results, where: str | None) -> list[_Scenario]:
         if where:
             mask = where_mask(ds, where)
             candidate = np.asarray(xr.broadcast(mask, ds["feasible"])[0].transpose(*space.dims).values, bool)
-        out.append(_Scenario(name, results.attrs["dse_groups"][name], ds, space, chain, _indicators(chain),
-                             candidate))
+        out.append(_Scenario(name, results.attrs["dse_groups"][name], ds, space, chain, _indicators(chain), candidate))
     return out
 
 
@@ -266,8 +280,9 @@ def pareto_probability(
     scenarios = _scenarios(results, where)
     theta = coefficient_draws(results.coefficients, draws, seed)
     # per scenario and block: the local fronts of every draw
-    local = {sc.name: [_block_fronts(sc, b, theta, select, signs) for b in range(sc.space.n_blocks)]
-             for sc in scenarios}
+    local = {
+        sc.name: [_block_fronts(sc, b, theta, select, signs) for b in range(sc.space.n_blocks)] for sc in scenarios
+    }
     counts = {sc.name: np.zeros(sc.space.n_designs, np.int64) for sc in scenarios}
     for s in range(draws):
         owners, positions, values = [], [], []
@@ -285,15 +300,20 @@ def pareto_probability(
     out = {}
     for sc in scenarios:
         probability = (counts[sc.name] / draws).astype(np.float32).reshape(sc.space.shape)
-        var = xr.DataArray(probability, dims=sc.space.dims, name="pareto_probability", attrs={
-            "long_name": "Probability of being on the Pareto front (CE coefficient posterior)",
-            "units": "1",
-            "dse_objectives": ", ".join(f"{n}:{s}" for n, s in senses.items()),
-            "dse_where": where or "",
-            "dse_draws": int(draws),
-            "dse_seed": int(seed),
-            "dse_draws_of": "CE coefficient posterior N(mean, covariance); common random numbers across designs",
-        })
+        var = xr.DataArray(
+            probability,
+            dims=sc.space.dims,
+            name="pareto_probability",
+            attrs={
+                "long_name": "Probability of being on the Pareto front (CE coefficient posterior)",
+                "units": "1",
+                "dse_objectives": ", ".join(f"{n}:{s}" for n, s in senses.items()),
+                "dse_where": where or "",
+                "dse_draws": int(draws),
+                "dse_seed": int(seed),
+                "dse_draws_of": "CE coefficient posterior N(mean, covariance); common random numbers across designs",
+            },
+        )
         if write:
             write_variable(path, sc.group, var, storage_options, state=state)
         out[sc.name] = var.assign_coords({d: sc.ds[d] for d in sc.space.dims if d in sc.ds.coords})

@@ -59,8 +59,8 @@ class _Resolver(Resolver):
 
 
 _Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
 
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -89,8 +89,9 @@ class _BoundedLoader(Composer, _Parser, SafeConstructor, _Resolver):
         if isinstance(event, AliasEvent):
             self.aliases += 1
             if self.aliases > lim.max_yaml_aliases:
-                raise self._refuse(f"more than {lim.max_yaml_aliases} aliases "
-                                   f"({Limits.variable('max_yaml_aliases')})", event)
+                raise self._refuse(
+                    f"more than {lim.max_yaml_aliases} aliases ({Limits.variable('max_yaml_aliases')})", event
+                )
             if event.anchor in self.anchors and event.anchor not in self.expanded:
                 raise self._refuse(f"recursive alias *{event.anchor}", event)
             self.nodes += self.expanded.get(event.anchor, 1)
@@ -100,8 +101,9 @@ class _BoundedLoader(Composer, _Parser, SafeConstructor, _Resolver):
         if collection:
             self.depth += 1
             if self.depth > lim.max_yaml_depth:
-                raise self._refuse(f"nested deeper than {lim.max_yaml_depth} levels "
-                                   f"({Limits.variable('max_yaml_depth')})", event)
+                raise self._refuse(
+                    f"nested deeper than {lim.max_yaml_depth} levels ({Limits.variable('max_yaml_depth')})", event
+                )
         before = self.nodes
         self.nodes += 1
         self._check_nodes(event)
@@ -124,16 +126,22 @@ class _BoundedLoader(Composer, _Parser, SafeConstructor, _Resolver):
                 key = (key_node.tag, key_node.value)
                 if key in seen:
                     first = seen[key]
-                    raise ConstructorError(None, None, f"duplicate key {key_node.value!r} (lines {first.line + 1} "
-                                           f"and {key_node.start_mark.line + 1})", key_node.start_mark)
+                    raise ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key_node.value!r} (lines {first.line + 1} and {key_node.start_mark.line + 1})",
+                        key_node.start_mark,
+                    )
                 seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
     def _check_nodes(self, event) -> None:
         lim = self.limits
         if self.nodes > lim.max_yaml_nodes:
-            raise self._refuse(f"more than {lim.max_yaml_nodes:,} values with aliases expanded "
-                               f"({Limits.variable('max_yaml_nodes')})", event)
+            raise self._refuse(
+                f"more than {lim.max_yaml_nodes:,} values with aliases expanded ({Limits.variable('max_yaml_nodes')})",
+                event,
+            )
 
 
 def loads(text: str, where: str | None = None, limits: Limits | None = None) -> Any:
@@ -189,12 +197,19 @@ def loads(text: str, where: str | None = None, limits: Limits | None = None) -> 
     except (RecursionError, MemoryError):
         raise YamlLimitError("too large or too deeply nested to read", where=where) from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date such as 2024-02-30
-        raise SpecError(f"malformed YAML: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}",
-                        where=where) from None
+        raise SpecError(
+            f"malformed YAML: {str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}", where=where
+        ) from None
 
 
-def read_text_bounded(path: str | Path, what: str, max_bytes: int, variable: str,
-                      error: type[DseError] = SpecError, encoding: str = "utf-8") -> str:
+def read_text_bounded(
+    path: str | Path,
+    what: str,
+    max_bytes: int,
+    variable: str,
+    error: type[DseError] = SpecError,
+    encoding: str = "utf-8",
+) -> str:
     """Read a text file of at most ``max_bytes`` bytes, never more.
 
     The size is checked before reading, and the read itself stops one byte

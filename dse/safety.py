@@ -81,8 +81,11 @@ def is_dse_store(path: str, storage_options: Mapping | None = None) -> bool:
 
 
 def _refuse(path: str, why: str, option: str) -> StoreError:
-    return StoreError(f"{why}; {option} deletes only a dse results store or an empty directory: "
-                      "remove or rename it yourself, or choose another path", where=path)
+    return StoreError(
+        f"{why}; {option} deletes only a dse results store or an empty directory: "
+        "remove or rename it yourself, or choose another path",
+        where=path,
+    )
 
 
 def _check_local(path: str, option: str) -> None:
@@ -123,8 +126,9 @@ def _check_remote(path: str, storage_options: Mapping | None, option: str) -> No
     except StoreError:
         raise
     except Exception as exc:  # connection refused, access denied, ...
-        raise StoreError(f"cannot check it before deleting ({exc.__class__.__name__}: {str(exc)[:120]})",
-                         where=path) from None
+        raise StoreError(
+            f"cannot check it before deleting ({exc.__class__.__name__}: {str(exc)[:120]})", where=path
+        ) from None
     if not empty and not is_dse_store(path, storage_options):
         raise _refuse(path, "is not empty and not a dse results store (no dse_store_format root attribute)", option)
 

@@ -80,10 +80,17 @@ class SweepSummary:
 
     def as_dict(self) -> dict:
         """The summary as JSON-ready data (what the finished store keeps in its attributes)."""
-        return {"designs": self.designs, "evaluated": self.evaluated, "feasible": self.feasible,
-                "blocks": self.blocks, "skipped_blocks": self.skipped_blocks, "seconds": round(self.seconds, 3),
-                "designs_per_second": round(self.rate, 1) if math.isfinite(self.rate) else None,
-                "store_bytes": self.store_bytes, "damaged_blocks": self.damaged_blocks}
+        return {
+            "designs": self.designs,
+            "evaluated": self.evaluated,
+            "feasible": self.feasible,
+            "blocks": self.blocks,
+            "skipped_blocks": self.skipped_blocks,
+            "seconds": round(self.seconds, 3),
+            "designs_per_second": round(self.rate, 1) if math.isfinite(self.rate) else None,
+            "store_bytes": self.store_bytes,
+            "damaged_blocks": self.damaged_blocks,
+        }
 
 
 # --------------------------------------------------------------------------- worker side
@@ -104,11 +111,18 @@ def _prepare(task: Block):
     if key not in _WORKER_CACHE:
         from dse.modelchain import ModelChain
 
-        spec = parse_sweep(task.spec_data, source=task.spec_source, chunk_size=task.chunk_size,
-                           base_dir=Path(task.base_dir) if task.base_dir else None)
+        spec = parse_sweep(
+            task.spec_data,
+            source=task.spec_source,
+            chunk_size=task.chunk_size,
+            base_dir=Path(task.base_dir) if task.base_dir else None,
+        )
         if spec.hash() != task.spec_hash:
-            raise StoreError("this worker evaluates the spec differently (another dse version, catalogue or "
-                             "coefficients); install the same dse on every worker", where=task.path)
+            raise StoreError(
+                "this worker evaluates the spec differently (another dse version, catalogue or "
+                "coefficients); install the same dse on every worker",
+                where=task.path,
+            )
         spaces = {s.name: DesignSpace(s, spec.chunk_size) for s in spec.scenarios}
         chains = {s.name: ModelChain.from_design(s, uncertainty=spec.uncertainty) for s in spec.scenarios}
         _WORKER_CACHE.clear()
@@ -134,8 +148,9 @@ def _scratch(size: int) -> np.ndarray:
     return buffer
 
 
-def evaluate_space_block(space: DesignSpace, chain, block: int, outputs: tuple[str, ...],
-                         out: np.ndarray | None = None):
+def evaluate_space_block(
+    space: DesignSpace, chain, block: int, outputs: tuple[str, ...], out: np.ndarray | None = None
+):
     """Evaluate one block: ``(values (n_out, n), sampled inputs, block shape, region)``.
 
     ``out``: a flat float32 array of at least ``n_out · n`` values to hold ``values``
@@ -155,10 +170,21 @@ def _run_block(task: Block) -> tuple[str, int, int, int, float]:
     # the values are written to the store below and not kept, so the thread's scratch array can hold them
     scratch = _scratch(len(spec.outputs) * space.block_size)
     values, sampled, shape, region = evaluate_space_block(space, chain, task.block, spec.outputs, out=scratch)
-    categories = {x.name: list(x.choices) for x in space.scenario.sampled
-                  if x.choices is not None and INPUTS[x.name].categorical}
-    feasible = write_block(task.path, task.group, task.block, region, shape, spec.outputs, values, sampled,
-                           categories, task.storage_options)
+    categories = {
+        x.name: list(x.choices) for x in space.scenario.sampled if x.choices is not None and INPUTS[x.name].categorical
+    }
+    feasible = write_block(
+        task.path,
+        task.group,
+        task.block,
+        region,
+        shape,
+        spec.outputs,
+        values,
+        sampled,
+        categories,
+        task.storage_options,
+    )
     return task.scenario, task.block, int(np.prod(shape)), feasible, time.perf_counter() - t0
 
 
@@ -256,12 +282,24 @@ def run_sweep(
         check_scheduler(scheduler, security)  # unreachable, or TLS mismatch: fail before writing anything
     check_target(output, resume, overwrite, storage_options)  # its messages first; checked again under the lock
     with StoreLock(output, storage_options, break_lock=break_lock):
-        return _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, n_workers,
-                            storage_options, progress, on_start)
+        return _write_sweep(
+            spec,
+            output,
+            scheduler,
+            cluster,
+            security,
+            resume,
+            overwrite,
+            n_workers,
+            storage_options,
+            progress,
+            on_start,
+        )
 
 
-def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, n_workers, storage_options,
-                 progress, on_start) -> SweepSummary:
+def _write_sweep(
+    spec, output, scheduler, cluster, security, resume, overwrite, n_workers, storage_options, progress, on_start
+) -> SweepSummary:
     """:func:`run_sweep` with the store's lock held."""
     from dse.modelchain import ModelChain
 
@@ -274,19 +312,25 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
         try:
             attrs = read_root_attrs(output, storage_options)
         except StoreError as exc:
-            raise StoreError(f"nothing to resume: {exc.message}; if an older dse was interrupted while writing "
-                             "its template there, delete it and run the sweep again", where=output) from None
+            raise StoreError(
+                f"nothing to resume: {exc.message}; if an older dse was interrupted while writing "
+                "its template there, delete it and run the sweep again",
+                where=output,
+            ) from None
         used = next(iter(chains.values())).coefficients.hash()
         stored = attrs.get("dse_ce_coefficients_hash")
         if stored and stored != used:
             raise StoreError(
                 f"was written with other CE coefficients (sha256 {stored[:12]}, this sweep uses {used[:12]}); "
                 "resume with the same coefficients (--coefficients or ce_coefficients:), or use --overwrite",
-                where=output)
+                where=output,
+            )
         if attrs.get("dse_spec_hash") != spec.hash():
             raise StoreError(
                 "was written from a different spec (or catalogue, coefficients, chunk size); "
-                "resume with the same spec, or use --overwrite", where=output)
+                "resume with the same spec, or use --overwrite",
+                where=output,
+            )
         done, damaged = _blocks_to_redo(output, groups, storage_options)
     else:
         done = {name: np.zeros(spaces[name].n_blocks, dtype=np.uint8) for name in groups}
@@ -300,12 +344,26 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
             if done[name][b]:
                 summary.skipped_blocks += 1
                 continue
-            tasks.append(Block(spec.data, spec.source, spec.base_dir, spec.chunk_size, spec_hash, name, groups[name],
-                               b, output, storage_options))
+            tasks.append(
+                Block(
+                    spec.data,
+                    spec.source,
+                    spec.base_dir,
+                    spec.chunk_size,
+                    spec_hash,
+                    name,
+                    groups[name],
+                    b,
+                    output,
+                    storage_options,
+                )
+            )
     summary.blocks = len(tasks)
     already = sum(
         int(np.prod([s.stop - s.start for s in spaces[n].block_slices(b)]))
-        for n in groups for b in range(spaces[n].n_blocks) if done[n][b]
+        for n in groups
+        for b in range(spaces[n].n_blocks)
+        if done[n][b]
     )
     t0 = time.perf_counter()
     if tasks:
@@ -316,8 +374,9 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
         from dse.clusters import scheduler_lost
 
         begin = functools.partial(_begin_writing, output, spec, spaces, chains, resuming, overwrite, storage_options)
-        with _started(scheduler, cluster, n_workers, security, begin, (spaces, chains, spec.outputs), output,
-                      resuming) as client:
+        with _started(
+            scheduler, cluster, n_workers, security, begin, (spaces, chains, spec.outputs), output, resuming
+        ) as client:
             if on_start:
                 on_start(client, summary)
             futures = client.map(_run_block, tasks, pure=False)
@@ -330,11 +389,17 @@ def _write_sweep(spec, output, scheduler, cluster, security, resume, overwrite, 
                         raise
                     except (Exception, CancelledError) as exc:
                         if scheduler_lost(exc, client):
-                            raise StoreError("lost the Dask scheduler mid-sweep (it stopped, restarted or became "
-                                             "unreachable); finished blocks are kept: restart the cluster and "
-                                             "rerun with --resume", where=output) from None
-                        raise StoreError(f"a block failed: {exc.__class__.__name__}: {str(exc)[:200]}; "
-                                         "finished blocks are kept, rerun with --resume", where=output) from None
+                            raise StoreError(
+                                "lost the Dask scheduler mid-sweep (it stopped, restarted or became "
+                                "unreachable); finished blocks are kept: restart the cluster and "
+                                "rerun with --resume",
+                                where=output,
+                            ) from None
+                        raise StoreError(
+                            f"a block failed: {exc.__class__.__name__}: {str(exc)[:200]}; "
+                            "finished blocks are kept, rerun with --resume",
+                            where=output,
+                        ) from None
                     summary.evaluated += n
                     summary.feasible += feasible
                     stats = summary.per_scenario.setdefault(scen, {"designs": 0, "feasible": 0})
@@ -403,8 +468,9 @@ def _blocks_to_redo(path: str, groups: Mapping[str, str], storage_options) -> tu
 
 
 @contextlib.contextmanager
-def _started(scheduler, cluster, n_workers, security, begin: Callable[[], None], warm: tuple, output: str,
-             resuming: bool):
+def _started(
+    scheduler, cluster, n_workers, security, begin: Callable[[], None], warm: tuple, output: str, resuming: bool
+):
     """The client, once the first block's inputs, the cluster and the store (``begin``) are ready.
 
     Everything that can fail at the start runs before the target changes, so a
@@ -441,10 +507,12 @@ def _begin_writing(output: str, spec, spaces, chains, resuming: bool, overwrite:
 
 def _interrupted_before_start(output: str, resuming: bool) -> SweepInterrupted:
     if resuming:
-        return SweepInterrupted("interrupted before any block was written: the store is as it was; "
-                                "rerun with --resume", where=output)
-    return SweepInterrupted("interrupted before the new store was in place: nothing was changed; "
-                            "run the sweep again", where=output)
+        return SweepInterrupted(
+            "interrupted before any block was written: the store is as it was; rerun with --resume", where=output
+        )
+    return SweepInterrupted(
+        "interrupted before the new store was in place: nothing was changed; run the sweep again", where=output
+    )
 
 
 class SweepInterrupted(StoreError):

@@ -68,8 +68,12 @@ def clean_run(spec_file: Path, chunk_size: int, shared: Path | None = None) -> x
     """
     if shared is None:
         out = spec_file.parent / "reference.zarr"
-        subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", str(chunk_size), "--quiet"],
-                       check=True, env=ENV, capture_output=True)
+        subprocess.run(
+            [*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", str(chunk_size), "--quiet"],
+            check=True,
+            env=ENV,
+            capture_output=True,
+        )
         return xr.open_zarr(out).load()
     key = hashlib.sha256(f"{spec_file.read_text()}\0{chunk_size}".encode()).hexdigest()[:16]
     out, done = shared / f"reference-{key}.zarr", shared / f"reference-{key}.done"
@@ -80,8 +84,12 @@ def clean_run(spec_file: Path, chunk_size: int, shared: Path | None = None) -> x
             clean = shared / f"reference-{key}"
             clean.mkdir(exist_ok=True)
             (clean / "spec.yaml").write_text(spec_file.read_text())
-            subprocess.run([*DSE, "sweep", str(clean / "spec.yaml"), "-o", str(out), "--chunk-size", str(chunk_size),
-                            "--quiet"], check=True, env=ENV, capture_output=True)
+            subprocess.run(
+                [*DSE, "sweep", str(clean / "spec.yaml"), "-o", str(out), "--chunk-size", str(chunk_size), "--quiet"],
+                check=True,
+                env=ENV,
+                capture_output=True,
+            )
             done.touch()
     return xr.open_zarr(out).load()
 
@@ -158,8 +166,14 @@ class DaskProcesses:
     def _tls_args(self) -> list[str]:
         if not self.tls:
             return []
-        return ["--tls-ca-file", str(self.tls["ca"]), "--tls-cert", str(self.tls["cert"]),
-                "--tls-key", str(self.tls["key"])]
+        return [
+            "--tls-ca-file",
+            str(self.tls["ca"]),
+            "--tls-cert",
+            str(self.tls["cert"]),
+            "--tls-key",
+            str(self.tls["key"]),
+        ]
 
     def _popen(self, args: list[str], log: str) -> subprocess.Popen:
         out = open(self.workdir / log, "ab")  # closed in close()
@@ -169,8 +183,20 @@ class DaskProcesses:
     def start_scheduler(self) -> None:
         """Start the scheduler (again) on the same address and wait until it listens."""
         self.scheduler = self._popen(
-            [*DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--protocol", self.protocol,
-             "--no-dashboard", *self._tls_args()], "scheduler.log")
+            [
+                *DASK,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--protocol",
+                self.protocol,
+                "--no-dashboard",
+                *self._tls_args(),
+            ],
+            "scheduler.log",
+        )
         wait_until(lambda: port_open(self.port) or self.scheduler.poll() is not None, 60, "the scheduler")
         assert self.scheduler.poll() is None, (self.workdir / "scheduler.log").read_text()[-2000:]
 
@@ -207,8 +233,12 @@ class DaskProcesses:
 
         security = None
         if self.tls:
-            security = Security(tls_ca_file=str(self.tls["ca"]), tls_client_cert=str(self.tls["cert"]),
-                                tls_client_key=str(self.tls["key"]), require_encryption=True)
+            security = Security(
+                tls_ca_file=str(self.tls["ca"]),
+                tls_client_cert=str(self.tls["cert"]),
+                tls_client_key=str(self.tls["key"]),
+                require_encryption=True,
+            )
         return Client(self.address, security=security, timeout="20s")
 
     def wait_for_workers(self, n: int, timeout: float = 90) -> None:
@@ -219,6 +249,7 @@ class DaskProcesses:
         """Until the scheduler holds no task and no worker runs one (a cancelled
         block still being written counts as running)."""
         with self.client() as client:
+
             def idle() -> bool:
                 tasks = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
                 running = client.run(lambda dask_worker: len(dask_worker.state.executing))

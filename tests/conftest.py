@@ -83,14 +83,32 @@ def cluster():
 SMALL_STORE_SPEC = {
     "name": "small store",
     "scenarios": [
-        {"name": "li", "inputs": {
-            "metal": "Li", "cathode": ["NMC811", "LFP"], "electrolyte": ["Li-dual-salt", "Li-LPSCl"],
-            "cathode_loading": {"linspace": ["2 mAh/cm^2", "7 mAh/cm^2", 6]},
-            "current_collector_thickness": ["4 um", "8 um"], "stack_pressure": [0.0, 1.0, 3.0],
-            "coating": ["none", "Ag-C"], "coating_thickness": "1 um", "temperature": [25, 60]}},
-        {"name": "na", "sampler": {"method": "sobol", "n": 256, "seed": 2}, "inputs": {
-            "metal": "Na", "cathode": ["NVP", "NaPW"], "electrolyte": "Na-diglyme", "current_collector": "Al",
-            "cathode_loading": {"range": [1, 5]}, "stack_pressure": {"range": [0, 2]}}},
+        {
+            "name": "li",
+            "inputs": {
+                "metal": "Li",
+                "cathode": ["NMC811", "LFP"],
+                "electrolyte": ["Li-dual-salt", "Li-LPSCl"],
+                "cathode_loading": {"linspace": ["2 mAh/cm^2", "7 mAh/cm^2", 6]},
+                "current_collector_thickness": ["4 um", "8 um"],
+                "stack_pressure": [0.0, 1.0, 3.0],
+                "coating": ["none", "Ag-C"],
+                "coating_thickness": "1 um",
+                "temperature": [25, 60],
+            },
+        },
+        {
+            "name": "na",
+            "sampler": {"method": "sobol", "n": 256, "seed": 2},
+            "inputs": {
+                "metal": "Na",
+                "cathode": ["NVP", "NaPW"],
+                "electrolyte": "Na-diglyme",
+                "current_collector": "Al",
+                "cathode_loading": {"range": [1, 5]},
+                "stack_pressure": {"range": [0, 2]},
+            },
+        },
     ],
     "uncertainty": True,
 }
@@ -111,8 +129,11 @@ def small_store(tmp_path_factory, cluster):
 
 
 #: credentials of the S3 tests: distinctive, so a test can search files for them
-AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "AKIADSETESTKEY0NOTREAL", "AWS_SECRET_ACCESS_KEY": "dse-test-secret-0NOTREAL",
-                "AWS_DEFAULT_REGION": "us-east-1"}
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIADSETESTKEY0NOTREAL",
+    "AWS_SECRET_ACCESS_KEY": "dse-test-secret-0NOTREAL",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 @pytest.fixture(scope="module")

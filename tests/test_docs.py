@@ -27,9 +27,7 @@ def test_response_page_is_current():
     import re
     import sys
 
-    spec = importlib.util.spec_from_file_location(
-        "build_response", ROOT / "tools" / "build_response.py"
-    )
+    spec = importlib.util.spec_from_file_location("build_response", ROOT / "tools" / "build_response.py")
     build = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = build  # dataclasses look their module up while the file executes
     try:

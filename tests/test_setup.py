@@ -61,8 +61,9 @@ def test_lock_pins_every_dependency_within_its_lower_bound():
             continue
         name = canonicalize_name(req.name)
         assert name in lock, f"{name} is not in requirements/lock.txt: run `make lock`"
-        assert req.specifier.contains(lock[name], prereleases=True), \
+        assert req.specifier.contains(lock[name], prereleases=True), (
             f"{name}=={lock[name]} in the lock does not satisfy pyproject.toml's {req}: run `make lock`"
+        )
     assert {"setuptools", "wheel"} <= set(lock), "the build of dse itself is locked too"
 
 

@@ -47,7 +47,12 @@ def feasibility_table() -> str:
 def vocabulary_tables() -> str:
     from dse.vocabulary import INPUTS, OUTPUTS
 
-    lines = ["### Inputs", "", "| name | units | default | typical | physical range | meaning |", "|---|---|---|---|---|---|"]
+    lines = [
+        "### Inputs",
+        "",
+        "| name | units | default | typical | physical range | meaning |",
+        "|---|---|---|---|---|---|",
+    ]
     for v in INPUTS.values():
         typical = f"{v.typical[0]:g}–{v.typical[1]:g}" if v.typical else f"catalogue: {v.catalogue}"
         bounds = ""

@@ -124,8 +124,13 @@ def render() -> str:
     for name, (_, fields) in GROUPS.items():
         base = rows[name]
         names.append(name)
-        out.append(_call(f"{name.capitalize()}Properties", [f"buf[{base + j} * STRIDE + i]" for j in range(len(fields))],
-                         head=f"{name} = "))
+        out.append(
+            _call(
+                f"{name.capitalize()}Properties",
+                [f"buf[{base + j} * STRIDE + i]" for j in range(len(fields))],
+                head=f"{name} = ",
+            )
+        )
     ce = rows["ce"]
     out.append(_call("", [f"buf[{ce + 2 + j} * STRIDE + i]" for j in range(len(FEATURE_NAMES))], head="cov = "))
     out.append(_call("CeTerms", [f"buf[{ce} * STRIDE + i]", f"buf[{ce + 1} * STRIDE + i]", "cov"], head="ce = "))
@@ -165,8 +170,11 @@ def render() -> str:
             args.append(f"buf[{j} * STRIDE + i]")
             j += 1
         else:
-            args.append(_call(nested.__name__, [f"buf[{j + s} * STRIDE + i]" for s in range(len(nested._fields))],
-                              "        ").strip())
+            args.append(
+                _call(
+                    nested.__name__, [f"buf[{j + s} * STRIDE + i]" for s in range(len(nested._fields))], "        "
+                ).strip()
+            )
             j += len(nested._fields)
     out.append(_call("Cycling", args, head="return "))
     return "\n".join(out) + "\n"

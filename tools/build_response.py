@@ -134,13 +134,11 @@ SWEEPS = {
     ),
     "cathode_loading": (
         "linear",
-        "Li-metal cycle life usually falls with areal capacity (seed 001 L332); "
-        "specific energy rises and saturates",
+        "Li-metal cycle life usually falls with areal capacity (seed 001 L332); specific energy rises and saturates",
     ),
     "metal_excess": (
         "linear",
-        "extra metal helps only until the electrolyte or cathode gives out; it costs "
-        "specific energy",
+        "extra metal helps only until the electrolyte or cathode gives out; it costs specific energy",
     ),
     "electrolyte_amount": (
         "linear",
@@ -254,15 +252,9 @@ def responses() -> list[Response]:
                 inputs["coating_thickness"] = STAND_IN_THICKNESS
                 note = f"The base has no coating; coatings at {STAND_IN_THICKNESS:g} µm."
             values = sweep_values(design, name, chain)
-            inputs[name] = np.asarray(
-                values, dtype=object if INPUTS[name].categorical else np.float64
-            )
+            inputs[name] = np.asarray(values, dtype=object if INPUTS[name].categorical else np.float64)
             out = chain.evaluate(inputs)
-            result.append(
-                Response(
-                    base, name, values, design.inputs[name], {k: out[k] for k in OUTPUTS}, note
-                )
-            )
+            result.append(Response(base, name, values, design.inputs[name], {k: out[k] for k in OUTPUTS}, note))
     return result
 
 
@@ -327,17 +319,10 @@ def summary_continuous(r: Response) -> str:
         where = ok & (r.out["life_limit"] == code)
         segments.append(f"{limit_name(code)} ({', '.join(span(r, a, b) for a, b in runs(where))})")
     parts.append(
-        "limit "
-        + (
-            "; ".join(segments)
-            if len(segments) > 1
-            else limit_name(r.out["life_limit"][i]) + " throughout"
-        )
+        "limit " + ("; ".join(segments) if len(segments) > 1 else limit_name(r.out["life_limit"][i]) + " throughout")
     )
     for a, b in runs(~ok):
-        parts.append(
-            f"{span(r, a, b)} infeasible ({reasons(r.out['infeasible_reason'][a : b + 1])})"
-        )
+        parts.append(f"{span(r, a, b)} infeasible ({reasons(r.out['infeasible_reason'][a : b + 1])})")
     return "; ".join(parts)
 
 
@@ -346,13 +331,10 @@ def summary_categorical(r: Response) -> str:
     life, energy = r.out["cycle_life"], r.out["specific_energy"]
     order = sorted(np.flatnonzero(ok), key=lambda k: -life[k])
     cells = [
-        f"{r.values[k]} {life[k]:.0f} ({limit_name(r.out['life_limit'][k])}, {energy[k]:.0f} Wh/kg)"
-        for k in order
+        f"{r.values[k]} {life[k]:.0f} ({limit_name(r.out['life_limit'][k])}, {energy[k]:.0f} Wh/kg)" for k in order
     ]
     text = "life, longest first: " + "; ".join(cells) if cells else "no feasible entry"
-    bad = [
-        f"{r.values[k]} ({reasons([r.out['infeasible_reason'][k]])})" for k in np.flatnonzero(~ok)
-    ]
+    bad = [f"{r.values[k]} ({reasons([r.out['infeasible_reason'][k]])})" for k in np.flatnonzero(~ok)]
     if bad:
         text += "; infeasible: " + "; ".join(bad)
     return text
@@ -383,9 +365,7 @@ def render_markdown(rows: list[Response] | None = None) -> str:
     ]
     for base in BASES:
         design = base.design()
-        given = ", ".join(
-            f"{k} {fmt_value(k, design.inputs[k])}" for k in design.given if k not in ("metal",)
-        )
+        given = ", ".join(f"{k} {fmt_value(k, design.inputs[k])}" for k in design.given if k not in ("metal",))
         lines += [f"## {base.title}: {design.name}", "", f"Base ({base.source}): {given}.", ""]
         for r in (r for r in rows if r.base == base):
             lines += [
@@ -408,14 +388,9 @@ def plot(r: Response, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     ok = r.feasible
-    x = (
-        np.arange(len(r.values), dtype=float)
-        if r.categorical
-        else np.asarray(r.values, dtype=float)
-    )
+    x = np.arange(len(r.values), dtype=float) if r.categorical else np.asarray(r.values, dtype=float)
     masked = {
-        k: np.where(ok, r.out[k], np.nan)
-        for k in ("cycle_life", "cycle_life_p10", "cycle_life_p90", "specific_energy")
+        k: np.where(ok, r.out[k], np.nan) for k in ("cycle_life", "cycle_life_p10", "cycle_life_p90", "specific_energy")
     }
     fig, (ax_life, ax_energy, ax_limit) = plt.subplots(
         3, 1, sharex=True, figsize=(9, 6), gridspec_kw={"height_ratios": [3, 2, 1]}
@@ -449,9 +424,7 @@ def plot(r: Response, path: Path) -> None:
     ax_energy.set_ylabel("Wh/kg")
     for k, code in enumerate(r.out["life_limit"]):
         name = limit_name(code) if ok[k] else "none"
-        ax_limit.scatter(
-            [x[k]], [0], marker="s", s=60 if r.categorical else 40, color=LIMIT_COLOURS[name]
-        )
+        ax_limit.scatter([x[k]], [0], marker="s", s=60 if r.categorical else 40, color=LIMIT_COLOURS[name])
     ax_limit.set_yticks([])
     ax_limit.set_ylabel("limit")
     handles = [
@@ -459,9 +432,7 @@ def plot(r: Response, path: Path) -> None:
         for n in dict.fromkeys(limit_name(c) for c in r.out["life_limit"][ok])
     ]
     if handles:
-        ax_limit.legend(
-            handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False
-        )
+        ax_limit.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     for a, b in runs(~ok):
         if r.categorical:
             lo, hi = x[a] - 0.5, x[b] + 0.5

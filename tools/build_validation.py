@@ -105,10 +105,8 @@ def evaluate_rows(fit: FitResult, frame: pd.DataFrame) -> pd.DataFrame:
             "energy_basis": energy_basis(row),
             "flags": row["flags"],
             "fold": in_fit.get(row["row_id"]),
-            "loading_stated": not math.isnan(row["cathode_loading"])
-            or row["row_id"] in PROTOTYPE_EXTRAS,
-            "bound": bool(PRINTED_BOUND.search(row["notes"]))
-            or "projection" in parse_flags(row["flags"]),
+            "loading_stated": not math.isnan(row["cathode_loading"]) or row["row_id"] in PROTOTYPE_EXTRAS,
+            "bound": bool(PRINTED_BOUND.search(row["notes"])) or "projection" in parse_flags(row["flags"]),
         }
         if mapping is None:
             rec.update({"evaluated": False, "notes": "; ".join(notes)})
@@ -150,8 +148,9 @@ def evaluate_rows(fit: FitResult, frame: pd.DataFrame) -> pd.DataFrame:
             if 0 < retention < 1:
                 # the inventory clock: cyclable metal (rate-stranded metal left out), full-cell CE
                 cyc = chain_cycling(chain_for(design.overrides or None, fold), design.inputs)
-                inventory, q, ce = (float(np.ravel(v)[0]) for v in (
-                    cyc.cyclable, cyc.cycled_capacity, cyc.coulombic_efficiency))
+                inventory, q, ce = (
+                    float(np.ravel(v)[0]) for v in (cyc.cyclable, cyc.cycled_capacity, cyc.coulombic_efficiency)
+                )
                 life = cycle_life(inventory, q, ce, retention)
                 rec[f"cycles_{label}"] = float(life.cycle_life) - 1.0
                 if n >= 1:
@@ -160,15 +159,20 @@ def evaluate_rows(fit: FitResult, frame: pd.DataFrame) -> pd.DataFrame:
                 if label == "cv":
                     # held-out p10-p90 band of cycles to R: the chain at the band of ln(1 - CE)
                     mean, sd = band.loc[row["row_id"]]
-                    edges = _cycling_at(chain_for(design.overrides or None, fold), design.inputs,
-                                        np.array([mean + 1.2816 * sd, mean - 1.2816 * sd]))
-                    lives = cycle_life(edges.cyclable, edges.cycled_capacity, edges.coulombic_efficiency,
-                                       retention).cycle_life - 1.0
+                    edges = _cycling_at(
+                        chain_for(design.overrides or None, fold),
+                        design.inputs,
+                        np.array([mean + 1.2816 * sd, mean - 1.2816 * sd]),
+                    )
+                    lives = (
+                        cycle_life(
+                            edges.cyclable, edges.cycled_capacity, edges.coulombic_efficiency, retention
+                        ).cycle_life
+                        - 1.0
+                    )
                     rec["band_low_cv"], rec["band_high_cv"] = float(lives[0]), float(lives[1])
         if rec["energy_basis"] == "cell":
-            pouch = chain_for(design.overrides or None, None).evaluate(
-                {**design.inputs, "cell_format": "pouch"}
-            )
+            pouch = chain_for(design.overrides or None, None).evaluate({**design.inputs, "cell_format": "pouch"})
             rec["se_cell"] = float(pouch["specific_energy"][0])
             rec["ed_cell"] = float(pouch["energy_density"][0])
         records.append(rec)
@@ -341,9 +345,7 @@ def _misses(scored: pd.DataFrame, count: int = 10) -> list[str]:
     return lines
 
 
-def render_validation(
-    fit: FitResult, rows: pd.DataFrame, previous: pd.DataFrame | None = None
-) -> str:
+def render_validation(fit: FitResult, rows: pd.DataFrame, previous: pd.DataFrame | None = None) -> str:
     """docs/validation.md; ``previous``: :func:`evaluate_rows` of ``calibrate(target="ce_n")``."""
     s = fit.summary
     ev = rows[rows["evaluated"]]
@@ -376,9 +378,7 @@ def render_validation(
         )
     # the held-out CE read as retention = CEⁿ (no inventory surplus) on the same rows
     ce_cv = fit.rows.set_index("row_id")["ce_cv"].reindex(in_fit["row_id"]).to_numpy()
-    surrogate = pd.Series(
-        np.log(in_fit["retention"].to_numpy() / 100.0) / np.log(ce_cv), index=in_fit.index
-    )
+    surrogate = pd.Series(np.log(in_fit["retention"].to_numpy() / 100.0) / np.log(ce_cv), index=in_fit.index)
     n_sur, med_sur, within_sur, bias_sur, _ = _scores(surrogate, in_fit["cycles"])
     inside = (in_fit["cycles"] >= in_fit["band_low_cv"]) & (in_fit["cycles"] <= in_fit["band_high_cv"])
     coverage = float(inside.mean())
@@ -591,7 +591,8 @@ def calibration_section(fit: FitResult) -> str:
         f"normal-equivalent within-publication sd {s['within_source_sd']:.3f}, publication effect "
         f"sd τ = {s['source_sd']:.3f}; residual sd of a new design (both) "
         f"{s['residual_sd']:.3f} in ln(1 − CE). Constraints active at the mode: "
-        + (", ".join(f"`{c}`" for c in s["active_constraints"]) or "none") + ".",
+        + (", ".join(f"`{c}`" for c in s["active_constraints"]) or "none")
+        + ".",
         "",
         _row(
             [
@@ -657,13 +658,9 @@ def calibration_section(fit: FitResult) -> str:
         )
     lines += [
         "",
-        "Rows used per group: "
-        + ", ".join(f"{g} {n}" for g, n in s["rows_by_group"].items())
-        + ".",
+        "Rows used per group: " + ", ".join(f"{g} {n}" for g, n in s["rows_by_group"].items()) + ".",
         "",
-        "Excluded rows per reason: "
-        + "; ".join(f"{r} ({n})" for r, n in s["excluded"].items())
-        + ".",
+        "Excluded rows per reason: " + "; ".join(f"{r} ({n})" for r, n in s["excluded"].items()) + ".",
     ]
     return "\n".join(lines)
 
@@ -673,11 +670,7 @@ def priors_section() -> str:
     header = ("parameter", "prior mean", "as CE [%]", "prior sd", "basis")
     lines = [_row(header), _row(["---"] * len(header))]
     for name, prior in PRIORS.items():
-        ce = (
-            ""
-            if name.startswith(("coating/", "slope/"))
-            else f"{100 * (1 - math.exp(prior.mean)):.1f}"
-        )
+        ce = "" if name.startswith(("coating/", "slope/")) else f"{100 * (1 - math.exp(prior.mean)):.1f}"
         lines.append(_row([f"`{name}`", f"{prior.mean:.2f}", ce, f"{prior.sd:.2f}", prior.basis]))
     return "\n".join(lines)
 

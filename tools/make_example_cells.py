@@ -29,10 +29,26 @@ discharge_rate: 0.5 C
 #: cell id -> (its own sidecar keys, shift of ln(1 - CE), regular cycles); cell_mass and cell_volume are the
 #: model's single-layer stack for the 1.54 cm² electrode plus ~6 % (synthetic, like the data)
 CELLS = {
-    "A01": ("cathode_loading: 2 mAh/cm^2\ncharge_rate: 0.2 C\ncell_mass: 0.036 g\ncell_volume: 0.0166 cm^3\n", 0.6, 300),
-    "A02": ("cathode_loading: 3 mAh/cm^2\ncharge_rate: 0.2 C\ncell_mass: 0.048 g\ncell_volume: 0.0230 cm^3\n", 0.6, 300),
-    "A03": ("cathode_loading: 3 mAh/cm^2\ncharge_rate: 0.5 C\ncell_mass: 0.048 g\ncell_volume: 0.0230 cm^3\n", 0.6, 250),
-    "A04": ("cathode_loading: 4 mAh/cm^2\ncharge_rate: 0.33 C\ncell_mass: 0.060 g\ncell_volume: 0.0295 cm^3\n", 0.6, 200),
+    "A01": (
+        "cathode_loading: 2 mAh/cm^2\ncharge_rate: 0.2 C\ncell_mass: 0.036 g\ncell_volume: 0.0166 cm^3\n",
+        0.6,
+        300,
+    ),
+    "A02": (
+        "cathode_loading: 3 mAh/cm^2\ncharge_rate: 0.2 C\ncell_mass: 0.048 g\ncell_volume: 0.0230 cm^3\n",
+        0.6,
+        300,
+    ),
+    "A03": (
+        "cathode_loading: 3 mAh/cm^2\ncharge_rate: 0.5 C\ncell_mass: 0.048 g\ncell_volume: 0.0230 cm^3\n",
+        0.6,
+        250,
+    ),
+    "A04": (
+        "cathode_loading: 4 mAh/cm^2\ncharge_rate: 0.33 C\ncell_mass: 0.060 g\ncell_volume: 0.0295 cm^3\n",
+        0.6,
+        200,
+    ),
 }
 
 

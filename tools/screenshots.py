@@ -47,8 +47,13 @@ def serving(*options: str):
     """``dse serve STORE OPTIONS`` on a free loopback port; yields its URL."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "dse.cli", "serve", str(STORE), "--port", str(port), *options],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dse.cli", "serve", str(STORE), "--port", str(port), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         deadline = time.time() + 300
         while time.time() < deadline:
@@ -128,14 +133,27 @@ def crowded_pixels(store: str | Path = STORE, count: int = 12) -> list[tuple[flo
     source = ResultsSource(str(store))
     app = Explorer(source)
     xa, ya = app.axes()
-    agg = aggregate(source.plot_column(xa.name), source.plot_column(ya.name), app.mask(), xa, ya, CLOUD_WIDTH,
-                    CLOUD_HEIGHT, first=True)
+    agg = aggregate(
+        source.plot_column(xa.name),
+        source.plot_column(ya.name),
+        app.mask(),
+        xa,
+        ya,
+        CLOUD_WIDTH,
+        CLOUD_HEIGHT,
+        first=True,
+    )
     order = np.argsort(-agg["count"].ravel(), kind="stable")[:count]
     out = []
     for flat in order:
         r, c = divmod(int(flat), CLOUD_WIDTH)
-        out.append((xa.lo + (c + 0.5) * (xa.hi - xa.lo) / CLOUD_WIDTH, ya.lo + (r + 0.5) * (ya.hi - ya.lo) / CLOUD_HEIGHT,
-                    source.design_label(int(agg["first"][r, c]))))
+        out.append(
+            (
+                xa.lo + (c + 0.5) * (xa.hi - xa.lo) / CLOUD_WIDTH,
+                ya.lo + (r + 0.5) * (ya.hi - ya.lo) / CLOUD_HEIGHT,
+                source.design_label(int(agg["first"][r, c])),
+            )
+        )
     return out
 
 
@@ -148,8 +166,10 @@ def hover_a_design(page, store: str | Path = STORE) -> str:
     frame = page.evaluate(IMAGE_FRAMES)[0]
     tooltip = page.locator(".bk-Tooltip")
     for x, y, design in crowded_pixels(store):
-        page.mouse.move(frame["left"] + (x - frame["x0"]) / (frame["x1"] - frame["x0"]) * frame["width"],
-                        frame["top"] + (frame["y1"] - y) / (frame["y1"] - frame["y0"]) * frame["height"])
+        page.mouse.move(
+            frame["left"] + (x - frame["x0"]) / (frame["x1"] - frame["x0"]) * frame["width"],
+            frame["top"] + (frame["y1"] - y) / (frame["y1"] - frame["y0"]) * frame["height"],
+        )
         page.wait_for_timeout(1500)  # the server looks the pixel up
         shown = page.evaluate(HOVER_DATA)
         if tooltip.get_by_text(HOVER_TEXT).count() and shown and shown[0].get("design") == design:
@@ -162,8 +182,10 @@ def brush_axis(page, axis: int, low: float, high: float) -> None:
     frame = next(f for f in page.evaluate(IMAGE_FRAMES) if f["y0"] == 0 and f["y1"] == 1)
 
     def screen(x, y):
-        return (frame["left"] + (x - frame["x0"]) / (frame["x1"] - frame["x0"]) * frame["width"],
-                frame["top"] + (frame["y1"] - y) / (frame["y1"] - frame["y0"]) * frame["height"])
+        return (
+            frame["left"] + (x - frame["x0"]) / (frame["x1"] - frame["x0"]) * frame["width"],
+            frame["top"] + (frame["y1"] - y) / (frame["y1"] - frame["y0"]) * frame["height"],
+        )
 
     inward = -1 if axis > (frame["x0"] + frame["x1"]) / 2 else 1  # the box stays inside the plot, nearest the axis
     page.mouse.move(*screen(axis + inward * 0.02, high))
@@ -193,8 +215,11 @@ def shoot(page, name: str, below=None, height: int = 900, left: int = 0, width: 
         page.wait_for_timeout(1000)
         box = below.bounding_box()
         top = box["y"] + page.evaluate("window.scrollY") - 10
-        page.screenshot(path=str(path), full_page=True, clip={
-            "x": left, "y": top, "width": width or VIEWPORT["width"] - left, "height": height})
+        page.screenshot(
+            path=str(path),
+            full_page=True,
+            clip={"x": left, "y": top, "width": width or VIEWPORT["width"] - left, "height": height},
+        )
     print(f"wrote {path.relative_to(ROOT)} ({shrink(path) / 1000:.0f} kB)")
 
 
@@ -214,9 +239,17 @@ def main() -> int:
         table = Path(tmp) / "sensitivity.csv"
         sensitivity(str(STORE), ["specific_energy", "cycle_life"], n_boot=0).to_csv(table, index=False)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync"])
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                    "--disable-sync",
+                ],
+            )
             with serving("--sensitivity", str(table)) as url:
                 page = open_page(browser, url)
                 print("hover names", hover_a_design(page))
@@ -240,8 +273,9 @@ def main() -> int:
                 names = Explorer(ResultsSource(str(STORE))).parallel_names()
                 for name, (low, high) in (("cathode_loading", (0.3, 0.75)), ("cycle_life", (0.45, 0.95))):
                     brush_axis(page, names.index(name), low, high)
-                    page.wait_for_function(f"() => decodeURIComponent(window.location.search).includes('{name}')",
-                                           timeout=30_000)
+                    page.wait_for_function(
+                        f"() => decodeURIComponent(window.location.search).includes('{name}')", timeout=30_000
+                    )
                 shoot(page, "parallel", below=tab_header(page, "Parallel coordinates"), height=480, left=340)
                 click_tab(page, "Sensitivity")
                 page.wait_for_selector("text=Sensitivity of each output", timeout=60_000)

@@ -108,8 +108,7 @@ PROTOTYPE_EXTRAS: dict[str, dict] = {
 DESIGN_DEFAULTS = [
     (
         "cathode",
-        "the row's catalogue id (no design without one); seed 001 Table 5 rows without one: "
-        "NMC811 (Li), NVP (Na)",
+        "the row's catalogue id (no design without one); seed 001 Table 5 rows without one: NMC811 (Li), NVP (Na)",
     ),
     (
         "cathode_loading",
@@ -118,8 +117,7 @@ DESIGN_DEFAULTS = [
     ("current_collector", "Cu, Al, Ni or SUS as stated; else Cu for Li, Al for Na and K"),
     (
         "coating",
-        "catalogue id as stated; `other-alloy` → Sn (alloy class); oxide, polymer, other "
-        "and unstated → none",
+        "catalogue id as stated; `other-alloy` → Sn (alloy class); oxide, polymer, other and unstated → none",
     ),
     (
         "coating_thickness",
@@ -132,8 +130,7 @@ DESIGN_DEFAULTS = [
     ),
     (
         "stack_pressure",
-        "stated; else 0 for liquids and the electrolyte's minimum contact pressure "
-        "for solids (as in the calibration)",
+        "stated; else 0 for liquids and the electrolyte's minimum contact pressure for solids (as in the calibration)",
     ),
     ("temperature", "stated; else 25 °C"),
     (
@@ -146,13 +143,11 @@ DESIGN_DEFAULTS = [
     ("metal_excess", "stated reservoir × metal thickness per capacity; else 0"),
     (
         "separator, separator_thickness, electrolyte_amount",
-        "PE, 20 µm (vocabulary defaults) and a flooded 10 g/Ah of liquid unless Table 5 states them; "
-        "30 µm for solids",
+        "PE, 20 µm (vocabulary defaults) and a flooded 10 g/Ah of liquid unless Table 5 states them; 30 µm for solids",
     ),
     (
         "cell_format",
-        "stack (repeat unit); a cell-basis energy is compared with the catalogue "
-        "pouch (20 layers, 90 × 140 mm)",
+        "stack (repeat unit); a cell-basis energy is compared with the catalogue pouch (20 layers, 90 × 140 mm)",
     ),
 ]
 
@@ -252,9 +247,7 @@ def row_design(
         named = "Na-diglyme" if DIGLYME.search(str(row["electrolyte_verbatim"])) else "Na-ether"
         electrolyte = named if named in catalogue.ids("electrolyte") else electrolyte
     solid = catalogue.get("electrolyte", electrolyte).state == "solid"
-    cathode = (
-        row["cathode"] if row["cathode"] in catalogue.ids("cathode") else DEFAULT_CATHODE[metal]
-    )
+    cathode = row["cathode"] if row["cathode"] in catalogue.ids("cathode") else DEFAULT_CATHODE[metal]
     if cathode != row["cathode"] and "cathode" not in " ".join(notes):
         notes.append(f"cathode {row['cathode'] or 'not stated'} → {cathode}")
     design: dict = {
@@ -269,21 +262,13 @@ def row_design(
         notes.append("loading imputed 3 mAh/cm²")
     design["cathode_loading"] = extras.pop("cathode_loading", loading)
     design["current_collector"] = (
-        row["collector"]
-        if row["collector"] in catalogue.ids("collector")
-        else DEFAULT_COLLECTOR[metal]
+        row["collector"] if row["collector"] in catalogue.ids("collector") else DEFAULT_COLLECTOR[metal]
     )
-    coating = (
-        row["coating"]
-        if row["coating"] in catalogue.ids("coating")
-        else CLASS_COATING.get(row["coating"])
-    )
+    coating = row["coating"] if row["coating"] in catalogue.ids("coating") else CLASS_COATING.get(row["coating"])
     design["coating"] = coating or "none"
     pressure = _number(row["stack_pressure"])
     if pressure is None:
-        pressure = (
-            catalogue.value("electrolyte", electrolyte, "min_stack_pressure", 0.0) if solid else 0.0
-        )
+        pressure = catalogue.value("electrolyte", electrolyte, "min_stack_pressure", 0.0) if solid else 0.0
     design["stack_pressure"] = pressure
     temperature = _number(row["temperature"])
     design["temperature"] = REFERENCE["temperature"] if temperature is None else temperature

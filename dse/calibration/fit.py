@@ -113,8 +113,9 @@ def predictive_residual_sd(scale: float, nu: float = DEGREES_OF_FREEDOM) -> floa
     return float(scale * stats.t.ppf(0.9, nu) / _Z90)
 
 
-def project(mean: np.ndarray, covariance: np.ndarray, matrix: np.ndarray,
-            bound: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def project(
+    mean: np.ndarray, covariance: np.ndarray, matrix: np.ndarray, bound: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Mode of ``N(mean, covariance)`` restricted to ``matrix @ θ >= bound`` (default 0).
 
     The quadratic programme ``min (θ - m)ᵀ Σ⁻¹ (θ - m)`` subject to
@@ -282,8 +283,11 @@ def fit_posterior(
     g = None
     if constraint is not None and np.size(constraint):
         g = np.hstack([np.atleast_2d(constraint), np.zeros((len(np.atleast_2d(constraint)), n_src))])
-    labels = list(constraint_labels) if constraint_labels is not None else [f"constraint {k}" for k in
-                                                                             range(0 if g is None else len(g))]
+    labels = (
+        list(constraint_labels)
+        if constraint_labels is not None
+        else [f"constraint {k}" for k in range(0 if g is None else len(g))]
+    )
     prior_term = np.concatenate([p0 @ m0, np.zeros(n_src)])
 
     def prior_precision(tau2: float) -> np.ndarray:
@@ -320,8 +324,11 @@ def fit_posterior(
             # crawls when τ is small): τ² = Σ μ_b² / (S - Σ_b Σ_bb / τ²)
             effective = max(n_src - float(np.trace(cov[p:, p:])) / tau2, 1e-9)
             tau2_new = min(max(float(np.sum(mean[p:] ** 2)) / effective, 1e-8), 25.0)
-        done = (abs(s2_new - s2) <= tol * s2 and abs(np.sqrt(tau2_new) - np.sqrt(tau2)) <= 1e-6
-                and np.max(np.abs(w_new - w), initial=0.0) <= 1e-8)
+        done = (
+            abs(s2_new - s2) <= tol * s2
+            and abs(np.sqrt(tau2_new) - np.sqrt(tau2)) <= 1e-6
+            and np.max(np.abs(w_new - w), initial=0.0) <= 1e-8
+        )
         w, s2, tau2 = w_new, s2_new, tau2_new
         if done:
             break
@@ -333,8 +340,17 @@ def fit_posterior(
         shrink = cov @ ga.T @ np.linalg.solve(ga @ cov @ ga.T, ga @ cov)
         cov = cov - (2.0 / np.pi) * 0.5 * (shrink + shrink.T)
     effects = dict(zip(groups[0].tolist(), mean[p:].tolist(), strict=True)) if groups is not None else {}
-    return Posterior(mean[:p].copy(), cov[:p, :p].copy(), float(np.sqrt(s2)), w, float(nu), it,
-                     float(np.sqrt(tau2)), effects, [lab for lab, on in zip(labels, active, strict=True) if on])
+    return Posterior(
+        mean[:p].copy(),
+        cov[:p, :p].copy(),
+        float(np.sqrt(s2)),
+        w,
+        float(nu),
+        it,
+        float(np.sqrt(tau2)),
+        effects,
+        [lab for lab, on in zip(labels, active, strict=True) if on],
+    )
 
 
 def _predict(x: np.ndarray, post: Posterior) -> tuple[np.ndarray, np.ndarray]:
@@ -416,9 +432,17 @@ def cross_validate(
     posteriors = []
     for k in range(folds):
         test = fold == k
-        post = fit_posterior(x[~test], y[~test], prior_mean, prior_sd, nu=nu,
-                             sources=None if sources is None else keys[~test], constraint=constraint,
-                             constraint_labels=constraint_labels, constraint_bound=constraint_bound)
+        post = fit_posterior(
+            x[~test],
+            y[~test],
+            prior_mean,
+            prior_sd,
+            nu=nu,
+            sources=None if sources is None else keys[~test],
+            constraint=constraint,
+            constraint_labels=constraint_labels,
+            constraint_bound=constraint_bound,
+        )
         mean[test], sd[test] = _predict(x[test], post)
         posteriors.append(post)
     return mean, sd, fold, posteriors

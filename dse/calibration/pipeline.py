@@ -35,6 +35,7 @@ __all__ = [
     "write_default",
 ]
 
+
 def _coefficients_from(post: Posterior, template: CeCoefficients, **extra) -> CeCoefficients:
     # residual_sd is a new design's: within-publication residual and publication effect
     return template.model_copy(
@@ -113,9 +114,7 @@ def calibrate(
     selection = select_rows(frame, prior, target=target)
     used = selection.used
     if len(used) < max(folds, 2):
-        raise CalibrationError(
-            f"only {len(used)} usable rows (need at least {max(folds, 2)})", where=str(data_path)
-        )
+        raise CalibrationError(f"only {len(used)} usable rows (need at least {max(folds, 2)})", where=str(data_path))
     x = design_matrix(used, prior)
     y = used["y"].to_numpy(float)
     m0 = np.asarray(prior.mean, dtype=float)
@@ -124,7 +123,8 @@ def calibrate(
     if len(np.unique(sources)) < max(folds, 2):
         raise CalibrationError(
             f"only {len(np.unique(sources))} publications (need at least {max(folds, 2)} to "
-            "cross-validate by publication)", where=str(data_path)
+            "cross-validate by publication)",
+            where=str(data_path),
         )
     matrix, labels = constraints(prior.names)
     signs = {"constraint": matrix, "constraint_labels": labels, "constraint_bound": constraint_bounds(prior.names)}
@@ -215,8 +215,10 @@ def calibrate(
         "source_sd": _round(post.source_sd),
         "sources": summary["sources"],
         "active_constraints": list(post.active),
-        **{k: _round(summary[k]) for k in ("in_sample", "cross_validated", "cross_validated_unconstrained",
-                                           "prior_only")},
+        **{
+            k: _round(summary[k])
+            for k in ("in_sample", "cross_validated", "cross_validated_unconstrained", "prior_only")
+        },
         "targets": dict(zip(used["row_id"], used["target"], strict=True)),
     }
     coefficients = _coefficients_from(
@@ -242,9 +244,7 @@ def calibrate(
             out.parent.mkdir(parents=True, exist_ok=True)
             coefficients.save(out)
         except OSError as exc:
-            raise CalibrationError(
-                f"cannot write coefficients ({exc.strerror})", where=str(out)
-            ) from None
+            raise CalibrationError(f"cannot write coefficients ({exc.strerror})", where=str(out)) from None
     return result
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "reference_ce_percent",
 ]
 
+
 @dataclass
 class FitResult:
     """A calibration: coefficients, the rows behind them and how well they fit.
@@ -135,9 +136,7 @@ class FitResult:
                 "cycles to 80 % without reservoir; weight):",
             ]
             for _, r in self.rows.iterrows():
-                ce_n = (
-                    f"[{100 * (1 - np.exp(r['y_ce_n'])):7.3f}]" if np.isfinite(r["y_ce_n"]) else ""
-                )
+                ce_n = f"[{100 * (1 - np.exp(r['y_ce_n'])):7.3f}]" if np.isfinite(r["y_ce_n"]) else ""
                 lines.append(
                     f"  {r['row_id']:<16} {r['source']:<12} {r['group']:<16} {r['target']:<10} "
                     f"CE {100 * r['ce_observed']:7.3f} {100 * r['ce_fitted']:7.3f} "

@@ -164,12 +164,8 @@ def _features(rows: pd.DataFrame, catalogue: Catalogue) -> tuple[np.ndarray, lis
         )
     }
     missing = {c: ~np.isfinite(v) for c, v in num.items()}
-    loading = np.where(
-        missing["cathode_loading"], REFERENCE["areal_capacity"], num["cathode_loading"]
-    )
-    pressure = np.where(
-        missing["stack_pressure"], np.where(solid, pmin, 0.0), num["stack_pressure"]
-    )
+    loading = np.where(missing["cathode_loading"], REFERENCE["areal_capacity"], num["cathode_loading"])
+    pressure = np.where(missing["stack_pressure"], np.where(solid, pmin, 0.0), num["stack_pressure"])
     from_rate = np.where(missing["charge_rate"], np.nan, num["charge_rate"] * loading)
     current = np.where(missing["current_density"], from_rate, num["current_density"])
     current_missing = ~np.isfinite(current)
@@ -284,23 +280,15 @@ def select_rows(
     )
     drop(rows["electrolyte_family"].astype(str) == "", "electrolyte family not stated")
     drop(~rows["group"].isin(coefficients.groups), "no group " + rows["group"] + " in the priors")
-    drop(
-        rows["coating_class"].isna(), "coating " + rows["coating"].astype(str) + " has no CE class"
-    )
+    drop(rows["coating_class"].isna(), "coating " + rows["coating"].astype(str) + " has no CE class")
 
     retention = rows["retention"].to_numpy(float)
     cycles = rows["cycles"].to_numpy(float)
     ce = rows["ce"].to_numpy(float)
     by_retention = (retention > 0) & (retention < 100) & (cycles >= 1)
-    ce_flags = flags.map(
-        lambda f: bool({"half_cell_ce", "first_cycle_ce", "ce_lower_bound"} & set(f))
-    )
+    ce_flags = flags.map(lambda f: bool({"half_cell_ce", "first_cycle_ce", "ce_lower_bound"} & set(f)))
     by_average = (
-        ~by_retention
-        & (rows["ce_definition"] == "average").to_numpy()
-        & ~ce_flags.to_numpy()
-        & (ce > 0)
-        & (ce < 100)
+        ~by_retention & (rows["ce_definition"] == "average").to_numpy() & ~ce_flags.to_numpy() & (ce > 0) & (ce < 100)
     )
     why_not = np.where(
         np.isfinite(retention) & (retention >= 100),

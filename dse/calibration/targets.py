@@ -293,9 +293,7 @@ def chain_targets(
         batch = batches.setdefault(repr(design.overrides), (design.overrides or None, []))
         batch[1].append((index, design.inputs))
     for overrides, members in batches.values():
-        chain = ModelChain(
-            catalogue=catalogue, coefficients=coefficients, overrides=overrides, uncertainty=False
-        )
+        chain = ModelChain(catalogue=catalogue, coefficients=coefficients, overrides=overrides, uncertainty=False)
         index = [i for i, _ in members]
         inputs = {name: [d[name] for _, d in members] for name in members[0][1]}
         y, status = invert_chain_retention(

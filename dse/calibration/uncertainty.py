@@ -19,6 +19,7 @@ __all__ = [
     "sample_cycle_life",
 ]
 
+
 def _indicator_rows(chain, coefficients: CeCoefficients) -> np.ndarray:
     """``θ``-space indicators of ``r + c`` per (electrolyte, coating) pair, in ce_table order."""
     rows = []
@@ -122,8 +123,9 @@ def sample_cycle_life(
 
     # every mechanism of the chain at each drawn CE: the chain itself, with ln(1 - CE) in place
     # of the surrogate (one numpy evaluation of samples × designs)
-    flat_inputs = {k: np.broadcast_to(np.asarray(v), shape).ravel() if not isinstance(v, str) else v
-                   for k, v in inputs.items()}
+    flat_inputs = {
+        k: np.broadcast_to(np.asarray(v), shape).ravel() if not isinstance(v, str) else v for k, v in inputs.items()
+    }
     lives = _outputs_at(chain, flat_inputs, log_loss).cycle_life
     # designs without a lifetime in the chain (graphite baseline, invalid inputs) stay NaN
     lives = np.where(np.isnan(out["cycle_life"].ravel()), np.nan, lives)

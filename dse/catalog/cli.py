@@ -14,8 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-catalog_app = typer.Typer(help="Publish, list, verify and open catalogs of results stores.",
-                          no_args_is_help=True)
+catalog_app = typer.Typer(help="Publish, list, verify and open catalogs of results stores.", no_args_is_help=True)
 
 console = Console()
 if not console.is_terminal:  # files and pipes: do not wrap tables at 80 columns
@@ -69,24 +68,43 @@ def add_command(
     doi: Annotated[str | None, typer.Option("--doi", help="DOI of the results or their paper.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace an entry with the same id.")] = False,
     endpoint_url: EndpointOpt = None,
-    allow_incomplete: Annotated[bool, typer.Option(
-        "--allow-incomplete", help="Catalogue a store whose sweep has not finished (labelled as such).")] = False,
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option("--allow-incomplete", help="Catalogue a store whose sweep has not finished (labelled as such)."),
+    ] = False,
 ) -> None:
     """Register a results store in a catalog (optionally publishing a copy to object storage)."""
     from dse.catalog import add
 
-    entry = add(store, catalog, title=title, description=description, id=entry_id, publish=publish,
-                license=license, citation=citation, doi=doi, replace=replace,
-                storage_options=_options(endpoint_url), allow_incomplete=allow_incomplete)
+    entry = add(
+        store,
+        catalog,
+        title=title,
+        description=description,
+        id=entry_id,
+        publish=publish,
+        license=license,
+        citation=citation,
+        doi=doi,
+        replace=replace,
+        storage_options=_options(endpoint_url),
+        allow_incomplete=allow_incomplete,
+    )
     if allow_incomplete:
         from dse.store import completeness
 
         state = completeness(store, _options(endpoint_url) if "://" in store else None)
         if not state.complete:
-            err_console.print(f"warning: {state.describe(store)}; the entry is labelled dse:blocks_missing",
-                              markup=False, highlight=False, soft_wrap=True)
-    _print(f"added {entry.id!r} to {catalog}: {entry.n_designs:,} designs, {entry.n_objects:,} objects "
-           f"({_size(entry.size)}) at {entry.href}")
+            err_console.print(
+                f"warning: {state.describe(store)}; the entry is labelled dse:blocks_missing",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+    _print(
+        f"added {entry.id!r} to {catalog}: {entry.n_designs:,} designs, {entry.n_objects:,} objects "
+        f"({_size(entry.size)}) at {entry.href}"
+    )
 
 
 @catalog_app.command("list")
@@ -95,14 +113,27 @@ def list_command(catalog: CatalogArg, endpoint_url: EndpointOpt = None) -> None:
     from dse.catalog import load
 
     cat = load(catalog, _options(endpoint_url))
-    table = Table(title=_plain(f"{_plain(cat.title)} ({_count(len(cat.items), 'entry', 'entries')})", 400), box=None, header_style="bold",
-                  title_justify="left", pad_edge=False)
-    for col, justify in (("id", "left"), ("title", "left"), ("designs", "right"), ("scenarios", "left"),
-                         ("size", "right"), ("created", "left"), ("store", "left")):
+    table = Table(
+        title=_plain(f"{_plain(cat.title)} ({_count(len(cat.items), 'entry', 'entries')})", 400),
+        box=None,
+        header_style="bold",
+        title_justify="left",
+        pad_edge=False,
+    )
+    for col, justify in (
+        ("id", "left"),
+        ("title", "left"),
+        ("designs", "right"),
+        ("scenarios", "left"),
+        ("size", "right"),
+        ("created", "left"),
+        ("store", "left"),
+    ):
         table.add_column(col, justify=justify, overflow="fold")
     for e in cat.entries():
-        table.add_row(*map(_plain, (e.id, e.title, f"{e.n_designs:,}", ", ".join(e.scenarios), _size(e.size),
-                                    e.created, e.href)))
+        table.add_row(
+            *map(_plain, (e.id, e.title, f"{e.n_designs:,}", ", ".join(e.scenarios), _size(e.size), e.created, e.href))
+        )
     console.print(table)
 
 
@@ -119,20 +150,44 @@ def show_command(
     cat = load(catalog, _options(endpoint_url))
     if entry_id is None:
         _print(f"{_plain(cat.title)}: {_plain(cat.collection.get('description', ''), 2000)}")
-        _print(f"license {cat.collection['license']}; {_count(len(cat.items), 'entry', 'entries')}: {', '.join(cat.items) or '-'}")
+        _print(
+            f"license {cat.collection['license']}; {_count(len(cat.items), 'entry', 'entries')}: {', '.join(cat.items) or '-'}"
+        )
         return
     e = cat.entry(entry_id)
-    table = Table(title=_plain(f"{e.id}: {_plain(e.title)}", 400), box=None, show_header=False, title_justify="left", pad_edge=False)
+    table = Table(
+        title=_plain(f"{e.id}: {_plain(e.title)}", 400),
+        box=None,
+        show_header=False,
+        title_justify="left",
+        pad_edge=False,
+    )
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
-    rows = [("description", e.description), ("store", e.href), ("created", e.created),
-            ("dse version", e.dse_version), ("git commit", e.git_commit or "-"), ("license", e.license),
-            ("citation", e.citation or "-"), ("doi", e.doi or "-"), ("designs", f"{e.n_designs:,}")]
-    rows += [(f"scenario {name}", f"{s['kind']}: " + " × ".join(f"{d} {n}" for d, n in s["dims"].items())
-              + f" = {s['n_designs']:,}") for name, s in e.scenarios.items()]
-    rows += [("objectives", ", ".join(f"{n} ({s})" for n, s in e.objectives.items())),
-             ("objects", f"{e.n_objects:,} ({_size(e.size)}), sha256 each in {e.manifest_url}"),
-             ("manifest checksum", e.manifest_checksum), ("spec hash", e.spec_hash)]
+    rows = [
+        ("description", e.description),
+        ("store", e.href),
+        ("created", e.created),
+        ("dse version", e.dse_version),
+        ("git commit", e.git_commit or "-"),
+        ("license", e.license),
+        ("citation", e.citation or "-"),
+        ("doi", e.doi or "-"),
+        ("designs", f"{e.n_designs:,}"),
+    ]
+    rows += [
+        (
+            f"scenario {name}",
+            f"{s['kind']}: " + " × ".join(f"{d} {n}" for d, n in s["dims"].items()) + f" = {s['n_designs']:,}",
+        )
+        for name, s in e.scenarios.items()
+    ]
+    rows += [
+        ("objectives", ", ".join(f"{n} ({s})" for n, s in e.objectives.items())),
+        ("objects", f"{e.n_objects:,} ({_size(e.size)}), sha256 each in {e.manifest_url}"),
+        ("manifest checksum", e.manifest_checksum),
+        ("spec hash", e.spec_hash),
+    ]
     for name, value in rows:
         table.add_row(_plain(name), _plain(value, 2000))
     console.print(table)

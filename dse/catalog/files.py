@@ -37,7 +37,7 @@ def _absolute(location: str | os.PathLike) -> str:
     """A URL unchanged, a local path made absolute (``file://`` stripped)."""
     text = os.fspath(location)
     if _scheme(text) == "file":
-        text = text[len("file://"):]
+        text = text[len("file://") :]
     return text if _scheme(text) else os.path.abspath(text)
 
 

@@ -49,8 +49,11 @@ def _list_objects(fs, root: str) -> dict[str, int]:
     """Every object below ``root``: relative key → size in bytes."""
     prefix = root.rstrip("/") + "/"
     found = fs.find(root, detail=True)
-    return {path[len(prefix):]: int(info.get("size") or 0) for path, info in found.items()
-            if info.get("type") != "directory" and path.startswith(prefix)}
+    return {
+        path[len(prefix) :]: int(info.get("size") or 0)
+        for path, info in found.items()
+        if info.get("type") != "directory" and path.startswith(prefix)
+    }
 
 
 def _batches(sizes: Iterable[tuple[str, int]]) -> Iterator[list[str]]:
@@ -81,8 +84,15 @@ def _check_key(key: object, where: str) -> str:
     ...
     dse.errors.DseError: m: object key '../../../etc/shadow' is not a relative path inside the store
     """
-    ok = (isinstance(key, str) and key and not key.startswith("/") and "\\" not in key and "\x00" not in key
-          and ":" not in key.split("/", 1)[0] and all(part not in ("", ".", "..") for part in key.split("/")))
+    ok = (
+        isinstance(key, str)
+        and key
+        and not key.startswith("/")
+        and "\\" not in key
+        and "\x00" not in key
+        and ":" not in key.split("/", 1)[0]
+        and all(part not in ("", ".", "..") for part in key.split("/"))
+    )
     if not ok:
         raise DseError(f"object key {str(key)[:200]!r} is not a relative path inside the store", where=where)
     return key
@@ -107,8 +117,9 @@ def _local_object(root: str, key: str, limit: int) -> bytes | None | str:
         return exc.message
 
 
-def _read_batch(fs, root: str, keys: list[str], url: str,
-                sizes: Mapping[str, int] | None = None) -> dict[str, bytes | None]:
+def _read_batch(
+    fs, root: str, keys: list[str], url: str, sizes: Mapping[str, int] | None = None
+) -> dict[str, bytes | None]:
     """Bytes of each key (None when the object is missing).
 
     A local store's objects are read only inside the store and only from

@@ -58,14 +58,26 @@ def _check_manifest_objects(objects: Mapping, where: str) -> None:
     """Every manifest entry: a contained key and ``[size, sha256-hex]``."""
     for key, value in objects.items():
         _check_key(key, where)
-        if (not isinstance(value, list) or len(value) != 2 or type(value[0]) is not int or value[0] < 0
-                or not isinstance(value[1], str) or not re.fullmatch(r"[0-9a-f]{64}", value[1])):
-            raise DseError(f"object {key}: must be [size in bytes, sha256 hex], not {json.dumps(value)[:80]}",
-                           where=where)
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or type(value[0]) is not int
+            or value[0] < 0
+            or not isinstance(value[1], str)
+            or not re.fullmatch(r"[0-9a-f]{64}", value[1])
+        ):
+            raise DseError(
+                f"object {key}: must be [size in bytes, sha256 hex], not {json.dumps(value)[:80]}", where=where
+            )
 
 
-def open_all(catalog: str | os.PathLike, entry_id: str, storage_options: Mapping | None = None,
-             verify: bool = False, decode_categories: bool = False) -> dict:
+def open_all(
+    catalog: str | os.PathLike,
+    entry_id: str,
+    storage_options: Mapping | None = None,
+    verify: bool = False,
+    decode_categories: bool = False,
+) -> dict:
     """Every scenario of an entry's store as lazy xarray Datasets (name → Dataset).
 
     With ``verify=True`` the store is first checked against its manifest and
@@ -82,8 +94,13 @@ def open_all(catalog: str | os.PathLike, entry_id: str, storage_options: Mapping
     return open_results(entry.href, _store_options(entry.href, storage_options), decode_categories=decode_categories)
 
 
-def open(catalog: str | os.PathLike, entry_id: str, scenario: str | None = None,
-         storage_options: Mapping | None = None, verify: bool = False):
+def open(
+    catalog: str | os.PathLike,
+    entry_id: str,
+    scenario: str | None = None,
+    storage_options: Mapping | None = None,
+    verify: bool = False,
+):
     """One scenario of an entry's store as a lazy :class:`xarray.Dataset`.
 
     Parameters
@@ -107,6 +124,8 @@ def open(catalog: str | os.PathLike, entry_id: str, scenario: str | None = None,
     if scenario not in datasets:
         from dse.materials.catalogue import suggest
 
-        raise DseError(f"unknown scenario {scenario!r}{suggest(scenario, datasets)} "
-                       f"(scenarios: {', '.join(datasets)})", where=entry_id)
+        raise DseError(
+            f"unknown scenario {scenario!r}{suggest(scenario, datasets)} (scenarios: {', '.join(datasets)})",
+            where=entry_id,
+        )
     return datasets[scenario]

@@ -58,8 +58,9 @@ def _check_id(entry_id: str) -> str:
     return entry_id
 
 
-def _store_metadata(store: str, storage_options: Mapping | None,
-                    allow_incomplete: bool = False) -> tuple[dict, dict[str, dict], dict[str, str]]:
+def _store_metadata(
+    store: str, storage_options: Mapping | None, allow_incomplete: bool = False
+) -> tuple[dict, dict[str, dict], dict[str, str]]:
     """Root attributes, scenario dimensions and objectives of a complete (or allowed incomplete), valid store."""
     from dse.store import open_results, read_root_attrs, require_complete
     from dse.store.validate import validate_store
@@ -76,8 +77,11 @@ def _store_metadata(store: str, storage_options: Mapping | None,
     objectives: dict[str, str] = {}
     for name, ds in open_results(store, options).items():
         dims = list(ds.attrs["dse_dims"])
-        scenarios[name] = {"kind": ds.attrs["dse_kind"], "dims": {d: int(ds.sizes[d]) for d in dims},
-                           "n_designs": int(ds.attrs["dse_n_designs"])}
+        scenarios[name] = {
+            "kind": ds.attrs["dse_kind"],
+            "dims": {d: int(ds.sizes[d]) for d in dims},
+            "n_designs": int(ds.attrs["dse_n_designs"]),
+        }
         for var_name, var in ds.data_vars.items():
             if var.attrs.get("dse_sense") in ("max", "min"):
                 objectives.setdefault(str(var_name), var.attrs["dse_sense"])
@@ -106,9 +110,24 @@ def _manifest_url(catalog_url: str, entry_id: str, manifest_bytes: bytes) -> str
     return _item_url(catalog_url, entry_id, f".{_digest(manifest_bytes)[:12]}.manifest.json")
 
 
-def _make_item(entry_id: str, item_url: str, catalog_url: str, collection_id: str, *, title: str,
-               description: str, store_href: str, manifest: dict, manifest_bytes: bytes, attrs: Mapping,
-               scenarios: dict, objectives: dict, license: str, citation: str | None, doi: str | None) -> dict:
+def _make_item(
+    entry_id: str,
+    item_url: str,
+    catalog_url: str,
+    collection_id: str,
+    *,
+    title: str,
+    description: str,
+    store_href: str,
+    manifest: dict,
+    manifest_bytes: bytes,
+    attrs: Mapping,
+    scenarios: dict,
+    objectives: dict,
+    license: str,
+    citation: str | None,
+    doi: str | None,
+) -> dict:
     """The STAC Item of one store (pystac builds it; links are relative)."""
     import pystac
     from pystac.extensions.file import FileExtension
@@ -117,27 +136,44 @@ def _make_item(entry_id: str, item_url: str, catalog_url: str, collection_id: st
     created = _created(attrs)
     now = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
     properties = {
-        "title": title, "description": description, "license": license,
-        "created": created.isoformat().replace("+00:00", "Z"), "updated": now.isoformat().replace("+00:00", "Z"),
-        "dse:version": attrs.get("dse_version", ""), "dse:store_format": attrs.get("dse_store_format", ""),
-        "dse:spec": attrs.get("dse_spec", ""), "dse:spec_hash": attrs.get("dse_spec_hash", ""),
-        "dse:catalogue_hash": attrs.get("dse_catalogue_hash", ""), "dse:git_commit": attrs.get("dse_git_commit", ""),
-        "dse:scenarios": scenarios, "dse:objectives": objectives,
+        "title": title,
+        "description": description,
+        "license": license,
+        "created": created.isoformat().replace("+00:00", "Z"),
+        "updated": now.isoformat().replace("+00:00", "Z"),
+        "dse:version": attrs.get("dse_version", ""),
+        "dse:store_format": attrs.get("dse_store_format", ""),
+        "dse:spec": attrs.get("dse_spec", ""),
+        "dse:spec_hash": attrs.get("dse_spec_hash", ""),
+        "dse:catalogue_hash": attrs.get("dse_catalogue_hash", ""),
+        "dse:git_commit": attrs.get("dse_git_commit", ""),
+        "dse:scenarios": scenarios,
+        "dse:objectives": objectives,
         "dse:n_designs": sum(s["n_designs"] for s in scenarios.values()),
     }
     feasible = (attrs.get("dse_summary") or {}).get("feasible")
     if feasible is not None:
         properties["dse:feasible"] = int(feasible)
-    item = pystac.Item(id=entry_id, geometry=None, bbox=None, datetime=created, properties=properties,
-                       collection=collection_id)
+    item = pystac.Item(
+        id=entry_id, geometry=None, bbox=None, datetime=created, properties=properties, collection=collection_id
+    )
     sizes = [size for size, _ in manifest["objects"].values()]
-    item.add_asset("zarr", pystac.Asset(
-        href=store_href, title="Results store (Zarr v3, docs/results-spec.md)", media_type=ZARR_MEDIA_TYPE,
-        roles=["data"], extra_fields={"dse:objects": len(sizes), "dse:bytes": int(sum(sizes))}))
+    item.add_asset(
+        "zarr",
+        pystac.Asset(
+            href=store_href,
+            title="Results store (Zarr v3, docs/results-spec.md)",
+            media_type=ZARR_MEDIA_TYPE,
+            roles=["data"],
+            extra_fields={"dse:objects": len(sizes), "dse:bytes": int(sum(sizes))},
+        ),
+    )
     manifest_asset = pystac.Asset(
         href=_relative(_manifest_url(catalog_url, entry_id, manifest_bytes), item_url),
         title="Size and SHA-256 of every object of the store",
-        media_type="application/json", roles=["metadata", "checksums"])
+        media_type="application/json",
+        roles=["metadata", "checksums"],
+    )
     item.add_asset("manifest", manifest_asset)
     file_ext = FileExtension.ext(manifest_asset, add_if_missing=True)
     file_ext.checksum = _multihash(manifest_bytes)
@@ -148,8 +184,9 @@ def _make_item(entry_id: str, item_url: str, catalog_url: str, collection_id: st
         sci.doi = doi or None
     doc = item.to_dict(include_self_link=False, transform_hrefs=False)
     to_catalog = _relative(catalog_url, item_url)
-    doc["links"] = [{"rel": rel, "href": to_catalog, "type": "application/json"}
-                    for rel in ("collection", "parent", "root")]
+    doc["links"] = [
+        {"rel": rel, "href": to_catalog, "type": "application/json"} for rel in ("collection", "parent", "root")
+    ]
     return doc
 
 
@@ -165,10 +202,21 @@ def _with_item(collection: dict, catalog_url: str, item: dict, item_url: str, it
     return doc
 
 
-def add(store: str | os.PathLike, catalog: str | os.PathLike, *, title: str, description: str | None = None,
-        id: str | None = None, publish: str | None = None, license: str = "other",
-        citation: str | None = None, doi: str | None = None, replace: bool = False,
-        storage_options: Mapping | None = None, allow_incomplete: bool = False) -> Entry:
+def add(
+    store: str | os.PathLike,
+    catalog: str | os.PathLike,
+    *,
+    title: str,
+    description: str | None = None,
+    id: str | None = None,
+    publish: str | None = None,
+    license: str = "other",
+    citation: str | None = None,
+    doi: str | None = None,
+    replace: bool = False,
+    storage_options: Mapping | None = None,
+    allow_incomplete: bool = False,
+) -> Entry:
     """Register a results store in a catalog, optionally publishing a copy first.
 
     The store must be complete and valid (``dse validate``). Its manifest
@@ -214,8 +262,9 @@ def add(store: str | os.PathLike, catalog: str | os.PathLike, *, title: str, des
     if publish and _scheme(publish) in _READ_ONLY_SCHEMES:
         raise DseError("cannot publish to http(s): use object storage (s3://…) or a path", where=publish)
     if _scheme(catalog_url) and not _scheme(store_url) and not publish:
-        raise DseError("a local store cannot be listed in a remote catalog: publish it with --publish URL",
-                       where=store_url)
+        raise DseError(
+            "a local store cannot be listed in a remote catalog: publish it with --publish URL", where=store_url
+        )
     if not _scheme(catalog_url) and not Path(catalog_url).parent.is_dir():
         raise DseError(f"directory {Path(catalog_url).parent} does not exist", where=catalog_url)
     entry_id = _check_id(id or _slug(title))
@@ -237,10 +286,23 @@ def add(store: str | os.PathLike, catalog: str | os.PathLike, *, title: str, des
         item_url = _item_url(catalog_url, entry_id)
         if description is None:
             description = _spec_description(attrs)
-        item = _make_item(entry_id, item_url, catalog_url, current.collection["id"], title=title,
-                          description=description, store_href=_relative(href, item_url), manifest=manifest,
-                          manifest_bytes=manifest_bytes, attrs=attrs, scenarios=scenarios, objectives=objectives,
-                          license=license, citation=citation, doi=doi)
+        item = _make_item(
+            entry_id,
+            item_url,
+            catalog_url,
+            current.collection["id"],
+            title=title,
+            description=description,
+            store_href=_relative(href, item_url),
+            manifest=manifest,
+            manifest_bytes=manifest_bytes,
+            attrs=attrs,
+            scenarios=scenarios,
+            objectives=objectives,
+            license=license,
+            citation=citation,
+            doi=doi,
+        )
         if allow_incomplete:
             _label_incomplete(item, store_url, storage_options)
         _commit(current, entry_id, item, item_url, manifest_bytes, storage_options)
@@ -276,8 +338,9 @@ def _exists(url: str, storage_options: Mapping | None) -> bool:
 
 def _check_free(catalog: Catalog, entry_id: str, replace: bool) -> None:
     if entry_id in catalog.items and not replace:
-        raise DseError(f"entry {entry_id!r} is already in the catalog (use --replace, or another --id)",
-                       where=catalog.url)
+        raise DseError(
+            f"entry {entry_id!r} is already in the catalog (use --replace, or another --id)", where=catalog.url
+        )
 
 
 def _prepare_target(href: str, replace: bool, storage_options: Mapping | None) -> None:
@@ -305,16 +368,18 @@ def _label_incomplete(item: dict, store: str, storage_options: Mapping | None) -
         item["properties"]["dse:blocks"] = state.total
 
 
-def _commit(catalog: Catalog, entry_id: str, item: dict, item_url: str, manifest_bytes: bytes,
-            storage_options: Mapping | None) -> None:
+def _commit(
+    catalog: Catalog, entry_id: str, item: dict, item_url: str, manifest_bytes: bytes, storage_options: Mapping | None
+) -> None:
     """Write manifest, item, then the collection; undo what was new if a step fails.
 
     A replaced entry's old manifest is removed once the new one is in place.
     """
     manifest_url = _manifest_url(catalog.url, entry_id, manifest_bytes)
     old = catalog.entry(entry_id) if entry_id in catalog.items else None
-    collection = _with_item(catalog.collection, catalog.url, item, item_url,
-                            {k: v for k, v in catalog.items.items() if k != entry_id})
+    collection = _with_item(
+        catalog.collection, catalog.url, item, item_url, {k: v for k, v in catalog.items.items() if k != entry_id}
+    )
     item_written = False
     try:
         _write_bytes(manifest_url, manifest_bytes, storage_options)

@@ -51,8 +51,15 @@ def _check_collection(doc: dict, url: str) -> None:
     """The STAC Collection fields dse relies on (named when absent or wrong)."""
     if doc.get("type") != "Collection":
         raise DseError(f"field 'type' must be 'Collection' (a STAC Collection), not {doc.get('type')!r}", where=url)
-    for path, kind in (("stac_version", str), ("id", str), ("description", str), ("license", str),
-                       ("extent.spatial.bbox", list), ("extent.temporal.interval", list), ("links", list)):
+    for path, kind in (
+        ("stac_version", str),
+        ("id", str),
+        ("description", str),
+        ("license", str),
+        ("extent.spatial.bbox", list),
+        ("extent.temporal.interval", list),
+        ("links", list),
+    ):
         _field(doc, path, kind, url)
     for i, link in enumerate(doc["links"]):
         where = f"{url}: links[{i}]"
@@ -66,10 +73,17 @@ def _check_item(doc: dict, url: str) -> None:
     """The STAC Item fields dse relies on (named when absent or wrong)."""
     if doc.get("type") != "Feature":
         raise DseError(f"field 'type' must be 'Feature' (a STAC Item), not {doc.get('type')!r}", where=url)
-    for path, kind in (("stac_version", str), ("id", str), ("properties", dict), ("properties.datetime", str),
-                       ("properties.dse:store_format", str), ("properties.dse:scenarios", dict),
-                       ("assets.zarr.href", str), ("assets.manifest.href", str),
-                       ("assets.manifest.file:checksum", str)):
+    for path, kind in (
+        ("stac_version", str),
+        ("id", str),
+        ("properties", dict),
+        ("properties.datetime", str),
+        ("properties.dse:store_format", str),
+        ("properties.dse:scenarios", dict),
+        ("assets.zarr.href", str),
+        ("assets.manifest.href", str),
+        ("assets.manifest.file:checksum", str),
+    ):
         _field(doc, path, kind, url)
     if not _ID_PATTERN.match(doc["id"]):
         raise DseError(f"field 'id' {doc['id']!r} is not a valid entry id", where=url)
@@ -112,26 +126,42 @@ class Entry:
         scenarios = props["dse:scenarios"]
         for name, value in scenarios.items():
             dims = value.get("dims") if isinstance(value, Mapping) else None
-            if (not isinstance(value, Mapping) or not isinstance(value.get("kind"), str)
-                    or not isinstance(dims, Mapping) or any(type(n) is not int for n in dims.values())
-                    or type(value.get("n_designs")) is not int):
-                raise DseError(f"field 'properties.dse:scenarios.{str(name)[:80]}' must be "
-                               "{kind: text, dims: {name: count}, n_designs: count}", where=item_url)
+            if (
+                not isinstance(value, Mapping)
+                or not isinstance(value.get("kind"), str)
+                or not isinstance(dims, Mapping)
+                or any(type(n) is not int for n in dims.values())
+                or type(value.get("n_designs")) is not int
+            ):
+                raise DseError(
+                    f"field 'properties.dse:scenarios.{str(name)[:80]}' must be "
+                    "{kind: text, dims: {name: count}, n_designs: count}",
+                    where=item_url,
+                )
         objectives = _optional(props, "dse:objectives", {}, dict, item_url)
         if any(sense not in ("max", "min") for sense in objectives.values()):
             raise DseError("field 'properties.dse:objectives' must map outputs to 'max' or 'min'", where=item_url)
         return cls(
-            id=item["id"], title=text("title", "") or item["id"], description=text("description", ""),
-            href=_resolve(zarr_asset["href"], item_url), item_url=item_url,
+            id=item["id"],
+            title=text("title", "") or item["id"],
+            description=text("description", ""),
+            href=_resolve(zarr_asset["href"], item_url),
+            item_url=item_url,
             manifest_url=_resolve(manifest_asset["href"], item_url),
-            manifest_checksum=manifest_asset["file:checksum"], created=text("created", "") or props["datetime"],
-            license=text("license", ""), citation=text("sci:citation", None), doi=text("sci:doi", None),
+            manifest_checksum=manifest_asset["file:checksum"],
+            created=text("created", "") or props["datetime"],
+            license=text("license", ""),
+            citation=text("sci:citation", None),
+            doi=text("sci:doi", None),
             dse_version=str(_optional(props, "dse:version", "", str | int | float, item_url)),
-            scenarios=dict(scenarios), objectives=dict(objectives),
+            scenarios=dict(scenarios),
+            objectives=dict(objectives),
             n_designs=_optional(props, "dse:n_designs", 0, int, item_url),
             n_objects=_optional(zarr_asset, "dse:objects", 0, int, item_url, "assets.zarr."),
             size=_optional(zarr_asset, "dse:bytes", 0, int, item_url, "assets.zarr."),
-            spec=text("dse:spec", ""), spec_hash=text("dse:spec_hash", ""), git_commit=text("dse:git_commit", ""),
+            spec=text("dse:spec", ""),
+            spec_hash=text("dse:spec_hash", ""),
+            git_commit=text("dse:git_commit", ""),
         )
 
 
@@ -192,8 +222,13 @@ def _new_collection(catalog_url: str) -> dict:
 
     stem = posixpath.basename(catalog_url.rstrip("/")).removesuffix(".json")
     extent = pystac.Extent(pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]), pystac.TemporalExtent([[None, None]]))
-    collection = pystac.Collection(id=stem, title=stem, license="other", extent=extent,
-                                   description="Results stores of dse (design-space exploration of anode-free cells).")
+    collection = pystac.Collection(
+        id=stem,
+        title=stem,
+        license="other",
+        extent=extent,
+        description="Results stores of dse (design-space exploration of anode-free cells).",
+    )
     doc = collection.to_dict(include_self_link=False, transform_hrefs=False)
     doc["links"] = [{"rel": "root", "href": f"./{posixpath.basename(catalog_url)}", "type": "application/json"}]
     return doc

@@ -33,6 +33,7 @@ from dse.cli import sensitivity as _sensitivity  # noqa: F401
 from dse.cli import calibrate as _calibrate  # noqa: F401
 from dse.cli import serve as _serve  # noqa: F401
 from dse.cli import materials as _materials  # noqa: F401
+
 # isort: on
 from dse.cli.entry import main
 from dse.cli.sweep import RefineInterrupted

@@ -13,15 +13,23 @@ from dse.errors import DseError
 
 @app.command()
 def calibrate(
-    data: Annotated[Path | None, typer.Argument(
-        help="CSV of cells (the literature columns, or your own cycling results); with --cells, the "
-             "literature table (default: the shipped one).")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Argument(
+            help="CSV of cells (the literature columns, or your own cycling results); with --cells, the "
+            "literature table (default: the shipped one)."
+        ),
+    ] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Coefficients YAML to write.")] = None,
     folds: Annotated[int, typer.Option("--folds", help="Folds of the cross-validation.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fold assignment.")] = 0,
-    residuals: Annotated[bool, typer.Option("--residuals/--no-residuals", help="Print the residual of every row.")] = True,
-    cells: Annotated[Path | None, typer.Option(
-        "--cells", help="Folder of your cells: BDF files with design sidecars (docs/calibration.md).")] = None,
+    residuals: Annotated[
+        bool, typer.Option("--residuals/--no-residuals", help="Print the residual of every row.")
+    ] = True,
+    cells: Annotated[
+        Path | None,
+        typer.Option("--cells", help="Folder of your cells: BDF files with design sidecars (docs/calibration.md)."),
+    ] = None,
 ) -> None:
     """Fit the Coulombic-efficiency surrogate to a table of cells and write its coefficients."""
     from dse.calibration import calibrate as fit
@@ -46,5 +54,7 @@ def _calibrate_cells(folder: Path, literature: Path | None, output: Path) -> Non
     _check_writable(output, "-o")
     result = calibrate_cells(folder, literature, output)
     typer.echo(result.report_text())
-    console.print(f"wrote {output}: use it with 'dse sweep SPEC --coefficients {output}' or "
-                  f"'ce_coefficients: {output}' in a design or sweep spec")
+    console.print(
+        f"wrote {output}: use it with 'dse sweep SPEC --coefficients {output}' or "
+        f"'ce_coefficients: {output}' in a design or sweep spec"
+    )

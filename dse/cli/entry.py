@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             return exc.exit_code
         if root._DEBUG:
             raise
-        err_console.print(_unexpected(exc, sys.argv[1:] if argv is None else argv), markup=False,
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            _unexpected(exc, sys.argv[1:] if argv is None else argv), markup=False, highlight=False, soft_wrap=True
+        )
         return 1
     if code == 130:  # typer turns KeyboardInterrupt into exit code 130
         err_console.print("interrupted: finished blocks are kept; rerun with --resume to finish", markup=False)

@@ -17,7 +17,9 @@ from dse.cli.root import MAX_TITLE, _check_writable, _fmt, _title, app, console
 def evaluate(
     design: Annotated[Path, typer.Argument(help="Design YAML file.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
-    uncertainty: Annotated[bool, typer.Option("--uncertainty", help="Show the 10th/90th percentile of cycle life.")] = False,
+    uncertainty: Annotated[
+        bool, typer.Option("--uncertainty", help="Show the 10th/90th percentile of cycle life.")
+    ] = False,
     curve: Annotated[
         str | None,
         typer.Option("--curve", help="Print capacity vs cycle ('-') or write it as a PNG plot (path ending in .png)."),
@@ -56,11 +58,27 @@ def _print_evaluation(ev, uncertainty: bool) -> None:
     groups = {
         "Energy": ["specific_energy", "energy_density"]
         + (["specific_energy_system", "energy_density_system", "cell_capacity", "layers"] if pouch else [])
-        + ["specific_energy_stack", "energy_density_stack", "capacity", "average_voltage", "plated_thickness",
-           "swelling"],
-        "Lifetime": ["coulombic_efficiency", "cycle_life"] + (["cycle_life_p10", "cycle_life_p90"] if uncertainty else [])
-        + ["life_limit", "inventory_life", "dry_out_life", "cathode_life", "knee_cycles", "inventory",
-           "formation_loss", "lifetime_energy", "current_density"],
+        + [
+            "specific_energy_stack",
+            "energy_density_stack",
+            "capacity",
+            "average_voltage",
+            "plated_thickness",
+            "swelling",
+        ],
+        "Lifetime": ["coulombic_efficiency", "cycle_life"]
+        + (["cycle_life_p10", "cycle_life_p90"] if uncertainty else [])
+        + [
+            "life_limit",
+            "inventory_life",
+            "dry_out_life",
+            "cathode_life",
+            "knee_cycles",
+            "inventory",
+            "formation_loss",
+            "lifetime_energy",
+            "current_density",
+        ],
         "Cost": ["cost", "cost_per_cycle"] + (["cost_system"] if pouch else []),
     }
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -89,14 +107,21 @@ def _print_evaluation(ev, uncertainty: bool) -> None:
     br = ev.breakdown()
     mass_total, thick_total = o["unit_mass"], o["unit_thickness"]
     lt = Table(title="Repeat unit (per cm² of electrode)", box=None, header_style="bold", pad_edge=False)
-    for col, just in (("layer", "left"), ("mass mg/cm²", "right"), ("mass %", "right"),
-                      ("thickness µm", "right"), ("volume %", "right")):
+    for col, just in (
+        ("layer", "left"),
+        ("mass mg/cm²", "right"),
+        ("mass %", "right"),
+        ("thickness µm", "right"),
+        ("volume %", "right"),
+    ):
         lt.add_column(col, justify=just)
     for layer in LAYERS:
         m, t = br["mass"][layer], br["thickness"][layer]
         if m == 0 and t == 0:
             continue
-        lt.add_row(layer.replace("_", " "), _fmt(m), f"{100 * m / mass_total:.1f}", _fmt(t), f"{100 * t / thick_total:.1f}")
+        lt.add_row(
+            layer.replace("_", " "), _fmt(m), f"{100 * m / mass_total:.1f}", _fmt(t), f"{100 * t / thick_total:.1f}"
+        )
     lt.add_row("[bold]total[/bold]", _fmt(mass_total), "100", _fmt(thick_total), "100")
     console.print(lt)
     console.print("[dim]mass as assembled (discharged); thickness at full charge with plated metal[/dim]")
@@ -113,9 +138,11 @@ def _curve(ev, target: str) -> None:
         fig, ax = plt.subplots(figsize=(6, 4))
         _, parts = ev.mechanisms(len(n))
         ax.plot(n, cap, lw=2.0, color="black", label="capacity (every mechanism)")
-        for key, label, colour in (("inventory", "metal inventory alone", "C0"),
-                                   ("cathode", "cathode fade alone", "C2"),
-                                   ("dry_out", "electrolyte (dries out)", "C1")):
+        for key, label, colour in (
+            ("inventory", "metal inventory alone", "C0"),
+            ("cathode", "cathode fade alone", "C2"),
+            ("dry_out", "electrolyte (dries out)", "C1"),
+        ):
             ax.plot(n, parts[key], lw=1.0, ls=":", color=colour, label=label)
         q = ev.outputs["capacity"]
         ax.axhline(0.8 * q, color="grey", ls="--", lw=0.8, label="80 % of first discharge")
@@ -140,8 +167,13 @@ def _curve(ev, target: str) -> None:
     for key in ("inventory", "cathode", "dry_out"):
         t.add_column(f"{key.replace('_', ' ')} alone %", justify="right")
     for i in range(0, len(n), step):
-        t.add_row(str(int(n[i])), f"{cap[i]:.4f}", f"{100 * cap[i] / cap[0]:.1f}",
-                  *(f"{100 * parts[key][i] / cap[0]:.1f}" for key in ("inventory", "cathode", "dry_out")))
+        t.add_row(
+            str(int(n[i])),
+            f"{cap[i]:.4f}",
+            f"{100 * cap[i] / cap[0]:.1f}",
+            *(f"{100 * parts[key][i] / cap[0]:.1f}" for key in ("inventory", "cathode", "dry_out")),
+        )
     console.print(t)
-    console.print(f"life ends at cycle {_fmt(ev.outputs['cycle_life'])}: {ev.life_limit[1]}", markup=False,
-                  highlight=False)
+    console.print(
+        f"life ends at cycle {_fmt(ev.outputs['cycle_life'])}: {ev.life_limit[1]}", markup=False, highlight=False
+    )

@@ -31,23 +31,40 @@ def pareto(
         list[str] | None,
         typer.Option("--objective", help="NAME:max or NAME:min (repeatable); default: every dse_sense output."),
     ] = None,
-    where: Annotated[str | None, typer.Option("--where", help="Filter, e.g. \"cathode == 'NMC811' and stack_pressure <= 1\".")] = None,
+    where: Annotated[
+        str | None, typer.Option("--where", help="Filter, e.g. \"cathode == 'NMC811' and stack_pressure <= 1\".")
+    ] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write the whole front as CSV.")] = None,
     parquet: Annotated[Path | None, typer.Option("--parquet", help="Write the whole front as Parquet.")] = None,
     top: Annotated[int, typer.Option("--top", help="Rows of the front to print.")] = 15,
-    best: Annotated[str | None, typer.Option("--best", help="Also print the best design by this output (ε-constraint with --where).")] = None,
-    store_front: Annotated[bool, typer.Option("--store/--no-store", help="Save the front in the store as 'pareto_front'.")] = True,
+    best: Annotated[
+        str | None,
+        typer.Option("--best", help="Also print the best design by this output (ε-constraint with --where)."),
+    ] = None,
+    store_front: Annotated[
+        bool, typer.Option("--store/--no-store", help="Save the front in the store as 'pareto_front'.")
+    ] = True,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
     allow_incomplete: AllowIncompleteOpt = False,
-    quantile: Annotated[float | None, typer.Option(
-        "--quantile", help="Front at this quantile of the outputs that have one (0.1, 0.5 or 0.9: cycle life).")] = None,
-    probability: Annotated[float | None, typer.Option(
-        "--probability", help="Designs on the front in at least this share of CE posterior draws (stores "
-        "'pareto_probability').")] = None,
+    quantile: Annotated[
+        float | None,
+        typer.Option(
+            "--quantile", help="Front at this quantile of the outputs that have one (0.1, 0.5 or 0.9: cycle life)."
+        ),
+    ] = None,
+    probability: Annotated[
+        float | None,
+        typer.Option(
+            "--probability",
+            help="Designs on the front in at least this share of CE posterior draws (stores 'pareto_probability').",
+        ),
+    ] = None,
     draws: Annotated[int, typer.Option("--draws", help="Posterior draws for --probability.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the draws for --probability.")] = 0,
-    reference: Annotated[list[str] | None, typer.Option(
-        "--reference", help="Hypervolume reference NAME=VALUE (repeatable; default: the front's nadir).")] = None,
+    reference: Annotated[
+        list[str] | None,
+        typer.Option("--reference", help="Hypervolume reference NAME=VALUE (repeatable; default: the front's nadir)."),
+    ] = None,
 ) -> None:
     """Exact Pareto front of the feasible designs of a store (optionally filtered), with its hypervolume."""
     from dse.pareto import knee_point, pareto_store
@@ -67,9 +84,12 @@ def pareto(
         return
     front = pareto_store(store, objectives, where=where, storage_options=options, write=store_front, reference=ref)
     senses = front.attrs.get("dse_sense", {})
-    console.print(f"[bold]{len(front):,} designs on the Pareto front[/bold] of "
-                  + ", ".join(f"{n} ({s})" for n, s in senses.items())
-                  + (f" where {_title(where, 1000)}" if where else "") + (" — saved as 'pareto_front'" if store_front else ""))
+    console.print(
+        f"[bold]{len(front):,} designs on the Pareto front[/bold] of "
+        + ", ".join(f"{n} ({s})" for n, s in senses.items())
+        + (f" where {_title(where, 1000)}" if where else "")
+        + (" — saved as 'pareto_front'" if store_front else "")
+    )
     if len(front):
         inputs = [c for c in front.columns if c not in senses and c not in ("scenario", "design", "feasible")]
         shown = ["scenario", *inputs[:7], *senses]
@@ -81,9 +101,11 @@ def pareto(
         console.print(t)
         if len(front) > 1:
             knee = front.loc[knee_point(front, senses)]
-            console.print("knee (closest to the utopia point): "
-                          + ", ".join(f"{n} = {_fmt(float(knee[n]))}" for n in senses)
-                          + f"  [{knee['scenario']} design {int(knee['design'])}]")
+            console.print(
+                "knee (closest to the utopia point): "
+                + ", ".join(f"{n} = {_fmt(float(knee[n]))}" for n in senses)
+                + f"  [{knee['scenario']} design {int(knee['design'])}]"
+            )
         _print_hypervolume(front)
     if best:
         _print_best(store, best, where, options)
@@ -123,13 +145,27 @@ def _quantile_objectives(store: str, objectives, quantile: float, options) -> di
 
 def _print_hypervolume(front) -> None:
     ref = front.attrs.get("dse_hypervolume_reference") or {}
-    console.print(f"hypervolume {front.attrs.get('dse_hypervolume', 0.0):.6g} (reference "
-                  + ", ".join(f"{n} = {_fmt(float(v))}" for n, v in ref.items()) + ")", markup=False,
-                  highlight=False)
+    console.print(
+        f"hypervolume {front.attrs.get('dse_hypervolume', 0.0):.6g} (reference "
+        + ", ".join(f"{n} = {_fmt(float(v))}" for n, v in ref.items())
+        + ")",
+        markup=False,
+        highlight=False,
+    )
 
 
-def _probability_front(store: str, objectives, where: str | None, threshold: float, draws: int, seed: int,
-                       options, top: int, csv: Path | None, parquet: Path | None) -> None:
+def _probability_front(
+    store: str,
+    objectives,
+    where: str | None,
+    threshold: float,
+    draws: int,
+    seed: int,
+    options,
+    top: int,
+    csv: Path | None,
+    parquet: Path | None,
+) -> None:
     """``dse pareto --probability P``: store the probability of non-domination, print the designs ≥ P."""
     from dse.robust import pareto_probability, probability_front
 
@@ -137,16 +173,19 @@ def _probability_front(store: str, objectives, where: str | None, threshold: flo
         raise DseError(f"expected a probability in (0, 1], got {threshold:g}", where="--probability")
     if draws < 1:
         raise DseError(f"expected a number of draws ≥ 1, got {draws}", where="--draws")
-    probabilities = pareto_probability(store, objectives, where=where, draws=draws, seed=seed,
-                                       storage_options=options)
+    probabilities = pareto_probability(store, objectives, where=where, draws=draws, seed=seed, storage_options=options)
     front = probability_front(store, probabilities, threshold, objectives, options)
     on_any = sum(int((p.values > 0).sum()) for p in probabilities.values())
-    console.print(f"[bold]{len(front):,} designs on the front with probability ≥ {threshold:g}[/bold] "
-                  f"({on_any:,} on it in at least one of {draws} draws of the CE posterior, seed {seed}) — "
-                  "saved as 'pareto_probability'")
+    console.print(
+        f"[bold]{len(front):,} designs on the front with probability ≥ {threshold:g}[/bold] "
+        f"({on_any:,} on it in at least one of {draws} draws of the CE posterior, seed {seed}) — "
+        "saved as 'pareto_probability'"
+    )
     if len(front):
         senses = list(front.attrs.get("dse_sense", {}))
-        inputs = [c for c in front.columns if c not in (*senses, "scenario", "design", "feasible", "pareto_probability")]
+        inputs = [
+            c for c in front.columns if c not in (*senses, "scenario", "design", "feasible", "pareto_probability")
+        ]
         shown = ["scenario", *inputs[:6], *senses, "pareto_probability"]
         t = Table(box=None, header_style="bold", pad_edge=False)
         for c in shown:
@@ -184,9 +223,13 @@ def _print_best(store: str, best: str, where: str | None, options) -> None:
         return
     pick = max if sense == "max" else min
     name, inputs, row = pick(winners, key=lambda w: float(w[2][best]))
-    t = Table(title=f"best {best} ({sense}){' where ' + _title(where, 1000) if where else ''} "
-              f"{_title('[' + name + ']')}", box=None,
-              header_style="bold", title_justify="left", show_header=False)
+    t = Table(
+        title=f"best {best} ({sense}){' where ' + _title(where, 1000) if where else ''} {_title('[' + name + ']')}",
+        box=None,
+        header_style="bold",
+        title_justify="left",
+        show_header=False,
+    )
     for k in [*inputs, best, *(o for o in ("specific_energy", "energy_density", "cycle_life", "cost") if o != best)]:
         if k in row.index:
             v = row[k]

@@ -162,8 +162,10 @@ def _storage_options(endpoint_url: str | None) -> dict | None:
     return {"endpoint_url": endpoint_url} if endpoint_url else None
 
 
-AllowIncompleteOpt = Annotated[bool, typer.Option(
-    "--allow-incomplete", help="Use a store whose sweep has not finished (says how much is missing).")]
+AllowIncompleteOpt = Annotated[
+    bool,
+    typer.Option("--allow-incomplete", help="Use a store whose sweep has not finished (says how much is missing)."),
+]
 
 
 def _check_complete(store: str, options: dict | None, allow_incomplete: bool) -> None:

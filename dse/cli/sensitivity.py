@@ -25,14 +25,19 @@ from dse.errors import DseError
 def sensitivity(
     store: Annotated[str, typer.Argument(help="Results store (path or s3:// URL).")],
     scenario: Annotated[str | None, typer.Option("--scenario", help="Only this scenario.")] = None,
-    output: Annotated[list[str] | None, typer.Option("--output", help="Output to analyse (repeatable); default: objectives.")] = None,
+    output: Annotated[
+        list[str] | None, typer.Option("--output", help="Output to analyse (repeatable); default: objectives.")
+    ] = None,
     plot: Annotated[Path | None, typer.Option("-o", "--plot", help="Write the indices as a PNG plot.")] = None,
     feasible_only: Annotated[bool, typer.Option("--feasible-only", help="Drop infeasible designs first.")] = False,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for the intervals.")] = 100,
-    csv: Annotated[Path | None, typer.Option(
-        "--csv", help="Write the table as CSV: the file of 'dse serve --sensitivity'.")] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Write the table as CSV: the file of 'dse serve --sensitivity'.")
+    ] = None,
     parquet: Annotated[Path | None, typer.Option("--parquet", help="Write the table as Parquet (as --csv).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --csv or --parquet file.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --csv or --parquet file.")
+    ] = False,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
     allow_incomplete: AllowIncompleteOpt = False,
 ) -> None:
@@ -72,9 +77,14 @@ def sensitivity(
                 return "–" if not (math.isfinite(lo) and math.isfinite(hi)) else f"[{lo:.3f}, {hi:.3f}]"
 
             for _, r in part.iterrows():
-                t.add_row(str(r["input"]), f"{r['first_order']:.3f}", interval(r["first_order_low"], r["first_order_high"]),
-                          "–" if not math.isfinite(r["total_order"]) else f"{r['total_order']:.3f}",
-                          interval(r["total_order_low"], r["total_order_high"]), f"{int(r['n_used']):,}")
+                t.add_row(
+                    str(r["input"]),
+                    f"{r['first_order']:.3f}",
+                    interval(r["first_order_low"], r["first_order_high"]),
+                    "–" if not math.isfinite(r["total_order"]) else f"{r['total_order']:.3f}",
+                    interval(r["total_order_low"], r["total_order_high"]),
+                    f"{int(r['n_used']):,}",
+                )
             console.print(t)
     if not frames:
         return
@@ -83,7 +93,6 @@ def sensitivity(
     combined = pd.concat(frames, ignore_index=True)
     combined.attrs = frames[0].attrs
     for path, _ in tables:
-        console.print(f"wrote {write_sensitivity(combined, path, overwrite=overwrite)}", markup=False,
-                      highlight=False)
+        console.print(f"wrote {write_sensitivity(combined, path, overwrite=overwrite)}", markup=False, highlight=False)
     if plot:
         console.print(f"wrote {plot_sensitivity(combined, plot)}")

@@ -29,53 +29,111 @@ def serve(
     store: Annotated[str, typer.Argument(help="Results store (path or s3:// URL), or a catalog file with ENTRY.")],
     entry: Annotated[str | None, typer.Argument(help="Entry id when STORE is a catalog.")] = None,
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 5006,
-    address: Annotated[str, typer.Option("--address", help="Interface to listen on; other than loopback needs "
-                                         "--basic-auth, --oauth-provider or --insecure.")] = "127.0.0.1",
+    address: Annotated[
+        str,
+        typer.Option(
+            "--address",
+            help="Interface to listen on; other than loopback needs --basic-auth, --oauth-provider or --insecure.",
+        ),
+    ] = "127.0.0.1",
     show: Annotated[bool, typer.Option("--show/--no-show", help="Open a browser tab.")] = False,
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="Dask scheduler for filtering and fronts of large stores.")
     ] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
-    root: Annotated[list[str] | None, typer.Option("--root", help="Folder or URL prefix the served store must lie "
-                                                   "under (repeatable).")] = None,
-    basic_auth: Annotated[str | None, typer.Option("--basic-auth", envvar="DSE_BASIC_AUTH", show_envvar=True,
-                                                   help="Password, or a JSON file of {user: password}.")] = None,
-    cookie_secret: Annotated[str | None, typer.Option("--cookie-secret", envvar="DSE_COOKIE_SECRET",
-                                                      show_envvar=True, help="Signs login cookies (default: random "
-                                                      "per process).")] = None,
-    oauth_provider: Annotated[str | None, typer.Option("--oauth-provider", envvar="PANEL_OAUTH_PROVIDER",
-                                                       help="Panel OAuth provider (github, google, azure, "
-                                                       "generic, ...).")] = None,
-    oauth_key: Annotated[str | None, typer.Option("--oauth-key", envvar="PANEL_OAUTH_KEY",
-                                                  help="OAuth client id.")] = None,
-    oauth_secret: Annotated[str | None, typer.Option("--oauth-secret", envvar="PANEL_OAUTH_SECRET",
-                                                     help="OAuth client secret (prefer the variable).")] = None,
-    oauth_redirect_uri: Annotated[str | None, typer.Option("--oauth-redirect-uri", envvar="PANEL_OAUTH_REDIRECT_URI",
-                                                           help="OAuth redirect URI.")] = None,
-    oauth_encryption_key: Annotated[str | None, typer.Option("--oauth-encryption-key",
-                                                             envvar="PANEL_OAUTH_ENCRYPTION",
-                                                             help="Encrypts OAuth tokens in cookies.")] = None,
-    origin: Annotated[list[str] | None, typer.Option("--origin", help="Extra allowed websocket origin HOST:PORT "
-                                                     "(a reverse proxy's name; repeatable).")] = None,
-    insecure: Annotated[bool, typer.Option("--insecure", help="Serve a non-loopback address without "
-                                           "authentication.")] = False,
+    root: Annotated[
+        list[str] | None,
+        typer.Option("--root", help="Folder or URL prefix the served store must lie under (repeatable)."),
+    ] = None,
+    basic_auth: Annotated[
+        str | None,
+        typer.Option(
+            "--basic-auth",
+            envvar="DSE_BASIC_AUTH",
+            show_envvar=True,
+            help="Password, or a JSON file of {user: password}.",
+        ),
+    ] = None,
+    cookie_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--cookie-secret",
+            envvar="DSE_COOKIE_SECRET",
+            show_envvar=True,
+            help="Signs login cookies (default: random per process).",
+        ),
+    ] = None,
+    oauth_provider: Annotated[
+        str | None,
+        typer.Option(
+            "--oauth-provider",
+            envvar="PANEL_OAUTH_PROVIDER",
+            help="Panel OAuth provider (github, google, azure, generic, ...).",
+        ),
+    ] = None,
+    oauth_key: Annotated[
+        str | None, typer.Option("--oauth-key", envvar="PANEL_OAUTH_KEY", help="OAuth client id.")
+    ] = None,
+    oauth_secret: Annotated[
+        str | None,
+        typer.Option("--oauth-secret", envvar="PANEL_OAUTH_SECRET", help="OAuth client secret (prefer the variable)."),
+    ] = None,
+    oauth_redirect_uri: Annotated[
+        str | None, typer.Option("--oauth-redirect-uri", envvar="PANEL_OAUTH_REDIRECT_URI", help="OAuth redirect URI.")
+    ] = None,
+    oauth_encryption_key: Annotated[
+        str | None,
+        typer.Option(
+            "--oauth-encryption-key", envvar="PANEL_OAUTH_ENCRYPTION", help="Encrypts OAuth tokens in cookies."
+        ),
+    ] = None,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option("--origin", help="Extra allowed websocket origin HOST:PORT (a reverse proxy's name; repeatable)."),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Serve a non-loopback address without authentication.")
+    ] = False,
     allow_incomplete: AllowIncompleteOpt = False,
-    cells: Annotated[Path | None, typer.Option("--cells", help="Folder of measured cells (BDF files with YAML "
-                                               "sidecars, as for dse calibrate --cells) drawn on the cloud and "
-                                               "the front at their measured values.")] = None,
-    sensitivity: Annotated[Path | None, typer.Option("--sensitivity", help="Sensitivity table of the store (CSV "
-                                                     "or Parquet, from dse sensitivity --csv) shown as a tab "
-                                                     "of bar charts.")] = None,
+    cells: Annotated[
+        Path | None,
+        typer.Option(
+            "--cells",
+            help="Folder of measured cells (BDF files with YAML "
+            "sidecars, as for dse calibrate --cells) drawn on the cloud and "
+            "the front at their measured values.",
+        ),
+    ] = None,
+    sensitivity: Annotated[
+        Path | None,
+        typer.Option(
+            "--sensitivity",
+            help="Sensitivity table of the store (CSV "
+            "or Parquet, from dse sensitivity --csv) shown as a tab "
+            "of bar charts.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the dashboard of a results store or catalog entry (on 127.0.0.1 unless told otherwise)."""
     import time
 
     from dse.access import check_allowed, serve_security
 
-    security = serve_security(address, port, basic_auth=basic_auth, cookie_secret=cookie_secret,
-                              oauth={"provider": oauth_provider, "key": oauth_key, "secret": oauth_secret,
-                                     "redirect_uri": oauth_redirect_uri, "encryption_key": oauth_encryption_key},
-                              insecure=insecure, origins=origin or ())
+    security = serve_security(
+        address,
+        port,
+        basic_auth=basic_auth,
+        cookie_secret=cookie_secret,
+        oauth={
+            "provider": oauth_provider,
+            "key": oauth_key,
+            "secret": oauth_secret,
+            "redirect_uri": oauth_redirect_uri,
+            "encryption_key": oauth_encryption_key,
+        },
+        insecure=insecure,
+        origins=origin or (),
+    )
     _check_port(address, port)
     if entry is not None or store.endswith(".json"):
         store, endpoint_url = _catalog_store(store, entry, endpoint_url)
@@ -91,8 +149,10 @@ def serve(
 
     t = time.perf_counter()
     if scheduler:
-        console.print("note: the dashboard filters and computes fronts in this process (from cached chunk "
-                      "fronts); --scheduler is not used")
+        console.print(
+            "note: the dashboard filters and computes fronts in this process (from cached chunk "
+            "fronts); --scheduler is not used"
+        )
     source = load_source(store, endpoint_url)
     cells_table = _cells_overlay(cells, source)  # refused here, before anything listens
     indices = None
@@ -101,8 +161,7 @@ def serve(
 
         indices = read_sensitivity(str(sensitivity), source)  # refused here too
     warm_up(source)
-    console.print(f"loaded {len(source):,} feasible designs of {source.n_designs:,} in "
-                  f"{time.perf_counter() - t:.1f} s")
+    console.print(f"loaded {len(source):,} feasible designs of {source.n_designs:,} in {time.perf_counter() - t:.1f} s")
     if getattr(source.results, "coefficients_note", ""):
         console.print(f"note: {store} was {source.results.coefficients_note}", markup=False, highlight=False)
     console.print(f"dashboard: http://{security.kwargs['websocket_origin'][0]}/  (Ctrl-C to stop)")
@@ -110,11 +169,21 @@ def serve(
     from dashboards.server import component_routes, limit_sessions, session_options
     from dse.limits import current_limits
 
-    app = limit_sessions(create_app(store, endpoint_url, cells=cells_table, sensitivity=indices),
-                         current_limits().max_sessions)
+    app = limit_sessions(
+        create_app(store, endpoint_url, cells=cells_table, sensitivity=indices), current_limits().max_sessions
+    )
     try:
-        pn.serve({"/": app}, port=port, show=show, title=f"dse · {source.title[:MAX_TITLE]}", threaded=False,
-                 admin=False, extra_patterns=component_routes(), **session_options(), **security.kwargs)
+        pn.serve(
+            {"/": app},
+            port=port,
+            show=show,
+            title=f"dse · {source.title[:MAX_TITLE]}",
+            threaded=False,
+            admin=False,
+            extra_patterns=component_routes(),
+            **session_options(),
+            **security.kwargs,
+        )
     except OSError as exc:
         raise DseError(f"cannot listen ({exc.strerror or exc})", where=f"{address}:{port}") from None
 
@@ -132,8 +201,9 @@ def _cells_overlay(folder: Path | None, source):
     table = cells_table(folder, getattr(source.results, "coefficients", None))
     excluded = table.attrs.get("excluded", [])
     if not len(table):
-        raise DseError("no usable cell (" + "; ".join(f"{n}: {why}" for n, why in excluded)[:200] + ")",
-                       where=str(folder))
+        raise DseError(
+            "no usable cell (" + "; ".join(f"{n}: {why}" for n, why in excluded)[:200] + ")", where=str(folder)
+        )
     note = f" ({len(excluded)} file(s) excluded: {', '.join(n for n, _ in excluded)})" if excluded else ""
     console.print(f"{len(table)} measured cell(s) from {folder}{note}", markup=False, highlight=False)
     return table
@@ -148,8 +218,9 @@ def _check_port(address: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise DseError(f"not an address of this machine ({getattr(exc, 'strerror', None) or exc})",
-                       where=f"--address {address}") from None
+        raise DseError(
+            f"not an address of this machine ({getattr(exc, 'strerror', None) or exc})", where=f"--address {address}"
+        ) from None
     family, kind, proto, _, sockaddr = infos[0]
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as tornado does
@@ -177,9 +248,14 @@ def report(
     output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")] = Path("report.html"),
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
     allow_incomplete: AllowIncompleteOpt = False,
-    cells: Annotated[Path | None, typer.Option("--cells", help="Folder of measured cells (as for dse calibrate "
-                                               "--cells) drawn on the clouds and fronts at their measured values.")
-                     ] = None,
+    cells: Annotated[
+        Path | None,
+        typer.Option(
+            "--cells",
+            help="Folder of measured cells (as for dse calibrate "
+            "--cells) drawn on the clouds and fronts at their measured values.",
+        ),
+    ] = None,
 ) -> None:
     """Write a static, self-contained HTML report of a results store."""
     _check_writable(output, "-o")

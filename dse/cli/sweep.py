@@ -27,27 +27,49 @@ def sweep(
     output: Annotated[str, typer.Option("-o", "--output", help="Results store (path or s3:// URL).")],
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")] = None,
     cluster: Annotated[
-        str | None, typer.Option("--cluster", help="Start a cluster configured in Dask's config (dse.clusters): "
-                                 "local, slurm, pbs, kubernetes, gateway, or your own.")
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Start a cluster configured in Dask's config (dse.clusters): "
+            "local, slurm, pbs, kubernetes, gateway, or your own.",
+        ),
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted store written from the same spec.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish an interrupted store written from the same spec.")
+    ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store.")] = False,
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="Designs per block and Zarr chunk.")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Workers of the embedded or --cluster cluster.")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Workers of the embedded or --cluster cluster.")
+    ] = None,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
-    tls_ca_file: Annotated[Path | None, typer.Option("--tls-ca-file", help="CA certificate(s) for a tls:// scheduler (PEM).")] = None,
-    tls_cert: Annotated[Path | None, typer.Option(
-        "--tls-cert", help="Client certificate for a tls:// scheduler (PEM).")] = None,
-    tls_key: Annotated[Path | None, typer.Option(
-        "--tls-key", help="Client private key for a tls:// scheduler (PEM).")] = None,
+    tls_ca_file: Annotated[
+        Path | None, typer.Option("--tls-ca-file", help="CA certificate(s) for a tls:// scheduler (PEM).")
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="Client certificate for a tls:// scheduler (PEM).")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="Client private key for a tls:// scheduler (PEM).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
-    yes: Annotated[bool, typer.Option(
-        "--yes", help="Run even over the design and store-size limits (DSE_MAX_DESIGNS, DSE_MAX_STORE_BYTES).")] = False,
-    break_lock: Annotated[bool, typer.Option(
-        "--break-lock", help="Take the store's lock from a sweep on another host that no longer runs.")] = False,
-    coefficients: Annotated[Path | None, typer.Option(
-        "--coefficients", help="CE coefficients YAML (e.g. from 'dse calibrate --cells') for every scenario; "
-                               "its hash is stored.")] = None,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", help="Run even over the design and store-size limits (DSE_MAX_DESIGNS, DSE_MAX_STORE_BYTES)."
+        ),
+    ] = False,
+    break_lock: Annotated[
+        bool,
+        typer.Option("--break-lock", help="Take the store's lock from a sweep on another host that no longer runs."),
+    ] = False,
+    coefficients: Annotated[
+        Path | None,
+        typer.Option(
+            "--coefficients",
+            help="CE coefficients YAML (e.g. from 'dse calibrate --cells') for every scenario; its hash is stored.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate every design of a sweep spec on Dask and write a Zarr store.
 
@@ -80,8 +102,9 @@ def sweep(
 
     security = tls_security(tls_ca_file, tls_cert, tls_key)
     if security is not None and not scheduler:
-        raise DseError("--tls-ca-file, --tls-cert and --tls-key apply to --scheduler; a named cluster brings "
-                       "its own security")
+        raise DseError(
+            "--tls-ca-file, --tls-cert and --tls-key apply to --scheduler; a named cluster brings its own security"
+        )
     if cluster:
         check_cluster(cluster)  # unknown name, missing package or batch command: fail before any work
     _check_store_target(output)
@@ -91,39 +114,65 @@ def sweep(
     estimate = estimate_sweep(parsed)
     if not yes:
         check_estimate(estimate, where=str(spec))  # before any work
-    console.print(f"[bold]{_title(parsed.name)}[/bold]: {estimate.describe()} in {len(parsed.scenarios)} "
-                  f"scenario(s) → {_title(output, 1000)}")
+    console.print(
+        f"[bold]{_title(parsed.name)}[/bold]: {estimate.describe()} in {len(parsed.scenarios)} "
+        f"scenario(s) → {_title(output, 1000)}"
+    )
 
     class Rate(ProgressColumn):
         def render(self, task):
             speed = task.finished_speed or task.speed
             return Text(f"{speed:,.0f} designs/s" if speed else "– designs/s", style="cyan")
 
-    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
-               Rate(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+        Rate(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
     bar = Progress(*columns, console=console, disable=quiet, transient=False)
     task = bar.add_task("designs", total=parsed.n_designs)
 
     def on_start(client, summary):
         link = getattr(client, "dashboard_link", None)
         n = len(client.scheduler_info().get("workers", {}))
-        console.print(f"Dask: {n} workers" + (" yet (blocks wait for them)" if n == 0 else "")
-                      + (f", dashboard {link}" if link else ""))
+        console.print(
+            f"Dask: {n} workers"
+            + (" yet (blocks wait for them)" if n == 0 else "")
+            + (f", dashboard {link}" if link else "")
+        )
         if summary.skipped_blocks:
             console.print(f"resuming: {summary.skipped_blocks} block(s) already done, {summary.blocks} to go")
         if summary.damaged_blocks:
-            console.print(f"{summary.damaged_blocks} damaged block(s) found (chunks missing or failing their "
-                          "checksum): evaluating them again")
+            console.print(
+                f"{summary.damaged_blocks} damaged block(s) found (chunks missing or failing their "
+                "checksum): evaluating them again"
+            )
 
     with bar:
-        summary = run_sweep(parsed, output, scheduler=scheduler, resume=resume, overwrite=overwrite,
-                            n_workers=workers, storage_options=_storage_options(endpoint_url),
-                            progress=lambda done, total: bar.update(task, completed=done), on_start=on_start,
-                            cluster=cluster, security=security, break_lock=break_lock)
+        summary = run_sweep(
+            parsed,
+            output,
+            scheduler=scheduler,
+            resume=resume,
+            overwrite=overwrite,
+            n_workers=workers,
+            storage_options=_storage_options(endpoint_url),
+            progress=lambda done, total: bar.update(task, completed=done),
+            on_start=on_start,
+            cluster=cluster,
+            security=security,
+            break_lock=break_lock,
+        )
     t = Table(box=None, show_header=False, pad_edge=False)
     t.add_row("designs", f"{summary.designs:,}")
-    t.add_row("evaluated now", f"{summary.evaluated:,} in {summary.blocks} block(s) "
-              f"({summary.skipped_blocks} block(s) already done)")
+    t.add_row(
+        "evaluated now",
+        f"{summary.evaluated:,} in {summary.blocks} block(s) ({summary.skipped_blocks} block(s) already done)",
+    )
     pct = 100 * summary.feasible / summary.designs if summary.designs else 0
     t.add_row("feasible", f"{summary.feasible:,} ({pct:.1f} %)")
     t.add_row("time", f"{summary.seconds:.1f} s" + (f" ({summary.rate:,.0f} designs/s)" if summary.evaluated else ""))
@@ -143,19 +192,34 @@ class RefineInterrupted(DseError):
 def refine(
     spec: Annotated[Path, typer.Argument(help="Grid sweep spec YAML file: the fine grid whose front is wanted.")],
     output: Annotated[str, typer.Option("-o", "--output", help="Results store to write (path or s3:// URL).")],
-    objective: Annotated[list[str] | None, typer.Option(
-        "--objective", help="NAME:max or NAME:min (repeatable); default: every dse_sense output.")] = None,
-    coarse: Annotated[int | None, typer.Option("--coarse", help="Index ranges per numeric axis at level 0 "
-                                               "(default: the spec's refine: coarse, else 2).")] = None,
-    margin: Annotated[float | None, typer.Option("--margin", help="Widen each cell's bound by this share of its "
-                                                 "corners' spread (default 0).")] = None,
-    tolerance: Annotated[float | None, typer.Option("--tolerance", help="Stop once the hypervolume changes by "
-                                                    "less than this fraction (approximate).")] = None,
+    objective: Annotated[
+        list[str] | None,
+        typer.Option("--objective", help="NAME:max or NAME:min (repeatable); default: every dse_sense output."),
+    ] = None,
+    coarse: Annotated[
+        int | None,
+        typer.Option(
+            "--coarse", help="Index ranges per numeric axis at level 0 (default: the spec's refine: coarse, else 2)."
+        ),
+    ] = None,
+    margin: Annotated[
+        float | None,
+        typer.Option("--margin", help="Widen each cell's bound by this share of its corners' spread (default 0)."),
+    ] = None,
+    tolerance: Annotated[
+        float | None,
+        typer.Option("--tolerance", help="Stop once the hypervolume changes by less than this fraction (approximate)."),
+    ] = None,
     budget: Annotated[int | None, typer.Option("--budget", help="Most designs to evaluate (approximate).")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Workers of the embedded cluster.")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing store and start over "
-                                            "(discarding the checkpoint of an interrupted run).")] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace an existing store and start over (discarding the checkpoint of an interrupted run).",
+        ),
+    ] = False,
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
 ) -> None:
     """Front of a fine grid by adaptive refinement: evaluate only the cells that can hold front designs.
@@ -186,32 +250,39 @@ def refine(
     options = _storage_options(endpoint_url)
     check_target(output, False, overwrite, options)
     parsed = load_sweep(spec)
-    senses, used = refine_options(parsed, objectives, coarse=coarse, margin=margin, tolerance=tolerance,
-                                  budget=budget)
+    senses, used = refine_options(parsed, objectives, coarse=coarse, margin=margin, tolerance=tolerance, budget=budget)
     if overwrite:
         remove_checkpoint(output)
     else:
         read_checkpoint(output, parsed, senses, used)  # refuse another spec's or a damaged one before any work
-    console.print(f"[bold]{_title(parsed.name)}[/bold]: refining a grid of {parsed.n_designs:,} designs → "
-                  f"{_title(output, 1000)}")
+    console.print(
+        f"[bold]{_title(parsed.name)}[/bold]: refining a grid of {parsed.n_designs:,} designs → {_title(output, 1000)}"
+    )
 
     def show(record: dict) -> None:
-        console.print(f"level {record['level']}: {record['cells']:,} cells, {record['new']:,} new designs "
-                      f"({record['evaluated']:,} in all), front {record['front']:,}, hypervolume "
-                      f"{record['hypervolume']:.6g}, {record['seconds']:.1f} s", markup=False, highlight=False)
+        console.print(
+            f"level {record['level']}: {record['cells']:,} cells, {record['new']:,} new designs "
+            f"({record['evaluated']:,} in all), front {record['front']:,}, hypervolume "
+            f"{record['hypervolume']:.6g}, {record['seconds']:.1f} s",
+            markup=False,
+            highlight=False,
+        )
 
     def resuming(level: int, evaluated: int) -> None:
-        console.print(f"resuming at level {level}: {evaluated:,} designs already evaluated",
-                      markup=False, highlight=False)
+        console.print(
+            f"resuming at level {level}: {evaluated:,} designs already evaluated", markup=False, highlight=False
+        )
 
     try:
         with _client(scheduler, None, workers) as client:
-            result = run_refine(parsed, senses, client=client, progress=show, on_resume=resuming, store=output,
-                                **used)
+            result = run_refine(parsed, senses, client=client, progress=show, on_resume=resuming, store=output, **used)
     except KeyboardInterrupt:
         folder = checkpoint_dir(output)
-        kept = f"finished levels are kept in {folder}; rerun the same command to resume" if folder else \
-            "nothing is kept (remote stores are not checkpointed)"
+        kept = (
+            f"finished levels are kept in {folder}; rerun the same command to resume"
+            if folder
+            else "nothing is kept (remote stores are not checkpointed)"
+        )
         raise RefineInterrupted(f"interrupted: {kept}", where=output) from None
     write_refined(result, parsed, output, overwrite=overwrite, storage_options=options)
     remove_checkpoint(output)  # only once the store is in place
@@ -223,8 +294,10 @@ def refine(
 def validate(
     store: Annotated[str, typer.Argument(help="Results store (path or URL).")],
     endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="S3 endpoint for s3:// stores.")] = None,
-    full: Annotated[bool, typer.Option(
-        "--full", help="Also read every chunk: checksums, chunks of completed blocks, feasible flags.")] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Also read every chunk: checksums, chunks of completed blocks, feasible flags."),
+    ] = False,
 ) -> None:
     """Check a results store against docs/results-spec.md."""
     from dse.store.validate import validate_report

@@ -53,10 +53,34 @@ from dse.explore.selection import _bounds, allowed_codes, passing_rows
 from dse.explore.sensitivity import SENSITIVITY_COLUMNS, read_sensitivity
 from dse.explore.source import CHUNK_ROWS, EXTRA_COLUMNS, HISTOGRAM_BINS, SKIP, ResultsSource
 
-__all__ = ["ResultsSource", "Axis", "LOG_AXES", "CHUNK_ROWS", "aggregate", "nice_ticks", "format_value",
-           "format_values", "display_unit", "read_sensitivity", "SENSITIVITY_COLUMNS",
-           "significant_format",
-           # the former module's other names, kept importable (docs/architecture.md, "Re-exports")
-           "PADDING", "HISTOGRAM_BINS", "SKIP", "EXTRA_COLUMNS", "ChunkFronts", "passing_rows", "allowed_codes",
-           "_bounds", "_stack", "_prune", "_cells", "_first_rows", "_masked_bincount", "_bin_index", "_finite_range",
-           "_polylines"]
+__all__ = [
+    "ResultsSource",
+    "Axis",
+    "LOG_AXES",
+    "CHUNK_ROWS",
+    "aggregate",
+    "nice_ticks",
+    "format_value",
+    "format_values",
+    "display_unit",
+    "read_sensitivity",
+    "SENSITIVITY_COLUMNS",
+    "significant_format",
+    # the former module's other names, kept importable (docs/architecture.md, "Re-exports")
+    "PADDING",
+    "HISTOGRAM_BINS",
+    "SKIP",
+    "EXTRA_COLUMNS",
+    "ChunkFronts",
+    "passing_rows",
+    "allowed_codes",
+    "_bounds",
+    "_stack",
+    "_prune",
+    "_cells",
+    "_first_rows",
+    "_masked_bincount",
+    "_bin_index",
+    "_finite_range",
+    "_polylines",
+]

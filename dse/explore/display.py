@@ -58,7 +58,10 @@ class Axis:
                 t = k + math.log10(m)
                 if self.lo <= t <= self.hi:
                     out.append((t, f"{m * 10.0**k:,g}"))
-        return out or [(self.lo, format_value(self.from_plot(self.lo))), (self.hi, format_value(self.from_plot(self.hi)))]
+        return out or [
+            (self.lo, format_value(self.from_plot(self.lo))),
+            (self.hi, format_value(self.from_plot(self.hi))),
+        ]
 
 
 def display_unit(unit: str) -> str:
@@ -67,8 +70,15 @@ def display_unit(unit: str) -> str:
     >>> display_unit("mAh/cm^2"), display_unit("degC"), display_unit("1")
     ('mAh/cm²', '°C', '')
     """
-    return {"1": "", "percent": "%", "degC": "°C", "1/h": "C", "um": "µm", "mAh/cm^2": "mAh/cm²",
-            "mA/cm^2": "mA/cm²"}.get(unit, unit)
+    return {
+        "1": "",
+        "percent": "%",
+        "degC": "°C",
+        "1/h": "C",
+        "um": "µm",
+        "mAh/cm^2": "mAh/cm²",
+        "mA/cm^2": "mA/cm²",
+    }.get(unit, unit)
 
 
 def nice_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
@@ -124,8 +134,9 @@ def format_values(values: np.ndarray, digits: int = 3) -> np.ndarray:
     rounded = np.where(np.abs(safe) >= 10.0**digits, np.round(safe), np.round(safe * scale) / scale)
     # numbers are formatted one by one: format each distinct rounded value once
     distinct, index = np.unique(rounded, return_inverse=True)
-    text = np.where(np.abs(distinct) >= 10.0**digits, np.char.mod("%.0f", distinct),
-                    np.char.mod(f"%.{digits}g", distinct))[index.reshape(values.shape)]
+    text = np.where(
+        np.abs(distinct) >= 10.0**digits, np.char.mod("%.0f", distinct), np.char.mod(f"%.{digits}g", distinct)
+    )[index.reshape(values.shape)]
     return np.where(finite, text, "").astype(object)
 
 
@@ -142,4 +153,3 @@ def significant_format(values: np.ndarray, digits: int = 3) -> str:
     magnitude = math.floor(math.log10(float(np.median(finite))))
     decimals = max(0, digits - 1 - magnitude)
     return "0,0" if decimals == 0 else "0." + "0" * min(decimals, 8)
-

@@ -26,8 +26,9 @@ class ChunkFronts:
         self.starts = starts if self.n else np.zeros(0, dtype=np.int64)
         self._cache: dict[tuple, dict[int, np.ndarray]] = {}
 
-    def front(self, keep: np.ndarray, names: Sequence[str], senses: Sequence[str],
-              columns: list[np.ndarray]) -> np.ndarray:
+    def front(
+        self, keep: np.ndarray, names: Sequence[str], senses: Sequence[str], columns: list[np.ndarray]
+    ) -> np.ndarray:
         """Rows of the exact front of the rows in ``keep`` over ``columns`` (one per objective), in row order."""
         cache = self._cache.setdefault((tuple(names), tuple(senses)), {})
         kept = np.add.reduceat(keep, self.starts) if self.n else np.zeros(0, dtype=np.int64)

@@ -100,8 +100,20 @@ def _polylines(scaled, width, height, image):  # pragma: no cover
                     image[r, c] += 1
 
 
-def aggregate(x, y, keep, xaxis: Axis, yaxis: Axis, width: int, height: int, *, codes=None, ncat: int = 1,
-              weights=None, first: bool = False) -> dict[str, np.ndarray]:
+def aggregate(
+    x,
+    y,
+    keep,
+    xaxis: Axis,
+    yaxis: Axis,
+    width: int,
+    height: int,
+    *,
+    codes=None,
+    ncat: int = 1,
+    weights=None,
+    first: bool = False,
+) -> dict[str, np.ndarray]:
     """Pixels of a cloud in plot coordinates: row 0 is the bottom row, ``[lo, hi)`` split evenly.
 
     Parameters
@@ -137,19 +149,40 @@ def aggregate(x, y, keep, xaxis: Axis, yaxis: Axis, width: int, height: int, *, 
     sums = np.zeros(2 * width * height if weights is not None else 1, dtype=np.float64)
     empty_codes = np.zeros(0, dtype=np.int16)
     empty_weights = np.zeros(0, dtype=np.float32)
-    _cells(x, y, keep, float(xaxis.lo), width / (xaxis.hi - xaxis.lo), float(yaxis.lo),
-           height / (yaxis.hi - yaxis.lo), width, height,
-           empty_codes if codes is None else codes, ncat,
-           empty_weights if weights is None else weights, counts, sums)
+    _cells(
+        x,
+        y,
+        keep,
+        float(xaxis.lo),
+        width / (xaxis.hi - xaxis.lo),
+        float(yaxis.lo),
+        height / (yaxis.hi - yaxis.lo),
+        width,
+        height,
+        empty_codes if codes is None else codes,
+        ncat,
+        empty_weights if weights is None else weights,
+        counts,
+        sums,
+    )
     out = {"count": counts.reshape((height, width, ncat)) if codes is not None else counts.reshape((height, width))}
     if weights is not None:
-        n = sums[width * height:].reshape((height, width))
+        n = sums[width * height :].reshape((height, width))
         with np.errstate(invalid="ignore", divide="ignore"):
             out["mean"] = np.where(n > 0, sums[: width * height].reshape((height, width)) / n, np.nan)
     if first:
         rows = np.full(width * height, -1, dtype=np.int64)
-        _first_rows(x, y, keep, float(xaxis.lo), width / (xaxis.hi - xaxis.lo), float(yaxis.lo),
-                    height / (yaxis.hi - yaxis.lo), width, height, rows)
+        _first_rows(
+            x,
+            y,
+            keep,
+            float(xaxis.lo),
+            width / (xaxis.hi - xaxis.lo),
+            float(yaxis.lo),
+            height / (yaxis.hi - yaxis.lo),
+            width,
+            height,
+            rows,
+        )
         out["first"] = rows.reshape((height, width))
     return out
-

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from dse.explore.source import ResultsSource
 
 
-def passing_rows(source: ResultsSource, filters: Mapping[str, object] | None = None,
-                 constraints: Mapping[str, object] | None = None) -> np.ndarray:
+def passing_rows(
+    source: ResultsSource, filters: Mapping[str, object] | None = None, constraints: Mapping[str, object] | None = None
+) -> np.ndarray:
     """Rows of ``source`` that pass ``filters`` and ``constraints`` (:meth:`ResultsSource.mask <dse.explore.ResultsSource.mask>`)."""
     keep = np.ones(source.n, dtype=bool)
     for rules in (filters, constraints):

@@ -33,17 +33,21 @@ def read_sensitivity(path: str, source: ResultsSource | None = None) -> pd.DataF
         raise DseError(f"not a sensitivity table ({str(exc).splitlines()[0][:120]})", where=str(path)) from None
     missing = [c for c in SENSITIVITY_COLUMNS if c not in df.columns]
     if missing:
-        raise DseError(f"not a sensitivity table: no column {', '.join(missing)} (write one with "
-                       "dse sensitivity STORE --csv FILE)", where=str(path))
+        raise DseError(
+            f"not a sensitivity table: no column {', '.join(missing)} (write one with "
+            "dse sensitivity STORE --csv FILE)",
+            where=str(path),
+        )
     if not len(df):
         raise DseError("the sensitivity table has no rows", where=str(path))
     if source is not None:
-        foreign = sorted({*df["output"].astype(str)} - set(source.outputs)) + \
-            sorted({*df["input"].astype(str)} - {*source.inputs, *INPUTS})
+        foreign = sorted({*df["output"].astype(str)} - set(source.outputs)) + sorted(
+            {*df["input"].astype(str)} - {*source.inputs, *INPUTS}
+        )
         if foreign:
-            raise DseError(f"the sensitivity table names {', '.join(foreign[:3])}, not in {source.path}",
-                           where=str(path))
+            raise DseError(
+                f"the sensitivity table names {', '.join(foreign[:3])}, not in {source.path}", where=str(path)
+            )
     for c in ("first_order", "total_order"):
         df[c] = pd.to_numeric(df[c], errors="coerce")
     return df
-

@@ -66,8 +66,13 @@ class ResultsSource:
         outputs: list[str] = []
         for ds in self.datasets.values():
             for v, var in ds.data_vars.items():
-                if (v not in SKIP and v not in self.inputs and var.attrs.get("dse_role") != "input"
-                        and var.dtype.kind == "f" and v not in outputs):
+                if (
+                    v not in SKIP
+                    and v not in self.inputs
+                    and var.attrs.get("dse_role") != "input"
+                    and var.dtype.kind == "f"
+                    and v not in outputs
+                ):
                     outputs.append(str(v))
         self.outputs = outputs
         #: per-design diagnostics of the store (e.g. ``refinement_level`` of a refined store)
@@ -206,7 +211,7 @@ class ResultsSource:
             elif name in self._dims(ds):
                 dims = self._dims(ds)
                 k = dims.index(name)
-                stride = int(np.prod([ds.sizes[d] for d in dims[k + 1:]], dtype=np.int64))
+                stride = int(np.prod([ds.sizes[d] for d in dims[k + 1 :]], dtype=np.int64))
                 position = (idx // stride) % ds.sizes[name]  # C order: one division, not a full unravel
                 coord = ds[name].values
                 if categorical:
@@ -240,8 +245,7 @@ class ResultsSource:
         if name not in self._plot_columns:
             values = self.column(name)
             with np.errstate(divide="ignore", invalid="ignore"):
-                self._plot_columns[name] = np.where(values > 0, np.log10(values), np.float32(np.nan)).astype(
-                    np.float32)
+                self._plot_columns[name] = np.where(values > 0, np.log10(values), np.float32(np.nan)).astype(np.float32)
         return self._plot_columns[name]
 
     def extent(self, name: str) -> tuple[float, float]:
@@ -274,8 +278,9 @@ class ResultsSource:
         return axis
 
     # -- filtering --------------------------------------------------------------
-    def mask(self, filters: Mapping[str, object] | None = None,
-             constraints: Mapping[str, object] | None = None) -> np.ndarray:
+    def mask(
+        self, filters: Mapping[str, object] | None = None, constraints: Mapping[str, object] | None = None
+    ) -> np.ndarray:
         """Rows that pass ``filters`` (inputs) and ``constraints`` (outputs).
 
         A categorical rule is a list of names; a numeric rule ``[low, high]``
@@ -327,13 +332,13 @@ class ResultsSource:
         if name not in self._bins:
             edges = self.edges(name)
             out = np.empty(self.n, dtype=np.uint8)
-            _bin_index(self.column(name), float(edges[0]), HISTOGRAM_BINS / (edges[-1] - edges[0]), HISTOGRAM_BINS,
-                       out)
+            _bin_index(self.column(name), float(edges[0]), HISTOGRAM_BINS / (edges[-1] - edges[0]), HISTOGRAM_BINS, out)
             self._bins[name] = out
         return self._bins[name]
 
-    def parallel_density(self, names: Sequence[str], keep: np.ndarray, width: int = 900, height: int = 300,
-                         samples: int = 100_000) -> tuple[np.ndarray, int]:
+    def parallel_density(
+        self, names: Sequence[str], keep: np.ndarray, width: int = 900, height: int = 300, samples: int = 100_000
+    ) -> tuple[np.ndarray, int]:
         """Parallel coordinates of the rows in ``keep``, rasterized: lines per pixel, bottom row first.
 
         Every axis runs from its padded minimum to its maximum (log10 on a
@@ -360,8 +365,9 @@ class ResultsSource:
         for name in names:
             values = self.values(name, rows)
             if name in self.categorical or name == "scenario":
-                data[name] = np.asarray(self.categories[name], dtype=object)[values] if rows.size else \
-                    np.zeros(0, dtype=object)
+                data[name] = (
+                    np.asarray(self.categories[name], dtype=object)[values] if rows.size else np.zeros(0, dtype=object)
+                )
             else:
                 data[name] = values
         return pd.DataFrame(data, index=rows)
@@ -394,4 +400,3 @@ class ResultsSource:
         """Every column of the rows in ``keep`` (all rows without): for exports of modest size."""
         rows = np.flatnonzero(keep) if keep is not None else np.arange(self.n)
         return self.frame(rows, ["scenario", "design", *self.inputs, *self.outputs]).reset_index(drop=True)
-

@@ -111,9 +111,7 @@ class Catalogue:
     def table(self, kind: str, props: list[str], defaults: Mapping[str, float] | None = None) -> np.ndarray:
         """A float64 table ``(n_ids, n_props)`` in :meth:`ids` order."""
         defaults = defaults or {}
-        rows = [
-            [self.value(kind, i, p, defaults.get(p, np.nan)) for p in props] for i in self.ids(kind)
-        ]
+        rows = [[self.value(kind, i, p, defaults.get(p, np.nan)) for p in props] for i in self.ids(kind)]
         return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(props))
 
     def describe_source(self, source: str) -> str:
@@ -145,7 +143,9 @@ class Catalogue:
         return hashlib.sha256(blob).hexdigest()
 
     # overrides -----------------------------------------------------------
-    def with_overrides(self, overrides: Mapping[str, Mapping[str, object]] | None, where: str = "overrides") -> Catalogue:
+    def with_overrides(
+        self, overrides: Mapping[str, Mapping[str, object]] | None, where: str = "overrides"
+    ) -> Catalogue:
         """A copy with some properties replaced.
 
         Parameters
@@ -232,9 +232,7 @@ def _check_source(source: str, references: Mapping[str, Reference], where: str) 
         return
     key = source.partition(":")[0]
     if key not in references:
-        raise CatalogueError(
-            f"source {source!r} does not resolve" + suggest(key, references), where=where
-        )
+        raise CatalogueError(f"source {source!r} does not resolve" + suggest(key, references), where=where)
 
 
 def load_catalogue(path: str | Path | None = None) -> Catalogue:

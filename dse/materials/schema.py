@@ -73,8 +73,11 @@ def _cited(units: str, lo: float | None = None, hi: float | None = None):
         if lo is not None and value < lo or hi is not None and value > hi:
             raise ValueError(f"{raw['value']!r} is outside [{lo}, {hi}] {units}")
         return Cited(
-            value=value, units=units, source=str(raw["source"]).strip(),
-            note=str(raw.get("note", "")), text=str(raw["value"]),
+            value=value,
+            units=units,
+            source=str(raw["source"]).strip(),
+            note=str(raw.get("note", "")),
+            text=str(raw["value"]),
         )
 
     parse.units = units
@@ -226,8 +229,21 @@ class Electrolyte(_Entry):
     metal: Literal["Li", "Na", "K"]
     state: Literal["liquid", "solid"]
     family: Literal[
-        "carbonate", "dual-salt", "ether", "hce", "lhce", "ionic-liquid", "gel",
-        "sulfide", "oxide", "halide", "polymer", "lipon", "borohydride", "nasicon", "beta-alumina",
+        "carbonate",
+        "dual-salt",
+        "ether",
+        "hce",
+        "lhce",
+        "ionic-liquid",
+        "gel",
+        "sulfide",
+        "oxide",
+        "halide",
+        "polymer",
+        "lipon",
+        "borohydride",
+        "nasicon",
+        "beta-alumina",
     ]
     density: _cited("g/cm^3", 0.5, 8)
     oxidative_limit: _cited("V", 1, 7)
@@ -298,8 +314,11 @@ class Packaging(_Entry):
     def _pouch_fields(self):
         if self.format == "pouch":
             either = ("layers", "target_capacity")
-            missing = [k for k, f in type(self).model_fields.items()
-                       if getattr(self, k) is None and f.default is None and k not in either]
+            missing = [
+                k
+                for k, f in type(self).model_fields.items()
+                if getattr(self, k) is None and f.default is None and k not in either
+            ]
             if all(getattr(self, k) is None for k in either):
                 missing.append("layers or target_capacity")
             if missing:

@@ -110,8 +110,17 @@ def _dot(a, b):
     Constant indices let compiled code read a tuple without a branch on the
     index, which keeps the loop over designs vectorizable.
     """
-    return (a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3] + a[4] * b[4] + a[5] * b[5] + a[6] * b[6]
-            + a[7] * b[7] + a[8] * b[8])
+    return (
+        a[0] * b[0]
+        + a[1] * b[1]
+        + a[2] * b[2]
+        + a[3] * b[3]
+        + a[4] * b[4]
+        + a[5] * b[5]
+        + a[6] * b[6]
+        + a[7] * b[7]
+        + a[8] * b[8]
+    )
 
 
 assert len(FEATURE_NAMES) == 9, "_dot and log_loss_variance are written out for nine features"
@@ -171,8 +180,16 @@ def ce_features(
     (0.865, -0.916, 1.0, 0.0)
     """
     return ce_features_from_logs(
-        pressure_saturation(stack_pressure), stack_pressure, min_stack_pressure, solid, log(current_density),
-        temperature, decay_onset, log(cathode_loading), depth_of_discharge, log(charge_rate) - log(discharge_rate),
+        pressure_saturation(stack_pressure),
+        stack_pressure,
+        min_stack_pressure,
+        solid,
+        log(current_density),
+        temperature,
+        decay_onset,
+        log(cathode_loading),
+        depth_of_discharge,
+        log(charge_rate) - log(discharge_rate),
     )
 
 
@@ -270,9 +287,17 @@ def log_loss_variance(base_variance, base_covariance, features, slope_covariance
     S = slope_covariance
     # z·S·z as nine row products: S is symmetric, so this equals the sum over
     # all (j, k); every index is a constant, so compiled code has no branch
-    Sz = (_dot(S[0], features), _dot(S[1], features), _dot(S[2], features), _dot(S[3], features),
-          _dot(S[4], features), _dot(S[5], features), _dot(S[6], features), _dot(S[7], features),
-          _dot(S[8], features))
+    Sz = (
+        _dot(S[0], features),
+        _dot(S[1], features),
+        _dot(S[2], features),
+        _dot(S[3], features),
+        _dot(S[4], features),
+        _dot(S[5], features),
+        _dot(S[6], features),
+        _dot(S[7], features),
+        _dot(S[8], features),
+    )
     return base_variance + residual_variance + 2.0 * _dot(base_covariance, features) + _dot(features, Sz)
 
 

@@ -83,8 +83,22 @@ from dse.models.stack import (
 )
 from dse.models.vmath import select, sqrt
 
-__all__ = ["GROUPS", "Parameters", "Constants", "Outputs", "OUTPUT_FIELDS", "chain_outputs", "cycling", "outputs_from_cycling",
-           "Cycling", "CYCLING_INPUTS", "DESIGN_FIELDS", "DERIVED", "derived_inputs"]
+__all__ = [
+    "GROUPS",
+    "Parameters",
+    "Constants",
+    "Outputs",
+    "OUTPUT_FIELDS",
+    "chain_outputs",
+    "cycling",
+    "outputs_from_cycling",
+    "Cycling",
+    "CYCLING_INPUTS",
+    "DESIGN_FIELDS",
+    "DERIVED",
+    "derived_inputs",
+]
+
 
 @register_jitable(error_model="numpy")
 def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss, series_only, calendar, stranded):
@@ -99,8 +113,13 @@ def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss, series_only, calend
     ce = coulombic_efficiency(log_loss)
     formation = first_cycle_loss(ce, k.formation_loss_multiplier)
     inv = initial_inventory(
-        d.cathode_loading, c.first_cycle_efficiency, d.prelithiation, excess_capacity, uptake,
-        k.coating_trapped_fraction, formation,
+        d.cathode_loading,
+        c.first_cycle_efficiency,
+        d.prelithiation,
+        excess_capacity,
+        uptake,
+        k.coating_trapped_fraction,
+        formation,
     )
     cell_ce = np.maximum(ce - calendar / q, 0.0)
     # (a formation that leaves no metal beyond the stranded one is refused by the no_inventory rule at the
@@ -114,12 +133,38 @@ def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss, series_only, calend
 #: evaluates it once per combination of these in a block (``tests/models/test_kernel.py``
 #: checks that no other input changes its results).
 CYCLING_INPUTS = (
-    "cathode_loading", "metal_excess", "coating_thickness", "prelithiation", "stack_pressure", "temperature",
-    "charge_rate", "discharge_rate", "depth_of_discharge", "metal", "cathode", "coating", "electrolyte",
+    "cathode_loading",
+    "metal_excess",
+    "coating_thickness",
+    "prelithiation",
+    "stack_pressure",
+    "temperature",
+    "charge_rate",
+    "discharge_rate",
+    "depth_of_discharge",
+    "metal",
+    "cathode",
+    "coating",
+    "electrolyte",
 )
-Cycling = namedtuple("Cycling", ("coulombic_efficiency", "inventory", "life", "cycle_life_low", "cycle_life_high",
-                                 "critical_current_density", "cycled_capacity", "ce_low", "ce_high", "host_life",
-                                 "calendar_loss", "cyclable", "series"))
+Cycling = namedtuple(
+    "Cycling",
+    (
+        "coulombic_efficiency",
+        "inventory",
+        "life",
+        "cycle_life_low",
+        "cycle_life_high",
+        "critical_current_density",
+        "cycled_capacity",
+        "ce_low",
+        "ce_high",
+        "host_life",
+        "calendar_loss",
+        "cyclable",
+        "series",
+    ),
+)
 #: the named tuples nested in Cycling (the kernel's row I/O flattens them)
 CYCLING_NESTED = {"inventory": Inventory, "life": Lifetime}
 Cycling.__doc__ = """What :func:`cycling` gives :func:`outputs_from_cycling`: the full-cell CE
@@ -171,40 +216,70 @@ def cycling(p, k, uncertain, energy_only=False, series_only=False):
     nan = np.nan
     if energy_only:
         ce = nan + 0.0 * q
-        inv = initial_inventory(d.cathode_loading, c.first_cycle_efficiency, d.prelithiation, excess_capacity,
-                                uptake, k.coating_trapped_fraction, 0.0 * q)
-        return Cycling(ce, inv, Lifetime(np.minimum(q, inv.inventory), ce, ce, ce), ce, ce, ce, q, ce, ce, ce, ce,
-                       inv.inventory, 0.0 * q == 0.0)
-    calendar = calendar_loss(e.corrosion_current,
-                             cycle_hours(d.depth_of_discharge, usable, d.charge_rate, d.discharge_rate), q)
+        inv = initial_inventory(
+            d.cathode_loading,
+            c.first_cycle_efficiency,
+            d.prelithiation,
+            excess_capacity,
+            uptake,
+            k.coating_trapped_fraction,
+            0.0 * q,
+        )
+        return Cycling(
+            ce,
+            inv,
+            Lifetime(np.minimum(q, inv.inventory), ce, ce, ce),
+            ce,
+            ce,
+            ce,
+            q,
+            ce,
+            ce,
+            ce,
+            ce,
+            inv.inventory,
+            0.0 * q == 0.0,
+        )
+    calendar = calendar_loss(
+        e.corrosion_current, cycle_hours(d.depth_of_discharge, usable, d.charge_rate, d.discharge_rate), q
+    )
     stranded = (1.0 - usable) * d.cathode_loading
     dv = p.derived
     features = ce_features_from_logs(
-        dv.pressure_saturation, d.stack_pressure, e.min_stack_pressure, e.solid > 0.5,
-        dv.log_charge_rate + dv.log_cathode_loading, d.temperature, e.decay_onset_temperature,
-        dv.log_cathode_loading, d.depth_of_discharge,
+        dv.pressure_saturation,
+        d.stack_pressure,
+        e.min_stack_pressure,
+        e.solid > 0.5,
+        dv.log_charge_rate + dv.log_cathode_loading,
+        d.temperature,
+        e.decay_onset_temperature,
+        dv.log_cathode_loading,
+        d.depth_of_discharge,
         dv.log_charge_rate - dv.log_discharge_rate,
     )
     mean = log_loss_mean(p.ce.base, features, k.slopes)
     ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean, series_only, calendar, stranded)
     if uncertain:
-        spread = k.quantile_z * sqrt(log_loss_variance(p.ce.variance, p.ce.covariance, features,
-                                                          k.slope_covariance, k.residual_variance))
-        ce_low, _, low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread, series_only, calendar,
-                                   stranded)
-        ce_high, _, high = _lifetime(d, c, k, q, excess_capacity, uptake, mean - spread, series_only, calendar,
-                                     stranded)
+        spread = k.quantile_z * sqrt(
+            log_loss_variance(p.ce.variance, p.ce.covariance, features, k.slope_covariance, k.residual_variance)
+        )
+        ce_low, _, low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread, series_only, calendar, stranded)
+        ce_high, _, high = _lifetime(
+            d, c, k, q, excess_capacity, uptake, mean - spread, series_only, calendar, stranded
+        )
         life_low = low.cycle_life
         life_high = high.cycle_life
         series = in_series_range(ce) & in_series_range(ce_low) & in_series_range(ce_high)
     else:
         life_low = life_high = ce_low = ce_high = nan + 0.0 * q
         series = in_series_range(ce)
-    ccd = p.coating.ccd_factor * critical_current_density(e.critical_current_density, e.ccd_activation_energy,
-                                                          e.ccd_pressure_scale, d.temperature, d.stack_pressure)
+    ccd = p.coating.ccd_factor * critical_current_density(
+        e.critical_current_density, e.ccd_activation_energy, e.ccd_pressure_scale, d.temperature, d.stack_pressure
+    )
     host = np.floor(host_fade_life(c.fade_per_cycle, d.depth_of_discharge, k.end_of_life))
-    return Cycling(ce, inv, life, life_low, life_high, ccd, q, ce_low, ce_high, host, calendar,
-                   inv.inventory - stranded, series)
+    return Cycling(
+        ce, inv, life, life_low, life_high, ccd, q, ce_low, ce_high, host, calendar, inv.inventory - stranded, series
+    )
 
 
 @register_jitable(inline="always", error_model="numpy")
@@ -247,25 +322,53 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
     back here.
     """
     d = p.design
-    m, c, cc, co, e, s, pk, a = p.metal, p.cathode, p.collector, p.coating, p.electrolyte, p.separator, p.packaging, p.anode
+    m, c, cc, co, e, s, pk, a = (
+        p.metal,
+        p.cathode,
+        p.collector,
+        p.coating,
+        p.electrolyte,
+        p.separator,
+        p.packaging,
+        p.anode,
+    )
     solid = e.solid > 0.5
     baseline = a.np_ratio > 0.0
     loading = d.cathode_loading
     valid = (
-        (loading >= MIN_CATHODE_LOADING) & (loading <= MAX_CATHODE_LOADING) & (d.cathode_porosity >= 0.0) & (d.cathode_porosity < 1.0)
-        & (d.cathode_active_fraction > 0.0) & (d.cathode_active_fraction <= 1.0)
-        & (d.positive_collector_thickness >= 0.0) & (d.current_collector_thickness >= 0.0)
-        & (d.coating_thickness >= 0.0) & (d.metal_excess >= 0.0) & (d.prelithiation >= 0.0)
-        & (d.electrolyte_amount >= 0.0) & (d.separator_thickness > 0.0) & (d.stack_pressure >= 0.0)
-        & (d.temperature > -273.15) & (d.charge_rate * loading > 0.0) & (d.discharge_rate * loading > 0.0)
-        & (d.depth_of_discharge > 0.0) & (d.depth_of_discharge <= 1.0)
+        (loading >= MIN_CATHODE_LOADING)
+        & (loading <= MAX_CATHODE_LOADING)
+        & (d.cathode_porosity >= 0.0)
+        & (d.cathode_porosity < 1.0)
+        & (d.cathode_active_fraction > 0.0)
+        & (d.cathode_active_fraction <= 1.0)
+        & (d.positive_collector_thickness >= 0.0)
+        & (d.current_collector_thickness >= 0.0)
+        & (d.coating_thickness >= 0.0)
+        & (d.metal_excess >= 0.0)
+        & (d.prelithiation >= 0.0)
+        & (d.electrolyte_amount >= 0.0)
+        & (d.separator_thickness > 0.0)
+        & (d.stack_pressure >= 0.0)
+        & (d.temperature > -273.15)
+        & (d.charge_rate * loading > 0.0)
+        & (d.discharge_rate * loading > 0.0)
+        & (d.depth_of_discharge > 0.0)
+        & (d.depth_of_discharge <= 1.0)
     )
 
     # --- stack layers -------------------------------------------------------
     catholyte = select(solid, e.catholyte_fraction, 0.0)
     cathode = cathode_layer(
-        loading, c.specific_capacity, d.cathode_active_fraction, d.cathode_porosity,
-        c.density, c.inactive_density, catholyte, e.density, c.coating_density,
+        loading,
+        c.specific_capacity,
+        d.cathode_active_fraction,
+        d.cathode_porosity,
+        c.density,
+        c.inactive_density,
+        catholyte,
+        e.density,
+        c.coating_density,
     )
     # (divisions by chain constants are written as products with a quotient of constants,
     # which compiled code computes once per block instead of once per design)
@@ -288,15 +391,17 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
     first = select(baseline, q, life.first_capacity)
 
     # --- metal on the negative side (full charge) ----------------------------
-    porosity = deposit_porosity(d.stack_pressure, m.deposit_porosity, m.dense_deposit_porosity,
-                                m.densification_pressure, solid)
+    porosity = deposit_porosity(
+        d.stack_pressure, m.deposit_porosity, m.dense_deposit_porosity, m.densification_pressure, solid
+    )
     plated_capacity = select(baseline, 0.0, np.maximum(inventory - excess_capacity - inv.alloyed, 0.0))
     metal = plated_metal(plated_capacity, d.metal_excess, per_capacity, mass_per_capacity, porosity)
     # metal alloyed into the coating swells it by (at most) its dense metal volume
     alloy_thickness = (inv.alloyed + inv.coating_loss) * per_capacity
     stripped_alloy = np.minimum(inv.alloyed, np.maximum(first - plated_capacity, 0.0))
-    discharged_metal = plated_metal(np.maximum(plated_capacity - first, 0.0), d.metal_excess, per_capacity,
-                                    mass_per_capacity, porosity)
+    discharged_metal = plated_metal(
+        np.maximum(plated_capacity - first, 0.0), d.metal_excess, per_capacity, mass_per_capacity, porosity
+    )
     discharged_alloy = alloy_thickness - stripped_alloy * per_capacity
     excess_metal_mass = excess_capacity * mass_per_capacity
 
@@ -310,10 +415,25 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
     excess_liquid = select(solid, 0.0, np.maximum(liquid - fill, 0.0) / (0.1 * e.density))
 
     # --- totals per repeat unit ----------------------------------------------
-    unit_mass = (positive.mass + cathode_mass + separator.mass + liquid + host.mass + excess_metal_mass
-                 + coating.mass + negative.mass)
-    base_thickness = positive.thickness + cathode_thickness + separator.thickness + excess_liquid + host.thickness \
-        + coating.thickness + negative.thickness
+    unit_mass = (
+        positive.mass
+        + cathode_mass
+        + separator.mass
+        + liquid
+        + host.mass
+        + excess_metal_mass
+        + coating.mass
+        + negative.mass
+    )
+    base_thickness = (
+        positive.thickness
+        + cathode_thickness
+        + separator.thickness
+        + excess_liquid
+        + host.thickness
+        + coating.thickness
+        + negative.thickness
+    )
     unit_thickness = base_thickness + metal.thickness + alloy_thickness
     discharged_thickness = base_thickness + discharged_metal.thickness + discharged_alloy
     voltage = discharge_voltage(c.average_voltage, c.upper_cutoff_voltage, d.depth_of_discharge, a.voltage_offset)
@@ -326,9 +446,20 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
     is_pouch = pk.pouch > 0.5
     layers = pouch_layers(pk.layers, pk.target_capacity, loading, pk.electrode_width, pk.electrode_length)
     pouch = pouch_cell(
-        unit_energy, unit_mass, unit_thickness, layers, pk.electrode_width, pk.electrode_length,
-        pk.seal_width, pk.laminate_thickness, pk.laminate_density, pk.tab_mass, d.stack_pressure,
-        pk.plate_density, pk.plate_strength, pk.cells_per_module,
+        unit_energy,
+        unit_mass,
+        unit_thickness,
+        layers,
+        pk.electrode_width,
+        pk.electrode_length,
+        pk.seal_width,
+        pk.laminate_thickness,
+        pk.laminate_density,
+        pk.tab_mass,
+        d.stack_pressure,
+        pk.plate_density,
+        pk.plate_strength,
+        pk.cells_per_module,
     )
     # the cell as published, without the plates that hold its pressure; the system with them
     cell_mass = pouch.mass - pouch.hardware_mass
@@ -344,17 +475,22 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
     inventory_life = life.cycle_life
     cycles_all = np.minimum(np.minimum(inventory_life, dry), host_life)
     corroded = calendar > 0.5 * (1.0 - ce) * q
-    limit = select(inventory_life <= np.minimum(dry, host_life), select(corroded, 2.0, 1.0),
-                   select(dry <= host_life, 3.0, 4.0))
+    limit = select(
+        inventory_life <= np.minimum(dry, host_life), select(corroded, 2.0, 1.0), select(dry <= host_life, 3.0, 4.0)
+    )
     cycles = select(baseline, nan, cycles_all)
     # delivered capacity up to the end of life: each cycle gives at most q
     delivered = np.minimum(life.delivered, cycles_all * q)
     lifetime_energy = select(baseline, nan, 1.0e-3 * se_cell * delivered / first)
     # (p10/p90 through the same mechanisms; selects, not a branch, so the kernel's loop stays vectorized)
-    life_low = np.minimum(np.minimum(life_low, host_life),
-                          np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_low) * q)), 1.0))
-    life_high = np.minimum(np.minimum(life_high, host_life),
-                           np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_high) * q)), 1.0))
+    life_low = np.minimum(
+        np.minimum(life_low, host_life),
+        np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_low) * q)), 1.0),
+    )
+    life_high = np.minimum(
+        np.minimum(life_high, host_life),
+        np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_high) * q)), 1.0),
+    )
 
     if energy_only:
         cost = cost_system = reason = nan + 0.0 * q
@@ -362,23 +498,31 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
         # --- cost ----------------------------------------------------------------
         inactive_mass = cathode.mass - cathode.active_mass - cathode.catholyte_mass
         unit_cost = (
-            mass_cost(cathode.active_mass, c.price) + mass_cost(inactive_mass, k.inactive_price)
-            + mass_cost(cathode.catholyte_mass, e.price) + mass_cost(additive_mass, k.additive_price)
+            mass_cost(cathode.active_mass, c.price)
+            + mass_cost(inactive_mass, k.inactive_price)
+            + mass_cost(cathode.catholyte_mass, e.price)
+            + mass_cost(additive_mass, k.additive_price)
             + select(solid, mass_cost(separator.mass, e.price), area_cost(s.price))
-            + mass_cost(liquid, e.price) + mass_cost(host.mass, a.price)
+            + mass_cost(liquid, e.price)
+            + mass_cost(host.mass, a.price)
             + mass_cost(positive.mass, k.positive_collector_price)
-            + mass_cost(negative.mass, cc.price) + 0.5 * area_cost(cc.process_cost)
-            + mass_cost(coating.mass, co.price) + select(coated, area_cost(co.process_cost), 0.0)
+            + mass_cost(negative.mass, cc.price)
+            + 0.5 * area_cost(cc.process_cost)
+            + mass_cost(coating.mass, co.price)
+            + select(coated, area_cost(co.process_cost), 0.0)
             + mass_cost(excess_metal_mass, m.price)
         )
         electrode_area = 0.01 * pk.electrode_width * pk.electrode_length
         pouch_cost = layers * electrode_area * unit_cost + 2.0 * area_cost(pk.laminate_price) * pouch.footprint
         hardware_cost = 1.0e-3 * k.hardware_price * pouch.hardware_mass
         # USD per kWh of the cell, or of the repeat unit for a bare stack (cost_per_energy)
-        cost = cost_per_energy(select(is_pouch, 1.0e-3 * pouch_cost, unit_cost),
-                               select(is_pouch, pouch.energy, unit_energy))
-        cost_system = cost_per_energy(select(is_pouch, 1.0e-3 * (pouch_cost + hardware_cost), unit_cost),
-                                      select(is_pouch, pouch.energy, unit_energy))
+        cost = cost_per_energy(
+            select(is_pouch, 1.0e-3 * pouch_cost, unit_cost), select(is_pouch, pouch.energy, unit_energy)
+        )
+        cost_system = cost_per_energy(
+            select(is_pouch, 1.0e-3 * (pouch_cost + hardware_cost), unit_cost),
+            select(is_pouch, pouch.energy, unit_energy),
+        )
 
         # --- feasibility ---------------------------------------------------------
         alloys = select(m.code < 0.5, cc.alloys_li, select(m.code < 1.5, cc.alloys_na, cc.alloys_k))
@@ -386,38 +530,116 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
         # (a NaN or an infinity propagates), at the price of one addition per output; the
         # per-layer masses and thicknesses are terms of unit_mass and unit_thickness
         defined = (
-            se_cell + ed_cell + se_stack + ed_stack + se_system + ed_system + first + voltage + inventory + cost
-            + cost_system + swelling
-            + metal.thickness + current_density + unit_mass + unit_thickness + discharged_thickness + unit_energy
-            + inv.formation_loss + inv.coating_loss + q
+            se_cell
+            + ed_cell
+            + se_stack
+            + ed_stack
+            + se_system
+            + ed_system
+            + first
+            + voltage
+            + inventory
+            + cost
+            + cost_system
+            + swelling
+            + metal.thickness
+            + current_density
+            + unit_mass
+            + unit_thickness
+            + discharged_thickness
+            + unit_energy
+            + inv.formation_loss
+            + inv.coating_loss
+            + q
             + select(is_pouch, pouch.energy + pouch.mass + pouch.volume, 0.0)
-            + select(baseline, 0.0, ce + life.cycle_life + life.knee + lifetime_energy + cost / life.cycle_life
-                     + select(k.uncertainty > 0.5, life_low + life_high, 0.0))
+            + select(
+                baseline,
+                0.0,
+                ce
+                + life.cycle_life
+                + life.knee
+                + lifetime_energy
+                + cost / life.cycle_life
+                + select(k.uncertainty > 0.5, life_low + life_high, 0.0),
+            )
         )
         reason = infeasible_reason(
-            m.code, c.metal_code, e.metal_code, alloys, c.upper_cutoff_voltage, e.oxidative_limit,
-            d.temperature, e.min_temperature, e.max_temperature, current_density, cycled.critical_current_density,
-            d.stack_pressure, pk.max_stack_pressure, starved, select(baseline, inventory, cyclable),
+            m.code,
+            c.metal_code,
+            e.metal_code,
+            alloys,
+            c.upper_cutoff_voltage,
+            e.oxidative_limit,
+            d.temperature,
+            e.min_temperature,
+            e.max_temperature,
+            current_density,
+            cycled.critical_current_density,
+            d.stack_pressure,
+            pk.max_stack_pressure,
+            starved,
+            select(baseline, inventory, cyclable),
             select(baseline, 0.0, inv.first_charge),
-            valid, defined - defined == 0.0, cycles, cost,
+            valid,
+            defined - defined == 0.0,
+            cycles,
+            cost,
         )
 
     return Outputs(
-        se_cell, ed_cell, se_stack, ed_stack, se_system, ed_system, first, voltage,
-        select(baseline, nan, ce), cycles,
-        select(baseline, nan, life_low), select(baseline, nan, life_high),
-        select(baseline, nan, np.minimum(life.knee, cycles_all)), inventory, lifetime_energy,
-        cost, select(baseline, nan, cost / cycles), cost_system, swelling, metal.thickness, current_density, reason,
+        se_cell,
+        ed_cell,
+        se_stack,
+        ed_stack,
+        se_system,
+        ed_system,
+        first,
+        voltage,
+        select(baseline, nan, ce),
+        cycles,
+        select(baseline, nan, life_low),
+        select(baseline, nan, life_high),
+        select(baseline, nan, np.minimum(life.knee, cycles_all)),
+        inventory,
+        lifetime_energy,
+        cost,
+        select(baseline, nan, cost / cycles),
+        cost_system,
+        swelling,
+        metal.thickness,
+        current_density,
+        reason,
         select((reason == 0.0) & (baseline == False), limit, 0.0),  # noqa: E712 (scalar-safe in numba)
-        select(baseline, nan, inventory_life), select(baseline | solid, nan, dry), select(baseline, nan, host_life),
-        select(baseline, nan, cyclable), select(baseline, nan, host_fade(c.fade_per_cycle, d.depth_of_discharge)),
-        positive.mass, cathode_mass, separator.mass, liquid, host.mass, excess_metal_mass, coating.mass,
+        select(baseline, nan, inventory_life),
+        select(baseline | solid, nan, dry),
+        select(baseline, nan, host_life),
+        select(baseline, nan, cyclable),
+        select(baseline, nan, host_fade(c.fade_per_cycle, d.depth_of_discharge)),
+        positive.mass,
+        cathode_mass,
+        separator.mass,
+        liquid,
+        host.mass,
+        excess_metal_mass,
+        coating.mass,
         negative.mass,
-        positive.thickness, cathode_thickness, separator.thickness, excess_liquid, host.thickness,
-        metal.thickness, coating.thickness + alloy_thickness, negative.thickness,
-        unit_mass, unit_thickness, unit_energy,
-        select(is_pouch, pouch.energy, nan), select(is_pouch, cell_mass, nan), select(is_pouch, cell_volume, nan),
+        positive.thickness,
+        cathode_thickness,
+        separator.thickness,
+        excess_liquid,
+        host.thickness,
+        metal.thickness,
+        coating.thickness + alloy_thickness,
+        negative.thickness,
+        unit_mass,
+        unit_thickness,
+        unit_energy,
+        select(is_pouch, pouch.energy, nan),
+        select(is_pouch, cell_mass, nan),
+        select(is_pouch, cell_volume, nan),
         select(is_pouch, 1.0e-3 * layers * 0.01 * pk.electrode_width * pk.electrode_length * first, nan),
         select(is_pouch, layers, nan),
-        select(baseline, 0.0, inv.formation_loss), select(baseline, 0.0, inv.coating_loss), q,
+        select(baseline, 0.0, inv.formation_loss),
+        select(baseline, 0.0, inv.coating_loss),
+        q,
     )

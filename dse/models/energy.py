@@ -13,11 +13,21 @@ from numba.extending import register_jitable
 from dse.models.constants import WH_KG_PER_MWH_MG, WH_L_PER_MWH_CM2_UM
 from dse.models.vmath import select, sqrt
 
-__all__ = ["utilisation", "specific_energy", "energy_density", "pouch_cell", "PouchCell", "Plates", "pressure_plates",
-           "discharge_voltage", "pouch_layers"]
+__all__ = [
+    "utilisation",
+    "specific_energy",
+    "energy_density",
+    "pouch_cell",
+    "PouchCell",
+    "Plates",
+    "pressure_plates",
+    "discharge_voltage",
+    "pouch_layers",
+]
 
 PouchCell = namedtuple(
-    "PouchCell", ["energy", "mass", "volume", "thickness", "packaging_mass", "hardware_mass", "hardware_thickness", "footprint"]
+    "PouchCell",
+    ["energy", "mass", "volume", "thickness", "packaging_mass", "hardware_mass", "hardware_thickness", "footprint"],
 )
 Plates = namedtuple("Plates", ["thickness", "areal_mass"])
 Plates.__doc__ = "Pressure plates per cell: thickness [mm] and areal mass [g/cm²]."
@@ -154,8 +164,11 @@ def pressure_plates(stack_pressure, span, plate_density, plate_strength, cells_p
     (0.568, 0.448)
     """
     # 2 t / n = 2 b · sqrt(β p / (σ n²)): one division
-    per_cell = 2.0 * span * sqrt(plate_factor * np.maximum(stack_pressure, 0.0)
-                                 / (plate_strength * cells_per_module * cells_per_module))
+    per_cell = (
+        2.0
+        * span
+        * sqrt(plate_factor * np.maximum(stack_pressure, 0.0) / (plate_strength * cells_per_module * cells_per_module))
+    )
     return Plates(per_cell, per_cell * 0.1 * plate_density)
 
 
@@ -211,12 +224,15 @@ def pouch_cell(
     packaging = 2.0 * 1.0e-4 * laminate_thickness * laminate_density * footprint + tab_mass
     stack_mass = 1.0e-3 * layers * area * unit_mass
     plate_thickness, plate_areal = pressure_plates(
-        stack_pressure, np.minimum(electrode_width, electrode_length) + 2.0 * seal_width,
-        plate_density, plate_strength, cells_per_module,
+        stack_pressure,
+        np.minimum(electrode_width, electrode_length) + 2.0 * seal_width,
+        plate_density,
+        plate_strength,
+        cells_per_module,
     )
     hardware = plate_areal * footprint
     thickness = 1.0e-3 * (layers * unit_thickness + 2.0 * laminate_thickness) + plate_thickness
     volume = 0.1 * thickness * footprint
-    return PouchCell(energy, stack_mass + packaging + hardware, volume, thickness, packaging, hardware,
-                     plate_thickness, footprint)
-
+    return PouchCell(
+        energy, stack_mass + packaging + hardware, volume, thickness, packaging, hardware, plate_thickness, footprint
+    )

@@ -14,8 +14,15 @@ from numba.extending import register_jitable
 from dse.models.constants import BOLTZMANN, ZERO_CELSIUS
 from dse.models.vmath import exp, select
 
-__all__ = ["REASONS", "critical_current_density", "infeasible_reason", "describe_reason", "MAX_CYCLE_LIFE",
-           "MAX_COST", "NO_INVENTORY_FRACTION"]
+__all__ = [
+    "REASONS",
+    "critical_current_density",
+    "infeasible_reason",
+    "describe_reason",
+    "MAX_CYCLE_LIFE",
+    "MAX_COST",
+    "NO_INVENTORY_FRACTION",
+]
 
 #: cycle life beyond which the lifetime model has left its domain (``implausible_output``):
 #: ten times the longest-lived anode-free cells reported ("cycle life beyond 1000 cycles",
@@ -41,15 +48,21 @@ REASONS = {
     4: ("collector_alloys", "the negative collector alloys with the metal (e.g. Al with Li)"),
     8: ("oxidative_limit", "the cathode upper cut-off exceeds the electrolyte's oxidative limit"),
     16: ("temperature_window", "the temperature is outside the electrolyte's window (e.g. polymer below 60 °C)"),
-    32: ("critical_current", "the charge current density exceeds the electrolyte's critical current density (dendrites "
-                             "short a liquid cell; a solid one fails by voids and penetration)"),
+    32: (
+        "critical_current",
+        "the charge current density exceeds the electrolyte's critical current density (dendrites "
+        "short a liquid cell; a solid one fails by voids and penetration)",
+    ),
     64: ("pressure_limit", "the stack pressure exceeds the practical limit of the cell format"),
     128: ("electrolyte_starved", "less liquid electrolyte than the pores need"),
     256: ("no_inventory", "no metal is left to cycle after formation"),
     512: ("invalid_input", "an input is outside its physical range or not a number"),
     1024: ("invalid_output", "an output of a design that passes every other rule is not a finite number"),
-    2048: ("implausible_output", "the cycle life of a design that passes every other rule exceeds 10,000, or its "
-                                 "cost 1,000,000 USD/kWh (outside the models' domain)"),
+    2048: (
+        "implausible_output",
+        "the cycle life of a design that passes every other rule exceeds 10,000, or its "
+        "cost 1,000,000 USD/kWh (outside the models' domain)",
+    ),
 }
 
 

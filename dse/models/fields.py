@@ -13,8 +13,20 @@ from collections import namedtuple
 from dse.models.ce import FEATURE_NAMES, pressure_saturation
 from dse.models.vmath import log
 
-__all__ = ["DESIGN_FIELDS", "GROUPS", "CE_FIELDS", "DesignInputs", "DERIVED", "DerivedInputs", "derived_inputs",
-           "CeTerms", "Parameters", "Constants", "OUTPUT_FIELDS", "Outputs"]
+__all__ = [
+    "DESIGN_FIELDS",
+    "GROUPS",
+    "CE_FIELDS",
+    "DesignInputs",
+    "DERIVED",
+    "DerivedInputs",
+    "derived_inputs",
+    "CeTerms",
+    "Parameters",
+    "Constants",
+    "OUTPUT_FIELDS",
+    "Outputs",
+]
 
 #: numeric design inputs, in this order
 DESIGN_FIELDS = (
@@ -37,25 +49,83 @@ DESIGN_FIELDS = (
 
 #: property groups: name → (categorical input it is looked up by, fields)
 GROUPS = {
-    "metal": ("metal", ("code", "molar_mass", "density", "deposit_porosity", "dense_deposit_porosity",
-                        "densification_pressure", "price")),
-    "cathode": ("cathode", ("metal_code", "specific_capacity", "average_voltage", "upper_cutoff_voltage",
-                            "density", "inactive_density", "first_cycle_efficiency", "price", "coating_density", "fade_per_cycle")),
+    "metal": (
+        "metal",
+        (
+            "code",
+            "molar_mass",
+            "density",
+            "deposit_porosity",
+            "dense_deposit_porosity",
+            "densification_pressure",
+            "price",
+        ),
+    ),
+    "cathode": (
+        "cathode",
+        (
+            "metal_code",
+            "specific_capacity",
+            "average_voltage",
+            "upper_cutoff_voltage",
+            "density",
+            "inactive_density",
+            "first_cycle_efficiency",
+            "price",
+            "coating_density",
+            "fade_per_cycle",
+        ),
+    ),
     "collector": ("current_collector", ("density", "price", "process_cost", "alloys_li", "alloys_na", "alloys_k")),
-    "coating": ("coating", ("ce_class", "density", "uptake_li", "uptake_na", "uptake_k", "price", "process_cost",
-                            "ccd_factor")),
-    "electrolyte": ("electrolyte", ("metal_code", "solid", "density", "oxidative_limit", "min_temperature",
-                                    "max_temperature", "price", "transport_current", "critical_current_density",
-                                    "ccd_activation_energy", "ccd_pressure_scale", "min_stack_pressure",
-                                    "catholyte_fraction", "decay_onset_temperature", "consumption",
-                                    "corrosion_current")),
+    "coating": (
+        "coating",
+        ("ce_class", "density", "uptake_li", "uptake_na", "uptake_k", "price", "process_cost", "ccd_factor"),
+    ),
+    "electrolyte": (
+        "electrolyte",
+        (
+            "metal_code",
+            "solid",
+            "density",
+            "oxidative_limit",
+            "min_temperature",
+            "max_temperature",
+            "price",
+            "transport_current",
+            "critical_current_density",
+            "ccd_activation_energy",
+            "ccd_pressure_scale",
+            "min_stack_pressure",
+            "catholyte_fraction",
+            "decay_onset_temperature",
+            "consumption",
+            "corrosion_current",
+        ),
+    ),
     "separator": ("separator", ("density", "porosity", "price")),
-    "packaging": ("cell_format", ("pouch", "max_stack_pressure", "layers", "electrode_width", "electrode_length",
-                                  "seal_width", "laminate_thickness", "laminate_density", "laminate_price",
-                                  "tab_mass", "plate_density", "plate_strength", "cells_per_module",
-                                  "target_capacity")),
-    "anode": ("anode", ("specific_capacity", "coating_density", "porosity", "active_fraction", "np_ratio",
-                        "voltage_offset", "price")),
+    "packaging": (
+        "cell_format",
+        (
+            "pouch",
+            "max_stack_pressure",
+            "layers",
+            "electrode_width",
+            "electrode_length",
+            "seal_width",
+            "laminate_thickness",
+            "laminate_density",
+            "laminate_price",
+            "tab_mass",
+            "plate_density",
+            "plate_strength",
+            "cells_per_module",
+            "target_capacity",
+        ),
+    ),
+    "anode": (
+        "anode",
+        ("specific_capacity", "coating_density", "porosity", "active_fraction", "np_ratio", "voltage_offset", "price"),
+    ),
 }
 #: CE surrogate terms looked up per (electrolyte, coating) pair
 CE_FIELDS = ("base", "variance") + tuple(f"covariance_{j}" for j in range(len(FEATURE_NAMES)))
@@ -79,9 +149,8 @@ def derived_inputs(design):
     """:class:`DerivedInputs` of :class:`DesignInputs` given as arrays (or floats)."""
     return DerivedInputs(*(f(getattr(design, name)) for name, f in DERIVED.values()))
 
-_GROUP_TYPES = {
-    name: namedtuple(name.capitalize() + "Properties", fields) for name, (_, fields) in GROUPS.items()
-}
+
+_GROUP_TYPES = {name: namedtuple(name.capitalize() + "Properties", fields) for name, (_, fields) in GROUPS.items()}
 CeTerms = namedtuple("CeTerms", ("base", "variance", "covariance"))
 Parameters = namedtuple("Parameters", ("design", "derived") + tuple(GROUPS) + ("ce",))
 Parameters.__doc__ = "Per-design inputs, their DERIVED functions and looked-up properties (nested named tuples)."

@@ -73,7 +73,6 @@ CATEGORICAL_ORDER = tuple(cat for cat, _ in GROUPS.values())
 INPUT_ORDER = tuple(DesignInputs._fields) + CATEGORICAL_ORDER
 
 
-
 def _cache_dir() -> str:
     """Numba cache directory keyed by the source of every model module.
 
@@ -210,8 +209,16 @@ def _walk(shape, n_tables):  # pragma: no cover - compiled
     for a in range(ndim):
         n *= shape[a]
     m = max(ndim, 1)
-    return (n, np.zeros(m, np.int64), np.zeros(m * STRIDE, np.int64), np.zeros(m, np.bool_), np.zeros(m, np.bool_),
-            np.zeros(m, np.bool_), np.zeros(N_ROWS * STRIDE, np.float64), np.zeros(n_tables * STRIDE, np.int64))
+    return (
+        n,
+        np.zeros(m, np.int64),
+        np.zeros(m * STRIDE, np.int64),
+        np.zeros(m, np.bool_),
+        np.zeros(m, np.bool_),
+        np.zeros(m, np.bool_),
+        np.zeros(N_ROWS * STRIDE, np.float64),
+        np.zeros(n_tables * STRIDE, np.int64),
+    )
 
 
 @register_jitable(error_model="numpy")
@@ -283,15 +290,16 @@ def _gather(buf, codes, pos, moved, t0, axis_of, starts, values, tables, tce, n_
 def _scatter(buf, row, chosen, out, t0, nt):  # pragma: no cover - compiled
     """Rows ``row + chosen[j]`` of the tile to ``out[j, t0:t0 + nt]``."""
     for j in range(chosen.size):
-        src = buf[(row + chosen[j]) * STRIDE:]
+        src = buf[(row + chosen[j]) * STRIDE :]
         dst = out[j, t0:]
         for i in range(nt):
             dst[i] = src[i]
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _kernel(shape, axis_of, starts, values, tables, tce, n_coating, k, stage, cyc, sub_stride, chosen,
-            out):  # pragma: no cover
+def _kernel(
+    shape, axis_of, starts, values, tables, tce, n_coating, k, stage, cyc, sub_stride, chosen, out
+):  # pragma: no cover
     """The chain over a block, tile by tile; ``stage`` says which part (``_ALL``, ``_LIFETIME``, ``_REST``)."""
     n, idx, pos, moved, varied, carried, buf, codes = _walk(shape, len(tables))
     ndim = shape.size
@@ -394,7 +402,7 @@ def _with_derived(shape, axis_of, starts, values):
     for j, f in zip(_SOURCE, _FUNCTION, strict=True):
         count = int(shape[axis_of[j]]) if axis_of[j] >= 0 else 1
         with np.errstate(all="ignore"):
-            derived = np.asarray(f(values[starts[j]:starts[j] + count]), np.float64)
+            derived = np.asarray(f(values[starts[j] : starts[j] + count]), np.float64)
         parts.append(derived)
         extra_axes.append(axis_of[j])
         extra_starts.append(offset)
@@ -419,11 +427,12 @@ def _sub_grid_scratch(n_sub: int) -> np.ndarray:
     buffer = getattr(_SCRATCH, "buffer", None)
     if buffer is None or buffer.size < N_CYCLING * n_sub:
         buffer = _SCRATCH.buffer = np.empty(N_CYCLING * n_sub)
-    return buffer[:N_CYCLING * n_sub].reshape(n_sub, N_CYCLING)
+    return buffer[: N_CYCLING * n_sub].reshape(n_sub, N_CYCLING)
 
 
-def run_kernel_block(shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32,
-                   energy_only=False, out=None):
+def run_kernel_block(
+    shape, axis_of, starts, values, tables, ce_table, constants, select, dtype=np.float32, energy_only=False, out=None
+):
     """Evaluate a block of designs with the fused kernel.
 
     Parameters
@@ -466,11 +475,20 @@ def run_kernel_block(shape, axis_of, starts, values, tables, ce_table, constants
     if out is None:
         out = np.empty((len(select), n), dtype=dtype)
     elif out.shape != (len(select), n) or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous {np.dtype(dtype)} array of shape {(len(select), n)}, "
-                         f"not {out.dtype} {out.shape}")
+        raise ValueError(
+            f"out must be a C-contiguous {np.dtype(dtype)} array of shape {(len(select), n)}, "
+            f"not {out.dtype} {out.shape}"
+        )
     n_coating = tables[CATEGORICAL_ORDER.index("coating")].shape[0]
-    common = (axis_of, starts, values, tuple(np.ascontiguousarray(t, np.float64) for t in tables),
-              np.ascontiguousarray(ce_table, np.float64), n_coating, constants)
+    common = (
+        axis_of,
+        starts,
+        values,
+        tuple(np.ascontiguousarray(t, np.float64) for t in tables),
+        np.ascontiguousarray(ce_table, np.float64),
+        n_coating,
+        constants,
+    )
     select = np.asarray(select, np.int64)
     if energy_only:
         _run_kernel(_energy_kernel, shape, *common, select, out)
@@ -482,14 +500,24 @@ def run_kernel_block(shape, axis_of, starts, values, tables, ce_table, constants
     # (worth its detour through memory when it at least halves the lifetime evaluations;
     # the sub-grid's results take N_CYCLING doubles per point, at most _SUB_GRID_BYTES)
     if 2 * n_sub > n or n_sub * N_CYCLING * 8 > _SUB_GRID_BYTES:
-        _run_kernel(_kernel, shape, *common, _ALL, np.empty((0, N_CYCLING)), np.zeros(shape.size, np.int64),
-                    select, out)
+        _run_kernel(
+            _kernel, shape, *common, _ALL, np.empty((0, N_CYCLING)), np.zeros(shape.size, np.int64), select, out
+        )
         return out
     # the lifetime half once per point of the sub-grid, then the rest of the chain per design
     cyc = _sub_grid_scratch(n_sub)
-    _run_kernel(_kernel, sub_shape, *common, _LIFETIME, cyc, np.zeros(shape.size, np.int64), select,
-                np.empty((len(select), 0), out.dtype))
-    sub_stride = np.array([math.prod(sub_shape[a + 1:]) if a in lifetime_axes else 0 for a in range(shape.size)],
-                          np.int64)
+    _run_kernel(
+        _kernel,
+        sub_shape,
+        *common,
+        _LIFETIME,
+        cyc,
+        np.zeros(shape.size, np.int64),
+        select,
+        np.empty((len(select), 0), out.dtype),
+    )
+    sub_stride = np.array(
+        [math.prod(sub_shape[a + 1 :]) if a in lifetime_axes else 0 for a in range(shape.size)], np.int64
+    )
     _run_kernel(_kernel, shape, *common, _REST, cyc, sub_stride, select, out)
     return out

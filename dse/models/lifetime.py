@@ -34,9 +34,25 @@ from dse.models.vmath import (
     select,
 )
 
-__all__ = ["Inventory", "initial_inventory", "Lifetime", "cycle_life", "capacity_at_cycle", "first_cycle_loss",
-           "SERIES_LOSS", "in_series_range", "LIFE_LIMITS", "cycle_hours", "calendar_loss", "host_fade_life",
-           "dry_out_life", "REFERENCE_CYCLE_HOURS", "DRY_OUT_TOLERANCE", "host_fade", "capacity_curve"]
+__all__ = [
+    "Inventory",
+    "initial_inventory",
+    "Lifetime",
+    "cycle_life",
+    "capacity_at_cycle",
+    "first_cycle_loss",
+    "SERIES_LOSS",
+    "in_series_range",
+    "LIFE_LIMITS",
+    "cycle_hours",
+    "calendar_loss",
+    "host_fade_life",
+    "dry_out_life",
+    "REFERENCE_CYCLE_HOURS",
+    "DRY_OUT_TOLERANCE",
+    "host_fade",
+    "capacity_curve",
+]
 
 Inventory = namedtuple("Inventory", ["first_charge", "coating_loss", "formation_loss", "alloyed", "inventory"])
 Inventory.__doc__ = """Formation balance [mAh/cm²]: capacity extracted on the first
@@ -295,8 +311,12 @@ def calendar_loss(corrosion_current, hours, cycled_capacity):
     >>> round(float(calendar_loss(1.0, 40.0, 3.0)), 3)
     0.034
     """
-    return (1.0e-3 / REFERENCE_DEPOSIT) * corrosion_current * cycled_capacity \
+    return (
+        (1.0e-3 / REFERENCE_DEPOSIT)
+        * corrosion_current
+        * cycled_capacity
         * np.maximum(hours - REFERENCE_CYCLE_HOURS, 0.0)
+    )
 
 
 @register_jitable(error_model="numpy")

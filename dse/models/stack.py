@@ -110,13 +110,16 @@ def cathode_layer(
     inactive_mass = mass - active_mass - catholyte_mass
     # thickness = mass / apparent density; without a given one, the apparent density is
     # (1 - porosity) · mass / Σ m_i / ρ_i, written over one common denominator (one division, not five)
-    skeletal_volume = (active_mass * inactive_density * catholyte_density
-                       + inactive_mass * active_density * catholyte_density
-                       + catholyte_mass * active_density * inactive_density)
+    skeletal_volume = (
+        active_mass * inactive_density * catholyte_density
+        + inactive_mass * active_density * catholyte_density
+        + catholyte_mass * active_density * inactive_density
+    )
     skeletal_density = active_density * inactive_density * catholyte_density
     given = coating_density > 0.0
-    thickness = UM_PER_MG_CM3 * (select(given, mass, skeletal_volume)
-                                 / select(given, coating_density, (1.0 - porosity) * skeletal_density))
+    thickness = UM_PER_MG_CM3 * (
+        select(given, mass, skeletal_volume) / select(given, coating_density, (1.0 - porosity) * skeletal_density)
+    )
     valid = (porosity >= 0.0) & (porosity < 1.0) & (solids > 0.0) & (solids <= 1.0) & (cathode_loading > 0.0)
     thickness = select(valid, thickness, np.nan)
     return CathodeLayer(active_mass, mass, thickness, porosity * thickness, catholyte_mass)

@@ -24,8 +24,18 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["select", "exp", "log", "log1p", "expm1", "sqrt", "log1p_series", "log_ratio_series", "expm1_series",
-           "PLAIN_MATH"]
+__all__ = [
+    "select",
+    "exp",
+    "log",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "log1p_series",
+    "log_ratio_series",
+    "expm1_series",
+    "PLAIN_MATH",
+]
 
 
 @numba.vectorize(["f8(b1,f8,f8)", "f8(f8,f8,f8)"], nopython=True, cache=True)
@@ -95,7 +105,7 @@ def _llvm_sqrt(typingctx, x):
 @numba.njit(inline="always", error_model="numpy")
 def _pow2(m):  # pragma: no cover - compiled
     """``2**m`` for an integral float ``m`` in [-1022, 1023], without a float-to-int conversion."""
-    return _from_bits(((_bits(m + (1023.0 + _TWO52)) & _MANTISSA)) << 52)
+    return _from_bits((_bits(m + (1023.0 + _TWO52)) & _MANTISSA) << 52)
 
 
 #: 1/2!, 1/3!, ..., 1/13!: exp(r) - 1 - r = r**2 · Σ c_k r**k; for |r| <= 0.35 the
@@ -158,8 +168,12 @@ def _log(x):  # pragma: no cover - compiled
     m = _from_bits((b & _MANTISSA) | _ONE_BITS)
     big = m > _SQRT2
     m = select(big, 0.5 * m, m)
-    e = (_from_bits(((b >> 52) & 0x7FF) | _BIAS_BITS) - _TWO52) - 1023.0 - select(tiny, 54.0, 0.0) \
+    e = (
+        (_from_bits(((b >> 52) & 0x7FF) | _BIAS_BITS) - _TWO52)
+        - 1023.0
+        - select(tiny, 54.0, 0.0)
         + select(big, 1.0, 0.0)
+    )
     s = (m - 1.0) / (m + 1.0)
     two_s = 2.0 * s
     r = e * _LN2_HI + (two_s + _fma(two_s * (s * s), _poly12(s * s, _ATANH_COEFFICIENTS), e * _LN2_LO))
@@ -247,7 +261,6 @@ def log_ratio_series(a, b):  # pragma: no cover - compiled
 def expm1_series(x):  # pragma: no cover - compiled
     """``exp(x) - 1`` for ``|x| <= 0.35`` (the series of :func:`expm1`; element-wise)."""
     return _expm1_reduced(x)
-
 
 
 # --- the C library instead, for bisecting a numerical question ---------------

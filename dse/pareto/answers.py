@@ -52,9 +52,7 @@ def _default_inputs(ds: xr.Dataset, dims: Sequence[str]) -> list[str]:
     return names
 
 
-def _design_labels(
-    ds: xr.Dataset, dims: Sequence[str], shape: tuple[int, ...], idx: np.ndarray
-) -> Any:
+def _design_labels(ds: xr.Dataset, dims: Sequence[str], shape: tuple[int, ...], idx: np.ndarray) -> Any:
     """The ``design`` coordinate of 1-D results, else the row-major flat position."""
     if tuple(dims) == ("design",) and "design" in ds.coords:
         return np.asarray(ds["design"].values)[idx[:, 0]]
@@ -122,9 +120,7 @@ def front_table(
     names = list(inputs) if inputs is not None else _default_inputs(ds, dims)
     for name in names:
         if name not in ds.variables:
-            raise SpecError(
-                f"{name!r} is no input of the results" + suggest(name, ds.variables), where="inputs"
-            )
+            raise SpecError(f"{name!r} is no input of the results" + suggest(name, ds.variables), where="inputs")
     columns = [n for n in names if n not in senses] + list(senses)
     picked = [_pick(ds[n], dims, idx) for n in columns]
     values = dask.compute(*picked)
@@ -147,9 +143,7 @@ def _pick(var: xr.DataArray, dims: Sequence[str], idx: np.ndarray) -> Any:
     return out.data
 
 
-def knee_point(
-    front_df: pd.DataFrame, objectives: Mapping[str, str | None] | Sequence[str] | None = None
-) -> Any:
+def knee_point(front_df: pd.DataFrame, objectives: Mapping[str, str | None] | Sequence[str] | None = None) -> Any:
     """Index label of the front member closest to the utopia point.
 
     Each objective is scaled to [0, 1] over the front, 1 being its best front
@@ -177,9 +171,7 @@ def knee_point(
     1
     """
     senses = _senses_of_table(front_df, objectives)
-    x = front_df[list(senses)].to_numpy(dtype=np.float64) * np.asarray(
-        _signs(list(senses.values()))
-    )
+    x = front_df[list(senses)].to_numpy(dtype=np.float64) * np.asarray(_signs(list(senses.values())))
     valid = ~np.isnan(x).any(axis=1)
     if not valid.any():
         raise SpecError("the front holds no member with finite objectives", where="knee_point")
@@ -191,9 +183,7 @@ def knee_point(
     return front_df.index[int(np.argmin(distance))]
 
 
-def _check_constraints(
-    constraints: Mapping[str, tuple[str, float]], names: Any, where: str
-) -> None:
+def _check_constraints(constraints: Mapping[str, tuple[str, float]], names: Any, where: str) -> None:
     for name, rule in constraints.items():
         if name not in names:
             raise SpecError(f"{name!r} names no variable" + suggest(str(name), names), where=where)
@@ -251,9 +241,7 @@ def _epsilon_table(
     df: pd.DataFrame, target: str, constraints: Mapping[str, tuple[str, float]], sense: str | None
 ) -> pd.Series | None:
     if target not in df.columns:
-        raise SpecError(
-            f"{target!r} is no column" + suggest(str(target), df.columns), where="maximise"
-        )
+        raise SpecError(f"{target!r} is no column" + suggest(str(target), df.columns), where="maximise")
     _check_constraints(constraints, df.columns, "constraints")
     sense = sense or df.attrs.get("dse_sense", {}).get(target, "max")
     sign = _signs([sense])[0]
@@ -273,9 +261,7 @@ def _epsilon_dataset(
     ds: xr.Dataset, target: str, constraints: Mapping[str, tuple[str, float]], sense: str | None
 ) -> pd.Series | None:
     if target not in ds.data_vars:
-        raise SpecError(
-            f"{target!r} is no variable" + suggest(str(target), ds.data_vars), where="maximise"
-        )
+        raise SpecError(f"{target!r} is no variable" + suggest(str(target), ds.data_vars), where="maximise")
     _check_constraints(constraints, ds.variables, "constraints")
     sense = sense or ds[target].attrs.get("dse_sense", "max")
     sign = _signs([sense])[0]

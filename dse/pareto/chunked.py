@@ -77,9 +77,7 @@ def _global_front(*cells: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(front[order])
 
 
-def _mask_from_local(
-    local: tuple[np.ndarray, np.ndarray], front: np.ndarray, shape: tuple[int, ...]
-) -> np.ndarray:
+def _mask_from_local(local: tuple[np.ndarray, np.ndarray], front: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """A block's mask: its local front members whose values are on the global front."""
     pos, x = local
     out = np.zeros(int(np.prod(shape)), np.bool_)
@@ -201,9 +199,7 @@ def pareto_mask(
         "long_name": "On the Pareto front",
         "dse_objectives": ", ".join(f"{n}:{s}" for n, s in senses.items()),
     }
-    return xr.DataArray(
-        mask, dims=template.dims, coords=template.coords, name="pareto_front", attrs=attrs
-    )
+    return xr.DataArray(mask, dims=template.dims, coords=template.coords, name="pareto_front", attrs=attrs)
 
 
 def _cell(pos: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -228,9 +224,7 @@ def _lazy_mask(objs: list[da.Array], cand: da.Array | None, signs: list[float]) 
     )
     # unoptimised, so that the mask step reuses these tasks rather than fusing in a copy
     cells = local.to_delayed(optimize_graph=False).ravel()
-    front = dask.delayed(_global_front, pure=True)(
-        *cells, dask_key_name=f"pareto-global-{local.name}"
-    )
+    front = dask.delayed(_global_front, pure=True)(*cells, dask_key_name=f"pareto-global-{local.name}")
     return da.map_blocks(
         _mask_block,
         local,

@@ -61,13 +61,9 @@ def objective_senses(
     dse.errors.SpecError: objectives: 'costs' is no variable of the results; did you mean 'cost'?
     """
     if objectives is None:
-        items = [
-            (n, v.attrs["dse_sense"]) for n, v in ds.data_vars.items() if "dse_sense" in v.attrs
-        ]
+        items = [(n, v.attrs["dse_sense"]) for n, v in ds.data_vars.items() if "dse_sense" in v.attrs]
         if not items:
-            raise SpecError(
-                "no variable has a dse_sense attribute; name the objectives", where="objectives"
-            )
+            raise SpecError("no variable has a dse_sense attribute; name the objectives", where="objectives")
     elif isinstance(objectives, str):
         items = [(objectives, None)]
     elif isinstance(objectives, Mapping):
@@ -93,9 +89,7 @@ def _sense_of(ds: xr.Dataset, name: str, sense: str | None) -> str:
     return sense
 
 
-def _senses_of_table(
-    df: pd.DataFrame, objectives: Mapping[str, str | None] | Sequence[str] | None
-) -> dict:
+def _senses_of_table(df: pd.DataFrame, objectives: Mapping[str, str | None] | Sequence[str] | None) -> dict:
     known = dict(df.attrs.get("dse_sense", {}))
     if objectives is None:
         items = list(known.items())
@@ -114,7 +108,5 @@ def _senses_of_table(
                 where="objectives",
             )
         if sense not in SENSES:
-            raise SpecError(
-                f"sense {sense!r} of {name!r} is not 'max' or 'min'", where="objectives"
-            )
+            raise SpecError(f"sense {sense!r} of {name!r} is not 'max' or 'min'", where="objectives")
     return dict(items)

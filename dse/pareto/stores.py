@@ -91,13 +91,18 @@ def pareto_store(
                     ids = positions
                 flat = flat.copy()
                 flat[positions[~np.isin(ids, list(members))]] = False
-            out = xr.DataArray(flat.reshape(mask.shape), dims=mask.dims, name="pareto_front", attrs={
-                "long_name": "On the Pareto front of the store",
-                "units": "1",
-                "dse_objectives": ", ".join(f"{n}:{s}" for n, s in senses.items()),
-                "dse_where": where or "",
-                **({"dse_hypervolume": volume, "dse_hypervolume_reference": ref} if len(front) else {}),
-            })
+            out = xr.DataArray(
+                flat.reshape(mask.shape),
+                dims=mask.dims,
+                name="pareto_front",
+                attrs={
+                    "long_name": "On the Pareto front of the store",
+                    "units": "1",
+                    "dse_objectives": ", ".join(f"{n}:{s}" for n, s in senses.items()),
+                    "dse_where": where or "",
+                    **({"dse_hypervolume": volume, "dse_hypervolume_reference": ref} if len(front) else {}),
+                },
+            )
             write_variable(path, groups.get(name, ""), out, storage_options, state=state)
     front.attrs["dse_sense"] = dict(senses)
     front.attrs["dse_hypervolume"] = volume

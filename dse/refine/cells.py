@@ -70,8 +70,9 @@ def corner_flats(lo, hi, strides, axes):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _live_cells(lo, hi, corners, values, signs, front, margin, first, start, second, third, begin, end,
-                keep):  # pragma: no cover
+def _live_cells(
+    lo, hi, corners, values, signs, front, margin, first, start, second, third, begin, end, keep
+):  # pragma: no cover
     c = corners.shape[1]
     k = signs.size
     bound = np.empty(k)
@@ -172,13 +173,13 @@ def _lattice_tables(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     digits = np.array(list(itertools.product((0, 1, 2), repeat=d)), np.int64)[:, ::-1].reshape(-1, d)
     place = 3 ** np.arange(d)
     corner = np.where((digits == 1).any(axis=1), -1, ((digits == 2) * (1 << np.arange(d))).sum(axis=1))
-    needed = np.zeros((1 << d, 3 ** d), np.int64)
+    needed = np.zeros((1 << d, 3**d), np.int64)
     n_needed = np.zeros(1 << d, np.int64)
     child_q = np.zeros((1 << d, 1 << d, 1 << d), np.int64)
     for mask in range(1 << d):
         wide = [(mask >> j) & 1 for j in range(d)]
         ok = np.flatnonzero(~((digits == 1) & (np.array(wide) == 0)).any(axis=1))
-        needed[mask, :ok.size], n_needed[mask] = ok, ok.size
+        needed[mask, : ok.size], n_needed[mask] = ok, ok.size
         wide_axes = [j for j in range(d) if wide[j]]
         for c in range(1 << len(wide_axes)):
             half = np.zeros(d, np.int64)
@@ -191,8 +192,9 @@ def _lattice_tables(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 
 
 @numba.njit(cache=True, nogil=True)
-def _lattice_half(lo, hi, corners, parents, axes, strides, table, shift, count, half, rows,
-                  digits, corner_of, needed, n_needed):  # pragma: no cover
+def _lattice_half(
+    lo, hi, corners, parents, axes, strides, table, shift, count, half, rows, digits, corner_of, needed, n_needed
+):  # pragma: no cover
     """Rows of the lattice points of ``parents`` whose table slot lies in ``half`` (0 or 1) of the table.
 
     Fills ``rows[p, q]`` for those points (half 0 also the parent's corners);
@@ -207,12 +209,12 @@ def _lattice_half(lo, hi, corners, parents, axes, strides, table, shift, count, 
     n_axes = lo.shape[1]
     half_size = table.shape[0] >> 1
     half_mask = half_size - 1
-    added = np.empty(parents.size * 3 ** d, np.int64)
+    added = np.empty(parents.size * 3**d, np.int64)
     n_added = 0
     offset = np.zeros((d, 3), np.int64)  # flat offset of the low, middle, high index along each axis
-    point = np.empty(3 ** d, np.int64)
-    key = np.empty(3 ** d, np.int64)
-    where = np.empty(3 ** d, np.int64)
+    point = np.empty(3**d, np.int64)
+    key = np.empty(3**d, np.int64)
+    where = np.empty(3**d, np.int64)
     touched = 0
     for p in range(parents.size):
         i = parents[p]
@@ -246,8 +248,9 @@ def _lattice_half(lo, hi, corners, parents, axes, strides, table, shift, count, 
             touched ^= table[slot, 0]
             m += 1
         for t in range(m):
-            rows[p, point[t]], inserted = _probe(table, where[t], key[t],
-                                                 count + n_added if half == 0 else -(n_added + 2), half_mask)
+            rows[p, point[t]], inserted = _probe(
+                table, where[t], key[t], count + n_added if half == 0 else -(n_added + 2), half_mask
+            )
             if inserted:
                 added[n_added] = key[t]
                 n_added += 1
@@ -305,8 +308,10 @@ def _room(spare, total: int, lo, hi, corners):
     room, else new buffers with a quarter more rows (so that a few levels of growth reuse them too)."""
     like = (lo, hi, corners)
     bases = [a if a.base is None else a.base for a in spare] if spare is not None else None
-    if bases is None or not all(b.ndim == 2 and b.shape[0] >= total and b.shape[1] == a.shape[1] and b.dtype == a.dtype
-                                and b.flags.c_contiguous for b, a in zip(bases, like, strict=True)):
+    if bases is None or not all(
+        b.ndim == 2 and b.shape[0] >= total and b.shape[1] == a.shape[1] and b.dtype == a.dtype and b.flags.c_contiguous
+        for b, a in zip(bases, like, strict=True)
+    ):
         bases = [np.empty((total + total // 4, a.shape[1]), a.dtype) for a in like]
     return tuple(b[:total] for b in bases)
 
@@ -351,25 +356,56 @@ def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable, spare=N
     counts = _children(lo, hi, parents, axes)
     total = int(counts.sum())
     out_lo, out_hi, out_corners = _room(spare, total, lo, hi, corners)
-    lattice = 3 ** axes.size
+    lattice = 3**axes.size
     digits, corner_of, needed, n_needed, child_q = _lattice_tables(axes.size)
     o, added = 0, []
     with ThreadPoolExecutor(2) as pool:
         for start in range(0, parents.size, SPLIT_CHUNK):
-            chunk = parents[start:start + SPLIT_CHUNK]
+            chunk = parents[start : start + SPLIT_CHUNK]
             table.reserve(chunk.size * lattice)
             if table.count + chunk.size * lattice >= np.iinfo(corners.dtype).max:
                 raise OverflowError("more evaluated points than corner rows can number")
             rows = np.empty((chunk.size, lattice), np.int64)
-            halves = [pool.submit(_lattice_half, lo, hi, corners, chunk, axes, strides, table.table, table.shift,
-                                  table.count, half, rows, digits, corner_of, needed, n_needed) for half in (0, 1)]
+            halves = [
+                pool.submit(
+                    _lattice_half,
+                    lo,
+                    hi,
+                    corners,
+                    chunk,
+                    axes,
+                    strides,
+                    table.table,
+                    table.shift,
+                    table.count,
+                    half,
+                    rows,
+                    digits,
+                    corner_of,
+                    needed,
+                    n_needed,
+                )
+                for half in (0, 1)
+            ]
             new = [h.result()[0] for h in halves]
             renumber = table.count + new[0].size
             fix = pool.submit(_set_rows, table.table, table.shift, new[1], renumber)
             cut = chunk.size // 2  # the children of each half of the chunk, on their own thread
-            middle = o + int(counts[start:start + cut].sum())
-            second = pool.submit(_write_children, lo, hi, chunk[cut:], axes, rows[cut:], renumber, out_lo, out_hi,
-                                 out_corners, middle, child_q)
+            middle = o + int(counts[start : start + cut].sum())
+            second = pool.submit(
+                _write_children,
+                lo,
+                hi,
+                chunk[cut:],
+                axes,
+                rows[cut:],
+                renumber,
+                out_lo,
+                out_hi,
+                out_corners,
+                middle,
+                child_q,
+            )
             _write_children(lo, hi, chunk[:cut], axes, rows[:cut], renumber, out_lo, out_hi, out_corners, o, child_q)
             o = second.result()
             fix.result()

@@ -20,8 +20,12 @@ from dse.errors import StoreError
 from dse.spec import SweepSpec
 
 __all__ = [
-    "Checkpoint", "checkpoint_dir", "read_checkpoint", "remove_checkpoint", "CHECKPOINT_FORMAT",
-    "CHECKPOINT_FILE"
+    "Checkpoint",
+    "checkpoint_dir",
+    "read_checkpoint",
+    "remove_checkpoint",
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_FILE",
 ]
 
 #: format of a refinement checkpoint (``state.npz`` in :func:`checkpoint_dir`)
@@ -70,8 +74,9 @@ def _options_hash(senses: Mapping[str, str], options: Mapping) -> str:
     return hashlib.sha256(json.dumps(_options_identity(senses, options), sort_keys=True).encode()).hexdigest()
 
 
-def _save_checkpoint(store: str, spec: SweepSpec, senses, options, states, *, level, front, ref, previous,
-                     stopped, history, seconds) -> None:
+def _save_checkpoint(
+    store: str, spec: SweepSpec, senses, options, states, *, level, front, ref, previous, stopped, history, seconds
+) -> None:
     """Write the whole state in one file, atomically: a reader sees the previous level's or this one's."""
     import io
 
@@ -80,11 +85,20 @@ def _save_checkpoint(store: str, spec: SweepSpec, senses, options, states, *, le
     folder = checkpoint_dir(store)
     if folder is None:
         return
-    header = {"format": CHECKPOINT_FORMAT, "store": str(store), "spec_hash": spec.hash(),
-              "options_hash": _options_hash(senses, options), "options": _options_identity(senses, options),
-              "scenarios": [s.name for s in states], "level": level,
-              "ref": None if ref is None else [float(v) for v in ref], "previous": previous, "stopped": stopped,
-              "history": history, "seconds": seconds}
+    header = {
+        "format": CHECKPOINT_FORMAT,
+        "store": str(store),
+        "spec_hash": spec.hash(),
+        "options_hash": _options_hash(senses, options),
+        "options": _options_identity(senses, options),
+        "scenarios": [s.name for s in states],
+        "level": level,
+        "ref": None if ref is None else [float(v) for v in ref],
+        "previous": previous,
+        "stopped": stopped,
+        "history": history,
+        "seconds": seconds,
+    }
     arrays = {"header": np.frombuffer(json.dumps(header).encode(), np.uint8), "front": front}
     for i, s in enumerate(states):
         arrays.update({f"{i}/{key}": value for key, value in s.state().items()})
@@ -95,15 +109,19 @@ def _save_checkpoint(store: str, spec: SweepSpec, senses, options, states, *, le
 
 
 def _damaged(store: str, why: str) -> StoreError:
-    return StoreError(f"the refinement checkpoint {checkpoint_dir(store)} is damaged ({why}); "
-                      "rerun with --overwrite to start over", where=str(store))
+    return StoreError(
+        f"the refinement checkpoint {checkpoint_dir(store)} is damaged ({why}); rerun with --overwrite to start over",
+        where=str(store),
+    )
 
 
 def _check_folder(store: str, folder: Path) -> None:
     """Refuse a file or a link where the checkpoint folder goes: dse neither reads nor deletes it."""
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise StoreError(f"{folder} is in the way of the refinement checkpoint (not a folder dse made); "
-                         "remove or rename it", where=str(store))
+        raise StoreError(
+            f"{folder} is in the way of the refinement checkpoint (not a folder dse made); remove or rename it",
+            where=str(store),
+        )
 
 
 def read_checkpoint(store: str, spec: SweepSpec, senses: Mapping[str, str], options: Mapping) -> Checkpoint | None:
@@ -141,16 +159,25 @@ def read_checkpoint(store: str, spec: SweepSpec, senses: Mapping[str, str], opti
         raise _damaged(store, f"not a {CHECKPOINT_FORMAT} file")
     if header.get("spec_hash") != spec.hash():
         names = [sc.name for sc in spec.scenarios]
-        what = (f"scenarios {header.get('scenarios')} ≠ {names}" if header.get("scenarios") != names
-                else f"spec hash {str(header.get('spec_hash'))[:12]} ≠ {spec.hash()[:12]}")
-        raise StoreError(f"an interrupted refinement of another spec is checkpointed in {folder} ({what}); "
-                         "rerun with --overwrite to start over", where=str(store))
+        what = (
+            f"scenarios {header.get('scenarios')} ≠ {names}"
+            if header.get("scenarios") != names
+            else f"spec hash {str(header.get('spec_hash'))[:12]} ≠ {spec.hash()[:12]}"
+        )
+        raise StoreError(
+            f"an interrupted refinement of another spec is checkpointed in {folder} ({what}); "
+            "rerun with --overwrite to start over",
+            where=str(store),
+        )
     if header.get("options_hash") != _options_hash(senses, options):
         old, now = header.get("options") or {}, _options_identity(senses, options)
         what = ", ".join(f"{key} {old.get(key)!r} → {now[key]!r}" for key in now if old.get(key) != now[key])
-        raise StoreError(f"an interrupted refinement with other options is checkpointed in {folder} "
-                         f"({what or 'options hash differs'}); rerun with the same options to resume it, or with "
-                         "--overwrite to start over", where=str(store))
+        raise StoreError(
+            f"an interrupted refinement with other options is checkpointed in {folder} "
+            f"({what or 'options hash differs'}); rerun with the same options to resume it, or with "
+            "--overwrite to start over",
+            where=str(store),
+        )
     try:
         checkpoint = _checked(header, arrays, spec, len(senses))
     except (KeyError, TypeError, ValueError) as exc:
@@ -171,19 +198,30 @@ def _checked(header: dict, arrays: dict, spec: SweepSpec, k: int) -> Checkpoint:
         shape = tuple(len(ax.values) for ax in sc.axes)
         d = sum(1 for ax in sc.axes if not ax.categorical and len(ax.values) > 1)
         n, known = a["flats"].size, a["flats"].size + a["pending"].size
-        need(a["flats"].dtype == np.int64 and a["pending"].dtype == np.int64 and a["level"].dtype == np.int16
-             and a["values"].dtype == np.float32 and a["lo"].dtype == a["hi"].dtype == a["corners"].dtype == np.int32,
-             f"scenario {sc.name!r}: unexpected dtypes")
-        need(a["values"].shape == (n, k + 1) and a["level"].shape == (n,) and a["pending"].ndim == 1,
-             f"scenario {sc.name!r}: designs and values differ in length")
+        need(
+            a["flats"].dtype == np.int64
+            and a["pending"].dtype == np.int64
+            and a["level"].dtype == np.int16
+            and a["values"].dtype == np.float32
+            and a["lo"].dtype == a["hi"].dtype == a["corners"].dtype == np.int32,
+            f"scenario {sc.name!r}: unexpected dtypes",
+        )
+        need(
+            a["values"].shape == (n, k + 1) and a["level"].shape == (n,) and a["pending"].ndim == 1,
+            f"scenario {sc.name!r}: designs and values differ in length",
+        )
         cells = a["lo"].shape[0]
-        need(a["lo"].shape == a["hi"].shape == (cells, len(shape)) and a["corners"].shape == (cells, 1 << d),
-             f"scenario {sc.name!r}: cells of the wrong shape")
+        need(
+            a["lo"].shape == a["hi"].shape == (cells, len(shape)) and a["corners"].shape == (cells, 1 << d),
+            f"scenario {sc.name!r}: cells of the wrong shape",
+        )
         flats = np.concatenate([a["flats"], a["pending"]])
         need(bool(((flats >= 0) & (flats < math.prod(shape))).all()), f"scenario {sc.name!r}: a point off the grid")
         need(bool(((a["corners"] >= 0) & (a["corners"] < known)).all()), f"scenario {sc.name!r}: a corner unknown")
-        need(bool(((a["lo"] >= 0) & (a["lo"] <= a["hi"]) & (a["hi"] < np.array(shape))).all()),
-             f"scenario {sc.name!r}: a cell off the grid")
+        need(
+            bool(((a["lo"] >= 0) & (a["lo"] <= a["hi"]) & (a["hi"] < np.array(shape))).all()),
+            f"scenario {sc.name!r}: a cell off the grid",
+        )
         scenarios.append(a)
     front = arrays["front"]
     need(front.dtype == np.float64 and front.ndim == 2 and front.shape[1] == k, "front of the wrong shape")
@@ -192,11 +230,20 @@ def _checked(header: dict, arrays: dict, spec: SweepSpec, k: int) -> Checkpoint:
     stopped = header["stopped"]
     need(stopped in (None, "tolerance"), f"unknown stop {stopped!r}")
     level, history = header["level"], header["history"]
-    need(isinstance(level, int) and level >= 1 and isinstance(history, list) and len(history) == level,
-         "level and history disagree")
-    return Checkpoint(level=level, front=front, ref=None if ref is None else np.asarray(ref, np.float64),
-                      previous=header["previous"], stopped=stopped, history=history, seconds=float(header["seconds"]),
-                      scenarios=scenarios)
+    need(
+        isinstance(level, int) and level >= 1 and isinstance(history, list) and len(history) == level,
+        "level and history disagree",
+    )
+    return Checkpoint(
+        level=level,
+        front=front,
+        ref=None if ref is None else np.asarray(ref, np.float64),
+        previous=header["previous"],
+        stopped=stopped,
+        history=history,
+        seconds=float(header["seconds"]),
+        scenarios=scenarios,
+    )
 
 
 def remove_checkpoint(store: str) -> None:
@@ -213,8 +260,9 @@ def remove_checkpoint(store: str) -> None:
     _check_folder(store, folder)
     for entry in folder.iterdir():
         # the state file and write_atomic's leftovers of an interrupted write (.state.npz.XXXX.tmp)
-        if entry.name == CHECKPOINT_FILE or (entry.name.startswith(f".{CHECKPOINT_FILE}.")
-                                              and entry.name.endswith(".tmp")):
+        if entry.name == CHECKPOINT_FILE or (
+            entry.name.startswith(f".{CHECKPOINT_FILE}.") and entry.name.endswith(".tmp")
+        ):
             entry.unlink()
     with contextlib.suppress(OSError):
         folder.rmdir()

@@ -64,7 +64,7 @@ def front_index(front):  # pragma: no cover
     second = np.empty(start[n + 1])
     third = np.empty(start[n + 1])
     for i in range(1, n + 1):
-        rows = order[i - (i & -i):i]
+        rows = order[i - (i & -i) : i]
         by_second = rows[np.argsort(-front[rows, 1], kind="mergesort")]
         best = -np.inf
         for t in range(by_second.size):

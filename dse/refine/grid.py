@@ -87,11 +87,13 @@ class _Scenario:
 
         self.name = scenario.name
         self.shape = tuple(len(a.values) for a in scenario.axes)
-        self.strides = np.array([math.prod(self.shape[a + 1:]) for a in range(len(self.shape))], np.int64)
-        self.axes = np.array([a for a, ax in enumerate(scenario.axes) if not ax.categorical and len(ax.values) > 1],
-                             np.int64)
-        self.evaluator = _PointEvaluator(scenario, ModelChain.from_design(scenario, uncertainty=spec.uncertainty),
-                                         outputs)
+        self.strides = np.array([math.prod(self.shape[a + 1 :]) for a in range(len(self.shape))], np.int64)
+        self.axes = np.array(
+            [a for a, ax in enumerate(scenario.axes) if not ax.categorical and len(ax.values) > 1], np.int64
+        )
+        self.evaluator = _PointEvaluator(
+            scenario, ModelChain.from_design(scenario, uncertainty=spec.uncertainty), outputs
+        )
         self.spec, self.outputs, self.client = spec, outputs, client
         self.table = PointTable()
         self.n = 0  # evaluated points: rows 0 … n-1
@@ -125,8 +127,19 @@ class _Scenario:
             values = _evaluate(self.evaluator, flats)
         else:
             spec = self.spec
-            args = [(spec.data, spec.source, spec.base_dir, spec.chunk_size, spec.hash(), self.name, self.outputs,
-                     flats[i:i + TASK_SIZE]) for i in range(0, flats.size, TASK_SIZE)]
+            args = [
+                (
+                    spec.data,
+                    spec.source,
+                    spec.base_dir,
+                    spec.chunk_size,
+                    spec.hash(),
+                    self.name,
+                    self.outputs,
+                    flats[i : i + TASK_SIZE],
+                )
+                for i in range(0, flats.size, TASK_SIZE)
+            ]
             values = np.concatenate(self.client.gather(self.client.map(_task, args, pure=False)), axis=1)
         values = values.T
         end = self.n + flats.size
@@ -134,18 +147,25 @@ class _Scenario:
             size = max(end, 2 * self.flats.size, 1024)
             self.flats, self.level = np.resize(self.flats, size), np.resize(self.level, size)
             grown = np.empty((size, len(self.outputs)), np.float32)
-            grown[:self.n] = self.values[:self.n]
+            grown[: self.n] = self.values[: self.n]
             self.values = grown
-        self.flats[self.n:end] = flats
-        self.values[self.n:end] = values
-        self.level[self.n:end] = level
+        self.flats[self.n : end] = flats
+        self.values[self.n : end] = values
+        self.level[self.n : end] = level
         self.n = end
         return values
 
     def state(self) -> dict[str, np.ndarray]:
         """The arrays that :meth:`restore` needs to continue this scenario at the next level."""
-        return {"flats": self.flats[:self.n], "values": self.values[:self.n], "level": self.level[:self.n],
-                "lo": self.lo, "hi": self.hi, "corners": self.corners, "pending": self.pending}
+        return {
+            "flats": self.flats[: self.n],
+            "values": self.values[: self.n],
+            "level": self.level[: self.n],
+            "lo": self.lo,
+            "hi": self.hi,
+            "corners": self.corners,
+            "pending": self.pending,
+        }
 
     def restore(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Continue from :meth:`state` (checked by :func:`read_checkpoint`)."""
@@ -165,5 +185,6 @@ class _Scenario:
         """Drop the cells that cannot hold a new front design, split the rest (their new corners pend)."""
         keep = live_cells(self.lo, self.hi, self.corners, self.values, signs, front, margin)
         spare, self._spare = self._spare, (self.lo, self.hi, self.corners)  # the cells' arrays, free after the split
-        self.lo, self.hi, self.corners, self.pending = split_cells(self.lo, self.hi, self.corners, keep, self.axes,
-                                                                   self.strides, self.table, spare)
+        self.lo, self.hi, self.corners, self.pending = split_cells(
+            self.lo, self.hi, self.corners, keep, self.axes, self.strides, self.table, spare
+        )

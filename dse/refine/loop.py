@@ -50,8 +50,10 @@ class RefineResult:
 def _objective_check(spec: SweepSpec, objectives: Mapping[str, str]) -> None:
     for name in objectives:
         if name not in spec.outputs:
-            raise SpecError(f"objective {name!r} is not an output of the spec (outputs: {', '.join(spec.outputs)})",
-                            where="--objective")
+            raise SpecError(
+                f"objective {name!r} is not an output of the spec (outputs: {', '.join(spec.outputs)})",
+                where="--objective",
+            )
 
 
 def _volume(front: np.ndarray, ref: np.ndarray) -> float:
@@ -109,8 +111,10 @@ def refine_options(
     _objective_check(spec, senses)
     for sc in spec.scenarios:
         if sc.kind != "grid":
-            raise SpecError(f"scenario {sc.name!r} is sampled: refinement needs a grid (linspace, logspace or "
-                            "lists)", where=spec.source)
+            raise SpecError(
+                f"scenario {sc.name!r} is sampled: refinement needs a grid (linspace, logspace or lists)",
+                where=spec.source,
+            )
     return senses, {"coarse": coarse, "margin": margin, "tolerance": tolerance, "budget": budget}
 
 
@@ -177,8 +181,7 @@ def refine(
         spec or other options (nothing is deleted).
     """
     t0 = time.perf_counter()
-    senses, options = refine_options(spec, objectives, coarse=coarse, margin=margin, tolerance=tolerance,
-                                     budget=budget)
+    senses, options = refine_options(spec, objectives, coarse=coarse, margin=margin, tolerance=tolerance, budget=budget)
     margin, tolerance, budget = options["margin"], options["tolerance"], options["budget"]
     outputs = [*senses, "infeasible_reason"]
     k = len(senses)
@@ -217,8 +220,15 @@ def refine(
         if ref is None and len(front):
             ref = front.min(axis=0)
         volume = _volume(front, ref) if ref is not None else 0.0
-        record = {"level": level, "cells": cells, "new": new, "evaluated": int(sum(s.n for s in states)),
-                  "front": int(len(front)), "hypervolume": volume, "seconds": round(time.perf_counter() - t0, 3)}
+        record = {
+            "level": level,
+            "cells": cells,
+            "new": new,
+            "evaluated": int(sum(s.n for s in states)),
+            "front": int(len(front)),
+            "hypervolume": volume,
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
         result.history.append(record)
         if progress:
             progress(record)
@@ -229,14 +239,25 @@ def refine(
         previous = volume
         level += 1
         if store is not None:
-            _save_checkpoint(store, spec, senses, options, states, level=level, front=front, ref=ref,
-                             previous=previous, stopped=stopped, history=result.history,
-                             seconds=time.perf_counter() - t0)
+            _save_checkpoint(
+                store,
+                spec,
+                senses,
+                options,
+                states,
+                level=level,
+                front=front,
+                ref=ref,
+                previous=previous,
+                stopped=stopped,
+                history=result.history,
+                seconds=time.perf_counter() - t0,
+            )
     result.stopped = stopped
     for s in states:
-        result.points[s.name] = s.flats[:s.n].copy()
-        result.values[s.name] = s.values[:s.n].T.copy()
-        result.levels[s.name] = s.level[:s.n].copy()
+        result.points[s.name] = s.flats[: s.n].copy()
+        result.values[s.name] = s.values[: s.n].T.copy()
+        result.levels[s.name] = s.level[: s.n].copy()
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -244,8 +265,12 @@ def refine(
 def describe(result: RefineResult) -> str:
     """One line: evaluated designs against the grid, and how the run stopped."""
     share = result.evaluated / result.grid_designs if result.grid_designs else math.nan
-    how = {"exact": "every live cell refined to single grid steps (exact under the monotonicity assumption)",
-           "tolerance": "hypervolume change below the tolerance (approximate)",
-           "budget": "design budget reached (approximate)"}[result.stopped]
-    return (f"{result.evaluated:,} of {result.grid_designs:,} grid designs evaluated ({share:.3g}) in "
-            f"{len(result.history)} level(s), {result.seconds:.1f} s: {how}")
+    how = {
+        "exact": "every live cell refined to single grid steps (exact under the monotonicity assumption)",
+        "tolerance": "hypervolume change below the tolerance (approximate)",
+        "budget": "design budget reached (approximate)",
+    }[result.stopped]
+    return (
+        f"{result.evaluated:,} of {result.grid_designs:,} grid designs evaluated ({share:.3g}) in "
+        f"{len(result.history)} level(s), {result.seconds:.1f} s: {how}"
+    )

@@ -85,7 +85,7 @@ def _rehash(table, new_table, shift, half):  # pragma: no cover
     """
     half_size = new_table.shape[0] >> 1
     half_mask = half_size - 1
-    new_table[half * half_size:(half + 1) * half_size] = _EMPTY
+    new_table[half * half_size : (half + 1) * half_size] = _EMPTY
     for i in range(table.shape[0]):
         key = table[i, 0]
         if key == _EMPTY:

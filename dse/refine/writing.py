@@ -21,8 +21,9 @@ from dse.vocabulary import INPUTS
 __all__ = ["write_refined"]
 
 
-def write_refined(result: RefineResult, spec: SweepSpec, path: str, overwrite: bool = False,
-                  storage_options: Mapping | None = None) -> None:
+def write_refined(
+    result: RefineResult, spec: SweepSpec, path: str, overwrite: bool = False, storage_options: Mapping | None = None
+) -> None:
     """Write a refinement as a results store (one sampled-style scenario per grid scenario).
 
     Written beside ``path`` first and moved into place complete, as a sweep's
@@ -71,30 +72,52 @@ def _dataset(result: RefineResult, spec: SweepSpec, scenario, chain):
     for a, axis in enumerate(scenario.axes):
         attrs = _input_attrs(axis.name)
         if axis.categorical:
-            attrs.update({"flag_values": list(range(len(axis.values))), "flag_meanings": " ".join(axis.values),
-                          "dse_categories": list(axis.values)})
+            attrs.update(
+                {
+                    "flag_values": list(range(len(axis.values))),
+                    "flag_meanings": " ".join(axis.values),
+                    "dse_categories": list(axis.values),
+                }
+            )
             put(axis.name, idx[a].astype(np.int16), attrs, -1)
         else:
             put(axis.name, np.asarray(axis.values, np.float64)[idx[a]], attrs, np.nan)
         swept.append(axis.name)
-    put("refinement_level", levels.astype(np.int16),
-        {"long_name": "Refinement level that evaluated the design", "units": "1"}, -1)
-    put("grid_index", flat.astype(np.int64),
-        {"long_name": "Row-major position of the design in the scenario's grid", "units": "1"}, -1)
+    put(
+        "refinement_level",
+        levels.astype(np.int16),
+        {"long_name": "Refinement level that evaluated the design", "units": "1"},
+        -1,
+    )
+    put(
+        "grid_index",
+        flat.astype(np.int64),
+        {"long_name": "Row-major position of the design in the scenario's grid", "units": "1"},
+        -1,
+    )
     coords = {"design": xr.Variable("design", np.arange(n, dtype=np.int64), attrs={"long_name": "design index"})}
     encoding["design"] = {"compressors": _compressors()}
     for key, value in scenario.fixed.items():
         if key in swept:
             continue
-        coords[key] = xr.Variable((), np.array(value, dtype=object) if INPUTS[key].categorical else value,
-                                  attrs=_input_attrs(key))
+        coords[key] = xr.Variable(
+            (), np.array(value, dtype=object) if INPUTS[key].categorical else value, attrs=_input_attrs(key)
+        )
         encoding[key] = {"compressors": _compressors()}
     n_blocks = max(1, math.ceil(n / chunk))
     attrs = {
-        "dse_scenario": name, "dse_kind": "sampled", "dse_dims": ["design"], "dse_chunks": [chunk],
-        "dse_block_grid": [n_blocks], "dse_n_designs": n, "dse_description": scenario.description,
-        "dse_sampler": "refinement", "dse_sampled_inputs": swept,
-        "dse_grid_shape": list(shape), "dse_grid_dims": swept, **chain.attrs(),
+        "dse_scenario": name,
+        "dse_kind": "sampled",
+        "dse_dims": ["design"],
+        "dse_chunks": [chunk],
+        "dse_block_grid": [n_blocks],
+        "dse_n_designs": n,
+        "dse_description": scenario.description,
+        "dse_sampler": "refinement",
+        "dse_sampled_inputs": swept,
+        "dse_grid_shape": list(shape),
+        "dse_grid_dims": swept,
+        **chain.attrs(),
     }
     return xr.Dataset(data_vars, coords=coords, attrs=attrs), encoding, n_blocks
 
@@ -116,27 +139,66 @@ def _write(result: RefineResult, spec: SweepSpec, path: str, storage_options: Ma
     first = True
     for sc in spec.scenarios:
         ds, encoding, n_blocks = _dataset(result, spec, sc, chains[sc.name])
-        ds.to_zarr(path, group=groups[sc.name] or None, mode="w" if first else "a", zarr_format=3,
-                   consolidated=False, encoding=encoding, storage_options=storage_options, write_empty_chunks=True)
+        ds.to_zarr(
+            path,
+            group=groups[sc.name] or None,
+            mode="w" if first else "a",
+            zarr_format=3,
+            consolidated=False,
+            encoding=encoding,
+            storage_options=storage_options,
+            write_empty_chunks=True,
+        )
         first = False
         root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
         g = root[groups[sc.name]] if groups[sc.name] else root
-        done = g.require_group("_dse").create_array("completed", shape=(n_blocks,), chunks=(1,), dtype="uint8",
-                                                    fill_value=0, overwrite=True, compressors=_compressors())
+        done = g.require_group("_dse").create_array(
+            "completed",
+            shape=(n_blocks,),
+            chunks=(1,),
+            dtype="uint8",
+            fill_value=0,
+            overwrite=True,
+            compressors=_compressors(),
+        )
         done[:] = 1
     chain = next(iter(chains.values()))
-    summary = {"designs": result.evaluated, "evaluated": result.evaluated, "grid_designs": result.grid_designs,
-               "seconds": round(result.seconds, 3), "stopped": result.stopped}
+    summary = {
+        "designs": result.evaluated,
+        "evaluated": result.evaluated,
+        "grid_designs": result.grid_designs,
+        "seconds": round(result.seconds, 3),
+        "stopped": result.stopped,
+    }
     root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
-    root.attrs.update({
-        "Conventions": "CF-1.10", "title": spec.name, "dse_store_format": FORMAT, "dse_version": __version__,
-        "dse_spec": spec.text, "dse_spec_hash": spec.hash(), "dse_scenarios": list(groups), "dse_groups": groups,
-        "dse_ce_coefficients": yaml.safe_dump(chain.coefficients.model_dump(mode="json"), sort_keys=False),
-        "dse_git_commit": git_commit(), "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "dse_status": "complete", "dse_sweep_id": uuid.uuid4().hex, "dse_summary": summary,
-        "dse_refinement": json.loads(json.dumps({"objectives": result.objectives, "options": result.options,
-                                                 "stopped": result.stopped,
-                                                 "exact": result.exact, "history": result.history})),
-        **chain.attrs(),
-    })
+    root.attrs.update(
+        {
+            "Conventions": "CF-1.10",
+            "title": spec.name,
+            "dse_store_format": FORMAT,
+            "dse_version": __version__,
+            "dse_spec": spec.text,
+            "dse_spec_hash": spec.hash(),
+            "dse_scenarios": list(groups),
+            "dse_groups": groups,
+            "dse_ce_coefficients": yaml.safe_dump(chain.coefficients.model_dump(mode="json"), sort_keys=False),
+            "dse_git_commit": git_commit(),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "dse_status": "complete",
+            "dse_sweep_id": uuid.uuid4().hex,
+            "dse_summary": summary,
+            "dse_refinement": json.loads(
+                json.dumps(
+                    {
+                        "objectives": result.objectives,
+                        "options": result.options,
+                        "stopped": result.stopped,
+                        "exact": result.exact,
+                        "history": result.history,
+                    }
+                )
+            ),
+            **chain.attrs(),
+        }
+    )
     _consolidate(path, storage_options)

@@ -179,10 +179,6 @@ def binned_first_order(
                     for w in _boot_weights(np.random.default_rng(seed), used, n_boot)
                 ]
                 if reps:
-                    low, high = (
-                        float(v[0]) for v in _interval(np.concatenate(reps)[:, None], conf)
-                    )
-            rows.append(
-                _row(ds, out, x, "binned", (first, low, high), n_used=used, effect_range=spread)
-            )
+                    low, high = (float(v[0]) for v in _interval(np.concatenate(reps)[:, None], conf))
+            rows.append(_row(ds, out, x, "binned", (first, low, high), n_used=used, effect_range=spread))
     return _frame(rows, _labels(ds, names))

@@ -90,9 +90,7 @@ def sensitivity(
         elif data.attrs.get("dse_sampler") == "saltelli":
             df = sobol_indices(data, outputs, n_boot, seed, conf, feasible_only=feasible_only)
         else:
-            df = binned_first_order(
-                data, outputs, bins, n_boot, seed, conf, feasible_only=feasible_only
-            )
+            df = binned_first_order(data, outputs, bins, n_boot, seed, conf, feasible_only=feasible_only)
         df["scenario"] = name
         labels.update(df.attrs["dse_outputs"])
         frames.append(df)

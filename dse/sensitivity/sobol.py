@@ -127,9 +127,7 @@ def sobol_indices(
     n, d = int(ds.attrs["dse_sampler_n"]), len(inputs)
     total = int(ds.sizes.get("design", 0))
     if total != n * (d + 2):
-        raise SpecError(
-            f"{total} designs is not n·(d + 2) = {n}·{d + 2} of a Saltelli design", where=where
-        )
+        raise SpecError(f"{total} designs is not n·(d + 2) = {n}·{d + 2} of a Saltelli design", where=where)
     names = _output_names(ds, outputs)
     feasible = _feasible(ds, feasible_only)
     present = [x for x in inputs if x in ds.variables]

@@ -57,16 +57,12 @@ def _input_names(ds: xr.Dataset) -> list[str]:
 
 def _output_names(ds: xr.Dataset, outputs: str | Sequence[str] | None) -> list[str]:
     """Outputs to analyse, checked: default every variable with ``dse_sense``."""
-    inputs = set(_input_names(ds)) | {
-        str(v) for v in ds.data_vars if ds[v].attrs.get("dse_role") == "input"
-    }
+    inputs = set(_input_names(ds)) | {str(v) for v in ds.data_vars if ds[v].attrs.get("dse_role") == "input"}
     candidates = [str(v) for v in ds.data_vars if str(v) not in inputs]
     if outputs is None:
         names = [v for v in candidates if "dse_sense" in ds[v].attrs]
         if not names:
-            raise SpecError(
-                "no output has a dse_sense attribute; name the outputs", where="outputs"
-            )
+            raise SpecError("no output has a dse_sense attribute; name the outputs", where="outputs")
     else:
         names = [outputs] if isinstance(outputs, str) else list(outputs)
         if not names:

@@ -59,9 +59,29 @@ from dse.spec.values import _coefficients_path as _coefficients_path
 from dse.spec.values import _positive_int as _positive_int
 
 __all__ = [
-    "Design", "parse_design", "load_design", "parse_input", "read_yaml", "DESIGN_META_KEYS", "CE_OVERRIDE_KEYS",
-    "SweepSpec", "Scenario", "Axis", "SampledInput", "Sampler", "parse_sweep", "load_sweep",
+    "Design",
+    "parse_design",
+    "load_design",
+    "parse_input",
+    "read_yaml",
+    "DESIGN_META_KEYS",
+    "CE_OVERRIDE_KEYS",
+    "SweepSpec",
+    "Scenario",
+    "Axis",
+    "SampledInput",
+    "Sampler",
+    "parse_sweep",
+    "load_sweep",
     # public names that were not listed before the split
-    "SWEEP_KEYS", "REFINE_KEYS", "SCENARIO_KEYS", "SAMPLERS", "DEFAULT_CHUNK_SIZE", "DEFAULT_OUTPUTS",
-    "UNCERTAINTY_OUTPUTS", "MAX_SEED", "split_overrides", "suggest",
+    "SWEEP_KEYS",
+    "REFINE_KEYS",
+    "SCENARIO_KEYS",
+    "SAMPLERS",
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_OUTPUTS",
+    "UNCERTAINTY_OUTPUTS",
+    "MAX_SEED",
+    "split_overrides",
+    "suggest",
 ]

@@ -96,8 +96,9 @@ def parse_design(data: Any, source: str = "design", base_dir: Path | None = None
         raw = data.get(name, var.default)
         if raw is None:
             raise SpecError("has no value", f"{source}: {name}")
-        inputs[name] = parse_input(name, raw, f"{source}: {name}" if source != "design" else f"design.{name}",
-                                   catalogue)
+        inputs[name] = parse_input(
+            name, raw, f"{source}: {name}" if source != "design" else f"design.{name}", catalogue
+        )
     coeff_path = _coefficients_path(data.get("ce_coefficients"), base_dir, f"{source}: ce_coefficients")
     reference = data.get("reference") or {}
     if not isinstance(reference, Mapping):

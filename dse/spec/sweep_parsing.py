@@ -52,8 +52,9 @@ def _check_axis_length(n: int, where: str) -> None:
 
     limit = current_limits().max_axis_values
     if n > limit:
-        raise SpecError(f"{n:,} values, over the limit of {limit:,} per input ({Limits.variable('max_axis_values')})",
-                        where)
+        raise SpecError(
+            f"{n:,} values, over the limit of {limit:,} per input ({Limits.variable('max_axis_values')})", where
+        )
 
 
 def _range_values(name: str, kind: str, args: Any, where: str) -> list[float]:
@@ -66,8 +67,10 @@ def _range_values(name: str, kind: str, args: Any, where: str) -> list[float]:
     num = _positive_int(args[2], f"{where}[2]", minimum=1)
     _check_axis_length(num, f"{where}[2]")
     if num > 1 and start == stop:
-        raise SpecError(f"{kind} from {start:g} to {stop:g} repeats one value {num} times: give the value alone, "
-                        "or different ends", where)
+        raise SpecError(
+            f"{kind} from {start:g} to {stop:g} repeats one value {num} times: give the value alone, or different ends",
+            where,
+        )
     if kind == "linspace":
         return [float(x) for x in np.linspace(start, stop, num)]
     if start <= 0 or stop <= 0:
@@ -103,15 +106,21 @@ def _parse_scenario_inputs(raw: Any, where: str, sampled: bool, catalogue) -> tu
             kinds = [k for k in value if k in ("linspace", "logspace", "range")]
             extra = [k for k in value if k not in ("linspace", "logspace", "range", "log")]
             if len(kinds) != 1 or extra:
-                raise SpecError("expected one of {linspace: [a, b, n]}, {logspace: [a, b, n]} or "
-                                "{range: [low, high]} (with optional log: true)", key)
+                raise SpecError(
+                    "expected one of {linspace: [a, b, n]}, {logspace: [a, b, n]} or "
+                    "{range: [low, high]} (with optional log: true)",
+                    key,
+                )
             kind = kinds[0]
             if var.categorical:
                 raise SpecError(f"{kind} needs a numeric input; list catalogue ids instead", key)
             if kind == "range":
                 if not sampled:
-                    raise SpecError("range needs a sampler (sobol, latin_hypercube, random, saltelli); "
-                                    "use linspace/logspace for a grid", key)
+                    raise SpecError(
+                        "range needs a sampler (sobol, latin_hypercube, random, saltelli); "
+                        "use linspace/logspace for a grid",
+                        key,
+                    )
                 args = value["range"]
                 if not isinstance(args, list | tuple) or len(args) != 2:
                     raise SpecError("range needs [low, high]", key)
@@ -132,8 +141,9 @@ def _parse_scenario_inputs(raw: Any, where: str, sampled: bool, catalogue) -> tu
     return axes, fixed, draws
 
 
-def parse_sweep(data: Any, source: str = "spec", text: str = "", base_dir: Path | None = None,
-                chunk_size: int | None = None) -> SweepSpec:
+def parse_sweep(
+    data: Any, source: str = "spec", text: str = "", base_dir: Path | None = None, chunk_size: int | None = None
+) -> SweepSpec:
     """Validate a sweep spec mapping.
 
     Examples
@@ -158,8 +168,7 @@ def parse_sweep(data: Any, source: str = "spec", text: str = "", base_dir: Path 
         import re
 
         implicit = re.sub(r"[^A-Za-z0-9_-]+", "_", str(data.get("name") or "sweep")).strip("_") or "sweep"
-        raw_scenarios = [{"name": implicit, "inputs": data.get("inputs"),
-                          "sampler": data.get("sampler")}]
+        raw_scenarios = [{"name": implicit, "inputs": data.get("inputs"), "sampler": data.get("sampler")}]
     if not isinstance(raw_scenarios, list) or not raw_scenarios:
         raise SpecError("scenarios must be a non-empty list", source)
     scenarios = []
@@ -188,10 +197,14 @@ def parse_sweep(data: Any, source: str = "spec", text: str = "", base_dir: Path 
                 raise SpecError(f"unknown key {str(bad[0])!r}" + suggest(str(bad[0]), ("method", "n", "seed")), sw)
             if s["method"] not in SAMPLERS:
                 raise SpecError(f"unknown sampler {s['method']!r}" + suggest(str(s["method"]), SAMPLERS), sw)
-            sampler = Sampler(str(s["method"]), _positive_int(s["n"], f"{sw}.n"),
-                              _positive_int(s.get("seed", 0), f"{sw}.seed", minimum=0, maximum=MAX_SEED))
-        axes, fixed, draws = _parse_scenario_inputs(raw.get("inputs"), f"{where}.inputs" if "scenarios" in data
-                                                    else where, sampler is not None, catalogue)
+            sampler = Sampler(
+                str(s["method"]),
+                _positive_int(s["n"], f"{sw}.n"),
+                _positive_int(s.get("seed", 0), f"{sw}.seed", minimum=0, maximum=MAX_SEED),
+            )
+        axes, fixed, draws = _parse_scenario_inputs(
+            raw.get("inputs"), f"{where}.inputs" if "scenarios" in data else where, sampler is not None, catalogue
+        )
         if sampler is not None and not draws:
             raise SpecError("a sampler needs at least one range or list input", where)
         s_over, s_ce = split_overrides(raw.get("overrides"), f"{where}.overrides")
@@ -199,8 +212,14 @@ def parse_sweep(data: Any, source: str = "spec", text: str = "", base_dir: Path 
             if name_ not in fixed and name_ not in [a.name for a in axes] and name_ not in [d.name for d in draws]:
                 fixed[name_] = parse_input(name_, var.default, f"default {name_}", catalogue)
         scenario = Scenario(
-            name=name, axes=axes, fixed=fixed, sampler=sampler, sampled=draws,
-            overrides={**g_over, **s_over}, ce_overrides={**g_ce, **s_ce}, ce_coefficients=coeff_path,
+            name=name,
+            axes=axes,
+            fixed=fixed,
+            sampler=sampler,
+            sampled=draws,
+            overrides={**g_over, **s_over},
+            ce_overrides={**g_ce, **s_ce},
+            ce_coefficients=coeff_path,
             description=str(raw.get("description", "")),
         )
         if scenario.n_designs == 0:
@@ -225,9 +244,16 @@ def parse_sweep(data: Any, source: str = "spec", text: str = "", base_dir: Path 
         if "infeasible_reason" not in outputs:
             outputs = [*outputs, "infeasible_reason"]
     return SweepSpec(
-        name=str(data.get("name") or "sweep"), scenarios=scenarios, chunk_size=size, uncertainty=uncertainty,
-        outputs=tuple(outputs), description=str(data.get("description", "")), text=text or _dump(data),
-        source=source, data=dict(data), base_dir=str(base_dir) if base_dir is not None else None,
+        name=str(data.get("name") or "sweep"),
+        scenarios=scenarios,
+        chunk_size=size,
+        uncertainty=uncertainty,
+        outputs=tuple(outputs),
+        description=str(data.get("description", "")),
+        text=text or _dump(data),
+        source=source,
+        data=dict(data),
+        base_dir=str(base_dir) if base_dir is not None else None,
         refine=_refine_options(data.get("refine"), outputs, f"{source}: refine"),
     )
 
@@ -252,8 +278,9 @@ def _refine_options(raw: Any, outputs, where: str) -> dict:
             raise SpecError("expected a mapping of output name to max or min", f"{where}.objectives")
         for name, sense in objectives.items():
             if name not in outputs:
-                raise SpecError(f"{str(name)!r} is not an output of the spec" + suggest(str(name), outputs),
-                                f"{where}.objectives")
+                raise SpecError(
+                    f"{str(name)!r} is not an output of the spec" + suggest(str(name), outputs), f"{where}.objectives"
+                )
             if sense not in ("max", "min"):
                 raise SpecError(f"expected max or min for {name!r}, got {sense!r}", f"{where}.objectives")
         out["objectives"] = {str(k): str(v) for k, v in objectives.items()}

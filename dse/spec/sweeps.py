@@ -16,21 +16,57 @@ from pathlib import Path
 from dse.vocabulary import INPUTS
 
 __all__ = [
-    "SweepSpec", "Scenario", "Axis", "SampledInput", "Sampler", "SWEEP_KEYS", "REFINE_KEYS", "SCENARIO_KEYS",
-    "SAMPLERS", "DEFAULT_CHUNK_SIZE", "DEFAULT_OUTPUTS", "UNCERTAINTY_OUTPUTS"
+    "SweepSpec",
+    "Scenario",
+    "Axis",
+    "SampledInput",
+    "Sampler",
+    "SWEEP_KEYS",
+    "REFINE_KEYS",
+    "SCENARIO_KEYS",
+    "SAMPLERS",
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_OUTPUTS",
+    "UNCERTAINTY_OUTPUTS",
 ]
 
-SWEEP_KEYS = ("name", "description", "scenarios", "inputs", "sampler", "overrides", "ce_coefficients",
-              "chunk_size", "uncertainty", "outputs", "notes", "refine")
+SWEEP_KEYS = (
+    "name",
+    "description",
+    "scenarios",
+    "inputs",
+    "sampler",
+    "overrides",
+    "ce_coefficients",
+    "chunk_size",
+    "uncertainty",
+    "outputs",
+    "notes",
+    "refine",
+)
 #: keys of a spec's ``refine:`` mapping (options of ``dse refine``)
 REFINE_KEYS = ("objectives", "coarse", "margin", "tolerance", "budget")
 SCENARIO_KEYS = ("name", "description", "inputs", "sampler", "overrides")
 SAMPLERS = ("sobol", "latin_hypercube", "random", "saltelli")
 DEFAULT_CHUNK_SIZE = 1 << 20
 DEFAULT_OUTPUTS = (
-    "specific_energy", "energy_density", "specific_energy_stack", "energy_density_stack", "capacity",
-    "average_voltage", "coulombic_efficiency", "cycle_life", "knee_cycles", "inventory", "lifetime_energy",
-    "cost", "cost_per_cycle", "swelling", "plated_thickness", "current_density", "infeasible_reason",
+    "specific_energy",
+    "energy_density",
+    "specific_energy_stack",
+    "energy_density_stack",
+    "capacity",
+    "average_voltage",
+    "coulombic_efficiency",
+    "cycle_life",
+    "knee_cycles",
+    "inventory",
+    "lifetime_energy",
+    "cost",
+    "cost_per_cycle",
+    "swelling",
+    "plated_thickness",
+    "current_density",
+    "infeasible_reason",
 )
 UNCERTAINTY_OUTPUTS = ("cycle_life_p10", "cycle_life_p90")
 
@@ -122,17 +158,23 @@ class SweepSpec:
         scen = []
         for s in self.scenarios:
             chain = ModelChain.from_design(s)
-            scen.append({
-                "name": s.name,
-                "axes": [[a.name, a.values] for a in s.axes],
-                "fixed": s.fixed,
-                "sampler": None if s.sampler is None else [s.sampler.method, s.sampler.n, s.sampler.seed],
-                "sampled": [[x.name, x.low, x.high, x.log, x.choices] for x in s.sampled],
-                "catalogue": chain.catalogue.hash(),
-                "coefficients": chain.coefficients.hash(),
-            })
-        return {"scenarios": scen, "chunk_size": self.chunk_size, "uncertainty": self.uncertainty,
-                "outputs": list(self.outputs)}
+            scen.append(
+                {
+                    "name": s.name,
+                    "axes": [[a.name, a.values] for a in s.axes],
+                    "fixed": s.fixed,
+                    "sampler": None if s.sampler is None else [s.sampler.method, s.sampler.n, s.sampler.seed],
+                    "sampled": [[x.name, x.low, x.high, x.log, x.choices] for x in s.sampled],
+                    "catalogue": chain.catalogue.hash(),
+                    "coefficients": chain.coefficients.hash(),
+                }
+            )
+        return {
+            "scenarios": scen,
+            "chunk_size": self.chunk_size,
+            "uncertainty": self.uncertainty,
+            "outputs": list(self.outputs),
+        }
 
     def hash(self) -> str:
         """SHA-256 of :meth:`identity` (computed once per spec object)."""

@@ -126,8 +126,13 @@ def _positive_int(raw: Any, where: str, minimum: int = 1, maximum: int | None = 
     ...
     dse.errors.SpecError: n: expected an integer ≥ 1, got inf
     """
-    if (isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw)
-            or int(raw) != raw or raw < minimum):
+    if (
+        isinstance(raw, bool)
+        or not isinstance(raw, int | float)
+        or not math.isfinite(raw)
+        or int(raw) != raw
+        or raw < minimum
+    ):
         raise SpecError(f"expected an integer ≥ {minimum}, got {raw!r}", where)
     if maximum is not None and raw > maximum:
         raise SpecError(f"expected an integer from {minimum} to {maximum:,}, got {int(raw):,}", where)

@@ -19,8 +19,15 @@ from dse.errors import StoreError
 from dse.store.format import COMPLETED, WRITE_CONFIG, _consolidate, zarr_store
 from dse.store.reading import read_root_attrs
 
-__all__ = ["write_block", "completed_blocks", "finalize_store", "set_status", "Completeness", "completeness",
-           "require_complete"]
+__all__ = [
+    "write_block",
+    "completed_blocks",
+    "finalize_store",
+    "set_status",
+    "Completeness",
+    "completeness",
+    "require_complete",
+]
 
 
 def completed_blocks(path: str, group: str, storage_options: Mapping | None = None) -> np.ndarray:
@@ -41,9 +48,18 @@ def _array(group, name: str):
     return group[name].with_config(WRITE_CONFIG)
 
 
-def write_block(path: str, group: str, block: int, region: tuple[slice, ...], shape: tuple[int, ...],
-                outputs: tuple[str, ...], values: np.ndarray, sampled: Mapping[str, np.ndarray],
-                categories: Mapping[str, list], storage_options: Mapping | None = None) -> int:
+def write_block(
+    path: str,
+    group: str,
+    block: int,
+    region: tuple[slice, ...],
+    shape: tuple[int, ...],
+    outputs: tuple[str, ...],
+    values: np.ndarray,
+    sampled: Mapping[str, np.ndarray],
+    categories: Mapping[str, list],
+    storage_options: Mapping | None = None,
+) -> int:
     """Write one evaluated block to its region and mark it complete.
 
     Returns the number of feasible designs in the block.
@@ -117,8 +133,9 @@ def completeness(path: str, storage_options: Mapping | None = None) -> Completen
     for name, group in attrs.get("dse_groups", {}).items():
         done = completed_blocks(path, group, storage_options)
         scenarios[name] = (int((done != 0).sum()), int(done.size))
-    return Completeness(done=sum(d for d, _ in scenarios.values()), total=sum(t for _, t in scenarios.values()),
-                        scenarios=scenarios)
+    return Completeness(
+        done=sum(d for d, _ in scenarios.values()), total=sum(t for _, t in scenarios.values()), scenarios=scenarios
+    )
 
 
 def require_complete(path: str, storage_options: Mapping | None = None, allow_incomplete: bool = False) -> str | None:
@@ -135,7 +152,10 @@ def require_complete(path: str, storage_options: Mapping | None = None, allow_in
     if state.complete:
         return None
     if not allow_incomplete:
-        raise StoreError(f"is incomplete: {state.describe(path).split(': ', 1)[1]}; finish it with "
-                         "dse sweep SPEC -o STORE --resume, or pass --allow-incomplete to use the blocks written "
-                         "so far", where=path)
+        raise StoreError(
+            f"is incomplete: {state.describe(path).split(': ', 1)[1]}; finish it with "
+            "dse sweep SPEC -o STORE --resume, or pass --allow-incomplete to use the blocks written "
+            "so far",
+            where=path,
+        )
     return f"{state.describe(path)}; results cover only the blocks written so far"

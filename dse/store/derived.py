@@ -25,8 +25,9 @@ STATE_ATTR = "dse_store_state"
 DERIVED_RESULTS = ("pareto_front", "pareto_probability")
 
 
-def write_variable(path: str, group: str, var, storage_options: Mapping | None = None,
-                   state: str | None = None) -> None:
+def write_variable(
+    path: str, group: str, var, storage_options: Mapping | None = None, state: str | None = None
+) -> None:
     """Add (or replace) one derived variable in a scenario of an existing store, chunked like the others.
 
     Used to store derived results such as the Pareto front next to the sweep's
@@ -42,9 +43,18 @@ def write_variable(path: str, group: str, var, storage_options: Mapping | None =
     g = root[group] if group else root
     chunks = tuple(g.attrs.get("dse_chunks", var.shape))
     try:
-        arr = g.create_array(var.name, shape=var.shape, chunks=chunks, dtype=var.dtype, compressors=_compressors(),
-                             fill_value=False if var.dtype == bool else np.nan, dimension_names=list(var.dims),
-                             attributes=attrs, overwrite=True, config=WRITE_CONFIG)
+        arr = g.create_array(
+            var.name,
+            shape=var.shape,
+            chunks=chunks,
+            dtype=var.dtype,
+            compressors=_compressors(),
+            fill_value=False if var.dtype == bool else np.nan,
+            dimension_names=list(var.dims),
+            attributes=attrs,
+            overwrite=True,
+            config=WRITE_CONFIG,
+        )
         arr[...] = np.asarray(var.values)
     except OSError as exc:
         raise StoreError(f"cannot write {var.name!r} ({exc.strerror or exc})", where=path) from None
@@ -76,8 +86,9 @@ def store_state(path: str, storage_options: Mapping | None = None) -> str:
 def derived_variables(path: str, storage_options: Mapping | None = None) -> dict[str, dict[str, str | None]]:
     """Derived variables of each scenario: ``{scenario: {name: recorded state or None}}``."""
     attrs = read_root_attrs(path, storage_options)
-    root = zarr.open_group(zarr_store(path, storage_options, read_only=True), mode="r", use_consolidated=False,
-                           zarr_format=3)
+    root = zarr.open_group(
+        zarr_store(path, storage_options, read_only=True), mode="r", use_consolidated=False, zarr_format=3
+    )
     out: dict[str, dict[str, str | None]] = {}
     for name, group in attrs.get("dse_groups", {}).items():
         g = root[group] if group else root
@@ -108,8 +119,9 @@ def remove_derived(path: str, storage_options: Mapping | None = None) -> list[st
             try:
                 del g[key]
             except OSError as exc:
-                raise StoreError(f"cannot remove the derived variable {key!r} ({exc.strerror or exc})",
-                                 where=path) from None
+                raise StoreError(
+                    f"cannot remove the derived variable {key!r} ({exc.strerror or exc})", where=path
+                ) from None
             removed.append(f"{name}/{key}")
     _consolidate(path, storage_options)
     return removed

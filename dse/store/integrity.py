@@ -40,8 +40,17 @@ from zarr.storage import LocalStore, WrapperStore
 
 from dse.errors import StoreError
 
-__all__ = ["CHECKSUM", "CheckedStore", "DamagedChunkError", "Damage", "Scan", "chunk_key", "scan_store", "has_checksum",
-           "clear_foreign"]
+__all__ = [
+    "CHECKSUM",
+    "CheckedStore",
+    "DamagedChunkError",
+    "Damage",
+    "Scan",
+    "chunk_key",
+    "scan_store",
+    "has_checksum",
+    "clear_foreign",
+]
 
 #: name of the checksum codec in Zarr v3 array metadata
 CHECKSUM = "crc32c"
@@ -86,8 +95,8 @@ def chunk_key(key: str) -> tuple[str, tuple[int, ...]] | None:
     """(array path, chunk coordinates) of a Zarr v3 chunk key, None for metadata and other keys."""
     parts = key.split("/")
     for i in range(len(parts) - 1, -1, -1):
-        if parts[i] == "c" and all(p.isdigit() for p in parts[i + 1:]):
-            return "/".join(parts[:i]), tuple(int(p) for p in parts[i + 1:])
+        if parts[i] == "c" and all(p.isdigit() for p in parts[i + 1 :]):
+            return "/".join(parts[:i]), tuple(int(p) for p in parts[i + 1 :])
         if not parts[i].isdigit():
             return None
     return None
@@ -112,8 +121,9 @@ class _ArrayInfo:
 def _decompressor(name: str):
     import numcodecs
 
-    return {"blosc": numcodecs.blosc.decompress, "zstd": numcodecs.Zstd().decode,
-            "gzip": numcodecs.GZip().decode}.get(name)
+    return {"blosc": numcodecs.blosc.decompress, "zstd": numcodecs.Zstd().decode, "gzip": numcodecs.GZip().decode}.get(
+        name
+    )
 
 
 def _plain_layout(meta: dict) -> tuple[tuple[str, ...], int | None]:
@@ -170,8 +180,13 @@ class CheckedStore(WrapperStore):
         say whether the block was written).
     """
 
-    def __init__(self, store, label: str, groups: Mapping[str, str] | None = None,
-                 completed: Mapping[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        store,
+        label: str,
+        groups: Mapping[str, str] | None = None,
+        completed: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
         super().__init__(store)
         self._label = label
         self._groups = dict(groups or {})
@@ -225,8 +240,11 @@ class CheckedStore(WrapperStore):
                 else:
                     attrs = (await self._json(f"{group}/zarr.json" if group else "zarr.json")).get("attributes", {})
                     chunks = meta.get("chunk_grid", {}).get("configuration", {}).get("chunk_shape")
-                    aligned = (attrs.get("dse_dims") is not None and meta.get("dimension_names") == attrs["dse_dims"]
-                               and chunks == attrs.get("dse_chunks"))
+                    aligned = (
+                        attrs.get("dse_dims") is not None
+                        and meta.get("dimension_names") == attrs["dse_dims"]
+                        and chunks == attrs.get("dse_chunks")
+                    )
                     block_grid = tuple(attrs["dse_block_grid"]) if aligned else None
                 checksum = has_checksum(meta.get("codecs", []))
                 plain = ((), None) if checksum else _plain_layout(meta)
@@ -267,16 +285,18 @@ class CheckedStore(WrapperStore):
         return done is not None and block is not None and block < done.size and bool(done[block])
 
     def damaged(self, info: _ArrayInfo, array: str, coords: tuple[int, ...], why: str) -> DamagedChunkError:
-        rel = array[len(info.group) + 1:] if info.group else array
+        rel = array[len(info.group) + 1 :] if info.group else array
         chunk = f"{rel}/c" + "".join(f"/{c}" for c in coords)
         aligned = self.block_of(info, coords) is not None
-        err = DamagedChunkError(damage_message(self._label, self.scenario_of(info.group), chunk, why, aligned),
-                                where=self._label)
+        err = DamagedChunkError(
+            damage_message(self._label, self.scenario_of(info.group), chunk, why, aligned), where=self._label
+        )
         err.damage = Damage(self.scenario_of(info.group), info.group, chunk, why, self.block_of(info, coords))
         return err
 
-    async def get(self, key: str, prototype: BufferPrototype | None = None,
-                  byte_range: ByteRequest | None = None) -> Buffer | None:
+    async def get(
+        self, key: str, prototype: BufferPrototype | None = None, byte_range: ByteRequest | None = None
+    ) -> Buffer | None:
         parsed = chunk_key(key)
         if parsed is None or byte_range is not None:
             return await self._store.get(key, prototype, byte_range)
@@ -328,8 +348,9 @@ class Scan:
     completed: dict[str, np.ndarray]  # scenario → completion record, damaged entries read as 0
 
 
-def scan_store(path: str, storage_options: Mapping | None = None, decode: bool = True,
-               blocks_only: bool = False) -> Scan:
+def scan_store(
+    path: str, storage_options: Mapping | None = None, decode: bool = True, blocks_only: bool = False
+) -> Scan:
     """Read every chunk of every array of a store; the damaged chunks and other problems found.
 
     Parameters
@@ -388,8 +409,9 @@ def scan_store(path: str, storage_options: Mapping | None = None, decode: bool =
                 except Exception as exc:  # undecodable bytes of a store without checksums
                     if info is None:
                         raise
-                    damage.append(store.damaged(info, arr.path, coords,
-                                                f"cannot be decoded: {exc.__class__.__name__}").damage)
+                    damage.append(
+                        store.damaged(info, arr.path, coords, f"cannot be decoded: {exc.__class__.__name__}").damage
+                    )
         if decode and done is not None and {"feasible", "infeasible_reason"} <= set(g.array_keys()):
             problems += _feasible_agrees(g, done, scenario, {d.block for d in damage if d.group == group})
     return Scan(damage, problems, records)
@@ -415,8 +437,11 @@ def clear_foreign(path: str, damage: Damage) -> None:
     try:
         os.rmdir(where)
     except OSError:
-        raise StoreError(f"chunk {damage.chunk} of scenario {damage.scenario!r} is a directory that holds files "
-                         "dse did not write; move it away, then rerun with --resume", where=path) from None
+        raise StoreError(
+            f"chunk {damage.chunk} of scenario {damage.scenario!r} is a directory that holds files "
+            "dse did not write; move it away, then rerun with --resume",
+            where=path,
+        ) from None
 
 
 def _read_record(store: CheckedStore, g, completed: str) -> tuple[np.ndarray | None, list[Damage]]:
@@ -448,6 +473,7 @@ def _feasible_agrees(g, done: np.ndarray, scenario: str, damaged: set) -> list[s
         r = reason.get_block_selection(coords)
         if not np.array_equal(f, r == 0):
             n = int((f != (r == 0)).sum())
-            out.append(f"scenario {scenario!r}: block {int(b)}: 'feasible' disagrees with 'infeasible_reason' "
-                       f"in {n} design(s)")
+            out.append(
+                f"scenario {scenario!r}: block {int(b)}: 'feasible' disagrees with 'infeasible_reason' in {n} design(s)"
+            )
     return out

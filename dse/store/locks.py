@@ -77,9 +77,14 @@ class LockInfo:
 
     @classmethod
     def mine(cls) -> LockInfo:
-        return cls(host=socket.gethostname(), pid=os.getpid(), process_start=_process_start(os.getpid()) or 0.0,
-                   created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                   command=" ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]), token=uuid.uuid4().hex)
+        return cls(
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            process_start=_process_start(os.getpid()) or 0.0,
+            created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            command=" ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]),
+            token=uuid.uuid4().hex,
+        )
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host} since {self.created}"
@@ -130,8 +135,14 @@ def lock_path(store: str) -> str:
 def _parse(data: bytes) -> LockInfo | None:
     try:
         raw = json.loads(data.decode())
-        return LockInfo(host=str(raw["host"]), pid=int(raw["pid"]), process_start=float(raw["process_start"]),
-                        created=str(raw["created"]), command=str(raw.get("command", "")), token=str(raw["token"]))
+        return LockInfo(
+            host=str(raw["host"]),
+            pid=int(raw["pid"]),
+            process_start=float(raw["process_start"]),
+            created=str(raw["created"]),
+            command=str(raw.get("command", "")),
+            token=str(raw["token"]),
+        )
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError):
         return None
 
@@ -210,8 +221,13 @@ class StoreLock:
         names it and how to proceed.
     """
 
-    def __init__(self, store: str, storage_options: Mapping | None = None, break_lock: bool = False,
-                 warn: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        store: str,
+        storage_options: Mapping | None = None,
+        break_lock: bool = False,
+        warn: Callable[[str], None] | None = None,
+    ):
         self.store = str(store)
         self.path = lock_path(self.store)
         self.storage_options = dict(storage_options) if storage_options else None
@@ -224,20 +240,30 @@ class StoreLock:
         """True when ``holder``'s lock may be replaced (stale, or --break-lock); else raise."""
         here = socket.gethostname()
         if holder.host == here and not process_alive(holder.pid, holder.process_start):
-            self.warn(f"{self.store}: taking over a stale lock of {holder.describe()} (that process no longer "
-                      "runs; the blocks it finished are kept)")
+            self.warn(
+                f"{self.store}: taking over a stale lock of {holder.describe()} (that process no longer "
+                "runs; the blocks it finished are kept)"
+            )
             return True
         if self.break_lock:
             self.warn(f"{self.store}: breaking the lock of {holder.describe()} (--break-lock)")
             return True
         if holder.host == "?":
-            raise LockError(f"is locked by an unreadable lock file {self.path}; if no sweep writes this store, "
-                            "remove it or rerun with --break-lock", where=self.store)
+            raise LockError(
+                f"is locked by an unreadable lock file {self.path}; if no sweep writes this store, "
+                "remove it or rerun with --break-lock",
+                where=self.store,
+            )
         if holder.host == here:
-            raise LockError(f"is being written by another sweep ({holder.describe()}); wait for it to finish, "
-                            f"or stop it first", where=self.store)
-        raise LockError(f"is locked by a sweep on another host ({holder.describe()}); dse cannot check whether it "
-                        "still runs: if it does not, rerun with --break-lock", where=self.store)
+            raise LockError(
+                f"is being written by another sweep ({holder.describe()}); wait for it to finish, or stop it first",
+                where=self.store,
+            )
+        raise LockError(
+            f"is locked by a sweep on another host ({holder.describe()}); dse cannot check whether it "
+            "still runs: if it does not, rerun with --break-lock",
+            where=self.store,
+        )
 
     # -- local files ---------------------------------------------------------------
     def _acquire_local(self, data: bytes) -> None:
@@ -258,8 +284,9 @@ class StoreLock:
                 except FileExistsError:
                     pass
                 except OSError as exc:
-                    raise StoreError(f"cannot write the lock file {lock} ({exc.strerror or exc})",
-                                     where=self.store) from None
+                    raise StoreError(
+                        f"cannot write the lock file {lock} ({exc.strerror or exc})", where=self.store
+                    ) from None
                 with _directory_guard(parent):
                     holder = read_lock(self.store)
                     if holder is None:

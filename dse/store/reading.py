@@ -57,7 +57,9 @@ def checked_store(path: str, attrs: Mapping, storage_options: Mapping | None = N
     return CheckedStore(base, path, groups, completed)
 
 
-def open_results(path: str, storage_options: Mapping | None = None, decode_categories: bool = False) -> dict[str, xr.Dataset]:
+def open_results(
+    path: str, storage_options: Mapping | None = None, decode_categories: bool = False
+) -> dict[str, xr.Dataset]:
     """Open every scenario of a results store as a (lazy) xarray Dataset.
 
     Parameters
@@ -85,8 +87,11 @@ def open_results(path: str, storage_options: Mapping | None = None, decode_categ
             for var in list(ds.data_vars):
                 cats = ds[var].attrs.get("dse_categories")
                 if cats:
-                    attrs = {k: v for k, v in ds[var].attrs.items()
-                             if k not in ("dse_categories", "flag_values", "flag_meanings")}
+                    attrs = {
+                        k: v
+                        for k, v in ds[var].attrs.items()
+                        if k not in ("dse_categories", "flag_values", "flag_meanings")
+                    }
                     decoded = ds[var].copy(data=decode_codes(ds[var].data, cats))
                     decoded.attrs = attrs
                     ds[var] = decoded

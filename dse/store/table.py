@@ -46,8 +46,11 @@ def _scenario_frame(name: str, ds: xr.Dataset, columns: Sequence[str] | None, fe
                 continue
             values = ds[v].values
             cats = ds[v].attrs.get("dse_categories")
-            frame[v] = pd.Categorical.from_codes(values.astype(np.int64), categories=cats) if cats else \
-                values.astype(np.float32)
+            frame[v] = (
+                pd.Categorical.from_codes(values.astype(np.int64), categories=cats)
+                if cats
+                else values.astype(np.float32)
+            )
         for v in wanted:
             frame[v] = ds[v].values.ravel()
     else:
@@ -148,8 +151,10 @@ class Results:
             try:
                 self.coefficients = CeCoefficients.model_validate(loads(stored, where=f"{path}: dse_ce_coefficients"))
             except ValidationError:
-                self.coefficients_note = ("made with the CE coefficients of an older model version: its stored "
-                                          "outputs stand; a design re-evaluated from it uses the installed ones")
+                self.coefficients_note = (
+                    "made with the CE coefficients of an older model version: its stored "
+                    "outputs stand; a design re-evaluated from it uses the installed ones"
+                )
 
     @cached_property
     def catalogue_changed(self) -> bool:
@@ -182,7 +187,13 @@ def row_design(results: Results, scenario: str, design: int) -> Design:
         for d, i in zip(dims, idx, strict=True):
             value = ds[d].values[i]
             inputs[d] = str(value) if INPUTS[d].categorical else float(value)
-    return Design(inputs=inputs, given=tuple(inputs), name=f"{scenario} design {design}",
-                  overrides=dict(sc.overrides), ce_overrides=dict(sc.ce_overrides),
-                  ce_coefficients=sc.ce_coefficients, source=f"{results.path}:{scenario}:{design}",
-                  coefficients=results.coefficients)
+    return Design(
+        inputs=inputs,
+        given=tuple(inputs),
+        name=f"{scenario} design {design}",
+        overrides=dict(sc.overrides),
+        ce_overrides=dict(sc.ce_overrides),
+        ce_coefficients=sc.ce_coefficients,
+        source=f"{results.path}:{scenario}:{design}",
+        coefficients=results.coefficients,
+    )

@@ -95,26 +95,29 @@ def _swap_in(tmp: str, path: str, overwrite: bool, storage_options: Mapping | No
         try:
             if fs.exists(root):
                 if not overwrite:
-                    raise StoreError("already exists; use --resume to finish it or --overwrite to replace it",
-                                     where=path)
+                    raise StoreError(
+                        "already exists; use --resume to finish it or --overwrite to replace it", where=path
+                    )
                 fs.rm(root, recursive=True)
             # the root metadata first: a copy cut short is still recognised as a dse store, which
             # --overwrite may replace
             keys = sorted(fs.find(tmp_root), key=lambda k: k != f"{tmp_root}/zarr.json")
             for key in keys:
-                fs.copy(key, root + key[len(tmp_root):])
+                fs.copy(key, root + key[len(tmp_root) :])
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreError(f"cannot move the new template into place ({exc.__class__.__name__}: "
-                             f"{str(exc)[:120]}); rerun with --overwrite", where=path) from None
+            raise StoreError(
+                f"cannot move the new template into place ({exc.__class__.__name__}: "
+                f"{str(exc)[:120]}); rerun with --overwrite",
+                where=path,
+            ) from None
         return
     old = None
     try:
         if Path(path).exists():
             if not overwrite:
-                raise StoreError("already exists; use --resume to finish it or --overwrite to replace it",
-                                 where=path)
+                raise StoreError("already exists; use --resume to finish it or --overwrite to replace it", where=path)
             old = sibling_path(path, "old")
             os.rename(path, old)
         try:

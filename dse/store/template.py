@@ -44,13 +44,19 @@ def _output_attrs(name: str) -> dict:
     from dse.evaluate import EXTRA_UNITS
 
     var = OUTPUTS.get(name)
-    attrs = {"units": var.units if var else EXTRA_UNITS.get(name, ""),
-             "long_name": var.long_name if var else name.replace("_", " ")}
+    attrs = {
+        "units": var.units if var else EXTRA_UNITS.get(name, ""),
+        "long_name": var.long_name if var else name.replace("_", " "),
+    }
     if var is not None and var.sense:
         attrs["dse_sense"] = var.sense
     if name == "infeasible_reason":
-        attrs = {"long_name": var.long_name, "units": "1", "flag_masks": list(REASONS),
-                 "flag_meanings": " ".join(n for n, _ in REASONS.values())}
+        attrs = {
+            "long_name": var.long_name,
+            "units": "1",
+            "flag_masks": list(REASONS),
+            "flag_meanings": " ".join(n for n, _ in REASONS.values()),
+        }
     if name == "feasible":
         attrs = {"long_name": "Feasible design", "units": "1"}
     return attrs
@@ -73,14 +79,16 @@ def template_dataset(space: DesignSpace, outputs: tuple[str, ...], chain) -> tup
     dims, shape, chunks = space.dims, space.shape, space.chunks
     coords: dict = {}
     for name, values in space.coords.items():
-        coords[name] = xr.Variable(name, values, attrs=_input_attrs(name) if name in INPUTS else
-                                   {"long_name": "design index"})
+        coords[name] = xr.Variable(
+            name, values, attrs=_input_attrs(name) if name in INPUTS else {"long_name": "design index"}
+        )
     sampled = {x.name for x in space.scenario.sampled}
     for name, value in space.scenario.fixed.items():
         if name in dims or name in sampled:
             continue
-        coords[name] = xr.Variable((), np.array(value, dtype=object) if INPUTS[name].categorical else value,
-                                   attrs=_input_attrs(name))
+        coords[name] = xr.Variable(
+            (), np.array(value, dtype=object) if INPUTS[name].categorical else value, attrs=_input_attrs(name)
+        )
     data_vars: dict = {}
     encoding: dict = {}
     for name in outputs:
@@ -90,13 +98,20 @@ def template_dataset(space: DesignSpace, outputs: tuple[str, ...], chain) -> tup
             dtype, fill = np.float32, np.nan
         data_vars[name] = xr.Variable(dims, da.zeros(shape, chunks=chunks, dtype=dtype), attrs=_output_attrs(name))
         encoding[name] = {"chunks": chunks, "compressors": _compressors(), "fill_value": fill}
-    data_vars["feasible"] = xr.Variable(dims, da.zeros(shape, chunks=chunks, dtype=bool), attrs=_output_attrs("feasible"))
+    data_vars["feasible"] = xr.Variable(
+        dims, da.zeros(shape, chunks=chunks, dtype=bool), attrs=_output_attrs("feasible")
+    )
     encoding["feasible"] = {"chunks": chunks, "compressors": _compressors(), "fill_value": False}
     for x in space.scenario.sampled:
         attrs = _input_attrs(x.name)
         if x.choices is not None and INPUTS[x.name].categorical:
-            attrs.update({"flag_values": list(range(len(x.choices))), "flag_meanings": " ".join(x.choices),
-                          "dse_categories": list(x.choices)})
+            attrs.update(
+                {
+                    "flag_values": list(range(len(x.choices))),
+                    "flag_meanings": " ".join(x.choices),
+                    "dse_categories": list(x.choices),
+                }
+            )
             var = xr.Variable(dims, da.zeros(shape, chunks=chunks, dtype=np.int16), attrs=attrs)
             encoding[x.name] = {"chunks": chunks, "compressors": _compressors(), "fill_value": -1}
         else:
@@ -115,8 +130,14 @@ def template_dataset(space: DesignSpace, outputs: tuple[str, ...], chain) -> tup
     }
     if space.scenario.sampler is not None:
         sampler = space.scenario.sampler
-        attrs.update({"dse_sampler": sampler.method, "dse_sampler_n": sampler.n, "dse_sampler_seed": sampler.seed,
-                      "dse_sampled_inputs": [x.name for x in space.scenario.sampled]})
+        attrs.update(
+            {
+                "dse_sampler": sampler.method,
+                "dse_sampler_n": sampler.n,
+                "dse_sampler_seed": sampler.seed,
+                "dse_sampled_inputs": [x.name for x in space.scenario.sampled],
+            }
+        )
     for name in coords:  # coordinates and fixed inputs carry the checksum too
         encoding[name] = {"compressors": _compressors()}
     return xr.Dataset(data_vars, coords=coords, attrs=attrs), encoding
@@ -129,8 +150,14 @@ def scenario_groups(spec) -> dict[str, str]:
     return {s.name: s.name for s in spec.scenarios}
 
 
-def create_store(path: str, spec, spaces: dict[str, DesignSpace], chains: dict, overwrite: bool = False,
-                 storage_options: Mapping | None = None) -> None:
+def create_store(
+    path: str,
+    spec,
+    spaces: dict[str, DesignSpace],
+    chains: dict,
+    overwrite: bool = False,
+    storage_options: Mapping | None = None,
+) -> None:
     """Write the template of every scenario, the completion record and the provenance.
 
     The template is written beside ``path`` (``OUT.zarr.new-XXXXXXXX``) and
@@ -156,8 +183,9 @@ def create_store(path: str, spec, spaces: dict[str, DesignSpace], chains: dict, 
         _discard(tmp, storage_options)
 
 
-def _write_template(path: str, spec, spaces: dict[str, DesignSpace], chains: dict,
-                    storage_options: Mapping | None, where: str) -> None:
+def _write_template(
+    path: str, spec, spaces: dict[str, DesignSpace], chains: dict, storage_options: Mapping | None, where: str
+) -> None:
     """Write a whole template at ``path`` (a new, temporary location); errors name ``where``."""
     groups = scenario_groups(spec)
     first = True
@@ -165,34 +193,49 @@ def _write_template(path: str, spec, spaces: dict[str, DesignSpace], chains: dic
         for name, group in groups.items():
             space = spaces[name]
             ds, encoding = template_dataset(space, spec.outputs, chains[name])
-            ds.to_zarr(path, group=group or None, mode="w" if first else "a", compute=False, zarr_format=3,
-                       consolidated=False, encoding=encoding, storage_options=storage_options,
-                       write_empty_chunks=True)
+            ds.to_zarr(
+                path,
+                group=group or None,
+                mode="w" if first else "a",
+                compute=False,
+                zarr_format=3,
+                consolidated=False,
+                encoding=encoding,
+                storage_options=storage_options,
+                write_empty_chunks=True,
+            )
             first = False
             root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
             g = root[group] if group else root
             g.require_group("_dse").create_array(
-                "completed", shape=(space.n_blocks,), chunks=(1,), dtype="uint8", fill_value=0, overwrite=True,
-                compressors=_compressors()
+                "completed",
+                shape=(space.n_blocks,),
+                chunks=(1,),
+                dtype="uint8",
+                fill_value=0,
+                overwrite=True,
+                compressors=_compressors(),
             )
         root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
         chain = next(iter(chains.values()))
-        root.attrs.update({
-            "Conventions": "CF-1.10",
-            "title": spec.name,
-            "dse_store_format": FORMAT,
-            "dse_version": __version__,
-            "dse_spec": spec.text,
-            "dse_spec_hash": spec.hash(),
-            "dse_scenarios": list(groups),
-            "dse_groups": groups,
-            "dse_ce_coefficients": yaml.safe_dump(chain.coefficients.model_dump(mode="json"), sort_keys=False),
-            "dse_git_commit": git_commit(),
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "dse_status": "running",
-            "dse_sweep_id": uuid.uuid4().hex,
-            **chain.attrs(),
-        })
+        root.attrs.update(
+            {
+                "Conventions": "CF-1.10",
+                "title": spec.name,
+                "dse_store_format": FORMAT,
+                "dse_version": __version__,
+                "dse_spec": spec.text,
+                "dse_spec_hash": spec.hash(),
+                "dse_scenarios": list(groups),
+                "dse_groups": groups,
+                "dse_ce_coefficients": yaml.safe_dump(chain.coefficients.model_dump(mode="json"), sort_keys=False),
+                "dse_git_commit": git_commit(),
+                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "dse_status": "running",
+                "dse_sweep_id": uuid.uuid4().hex,
+                **chain.attrs(),
+            }
+        )
         _consolidate(path, storage_options)
     except PermissionError as exc:
         raise StoreError(f"cannot write the store ({exc.strerror or 'permission denied'})", where=where) from None

@@ -22,9 +22,20 @@ from dse.vocabulary import INPUTS
 __all__ = ["validate_store", "validate_report", "stale_derived", "REQUIRED_ROOT_ATTRS"]
 
 REQUIRED_ROOT_ATTRS = (
-    "Conventions", "dse_store_format", "dse_version", "dse_spec", "dse_spec_hash", "dse_scenarios", "dse_groups",
-    "dse_catalogue_hash", "dse_ce_coefficients", "dse_ce_coefficients_hash", "dse_models", "dse_git_commit",
-    "created", "dse_status",
+    "Conventions",
+    "dse_store_format",
+    "dse_version",
+    "dse_spec",
+    "dse_spec_hash",
+    "dse_scenarios",
+    "dse_groups",
+    "dse_catalogue_hash",
+    "dse_ce_coefficients",
+    "dse_ce_coefficients_hash",
+    "dse_models",
+    "dse_git_commit",
+    "created",
+    "dse_status",
 )
 #: variables a store may hold besides inputs and model outputs
 DERIVED = ("feasible", "pareto_front", "pareto_probability")
@@ -47,16 +58,20 @@ def stale_derived(path: str, storage_options: Mapping | None = None) -> list[str
         for name, recorded in names.items():
             where = f"scenario {scenario!r}: derived {name!r}"
             if recorded is None:
-                problems.append(f"{where} records no store state (written by an older dse); "
-                                "recompute it with dse pareto")
+                problems.append(
+                    f"{where} records no store state (written by an older dse); recompute it with dse pareto"
+                )
             elif recorded != now:
-                problems.append(f"{where} is stale: computed from store state {recorded}, the store is now "
-                                f"{now}; recompute it with dse pareto")
+                problems.append(
+                    f"{where} is stale: computed from store state {recorded}, the store is now "
+                    f"{now}; recompute it with dse pareto"
+                )
     return problems
 
 
-def validate_store(path: str, storage_options: Mapping | None = None, full: bool = False,
-                   allow_incomplete: bool = False) -> list[str]:
+def validate_store(
+    path: str, storage_options: Mapping | None = None, full: bool = False, allow_incomplete: bool = False
+) -> list[str]:
     """Problems found in a store; an empty list means it conforms.
 
     MUST-level violations, incomplete stores (unless ``allow_incomplete``) and
@@ -67,8 +82,9 @@ def validate_store(path: str, storage_options: Mapping | None = None, full: bool
     return validate_report(path, storage_options, full, allow_incomplete)[0]
 
 
-def validate_report(path: str, storage_options: Mapping | None = None, full: bool = False,
-                    allow_incomplete: bool = False) -> tuple[list[str], list[str]]:
+def validate_report(
+    path: str, storage_options: Mapping | None = None, full: bool = False, allow_incomplete: bool = False
+) -> tuple[list[str], list[str]]:
     """Problems (the store does not conform) and warnings (it conforms, but see) found in a store.
 
     Parameters
@@ -101,8 +117,10 @@ def validate_report(path: str, storage_options: Mapping | None = None, full: boo
     if problems:
         return problems, warnings
     if attrs.get("dse_store_format") != FORMAT:
-        warnings.append(f"written as {attrs.get('dse_store_format')!r}, without chunk checksums: a damaged chunk "
-                        "cannot be told from numbers (rewrite it with dse sweep … --overwrite to add them)")
+        warnings.append(
+            f"written as {attrs.get('dse_store_format')!r}, without chunk checksums: a damaged chunk "
+            "cannot be told from numbers (rewrite it with dse sweep … --overwrite to add them)"
+        )
     try:
         datasets = open_results(path, storage_options)
     except DamagedChunkError as exc:  # a coordinate or the completion record: the full scan names them all
@@ -121,8 +139,9 @@ def validate_report(path: str, storage_options: Mapping | None = None, full: boo
     return list(dict.fromkeys(problems)), warnings
 
 
-def _check_scenarios(path: str, attrs: Mapping, datasets: Mapping, storage_options: Mapping | None,
-                     allow_incomplete: bool = False) -> list[str]:
+def _check_scenarios(
+    path: str, attrs: Mapping, datasets: Mapping, storage_options: Mapping | None, allow_incomplete: bool = False
+) -> list[str]:
     """The metadata checks of every scenario (and the first chunk of a complete one)."""
     problems: list[str] = []
     if list(datasets) != list(attrs["dse_scenarios"]):
@@ -191,12 +210,15 @@ def _check_scenarios(path: str, attrs: Mapping, datasets: Mapping, storage_optio
             problems.append(f"{where}: completion record {COMPLETED} is missing")
             continue
         if done.size != math.prod(ds.attrs["dse_block_grid"]):
-            problems.append(f"{where}: completion record has {done.size} entries for "
-                            f"{math.prod(ds.attrs['dse_block_grid'])} blocks")
+            problems.append(
+                f"{where}: completion record has {done.size} entries for {math.prod(ds.attrs['dse_block_grid'])} blocks"
+            )
         missing_blocks = int((done == 0).sum())
         if missing_blocks and not allow_incomplete:
-            problems.append(f"{where}: incomplete: {missing_blocks} of {done.size} blocks not written "
-                            "(finish with dse sweep … --resume)")
+            problems.append(
+                f"{where}: incomplete: {missing_blocks} of {done.size} blocks not written "
+                "(finish with dse sweep … --resume)"
+            )
         elif not missing_blocks and "feasible" in ds and "infeasible_reason" in ds:
             first = {d: slice(0, c) for d, c in zip(dims, chunks, strict=True)}
             f = ds.feasible.isel(first).values

@@ -256,9 +256,17 @@ def _chain_synthetic(path, n=300, sigma=0.3, seed=11, catalogue=None):
     # the chain at that CE, every mechanism included: retention after the last cycle that keeps 75 %
     at = _outputs_at(chain, inputs, log_loss)
     cycles = cycle_life(at.cyclable_inventory, at.cycled_capacity, at.coulombic_efficiency, 0.75).cycle_life - 1.0
-    retention = capacity_curve(cycles + 1.0, at.cyclable_inventory, at.cycled_capacity, at.coulombic_efficiency,
-                               at.cathode_fade, np.where(np.isfinite(at.dry_out_life), at.dry_out_life, np.inf)
-                               ) / at.capacity
+    retention = (
+        capacity_curve(
+            cycles + 1.0,
+            at.cyclable_inventory,
+            at.cycled_capacity,
+            at.coulombic_efficiency,
+            at.cathode_fade,
+            np.where(np.isfinite(at.dry_out_life), at.dry_out_life, np.inf),
+        )
+        / at.capacity
+    )
     rows["cycles"] = cycles.astype(int)
     rows["retention"] = 100.0 * retention
     rows.to_csv(path, index=False, float_format="%.17g")
@@ -271,9 +279,18 @@ def log_loss_of(chain, inputs):
 
     p = chain.parameters(inputs)
     d, e = p.design, p.electrolyte
-    z = ce_features(d.stack_pressure, e.min_stack_pressure, e.solid > 0.5, d.charge_rate * d.cathode_loading,
-                    d.temperature, e.decay_onset_temperature, d.cathode_loading, d.depth_of_discharge,
-                    d.charge_rate, d.discharge_rate)
+    z = ce_features(
+        d.stack_pressure,
+        e.min_stack_pressure,
+        e.solid > 0.5,
+        d.charge_rate * d.cathode_loading,
+        d.temperature,
+        e.decay_onset_temperature,
+        d.cathode_loading,
+        d.depth_of_discharge,
+        d.charge_rate,
+        d.discharge_rate,
+    )
     return np.asarray(log_loss_mean(p.ce.base, z, chain.constants.slopes), dtype=float)
 
 
@@ -285,8 +302,17 @@ def test_chain_target_inverts_the_chain():
     y_chain = log_loss_of(chain, designs)
     cycles = out["knee_cycles"] + 100.0
     dry = np.where(np.isfinite(out["dry_out_life"]), out["dry_out_life"], np.inf)
-    reported = capacity_curve(cycles + 1.0, out["cyclable_inventory"], out["cycled_capacity"],
-                              out["coulombic_efficiency"], out["cathode_fade"], dry) / out["capacity"]
+    reported = (
+        capacity_curve(
+            cycles + 1.0,
+            out["cyclable_inventory"],
+            out["cycled_capacity"],
+            out["coulombic_efficiency"],
+            out["cathode_fade"],
+            dry,
+        )
+        / out["capacity"]
+    )
     # the constant-CE evaluation reproduces the chain at its own CE (reservoir, coating uptake)
     np.testing.assert_allclose(chain_retention(chain, designs, y_chain, cycles), reported)
     y, status = invert_chain_retention(chain, designs, reported, cycles)
@@ -423,8 +449,17 @@ def test_cross_validation_runs_and_is_seeded(shipped_fit):
     c0 = np.asarray(shipped_fit.prior.covariance)
     matrix, labels = constraints(shipped_fit.prior.names)
     sources = rows["source"].to_numpy()
-    mean, _, fold, _ = cross_validate(x, y, m0, c0, folds=5, seed=0, sources=sources, constraint=matrix,
-                                      constraint_bound=constraint_bounds(shipped_fit.prior.names))
+    mean, _, fold, _ = cross_validate(
+        x,
+        y,
+        m0,
+        c0,
+        folds=5,
+        seed=0,
+        sources=sources,
+        constraint=matrix,
+        constraint_bound=constraint_bounds(shipped_fit.prior.names),
+    )
     np.testing.assert_array_equal(fold, rows["fold"])
     np.testing.assert_allclose(mean, rows["cv_mean"])
     assert not np.array_equal(cross_validate(x, y, m0, c0, folds=5, seed=1, sources=sources)[2], fold)
@@ -596,16 +631,12 @@ def test_shipped_reference_ces_are_sane():
 
 
 def test_generated_calibration_section_is_current(shipped_fit):
-    spec = importlib.util.spec_from_file_location(
-        "build_validation", ROOT / "tools" / "build_validation.py"
-    )
+    spec = importlib.util.spec_from_file_location("build_validation", ROOT / "tools" / "build_validation.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
     assert build.row_design is row_design  # one row → design translation for fit and validation
     text = (ROOT / "docs" / "calibration.md").read_text()
-    assert build.render_calibration(text, shipped_fit) == text, (
-        "run python tools/build_validation.py"
-    )
+    assert build.render_calibration(text, shipped_fit) == text, "run python tools/build_validation.py"
 
 
 # --------------------------------------------------------------------------- uncertainty
@@ -647,9 +678,7 @@ def test_sampling_without_uncertainty_reproduces_the_chain():
     exact = coeffs.model_copy(update={"covariance": np.zeros((n, n)).tolist(), "residual_sd": 0.0})
     chain = ModelChain(coefficients=exact)
     lives = sample_cycle_life(DESIGNS, chain, samples=3, return_samples=True)[1]
-    np.testing.assert_array_equal(
-        lives, np.broadcast_to(chain.evaluate(DESIGNS)["cycle_life"], lives.shape)
-    )
+    np.testing.assert_array_equal(lives, np.broadcast_to(chain.evaluate(DESIGNS)["cycle_life"], lives.shape))
 
 
 def test_fit_converges_when_publication_effects_could_absorb_every_residual():

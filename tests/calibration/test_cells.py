@@ -42,12 +42,15 @@ def folder_of(tmp_path: Path, n: int, shift: float, cycles: int = 150, sidecar: 
     return tmp_path
 
 
-@pytest.mark.parametrize(("edit", "expect"), [
-    (("stack_pressure: 0.2 MPa\n", ""), "missing key 'stack_pressure'"),
-    (("temperature:", "temprature:"), "unknown key 'temprature'"),
-    (("cathode: NMC811", "cathode: NMC999"), "NMC999"),
-    (("coating: none", "coating: unobtainium"), "unobtainium"),
-])
+@pytest.mark.parametrize(
+    ("edit", "expect"),
+    [
+        (("stack_pressure: 0.2 MPa\n", ""), "missing key 'stack_pressure'"),
+        (("temperature:", "temprature:"), "unknown key 'temprature'"),
+        (("cathode: NMC811", "cathode: NMC999"), "NMC999"),
+        (("coating: none", "coating: unobtainium"), "unobtainium"),
+    ],
+)
 def test_sidecar_errors_name_the_file_and_key(tmp_path, edit, expect):
     (tmp_path / "c.yaml").write_text(SIDECAR.replace(*edit))
     with pytest.raises(SpecError, match=expect) as err:
@@ -102,8 +105,9 @@ def test_leave_one_cell_out_predicts_each_cell_without_it(tmp_path):
 def test_cells_table_for_an_overlay(tmp_path):
     table = cells_table(folder_of(tmp_path, 2, 0.0, cycles=60))
     assert list(table["cell"]) == ["c00", "c01"]
-    assert {"cathode", "measured_life", "measured_energy", "cycle_life", "cycle_life_p10",
-            "cycle_life_p90"} <= set(table.columns)
+    assert {"cathode", "measured_life", "measured_energy", "cycle_life", "cycle_life_p10", "cycle_life_p90"} <= set(
+        table.columns
+    )
     assert np.all(table["cycle_life_p10"] <= table["cycle_life_p90"])
 
 
@@ -131,8 +135,19 @@ def test_sweep_records_your_coefficients_and_refuses_to_mix_them(tmp_path, capsy
     spec = tmp_path / "spec.yaml"
     spec.write_text("name: t\nscenarios:\n  - name: s\n    inputs:\n      cathode_loading: [2, 3, 4]\n")
     store = tmp_path / "out.zarr"
-    rc = main(["sweep", str(spec), "-o", str(store), "--coefficients", str(tmp_path / "mine.yaml"), "--quiet",
-               "--workers", "1"])
+    rc = main(
+        [
+            "sweep",
+            str(spec),
+            "-o",
+            str(store),
+            "--coefficients",
+            str(tmp_path / "mine.yaml"),
+            "--quiet",
+            "--workers",
+            "1",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     attrs = zarr.open_group(str(store), mode="r").attrs
     assert attrs["dse_ce_coefficients_hash"] == mine.hash() != base.hash()

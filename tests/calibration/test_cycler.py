@@ -50,7 +50,8 @@ def test_capacities_in_mAh_headers_and_current_integration(tmp_path):
     charge, discharge, ce, ic = generated(n=12, formation=0)
     frame = synthetic_series(charge, discharge, ic, 0.005, points_per_step=400)
     mah = frame.assign(**{"Charging Capacity / mAh": 1000 * frame["Charging Capacity / Ah"]}).drop(
-        columns=["Charging Capacity / Ah"])
+        columns=["Charging Capacity / Ah"]
+    )
     data = load_cycles(write_bdf(mah, tmp_path / "mah.bdf.csv"))
     np.testing.assert_allclose(data.cycles["charge_capacity"], charge, rtol=1e-8)
     # no capacity columns: the current is integrated (the trapezoid shares each 1-s switch)
@@ -63,8 +64,15 @@ def test_cycles_to_80_is_interpolated_and_censoring_is_said():
     from dse.cycler import CycleData
 
     retention = np.r_[1.0, 0.9, 0.85, 0.75, 0.7, 0.6]
-    table = pd.DataFrame({"cycle": np.arange(1, 7), "retention": retention, "formation": False,
-                          "incomplete": False, "coulombic_efficiency": 0.99})
+    table = pd.DataFrame(
+        {
+            "cycle": np.arange(1, 7),
+            "retention": retention,
+            "formation": False,
+            "incomplete": False,
+            "coulombic_efficiency": 0.99,
+        }
+    )
     cells = CycleData(path=None, sha256="", cycles=table)
     n, reached = cells.cycles_to(0.8)
     assert reached and n == pytest.approx(2.5)

@@ -64,9 +64,7 @@ def _write(tmp_path, text: str, name: str = "mine.csv"):
 
 
 def test_minimal_user_file(tmp_path):
-    path = _write(
-        tmp_path, "metal,electrolyte_family,retention,cycles\nLi,ether,80,200\nNa,ether,90,100\n"
-    )
+    path = _write(tmp_path, "metal,electrolyte_family,retention,cycles\nLi,ether,80,200\nNa,ether,90,100\n")
     frame = load_literature(path)
     assert list(frame["row_id"]) == ["line2", "line3"]
     assert list(frame["cell_type"]) == ["full", "full"]  # defaults of absent columns

@@ -86,8 +86,13 @@ def team_template(tmp_path_factory, local_store) -> Path:
     """A directory with a store and a local catalog listing it (built once)."""
     base = tmp_path_factory.mktemp("team")
     shutil.copytree(local_store, base / "results.zarr")
-    catalog.add(str(base / "results.zarr"), str(base / "team.json"), title="Team results", id="team-results",
-                license="CC-BY-4.0")
+    catalog.add(
+        str(base / "results.zarr"),
+        str(base / "team.json"),
+        title="Team results",
+        id="team-results",
+        license="CC-BY-4.0",
+    )
     return base
 
 
@@ -143,10 +148,17 @@ def test_add_records_provenance_of_the_store(team, local_store):
     assert entry.dse_version == dse.__version__ and entry.git_commit == root["dse_git_commit"]
     assert entry.created.rstrip("Z") == root["created"].removesuffix("+00:00")
     assert entry.license == "CC-BY-4.0"
-    assert entry.scenarios == {name: {"kind": ds.attrs["dse_kind"], "dims": {d: ds.sizes[d] for d in ds.attrs["dse_dims"]},
-                                      "n_designs": ds.attrs["dse_n_designs"]} for name, ds in datasets.items()}
-    assert entry.objectives == {n: v.attrs["dse_sense"] for n, v in datasets["li"].data_vars.items()
-                                if "dse_sense" in v.attrs}
+    assert entry.scenarios == {
+        name: {
+            "kind": ds.attrs["dse_kind"],
+            "dims": {d: ds.sizes[d] for d in ds.attrs["dse_dims"]},
+            "n_designs": ds.attrs["dse_n_designs"],
+        }
+        for name, ds in datasets.items()
+    }
+    assert entry.objectives == {
+        n: v.attrs["dse_sense"] for n, v in datasets["li"].data_vars.items() if "dse_sense" in v.attrs
+    }
     manifest = json.loads(Path(entry.manifest_url).read_text())
     on_disk = sorted(str(p.relative_to(local_store)) for p in Path(local_store).rglob("*") if p.is_file())
     assert sorted(manifest["objects"]) == on_disk
@@ -156,16 +168,36 @@ def test_add_records_provenance_of_the_store(team, local_store):
 
 def test_cli_add_list_show_open_verify(tmp_path, local_store, capsys):
     cat = tmp_path / "cli.json"
-    code, out, err = run(capsys, "catalog", "add", local_store, "--catalog", cat, "--title", "CLI results",
-                         "--license", "CC-BY-4.0", "--citation", "A. Person (2026), dse results", "--doi", "10.1234/x")
+    code, out, err = run(
+        capsys,
+        "catalog",
+        "add",
+        local_store,
+        "--catalog",
+        cat,
+        "--title",
+        "CLI results",
+        "--license",
+        "CC-BY-4.0",
+        "--citation",
+        "A. Person (2026), dse results",
+        "--doi",
+        "10.1234/x",
+    )
     assert code == 0, err
     assert "added 'cli-results'" in out
     code, out, err = run(capsys, "catalog", "list", cat)
     assert code == 0 and "cli-results" in out and "CLI results" in out
     code, out, err = run(capsys, "catalog", "show", cat, "cli-results", "--spec")
     assert code == 0
-    for text in ("CC-BY-4.0", "A. Person (2026)", "10.1234/x", "scenario li", "cycle_life (max)",
-                 json.loads((Path(local_store) / "zarr.json").read_text())["attributes"]["dse_spec"].splitlines()[2]):
+    for text in (
+        "CC-BY-4.0",
+        "A. Person (2026)",
+        "10.1234/x",
+        "scenario li",
+        "cycle_life (max)",
+        json.loads((Path(local_store) / "zarr.json").read_text())["attributes"]["dse_spec"].splitlines()[2],
+    ):
         assert text in out
     code, out, err = run(capsys, "catalog", "open", cat, "cli-results", "--scenario", "na", "--verify")
     assert code == 0 and "xarray.Dataset" in out and "scenario na" in out and "scenario li" not in out
@@ -188,8 +220,23 @@ def test_open_returns_one_scenario_as_a_dataset(team, local_store):
 def published(s3_endpoint, local_store):
     """The local store published to s3 through ``dse catalog add --publish`` into an s3 catalog."""
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="catalogs")
-    code = main(["catalog", "add", local_store, "--catalog", "s3://catalogs/team.json", "--title", "Published results",
-                 "--publish", "s3://results/published", "--license", "CC-BY-4.0", "--endpoint-url", s3_endpoint])
+    code = main(
+        [
+            "catalog",
+            "add",
+            local_store,
+            "--catalog",
+            "s3://catalogs/team.json",
+            "--title",
+            "Published results",
+            "--publish",
+            "s3://results/published",
+            "--license",
+            "CC-BY-4.0",
+            "--endpoint-url",
+            s3_endpoint,
+        ]
+    )
     assert code == 0
     return "s3://catalogs/team.json", "published-results", {"endpoint_url": s3_endpoint}
 
@@ -217,8 +264,9 @@ def test_no_credentials_in_the_catalog_or_the_published_store(published, aws_env
 def test_verify_names_a_changed_a_truncated_and_a_missing_object_on_s3(s3_endpoint, local_store):
     options = {"endpoint_url": s3_endpoint}
     url = "s3://results/corrupt/team.json"
-    entry = catalog.add(local_store, url, title="To corrupt", publish="s3://results/corrupt/stores",
-                        storage_options=options)
+    entry = catalog.add(
+        local_store, url, title="To corrupt", publish="s3://results/corrupt/stores", storage_options=options
+    )
     manifest = json.loads(fsspec.filesystem("s3", **options).cat_file(entry.manifest_url))
     changed, truncated, missing = chunk_keys(manifest, 3)
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
@@ -299,12 +347,21 @@ def test_unreachable_and_missing_catalogs(tmp_path, capsys):
     assert code == 2 and "does not exist" in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda text: text[: len(text) // 2], "not valid JSON (line"),
-    (lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "license"}), "field 'license' is missing"),
-    (lambda text: json.dumps({**json.loads(text), "type": "Catalogue"}), "field 'type' must be 'Collection'"),
-    (lambda text: json.dumps({**json.loads(text), "links": [{"rel": "item"}]}), "links[0]: field 'href' is missing"),
-])
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda text: text[: len(text) // 2], "not valid JSON (line"),
+        (
+            lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "license"}),
+            "field 'license' is missing",
+        ),
+        (lambda text: json.dumps({**json.loads(text), "type": "Catalogue"}), "field 'type' must be 'Collection'"),
+        (
+            lambda text: json.dumps({**json.loads(text), "links": [{"rel": "item"}]}),
+            "links[0]: field 'href' is missing",
+        ),
+    ],
+)
 def test_a_catalog_that_does_not_validate_names_the_field(team, capsys, edit, message):
     path, entry_id = team
     Path(path).write_text(edit(Path(path).read_text()))
@@ -346,8 +403,9 @@ def test_cli_verify_names_a_corrupted_chunk_and_open_refuses_it(team, capsys):
     target.write_bytes(target.read_bytes()[:-3])
     code, out, err = run(capsys, "catalog", "verify", path, entry_id)
     assert code == 1 and out == ""
-    assert err.splitlines() == [f"{entry.href}: {key}: truncated ({target.stat().st_size:,} of "
-                                f"{target.stat().st_size + 3:,} bytes)"]
+    assert err.splitlines() == [
+        f"{entry.href}: {key}: truncated ({target.stat().st_size:,} of {target.stat().st_size + 3:,} bytes)"
+    ]
     with pytest.raises(DseError, match=f"checksum mismatch: {key}: truncated"):
         catalog.open(path, entry_id, scenario="li", verify=True)
     code, _, err = run(capsys, "catalog", "open", path, entry_id, "--verify")
@@ -362,7 +420,9 @@ def test_local_verify_reports_objects_added_after_cataloguing(tmp_path, local_st
     (store / "li" / "extra").write_bytes(b"new")
     assert catalog.verify(path, "x") == ["li/extra: not in the manifest (added after the store was catalogued)"]
     shutil.rmtree(store)
-    assert catalog.verify(path, "x") == [f"store is missing: none of its {catalog.show(path, 'x').n_objects:,} objects found"]
+    assert catalog.verify(path, "x") == [
+        f"store is missing: none of its {catalog.show(path, 'x').n_objects:,} objects found"
+    ]
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -383,9 +443,16 @@ def test_failed_adds_leave_the_catalog_as_it_was(team, tmp_path, local_store, ca
     code, _, err = run(capsys, "catalog", "add", tmp_path / "nope.zarr", "--catalog", path, "--title", "x")
     assert code == 2 and "not a Zarr store" in err
     with pytest.raises(DseError, match="cannot"):  # object storage that is not there
-        catalog.add(local_store, path, title="unreachable", publish="s3://results/x",
-                    storage_options={"endpoint_url": f"http://127.0.0.1:{free_port()}",
-                                     "config_kwargs": {"retries": {"max_attempts": 1}}})
+        catalog.add(
+            local_store,
+            path,
+            title="unreachable",
+            publish="s3://results/x",
+            storage_options={
+                "endpoint_url": f"http://127.0.0.1:{free_port()}",
+                "config_kwargs": {"retries": {"max_attempts": 1}},
+            },
+        )
     with pytest.raises(DseError, match="local store cannot be listed in a remote catalog"):
         catalog.add(local_store, "s3://results/team.json", title="x")
     with pytest.raises(DseError, match="must end in .json"):
@@ -443,9 +510,15 @@ def test_two_concurrent_adds_both_land(tmp_path, local_store):
     lock = tmp_path / ".team.json.lock"
     with open(lock, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # both adds must wait here
-        procs = [subprocess.Popen([sys.executable, "-c", ADD_SCRIPT, local_store, str(path), title],
-                                  env=subprocess_env(), stderr=subprocess.PIPE, text=True)
-                 for title in ("first", "second")]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", ADD_SCRIPT, local_store, str(path), title],
+                env=subprocess_env(),
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for title in ("first", "second")
+        ]
         deadline = time.time() + 120
         while blocked_on(lock) < 2:
             assert all(p.poll() is None for p in procs), [p.stderr.read() for p in procs]
@@ -471,9 +544,14 @@ def test_serve_needs_an_entry_for_a_catalog(capsys):
 def test_serve_a_catalog_entry(tmp_path):
     """The dashboard loads the entry's store (the port opens once it is loaded and warmed up)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "dse.cli", "serve", str(EXAMPLE_CATALOG), EXAMPLE_ID,
-                             "--port", str(port)], env=subprocess_env(), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dse.cli", "serve", str(EXAMPLE_CATALOG), EXAMPLE_ID, "--port", str(port)],
+        env=subprocess_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.time() + 180
         while True:

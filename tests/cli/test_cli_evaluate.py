@@ -23,8 +23,17 @@ def test_evaluate_seed001_cases_json(capsys, case):
     code, out, err = run(capsys, "evaluate", str(EXAMPLES / "seed001" / f"case{case}.yaml"), "--json")
     assert code == 0, err
     data = json.loads(out)
-    for name in ("specific_energy", "energy_density", "specific_energy_stack", "energy_density_stack",
-                 "plated_thickness", "swelling", "cycle_life", "cost", "feasible"):
+    for name in (
+        "specific_energy",
+        "energy_density",
+        "specific_energy_stack",
+        "energy_density_stack",
+        "plated_thickness",
+        "swelling",
+        "cycle_life",
+        "cost",
+        "feasible",
+    ):
         assert name in data["outputs"]
     assert data["outputs"]["specific_energy"]["units"] == "Wh/kg"
     mass = {k: v for k, v in data["breakdown"]["mass"].items() if k not in ("units", "basis")}

@@ -71,14 +71,18 @@ def sweep_with(tmp_path: Path, extra: str) -> Path:
 
 
 # --------------------------------------------------------------------------- designs and units
-@pytest.mark.parametrize(("old", "new", "expect"), [
-    ("charge_rate: C/5", "charge_rate: C/0", "divides by 0"),
-    ("charge_rate: C/5", "charge_rate: eC", "has no number"),
-    ("discharge_rate: C/2", "discharge_rate: 1e999C", "not a finite C-rate"),
-    ("temperature: 25 degC", "temperature: 25 delta_degC", "temperature difference"),
-    ("stack_pressure: 1.2 MPa", "stack_pressure: MPa", "has no number"),
-    ("cell_format: pouch", "cell_format: pouch\nmetal: Na", "duplicate key 'metal' (lines 2 and 17)"),
-], ids=["C/0", "eC", "1e999C", "delta_degC", "unit-without-number", "duplicate-key"])
+@pytest.mark.parametrize(
+    ("old", "new", "expect"),
+    [
+        ("charge_rate: C/5", "charge_rate: C/0", "divides by 0"),
+        ("charge_rate: C/5", "charge_rate: eC", "has no number"),
+        ("discharge_rate: C/2", "discharge_rate: 1e999C", "not a finite C-rate"),
+        ("temperature: 25 degC", "temperature: 25 delta_degC", "temperature difference"),
+        ("stack_pressure: 1.2 MPa", "stack_pressure: MPa", "has no number"),
+        ("cell_format: pouch", "cell_format: pouch\nmetal: Na", "duplicate key 'metal' (lines 2 and 17)"),
+    ],
+    ids=["C/0", "eC", "1e999C", "delta_degC", "unit-without-number", "duplicate-key"],
+)
 def test_design_values_are_one_line_errors(tmp_path, capsys, old, new, expect):
     path = design_with(tmp_path, old, new)
     line = one_line(capsys, ["evaluate", path], str(path), expect, code=2)
@@ -110,18 +114,32 @@ def test_names_print_without_markup_and_fast(tmp_path, capsys, name):
 
 
 # --------------------------------------------------------------------------- sweep specs
-@pytest.mark.parametrize(("extra", "expect"), [
-    ("      cathode_loading: {linspace: [2 mAh/cm^2, 8 mAh/cm^2, .inf]}\n", "linspace[2]: expected an integer"),
-    ("      cathode_loading: {linspace: [2 mAh/cm^2, 8 mAh/cm^2, .nan]}\n", "linspace[2]: expected an integer"),
-    ("      cathode_loading: {logspace: [2 mAh/cm^2, 8 mAh/cm^2, -.inf]}\n", "logspace[2]: expected an integer"),
-    ("      cathode_loading: {linspace: [2 mAh/cm^2, 8 mAh/cm^2, 3]}\nchunk_size: .inf\n", "chunk_size: expected"),
-    ("      cathode_loading: {range: [2, 8]}\n    sampler: {method: sobol, n: .inf}\n", "sampler.n: expected"),
-    ("      cathode_loading: {range: [2, 8]}\n    sampler: {method: random, n: 8, seed: .nan}\n", "seed: expected"),
-    ("      cathode_loading: {range: [2, 8]}\n    sampler: {method: latin_hypercube, n: 8, seed: 100000000000000000000000}\n",
-     "sampler.seed: expected an integer from 0 to 4,294,967,295"),
-    ("      cathode_loading: {linspace: [2 mAh/cm^2, 2 mAh/cm^2, 3]}\n", "repeats one value 3 times"),
-], ids=["linspace-inf", "linspace-nan", "logspace-inf", "chunk-inf", "sampler-n-inf", "seed-nan", "lhs-seed-huge",
-        "linspace-equal-ends"])
+@pytest.mark.parametrize(
+    ("extra", "expect"),
+    [
+        ("      cathode_loading: {linspace: [2 mAh/cm^2, 8 mAh/cm^2, .inf]}\n", "linspace[2]: expected an integer"),
+        ("      cathode_loading: {linspace: [2 mAh/cm^2, 8 mAh/cm^2, .nan]}\n", "linspace[2]: expected an integer"),
+        ("      cathode_loading: {logspace: [2 mAh/cm^2, 8 mAh/cm^2, -.inf]}\n", "logspace[2]: expected an integer"),
+        ("      cathode_loading: {linspace: [2 mAh/cm^2, 8 mAh/cm^2, 3]}\nchunk_size: .inf\n", "chunk_size: expected"),
+        ("      cathode_loading: {range: [2, 8]}\n    sampler: {method: sobol, n: .inf}\n", "sampler.n: expected"),
+        ("      cathode_loading: {range: [2, 8]}\n    sampler: {method: random, n: 8, seed: .nan}\n", "seed: expected"),
+        (
+            "      cathode_loading: {range: [2, 8]}\n    sampler: {method: latin_hypercube, n: 8, seed: 100000000000000000000000}\n",
+            "sampler.seed: expected an integer from 0 to 4,294,967,295",
+        ),
+        ("      cathode_loading: {linspace: [2 mAh/cm^2, 2 mAh/cm^2, 3]}\n", "repeats one value 3 times"),
+    ],
+    ids=[
+        "linspace-inf",
+        "linspace-nan",
+        "logspace-inf",
+        "chunk-inf",
+        "sampler-n-inf",
+        "seed-nan",
+        "lhs-seed-huge",
+        "linspace-equal-ends",
+    ],
+)
 def test_sweep_counts_are_checked_before_any_work(tmp_path, capsys, extra, expect):
     spec = sweep_with(tmp_path, extra)
     out = tmp_path / "out.zarr"
@@ -136,11 +154,15 @@ def test_limit_variable_of_infinity_is_one_line(tmp_path, capsys, monkeypatch):
 
 
 # --------------------------------------------------------------------------- --where
-@pytest.mark.parametrize(("where", "expect"), [
-    ("cycle_life > 1" + "0" * 400, "is too large"),
-    ("not " * 2400 + "feasible", "nested more than 100 levels"),
-    ("(" * 300 + "cost > 1" + ")" * 300, "nested"),  # Python's parser refuses this one itself
-], ids=["huge-int", "2400-nots", "300-parentheses"])
+@pytest.mark.parametrize(
+    ("where", "expect"),
+    [
+        ("cycle_life > 1" + "0" * 400, "is too large"),
+        ("not " * 2400 + "feasible", "nested more than 100 levels"),
+        ("(" * 300 + "cost > 1" + ")" * 300, "nested"),  # Python's parser refuses this one itself
+    ],
+    ids=["huge-int", "2400-nots", "300-parentheses"],
+)
 def test_hostile_where_is_one_line(capsys, where, expect):
     one_line(capsys, ["pareto", EXAMPLE_STORE, "--no-store", "--where", where], "where", expect, code=2)
 
@@ -149,8 +171,20 @@ def test_where_literals_do_not_overflow_integer_variables(capsys):
     """``infeasible_reason`` is uint16: a larger literal compares as a number, not as an overflow."""
     assert main(["pareto", str(EXAMPLE_STORE), "--no-store", "--top", "0"]) == 0
     everything = capsys.readouterr().out.splitlines()[0]
-    assert main(["pareto", str(EXAMPLE_STORE), "--no-store", "--top", "0",
-                 "--where", "infeasible_reason + 70000 > 3 and infeasible_reason < 70000"]) == 0
+    assert (
+        main(
+            [
+                "pareto",
+                str(EXAMPLE_STORE),
+                "--no-store",
+                "--top",
+                "0",
+                "--where",
+                "infeasible_reason + 70000 > 3 and infeasible_reason < 70000",
+            ]
+        )
+        == 0
+    )
     filtered = capsys.readouterr().out.splitlines()[0]
     assert filtered.split(" designs")[0] == everything.split(" designs")[0]
     assert int(everything.split()[0].replace(",", "")) > 0
@@ -239,8 +273,7 @@ def busy_port():
 def test_serve_refuses_bad_ports_and_wildcard_origins_in_one_line(capsys, busy_port):
     one_line(capsys, ["serve", EXAMPLE_STORE, "--port", "70000"], "--port 70000", code=2)
     one_line(capsys, ["serve", EXAMPLE_STORE, "--port", "0"], "--port 0", code=2)
-    one_line(capsys, ["serve", EXAMPLE_STORE, "--port", busy_port], f"127.0.0.1:{busy_port}", "cannot listen",
-             code=2)
+    one_line(capsys, ["serve", EXAMPLE_STORE, "--port", busy_port], f"127.0.0.1:{busy_port}", "cannot listen", code=2)
     for origin in ("*", "*:*", "*.example.org:443"):
         one_line(capsys, ["serve", EXAMPLE_STORE, "--origin", origin], f"--origin {origin}", "--insecure", code=2)
 
@@ -253,8 +286,7 @@ def test_unexpected_errors_are_one_line_naming_command_and_input(tmp_path, capsy
         raise RuntimeError("a bug\nwith a second line")
 
     monkeypatch.setattr(dse.spec, "load_design", broken)
-    line = one_line(capsys, ["evaluate", DESIGN], "dse evaluate", str(DESIGN), "RuntimeError: a bug", "--debug",
-                    code=1)
+    line = one_line(capsys, ["evaluate", DESIGN], "dse evaluate", str(DESIGN), "RuntimeError: a bug", "--debug", code=1)
     assert "second line" not in line
     with pytest.raises(RuntimeError, match="a bug"):
         main(["--debug", "evaluate", str(DESIGN)])
@@ -264,11 +296,13 @@ def test_the_console_script_prints_no_traceback(tmp_path):
     """The real entry point in a fresh process: a trigger that was a traceback is now one line."""
     path = design_with(tmp_path, "charge_rate: C/5", "charge_rate: C/0")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "dse.cli", "evaluate", str(path)], capture_output=True, text=True,
-                          env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dse.cli", "evaluate", str(path)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"error: {path}: charge_rate: 'C/0' divides by 0: C/x needs a "
-                                                "finite, non-zero x"]
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {path}: charge_rate: 'C/0' divides by 0: C/x needs a finite, non-zero x"
+    ]
 
 
 # --------------------------------------------------------------------------- catalogs
@@ -303,8 +337,10 @@ def a_chunk(catalog: Path) -> str:
     return next(k for k in json.loads(manifest.read_text())["objects"] if "/c/" in k)
 
 
-@pytest.mark.parametrize("key", ["../../../etc/passwd", "/etc/passwd", "li/../../secret.txt", "li//cost",
-                                 "./li/cost", "li\\..\\..\\secret.txt"])
+@pytest.mark.parametrize(
+    "key",
+    ["../../../etc/passwd", "/etc/passwd", "li/../../secret.txt", "li//cost", "./li/cost", "li\\..\\..\\secret.txt"],
+)
 def test_manifest_keys_must_stay_inside_the_store(catalog, capsys, key):
     secret = catalog.parent / "stores" / "secret.txt"
     secret.write_text("do not read")
@@ -333,9 +369,12 @@ def test_store_objects_are_read_only_inside_and_only_when_regular(catalog, capsy
     err = capsys.readouterr().err
     assert time.perf_counter() - t < 30
     assert rc == 1 and "Traceback" not in err
-    expected = {"symlink-out": "links outside the store (not read)", "dev-zero": "links outside the store (not read)",
-                "fifo": "is not a regular file (a device, FIFO or socket), not read",
-                "directory": "is a directory, not read"}[kind]
+    expected = {
+        "symlink-out": "links outside the store (not read)",
+        "dev-zero": "links outside the store (not read)",
+        "fifo": "is not a regular file (a device, FIFO or socket), not read",
+        "directory": "is a directory, not read",
+    }[kind]
     lines = [line for line in err.splitlines() if key in line]
     assert len(lines) == 1 and lines[0].endswith(f"anode-free-small.zarr: {key}: {expected}"), err
 
@@ -351,27 +390,37 @@ def test_catalog_files_are_regular_and_bounded(catalog, capsys, monkeypatch):
 
 
 def test_oversized_manifest_is_refused(catalog, capsys, monkeypatch):
-    manifest = rewrite_manifest(catalog, lambda objects: objects.update(
-        {f"li/pad/{i}": [1, "0" * 64] for i in range(2000)}))
+    manifest = rewrite_manifest(
+        catalog, lambda objects: objects.update({f"li/pad/{i}": [1, "0" * 64] for i in range(2000)})
+    )
     size = manifest.stat().st_size
     monkeypatch.setenv("DSE_MAX_JSON_BYTES", str(size - 1))
-    one_line(capsys, ["catalog", "verify", catalog, ENTRY], str(manifest), f"is {size:,} bytes", "DSE_MAX_JSON_BYTES",
-             code=2)
+    one_line(
+        capsys, ["catalog", "verify", catalog, ENTRY], str(manifest), f"is {size:,} bytes", "DSE_MAX_JSON_BYTES", code=2
+    )
 
 
-@pytest.mark.parametrize(("path", "value", "field"), [
-    (("properties", "dse:n_designs"), "many", "dse:n_designs"),
-    (("properties", "dse:n_designs"), -3, "dse:n_designs"),
-    (("properties", "title"), ["a", "list"], "title"),
-    (("properties", "description"), {"an": "object"}, "description"),
-    (("properties", "dse:objectives"), ["cost"], "dse:objectives"),
-    (("properties", "dse:objectives"), {"cost": "down"}, "dse:objectives"),
-    (("properties", "dse:scenarios"), {"li": {"kind": "grid", "dims": {"x": "2"}, "n_designs": 2}}, "dse:scenarios"),
-    (("properties", "dse:scenarios"), {"li": "grid"}, "dse:scenarios"),
-    (("properties", "sci:doi"), 10.1234, "sci:doi"),
-    (("assets", "zarr", "dse:bytes"), 1.5, "assets.zarr.dse:bytes"),
-    (("assets", "zarr", "dse:objects"), True, "assets.zarr.dse:objects"),
-], ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("properties", "dse:n_designs"), "many", "dse:n_designs"),
+        (("properties", "dse:n_designs"), -3, "dse:n_designs"),
+        (("properties", "title"), ["a", "list"], "title"),
+        (("properties", "description"), {"an": "object"}, "description"),
+        (("properties", "dse:objectives"), ["cost"], "dse:objectives"),
+        (("properties", "dse:objectives"), {"cost": "down"}, "dse:objectives"),
+        (
+            ("properties", "dse:scenarios"),
+            {"li": {"kind": "grid", "dims": {"x": "2"}, "n_designs": 2}},
+            "dse:scenarios",
+        ),
+        (("properties", "dse:scenarios"), {"li": "grid"}, "dse:scenarios"),
+        (("properties", "sci:doi"), 10.1234, "sci:doi"),
+        (("assets", "zarr", "dse:bytes"), 1.5, "assets.zarr.dse:bytes"),
+        (("assets", "zarr", "dse:objects"), True, "assets.zarr.dse:objects"),
+    ],
+    ids=lambda v: str(v)[:30],
+)
 def test_malformed_optional_item_fields_are_one_line(catalog, capsys, path, value, field):
     item_file = item_path(catalog)
     item = json.loads(item_file.read_text())
@@ -422,8 +471,12 @@ def is_busy(url: str) -> bool:
 
     session = pull_session(url=url + "/")
     try:
-        texts = [m.text for root in session.document.roots for m in root.references() if isinstance(
-            getattr(m, "text", None), str)]
+        texts = [
+            m.text
+            for root in session.document.roots
+            for m in root.references()
+            if isinstance(getattr(m, "text", None), str)
+        ]
     finally:
         session.close()
     return any("The dashboard is busy" in text for text in texts)
@@ -437,8 +490,13 @@ def start_server(tmp_path: Path, extra_path: Path, env: dict) -> tuple[subproces
     log = tmp_path / "serve.log"
     env = {**os.environ, **env, "PYTHONPATH": f"{ROOT}{os.pathsep}{extra_path}", "PYTHONUNBUFFERED": "1"}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dse.cli", "serve", str(EXAMPLE_STORE), "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dse.cli", "serve", str(EXAMPLE_STORE), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
     deadline = time.time() + 300
     while time.time() < deadline:
         assert proc.poll() is None, log.read_text()
@@ -458,15 +516,20 @@ def test_served_dashboard_imports_nothing_from_a_url_and_bounds_sessions(tmp_pat
     modules = tmp_path / "modules"
     modules.mkdir()
     name = f"dse_import_probe_{os.getpid()}"
-    (modules / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').write('imported')\nclass X:\n"
-                                        "    __css__ = ['x.css']\n")
+    (modules / f"{name}.py").write_text(
+        f"open({str(marker)!r}, 'w').write('imported')\nclass X:\n    __css__ = ['x.css']\n"
+    )
     (modules / "x.css").write_text("body {}")
     proc, port, log = start_server(tmp_path, modules, {"DSE_MAX_SESSIONS": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
         # a module on the server's path with an import side effect, and standard-library ones
-        for path in (f"/components/{name}/X/__css__/x.css", "/components/antigravity/x/__css__/y",
-                     "/components/this/x/__css__/y", "/components/panel.tests.conftest/x/__css__/y"):
+        for path in (
+            f"/components/{name}/X/__css__/x.css",
+            "/components/antigravity/x/__css__/y",
+            "/components/this/x/__css__/y",
+            "/components/panel.tests.conftest/x/__css__/y",
+        ):
             assert http_get(url + path)[0] == 404, path
         assert not marker.exists(), "the server imported a module named in a URL"
         # a plain GET builds one dashboard (the limit here); the next session gets the small busy page

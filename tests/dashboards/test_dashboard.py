@@ -47,11 +47,9 @@ def test_axes_labels_and_objectives_come_from_the_store(source, app):
     assert app.x == "energy_density" and app.y == "cycle_life"
     assert source.label("energy_density") == "Energy density (cell) [Wh/L]"
     assert source.label("cathode_loading") == "Cathode areal capacity [mAh/cm²]"
-    assert source.objectives == {"specific_energy": "max", "energy_density": "max", "cycle_life": "max",
-                                 "cost": "min"}
+    assert source.objectives == {"specific_energy": "max", "energy_density": "max", "cycle_life": "max", "cost": "min"}
     assert {"scenario", "cathode", "electrolyte", "coating"} <= set(source.categorical)
     assert {"cathode_loading", "stack_pressure"} <= set(source.numeric_inputs)
-
 
 
 def test_columns_match_the_pandas_table(source, table):
@@ -119,8 +117,10 @@ def test_box_selection_drives_the_histograms(app, table):
     # fractions: per chart, each set's bars sum to 1; counts are bincounts of codes
     keep = np.zeros(len(table), dtype=bool)
     keep[rows] = True
-    np.testing.assert_array_equal(app.source.counts("cathode", keep),
-                                  [int((table.cathode.iloc[rows] == c).sum()) for c in app.source.categories["cathode"]])
+    np.testing.assert_array_equal(
+        app.source.counts("cathode", keep),
+        [int((table.cathode.iloc[rows] == c).sum()) for c in app.source.categories["cathode"]],
+    )
     for pane in view[1]:
         assert not pane.linked_axes  # every chart its own axes (no union of all categories)
 
@@ -173,9 +173,14 @@ def test_exports_are_csv_of_the_front_and_selection(app):
 
 
 def test_url_state_round_trip(source, app):
-    app.param.update(x="specific_energy", y="cost", color="cathode_loading", front_scope="all",
-                     filters={"cathode": ["LFP"], "cathode_loading": [3.0, 6.0]},
-                     constraints={"cycle_life": [100, None]})
+    app.param.update(
+        x="specific_energy",
+        y="cost",
+        color="cathode_loading",
+        front_scope="all",
+        filters={"cathode": ["LFP"], "cathode_loading": [3.0, 6.0]},
+        constraints={"cycle_life": [100, None]},
+    )
     app.zoom = {"x": [200.0, 300.0], "y": [50.0, 150.0]}
     app.detail = int(app.front()[0])
     query = app.to_query()
@@ -196,8 +201,15 @@ def test_url_state_round_trip(source, app):
 
 
 def test_views_render_to_bokeh(app):
-    for view in (app.cloud, app.histograms, app.front_summary, app.comparison, app.detail_card,
-                 app.parallel_coordinates, app.legend):
+    for view in (
+        app.cloud,
+        app.histograms,
+        app.front_summary,
+        app.comparison,
+        app.detail_card,
+        app.parallel_coordinates,
+        app.legend,
+    ):
         root = pn.panel(view).get_root()
         assert root is not None
 
@@ -215,8 +227,11 @@ def test_static_report_is_self_contained(source, tmp_path):
     # inlined library holds URLs of optional features it loads on demand (MathJax for $$ labels, an icon
     # font for icon widgets): the markup outside inline scripts is what the page fetches when it opens
     markup = re.sub(r"<script(?![^>]*\bsrc=)[^>]*>.*?</script>", "<script></script>", text, flags=re.S)
-    fetched = re.findall(r"""(?:\b(?:src|href)\s*=\s*["']?|url\(\s*["']?|@import\s+["']?)(?:https?:)?//[^"' )>]*""",
-                         markup, flags=re.IGNORECASE)
+    fetched = re.findall(
+        r"""(?:\b(?:src|href)\s*=\s*["']?|url\(\s*["']?|@import\s+["']?)(?:https?:)?//[^"' )>]*""",
+        markup,
+        flags=re.IGNORECASE,
+    )
     assert fetched == [], fetched
     assert source.label("cycle_life") in text  # labelled tables
     assert "designs in this pixel" not in text  # the cloud's hover needs a server: a report has no such tooltip
@@ -226,13 +241,21 @@ def test_front_from_cached_chunk_fronts_is_exact(small_store, table):
     """Chunks of 50 rows: whole, cut and dropped chunks; fronts against the naive oracle."""
     source = ResultsSource(small_store, chunk_rows=50)
     rng = np.random.default_rng(3)
-    cases = [({}, {}), ({"cathode": ["LFP"]}, {}), ({"stack_pressure": [0.5, 3.0], "electrolyte": ["Li-LPSCl"]}, {}),
-             ({}, {"cost": [None, float(np.median(table.cost))]}), ({"scenario": ["na"]}, {"cycle_life": [100, None]})]
+    cases = [
+        ({}, {}),
+        ({"cathode": ["LFP"]}, {}),
+        ({"stack_pressure": [0.5, 3.0], "electrolyte": ["Li-LPSCl"]}, {}),
+        ({}, {"cost": [None, float(np.median(table.cost))]}),
+        ({"scenario": ["na"]}, {"cycle_life": [100, None]}),
+    ]
     for filters, constraints in cases * 2:  # the second round uses the cached chunk fronts
         keep = source.mask(filters, constraints)
         rows = np.flatnonzero(keep)
-        for objectives in ({"energy_density": "max", "cycle_life": "max"}, {"specific_energy": "max", "cost": "min"},
-                           source.objectives):
+        for objectives in (
+            {"energy_density": "max", "cycle_life": "max"},
+            {"specific_energy": "max", "cost": "min"},
+            source.objectives,
+        ):
             values = table.iloc[rows][list(objectives)].to_numpy(float)
             expect = rows[naive_front(values, list(objectives.values()))]
             np.testing.assert_array_equal(source.front(keep, objectives), np.sort(expect))
@@ -289,8 +312,10 @@ def test_data_layer_imports_no_plotting_library():
     import subprocess
     import sys
 
-    code = ("import sys, dse.explore; bad = [m for m in ('panel', 'holoviews', 'bokeh', 'datashader', 'dashboards') "
-            "if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    code = (
+        "import sys, dse.explore; bad = [m for m in ('panel', 'holoviews', 'bokeh', 'datashader', 'dashboards') "
+        "if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -317,8 +342,10 @@ def test_brushing_a_parallel_axis_sets_that_filter_or_constraint(app, table):
     names = app.parallel_names()
     i = names.index("cathode_loading")
     _brush(app, (i - 0.3, 0.35, i + 0.25, 0.62))  # a box whose centre is nearest the cathode-loading axis
-    lo, hi = _axis_value(table.cathode_loading.to_numpy(float), 0.35, False), \
-        _axis_value(table.cathode_loading.to_numpy(float), 0.62, False)
+    lo, hi = (
+        _axis_value(table.cathode_loading.to_numpy(float), 0.35, False),
+        _axis_value(table.cathode_loading.to_numpy(float), 0.62, False),
+    )
     assert app.constraints == {} and list(app.filters) == ["cathode_loading"]
     assert app.filters["cathode_loading"] == pytest.approx([lo, hi], rel=1e-6)
     inside = (table.cathode_loading >= lo) & (table.cathode_loading <= hi)
@@ -362,7 +389,10 @@ def test_pinned_comparison_overlays_the_cards_capacity_curves(app, table):
         np.testing.assert_array_equal(curve.dimension_values("cycle"), drawn.dimension_values("cycle"))
         np.testing.assert_array_equal(curve.dimension_values("capacity"), drawn.dimension_values("capacity"))
         # the band is this design's own p10-p90 cycle life, in its colour
-        assert (span.data[0], span.data[1]) == (float(table.cycle_life_p10.iloc[r]), float(table.cycle_life_p90.iloc[r]))
+        assert (span.data[0], span.data[1]) == (
+            float(table.cycle_life_p10.iloc[r]),
+            float(table.cycle_life_p90.iloc[r]),
+        )
         assert span.opts.get().kwargs["color"] == curve.opts.get().kwargs["color"]
     # different designs, different curves
     assert not np.array_equal(curves[0].dimension_values("capacity"), curves[-1].dimension_values("capacity"))

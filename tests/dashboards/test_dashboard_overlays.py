@@ -58,8 +58,9 @@ def naive_front(values: np.ndarray, senses) -> np.ndarray:
 def _star_renderer(app):
     """The stars of the cloud as Bokeh receives them, and the tools of their figure."""
     root = pn.panel(app.cloud).get_root()
-    stars = [r for r in root.select({"type": GlyphRenderer})
-             if isinstance(r.glyph, Scatter) and r.glyph.marker == "star"]
+    stars = [
+        r for r in root.select({"type": GlyphRenderer}) if isinstance(r.glyph, Scatter) and r.glyph.marker == "star"
+    ]
     assert len(stars) == 1
     fig = next(f for f in root.select({"type": Plot}) if stars[0] in f.renderers)
     return stars[0], fig.toolbar.tools
@@ -84,8 +85,9 @@ def test_cells_sit_at_their_measured_values_with_a_hover_card(source, cells):
     first = want.iloc[0]
     text = dict(zip(data["cell"], data["predicted_life_text"], strict=True))[first["cell"]]
     shown = [float(v) for v in re.findall(r"\d[\d,]*\.?\d*", text.replace("p10–p90", ""))]
-    np.testing.assert_allclose(shown, first[["cycle_life", "cycle_life_p10", "cycle_life_p90"]].to_numpy(float),
-                               rtol=5e-3)
+    np.testing.assert_allclose(
+        shown, first[["cycle_life", "cycle_life_p10", "cycle_life_p90"]].to_numpy(float), rtol=5e-3
+    )
     assert app.cells_note() == "4 measured cells at their measured values"
 
 
@@ -105,8 +107,9 @@ def test_cells_without_a_value_on_an_axis_are_hidden_and_counted(source, cells):
 
 
 def test_energy_density_is_measured_from_the_sidecar_volume_else_the_model(source, cells):
-    volume = {c: float(yaml.safe_load((CELLS / f"{c}.yaml").read_text())["cell_volume"].split()[0])
-              for c in cells["cell"]}  # cm³, as the example sidecars write it
+    volume = {
+        c: float(yaml.safe_load((CELLS / f"{c}.yaml").read_text())["cell_volume"].split()[0]) for c in cells["cell"]
+    }  # cm³, as the example sidecars write it
     want = 1000.0 * cells["measured_energy"].to_numpy(float) / cells["cell"].map(volume).to_numpy(float)  # Wh/L
     app = Explorer(source, cells=cells, x="energy_density", y="cycle_life")
     frame = app.cells_frame().set_index("cell").loc[cells["cell"]]
@@ -131,8 +134,9 @@ def test_each_cell_names_its_nearest_better_front_design_and_what_differs(source
         x, y = cell["measured_energy_density"], cell["measured_life"]
         better = front[(values[front, 0] >= x) & (values[front, 1] >= y)]
         assert better.size  # the synthetic cells sit inside the cloud
-        distance = np.hypot((values[better, 0] - x) / (xa.hi - xa.lo),
-                            (np.log10(values[better, 1]) - np.log10(y)) / (ya.hi - ya.lo))
+        distance = np.hypot(
+            (values[better, 0] - x) / (xa.hi - xa.lo), (np.log10(values[better, 1]) - np.log10(y)) / (ya.hi - ya.lo)
+        )
         want = int(better[np.argmin(distance)])
         row = frame.loc[cell["cell"]]
         assert row["front_design"] == f"{table.loc[want, 'scenario']} design {table.loc[want, 'design']}"
@@ -140,8 +144,11 @@ def test_each_cell_names_its_nearest_better_front_design_and_what_differs(source
         # every input named differs, and with four or fewer named, every input not named is equal
         design = source.design(want).inputs
         spoken = {n.replace("_", " ") + " ": n for n in INPUTS}
-        named = {max((n for k, n in spoken.items() if part.startswith(k)), key=len)
-                 for part in row["differs_text"].split(", ") if not part.startswith("and ")}
+        named = {
+            max((n for k, n in spoken.items() if part.startswith(k)), key=len)
+            for part in row["differs_text"].split(", ")
+            if not part.startswith("and ")
+        }
         for name in named:
             a, b = cell[name], design[name]
             assert (str(a) != str(b)) if isinstance(a, str) else not np.isclose(float(a), float(b), rtol=5e-3)
@@ -181,8 +188,10 @@ def test_bad_cells_folders_are_one_line_errors_and_nothing_is_written(tmp_path, 
     shutil.copytree(CELLS, bad)
     (bad / "A01.yaml").write_text((bad / "A01.yaml").read_text() + "cathode: NOPE\n")
     out = tmp_path / "report.html"
-    for folder, names in ((tmp_path / "missing", ("missing", "not a folder of cells")),
-                          (bad, ("A01.yaml", "unknown cathode 'NOPE'"))):
+    for folder, names in (
+        (tmp_path / "missing", ("missing", "not a folder of cells")),
+        (bad, ("A01.yaml", "unknown cathode 'NOPE'")),
+    ):
         one_line(capsys, ["report", STORE, "--cells", folder, "-o", out], *names, code=2)
         assert not out.exists()
         one_line(capsys, ["serve", STORE, "--cells", folder, "--port", _free_port()], *names, code=2)
@@ -245,8 +254,10 @@ def test_hypervolume_is_that_of_the_filtered_front(source, table):
     app.filters = {}
     app.front_on = "p10"
     front = table[naive_front(table[["specific_energy", "cycle_life_p10"]].to_numpy(float), ["max", "max"])]
-    reference = {"specific_energy": float(table.specific_energy.min()),
-                 "cycle_life_p10": float(table.cycle_life_p10.min())}
+    reference = {
+        "specific_energy": float(table.specific_energy.min()),
+        "cycle_life_p10": float(table.cycle_life_p10.min()),
+    }
     want = hypervolume(front, ["specific_energy", "cycle_life_p10"], ["max", "max"], reference)
     assert app.front_hypervolume()[0] == pytest.approx(want, rel=1e-5)
     assert "Cycle life, 10th percentile" in app.hypervolume_text() or "p10" in app.hypervolume_text().lower()
@@ -297,24 +308,41 @@ def test_pareto_probability_colours_the_cloud(tmp_path):
     for name, ds in ResultsSource(path).datasets.items():
         dims = list(ds["feasible"].dims)
         values = rng.random(ds["feasible"].shape).astype(np.float32) ** 4
-        write_variable(path, groups[name], xr.DataArray(values, dims=dims, name="pareto_probability",
-                                                        attrs={"long_name": "Probability of being on the Pareto "
-                                                               "front", "units": "1"}))
+        write_variable(
+            path,
+            groups[name],
+            xr.DataArray(
+                values,
+                dims=dims,
+                name="pareto_probability",
+                attrs={"long_name": "Probability of being on the Pareto front", "units": "1"},
+            ),
+        )
     src = ResultsSource(path)
     probability = design_table(path, feasible_only=True).reset_index(drop=True)["pareto_probability"]
     assert probability.max() > 0
-    _check_colour(Explorer(src, x="specific_energy", y="cycle_life"), "pareto_probability",
-                  probability.to_numpy(float))
+    _check_colour(Explorer(src, x="specific_energy", y="cycle_life"), "pareto_probability", probability.to_numpy(float))
 
 
 def test_refinement_level_colours_the_cloud_of_a_refined_store(tmp_path):
     from dse.refine import refine, write_refined
     from dse.spec import parse_sweep
 
-    grid = {"name": "refined", "scenarios": [{"name": "li", "inputs": {
-        "metal": "Li", "cathode": ["NMC811", "LFP"], "electrolyte": "Li-dual-salt",
-        "cathode_loading": {"linspace": ["1 mAh/cm^2", "8 mAh/cm^2", 9]},
-        "stack_pressure": {"linspace": [0.0, 3.0, 9]}}}]}
+    grid = {
+        "name": "refined",
+        "scenarios": [
+            {
+                "name": "li",
+                "inputs": {
+                    "metal": "Li",
+                    "cathode": ["NMC811", "LFP"],
+                    "electrolyte": "Li-dual-salt",
+                    "cathode_loading": {"linspace": ["1 mAh/cm^2", "8 mAh/cm^2", 9]},
+                    "stack_pressure": {"linspace": [0.0, 3.0, 9]},
+                },
+            }
+        ],
+    }
     spec = parse_sweep(grid, text=yaml.safe_dump(grid, sort_keys=False), chunk_size=4096)
     path = str(tmp_path / "refined.zarr")
     write_refined(refine(spec, {"specific_energy": "max", "cycle_life": "max"}, coarse=2), spec, path)
@@ -353,8 +381,11 @@ def test_sensitivity_tab_draws_the_indices_of_each_output(source, sensitivity_cs
     charts = [p.object for p in view.select(pn.pane.HoloViews)]
     assert len(charts) == len(want.groupby(["output", "scenario"]))
     for chart in charts:
-        output = next(o for o in want.output.unique() if chart.opts.get().kwargs["title"].startswith(
-            source.label(o, units=False) + " · "))
+        output = next(
+            o
+            for o in want.output.unique()
+            if chart.opts.get().kwargs["title"].startswith(source.label(o, units=False) + " · ")
+        )
         scenario = chart.opts.get().kwargs["title"].split(" · ")[1].split(" (")[0]
         rows = want[(want.output == output) & (want.scenario == scenario)]
         layers = {layer.label: layer for layer in chart}
@@ -362,8 +393,9 @@ def test_sensitivity_tab_draws_the_indices_of_each_output(source, sensitivity_cs
         for label, column in (("first order", "first_order"), ("total order", "total_order")):
             drawn = layers[label]
             heights = dict(zip(drawn.dimension_values("input"), drawn.dimension_values("value"), strict=True))
-            assert heights == pytest.approx({source.label(i, units=False): v for i, v in
-                                             zip(rows.input, rows[column], strict=True)}, abs=1e-12)
+            assert heights == pytest.approx(
+                {source.label(i, units=False): v for i, v in zip(rows.input, rows[column], strict=True)}, abs=1e-12
+            )
     assert pn.panel(view).get_root() is not None
 
 
@@ -372,7 +404,9 @@ def test_bad_sensitivity_tables_are_one_line_errors(tmp_path, capsys, sensitivit
     foreign.write_text(sensitivity_csv.read_text().replace("specific_energy", "specific_enrgy"))
     columns = tmp_path / "columns.csv"
     columns.write_text("a,b\n1,2\n")
-    for path, names in ((tmp_path / "missing.csv", ("missing.csv", "no such file")),
-                        (columns, ("columns.csv", "no column scenario")),
-                        (foreign, ("foreign.csv", "specific_enrgy"))):
+    for path, names in (
+        (tmp_path / "missing.csv", ("missing.csv", "no such file")),
+        (columns, ("columns.csv", "no column scenario")),
+        (foreign, ("foreign.csv", "specific_enrgy")),
+    ):
         one_line(capsys, ["serve", STORE, "--sensitivity", path, "--port", _free_port()], *names, code=2)

@@ -32,8 +32,11 @@ def table(small_store):
 
 
 def _values(source, name, rows):
-    return np.asarray(source.frame(rows, [name])[name], dtype=np.float64) if hasattr(source, "frame") \
+    return (
+        np.asarray(source.frame(rows, [name])[name], dtype=np.float64)
+        if hasattr(source, "frame")
         else source.table[name].to_numpy(np.float64)[rows]
+    )
 
 
 def axis_kind(fig, which: str) -> str:
@@ -84,8 +87,9 @@ def rendered_cloud_of(root):
     return fig, np.asarray(data["image"][0], dtype=np.float64), {k: float(data[k][0]) for k in ("x", "y", "dw", "dh")}
 
 
-@pytest.mark.parametrize(("x", "y"), [("energy_density", "specific_energy"), ("energy_density", "cycle_life"),
-                                      ("cost_per_cycle", "cost")])
+@pytest.mark.parametrize(
+    ("x", "y"), [("energy_density", "specific_energy"), ("energy_density", "cycle_life"), ("cost_per_cycle", "cost")]
+)
 def test_cloud_pixels_sit_where_the_designs_values_are(source, x, y):
     app = Explorer(source, x=x, y=y, color="specific_energy" if y == "cost" else "cost")
     app.filters = {"cathode": ["NMC811"]}
@@ -115,8 +119,9 @@ def test_cloud_pixels_sit_where_the_designs_values_are(source, x, y):
         r0, r1 = (int(v) for v in pixel(np.array([a, b]), ky, place["y"], place["dh"], h))
         band = slice(max(r0 - 1, 0), r1 + 2)
         share, want = drawn[band].sum() / drawn.sum(), expected[band].sum() / expected.sum()
-        assert want >= 0.05 and share >= 0.9 * want, \
+        assert want >= 0.05 and share >= 0.9 * want, (
             f"{share:.0%} of the image is in the rows of the {q0:.0%}-{q1:.0%} quarter, whose designs take {want:.0%}"
+        )
 
 
 def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
@@ -129,8 +134,11 @@ def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
 
 def _box_streams(obj):
     found = []
-    for element in [obj, *obj.traverse(lambda e: e, [hv.DynamicMap, hv.Element, hv.Overlay])] \
-            if hasattr(obj, "traverse") else [obj]:
+    for element in (
+        [obj, *obj.traverse(lambda e: e, [hv.DynamicMap, hv.Element, hv.Overlay])]
+        if hasattr(obj, "traverse")
+        else [obj]
+    ):
         found += [s for s in hv.streams.Stream.registry.get(element, []) if isinstance(s, hv.streams.BoundsXY)]
     return found
 
@@ -144,8 +152,12 @@ def test_box_selection_returns_exactly_the_designs_inside(source, x, y):
     (xa, xb), (ya, yb) = between(xs, [0.2, 0.7]), between(ys, [0.3, 0.8])
     # the box a user draws arrives in the figure's data coordinates
     (x0, x1), (y0, y1) = to_coord([xa, xb], axis_kind(fig, "x")), to_coord([ya, yb], axis_kind(fig, "y"))
-    streams = [s for ss in hv.streams.Stream.registry.values() for s in ss
-               if isinstance(s, hv.streams.BoundsXY) and any(_bound_to(sub, app) for sub in s.subscribers)]
+    streams = [
+        s
+        for ss in hv.streams.Stream.registry.values()
+        for s in ss
+        if isinstance(s, hv.streams.BoundsXY) and any(_bound_to(sub, app) for sub in s.subscribers)
+    ]
     assert streams, "no box-select stream on the cloud"
     for s in streams:
         s.event(bounds=(float(x0), float(y0), float(x1), float(y1)))
@@ -176,14 +188,18 @@ def hover_of(root):
 
     models = [m for m in root.references() if isinstance(m, HoverModel)]
     assert len(models) == 1, "no design-level hover on the cloud"
-    tool = next(t for t in root.references() if isinstance(t, HoverTool) and "hv_created" in t.tags
-                and not isinstance(t.tooltips, list | str | type(None)))
+    tool = next(
+        t
+        for t in root.references()
+        if isinstance(t, HoverTool) and "hv_created" in t.tags and not isinstance(t.tooltips, list | str | type(None))
+    )
     labels = [str(span.children[0]).rstrip(":") for span in tool.tooltips.children[::2]]
     return models[0], labels
 
 
-@pytest.mark.parametrize(("x", "y", "color"), [("energy_density", "cycle_life", "cathode"),
-                                               ("specific_energy", "cost", "cathode_loading")])
+@pytest.mark.parametrize(
+    ("x", "y", "color"), [("energy_density", "cycle_life", "cathode"), ("specific_energy", "cost", "cathode_loading")]
+)
 def test_cloud_hover_names_a_design_whose_values_fall_in_the_pixel(source, table, x, y, color):
     app = Explorer(source, x=x, y=y, color=color, filters={"cathode": ["NMC811"]})
     reads, text = [], app.pixel_text
@@ -223,8 +239,12 @@ def test_cloud_hover_names_a_design_whose_values_fall_in_the_pixel(source, table
         assert data[HOVER_PREFIX + "electrolyte"] == str(design.electrolyte)
     assert reads and set(reads) == {1}
     # an empty pixel: no design, and HoloViews shows no tooltip there
-    empty = next((r, c) for r in range(h) for c in range(w) if (r, c) not in pixels
-                 and all((r + dr, c + dc) not in pixels for dr in (-1, 0, 1) for dc in (-1, 0, 1)))
+    empty = next(
+        (r, c)
+        for r in range(h)
+        for c in range(w)
+        if (r, c) not in pixels and all((r + dr, c + dc) not in pixels for dr in (-1, 0, 1) for dc in (-1, 0, 1))
+    )
     hover.xy = [place["x"] + (empty[1] + 0.5) * place["dw"] / w, place["y"] + (empty[0] + 0.5) * place["dh"] / h]
     assert hover.data["__index__"] == -1 and hover.data["count"] == 0
 

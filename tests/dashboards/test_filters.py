@@ -44,11 +44,7 @@ def designs() -> xr.Dataset:
 
 
 def _grid_values(ds, name):
-    return (
-        xr.broadcast(ds[name], ds["specific_energy"])[0]
-        .transpose(*ds["specific_energy"].dims)
-        .values
-    )
+    return xr.broadcast(ds[name], ds["specific_energy"])[0].transpose(*ds["specific_energy"].dims).values
 
 
 CASES = [

@@ -77,8 +77,12 @@ def free_port() -> int:
 @pytest.fixture()
 def server(small_store):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "dse.cli", "serve", small_store, "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dse.cli", "serve", small_store, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     # wait until the port accepts connections; an HTTP probe would open a whole app session
     deadline = time.time() + 300
@@ -130,14 +134,21 @@ def test_dashboard_in_headless_chromium(server, small_store):
     nmc = source.mask({"cathode": ["NMC811"]})
     limit = float(np.quantile(source.column("cost")[nmc], 0.6))
     expect_filtered = int(source.mask({"cathode": ["NMC811"]}, {"cost": [None, limit]}).sum())
-    expect_front = store_front_count(small_store, {"energy_density": "max", "cycle_life": "max"},
-                                     f"cathode == 'NMC811' and cost <= {limit!r}")
+    expect_front = store_front_count(
+        small_store, {"energy_density": "max", "cycle_life": "max"}, f"cathode == 'NMC811' and cost <= {limit!r}"
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
         )
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         errors = []
@@ -172,8 +183,9 @@ def test_dashboard_in_headless_chromium(server, small_store):
         # the design of the URL is on the card, in the active tab
         page.wait_for_selector(f"text={name} — feasible", timeout=300_000)
         widgets = page.evaluate(FIND_WIDGETS)
-        assert next(w for w in widgets["multi"] if w["title"].startswith("Cathode active material"))["value"] == \
-            ["NMC811"]
+        assert next(w for w in widgets["multi"] if w["title"].startswith("Cathode active material"))["value"] == [
+            "NMC811"
+        ]
         cost = next(w for w in widgets["range"] if abs(w["start"] - lo) < 1e-3 and abs(w["end"] - hi) < 1e-3)
         assert cost["value"][1] == pytest.approx(limit, rel=1e-6)
         page.locator(".bk-tab").filter(has_text=re.compile(r"^Front$")).first.click()
@@ -188,8 +200,9 @@ def test_dashboard_in_headless_chromium(server, small_store):
         from dashboards.app import Explorer
 
         tool.brush_axis(page, Explorer(source).parallel_names().index("cathode_loading"), 0.3, 0.75)
-        page.wait_for_function("() => decodeURIComponent(window.location.search).includes('cathode_loading')",
-                               timeout=30_000)
+        page.wait_for_function(
+            "() => decodeURIComponent(window.location.search).includes('cathode_loading')", timeout=30_000
+        )
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(page.url).query))
         filters, constraints = (url_value(query[k]) for k in ("filters", "constraints"))
         assert set(filters) == {"cathode", "cathode_loading"} and list(constraints) == ["cost"], page.url

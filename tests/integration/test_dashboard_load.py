@@ -31,9 +31,27 @@ def test_sessions_come_and_go_without_leaking(small_store, tmp_path):
     # here); the settle of 9 s leaves the memory samples of its last 5 s (the figure compared) after that
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DSE_UNUSED_SESSION_SECONDS": "2", "DSE_CHECK_UNUSED_SECONDS": "1"}
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "dashboard_load.py"), "--store", small_store, "--sessions", "2",
-         "--duration", "4", "--settle", "9", "--timeout", "60", "--json", str(out)],
-        capture_output=True, text=True, timeout=600, env=env)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "dashboard_load.py"),
+            "--store",
+            small_store,
+            "--sessions",
+            "2",
+            "--duration",
+            "4",
+            "--settle",
+            "9",
+            "--timeout",
+            "60",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     result = json.loads(out.read_text()) if out.exists() else {}
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert result["errors"] == [] and result["actions"] >= 3 and result["timeouts"] == 0, result

@@ -67,6 +67,7 @@ def config_blocks(page: str) -> list[dict]:
 
 def merged(block: dict) -> dask.config.set:
     """Set ``block`` over the current configuration key by key, as Dask merges a user's YAML file."""
+
     def flatten(d: dict, prefix: str = "") -> dict:
         flat = {}
         for key, value in d.items():
@@ -128,9 +129,13 @@ def test_configuration_blocks_of_the_pages_resolve(page):
 # --------------------------------------------------------------------------- named clusters
 def test_shipped_configuration_names_the_five_targets():
     assert {"local", "slurm", "pbs", "kubernetes", "gateway"} <= set(cluster_names())
-    expected = {"local": "distributed.LocalCluster", "slurm": "dask_jobqueue.SLURMCluster",
-                "pbs": "dask_jobqueue.PBSCluster", "kubernetes": "dask_kubernetes.operator.KubeCluster",
-                "gateway": "dask_gateway.GatewayCluster"}
+    expected = {
+        "local": "distributed.LocalCluster",
+        "slurm": "dask_jobqueue.SLURMCluster",
+        "pbs": "dask_jobqueue.PBSCluster",
+        "kubernetes": "dask_kubernetes.operator.KubeCluster",
+        "gateway": "dask_gateway.GatewayCluster",
+    }
     for name, cls in expected.items():
         assert cluster_entry(name).cls == cls
     from distributed import LocalCluster
@@ -141,8 +146,13 @@ def test_shipped_configuration_names_the_five_targets():
 
 
 def test_user_configuration_overrides_the_defaults():
-    with dask.config.set({"dse.clusters.slurm.workers": 64, "dse.clusters.slurm.kwargs.queue": "long",
-                          "dse.clusters.slurm.kwargs.memory": None}):
+    with dask.config.set(
+        {
+            "dse.clusters.slurm.workers": 64,
+            "dse.clusters.slurm.kwargs.queue": "long",
+            "dse.clusters.slurm.kwargs.memory": None,
+        }
+    ):
         entry = cluster_entry("slurm")
     assert entry.workers == 64 and entry.kwargs["queue"] == "long" and entry.kwargs["cores"] == 8
     assert "memory" not in entry.kwargs  # null: the class's (or jobqueue.slurm's) default applies
@@ -183,16 +193,19 @@ def test_missing_optional_package_is_one_clear_line(monkeypatch):
         monkeypatch.setitem(sys.modules, module, None)  # as if not installed: import raises ImportError
         with pytest.raises(DseError) as info:
             check_cluster(name)
-        assert str(info.value) == f"--cluster {name}: needs the {cluster_entry(name).package} package: " \
-                                  f"pip install {cluster_entry(name).package}"
+        assert (
+            str(info.value) == f"--cluster {name}: needs the {cluster_entry(name).package} package: "
+            f"pip install {cluster_entry(name).package}"
+        )
 
 
 def test_kubernetes_entry_builds_the_dask_cluster_resource():
     operator = pytest.importorskip("dask_kubernetes.operator")
     entry = cluster_entry("kubernetes")
     kwargs, _ = entry.arguments()
-    spec = operator.make_cluster_spec(name=kwargs["name"], image=kwargs["image"], n_workers=kwargs["n_workers"],
-                                      resources=kwargs["resources"])
+    spec = operator.make_cluster_spec(
+        name=kwargs["name"], image=kwargs["image"], n_workers=kwargs["n_workers"], resources=kwargs["resources"]
+    )
     worker = spec["spec"]["worker"]
     assert worker["replicas"] == entry.workers
     assert worker["spec"]["containers"][0]["image"] == entry.kwargs["image"]
@@ -255,8 +268,11 @@ def test_dockerfile_pins_its_base_image_and_every_package():
             assert spec.operator == "==", line
             pins[canonicalize_name(req.name)] = spec.version
     pyproject = _pyproject()
-    needed = pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["s3"] \
+    needed = (
+        pyproject["project"]["dependencies"]
+        + pyproject["project"]["optional-dependencies"]["s3"]
         + pyproject["project"]["optional-dependencies"]["gateway"]
+    )
     for dep in map(Requirement, needed):
         name = canonicalize_name(dep.name)
         assert name in pins, f"{name} is not pinned in deploy/requirements.txt"
@@ -281,8 +297,7 @@ def _docker_engine() -> bool:
 def test_docker_image_builds_and_runs_dse(tmp_path):
     tag = "dse-test:latest"
     subprocess.run(["docker", "build", "-f", "deploy/Dockerfile", "-t", tag, "."], cwd=ROOT, check=True)
-    out = subprocess.run(["docker", "run", "--rm", tag, "dse", "--version"], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(["docker", "run", "--rm", tag, "dse", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("dse ")
 
 
@@ -317,21 +332,29 @@ class PageRun:
 
     def line(self, line: str) -> None:
         if line.startswith("export "):
-            name, _, value = line[len("export "):].partition("=")
+            name, _, value = line[len("export ") :].partition("=")
             self.env[name] = value.replace("$PWD", str(self.workdir))
             return
         if line.endswith("&"):
             log = open(self.workdir / f"background{len(self.background)}.log", "wb")  # noqa: SIM115
-            proc = subprocess.Popen(f"exec {line[:-1]}", shell=True, cwd=self.workdir, env=self.env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                f"exec {line[:-1]}",
+                shell=True,
+                cwd=self.workdir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             log.close()
             self.background.append(proc)
             if line.startswith("dask scheduler"):
                 wait_until(lambda: port_open(self.port) or proc.poll() is not None, 60, "the scheduler")
                 assert proc.poll() is None, (self.workdir / "background0.log").read_text()[-2000:]
             return
-        result = subprocess.run(line, shell=True, cwd=self.workdir, env=self.env, capture_output=True, text=True,
-                                timeout=300)
+        result = subprocess.run(
+            line, shell=True, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, f"{self.page}: {line}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
         self.results.append((line, result))
 
@@ -395,26 +418,42 @@ def test_tls_page_runs_with_certificates_made_by_its_commands(tls_page):
 
 
 @pytest.mark.cluster
-@pytest.mark.parametrize("case, message", [
-    ("tls address, no certificates", "the address is tls:// but no TLS certificates were given"),
-    ("certificates, tcp address", "TLS certificates were given but the address is not tls://"),
-    ("tcp address of a TLS scheduler", "the scheduler closed the connection"),
-    ("certificates of another CA", "the TLS handshake failed"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("tls address, no certificates", "the address is tls:// but no TLS certificates were given"),
+        ("certificates, tcp address", "TLS certificates were given but the address is not tls://"),
+        ("tcp address of a TLS scheduler", "the scheduler closed the connection"),
+        ("certificates of another CA", "the TLS handshake failed"),
+    ],
+)
 def test_tls_mismatch_fails_fast(tls_page, tmp_path, case, message):
     w = tls_page.workdir
     ours = ["--tls-ca-file", str(w / "ca.pem"), "--tls-cert", str(w / "dse.pem"), "--tls-key", str(w / "dse.key")]
-    theirs = ["--tls-ca-file", str(w / "other-ca.pem"), "--tls-cert", str(w / "other.pem"),
-              "--tls-key", str(w / "other.key")]
+    theirs = [
+        "--tls-ca-file",
+        str(w / "other-ca.pem"),
+        "--tls-cert",
+        str(w / "other.pem"),
+        "--tls-key",
+        str(w / "other.key"),
+    ]
     tls, tcp = f"tls://127.0.0.1:{tls_page.port}", f"tcp://127.0.0.1:{tls_page.port}"
-    args = {"tls address, no certificates": ["--scheduler", tls],
-            "certificates, tcp address": ["--scheduler", tcp, *ours],
-            "tcp address of a TLS scheduler": ["--scheduler", tcp],
-            "certificates of another CA": ["--scheduler", tls, *theirs]}[case]
+    args = {
+        "tls address, no certificates": ["--scheduler", tls],
+        "certificates, tcp address": ["--scheduler", tcp, *ours],
+        "tcp address of a TLS scheduler": ["--scheduler", tcp],
+        "certificates of another CA": ["--scheduler", tls, *theirs],
+    }[case]
     out = tmp_path / "out.zarr"
     t = time.perf_counter()
-    proc = subprocess.run([*DSE, "sweep", str(DEPLOY / "spec.yaml"), "-o", str(out), "--quiet", *args], env=ENV,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*DSE, "sweep", str(DEPLOY / "spec.yaml"), "-o", str(out), "--quiet", *args],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert time.perf_counter() - t < 30
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -428,11 +467,18 @@ def test_unreachable_scheduler_fails_fast(tmp_path, timeout):
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     env = ENV if timeout is None else {**ENV, "DASK_DSE__SCHEDULER_TIMEOUT": timeout}  # Dask config, by env
     t = time.perf_counter()
-    proc = subprocess.run([*DSE, "sweep", str(DEPLOY / "spec.yaml"), "-o", str(out), "--scheduler", address,
-                           "--quiet"], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*DSE, "sweep", str(DEPLOY / "spec.yaml"), "-o", str(out), "--scheduler", address, "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert time.perf_counter() - t < 30
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip() == (f"error: {address}: cannot connect to the Dask scheduler: no Dask scheduler "
-                                   f"answered within {(timeout or '10s')[:-1]} s: is it running, and is the "
-                                   "address right?")
+    assert proc.stderr.strip() == (
+        f"error: {address}: cannot connect to the Dask scheduler: no Dask scheduler "
+        f"answered within {(timeout or '10s')[:-1]} s: is it running, and is the "
+        "address right?"
+    )
     assert not out.exists()

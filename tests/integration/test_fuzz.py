@@ -107,23 +107,92 @@ def run_cli(target: str, args: list[str], path: Path) -> int:
     return code
 
 
-FUZZ = dict(deadline=None, derandomize=True, database=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-                                   HealthCheck.large_base_example])
+FUZZ = dict(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.large_base_example,
+    ],
+)
 
 
 # --------------------------------------------------------------------------- strategies
-UNITS = ["um", "µm", "nm", "mm", "mAh/cm^2", "mAh/cm²", "MPa", "kPa", "bar", "degC", "°C", "K", "C", "g/Ah", "%",
-         "kg", "m/s", "", "furlong", "1/0", "mAh/cm^2/s", "um**2", "e", "inf", "nan"]
-IDS = ["Li", "Na", "K", "Zn", "NMC811", "NMC622", "LFP", "NVP", "NaPW", "Cu", "Al", "Ag-C", "none", "Li-dual-salt",
-       "Li-LPSCl", "Li-ether", "Na-diglyme", "stack", "pouch", "fill", "NMC812", "", " ", "../../etc/passwd"]
+UNITS = [
+    "um",
+    "µm",
+    "nm",
+    "mm",
+    "mAh/cm^2",
+    "mAh/cm²",
+    "MPa",
+    "kPa",
+    "bar",
+    "degC",
+    "°C",
+    "K",
+    "C",
+    "g/Ah",
+    "%",
+    "kg",
+    "m/s",
+    "",
+    "furlong",
+    "1/0",
+    "mAh/cm^2/s",
+    "um**2",
+    "e",
+    "inf",
+    "nan",
+]
+IDS = [
+    "Li",
+    "Na",
+    "K",
+    "Zn",
+    "NMC811",
+    "NMC622",
+    "LFP",
+    "NVP",
+    "NaPW",
+    "Cu",
+    "Al",
+    "Ag-C",
+    "none",
+    "Li-dual-salt",
+    "Li-LPSCl",
+    "Li-ether",
+    "Na-diglyme",
+    "stack",
+    "pouch",
+    "fill",
+    "NMC812",
+    "",
+    " ",
+    "../../etc/passwd",
+]
 numbers = st.one_of(
-    st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from([0, 1, 3, 8, 1e-9, 1e300, -1, 0.5, 2**63, 10**30]))
-unit_strings = st.builds(lambda x, u: f"{x:g} {u}".strip(), st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from(UNITS))
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0, 1, 3, 8, 1e-9, 1e300, -1, 0.5, 2**63, 10**30]),
+)
+unit_strings = st.builds(
+    lambda x, u: f"{x:g} {u}".strip(), st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from(UNITS)
+)
 junk_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
-scalars = st.one_of(numbers, unit_strings, st.sampled_from(IDS), junk_text, st.booleans(), st.none(),
-                    st.dates(), st.sampled_from(["fill", "yes", "~", "null", "0x1f", "1_000", ".inf", "-.nan"]))
+scalars = st.one_of(
+    numbers,
+    unit_strings,
+    st.sampled_from(IDS),
+    junk_text,
+    st.booleans(),
+    st.none(),
+    st.dates(),
+    st.sampled_from(["fill", "yes", "~", "null", "0x1f", "1_000", ".inf", "-.nan"]),
+)
 
 
 def values(depth: int = 2):
@@ -134,8 +203,11 @@ def values(depth: int = 2):
     return st.one_of(
         scalars,
         st.lists(inner, max_size=6),
-        st.dictionaries(st.sampled_from(["linspace", "logspace", "range", "log", "method", "n", "seed", "x"]),
-                        st.one_of(inner, st.lists(scalars, min_size=0, max_size=4)), max_size=3),
+        st.dictionaries(
+            st.sampled_from(["linspace", "logspace", "range", "log", "method", "n", "seed", "x"]),
+            st.one_of(inner, st.lists(scalars, min_size=0, max_size=4)),
+            max_size=3,
+        ),
     )
 
 
@@ -146,46 +218,100 @@ def mostly(good: st.SearchStrategy, bad: st.SearchStrategy, one_in: int = 10) ->
 
 input_names = mostly(st.sampled_from(list(INPUTS)), st.one_of(junk_text, st.sampled_from(["cathod", "Metal", "1", ""])))
 inputs_maps = st.dictionaries(input_names, values(), max_size=6)
-samplers = st.one_of(st.none(), st.dictionaries(
-    st.sampled_from(["method", "n", "seed", "extra"]),
-    st.one_of(st.sampled_from(["sobol", "latin_hypercube", "random", "saltelli", "sobl"]), numbers, scalars),
-    max_size=4))
-scenario = st.fixed_dictionaries({}, optional={
-    "name": st.one_of(st.sampled_from(["li", "na", "k-1", "a b", "li"]), junk_text),
-    "inputs": inputs_maps, "sampler": samplers, "overrides": values(1), "description": junk_text})
-sweep_specs = st.fixed_dictionaries({}, optional={
-    "name": junk_text, "inputs": inputs_maps, "sampler": samplers,
-    "scenarios": st.one_of(st.lists(scenario, max_size=3), scalars),
-    "chunk_size": st.one_of(numbers, scalars), "uncertainty": st.one_of(st.booleans(), scalars),
-    "outputs": st.one_of(st.lists(st.sampled_from(["cycle_life", "cost", "energy_density", "nope"]), max_size=3),
-                         scalars),
-    "overrides": values(1), "ce_coefficients": st.one_of(junk_text, st.sampled_from(["/etc/passwd", "/dev/zero"])),
-}).flatmap(lambda d: st.dictionaries(st.one_of(st.sampled_from(SWEEP_KEYS), junk_text), values(1), max_size=2)
-           .map(lambda extra: {**extra, **d}))
-designs = st.dictionaries(mostly(st.sampled_from([*INPUTS, *DESIGN_META_KEYS]), junk_text, 15),
-                          mostly(st.one_of(unit_strings, st.sampled_from(IDS), numbers), values(1), 3), max_size=10)
+samplers = st.one_of(
+    st.none(),
+    st.dictionaries(
+        st.sampled_from(["method", "n", "seed", "extra"]),
+        st.one_of(st.sampled_from(["sobol", "latin_hypercube", "random", "saltelli", "sobl"]), numbers, scalars),
+        max_size=4,
+    ),
+)
+scenario = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.sampled_from(["li", "na", "k-1", "a b", "li"]), junk_text),
+        "inputs": inputs_maps,
+        "sampler": samplers,
+        "overrides": values(1),
+        "description": junk_text,
+    },
+)
+sweep_specs = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": junk_text,
+        "inputs": inputs_maps,
+        "sampler": samplers,
+        "scenarios": st.one_of(st.lists(scenario, max_size=3), scalars),
+        "chunk_size": st.one_of(numbers, scalars),
+        "uncertainty": st.one_of(st.booleans(), scalars),
+        "outputs": st.one_of(
+            st.lists(st.sampled_from(["cycle_life", "cost", "energy_density", "nope"]), max_size=3), scalars
+        ),
+        "overrides": values(1),
+        "ce_coefficients": st.one_of(junk_text, st.sampled_from(["/etc/passwd", "/dev/zero"])),
+    },
+).flatmap(
+    lambda d: st.dictionaries(st.one_of(st.sampled_from(SWEEP_KEYS), junk_text), values(1), max_size=2).map(
+        lambda extra: {**extra, **d}
+    )
+)
+designs = st.dictionaries(
+    mostly(st.sampled_from([*INPUTS, *DESIGN_META_KEYS]), junk_text, 15),
+    mostly(st.one_of(unit_strings, st.sampled_from(IDS), numbers), values(1), 3),
+    max_size=10,
+)
 
 
 @st.composite
 def mutated(draw, texts: list[str]) -> str:
     """A valid file's text with a few edits that YAML, CSV and the schemas must survive."""
     text = draw(st.sampled_from(texts))
-    tokens = ["&a ", "*a", "*b", "!!python/object/apply:os.system ['true'] ", "!!binary ", "{", "}", "[", "]",
-              ": ", "- ", "\t", "\x00", "\ufeff", "\\", "'", '"', "%YAML 1.1\n", "---\n", "...\n", "? ", "|\n",
-              "<<: *a\n", ",", ";", "\r", "1e999", "-.inf", "\u202e", "#"]
+    tokens = [
+        "&a ",
+        "*a",
+        "*b",
+        "!!python/object/apply:os.system ['true'] ",
+        "!!binary ",
+        "{",
+        "}",
+        "[",
+        "]",
+        ": ",
+        "- ",
+        "\t",
+        "\x00",
+        "\ufeff",
+        "\\",
+        "'",
+        '"',
+        "%YAML 1.1\n",
+        "---\n",
+        "...\n",
+        "? ",
+        "|\n",
+        "<<: *a\n",
+        ",",
+        ";",
+        "\r",
+        "1e999",
+        "-.inf",
+        "\u202e",
+        "#",
+    ]
     for _ in range(draw(st.integers(1, 4))):
         pos = draw(st.integers(0, len(text)))
         action = draw(st.sampled_from(["insert", "delete", "replace", "duplicate_line", "swap"]))
         if action == "insert":
             text = text[:pos] + draw(st.one_of(st.sampled_from(tokens), junk_text)) + text[pos:]
         elif action == "delete":
-            text = text[:pos] + text[pos + draw(st.integers(1, 40)):]
+            text = text[:pos] + text[pos + draw(st.integers(1, 40)) :]
         elif action == "replace":
-            text = text[:pos] + draw(st.sampled_from(tokens)) + text[pos + 1:]
+            text = text[:pos] + draw(st.sampled_from(tokens)) + text[pos + 1 :]
         elif action == "duplicate_line":
             lines = text.splitlines(keepends=True) or [""]
             i = draw(st.integers(0, len(lines) - 1))
-            text = "".join(lines[: i + 1] + [lines[i]] + lines[i + 1:])
+            text = "".join(lines[: i + 1] + [lines[i]] + lines[i + 1 :])
         else:
             lines = text.splitlines(keepends=True) or [""]
             i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
@@ -201,20 +327,59 @@ def dump(data) -> str:
         return repr(data)
 
 
-SPEC_TEXTS = [(ROOT / "examples" / "demo_sweep.yaml").read_text(),
-              "name: s\ninputs:\n  cathode: [NMC811, LFP]\n  cathode_loading: {linspace: [2 mAh/cm^2, 6 mAh/cm^2, 5]}\n",
-              "scenarios:\n  - name: a\n    sampler: {method: sobol, n: 64}\n    inputs:\n"
-              "      stack_pressure: {range: [0, 2]}\n      cathode: [NMC811, LFP]\n"]
-DESIGN_TEXTS = [p.read_text() for p in sorted((ROOT / "examples" / "seed001").glob("*.yaml"))] + \
-    [(ROOT / "examples" / "nmc811_dual_salt.yaml").read_text()]
+SPEC_TEXTS = [
+    (ROOT / "examples" / "demo_sweep.yaml").read_text(),
+    "name: s\ninputs:\n  cathode: [NMC811, LFP]\n  cathode_loading: {linspace: [2 mAh/cm^2, 6 mAh/cm^2, 5]}\n",
+    "scenarios:\n  - name: a\n    sampler: {method: sobol, n: 64}\n    inputs:\n"
+    "      stack_pressure: {range: [0, 2]}\n      cathode: [NMC811, LFP]\n",
+]
+DESIGN_TEXTS = [p.read_text() for p in sorted((ROOT / "examples" / "seed001").glob("*.yaml"))] + [
+    (ROOT / "examples" / "nmc811_dual_salt.yaml").read_text()
+]
 CSV_TEXT = "".join((ROOT / "dse" / "data" / "literature.csv").read_text().splitlines(keepends=True)[:12])
 
-CSV_COLUMNS = [*REQUIRED_COLUMNS, "ce", "retention", "cycles", *NUMERIC_COLUMNS, *TEXT_COLUMNS, "flags", "row_id",
-               "junk"]
-cells = st.one_of(st.sampled_from(["", "Li", "Na", "ether", "carbonate", "99.5", "80", "100", "1e999", "nan", "-1",
-                                   "full", "half", "Cu", "Ag", "unit_doubt;reservoir", ";;", ":x", "NMC811", "\x00",
-                                   "a\nb", '"', "101"]),
-                  numbers.map(str), junk_text)
+CSV_COLUMNS = [
+    *REQUIRED_COLUMNS,
+    "ce",
+    "retention",
+    "cycles",
+    *NUMERIC_COLUMNS,
+    *TEXT_COLUMNS,
+    "flags",
+    "row_id",
+    "junk",
+]
+cells = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "Li",
+            "Na",
+            "ether",
+            "carbonate",
+            "99.5",
+            "80",
+            "100",
+            "1e999",
+            "nan",
+            "-1",
+            "full",
+            "half",
+            "Cu",
+            "Ag",
+            "unit_doubt;reservoir",
+            ";;",
+            ":x",
+            "NMC811",
+            "\x00",
+            "a\nb",
+            '"',
+            "101",
+        ]
+    ),
+    numbers.map(str),
+    junk_text,
+)
 
 
 @st.composite
@@ -289,15 +454,53 @@ def run_calibration(target: str, text: str, tmp: Path) -> None:
 CATALOGS = ROOT / "catalogs"
 CATALOG_TEXT = (CATALOGS / "example.json").read_text()
 ITEM_TEXT = (CATALOGS / "example" / "anode-free-small.json").read_text()
-stac_keys = st.sampled_from(["type", "id", "stac_version", "description", "links", "title", "extent", "license",
-                             "rel", "href", "assets", "properties", "zarr", "manifest", "file:checksum", "dse:spec",
-                             "stac_extensions", "collection", "geometry"])
+stac_keys = st.sampled_from(
+    [
+        "type",
+        "id",
+        "stac_version",
+        "description",
+        "links",
+        "title",
+        "extent",
+        "license",
+        "rel",
+        "href",
+        "assets",
+        "properties",
+        "zarr",
+        "manifest",
+        "file:checksum",
+        "dse:spec",
+        "stac_extensions",
+        "collection",
+        "geometry",
+    ]
+)
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False), junk_text,
-              st.sampled_from(["Collection", "Feature", "item", "./example/anode-free-small.json", "../../etc",
-                               "/etc/passwd", "s3://nowhere/x", "http://127.0.0.1:9/x", "anode-free-small"])),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(10**6), 10**6),
+        st.floats(allow_nan=False),
+        junk_text,
+        st.sampled_from(
+            [
+                "Collection",
+                "Feature",
+                "item",
+                "./example/anode-free-small.json",
+                "../../etc",
+                "/etc/passwd",
+                "s3://nowhere/x",
+                "http://127.0.0.1:9/x",
+                "anode-free-small",
+            ]
+        ),
+    ),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(stac_keys, inner, max_size=5)),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 @st.composite
@@ -357,11 +560,22 @@ def run_catalog_item(target: str, text: str, tmp: Path) -> None:
 
 
 # --------------------------------------------------------------------------- issue 22: the classes the fuzzers missed
-OPTIONAL_ITEM_FIELDS = [("properties", "title"), ("properties", "description"), ("properties", "created"),
-                        ("properties", "license"), ("properties", "sci:citation"), ("properties", "sci:doi"),
-                        ("properties", "dse:version"), ("properties", "dse:n_designs"), ("properties", "dse:objectives"),
-                        ("properties", "dse:scenarios"), ("properties", "dse:spec"), ("properties", "dse:git_commit"),
-                        ("assets", "zarr", "dse:bytes"), ("assets", "zarr", "dse:objects")]
+OPTIONAL_ITEM_FIELDS = [
+    ("properties", "title"),
+    ("properties", "description"),
+    ("properties", "created"),
+    ("properties", "license"),
+    ("properties", "sci:citation"),
+    ("properties", "sci:doi"),
+    ("properties", "dse:version"),
+    ("properties", "dse:n_designs"),
+    ("properties", "dse:objectives"),
+    ("properties", "dse:scenarios"),
+    ("properties", "dse:spec"),
+    ("properties", "dse:git_commit"),
+    ("assets", "zarr", "dse:bytes"),
+    ("assets", "zarr", "dse:objects"),
+]
 special_numbers = st.sampled_from([float("inf"), float("-inf"), float("nan"), 10**30, 2**64, -1, 0, 0.5, 1e308, True])
 
 
@@ -391,33 +605,129 @@ def run_catalog_item_fields(target: str, text: str, tmp: Path) -> None:
     run_cli(target, ["catalog", "show", str(catalog), "anode-free-small"], item)
 
 
-COUNT_SPEC = ("name: counts\nchunk_size: {chunk}\nscenarios:\n  - name: a\n    inputs:\n"
-              "      cathode_loading: {{linspace: [2 mAh/cm^2, {stop}, {num}]}}\n"
-              "  - name: b\n    sampler: {{method: {method}, n: {n}, seed: {seed}}}\n    inputs:\n"
-              "      stack_pressure: {{range: [0, 2]}}\n")
-yaml_counts = st.sampled_from([".inf", "-.inf", ".nan", ".NaN", "1e999", "4e0", "1e3", "0", "-1", "2.5", "3", "64",
-                               "10000000000000000000000000", "18446744073709551616", "4294967296", "4294967295",
-                               "true", "'5'", "[]", "~"])
-count_specs = st.builds(lambda chunk, stop, num, method, n, seed: COUNT_SPEC.format(
-    chunk=chunk, stop=stop, num=num, method=method, n=n, seed=seed),
-    yaml_counts, st.sampled_from(["2 mAh/cm^2", "6 mAh/cm^2", "1e1 mAh/cm^2", "mAh/cm^2", "6"]), yaml_counts,
-    st.sampled_from(["sobol", "latin_hypercube", "random", "saltelli"]), yaml_counts, yaml_counts)
+COUNT_SPEC = (
+    "name: counts\nchunk_size: {chunk}\nscenarios:\n  - name: a\n    inputs:\n"
+    "      cathode_loading: {{linspace: [2 mAh/cm^2, {stop}, {num}]}}\n"
+    "  - name: b\n    sampler: {{method: {method}, n: {n}, seed: {seed}}}\n    inputs:\n"
+    "      stack_pressure: {{range: [0, 2]}}\n"
+)
+yaml_counts = st.sampled_from(
+    [
+        ".inf",
+        "-.inf",
+        ".nan",
+        ".NaN",
+        "1e999",
+        "4e0",
+        "1e3",
+        "0",
+        "-1",
+        "2.5",
+        "3",
+        "64",
+        "10000000000000000000000000",
+        "18446744073709551616",
+        "4294967296",
+        "4294967295",
+        "true",
+        "'5'",
+        "[]",
+        "~",
+    ]
+)
+count_specs = st.builds(
+    lambda chunk, stop, num, method, n, seed: COUNT_SPEC.format(
+        chunk=chunk, stop=stop, num=num, method=method, n=n, seed=seed
+    ),
+    yaml_counts,
+    st.sampled_from(["2 mAh/cm^2", "6 mAh/cm^2", "1e1 mAh/cm^2", "mAh/cm^2", "6"]),
+    yaml_counts,
+    st.sampled_from(["sobol", "latin_hypercube", "random", "saltelli"]),
+    yaml_counts,
+    yaml_counts,
+)
 
 c_rates = st.one_of(
-    st.sampled_from(["C/0", "eC", "C/", "/5", "C", "CC", "C/-0", "C/1e-400", "1e999C", "-1C", "0C", "C/.inf", "C/nan",
-                     "nanC", "C/5/2", "2C/5", "C*5", "0.5 C", "C / 5", "5e-1C", "1/h", "2 1/h", "1 A/Ah"]),
-    st.builds(lambda x, form: form.format(x=x), st.one_of(st.floats(allow_nan=True, allow_infinity=True),
-                                                          st.integers(-10**40, 10**40)),
-              st.sampled_from(["{x}C", "C/{x}", "{x} C", "C/ {x}"])))
+    st.sampled_from(
+        [
+            "C/0",
+            "eC",
+            "C/",
+            "/5",
+            "C",
+            "CC",
+            "C/-0",
+            "C/1e-400",
+            "1e999C",
+            "-1C",
+            "0C",
+            "C/.inf",
+            "C/nan",
+            "nanC",
+            "C/5/2",
+            "2C/5",
+            "C*5",
+            "0.5 C",
+            "C / 5",
+            "5e-1C",
+            "1/h",
+            "2 1/h",
+            "1 A/Ah",
+        ]
+    ),
+    st.builds(
+        lambda x, form: form.format(x=x),
+        st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**40), 10**40)),
+        st.sampled_from(["{x}C", "C/{x}", "{x} C", "C/ {x}"]),
+    ),
+)
 unit_values = st.one_of(
-    st.sampled_from(["25 delta_degC", "25 degC", "300 K", "MPa", "kPa", "mAh/cm^2", "degC", "% ", "1 MPa MPa",
-                     "1e999 MPa", "-.inf MPa", "4e0", "4E0", "1e-3 MPa", "0x10 MPa", "1_000 kPa", "25 °C", "25 delta_degF"]),
-    st.builds(lambda x, u: f"{x} {u}", st.floats(allow_nan=True, allow_infinity=True),
-              st.sampled_from(["delta_degC", "degC", "MPa", "K", "um", ""])))
+    st.sampled_from(
+        [
+            "25 delta_degC",
+            "25 degC",
+            "300 K",
+            "MPa",
+            "kPa",
+            "mAh/cm^2",
+            "degC",
+            "% ",
+            "1 MPa MPa",
+            "1e999 MPa",
+            "-.inf MPa",
+            "4e0",
+            "4E0",
+            "1e-3 MPa",
+            "0x10 MPa",
+            "1_000 kPa",
+            "25 °C",
+            "25 delta_degF",
+        ]
+    ),
+    st.builds(
+        lambda x, u: f"{x} {u}",
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from(["delta_degC", "degC", "MPa", "K", "um", ""]),
+    ),
+)
 markup_names = st.one_of(
-    st.sampled_from(["[/x]", "[bold]", "[/]", "[link=file:///etc/passwd]x[/link]", "[red", "]", "\\[x]", ":smile:",
-                     "[" * 50, "x" * 20_000, "[b]" * 2000]),
-    st.text(alphabet="[]/bold=x:\\ ", max_size=40))
+    st.sampled_from(
+        [
+            "[/x]",
+            "[bold]",
+            "[/]",
+            "[link=file:///etc/passwd]x[/link]",
+            "[red",
+            "]",
+            "\\[x]",
+            ":smile:",
+            "[" * 50,
+            "x" * 20_000,
+            "[b]" * 2000,
+        ]
+    ),
+    st.text(alphabet="[]/bold=x:\\ ", max_size=40),
+)
 
 
 @st.composite
@@ -441,11 +751,33 @@ def run_design_table(target: str, text: str, tmp: Path) -> None:
 
 
 path_arguments = st.one_of(
-    st.sampled_from(["/nonexistent/x.csv", "/proc/x.csv", "/dev/null/x.csv", "/", "DIR/..", "FILE/x.csv", "FILE",
-                     "DIR", "DIR/" + "x" * 300 + ".csv", "DIR/" + "y" * 300 + "/z.csv", "/etc", "DIR/-", "DIR/.",
-                     "/sys/kernel/x.csv", "DIR/ok.csv", "DIR/ok.png", "/dev/null"]),
-    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"),
-            min_size=1, max_size=20).map(lambda t: "DIR/" + t))
+    st.sampled_from(
+        [
+            "/nonexistent/x.csv",
+            "/proc/x.csv",
+            "/dev/null/x.csv",
+            "/",
+            "DIR/..",
+            "FILE/x.csv",
+            "FILE",
+            "DIR",
+            "DIR/" + "x" * 300 + ".csv",
+            "DIR/" + "y" * 300 + "/z.csv",
+            "/etc",
+            "DIR/-",
+            "DIR/.",
+            "/sys/kernel/x.csv",
+            "DIR/ok.csv",
+            "DIR/ok.png",
+            "/dev/null",
+        ]
+    ),
+    st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"),
+        min_size=1,
+        max_size=20,
+    ).map(lambda t: "DIR/" + t),
+)
 
 
 def run_path_arguments(target: str, text: str, tmp: Path) -> None:
@@ -469,7 +801,10 @@ def run_path_arguments(target: str, text: str, tmp: Path) -> None:
 
 
 CELLS = ROOT / "examples" / "cells"
-SIDECAR_TEXTS = [(CELLS / "cells.yaml").read_text(), (CELLS / "A01.yaml").read_text() + (CELLS / "cells.yaml").read_text()]
+SIDECAR_TEXTS = [
+    (CELLS / "cells.yaml").read_text(),
+    (CELLS / "A01.yaml").read_text() + (CELLS / "cells.yaml").read_text(),
+]
 
 
 def run_cell_sidecar(target: str, text: str, tmp: Path) -> None:
@@ -522,6 +857,8 @@ def report(line: str) -> None:
     FUZZ_REPORT.parent.mkdir(exist_ok=True)
     with open(FUZZ_REPORT, "a") as fh:
         fh.write(line + "\n")
+
+
 # test_fuzz_totals adds up what every target of this file found: one worker runs them all
 pytestmark = pytest.mark.xdist_group("test_fuzz.py")
 
@@ -551,8 +888,10 @@ def test_parser_never_crashes(target: Target, tmp_path, warm):
     t = time.perf_counter()
     one()
     outcome = OUTCOMES[target.name]
-    print(f"\n{target.name}: {outcome.examples} examples ({outcome.ok} accepted) in {time.perf_counter() - t:.1f} s; "
-          f"{len(outcome.kinds)} error kinds:")
+    print(
+        f"\n{target.name}: {outcome.examples} examples ({outcome.ok} accepted) in {time.perf_counter() - t:.1f} s; "
+        f"{len(outcome.kinds)} error kinds:"
+    )
     for kind, n in outcome.kinds.most_common():
         print(f"  {n:5d}  {kind}")
     report(f"{target.name}: {outcome.examples} examples, {outcome.ok} accepted, {len(outcome.kinds)} error kinds")
@@ -564,12 +903,16 @@ def test_fuzz_totals():
     """At least 1,000 examples over all targets, ending in many distinct errors (needs the whole file)."""
     expected = {t.name for t in TARGETS}
     if set(OUTCOMES) != expected:
-        pytest.skip(f"runs after every target of this file (missing {sorted(expected - set(OUTCOMES))}, "
-                    f"extra {sorted(set(OUTCOMES) - expected)})")
+        pytest.skip(
+            f"runs after every target of this file (missing {sorted(expected - set(OUTCOMES))}, "
+            f"extra {sorted(set(OUTCOMES) - expected)})"
+        )
     total = sum(o.examples for o in OUTCOMES.values())
     kinds = set().union(*(o.kinds for o in OUTCOMES.values()))
-    line = (f"fuzz total: {total} examples, {sum(o.ok for o in OUTCOMES.values())} accepted, "
-            f"{len(kinds)} distinct error kinds")
+    line = (
+        f"fuzz total: {total} examples, {sum(o.ok for o in OUTCOMES.values())} accepted, "
+        f"{len(kinds)} distinct error kinds"
+    )
     print("\n" + line)
     report(line)
     assert total >= MIN_TOTAL
@@ -578,8 +921,10 @@ def test_fuzz_totals():
 
 def test_error_kind_masks_paths_and_literals(tmp_path):
     f = tmp_path / "s.yaml"
-    assert error_kind(f"error: {f}: inputs.cathode[0]: unknown cathode 'X'; did you mean 'Y'?", f) == \
-        "unknown cathode *; did"
+    assert (
+        error_kind(f"error: {f}: inputs.cathode[0]: unknown cathode 'X'; did you mean 'Y'?", f)
+        == "unknown cathode *; did"
+    )
     assert error_kind(f"error: {f}: malformed YAML at line 3, column 7: found x", f) == "malformed YAML at line"
     assert error_kind("error: cells.csv:row 2, column ce: 'x' is not a number [%]", f) == "* is not a"
 
@@ -607,8 +952,9 @@ def corruptions(draw, n_files: int):
     kind = draw(st.sampled_from(CORRUPTIONS))
     index = draw(st.integers(0, n_files - 1))
     if kind == "flip":
-        detail = draw(st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1,
-                               max_size=8))
+        detail = draw(
+            st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=8)
+        )
     elif kind == "truncate":
         detail = draw(st.floats(0, 1, exclude_max=True))
     elif kind == "symlink":

@@ -62,16 +62,31 @@ LAUNCHER = textwrap.dedent("""
 class Server:
     """A ``dse serve`` process; its stdout and stderr go to a file."""
 
-    def __init__(self, args: list[str], tmp: Path, markers: tuple[str, ...] = ("/nonexistent-marker",),
-                 cwd: Path | None = None):
+    def __init__(
+        self, args: list[str], tmp: Path, markers: tuple[str, ...] = ("/nonexistent-marker",), cwd: Path | None = None
+    ):
         self.port = free_port()
         self.output = tmp / f"serve-{self.port}.log"
         self.opened = tmp / f"opened-{self.port}.log"
         self.opened.touch()
         with open(self.output, "w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", LAUNCHER, str(self.opened), ",".join(markers), "serve", *args,
-                 "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=ENV, cwd=cwd or tmp)
+                [
+                    sys.executable,
+                    "-c",
+                    LAUNCHER,
+                    str(self.opened),
+                    ",".join(markers),
+                    "serve",
+                    *args,
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=ENV,
+                cwd=cwd or tmp,
+            )
 
     def wait(self, timeout: float = 300) -> Server:
         deadline = time.time() + timeout
@@ -140,18 +155,31 @@ def served(small_store, decoy, tmp_path_factory):
 
 
 def test_default_bind_is_loopback_with_its_origins_only(served):
-    assert "127.0.0.1" in served.log() and f"websocket origins: 127.0.0.1:{served.port}, localhost:{served.port}" \
-        in served.log()
-    listening = [c for c in __import__("psutil").Process(served.proc.pid).net_connections(kind="inet")
-                 if c.status == "LISTEN" and c.laddr.port == served.port]
+    assert (
+        "127.0.0.1" in served.log()
+        and f"websocket origins: 127.0.0.1:{served.port}, localhost:{served.port}" in served.log()
+    )
+    listening = [
+        c
+        for c in __import__("psutil").Process(served.proc.pid).net_connections(kind="inet")
+        if c.status == "LISTEN" and c.laddr.port == served.port
+    ]
     assert listening and all(c.laddr.ip in ("127.0.0.1", "::1") for c in listening)
 
 
 def websocket_handshake(port: int, origin: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("GET", "/ws", headers={
-        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(), "Origin": origin})
+    conn.request(
+        "GET",
+        "/ws",
+        headers={
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+            "Origin": origin,
+        },
+    )
     status = conn.getresponse().status
     conn.close()
     return status
@@ -169,13 +197,20 @@ def test_websocket_from_another_origin_is_refused(served):
 
 
 HOSTILE_QUERIES = [
-    "?store={decoy}", "?store=../decoy-area/decoy-store.zarr", "?store=decoy-store.zarr",
+    "?store={decoy}",
+    "?store=../decoy-area/decoy-store.zarr",
+    "?store=decoy-store.zarr",
     "?path={decoy}&catalog={decoy}&file={decoy}&url=file://{decoy}&source={decoy}&zarr={decoy}",
     "?x={decoy}&y=../decoy-store.zarr&color=/etc/passwd&front=../../x",
     "?filters=" + urllib.parse.quote(json.dumps({"{decoy}": ["x"], "cathode": "{decoy}", "stack_pressure": "../x"})),
 ]
-HOSTILE_PATHS = ["/static/../../../../{decoy}/zarr.json", "/static/%2e%2e/%2e%2e/{decoy}/zarr.json",
-                 "/static/{decoy}/zarr.json", "/{decoy}/zarr.json", "/panel_dist/..%2f..%2f{decoy}/zarr.json"]
+HOSTILE_PATHS = [
+    "/static/../../../../{decoy}/zarr.json",
+    "/static/%2e%2e/%2e%2e/{decoy}/zarr.json",
+    "/static/{decoy}/zarr.json",
+    "/{decoy}/zarr.json",
+    "/panel_dist/..%2f..%2f{decoy}/zarr.json",
+]
 
 
 def test_no_url_can_make_the_dashboard_read_another_store(served, decoy, small_store):
@@ -214,8 +249,10 @@ def test_no_url_can_make_the_dashboard_read_another_store(served, decoy, small_s
 def test_non_loopback_needs_authentication_or_insecure(small_store, tmp_path, capsys):
     assert main(["serve", small_store, "--address", "0.0.0.0", "--port", str(free_port())]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("error: --address 0.0.0.0: serving beyond this machine needs --basic-auth or --oauth-provider "
-                   "(or --insecure to serve without authentication)")
+    assert err == (
+        "error: --address 0.0.0.0: serving beyond this machine needs --basic-auth or --oauth-provider "
+        "(or --insecure to serve without authentication)"
+    )
     # any address that is not loopback, not only the wildcard
     assert main(["serve", small_store, "--address", "192.0.2.1"]) == 2
     assert "needs --basic-auth" in capsys.readouterr().err
@@ -235,8 +272,9 @@ def test_non_loopback_needs_authentication_or_insecure(small_store, tmp_path, ca
 def test_basic_auth_guards_a_non_loopback_dashboard(small_store, tmp_path):
     credentials = tmp_path / "users.json"
     credentials.write_text(json.dumps({"ada": "correct horse"}))
-    server = Server([small_store, "--address", "0.0.0.0", "--basic-auth", str(credentials)], tmp_path,
-                    cwd=tmp_path).wait()
+    server = Server(
+        [small_store, "--address", "0.0.0.0", "--basic-auth", str(credentials)], tmp_path, cwd=tmp_path
+    ).wait()
     try:
         assert "authentication: basic" in server.log()
         anonymous = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
@@ -278,13 +316,24 @@ def test_check_allowed(tmp_path):
     (root / "runs" / "escape").symlink_to(tmp_path / "private")
     assert check_allowed(str(root / "runs" / "a.zarr"), [str(root)]) == str((root / "runs" / "a.zarr").resolve())
     assert check_allowed(str(root), [str(root)]) == str(root.resolve())
-    for bad in (str(root / ".." / "private"), "/etc", str(root / "runs" / "escape" / "x.zarr"),
-                str(tmp_path / "lab-other"), "relative/../../x"):
+    for bad in (
+        str(root / ".." / "private"),
+        "/etc",
+        str(root / "runs" / "escape" / "x.zarr"),
+        str(tmp_path / "lab-other"),
+        "relative/../../x",
+    ):
         with pytest.raises(DseError, match="outside the allowed roots"):
             check_allowed(bad, [str(root)])
     assert check_allowed("s3://lab/runs/a.zarr", ["s3://lab/runs/"]) == "s3://lab/runs/a.zarr"
-    for bad in ("s3://lab/runs/%2e%2e/private", "s3://lab/runsX/a.zarr", "s3://other/runs/a.zarr",
-                "gs://lab/runs/a.zarr", "s3://key:secret@lab/runs/a.zarr", "s3://lab/runs/a.zarr?x=1"):
+    for bad in (
+        "s3://lab/runs/%2e%2e/private",
+        "s3://lab/runsX/a.zarr",
+        "s3://other/runs/a.zarr",
+        "gs://lab/runs/a.zarr",
+        "s3://key:secret@lab/runs/a.zarr",
+        "s3://lab/runs/a.zarr?x=1",
+    ):
         with pytest.raises(DseError):
             check_allowed(bad, ["s3://lab/runs"])
     with pytest.raises(DseError, match="outside the allowed roots"):
@@ -299,8 +348,17 @@ def test_serve_refuses_a_store_outside_its_roots(small_store, tmp_path, capsys):
 
 # --------------------------------------------------------------------------- no code from data
 BANNED_CALLS = {"eval", "exec", "compile", "__import__", "execfile"}
-BANNED_ATTRS = {("yaml", "load"), ("yaml", "unsafe_load"), ("yaml", "full_load"), ("yaml", "load_all"),
-                ("pickle", "loads"), ("pickle", "load"), ("pd", "eval"), ("pandas", "eval"), ("marshal", "loads")}
+BANNED_ATTRS = {
+    ("yaml", "load"),
+    ("yaml", "unsafe_load"),
+    ("yaml", "full_load"),
+    ("yaml", "load_all"),
+    ("pickle", "loads"),
+    ("pickle", "load"),
+    ("pd", "eval"),
+    ("pandas", "eval"),
+    ("marshal", "loads"),
+}
 BANNED_MODULES = {"pickle", "cPickle", "dill", "cloudpickle", "marshal", "shelve", "numexpr", "jsonpickle"}
 
 
@@ -313,8 +371,9 @@ def test_sources_have_no_code_from_data_paths():
             for node in ast.walk(tree):
                 where = f"{file.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
                 if isinstance(node, ast.Import | ast.ImportFrom):
-                    names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and
-                                                             node.module else [])
+                    names = [a.name for a in node.names] + (
+                        [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+                    )
                     if any(n.split(".")[0] in BANNED_MODULES for n in names):
                         problems.append(f"{where}: imports {names}")
                 if not isinstance(node, ast.Call):
@@ -326,8 +385,11 @@ def test_sources_have_no_code_from_data_paths():
                     owner = f.value.id if isinstance(f.value, ast.Name) else None
                     if (owner, f.attr) in BANNED_ATTRS:
                         problems.append(f"{where}: calls {owner}.{f.attr}")
-                    if f.attr in ("query", "eval") and node.args and isinstance(node.args[0], ast.Constant | ast.JoinedStr
-                                                                                | ast.Name | ast.BinOp):
+                    if (
+                        f.attr in ("query", "eval")
+                        and node.args
+                        and isinstance(node.args[0], ast.Constant | ast.JoinedStr | ast.Name | ast.BinOp)
+                    ):
                         problems.append(f"{where}: calls .{f.attr}() with an expression string")
                     if f.attr in ("load", "loads") and any(k.arg == "allow_pickle" for k in node.keywords):
                         problems.append(f"{where}: numpy load with allow_pickle")
@@ -339,9 +401,15 @@ def test_the_audit_catches_what_it_looks_for(tmp_path):
     sample = "import pickle\nimport yaml\nyaml.load(t)\neval('1')\ndf.query('a > 1')\npd.eval(s)\n"
     tree = ast.parse(sample)
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
-    flagged = [c for c in calls if (isinstance(c.func, ast.Name) and c.func.id in BANNED_CALLS)
-               or (isinstance(c.func, ast.Attribute) and ((getattr(c.func.value, "id", None), c.func.attr) in BANNED_ATTRS
-                                                          or c.func.attr in ("query", "eval")))]
+    flagged = [
+        c
+        for c in calls
+        if (isinstance(c.func, ast.Name) and c.func.id in BANNED_CALLS)
+        or (
+            isinstance(c.func, ast.Attribute)
+            and ((getattr(c.func.value, "id", None), c.func.attr) in BANNED_ATTRS or c.func.attr in ("query", "eval"))
+        )
+    ]
     assert len(flagged) == 4
 
 
@@ -429,9 +497,20 @@ def test_zarr_v2_pickle_store_is_not_read(tmp_path, capsys):
     (store / ".zgroup").write_text(json.dumps({"zarr_format": 2}))
     (store / ".zattrs").write_text(json.dumps({"dse_store_format": "dse-results/1", "dse_groups": {"s": ""}}))
     (store / "_dse" / ".zgroup").write_text(json.dumps({"zarr_format": 2}))
-    (store / "_dse" / "completed" / ".zarray").write_text(json.dumps({
-        "zarr_format": 2, "shape": [1], "chunks": [1], "dtype": "|O", "compressor": None, "fill_value": 0,
-        "filters": [{"id": "pickle"}], "order": "C"}))
+    (store / "_dse" / "completed" / ".zarray").write_text(
+        json.dumps(
+            {
+                "zarr_format": 2,
+                "shape": [1],
+                "chunks": [1],
+                "dtype": "|O",
+                "compressor": None,
+                "fill_value": 0,
+                "filters": [{"id": "pickle"}],
+                "order": "C",
+            }
+        )
+    )
 
     class Payload:
         def __reduce__(self):
@@ -521,8 +600,9 @@ def test_huge_files_are_refused_before_reading(tmp_path):
         fh.truncate(3 * 10**9)  # a 3 GB file (sparse): never read
     assert "over the limit of 1,048,576" in str(bounded(lambda: load_sweep(sparse), seconds=2, megabytes=8))
     # a device that never ends is read only up to the limit
-    assert "over the limit" in str(bounded(lambda: read_text_bounded("/dev/zero", "spec", 1 << 20, "X"),
-                                           seconds=2, megabytes=8))
+    assert "over the limit" in str(
+        bounded(lambda: read_text_bounded("/dev/zero", "spec", 1 << 20, "X"), seconds=2, megabytes=8)
+    )
     listing = tmp_path / "list.yaml"
     listing.write_text("inputs:\n  cathode_loading: [" + ", ".join(["3"] * 400_000) + "]\n")
     assert "over the limit" in str(bounded(lambda: load_sweep(listing), seconds=2, megabytes=8))
@@ -581,8 +661,10 @@ def test_sweep_over_the_limits_is_refused_before_any_work(tmp_path, cluster, cap
     assert time.perf_counter() - t < 30
     err = capsys.readouterr().err.strip()
     size = estimate_sweep(load_sweep(spec)).store_bytes
-    assert err == (f"error: {spec}: the sweep has 2,000,000,000 designs (~{size / 1e9:.1f} GB uncompressed), over the "
-                   "limit of 100,000,000 designs (DSE_MAX_DESIGNS); rerun with --yes to proceed")
+    assert err == (
+        f"error: {spec}: the sweep has 2,000,000,000 designs (~{size / 1e9:.1f} GB uncompressed), over the "
+        "limit of 100,000,000 designs (DSE_MAX_DESIGNS); rerun with --yes to proceed"
+    )
     assert not out.exists() and not Path(str(out) + ".lock").exists()
     # a small sweep over a lowered limit runs with --yes
     small = tmp_path / "small.yaml"
@@ -595,8 +677,10 @@ def test_sweep_over_the_limits_is_refused_before_any_work(tmp_path, cluster, cap
         os.environ["DSE_MAX_STORE_BYTES"] = "100"
         assert main(["sweep", str(small), "-o", str(out), "--quiet", "--scheduler", cluster.scheduler_address]) == 2
         assert "over the limit of 100 B (DSE_MAX_STORE_BYTES)" in capsys.readouterr().err
-        assert main(["sweep", str(small), "-o", str(out), "--quiet", "--yes",
-                     "--scheduler", cluster.scheduler_address]) == 0
+        assert (
+            main(["sweep", str(small), "-o", str(out), "--quiet", "--yes", "--scheduler", cluster.scheduler_address])
+            == 0
+        )
     finally:
         os.environ.pop("DSE_MAX_DESIGNS", None)
         os.environ.pop("DSE_MAX_STORE_BYTES", None)
@@ -621,22 +705,34 @@ def test_no_credentials_in_store_logs_or_reports(tmp_path):
 
         endpoint = f"http://127.0.0.1:{port}"
         env = {**ENV, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1"}
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=KEY,
-                          aws_secret_access_key=SECRET)
+        s3 = boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=KEY, aws_secret_access_key=SECRET
+        )
         s3.create_bucket(Bucket="results")
         spec = tmp_path / "spec.yaml"
         spec.write_text(yaml.safe_dump({"inputs": {"cathode": ["NMC811", "LFP"], "stack_pressure": [0.0, 1.0]}}))
         url = "s3://results/run.zarr"
         outputs = []
-        for args in (["sweep", str(spec), "-o", url, "--workers", "1"], ["validate", url],
-                     ["pareto", url, "--csv", str(tmp_path / "front.csv")],
-                     ["report", url, "-o", str(tmp_path / "report.html")]):
-            proc = subprocess.run([sys.executable, "-m", "dse.cli", *args, "--endpoint-url", endpoint], env=env,
-                                  capture_output=True, text=True, timeout=600)
+        for args in (
+            ["sweep", str(spec), "-o", url, "--workers", "1"],
+            ["validate", url],
+            ["pareto", url, "--csv", str(tmp_path / "front.csv")],
+            ["report", url, "-o", str(tmp_path / "report.html")],
+        ):
+            proc = subprocess.run(
+                [sys.executable, "-m", "dse.cli", *args, "--endpoint-url", endpoint],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             assert proc.returncode == 0, proc.stderr
             outputs += [proc.stdout, proc.stderr]
-        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="results")
-                for o in page.get("Contents", [])]
+        keys = [
+            o["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket="results")
+            for o in page.get("Contents", [])
+        ]
         assert any(k.endswith("zarr.json") for k in keys) and not any(k.endswith(".lock") for k in keys)
         blobs = [s3.get_object(Bucket="results", Key=k)["Body"].read() for k in keys]
         blobs += [o.encode() for o in outputs]

@@ -61,8 +61,14 @@ def test_ctrl_c_then_resume_finishes_only_missing_blocks(spec_file, reference, t
     # 40 blocks on one worker, so that the sweep is still running when interrupted after 2
     cmd = [*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", CLUSTER_CHUNK, "--workers", "1", "--quiet"]
     # pytest-xdist workers ignore SIGINT and children inherit that: restore Ctrl-C for the sweep
-    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     while done_blocks(out) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
@@ -88,8 +94,9 @@ def sweep_args(spec_file: Path, out: Path, *args: str) -> list[str]:
 
 
 def start_sweep(spec_file: Path, out: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(sweep_args(spec_file, out, *args), env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        sweep_args(spec_file, out, *args), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for_blocks(out: Path, n: int, proc: subprocess.Popen) -> None:
@@ -121,8 +128,12 @@ def test_client_killed_then_resume_recomputes_only_the_missing_blocks(spec_file,
         cluster.wait_idle()
         before, total = done_blocks(out), total_blocks(out)
         assert 0 < before < total
-        resumed = subprocess.run(sweep_args(spec_file, out, "--scheduler", cluster.address, "--resume"), env=ENV,
-                                 capture_output=True, text=True)
+        resumed = subprocess.run(
+            sweep_args(spec_file, out, "--scheduler", cluster.address, "--resume"),
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
         assert resumed.returncode == 0, resumed.stderr
         assert sweep_counts(resumed.stdout) == (total - before, before)
         assert done_blocks(out) == total
@@ -150,8 +161,12 @@ def test_scheduler_restarted_mid_sweep_then_resume(spec_file, reference, tmp_pat
         cluster.start_worker()
         cluster.wait_for_workers(2)
         before = done_blocks(out)
-        resumed = subprocess.run(sweep_args(spec_file, out, "--scheduler", cluster.address, "--resume"), env=ENV,
-                                 capture_output=True, text=True)
+        resumed = subprocess.run(
+            sweep_args(spec_file, out, "--scheduler", cluster.address, "--resume"),
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
         assert resumed.returncode == 0, resumed.stderr
         assert sweep_counts(resumed.stdout)[1] == before
         assert done_blocks(out) == total_blocks(out)
@@ -162,7 +177,9 @@ def _mount_tmpfs(path: Path, options: str) -> bool:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         return False
     path.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode == 0
+    return (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode == 0
+    )
 
 
 def _umount(path: Path) -> None:
@@ -177,8 +194,12 @@ def test_read_only_target_is_refused_before_anything_is_written(spec_file, tmp_p
         if os.access(ro, os.W_OK):
             pytest.skip("cannot make a read-only directory here (root without mount)")
     try:
-        proc = subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(ro / "out.zarr"), "--quiet"], env=ENV,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [*DSE, "sweep", str(spec_file), "-o", str(ro / "out.zarr"), "--quiet"],
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 2
         assert "cannot be written" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
         assert not (ro / "out.zarr").exists()
@@ -221,8 +242,9 @@ def test_bad_spec_through_the_cli_is_one_line(tmp_path, text, message):
     spec = tmp_path / "bad.yaml"
     spec.write_text(text)
     out = tmp_path / "out.zarr"
-    proc = subprocess.run([*DSE, "sweep", str(spec), "-o", str(out), "--quiet"], env=ENV, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [*DSE, "sweep", str(spec), "-o", str(out), "--quiet"], env=ENV, capture_output=True, text=True
+    )
     assert proc.returncode == 2 and message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not out.exists()

@@ -13,20 +13,56 @@ from tests.conftest import ROOT
 
 REQUIRED = {
     "metal": ["Li", "Na", "K"],
-    "cathode": ["NMC622", "NMC811", "NMC532", "NCA", "LFP", "LMFP", "LNMO", "LCO", "NVP", "NVPF", "P2-layered",
-                "O3-layered", "NaPW", "KPW", "KVPO4F"],
+    "cathode": [
+        "NMC622",
+        "NMC811",
+        "NMC532",
+        "NCA",
+        "LFP",
+        "LMFP",
+        "LNMO",
+        "LCO",
+        "NVP",
+        "NVPF",
+        "P2-layered",
+        "O3-layered",
+        "NaPW",
+        "KPW",
+        "KVPO4F",
+    ],
     "collector": ["Cu", "Al", "SUS", "Ni", "Cu-PET"],
     "coating": ["none", "Ag", "Au", "Zn", "Sn", "In", "Mg", "Bi", "Sb", "C", "Ag-C"],
-    "electrolyte": ["Li-carbonate", "Li-dual-salt", "Li-ether", "Li-HCE", "Li-LHCE", "Li-ionic-liquid",
-                    "Na-ether", "Na-carbonate", "Na-diglyme", "K-ether", "K-carbonate",
-                    "Li-LPSCl", "Li-LLZO", "Li-halide", "Li-PEO", "Li-LiPON", "Na3PS4", "Na-NZSP",
-                    "Na-beta-alumina", "Na-borohydride"],
+    "electrolyte": [
+        "Li-carbonate",
+        "Li-dual-salt",
+        "Li-ether",
+        "Li-HCE",
+        "Li-LHCE",
+        "Li-ionic-liquid",
+        "Na-ether",
+        "Na-carbonate",
+        "Na-diglyme",
+        "K-ether",
+        "K-carbonate",
+        "Li-LPSCl",
+        "Li-LLZO",
+        "Li-halide",
+        "Li-PEO",
+        "Li-LiPON",
+        "Na3PS4",
+        "Na-NZSP",
+        "Na-beta-alumina",
+        "Na-borohydride",
+    ],
     "separator": ["PE", "PP", "trilayer"],
     "packaging": ["stack", "pouch"],
     "anode": ["none", "graphite"],
 }
-SEED_LINES = {s: sum(1 for _ in next((ROOT.parent / "shared" / "seeds").glob(f"{s}_*.txt")).open())
-              for s in SEEDS} if (ROOT.parent / "shared" / "seeds").exists() else {}
+SEED_LINES = (
+    {s: sum(1 for _ in next((ROOT.parent / "shared" / "seeds").glob(f"{s}_*.txt")).open()) for s in SEEDS}
+    if (ROOT.parent / "shared" / "seeds").exists()
+    else {}
+)
 
 
 def test_required_entries_present():
@@ -91,7 +127,7 @@ def test_wrong_unit_in_override():
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda t: t.replace("source: \"seed-001:L52\"", "source: \"nowhere-2020\""), "does not resolve"),
+        (lambda t: t.replace('source: "seed-001:L52"', 'source: "nowhere-2020"'), "does not resolve"),
         (lambda t: t.replace("density:", "densty:", 1), "unknown field"),
         (lambda t: t.replace("8.96 g/cm^3", "8.96 kg"), "density"),
         (lambda t: t + "\n  - [broken", "malformed YAML"),

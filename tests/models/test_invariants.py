@@ -97,8 +97,14 @@ def test_sodium_below_lithium_for_the_same_design(chain, loading, cc, sep, press
         "density": f"{nmc.density.value} g/cm^3",
         "first_cycle_efficiency": nmc.first_cycle_efficiency.value,
     }
-    common = dict(cathode_loading=loading, current_collector="Cu", current_collector_thickness=cc,
-                  separator_thickness=sep, stack_pressure=pressure, discharge_rate=0.1)
+    common = dict(
+        cathode_loading=loading,
+        current_collector="Cu",
+        current_collector_thickness=cc,
+        separator_thickness=sep,
+        stack_pressure=pressure,
+        discharge_rate=0.1,
+    )
     li = chain.evaluate({**common, "metal": "Li", "cathode": "NMC622", "electrolyte": "Li-carbonate"})
     na_chain = chain.__class__(overrides={"O3-layered": na_host, "Na-carbonate": {"density": "1.24 g/cm^3"}})
     na = na_chain.evaluate({**common, "metal": "Na", "cathode": "O3-layered", "electrolyte": "Na-carbonate"})
@@ -115,8 +121,19 @@ def test_plated_thickness_matches_molar_volume(chain, metal, loading):
     np.testing.assert_allclose(per, 1e4 * 3.6 / 96485.33212 * m.molar_mass.value / m.density.value, rtol=1e-12)
     cathode = {"Li": "NMC622", "Na": "NVP", "K": "KPW"}[metal]
     electrolyte = {"Li": "Li-LPSCl", "Na": "Na-NZSP", "K": "K-ether"}[metal]
-    overrides = {metal: {"deposit_porosity": 0.0, "dense_deposit_porosity": 0.0}, cathode: {"first_cycle_efficiency": 1.0}}
+    overrides = {
+        metal: {"deposit_porosity": 0.0, "dense_deposit_porosity": 0.0},
+        cathode: {"first_cycle_efficiency": 1.0},
+    }
     ch = chain.__class__(overrides=overrides, ce_overrides={"formation_loss_multiplier": 0.0})
-    out = ch.evaluate({"metal": metal, "cathode": cathode, "electrolyte": electrolyte, "cathode_loading": loading,
-                       "discharge_rate": 0.01, "current_collector": "SUS"})
+    out = ch.evaluate(
+        {
+            "metal": metal,
+            "cathode": cathode,
+            "electrolyte": electrolyte,
+            "cathode_loading": loading,
+            "discharge_rate": 0.01,
+            "current_collector": "SUS",
+        }
+    )
     np.testing.assert_allclose(out["plated_thickness"][0], loading * per, rtol=1e-9)

@@ -70,9 +70,13 @@ def _grid_block(chain: ModelChain, axes: dict):
 def test_kernel_grid_enumerates_in_c_order():
     chain = ModelChain()
     # (loading, pressure and the rates also carry the derived inputs, their logs, along their axes)
-    axes = {"cathode_loading": np.array([2.0, 4.0, 6.0]), "current_collector_thickness": np.array([4.0, 8.0]),
-            "stack_pressure": np.array([0.0, 0.5, 1.0, 2.0]), "discharge_rate": np.array([0.5, 2.0]),
-            "charge_rate": np.array([0.1, 0.3, 1.0])}
+    axes = {
+        "cathode_loading": np.array([2.0, 4.0, 6.0]),
+        "current_collector_thickness": np.array([4.0, 8.0]),
+        "stack_pressure": np.array([0.0, 0.5, 1.0, 2.0]),
+        "discharge_rate": np.array([0.5, 2.0]),
+        "charge_rate": np.array([0.1, 0.3, 1.0]),
+    }
     outputs = ["specific_energy", "coulombic_efficiency", "cycle_life"]
     out = chain.evaluate_block(*_grid_block(chain, axes), outputs, dtype=np.float64)
     grid = np.meshgrid(*axes.values(), indexing="ij")
@@ -86,8 +90,11 @@ def test_kernel_grid_enumerates_in_c_order():
 def test_kernel_refreshes_varying_categories_in_every_tile(varying):
     """Over many tiles, rows of fixed inputs are written once and rows of varying ones every tile."""
     chain = ModelChain()
-    axes = {varying: list(chain.ids[varying]), "cathode_loading": np.linspace(1.0, 8.0, 97),
-            "stack_pressure": np.array([0.0, 1.0, 3.0])}
+    axes = {
+        varying: list(chain.ids[varying]),
+        "cathode_loading": np.linspace(1.0, 8.0, 97),
+        "stack_pressure": np.array([0.0, 1.0, 3.0]),
+    }
     shape, axis_of, starts, values = _grid_block(chain, axes)
     assert np.prod(shape) > 3 * 256  # several tiles, the last one short
     out = chain.evaluate_block(shape, axis_of, starts, values, list(OUTPUT_FIELDS), dtype=np.float64)
@@ -106,8 +113,7 @@ def test_energy_only_kernel_matches_the_array_path_and_drops_the_ce_model():
     axis_of = [0] * len(INPUT_ORDER)
     starts = np.cumsum([0] + [1000] * (len(INPUT_ORDER) - 1))
     values = np.concatenate([d[name] for name in INPUT_ORDER])
-    out = chain.evaluate_block([1000], axis_of, starts, values, list(OUTPUT_FIELDS), dtype=np.float64,
-                               energy_only=True)
+    out = chain.evaluate_block([1000], axis_of, starts, values, list(OUTPUT_FIELDS), dtype=np.float64, energy_only=True)
     with np.errstate(all="ignore"):
         ref = physics.chain_outputs(chain.parameters(d), chain.constants, energy_only=True)._asdict()
     full = chain.evaluate(d)
@@ -178,11 +184,15 @@ def test_kernel_lifetime_sub_grid_matches_the_array_path(uncertainty):
     axis of 50 collectors) and change them mid-tile.
     """
     chain = ModelChain(uncertainty=uncertainty)
-    axes = {"separator_thickness": np.array([10.0, 20.0, 30.0]), "cathode_loading": np.linspace(1.0, 8.0, 37),
-            "cell_format": ["pouch", "stack"], "stack_pressure": np.array([0.0, 1.0, 3.0]),
-            "current_collector_thickness": np.linspace(4.0, 12.0, 50),
-            # electrolyte beyond the pores, so that the inventory (a lifetime-half result) ends life
-            "electrolyte_amount": np.array([4.0])}
+    axes = {
+        "separator_thickness": np.array([10.0, 20.0, 30.0]),
+        "cathode_loading": np.linspace(1.0, 8.0, 37),
+        "cell_format": ["pouch", "stack"],
+        "stack_pressure": np.array([0.0, 1.0, 3.0]),
+        "current_collector_thickness": np.linspace(4.0, 12.0, 50),
+        # electrolyte beyond the pores, so that the inventory (a lifetime-half result) ends life
+        "electrolyte_amount": np.array([4.0]),
+    }
     shape, axis_of, starts, values = _grid_block(chain, axes)
     out = chain.evaluate_block(shape, axis_of, starts, values, list(OUTPUT_FIELDS), dtype=np.float64)
     grid = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
@@ -198,8 +208,12 @@ def test_kernel_sub_grid_and_per_design_lifetime_give_the_same_bits(monkeypatch)
     from dse.models import kernel
 
     chain = ModelChain(uncertainty=True)
-    axes = {"cathode_loading": np.linspace(1.0, 8.0, 29), "separator_thickness": np.array([8.0, 16.0, 25.0]),
-            "temperature": np.array([0.0, 25.0, 60.0]), "cathode_porosity": np.linspace(0.2, 0.4, 11)}
+    axes = {
+        "cathode_loading": np.linspace(1.0, 8.0, 29),
+        "separator_thickness": np.array([8.0, 16.0, 25.0]),
+        "temperature": np.array([0.0, 25.0, 60.0]),
+        "cathode_porosity": np.linspace(0.2, 0.4, 11),
+    }
     block = _grid_block(chain, axes)
     sub_grid = chain.evaluate_block(*block, list(OUTPUT_FIELDS), dtype=np.float64)
     monkeypatch.setattr(kernel, "_SUB_GRID_BYTES", 0)
@@ -208,8 +222,12 @@ def test_kernel_sub_grid_and_per_design_lifetime_give_the_same_bits(monkeypatch)
 
 
 _AXIS_CHOICES = {
-    "cathode_loading": (1.0, 9.0), "current_collector_thickness": (2.0, 15.0), "stack_pressure": (0.0, 4.0),
-    "separator_thickness": (5.0, 30.0), "temperature": (-10.0, 70.0), "cathode_porosity": (0.15, 0.45),
+    "cathode_loading": (1.0, 9.0),
+    "current_collector_thickness": (2.0, 15.0),
+    "stack_pressure": (0.0, 4.0),
+    "separator_thickness": (5.0, 30.0),
+    "temperature": (-10.0, 70.0),
+    "cathode_porosity": (0.15, 0.45),
     "charge_rate": (0.1, 2.0),
 }
 
@@ -220,8 +238,12 @@ def test_kernel_matches_the_array_path_on_any_grid(data):
     """Random axes, sizes and order: tiles see slow and fast axes change at every offset within a tile,
     categorical axes refresh their property rows, and the lifetime sub-grid is used or not."""
     chain = ModelChain(uncertainty=data.draw(st.booleans(), label="uncertainty"))
-    names = data.draw(st.lists(st.sampled_from(sorted(_AXIS_CHOICES) + ["electrolyte", "cell_format"]),
-                               min_size=1, max_size=4, unique=True), label="axes")
+    names = data.draw(
+        st.lists(
+            st.sampled_from(sorted(_AXIS_CHOICES) + ["electrolyte", "cell_format"]), min_size=1, max_size=4, unique=True
+        ),
+        label="axes",
+    )
     axes = {}
     for name in names:
         size = data.draw(st.integers(1, 70 if len(names) < 3 else 9), label=f"size of {name}")
@@ -286,8 +308,9 @@ def test_designs_get_the_same_bits_whether_or_not_their_tile_needs_the_general_f
     high = np.flatnonzero(series)
     assert high.size > 500 and np.unique(high // 64).size > 40
     assert np.all(np.bincount(np.arange(4000) // 64, weights=~series) > 0)  # every tile re-runs
-    alone = chain.evaluate_block(*_sampled_block({k: v[high] for k, v in d.items()}, high.size),
-                                 list(OUTPUT_FIELDS), dtype=np.float64)
+    alone = chain.evaluate_block(
+        *_sampled_block({k: v[high] for k, v in d.items()}, high.size), list(OUTPUT_FIELDS), dtype=np.float64
+    )
     np.testing.assert_array_equal(alone, mixed[:, high])
 
 
@@ -296,7 +319,9 @@ def test_generated_row_io_is_current():
     spec = importlib.util.spec_from_file_location("build_kernel_io", ROOT / "tools" / "build_kernel_io.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
-    assert build.TARGET.read_text() == build.render(), "dse/models/_kernel_io.py is stale: run python tools/build_kernel_io.py"
+    assert build.TARGET.read_text() == build.render(), (
+        "dse/models/_kernel_io.py is stale: run python tools/build_kernel_io.py"
+    )
 
 
 _LOOP_PROBE = r"""
@@ -348,8 +373,9 @@ def test_compute_loops_vectorize(tmp_path):
     of them on packed doubles.
     """
     env = {**os.environ, "DSE_CACHE_DIR": str(tmp_path), "NUMBA_NUM_THREADS": "1"}
-    run = subprocess.run([sys.executable, "-c", _LOOP_PROBE], capture_output=True, text=True, env=env, cwd=ROOT,
-                         timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-c", _LOOP_PROBE], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     loops = [tuple(map(int, line.split())) for line in run.stdout.split("\n") if line.strip()]
     assert len(loops) >= 5, run.stdout  # lifetime: 2 x (series, general); the rest of the chain

@@ -79,9 +79,7 @@ def test_no_reservoir_when_inventory_below_demand():
 
 
 # --------------------------------------------------------------------------- oracle
-def simulate(
-    inventory: float, demand: float, ce: float, end_of_life: float = 0.8, max_cycles=10**6
-):
+def simulate(inventory: float, demand: float, ce: float, end_of_life: float = 0.8, max_cycles=10**6):
     """Plain cycle-by-cycle recursion; also reports whether a threshold was a near tie.
 
     The inventory is updated with compensated (Kahan) subtraction: over 10^5
@@ -138,9 +136,7 @@ def test_closed_form_equals_cycle_by_cycle_simulation(demand, ratio, loss):
         assert life.cycle_life == len(capacities)
     n = min(len(capacities), int(life.cycle_life))
     cycles = np.arange(1, n + 1, dtype=float)
-    np.testing.assert_allclose(
-        capacity_at_cycle(cycles, inventory, demand, ce), capacities[:n], rtol=1e-9
-    )
+    np.testing.assert_allclose(capacity_at_cycle(cycles, inventory, demand, ce), capacities[:n], rtol=1e-9)
     if not tie:
         np.testing.assert_allclose(life.delivered, capacities.sum(), rtol=1e-9)
     assert life.first_capacity == pytest.approx(capacities[0], rel=1e-12)
@@ -155,9 +151,7 @@ def test_capacity_before_a_very_long_knee():
 
 def test_huge_reservoir_and_vectorised_inputs():
     # 1e4 mAh/cm2 over 1 mAh/cm2 at 99.99 %: 1e8 flat cycles, no overflow or precision loss
-    life = cycle_life(
-        np.array([1.0e4 + 1.0, 2.0]), np.array([1.0, 2.0]), np.array([0.9999, 0.9999])
-    )
+    life = cycle_life(np.array([1.0e4 + 1.0, 2.0]), np.array([1.0, 2.0]), np.array([0.9999, 0.9999]))
     assert life.knee[0] == math.floor(1.0e4 / 1.0e-4) + 1
     assert life.cycle_life[1] == 2232
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -167,9 +161,7 @@ def test_huge_reservoir_and_vectorised_inputs():
 # --------------------------------------------------------------------------- formation
 def test_formation_loss_and_coating_trap_reduce_inventory():
     base = initial_inventory(3.0, 0.9, 0.0, 0.0, 0.0, 0.2, 0.0).inventory
-    with_formation = initial_inventory(
-        3.0, 0.9, 0.0, 0.0, 0.0, 0.2, first_cycle_loss(0.995, 15.0)
-    ).inventory
+    with_formation = initial_inventory(3.0, 0.9, 0.0, 0.0, 0.0, 0.2, first_cycle_loss(0.995, 15.0)).inventory
     with_trap = initial_inventory(3.0, 0.9, 0.0, 0.0, 0.5, 0.2, 0.0).inventory
     assert with_formation < base
     assert with_trap == pytest.approx(base - 0.2 * 0.5)
@@ -215,9 +207,7 @@ def test_cycle_life_rises_with_ce_through_a_base_shift(base_chain):
 )
 def test_cycle_life_rises_with_metal_excess(base_chain, loading, pressure, low, high):
     low, high = sorted((low, high))
-    lives = _life(
-        base_chain, cathode_loading=loading, stack_pressure=pressure, metal_excess=[low, high]
-    )
+    lives = _life(base_chain, cathode_loading=loading, stack_pressure=pressure, metal_excess=[low, high])
     assert lives[0] <= lives[1]
 
 

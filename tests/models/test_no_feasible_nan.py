@@ -28,20 +28,55 @@ CHAINS = {u: ModelChain(uncertainty=u) for u in (True, False)}
 CATALOGUE = CHAINS[True].catalogue
 METALS = CHAINS[True].ids["metal"]
 #: outputs a design may leave undefined (NaN), and when
-LIFETIME = ("coulombic_efficiency", "cycle_life", "cycle_life_p10", "cycle_life_p90", "knee_cycles",
-            "lifetime_energy", "cost_per_cycle", "inventory_life", "dry_out_life", "cathode_life",
-            "cyclable_inventory", "cathode_fade")
+LIFETIME = (
+    "coulombic_efficiency",
+    "cycle_life",
+    "cycle_life_p10",
+    "cycle_life_p90",
+    "knee_cycles",
+    "lifetime_energy",
+    "cost_per_cycle",
+    "inventory_life",
+    "dry_out_life",
+    "cathode_life",
+    "cyclable_inventory",
+    "cathode_fade",
+)
 POUCH_ONLY = ("cell_energy", "cell_mass", "cell_volume", "cell_capacity", "layers")
 #: defined for liquid electrolytes only (a solid never dries out)
 LIQUID_ONLY = ("dry_out_life",)
 UNCERTAIN = ("cycle_life_p10", "cycle_life_p90")
-POSITIVE = ("specific_energy", "energy_density", "specific_energy_stack", "energy_density_stack", "capacity",
-            "average_voltage", "inventory", "lifetime_energy", "cost", "cost_per_cycle", "current_density",
-            "unit_mass", "unit_thickness", "unit_energy", "cycled_capacity", "cell_energy", "cell_mass",
-            "cell_volume", "specific_energy_system", "energy_density_system", "cost_system", "cell_capacity", "layers",
-            "inventory_life", "dry_out_life", "cathode_life")
+POSITIVE = (
+    "specific_energy",
+    "energy_density",
+    "specific_energy_stack",
+    "energy_density_stack",
+    "capacity",
+    "average_voltage",
+    "inventory",
+    "lifetime_energy",
+    "cost",
+    "cost_per_cycle",
+    "current_density",
+    "unit_mass",
+    "unit_thickness",
+    "unit_energy",
+    "cycled_capacity",
+    "cell_energy",
+    "cell_mass",
+    "cell_volume",
+    "specific_energy_system",
+    "energy_density_system",
+    "cost_system",
+    "cell_capacity",
+    "layers",
+    "inventory_life",
+    "dry_out_life",
+    "cathode_life",
+)
 NON_NEGATIVE = ("swelling", "plated_thickness", "formation_loss", "coating_loss", "knee_cycles", "life_limit") + tuple(
-    f for f in OUTPUT_FIELDS if f.startswith(("mass_", "thickness_")))
+    f for f in OUTPUT_FIELDS if f.startswith(("mass_", "thickness_"))
+)
 
 
 def _ids_of_metal(kind: str) -> dict[str, list[str]]:
@@ -111,11 +146,19 @@ def check_feasible_outputs(chain: ModelChain, columns: dict[str, np.ndarray], ou
     """
     reason = out["infeasible_reason"]
     feasible = reason == 0
-    pouch = np.asarray([CATALOGUE.get("packaging", i).format == "pouch"
-                        for i in np.asarray(chain.ids["cell_format"])[columns["cell_format"].astype(int)]])
+    pouch = np.asarray(
+        [
+            CATALOGUE.get("packaging", i).format == "pouch"
+            for i in np.asarray(chain.ids["cell_format"])[columns["cell_format"].astype(int)]
+        ]
+    )
     baseline = np.asarray(chain.ids["anode"])[columns["anode"].astype(int)] != "none"
-    solid = np.asarray([CATALOGUE.get("electrolyte", i).state == "solid"
-                        for i in np.asarray(chain.ids["electrolyte"])[columns["electrolyte"].astype(int)]])
+    solid = np.asarray(
+        [
+            CATALOGUE.get("electrolyte", i).state == "solid"
+            for i in np.asarray(chain.ids["electrolyte"])[columns["electrolyte"].astype(int)]
+        ]
+    )
     for name in OUTPUT_FIELDS:
         defined = feasible.copy()
         if name in POUCH_ONLY:
@@ -183,8 +226,9 @@ def _uniform_box(chain: ModelChain, n: int, seed: int) -> dict[str, np.ndarray]:
         lo, hi = var.bounds
         low = np.nextafter(lo, hi) if var.open_bounds[0] else lo
         high = np.nextafter(hi, lo) if var.open_bounds[1] else hi
-        columns[name] = np.select([rng.random(n) < 0.125, rng.random(n) < 0.125 / 0.875],
-                                  [low, high], rng.uniform(low, high, n))
+        columns[name] = np.select(
+            [rng.random(n) < 0.125, rng.random(n) < 0.125 / 0.875], [low, high], rng.uniform(low, high, n)
+        )
     return columns
 
 
@@ -242,28 +286,42 @@ def test_formation_that_consumes_the_inventory_fires_no_inventory(trapped):
     assert _kernel(chain, _one(chain, design))["infeasible_reason"][0] == ref["infeasible_reason"][0]
 
 
-@pytest.mark.parametrize("inputs, reason", [
-    ({"depth_of_discharge": 1e-6}, "implausible_output"),  # a million flat cycles of nothing
-    ({"cathode_active_fraction": 1e-6}, "implausible_output"),  # a cathode all binder: no energy per dollar
-])
+@pytest.mark.parametrize(
+    "inputs, reason",
+    [
+        ({"depth_of_discharge": 1e-6}, "implausible_output"),  # a million flat cycles of nothing
+        ({"cathode_active_fraction": 1e-6}, "implausible_output"),  # a cathode all binder: no energy per dollar
+    ],
+)
 def test_absurd_finite_outputs_are_implausible(inputs, reason):
     out = CHAINS[True].evaluate(inputs)
     assert describe_reason(int(out["infeasible_reason"][0])) == [reason]
 
 
-@pytest.mark.parametrize("key, value", [
-    ("residual_sd", math.nan), ("formation_loss_multiplier", math.inf), ("coating_trapped_fraction", 1.5),
-    ("residual_sd", -1.0),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("residual_sd", math.nan),
+        ("formation_loss_multiplier", math.inf),
+        ("coating_trapped_fraction", 1.5),
+        ("residual_sd", -1.0),
+    ],
+)
 def test_ce_constants_refuse_nan_inf_and_out_of_range(key, value):
     with pytest.raises(SpecError, match=rf"^overrides\.ce\.{key}: expected a"):
         ModelChain(ce_overrides={key: value})
 
 
-@pytest.mark.parametrize("override", [
-    "NMC622: {specific_capacity: .nan}", "NMC622: {specific_capacity: .inf}", "pouch: {layers: .nan}",
-    "ce: {residual_sd: .nan}", "ce: {coating_trapped_fraction: .inf}",
-])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "NMC622: {specific_capacity: .nan}",
+        "NMC622: {specific_capacity: .inf}",
+        "pouch: {layers: .nan}",
+        "ce: {residual_sd: .nan}",
+        "ce: {coating_trapped_fraction: .inf}",
+    ],
+)
 def test_nan_overrides_are_refused_in_one_line_naming_the_key(override, tmp_path, capsys):
     from dse.cli import main
 

@@ -52,8 +52,9 @@ def base_designs(seed: int, n: int = N, **fixed) -> dict[str, np.ndarray]:
             ids = CHAIN.ids[name]
             if name in ("cathode", "electrolyte"):
                 by = {m: [i for i in ids if CATALOGUE.get(name, i).metal == m] for m in ("Li", "Na", "K")}
-                designs[name] = np.array([by[m][k % len(by[m])] for m, k in zip(metal, rng.integers(0, 10**6, n),
-                                                                                   strict=True)])
+                designs[name] = np.array(
+                    [by[m][k % len(by[m])] for m, k in zip(metal, rng.integers(0, 10**6, n), strict=True)]
+                )
             elif name == "anode":
                 designs[name] = np.array(["none"] * n)
             else:
@@ -111,9 +112,18 @@ def _surrogate_loss(designs):
     """The surrogate's ln(1 - CE) (plating and stripping, no calendar loss) of designs."""
     p = CHAIN.parameters(designs)
     d, e = p.design, p.electrolyte
-    z = ce_features(d.stack_pressure, e.min_stack_pressure, e.solid > 0.5, d.charge_rate * d.cathode_loading,
-                    d.temperature, e.decay_onset_temperature, d.cathode_loading, d.depth_of_discharge,
-                    d.charge_rate, d.discharge_rate)
+    z = ce_features(
+        d.stack_pressure,
+        e.min_stack_pressure,
+        e.solid > 0.5,
+        d.charge_rate * d.cathode_loading,
+        d.temperature,
+        e.decay_onset_temperature,
+        d.cathode_loading,
+        d.depth_of_discharge,
+        d.charge_rate,
+        d.discharge_rate,
+    )
     return np.asarray(log_loss_mean(p.ce.base, z, CHAIN.constants.slopes), dtype=float)
 
 
@@ -191,9 +201,16 @@ def test_temperature_warm_helps_cold_and_hot_hurt(seed):
     base = base_designs(seed)
     onset = np.array([CATALOGUE.value("electrolyte", e, "decay_onset_temperature") for e in base["electrolyte"]])
     temperatures = np.arange(-40.0, 81.0, 10.0)
-    rows = np.array([np.where(evaluate({**base, "temperature": np.full(N, t)})["infeasible_reason"] == 0,
-                              evaluate({**base, "temperature": np.full(N, t)})["cycle_life"], np.nan)
-                     for t in temperatures])
+    rows = np.array(
+        [
+            np.where(
+                evaluate({**base, "temperature": np.full(N, t)})["infeasible_reason"] == 0,
+                evaluate({**base, "temperature": np.full(N, t)})["cycle_life"],
+                np.nan,
+            )
+            for t in temperatures
+        ]
+    )
     below = temperatures[:, None] <= onset[None, :]
     warming = np.where(below[1:] & below[:-1], rows[1:], np.nan)
     assert_monotone(np.array([np.where(below[:-1], rows[:-1], np.nan).ravel(), warming.ravel()]), True, "T <= onset")
@@ -269,8 +286,14 @@ def _implied_life(row) -> float:
 
 def best_row(metal: str) -> pd.Series:
     lit = load_literature()
-    rows = lit[(lit["metal"] == metal) & (lit["cell_type"] == "full") & (lit["electrolyte_state"] == "liquid")
-               & (lit["retention"] > 0) & (lit["retention"] < 100) & (lit["cycles"] > 0)]
+    rows = lit[
+        (lit["metal"] == metal)
+        & (lit["cell_type"] == "full")
+        & (lit["electrolyte_state"] == "liquid")
+        & (lit["retention"] > 0)
+        & (lit["retention"] < 100)
+        & (lit["cycles"] > 0)
+    ]
     return rows.loc[rows.apply(_implied_life, axis=1).idxmax()]
 
 
@@ -310,8 +333,9 @@ def test_no_liquid_anode_free_cell_outlives_the_literature(metal, seed):
     rng = np.random.default_rng(seed)
     designs["metal"] = np.array([metal] * 4000)
     for kind in ("cathode", "electrolyte"):
-        ids = [i for i in CHAIN.ids[kind] if CATALOGUE.get(kind, i).metal == metal
-               and (kind == "cathode" or i in LIQUIDS)]
+        ids = [
+            i for i in CHAIN.ids[kind] if CATALOGUE.get(kind, i).metal == metal and (kind == "cathode" or i in LIQUIDS)
+        ]
         designs[kind] = rng.choice(ids, 4000)
     out = evaluate(designs)
     through = (out["infeasible_reason"] == 0) & (out["capacity"] >= 0.8 * designs["cathode_loading"])

@@ -157,7 +157,9 @@ def test_mass_breakdown_cathode_dominates_and_copper_outweighs_separator_and_alu
     share = lambda ev, k: ev.breakdown()["mass"][k] / ev.outputs["unit_mass"]  # noqa: E731
     assert share(thick, "cathode") < share(thin, "cathode")
     assert share(thick, "metal") > share(thin, "metal")
-    assert share(thick, "separator") + share(thick, "electrolyte") < share(thin, "separator") + share(thin, "electrolyte")
+    assert share(thick, "separator") + share(thick, "electrolyte") < share(thin, "separator") + share(
+        thin, "electrolyte"
+    )
 
 
 def test_volume_breakdown_thick_li_largest_copper_negligible():

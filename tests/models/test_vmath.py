@@ -44,14 +44,26 @@ def _ulps(got, ref):
 def _wide_samples(rng):
     """Arguments over the whole useful range of each function, log-uniform where that matters."""
     return {
-        exp: np.concatenate([rng.uniform(-745.0, 709.7, 200_000), rng.uniform(-1.0, 1.0, 200_000),
-                             rng.uniform(-1e-6, 1e-6, 20_000)]),
-        log: np.concatenate([np.exp(rng.uniform(-744.0, 709.0, 200_000)), rng.uniform(0.5, 2.0, 200_000),
-                             5e-324 * rng.integers(1, 2**40, 20_000)]),
-        log1p: np.concatenate([rng.uniform(-0.999, 1.0, 200_000), np.exp(rng.uniform(-700.0, 700.0, 200_000)),
-                               -np.exp(rng.uniform(-700.0, -1e-3, 200_000))]),
-        expm1: np.concatenate([rng.uniform(-1.0, 1.0, 200_000), rng.uniform(-40.0, 709.0, 200_000),
-                               rng.uniform(-1e-8, 1e-8, 20_000)]),
+        exp: np.concatenate(
+            [rng.uniform(-745.0, 709.7, 200_000), rng.uniform(-1.0, 1.0, 200_000), rng.uniform(-1e-6, 1e-6, 20_000)]
+        ),
+        log: np.concatenate(
+            [
+                np.exp(rng.uniform(-744.0, 709.0, 200_000)),
+                rng.uniform(0.5, 2.0, 200_000),
+                5e-324 * rng.integers(1, 2**40, 20_000),
+            ]
+        ),
+        log1p: np.concatenate(
+            [
+                rng.uniform(-0.999, 1.0, 200_000),
+                np.exp(rng.uniform(-700.0, 700.0, 200_000)),
+                -np.exp(rng.uniform(-700.0, -1e-3, 200_000)),
+            ]
+        ),
+        expm1: np.concatenate(
+            [rng.uniform(-1.0, 1.0, 200_000), rng.uniform(-40.0, 709.0, 200_000), rng.uniform(-1e-8, 1e-8, 20_000)]
+        ),
     }
 
 
@@ -68,8 +80,30 @@ def test_within_a_few_ulps_of_numpy_over_the_whole_range(f):
     assert _ulps(f(x)[ok], ref[ok]).max() <= BOUND_ULPS[f]
 
 
-SPECIAL = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0, 1.0, -2.0, 709.78, 709.8, 710.0, -745.1, -746.0,
-                    1e-320, 5e-324, 2.2250738585072014e-308, 1e-300, -1e-300, 1e300, -1e300])
+SPECIAL = np.array(
+    [
+        0.0,
+        -0.0,
+        np.inf,
+        -np.inf,
+        np.nan,
+        -1.0,
+        1.0,
+        -2.0,
+        709.78,
+        709.8,
+        710.0,
+        -745.1,
+        -746.0,
+        1e-320,
+        5e-324,
+        2.2250738585072014e-308,
+        1e-300,
+        -1e-300,
+        1e300,
+        -1e300,
+    ]
+)
 
 
 @pytest.mark.parametrize("f", [exp, log, log1p, expm1], ids=lambda f: f.__name__)

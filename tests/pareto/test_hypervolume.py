@@ -61,11 +61,14 @@ def test_contributions_sum_to_the_loss_of_each_member():
         assert contributions[i] == pytest.approx(total - hypervolume(rest, ["e", "l"], ["max", "max"], [0.0, 0.0]))
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ((["e"], ["max", "min"]), "give one sense per objective"),
-    ((["x"], ["max"]), "'x' is no column"),
-    ((["e"], ["up"]), "is not 'max' or 'min'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((["e"], ["max", "min"]), "give one sense per objective"),
+        ((["x"], ["max"]), "'x' is no column"),
+        ((["e"], ["up"]), "is not 'max' or 'min'"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors(args, message):
     df = pd.DataFrame({"e": [1.0]})
     with pytest.raises(SpecError, match=message):

@@ -74,9 +74,7 @@ def test_nondominated_matches_oracle(k, kind):
         n = int(rng.integers(0, 300)) if trial else 0
         x = instance(rng, n, k, kind)
         senses = SENSES[:k]
-        np.testing.assert_array_equal(
-            nondominated(x, senses), oracle(x, senses), err_msg=f"trial {trial}"
-        )
+        np.testing.assert_array_equal(nondominated(x, senses), oracle(x, senses), err_msg=f"trial {trial}")
 
 
 @pytest.mark.parametrize("k", [2, 3, 4, 5])
@@ -86,9 +84,7 @@ def test_prefilter_keeps_the_exact_front(k, kind):
     for _ in range(5):
         x = instance(rng, 1500, k, kind)
         x = np.ascontiguousarray(x[~np.isnan(x).any(axis=1)])
-        np.testing.assert_array_equal(
-            pareto._exact_front(x, prefilter=True), oracle(x, ["max"] * k)
-        )
+        np.testing.assert_array_equal(pareto._exact_front(x, prefilter=True), oracle(x, ["max"] * k))
 
 
 def test_nondominated_on_a_large_instance_uses_the_prefilter():
@@ -99,10 +95,7 @@ def test_nondominated_on_a_large_instance_uses_the_prefilter():
     # the oracle on the front plus a random sample of the rest: no sampled point escapes
     sample = np.union1d(np.flatnonzero(front), rng.choice(kept, 2000, replace=False))
     np.testing.assert_array_equal(front[sample], oracle(x[sample], ["max"] * 3) & front[sample])
-    assert all(
-        not ((x[front] >= x[i]).all(1) & (x[front] > x[i]).any(1)).any()
-        for i in np.flatnonzero(front)
-    )
+    assert all(not ((x[front] >= x[i]).all(1) & (x[front] > x[i]).any(1)).any() for i in np.flatnonzero(front))
 
 
 def test_ties_in_the_first_objective():
@@ -131,9 +124,7 @@ def test_senses_and_shapes_are_checked():
 # ------------------------------------------------------------------------------------------------
 def _arrays(draw_values):
     return st.integers(1, 5).flatmap(
-        lambda k: hnp.arrays(
-            np.float64, st.tuples(st.integers(0, 60), st.just(k)), elements=draw_values
-        )
+        lambda k: hnp.arrays(np.float64, st.tuples(st.integers(0, 60), st.just(k)), elements=draw_values)
     )
 
 
@@ -166,11 +157,7 @@ def test_adding_a_dominated_point_changes_nothing(x, data):
     j = data.draw(st.integers(0, k - 1))
     if base[j] == -np.inf:
         return
-    worse[j] = (
-        np.finfo(float).max
-        if base[j] == np.inf
-        else base[j] - data.draw(st.sampled_from([1.0, 0.5, 1e3]))
-    )
+    worse[j] = np.finfo(float).max if base[j] == np.inf else base[j] - data.draw(st.sampled_from([1.0, 0.5, 1e3]))
     grown = np.vstack([x, worse])
     front = nondominated(grown, senses)
     np.testing.assert_array_equal(front[:-1], nondominated(x, senses))
@@ -289,9 +276,7 @@ def test_pareto_mask_with_where_on_grid_and_designs():
     for data in (ds, ds.chunk({"cathode_loading": 3})):
         with dask.config.set(scheduler=_raise):
             by_array = pareto_mask(data, OBJECTIVES, where=where)
-            by_text = pareto_mask(
-                data, OBJECTIVES, where="cathode != 'LFP' and stack_pressure <= 2"
-            )
+            by_text = pareto_mask(data, OBJECTIVES, where="cathode != 'LFP' and stack_pressure <= 2")
         np.testing.assert_array_equal(by_array.values, expect)
         np.testing.assert_array_equal(by_text.values, expect)
     designs = design_dataset(500, seed=4)
@@ -369,9 +354,7 @@ def test_pareto_mask_on_a_local_cluster():
 # ------------------------------------------------------------------------------------------------
 def test_objective_validation():
     ds = grid_dataset()
-    with pytest.raises(
-        SpecError, match="'costs' is no variable of the results; did you mean 'cost'"
-    ):
+    with pytest.raises(SpecError, match="'costs' is no variable of the results; did you mean 'cost'"):
         pareto_mask(ds, {"costs": "min"})
     with pytest.raises(SpecError, match="'capacity' has no dse_sense"):
         pareto_mask(ds, ["specific_energy", "capacity"])
@@ -431,9 +414,7 @@ def test_epsilon_constraint_on_dataset_and_table():
     i = np.flatnonzero(ok)[np.nanargmax(ds["cycle_life"].values[ok])]
     assert best.name == ds["design"].values[i]
     assert best["cycle_life"] == pytest.approx(float(ds["cycle_life"].values[i]))
-    lazy = epsilon_constraint(
-        ds.chunk({"design": 100}), "cycle_life", {"specific_energy": (">=", 400)}
-    )
+    lazy = epsilon_constraint(ds.chunk({"design": 100}), "cycle_life", {"specific_energy": (">=", 400)})
     assert lazy.name == best.name
     cheapest = epsilon_constraint(ds, "cost", {"cycle_life": (">", 1000)})
     ok = ds["feasible"].values & (ds["cycle_life"].values > 1000)
@@ -441,9 +422,7 @@ def test_epsilon_constraint_on_dataset_and_table():
     assert epsilon_constraint(ds, "cycle_life", {"specific_energy": (">", 1e9)}) is None
 
     grid = grid_dataset(seed=2)
-    row = epsilon_constraint(
-        grid, "specific_energy", {"cathode": ("==", "NMC811"), "cost": ("<", 0.5)}
-    )
+    row = epsilon_constraint(grid, "specific_energy", {"cathode": ("==", "NMC811"), "cost": ("<", 0.5)})
     assert row["cathode"] == "NMC811" and row["cost"] < 0.5
 
     table = front_table(ds, pareto_mask(ds))

@@ -37,7 +37,9 @@ def test_front_is_exact_across_scenarios_and_stored(store, tmp_path, capsys):
     objectives = {"specific_energy": "max", "energy_density": "max", "cycle_life": "max", "cost": "min"}
     expect = table[naive_front(table[list(objectives)].to_numpy(float), list(objectives.values()))]
     front = pd.read_csv(csv)
-    assert sorted(zip(front.scenario, front.design, strict=False)) == sorted(zip(expect.scenario, expect.design, strict=False))
+    assert sorted(zip(front.scenario, front.design, strict=False)) == sorted(
+        zip(expect.scenario, expect.design, strict=False)
+    )
     assert len(pd.read_parquet(pq)) == len(front)
     # stored next to the outputs, with the objectives in its attributes, and the store stays valid
     stored = open_results(store)
@@ -49,8 +51,21 @@ def test_front_is_exact_across_scenarios_and_stored(store, tmp_path, capsys):
 
 
 def test_objectives_and_filter(store, capsys):
-    code = main(["pareto", store, "--objective", "energy_density:max", "--objective", "cycle_life:max",
-                 "--where", "cathode == 'NMC811' and stack_pressure <= 1", "--no-store", "--best", "cycle_life"])
+    code = main(
+        [
+            "pareto",
+            store,
+            "--objective",
+            "energy_density:max",
+            "--objective",
+            "cycle_life:max",
+            "--where",
+            "cathode == 'NMC811' and stack_pressure <= 1",
+            "--no-store",
+            "--best",
+            "cycle_life",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "where cathode == 'NMC811'" in out and "best cycle_life" in out

@@ -17,16 +17,34 @@ from dse.spec import parse_sweep
 from dse.store import open_results
 from dse.store.validate import validate_store
 
-GRID = {"name": "refine test", "scenarios": [
-    {"name": "li", "inputs": {
-        "metal": "Li", "cathode": ["NMC811", "LFP"], "electrolyte": ["Li-dual-salt", "Li-LHCE"],
-        "cathode_loading": {"linspace": ["1 mAh/cm^2", "8 mAh/cm^2", 9]},
-        "current_collector_thickness": {"linspace": ["2 um", "12 um", 5]},
-        "stack_pressure": {"linspace": [0.0, 3.0, 5]}, "depth_of_discharge": {"linspace": [0.6, 1.0, 5]}}},
-    {"name": "na", "inputs": {
-        "metal": "Na", "cathode": ["NVP", "NaPW"], "electrolyte": "Na-diglyme", "current_collector": "Al",
-        "cathode_loading": {"linspace": ["1 mAh/cm^2", "6 mAh/cm^2", 9]}, "stack_pressure": {"linspace": [0, 2, 5]}}},
-]}
+GRID = {
+    "name": "refine test",
+    "scenarios": [
+        {
+            "name": "li",
+            "inputs": {
+                "metal": "Li",
+                "cathode": ["NMC811", "LFP"],
+                "electrolyte": ["Li-dual-salt", "Li-LHCE"],
+                "cathode_loading": {"linspace": ["1 mAh/cm^2", "8 mAh/cm^2", 9]},
+                "current_collector_thickness": {"linspace": ["2 um", "12 um", 5]},
+                "stack_pressure": {"linspace": [0.0, 3.0, 5]},
+                "depth_of_discharge": {"linspace": [0.6, 1.0, 5]},
+            },
+        },
+        {
+            "name": "na",
+            "inputs": {
+                "metal": "Na",
+                "cathode": ["NVP", "NaPW"],
+                "electrolyte": "Na-diglyme",
+                "current_collector": "Al",
+                "cathode_loading": {"linspace": ["1 mAh/cm^2", "6 mAh/cm^2", 9]},
+                "stack_pressure": {"linspace": [0, 2, 5]},
+            },
+        },
+    ],
+}
 OBJECTIVES = {"specific_energy": "max", "cycle_life": "max", "cost": "min"}
 
 
@@ -48,8 +66,20 @@ def brute(spec, cluster, tmp_path_factory):
 
 def test_refined_front_equals_brute_force_front(spec, brute, cluster, tmp_path):
     path = str(tmp_path / "refined.zarr")
-    assert main(["refine", _spec_file(tmp_path), "-o", path, "--scheduler",
-                 cluster.scheduler_address, *[a for o, s in OBJECTIVES.items() for a in ("--objective", f"{o}:{s}")]]) == 0
+    assert (
+        main(
+            [
+                "refine",
+                _spec_file(tmp_path),
+                "-o",
+                path,
+                "--scheduler",
+                cluster.scheduler_address,
+                *[a for o, s in OBJECTIVES.items() for a in ("--objective", f"{o}:{s}")],
+            ]
+        )
+        == 0
+    )
     assert validate_store(path) == []
     front = pareto_store(path, OBJECTIVES, write=False)
     datasets = open_results(path)
@@ -106,11 +136,14 @@ def test_sampled_scenarios_and_unknown_objectives_are_refused(spec):
         refine(spec, {"cycle_life_p10": "max"})
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--budget", "0"], "--budget: expected a number of designs"),
-    (["--tolerance", "2"], "--tolerance: expected a fraction"),
-    (["--objective", "cost"], "--objective: expected NAME:max or NAME:min"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--budget", "0"], "--budget: expected a number of designs"),
+        (["--tolerance", "2"], "--tolerance: expected a fraction"),
+        (["--objective", "cost"], "--objective: expected NAME:max or NAME:min"),
+    ],
+)
 def test_bad_refine_options_are_one_line_errors(tmp_path, capsys, args, message):
     assert main(["refine", _spec_file(tmp_path), "-o", str(tmp_path / "x.zarr"), *args]) == 2
     err = capsys.readouterr().err
@@ -151,8 +184,14 @@ def test_the_front_index_answers_dominance_as_the_definition(k):
         x = rng.integers(0, 6 if trial % 2 else 40, size=(int(rng.integers(0, 300)), k)).astype(np.float64)
         front = x[nondominated(x, ["max"] * k)] if len(x) else x
         index = front_index(np.ascontiguousarray(front))
-        bounds = np.concatenate([rng.integers(-1, 42, size=(200, k)).astype(np.float64),
-                                 front[:50], np.full((1, k), np.inf), np.full((1, k), -np.inf)])
+        bounds = np.concatenate(
+            [
+                rng.integers(-1, 42, size=(200, k)).astype(np.float64),
+                front[:50],
+                np.full((1, k), np.inf),
+                np.full((1, k), -np.inf),
+            ]
+        )
         for b in bounds:
             assert dominated(b, front, *index) == _strictly_dominated(b, front), (trial, b)
 
@@ -165,7 +204,7 @@ def test_split_children_tile_the_parent_and_carry_their_corners():
     rng = np.random.default_rng(2)
     shape = (3, 9, 2, 6, 5)  # a categorical axis (2) among numeric ones
     axes = np.array([0, 1, 3, 4])
-    strides = np.array([int(np.prod(shape[a + 1:])) for a in range(len(shape))], np.int64)
+    strides = np.array([int(np.prod(shape[a + 1 :])) for a in range(len(shape))], np.int64)
     lo = np.stack([rng.integers(0, n - 1, 40) for n in shape], axis=1)
     width = np.stack([rng.integers(1, n - lo[:, a]) for a, n in enumerate(shape)], axis=1)  # hi ≤ n - 1
     lo[:, 2], width[:, 2] = rng.integers(0, 2, 40), 0
@@ -177,15 +216,20 @@ def test_split_children_tile_the_parent_and_carry_their_corners():
         flat_of[r] = f
     keep = (hi - lo > 1).any(axis=1)
     keep[::4] = False
-    clo, chi, corners, added = split_cells(lo, hi, rows.reshape(len(lo), -1).astype(np.int32), keep, axes,
-                                           strides, table)
+    clo, chi, corners, added = split_cells(
+        lo, hi, rows.reshape(len(lo), -1).astype(np.int32), keep, axes, strides, table
+    )
     for r, f in zip(range(len(flat_of), len(table)), added.tolist(), strict=True):
         flat_of[r] = f
     assert np.array_equal(np.vectorize(flat_of.get)(corners), corner_flats(clo, chi, strides, axes))
 
     def points(a, b):
-        return {tuple(p) for p in np.stack(np.meshgrid(*[np.arange(x, y + 1) for x, y in zip(a, b, strict=True)],
-                                                       indexing="ij"), -1).reshape(-1, len(shape))}
+        return {
+            tuple(p)
+            for p in np.stack(
+                np.meshgrid(*[np.arange(x, y + 1) for x, y in zip(a, b, strict=True)], indexing="ij"), -1
+            ).reshape(-1, len(shape))
+        }
 
     def flat(p):
         return int(np.dot(p, strides))
@@ -216,8 +260,10 @@ def test_split_children_tile_the_parent_and_carry_their_corners():
     every = set()
     for i in np.flatnonzero(keep):
         wide = [a for a in axes if hi[i, a] - lo[i, a] > 1]
-        grid = [sorted({lo[i, a], (lo[i, a] + hi[i, a]) // 2, hi[i, a]}) if a in wide else sorted({lo[i, a], hi[i, a]})
-                for a in range(len(shape))]
+        grid = [
+            sorted({lo[i, a], (lo[i, a] + hi[i, a]) // 2, hi[i, a]}) if a in wide else sorted({lo[i, a], hi[i, a]})
+            for a in range(len(shape))
+        ]
         every |= {flat(p) for p in itertools.product(*grid)}
     assert set(added.tolist()) == every - old
     assert set(corner_flats(clo, chi, strides, axes).ravel().tolist()) <= corner_points
@@ -237,13 +283,16 @@ def test_a_spec_refine_key_sets_the_options_and_arguments_override_it(spec):
     assert overridden.objectives == {"cost": "min"} and overridden.options["tolerance"] == 0.0
 
 
-@pytest.mark.parametrize(("block", "message"), [
-    ({"coarse": 0}, "refine.coarse: "),
-    ({"tolerance": 1.5}, "refine.tolerance: expected a number in [0, 1)"),
-    ({"objectives": {"cycle_lief": "max"}}, "refine.objectives: 'cycle_lief' is not an output of the spec"),
-    ({"objectives": {"cost": "least"}}, "refine.objectives: expected max or min"),
-    ({"budgett": 5}, "refine: unknown key 'budgett'"),
-])
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ({"coarse": 0}, "refine.coarse: "),
+        ({"tolerance": 1.5}, "refine.tolerance: expected a number in [0, 1)"),
+        ({"objectives": {"cycle_lief": "max"}}, "refine.objectives: 'cycle_lief' is not an output of the spec"),
+        ({"objectives": {"cost": "least"}}, "refine.objectives: expected max or min"),
+        ({"budgett": 5}, "refine: unknown key 'budgett'"),
+    ],
+)
 def test_a_bad_refine_key_is_a_one_line_error(tmp_path, capsys, block, message):
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump({**GRID, "refine": block}, sort_keys=False))
@@ -317,8 +366,9 @@ def test_an_interrupted_refinement_resumes_from_its_last_level(spec, uninterrupt
     assert 0 < sum(counted) == uninterrupted.evaluated - levels_done < uninterrupted.evaluated
 
 
-def test_ctrl_c_then_the_same_command_resumes_and_removes_the_checkpoint(spec, uninterrupted, tmp_path, capsys,
-                                                                        monkeypatch, cluster):
+def test_ctrl_c_then_the_same_command_resumes_and_removes_the_checkpoint(
+    spec, uninterrupted, tmp_path, capsys, monkeypatch, cluster
+):
     from dse.refine import checkpoint_dir
 
     store = str(tmp_path / "ref.zarr")
@@ -355,11 +405,14 @@ def _checkpointed(tmp_path, monkeypatch, **options) -> tuple[str, str]:
     return spec_file, store
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ("margin", "margin 0.0 → 0.5"),
-    ("objectives", "objectives"),
-    ("spec", "another spec"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("margin", "margin 0.0 → 0.5"),
+        ("objectives", "objectives"),
+        ("spec", "another spec"),
+    ],
+)
 def test_a_rerun_with_another_spec_or_options_is_refused(tmp_path, capsys, monkeypatch, change, message):
     from dse.refine import checkpoint_dir
 
@@ -389,7 +442,7 @@ def test_a_damaged_checkpoint_is_refused_never_used(tmp_path, capsys, monkeypatc
     spec_file, store = _checkpointed(tmp_path, monkeypatch)
     state = checkpoint_dir(store) / "state.npz"
     data = state.read_bytes()
-    state.write_bytes({"truncated": data[:len(data) // 2], "garbage": b"\x00garbage" * 100, "empty": b""}[damage])
+    state.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"\x00garbage" * 100, "empty": b""}[damage])
     assert main(["refine", spec_file, "-o", store, *OBJECTIVE_ARGS]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and store in err[0] and "is damaged" in err[0] and "--overwrite" in err[0], err
@@ -416,8 +469,12 @@ def test_overwrite_starts_over(uninterrupted, tmp_path, capsys, monkeypatch, clu
     from dse.refine import checkpoint_dir
 
     spec_file, store = _checkpointed(tmp_path, monkeypatch, margin=0.5)  # other options: refused without it
-    assert main(["refine", spec_file, "-o", store, "--scheduler", cluster.scheduler_address, "--overwrite",
-                 *OBJECTIVE_ARGS]) == 0
+    assert (
+        main(
+            ["refine", spec_file, "-o", store, "--scheduler", cluster.scheduler_address, "--overwrite", *OBJECTIVE_ARGS]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "resuming" not in out and "level 0:" in out
     assert not checkpoint_dir(store).exists()

@@ -37,18 +37,22 @@ def test_quantile_front_is_the_front_on_p10_cycle_life(store, tmp_path, capsys):
     del objectives["cycle_life"]
     expect = table[nondominated(table[list(objectives)].to_numpy(float), list(objectives.values()))]
     front = pd.read_csv(csv)
-    assert sorted(zip(front.scenario, front.design, strict=True)) == \
-        sorted(zip(expect.scenario, expect.design, strict=True))
+    assert sorted(zip(front.scenario, front.design, strict=True)) == sorted(
+        zip(expect.scenario, expect.design, strict=True)
+    )
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--quantile", "0.3"], "--quantile: 0.3 is not stored"),
-    (["--quantile", "0.1", "--objective", "cost:min"], "none of the objectives cost has quantiles"),
-    (["--probability", "1.5"], "--probability: expected a probability in (0, 1]"),
-    (["--probability", "0.5", "--draws", "0"], "--draws: expected a number of draws"),
-    (["--probability", "0.5", "--quantile", "0.1"], "choose --quantile or --probability"),
-    (["--reference", "cost=abc"], "--reference: expected NAME=NUMBER"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--quantile", "0.3"], "--quantile: 0.3 is not stored"),
+        (["--quantile", "0.1", "--objective", "cost:min"], "none of the objectives cost has quantiles"),
+        (["--probability", "1.5"], "--probability: expected a probability in (0, 1]"),
+        (["--probability", "0.5", "--draws", "0"], "--draws: expected a number of draws"),
+        (["--probability", "0.5", "--quantile", "0.1"], "choose --quantile or --probability"),
+        (["--reference", "cost=abc"], "--reference: expected NAME=NUMBER"),
+    ],
+)
 def test_bad_robust_options_are_one_line_errors(store, capsys, args, message):
     assert main(["pareto", store, *args]) == 2
     err = capsys.readouterr().err
@@ -78,19 +82,27 @@ def test_probability_matches_a_naive_loop_over_draws(store):
     stored = load_coefficients().model_validate(yaml.safe_load(read_root_attrs(store)["dse_ce_coefficients"]))
     theta = coefficient_draws(stored, draws, seed)
     counts = np.zeros(len(table))
-    inputs = [c for c in table.columns if c in ModelChain().ids or c in ("cathode_loading", "stack_pressure",
-                                                                          "current_collector_thickness",
-                                                                          "temperature", "coating_thickness")]
-    fixed = {"li": {"metal": "Li", "coating_thickness": 1.0}, "na": {"metal": "Na", "electrolyte": "Na-diglyme",
-                                                                    "current_collector": "Al"}}
+    inputs = [
+        c
+        for c in table.columns
+        if c in ModelChain().ids
+        or c in ("cathode_loading", "stack_pressure", "current_collector_thickness", "temperature", "coating_thickness")
+    ]
+    fixed = {
+        "li": {"metal": "Li", "coating_thickness": 1.0},
+        "na": {"metal": "Na", "electrolyte": "Na-diglyme", "current_collector": "Al"},
+    }
     for s in range(draws):
         chain = ModelChain(coefficients=stored.model_copy(update={"mean": list(theta[s])}))
         values = np.empty((len(table), len(OBJECTIVES)))
         feasible = np.empty(len(table), bool)
         for name, rows in table.groupby("scenario", observed=True):
             ds = open_results(store)[name]
-            given = {c: rows[c].astype(str).to_numpy() if rows[c].dtype.name == "category" else rows[c].to_numpy()
-                     for c in inputs if c in ds.variables and ds[c].attrs.get("dse_role") == "input"}
+            given = {
+                c: rows[c].astype(str).to_numpy() if rows[c].dtype.name == "category" else rows[c].to_numpy()
+                for c in inputs
+                if c in ds.variables and ds[c].attrs.get("dse_role") == "input"
+            }
             out = chain.evaluate({**fixed[name], **given})
             idx = rows.index.to_numpy()
             values[idx] = np.stack([out[o].astype(np.float32) for o in OBJECTIVES], axis=1)
@@ -98,8 +110,12 @@ def test_probability_matches_a_naive_loop_over_draws(store):
         on = np.zeros(len(table), bool)
         on[feasible] = nondominated(values[feasible], list(OBJECTIVES.values()))
         counts += on
-    got = np.concatenate([p[name].values.reshape(-1)[rows["design"].to_numpy()]
-                          for name, rows in table.groupby("scenario", observed=True)])
+    got = np.concatenate(
+        [
+            p[name].values.reshape(-1)[rows["design"].to_numpy()]
+            for name, rows in table.groupby("scenario", observed=True)
+        ]
+    )
     order = np.concatenate([rows.index.to_numpy() for _, rows in table.groupby("scenario", observed=True)])
     np.testing.assert_array_equal(got, (counts / draws)[order].astype(np.float32))
 
@@ -113,12 +129,22 @@ def test_zero_variance_probability_front_is_the_median_front(cluster, tmp_path):
     zero = zero.model_copy(update={"covariance": [[0.0] * n for _ in range(n)]})
     coeffs = tmp_path / "zero.yaml"
     zero.save(coeffs)
-    spec_data = {"name": "zero", "ce_coefficients": str(coeffs), "uncertainty": True, "inputs": {
-        "metal": "Li", "cathode": ["NMC811", "LFP"], "electrolyte": ["Li-dual-salt", "Li-LHCE"],
-        "cathode_loading": {"linspace": ["2 mAh/cm^2", "6 mAh/cm^2", 5]}, "stack_pressure": [0.0, 1.0]}}
+    spec_data = {
+        "name": "zero",
+        "ce_coefficients": str(coeffs),
+        "uncertainty": True,
+        "inputs": {
+            "metal": "Li",
+            "cathode": ["NMC811", "LFP"],
+            "electrolyte": ["Li-dual-salt", "Li-LHCE"],
+            "cathode_loading": {"linspace": ["2 mAh/cm^2", "6 mAh/cm^2", 5]},
+            "stack_pressure": [0.0, 1.0],
+        },
+    }
     path = str(tmp_path / "zero.zarr")
-    run_sweep(parse_sweep(spec_data, text=yaml.safe_dump(spec_data), chunk_size=8), path,
-              scheduler=cluster.scheduler_address)
+    run_sweep(
+        parse_sweep(spec_data, text=yaml.safe_dump(spec_data), chunk_size=8), path, scheduler=cluster.scheduler_address
+    )
     median = pareto_store(path, OBJECTIVES, write=True)
     p = pareto_probability(path, OBJECTIVES, draws=7, seed=0)
     (name,) = p

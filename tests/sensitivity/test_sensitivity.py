@@ -35,9 +35,7 @@ def ishigami(u: np.ndarray) -> np.ndarray:
 def sampled_dataset(u, y, method, n=None, names=None, dtype=np.float32, **extra):
     """A sampled scenario as ``dse sweep`` writes it (inputs, one objective, feasible)."""
     names = names or [f"x{j + 1}" for j in range(u.shape[1])]
-    variables = {
-        x: ("design", u[:, j], {"dse_role": "input", "units": "1"}) for j, x in enumerate(names)
-    }
+    variables = {x: ("design", u[:, j], {"dse_role": "input", "units": "1"}) for j, x in enumerate(names)}
     variables["y"] = (
         "design",
         np.asarray(y, dtype=dtype),
@@ -89,9 +87,7 @@ def test_ishigami_sobol_indices_match_the_analytic_values(ishigami_indices):
 def test_sobol_indices_do_not_depend_on_an_output_offset():
     """Centring (Sobol' 2001) makes the estimates invariant to adding a constant."""
     base = sobol_indices(saltelli_dataset(ishigami, 512, 3, dtype=np.float64), n_boot=50)
-    shifted = sobol_indices(
-        saltelli_dataset(lambda u: ishigami(u) + 1e4, 512, 3, dtype=np.float64), n_boot=50
-    )
+    shifted = sobol_indices(saltelli_dataset(lambda u: ishigami(u) + 1e4, 512, 3, dtype=np.float64), n_boot=50)
     cols = ["first_order", "first_order_low", "first_order_high", "total_order"]
     np.testing.assert_allclose(shifted[cols], base[cols], atol=1e-8)
 
@@ -149,9 +145,7 @@ def test_non_finite_values_drop_their_base_rows():
     assert df[["first_order", "total_order"]].notna().all().all()
     assert df[["first_order_low", "total_order_high"]].isna().all().all()  # n_boot=0: no intervals
     ref = sobol_indices(_drop_base_rows(ds, n, d, np.array([3, 10, 40])), n_boot=0)
-    np.testing.assert_allclose(
-        df[["first_order", "total_order"]], ref[["first_order", "total_order"]]
-    )
+    np.testing.assert_allclose(df[["first_order", "total_order"]], ref[["first_order", "total_order"]])
 
 
 def test_feasible_only_drops_base_rows_with_any_infeasible_design():
@@ -165,9 +159,7 @@ def test_feasible_only_drops_base_rows_with_any_infeasible_design():
     only = sobol_indices(ds, n_boot=0, feasible_only=True)
     assert (only["n_used"] == n - 3).all()
     ref = sobol_indices(_drop_base_rows(ds, n, d, np.array([5, 7, 100])), n_boot=0)
-    np.testing.assert_allclose(
-        only[["first_order", "total_order"]], ref[["first_order", "total_order"]]
-    )
+    np.testing.assert_allclose(only[["first_order", "total_order"]], ref[["first_order", "total_order"]])
 
 
 def test_constant_or_unusable_output_gives_nan_not_an_error():
@@ -336,9 +328,7 @@ def test_sensitivity_dispatches_on_the_kind_of_scenario():
 # --------------------------------------------------------------------------------- errors
 def test_errors_are_one_line_spec_errors_with_suggestions():
     grid, _, _ = linear_grid()
-    with pytest.raises(
-        SpecError, match=r"^outputs: 'yy' is no output of the results; did you mean 'y'\?$"
-    ):
+    with pytest.raises(SpecError, match=r"^outputs: 'yy' is no output of the results; did you mean 'y'\?$"):
         main_effects(grid, "yy")
     with pytest.raises(SpecError, match="'a' is an input"):
         main_effects(grid, ["a"])
@@ -346,9 +336,7 @@ def test_errors_are_one_line_spec_errors_with_suggestions():
     del plain["y"].attrs["dse_sense"]
     with pytest.raises(SpecError, match="no output has a dse_sense"):
         main_effects(plain)
-    with pytest.raises(
-        SpecError, match="scenario: 'gird' is no scenario of the results; did you mean 'grid'"
-    ):
+    with pytest.raises(SpecError, match="scenario: 'gird' is no scenario of the results; did you mean 'grid'"):
         sensitivity({"grid": grid}, scenario="gird")
     with pytest.raises(SpecError, match="need a Saltelli scenario"):
         sobol_indices(grid)
@@ -365,9 +353,7 @@ def test_a_scenario_without_varying_inputs_is_refused():
         coords={"a": [2.0]},
         attrs={"dse_scenario": "flat", "dse_kind": "grid", "dse_dims": ["a"]},
     )
-    with pytest.raises(
-        SpecError, match="^scenario 'flat': no swept input takes two or more values"
-    ):
+    with pytest.raises(SpecError, match="^scenario 'flat': no swept input takes two or more values"):
         sensitivity(single)
     u = np.full((16, 2), 0.5)
     with pytest.raises(SpecError, match="no swept input takes two"):
@@ -477,8 +463,7 @@ def _shipped_store() -> str:
     return str(ROOT / "catalogs" / "stores" / "anode-free-small.zarr")
 
 
-SAVED = ["sensitivity", _shipped_store(), "--output", "specific_energy", "--output", "cycle_life",
-         "--bootstrap", "0"]
+SAVED = ["sensitivity", _shipped_store(), "--output", "specific_energy", "--output", "cycle_life", "--bootstrap", "0"]
 
 
 @pytest.mark.parametrize("name", ["sensitivity.csv", "sensitivity.parquet"])
@@ -498,8 +483,7 @@ def test_the_saved_table_is_what_the_dashboard_reads(tmp_path, capsys, name):
     labels = ["scenario", "output", "input", "method"]
     assert read[labels].astype(str).values.tolist() == want[labels].astype(str).values.tolist()
     numbers = [c for c in COLUMNS if c not in labels]
-    np.testing.assert_allclose(read[numbers].to_numpy(float), want[numbers].to_numpy(float), rtol=1e-12,
-                               equal_nan=True)
+    np.testing.assert_allclose(read[numbers].to_numpy(float), want[numbers].to_numpy(float), rtol=1e-12, equal_nan=True)
     # an existing file is kept unless --overwrite, and no temporary file is left behind
     before = path.read_bytes()
     assert main([*SAVED, option, str(path)]) == 2
@@ -537,8 +521,7 @@ def test_write_sensitivity_refuses_an_existing_file_and_says_why_it_cannot_write
     from dse.errors import DseError
     from dse.sensitivity import write_sensitivity
 
-    ds = xr.Dataset({"y": ("a", [1.0, 3.0], {"dse_sense": "max"})}, coords={"a": [0, 1]},
-                    attrs={"dse_kind": "grid"})
+    ds = xr.Dataset({"y": ("a", [1.0, 3.0], {"dse_sense": "max"})}, coords={"a": [0, 1]}, attrs={"dse_kind": "grid"})
     table = sensitivity(ds)
     path = write_sensitivity(table, tmp_path / "s.csv")
     with pytest.raises(DseError, match="exists"):

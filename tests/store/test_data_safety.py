@@ -139,8 +139,22 @@ def test_catalog_replace_refuses_a_published_directory_that_is_not_a_store(refer
     foreign.mkdir(parents=True)
     (foreign / "data.csv").write_text("a,b\n1,2\n")
     before = files_of(publish)
-    code = main(["catalog", "add", reference, "--catalog", str(tmp_path / "cat.json"), "--title", "Team",
-                 "--id", "team", "--publish", str(publish), "--replace"])
+    code = main(
+        [
+            "catalog",
+            "add",
+            reference,
+            "--catalog",
+            str(tmp_path / "cat.json"),
+            "--title",
+            "Team",
+            "--id",
+            "team",
+            "--publish",
+            str(publish),
+            "--replace",
+        ]
+    )
     assert code == 2
     line = one_error_line(capsys)
     assert "not a dse results store" in line and "--replace" in line
@@ -151,8 +165,22 @@ def test_catalog_replace_refuses_a_published_directory_that_is_not_a_store(refer
 def test_catalog_replace_replaces_a_published_store(reference, store, tmp_path, capsys):
     publish = tmp_path / "public"
     shutil.copytree(store, publish / "team.zarr")
-    code = main(["catalog", "add", reference, "--catalog", str(tmp_path / "cat.json"), "--title", "Team",
-                 "--id", "team", "--publish", str(publish), "--replace"])
+    code = main(
+        [
+            "catalog",
+            "add",
+            reference,
+            "--catalog",
+            str(tmp_path / "cat.json"),
+            "--title",
+            "Team",
+            "--id",
+            "team",
+            "--publish",
+            str(publish),
+            "--replace",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert_same_values(values_of(str(publish / "team.zarr")), values_of(reference))
 
@@ -164,8 +192,12 @@ def test_workers_below_one_refused_before_anything(workers, spec_file, store, ca
     assert "--workers: must be a whole number >= 1" in one_error_line(capsys)
     assert files_of(Path(store)) == before
     with pytest.raises(DseError, match="--workers"):
-        run_sweep(parse_sweep(TINY, text=yaml.safe_dump(TINY), chunk_size=CHUNK), store, overwrite=True,
-                  n_workers=int(workers))
+        run_sweep(
+            parse_sweep(TINY, text=yaml.safe_dump(TINY), chunk_size=CHUNK),
+            store,
+            overwrite=True,
+            n_workers=int(workers),
+        )
     assert files_of(Path(store)) == before
 
 
@@ -181,8 +213,12 @@ def test_failed_start_keeps_the_old_store(store, cluster, monkeypatch):
     monkeypatch.setattr(dse.store.template, "git_commit", disk_full)
     bigger = dict(TINY, inputs={**TINY["inputs"], "stack_pressure": [0, 1.0, 2.5, 3.0]})
     with pytest.raises(StoreError, match="No space left on device"):
-        run_sweep(parse_sweep(bigger, text=yaml.safe_dump(bigger), chunk_size=CHUNK), store,
-                  scheduler=cluster.scheduler_address, overwrite=True)
+        run_sweep(
+            parse_sweep(bigger, text=yaml.safe_dump(bigger), chunk_size=CHUNK),
+            store,
+            scheduler=cluster.scheduler_address,
+            overwrite=True,
+        )
     assert_same_values(values_of(store), old)
     assert validate_store(store) == []
     assert sorted(p.name for p in Path(store).parent.iterdir()) == ["out.zarr"]  # no temporary template left
@@ -200,8 +236,9 @@ def test_interrupt_while_the_template_is_written(spec_file, store, tmp_path, clu
     monkeypatch.setattr(dse.store.template, "git_commit", interrupt)
     fresh = tmp_path / "fresh.zarr"
     for target, flags in ((store, ["--overwrite"]), (str(fresh), [])):
-        code = main(["sweep", str(spec_file), "-o", target, *flags, "--quiet", "--scheduler",
-                     cluster.scheduler_address])
+        code = main(
+            ["sweep", str(spec_file), "-o", target, *flags, "--quiet", "--scheduler", cluster.scheduler_address]
+        )
         assert code == 130
         line = one_error_line(capsys)
         assert "nothing was changed" in line and "--resume" not in line
@@ -235,10 +272,26 @@ def test_ctrl_c_of_the_terminal_prints_no_worker_tracebacks(tmp_path):
 
     (tmp_path / "spec.yaml").write_text(SPEC)
     out = tmp_path / "o.zarr"
-    proc = subprocess.Popen([*DSE, "sweep", str(tmp_path / "spec.yaml"), "-o", str(out), "--chunk-size", "150",
-                             "--workers", "2", "--quiet"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [
+            *DSE,
+            "sweep",
+            str(tmp_path / "spec.yaml"),
+            "-o",
+            str(out),
+            "--chunk-size",
+            "150",
+            "--workers",
+            "2",
+            "--quiet",
+        ],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 300
     while done_blocks(out) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -253,8 +306,20 @@ def test_ctrl_c_of_the_terminal_prints_no_worker_tracebacks(tmp_path):
 def test_overwrite_replaces_a_store(spec_file, store, cluster, capsys):
     bigger = dict(TINY, inputs={**TINY["inputs"], "stack_pressure": [0, 1.0, 2.5, 3.0]})
     Path(spec_file.parent / "bigger.yaml").write_text(yaml.safe_dump(bigger))
-    code = main(["sweep", str(spec_file.parent / "bigger.yaml"), "-o", store, "--overwrite", "--quiet",
-                 "--chunk-size", str(CHUNK), "--scheduler", cluster.scheduler_address])
+    code = main(
+        [
+            "sweep",
+            str(spec_file.parent / "bigger.yaml"),
+            "-o",
+            store,
+            "--overwrite",
+            "--quiet",
+            "--chunk-size",
+            str(CHUNK),
+            "--scheduler",
+            cluster.scheduler_address,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert xr.open_zarr(store).sizes["stack_pressure"] == 4
     assert validate_store(store) == []
@@ -265,8 +330,12 @@ def test_overwrite_on_object_storage(s3_endpoint, cluster):
     """s3://: a store is replaced, a foreign prefix and a whole bucket are refused, nothing is left beside."""
     import fsspec
 
-    options = {"endpoint_url": s3_endpoint, "key": "testing", "secret": "testing",
-               "client_kwargs": {"region_name": "us-east-1"}}
+    options = {
+        "endpoint_url": s3_endpoint,
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"region_name": "us-east-1"},
+    }
     fs = fsspec.filesystem("s3", **options)
     import boto3  # a bucket of its own: moto keeps every test's objects for the life of the process
 
@@ -274,10 +343,19 @@ def test_overwrite_on_object_storage(s3_endpoint, cluster):
     url = "s3://safety/safety.zarr"
     small = dict(TINY, inputs={**TINY["inputs"], "stack_pressure": [0, 1.0]})
     bigger = dict(TINY, inputs={**TINY["inputs"], "stack_pressure": [0, 1.0, 2.5, 3.0]})
-    run_sweep(parse_sweep(small, text=yaml.safe_dump(small), chunk_size=CHUNK), url,
-              scheduler=cluster.scheduler_address, storage_options=options)
-    run_sweep(parse_sweep(bigger, text=yaml.safe_dump(bigger), chunk_size=CHUNK), url,
-              scheduler=cluster.scheduler_address, storage_options=options, overwrite=True)
+    run_sweep(
+        parse_sweep(small, text=yaml.safe_dump(small), chunk_size=CHUNK),
+        url,
+        scheduler=cluster.scheduler_address,
+        storage_options=options,
+    )
+    run_sweep(
+        parse_sweep(bigger, text=yaml.safe_dump(bigger), chunk_size=CHUNK),
+        url,
+        scheduler=cluster.scheduler_address,
+        storage_options=options,
+        overwrite=True,
+    )
     assert open_results(url, options)["safety"].sizes["stack_pressure"] == 4
     assert validate_store(url, options) == []
     fs.pipe_file("safety/foreign.zarr/data.csv", b"a,b\n1,2\n")
@@ -291,13 +369,16 @@ def test_overwrite_on_object_storage(s3_endpoint, cluster):
 
 
 # --------------------------------------------------------------------------- point 3: partial stores are labelled
-@pytest.mark.parametrize("command", [
-    ["pareto", "{store}", "--no-store"],
-    ["sensitivity", "{store}", "--output", "specific_energy", "--bootstrap", "5"],
-    pytest.param(["report", "{store}", "-o", "{tmp}/report.html"], marks=pytest.mark.slow),
-    ["catalog", "add", "{store}", "--catalog", "{tmp}/cat.json", "--title", "Partial"],
-    ["serve", "{store}"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["pareto", "{store}", "--no-store"],
+        ["sensitivity", "{store}", "--output", "specific_energy", "--bootstrap", "5"],
+        pytest.param(["report", "{store}", "-o", "{tmp}/report.html"], marks=pytest.mark.slow),
+        ["catalog", "add", "{store}", "--catalog", "{tmp}/cat.json", "--title", "Partial"],
+        ["serve", "{store}"],
+    ],
+)
 def test_partial_store_refused_then_allowed_with_the_missing_fraction(command, store, tmp_path, capsys):
     make_partial(store, [1, 4, 6])
     state = completeness(store)
@@ -317,8 +398,23 @@ def test_catalog_entry_of_a_partial_store_is_labelled(store, tmp_path, capsys):
     import json
 
     make_partial(store, [0, 7])
-    assert main(["catalog", "add", store, "--catalog", str(tmp_path / "cat.json"), "--title", "Partial",
-                 "--id", "partial", "--allow-incomplete"]) == 0
+    assert (
+        main(
+            [
+                "catalog",
+                "add",
+                store,
+                "--catalog",
+                str(tmp_path / "cat.json"),
+                "--title",
+                "Partial",
+                "--id",
+                "partial",
+                "--allow-incomplete",
+            ]
+        )
+        == 0
+    )
     item = json.loads((tmp_path / "cat" / "partial.json").read_text())
     assert item["properties"]["dse:blocks_missing"] == 2
     assert item["properties"]["dse:blocks"] == completeness(store).total
@@ -329,8 +425,20 @@ def test_resume_removes_a_front_computed_from_a_partial_store(spec_file, store, 
     assert main(["pareto", store, "--allow-incomplete"]) == 0
     assert "pareto_front" in open_results(store)["safety"]
     assert validate_store(store, allow_incomplete=True) == []
-    code = main(["sweep", str(spec_file), "-o", store, "--resume", "--quiet", "--chunk-size", str(CHUNK),
-                 "--scheduler", cluster.scheduler_address])
+    code = main(
+        [
+            "sweep",
+            str(spec_file),
+            "-o",
+            store,
+            "--resume",
+            "--quiet",
+            "--chunk-size",
+            str(CHUNK),
+            "--scheduler",
+            cluster.scheduler_address,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert "pareto_front" not in open_results(store)["safety"]
     assert validate_store(store) == []
@@ -340,8 +448,20 @@ def test_resume_removes_a_front_computed_from_a_partial_store(spec_file, store, 
 def test_overwrite_leaves_no_front_behind(spec_file, store, cluster, capsys):
     assert main(["pareto", store]) == 0
     assert "pareto_front" in open_results(store)["safety"]
-    code = main(["sweep", str(spec_file), "-o", store, "--overwrite", "--quiet", "--chunk-size", str(CHUNK),
-                 "--scheduler", cluster.scheduler_address])
+    code = main(
+        [
+            "sweep",
+            str(spec_file),
+            "-o",
+            store,
+            "--overwrite",
+            "--quiet",
+            "--chunk-size",
+            str(CHUNK),
+            "--scheduler",
+            cluster.scheduler_address,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert "pareto_front" not in open_results(store)["safety"]
 

@@ -30,13 +30,29 @@ SPEC = {
     "name": "integrity",
     "chunk_size": 32,
     "scenarios": [
-        {"name": "li", "inputs": {
-            "metal": "Li", "cathode": ["NMC811", "LFP"], "electrolyte": "Li-dual-salt",
-            "cathode_loading": {"linspace": ["2 mAh/cm^2", "7 mAh/cm^2", 8]},
-            "stack_pressure": [0.0, 1.0, 3.0], "temperature": [25, 60]}},
-        {"name": "na", "sampler": {"method": "sobol", "n": 128, "seed": 2}, "inputs": {
-            "metal": "Na", "cathode": ["NVP", "NaPW"], "electrolyte": "Na-diglyme", "current_collector": "Al",
-            "cathode_loading": {"range": [1, 5]}, "stack_pressure": {"range": [0, 2]}}},
+        {
+            "name": "li",
+            "inputs": {
+                "metal": "Li",
+                "cathode": ["NMC811", "LFP"],
+                "electrolyte": "Li-dual-salt",
+                "cathode_loading": {"linspace": ["2 mAh/cm^2", "7 mAh/cm^2", 8]},
+                "stack_pressure": [0.0, 1.0, 3.0],
+                "temperature": [25, 60],
+            },
+        },
+        {
+            "name": "na",
+            "sampler": {"method": "sobol", "n": 128, "seed": 2},
+            "inputs": {
+                "metal": "Na",
+                "cathode": ["NVP", "NaPW"],
+                "electrolyte": "Na-diglyme",
+                "current_collector": "Al",
+                "cathode_loading": {"range": [1, 5]},
+                "stack_pressure": {"range": [0, 2]},
+            },
+        },
     ],
 }
 
@@ -164,8 +180,9 @@ def test_damage_is_named_refused_and_repaired(kind, damaged_copy, pristine, spec
     assert f"chunk {key} of scenario '{scenario}'" in lines[0]
     assert "Pareto front" not in out
 
-    code, out, err = cli("sweep", str(spec_file), "-o", store, "--resume", "--scheduler", cluster.scheduler_address,
-                         "--quiet")
+    code, out, err = cli(
+        "sweep", str(spec_file), "-o", store, "--resume", "--scheduler", cluster.scheduler_address, "--quiet"
+    )
     assert code == 0, err
     assert "1 damaged blocks re-evaluated" in out
     assert chunk.is_file() and not chunk.is_symlink()
@@ -214,8 +231,16 @@ def test_a_damaged_completion_record_entry_is_evaluated_again(damaged_copy, pris
     flip(damaged_copy / "li" / "_dse" / "completed" / "c" / "2")
     code, _, err = cli("validate", str(damaged_copy), "--full")
     assert code == 1 and "chunk _dse/completed/c/2 of scenario 'li' is damaged (checksum mismatch)" in err
-    code, out, err = cli("sweep", str(spec_file), "-o", str(damaged_copy), "--resume", "--scheduler",
-                         cluster.scheduler_address, "--quiet")
+    code, out, err = cli(
+        "sweep",
+        str(spec_file),
+        "-o",
+        str(damaged_copy),
+        "--resume",
+        "--scheduler",
+        cluster.scheduler_address,
+        "--quiet",
+    )
     assert code == 0, err
     assert "1 damaged blocks re-evaluated" in out
     assert_same_arrays(damaged_copy, pristine)
@@ -227,8 +252,16 @@ def test_a_damaged_coordinate_is_not_resumable_and_says_overwrite(damaged_copy, 
     flip(damaged_copy / "li" / "cathode_loading" / "c" / "0")
     code, _, err = cli("pareto", str(damaged_copy))
     assert code == 2 and "chunk cathode_loading/c/0 of scenario 'li' is damaged" in err
-    code, _, err = cli("sweep", str(spec_file), "-o", str(damaged_copy), "--resume", "--scheduler",
-                       cluster.scheduler_address, "--quiet")
+    code, _, err = cli(
+        "sweep",
+        str(spec_file),
+        "-o",
+        str(damaged_copy),
+        "--resume",
+        "--scheduler",
+        cluster.scheduler_address,
+        "--quiet",
+    )
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "--overwrite" in err, err
     assert np.array_equal(zarr.open_array(str(cost), mode="r")[...], before, equal_nan=True), "nothing rewritten"
@@ -238,8 +271,16 @@ def test_a_directory_holding_files_is_not_removed(damaged_copy, spec_file, clust
     chunk = last_chunk(damaged_copy, "li", "cost")
     directory(chunk)
     (chunk / "notes.txt").write_text("mine")
-    code, _, err = cli("sweep", str(spec_file), "-o", str(damaged_copy), "--resume", "--scheduler",
-                       cluster.scheduler_address, "--quiet")
+    code, _, err = cli(
+        "sweep",
+        str(spec_file),
+        "-o",
+        str(damaged_copy),
+        "--resume",
+        "--scheduler",
+        cluster.scheduler_address,
+        "--quiet",
+    )
     assert code == 2 and "holds files dse did not write" in err
     assert (chunk / "notes.txt").read_text() == "mine"
 
@@ -252,8 +293,16 @@ def test_a_symlink_is_removed_never_its_target(damaged_copy, spec_file, cluster,
     chunk.symlink_to(target)
     code, _, err = cli("pareto", str(damaged_copy))
     assert code == 2 and "symbolic link" in err
-    code, _, err = cli("sweep", str(spec_file), "-o", str(damaged_copy), "--resume", "--scheduler",
-                       cluster.scheduler_address, "--quiet")
+    code, _, err = cli(
+        "sweep",
+        str(spec_file),
+        "-o",
+        str(damaged_copy),
+        "--resume",
+        "--scheduler",
+        cluster.scheduler_address,
+        "--quiet",
+    )
     assert code == 0, err
     assert target.read_bytes() == b"not a chunk"
     assert chunk.is_file() and not chunk.is_symlink()
@@ -272,10 +321,10 @@ def test_every_chunk_of_a_complete_store_exists(pristine):
         doc = json.loads(meta.read_text())
         if doc.get("node_type") != "array":
             continue
-        grid = [-(-s // c) for s, c in zip(doc["shape"], doc["chunk_grid"]["configuration"]["chunk_shape"],
-                                         strict=True)]
-        files = [p for p in (meta.parent / "c").rglob("*") if p.is_file()] if doc["shape"] else \
-            [meta.parent / "c"]
+        grid = [
+            -(-s // c) for s, c in zip(doc["shape"], doc["chunk_grid"]["configuration"]["chunk_shape"], strict=True)
+        ]
+        files = [p for p in (meta.parent / "c").rglob("*") if p.is_file()] if doc["shape"] else [meta.parent / "c"]
         assert len(files) == int(np.prod(grid)), meta.parent
 
 
@@ -290,10 +339,17 @@ def test_a_store_without_checksums_still_opens_with_a_warning(pristine, tmp_path
             values = arr[...]
             path = meta.parent
             shutil.rmtree(path)
-            plain = zarr.create_array(str(path), shape=arr.shape, chunks=arr.chunks, dtype=arr.dtype,
-                                      fill_value=arr.fill_value, compressors=[zarr.codecs.BloscCodec()],
-                                      attributes=dict(arr.attrs), dimension_names=arr.metadata.dimension_names,
-                                      zarr_format=3)
+            plain = zarr.create_array(
+                str(path),
+                shape=arr.shape,
+                chunks=arr.chunks,
+                dtype=arr.dtype,
+                fill_value=arr.fill_value,
+                compressors=[zarr.codecs.BloscCodec()],
+                attributes=dict(arr.attrs),
+                dimension_names=arr.metadata.dimension_names,
+                zarr_format=3,
+            )
             plain[...] = values
     root = zarr.open_group(str(old), mode="r+", zarr_format=3, use_consolidated=False)
     root.attrs["dse_store_format"] = "dse-results/1"

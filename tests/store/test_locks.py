@@ -50,8 +50,14 @@ def reference(spec_file, tmp_path_factory):
 
 def start_sweep(spec_file: Path, out: Path, *extra: str) -> subprocess.Popen:
     # own session: the sweep and its LocalCluster workers form one process group we can kill
-    return subprocess.Popen([*DSE, "sweep", str(spec_file), "-o", str(out), *SLOW, *extra], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [*DSE, "sweep", str(spec_file), "-o", str(out), *SLOW, *extra],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_for(predicate, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -73,8 +79,13 @@ def test_second_sweep_on_the_same_store_is_refused_and_the_first_is_intact(spec_
         assert holder is not None and holder.pid == first.pid and holder.host == socket.gethostname()
         # --overwrite would delete the first sweep's store, --resume would write the same blocks twice
         for flag in ("--overwrite", "--resume"):
-            second = subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(out), *SLOW, flag], env=ENV,
-                                    capture_output=True, text=True, timeout=120)
+            second = subprocess.run(
+                [*DSE, "sweep", str(spec_file), "-o", str(out), *SLOW, flag],
+                env=ENV,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert second.returncode == 2, second.stderr
             lines = second.stderr.strip().splitlines()
             assert len(lines) == 1, second.stderr
@@ -111,9 +122,13 @@ def test_lock_of_a_killed_sweep_is_stale_and_resume_finishes(spec_file, referenc
     holder = read_lock(str(out))
     assert holder is not None and holder.pid == proc.pid
     assert not process_alive(holder.pid, holder.process_start)
-    resumed = subprocess.run([*DSE, "sweep", str(spec_file), "-o", str(out), "--resume", "--chunk-size", "150",
-                              "--quiet"], env=ENV,
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [*DSE, "sweep", str(spec_file), "-o", str(out), "--resume", "--chunk-size", "150", "--quiet"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"taking over a stale lock of pid {proc.pid}" in resumed.stderr
     assert read_lock(str(out)) is None
@@ -121,8 +136,15 @@ def test_lock_of_a_killed_sweep_is_stale_and_resume_finishes(spec_file, referenc
 
 
 def write_lock(store: Path, **fields) -> None:
-    info = {"host": "node17.cluster", "pid": 4242, "process_start": 1.0, "created": "2026-01-01T00:00:00+00:00",
-            "command": "dse sweep", "token": "t", **fields}
+    info = {
+        "host": "node17.cluster",
+        "pid": 4242,
+        "process_start": 1.0,
+        "created": "2026-01-01T00:00:00+00:00",
+        "command": "dse sweep",
+        "token": "t",
+        **fields,
+    }
     Path(lock_path(str(store))).write_text(json.dumps(info))
 
 
@@ -132,9 +154,11 @@ def test_lock_from_another_host_needs_break_lock(spec_file, tmp_path):
     cmd = [*DSE, "sweep", str(spec_file), "-o", str(out), "--chunk-size", "3000", "--quiet"]
     refused = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2
-    assert refused.stderr.strip() == (f"error: {out}: is locked by a sweep on another host (pid 4242 on "
-                                      "node17.cluster since 2026-01-01T00:00:00+00:00); dse cannot check whether "
-                                      "it still runs: if it does not, rerun with --break-lock")
+    assert refused.stderr.strip() == (
+        f"error: {out}: is locked by a sweep on another host (pid 4242 on "
+        "node17.cluster since 2026-01-01T00:00:00+00:00); dse cannot check whether "
+        "it still runs: if it does not, rerun with --break-lock"
+    )
     assert not out.exists(), "nothing written"
     broken = subprocess.run([*cmd, "--break-lock"], env=ENV, capture_output=True, text=True, timeout=300)
     assert broken.returncode == 0, broken.stderr
@@ -168,8 +192,11 @@ def test_lock_on_object_storage(monkeypatch):
     """Conditional put (If-None-Match) on an S3-compatible server on loopback."""
     from moto.server import ThreadedMotoServer
 
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(k, v)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

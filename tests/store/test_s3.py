@@ -13,12 +13,21 @@ from dse.sweep import run_sweep
 
 
 def test_sweep_to_object_storage_and_read_back(s3_endpoint, cluster, tmp_path):
-    data = {"inputs": {"cathode": ["NMC811", "LFP"], "cathode_loading": {"linspace": [2, 6, 9]},
-                       "stack_pressure": [0.0, 1.0]}}
+    data = {
+        "inputs": {
+            "cathode": ["NMC811", "LFP"],
+            "cathode_loading": {"linspace": [2, 6, 9]},
+            "stack_pressure": [0.0, 1.0],
+        }
+    }
     spec = parse_sweep(data, text=yaml.safe_dump(data), chunk_size=7)
     # credentials travel with the storage options: the workers are other processes
-    options = {"endpoint_url": s3_endpoint, "key": "testing", "secret": "testing",
-               "client_kwargs": {"region_name": "us-east-1"}}
+    options = {
+        "endpoint_url": s3_endpoint,
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"region_name": "us-east-1"},
+    }
     url = "s3://results/demo.zarr"
     run_sweep(spec, url, scheduler=cluster.scheduler_address, storage_options=options)
     local = str(tmp_path / "local.zarr")

@@ -43,8 +43,14 @@ def test_grid_store_matches_direct_evaluation_and_slices_by_name(grid_store):
     path, summary = grid_store
     ds = xr.open_zarr(path)
     assert summary.designs == ds.specific_energy.size == 3 * 11 * 4 * 3 * 2 * 2
-    assert ds.specific_energy.dims == ("cathode", "cathode_loading", "current_collector_thickness",
-                                       "stack_pressure", "electrolyte", "coating")
+    assert ds.specific_energy.dims == (
+        "cathode",
+        "cathode_loading",
+        "current_collector_thickness",
+        "stack_pressure",
+        "electrolyte",
+        "coating",
+    )
     dims = ds.specific_energy.dims
     index = np.array(np.meshgrid(*[np.arange(ds.sizes[d]) for d in dims], indexing="ij")).reshape(len(dims), -1)
     inputs = {d: ds[d].values[index[i]] for i, d in enumerate(dims)} | {"coating_thickness": 1.0}
@@ -63,8 +69,16 @@ def test_grid_store_matches_direct_evaluation_and_slices_by_name(grid_store):
 def test_store_has_provenance_and_validates(grid_store):
     path, _ = grid_store
     ds = xr.open_zarr(path)
-    for key in ("dse_version", "dse_spec", "dse_spec_hash", "dse_catalogue_hash", "dse_ce_coefficients",
-                "dse_git_commit", "created", "Conventions"):
+    for key in (
+        "dse_version",
+        "dse_spec",
+        "dse_spec_hash",
+        "dse_catalogue_hash",
+        "dse_ce_coefficients",
+        "dse_git_commit",
+        "created",
+        "Conventions",
+    ):
         assert key in ds.attrs, key
     assert "grid test" in ds.attrs["dse_spec"]
     assert ds.attrs["dse_status"] == "complete"
@@ -73,9 +87,15 @@ def test_store_has_provenance_and_validates(grid_store):
 
 @pytest.mark.parametrize("method", ["sobol", "latin_hypercube", "random", "saltelli"])
 def test_sampled_sweeps_store_inputs_and_match_evaluation(tmp_path, cluster, method):
-    data = {"inputs": {"cathode": ["NMC811", "NCA"], "cathode_loading": {"range": ["1 mAh/cm^2", "8 mAh/cm^2"]},
-                       "stack_pressure": {"range": [0.01, 3], "log": True}, "electrolyte": "Li-dual-salt"},
-            "sampler": {"method": method, "n": 300, "seed": 3}}
+    data = {
+        "inputs": {
+            "cathode": ["NMC811", "NCA"],
+            "cathode_loading": {"range": ["1 mAh/cm^2", "8 mAh/cm^2"]},
+            "stack_pressure": {"range": [0.01, 3], "log": True},
+            "electrolyte": "Li-dual-salt",
+        },
+        "sampler": {"method": method, "n": 300, "seed": 3},
+    }
     path = str(tmp_path / "s.zarr")
     run_sweep(spec_of(data, chunk_size=128), path, scheduler=cluster.scheduler_address)
     (ds,) = open_results(path, decode_categories=True).values()
@@ -84,8 +104,9 @@ def test_sampled_sweeps_store_inputs_and_match_evaluation(tmp_path, cluster, met
     load = ds.cathode_loading.values
     assert load.min() >= 1 and load.max() <= 8
     assert set(ds.cathode.values) == {"NMC811", "NCA"}
-    ref = ModelChain(uncertainty=False).evaluate({"cathode": ds.cathode.values.astype(str), "cathode_loading": load,
-                                                  "stack_pressure": ds.stack_pressure.values})
+    ref = ModelChain(uncertainty=False).evaluate(
+        {"cathode": ds.cathode.values.astype(str), "cathode_loading": load, "stack_pressure": ds.stack_pressure.values}
+    )
     np.testing.assert_array_equal(ds.specific_energy.values, ref["specific_energy"].astype(np.float32))
     assert validate_store(path) == []
 
@@ -96,8 +117,10 @@ def test_same_spec_is_bit_identical_for_any_chunking_and_worker_count(tmp_path, 
         path = str(tmp_path / f"c{chunk}.zarr")
         run_sweep(spec_of(GRID, chunk_size=chunk), path, scheduler=sched, n_workers=1)
         stores.append(xr.open_zarr(path).load())
-    data = {"inputs": {"cathode_loading": {"range": [1, 8]}, "metal_excess": {"range": [0, 20]}},
-            "sampler": {"method": "latin_hypercube", "n": 500, "seed": 1}}
+    data = {
+        "inputs": {"cathode_loading": {"range": [1, 8]}, "metal_excess": {"range": [0, 20]}},
+        "sampler": {"method": "latin_hypercube", "n": 500, "seed": 1},
+    }
     sampled = []
     for chunk in (13, 500):
         path = str(tmp_path / f"lhs{chunk}.zarr")
@@ -110,12 +133,29 @@ def test_same_spec_is_bit_identical_for_any_chunking_and_worker_count(tmp_path, 
 
 
 def test_several_scenarios_are_groups(tmp_path, cluster):
-    data = {"scenarios": [
-        {"name": "li", "inputs": {"metal": "Li", "cathode": ["NMC811", "LFP"], "electrolyte": "Li-dual-salt",
-                                  "cathode_loading": [2, 4, 6]}},
-        {"name": "na", "inputs": {"metal": "Na", "cathode": ["NVP", "NaPW"], "electrolyte": "Na-diglyme",
-                                  "current_collector": "Al", "cathode_loading": {"linspace": [1, 3, 3]}}},
-    ]}
+    data = {
+        "scenarios": [
+            {
+                "name": "li",
+                "inputs": {
+                    "metal": "Li",
+                    "cathode": ["NMC811", "LFP"],
+                    "electrolyte": "Li-dual-salt",
+                    "cathode_loading": [2, 4, 6],
+                },
+            },
+            {
+                "name": "na",
+                "inputs": {
+                    "metal": "Na",
+                    "cathode": ["NVP", "NaPW"],
+                    "electrolyte": "Na-diglyme",
+                    "current_collector": "Al",
+                    "cathode_loading": {"linspace": [1, 3, 3]},
+                },
+            },
+        ]
+    }
     path = str(tmp_path / "multi.zarr")
     run_sweep(spec_of(data), path, scheduler=cluster.scheduler_address)
     results = open_results(path)
@@ -137,8 +177,9 @@ def test_existing_store_is_refused_then_overwritten(tmp_path, cluster, grid_stor
     target = str(tmp_path / "o.zarr")
     small = {"inputs": {"cathode_loading": [2, 3]}}
     run_sweep(spec_of(small), target, scheduler=cluster.scheduler_address)
-    run_sweep(spec_of({"inputs": {"cathode_loading": [2, 3, 4]}}), target, scheduler=cluster.scheduler_address,
-              overwrite=True)
+    run_sweep(
+        spec_of({"inputs": {"cathode_loading": [2, 3, 4]}}), target, scheduler=cluster.scheduler_address, overwrite=True
+    )
     assert xr.open_zarr(target).sizes["cathode_loading"] == 3
 
 
@@ -193,7 +234,10 @@ def test_bad_targets(tmp_path, cluster):
         ({"inputs": {"cathode_loading": "8 kg"}}, "expected an areal capacity"),
         ({"inputs": {"cathod_loading": [2, 3]}}, "did you mean 'cathode_loading'"),
         ({"inputs": {"cathode": ["NMC811", "NMC812"]}}, "did you mean 'NMC811'"),
-        ({"inputs": {"cathode_loading": {"range": [2, 8]}}, "sampler": {"method": "sobl", "n": 8}}, "did you mean 'sobol'"),
+        (
+            {"inputs": {"cathode_loading": {"range": [2, 8]}}, "sampler": {"method": "sobl", "n": 8}},
+            "did you mean 'sobol'",
+        ),
         ({"inputs": {"cathode_loading": [2]}, "sampler": {"method": "sobol", "n": 0}}, "integer ≥ 1"),
         ({"inputs": {"separator_thickness": [-5]}}, "outside the physical range"),
         ({"scenarios": [{"name": "a"}, {"name": "a"}]}, "duplicate scenario"),

@@ -86,6 +86,7 @@ check: $(STAMP) lint
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dse dashboards tests benchmarks tools
+	$(VENV)/bin/ruff format --check dse dashboards tests benchmarks tools
 
 # The main job: ~1.2 million designs on an embedded LocalCluster, their Pareto
 # front, then the dashboard on http://localhost:$(PORT)/ (Ctrl-C to stop).

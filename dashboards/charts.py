@@ -75,6 +75,7 @@ class Charts(ExplorerState):
 
     @param.depends("filters", "constraints", "selection")
     def histogram_header(self):
+        """The heading of the input histograms: which sets they compare, and how many designs."""
         if self.selection:
             text = "Selected designs (blue) vs all filtered (grey), as fractions of each set"
             n = self.selected_rows().size

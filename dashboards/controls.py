@@ -130,6 +130,7 @@ class Controls(ExplorerState):
             self._showing = False
 
     def controls(self):
+        """The sidebar: the view (axes, colour, front), then the output constraints, the input filters and the buttons."""
         shown = ["x", "y", "color", "front_scope"]
         if len(self.param.front_on.objects) > 1:
             shown.append("front_on")

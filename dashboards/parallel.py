@@ -31,10 +31,10 @@ LABEL_GAP_PX = 10
 
 
 def axis_label(name: str, units: str = "", chars: int = LABEL_CHARS) -> str:
-    """A parallel axis' label: the name on lines of at most ``chars`` characters, then the units.
+    r"""A parallel axis' label: the name on lines of at most ``chars`` characters, then the units.
 
     >>> axis_label("Negative collector thickness", "[µm]")
-    'Negative\\ncollector\\nthickness\\n[µm]'
+    'Negative\ncollector\nthickness\n[µm]'
     >>> axis_label("Temperature")
     'Temperature'
     """

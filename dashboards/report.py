@@ -55,8 +55,11 @@ def _html_table(df: pd.DataFrame, source: ResultsSource) -> str:
 
 
 class ReportView(CloudView, CellsView, FrontTable):
-    """The parts of the dashboard's :class:`~dashboards.explorer.Explorer` a static view draws with: its state,
-    cloud, front, measured cells and front table, without the widgets (whose sliders read every input column)."""
+    """What a static view draws with: the dashboard's state, cloud, front, measured cells and front table.
+
+    The parts of :class:`~dashboards.explorer.Explorer` without its widgets,
+    whose sliders read every input column.
+    """
 
 
 def _cloud(source: ResultsSource, x: str, y: str, colour: str, cells: pd.DataFrame | None = None):

@@ -68,6 +68,7 @@ class ComponentHandler(AuthenticatedStaticFileHandler, ComponentResourceHandler)
     """Panel's component resource handler, behind the login and for imported Panel/Bokeh modules only."""
 
     def parse_url_path(self, path: str) -> str:
+        """Serve a static component only when the dashboard allows its module; any other is a 404."""
         module = path.split("/", 1)[0]
         if not component_allowed(module):
             raise HTTPError(404, "Module not found")

@@ -186,6 +186,7 @@ class ExplorerState(pn.viewable.Viewer):
         return np.flatnonzero(keep)
 
     def pin(self, row: int | None = None) -> None:
+        """Pin design ``row`` (default: the one on the card) for the comparison; the oldest is dropped past ``MAX_PINNED``."""
         row = self.detail if row is None else int(row)
         if row < 0 or row in self.pinned:
             return

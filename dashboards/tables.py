@@ -55,6 +55,7 @@ class FrontTable(ExplorerState):
         return df.sort_values(self.x, ascending=ascending, kind="stable")
 
     def selection_table(self) -> pd.DataFrame:
+        """The box-selected designs as a table (what the selection's CSV export holds)."""
         keep = np.zeros(len(self.source), dtype=bool)
         keep[self.selected_rows()] = True
         return self.source.table(keep)
@@ -92,6 +93,7 @@ class FrontTable(ExplorerState):
 
     @param.depends("filters", "constraints", "x", "y", "front_scope", "front_on")
     def front_header(self):
+        """The front's heading: its size, the filtered designs, the cycle-life quantile it is taken on, its hypervolume."""
         n_front = self.front().size
         more = f" (first {FRONT_TABLE_MAX:,} in the table)" if n_front > FRONT_TABLE_MAX else ""
         on = "" if self.front_on == "median" else f" on {self.front_on} cycle life"

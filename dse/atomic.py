@@ -1,10 +1,10 @@
-"""Write a file so that readers see the old content or the new, never a part.
+r"""Write a file so that readers see the old content or the new, never a part.
 
 >>> import os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "coefficients.yaml")
->>> write_atomic(path, "a: 1\\n")
+>>> write_atomic(path, "a: 1\n")
 >>> open(path).read()
-'a: 1\\n'
+'a: 1\n'
 >>> sorted(os.listdir(os.path.dirname(path)))
 ['coefficients.yaml']
 """

@@ -60,10 +60,12 @@ class Evaluation:
 
     @property
     def feasible(self) -> bool:
+        """Whether the design is feasible (its infeasibility reason is 0)."""
         return self.outputs["infeasible_reason"] == 0
 
     @property
     def reasons(self) -> list[str]:
+        """Why the design is infeasible, in words (empty when it is feasible)."""
         return describe_reason(int(self.outputs["infeasible_reason"]))
 
     @property

@@ -81,6 +81,7 @@ class Condition:
     evaluate: Evaluator
 
     def __call__(self, data: Mapping[str, Any]) -> Any:
+        """The expression's value on ``data`` (the same as :meth:`evaluate`)."""
         return self.evaluate(data)
 
 
@@ -301,8 +302,10 @@ def _parse(expr: str) -> ast.Expression:
 
 
 def _check_tree(tree: ast.AST, expr: str) -> None:
-    """Refuse a syntax tree deeper than :data:`MAX_DEPTH` (walked without recursion) and
-    integers too large for a float."""
+    """Refuse a syntax tree deeper than :data:`MAX_DEPTH`, and integers too large for a float.
+
+    The tree is walked without recursion.
+    """
     stack = [(tree, 0)]
     text = expr.strip()
     while stack:

@@ -60,10 +60,10 @@ def _root(
 
 
 def _title(text: object, limit: int = MAX_TITLE) -> str:
-    """A user-given name for a rich markup string: cut to ``limit`` characters, markup escaped.
+    r"""A user-given name for a rich markup string: cut to ``limit`` characters, markup escaped.
 
     >>> print(_title("[/x]"))
-    \\[/x]
+    \[/x]
     >>> len(_title("x" * 100_000))
     200
     """

@@ -142,8 +142,12 @@ def live_cells(lo, hi, corners, values, signs, front, margin):
 
 @numba.njit(cache=True)
 def _children(lo, hi, parents, axes):  # pragma: no cover
-    """Number of children of each parent that are not done: of the 2 per numeric axis wider than one step, those
-    more than one step wide along some axis (a done child's points are all its corners: nothing to bound)."""
+    """Number of children of each parent that are not done.
+
+    Of the 2 per numeric axis wider than one step, those more than one step
+    wide along some axis (a done child's points are all its corners: nothing
+    to bound).
+    """
     out = np.empty(parents.size, np.int64)
     for p in range(parents.size):
         i = parents[p]
@@ -259,8 +263,11 @@ def _lattice_half(
 
 @numba.njit(cache=True, nogil=True)
 def _write_children(lo, hi, parents, axes, rows, renumber, out_lo, out_hi, out_corners, o, child_q):  # pragma: no cover
-    """The children of ``parents`` from output row ``o`` on, their corners from ``rows`` (provisional rows
-    ``-(j + 2)`` become ``renumber + j``); returns the next output row."""
+    """Write the children of ``parents`` from output row ``o`` on; returns the next output row.
+
+    Their corners come from ``rows`` (provisional rows ``-(j + 2)`` become
+    ``renumber + j``); done children are left out.
+    """
     d = axes.size
     n_axes = lo.shape[1]
     mid = np.empty(d, np.int64)
@@ -304,8 +311,11 @@ def _write_children(lo, hi, parents, axes, rows, renumber, out_lo, out_hi, out_c
 
 
 def _room(spare, total: int, lo, hi, corners):
-    """``total`` rows of arrays like ``lo``, ``hi``, ``corners``: views of ``spare``'s own buffers when they have
-    room, else new buffers with a quarter more rows (so that a few levels of growth reuse them too)."""
+    """``total`` rows of arrays like ``lo``, ``hi``, ``corners``.
+
+    Views of ``spare``'s own buffers when they have room, else new buffers
+    with a quarter more rows (so that a few levels of growth reuse them too).
+    """
     like = (lo, hi, corners)
     bases = [a if a.base is None else a.base for a in spare] if spare is not None else None
     if bases is None or not all(

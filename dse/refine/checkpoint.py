@@ -48,6 +48,7 @@ class Checkpoint:
 
     @property
     def evaluated(self) -> int:
+        """Designs evaluated before the checkpoint, over every scenario."""
         return int(sum(a["flats"].size for a in self.scenarios))
 
 

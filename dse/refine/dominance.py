@@ -139,8 +139,11 @@ def undominated(x: np.ndarray, front: np.ndarray) -> np.ndarray:
 
 
 def on_two_threads(kernel, n: int, *args, out: np.ndarray) -> None:
-    """``kernel(*args, begin, end, out)`` over rows ``0 … n - 1``: in two halves on two threads from
-    :data:`THREAD_MIN_ROWS` rows on (the kernels release the GIL), else in one call."""
+    """Run ``kernel(*args, begin, end, out)`` over rows ``0 … n - 1``.
+
+    In two halves on two threads from :data:`THREAD_MIN_ROWS` rows on (the
+    kernels release the GIL), else in one call.
+    """
     cuts = [0, n // 2, n] if n >= THREAD_MIN_ROWS else [0, n]
     with ThreadPoolExecutor(len(cuts) - 1) as pool:
         for f in [pool.submit(kernel, *args, cuts[r], cuts[r + 1], out) for r in range(len(cuts) - 1)]:

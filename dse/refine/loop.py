@@ -40,10 +40,12 @@ class RefineResult:
 
     @property
     def evaluated(self) -> int:
+        """Designs evaluated, over every scenario."""
         return int(sum(p.size for p in self.points.values()))
 
     @property
     def exact(self) -> bool:
+        """Whether every live cell was refined to single grid steps (exact under the monotonicity assumption)."""
         return self.stopped == "exact"
 
 

@@ -125,6 +125,7 @@ class PointTable:
 
     @property
     def shift(self) -> int:
+        """The right shift that turns a 64-bit hash into a slot of the table (64 minus its bits)."""
         return 64 - self.bits
 
     def reserve(self, extra: int) -> None:

@@ -14,7 +14,7 @@ from dse.sensitivity.tables import COLUMNS
 
 
 def plot_sensitivity(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Draw a sensitivity table as a PNG: one horizontal bar panel per output.
+    r"""Draw a sensitivity table as a PNG: one horizontal bar panel per output.
 
     Each panel shows the first-order and (when available) total-order index
     of every input with its interval as an error bar, inputs sorted by total
@@ -42,7 +42,7 @@ def plot_sensitivity(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     png = plot_sensitivity(sensitivity(ds), Path(tmp) / "s.png")
     ...     png.read_bytes()[:4]
-    b'\\x89PNG'
+    b'\x89PNG'
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

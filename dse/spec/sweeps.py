@@ -80,6 +80,7 @@ class Axis:
 
     @property
     def categorical(self) -> bool:
+        """Whether the axis is a categorical input (catalogue ids)."""
         return INPUTS[self.name].categorical
 
 
@@ -96,6 +97,8 @@ class SampledInput:
 
 @dataclass
 class Sampler:
+    """How a sampled scenario draws its designs: the method, how many, and the seed."""
+
     method: str
     n: int
     seed: int = 0
@@ -117,10 +120,12 @@ class Scenario:
 
     @property
     def kind(self) -> str:
+        """``"grid"`` or ``"sampled"``."""
         return "sampled" if self.sampler else "grid"
 
     @property
     def n_designs(self) -> int:
+        """Number of designs: a grid's product of axis lengths, or what the sampler draws (Saltelli: n × (inputs + 2))."""
         if self.sampler is None:
             n = 1
             for a in self.axes:
@@ -149,6 +154,7 @@ class SweepSpec:
 
     @property
     def n_designs(self) -> int:
+        """Number of designs over every scenario."""
         return sum(s.n_designs for s in self.scenarios)
 
     def identity(self) -> dict:

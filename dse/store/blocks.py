@@ -115,13 +115,16 @@ class Completeness:
 
     @property
     def missing(self) -> int:
+        """Blocks not marked complete."""
         return self.total - self.done
 
     @property
     def complete(self) -> bool:
+        """Whether every block is marked complete."""
         return self.missing == 0
 
     def describe(self, path: str) -> str:
+        """One line saying how much of the store at ``path`` is missing."""
         pct = 100 * self.missing / self.total if self.total else 0.0
         return f"store {path} is incomplete: {self.missing:,} of {self.total:,} blocks ({pct:.3g} %) missing"
 

@@ -24,6 +24,7 @@ COMPRESSOR = {"cname": "lz4", "clevel": 5, "shuffle": "shuffle"}
 
 
 def is_remote(path: str) -> bool:
+    """Whether ``path`` is a URL (object storage, or any fsspec protocol) rather than a local path."""
     return "://" in str(path)
 
 

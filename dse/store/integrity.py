@@ -73,6 +73,7 @@ class Damage:
     block: int | None  # block of the scenario it belongs to, None for coordinates and records
 
     def line(self, path: str) -> str:
+        """The one-line message of this damage, for the store at ``path``."""
         return damage_message(path, self.scenario, self.chunk, self.why, self.block is not None)
 
 
@@ -209,6 +210,7 @@ class CheckedStore(WrapperStore):
         return hash(("CheckedStore", self._label))
 
     def scenario_of(self, group: str) -> str:
+        """The scenario whose group is ``group`` (the group's own name, or "/", when none is)."""
         for name, g in self._groups.items():
             if g == group:
                 return name
@@ -269,6 +271,7 @@ class CheckedStore(WrapperStore):
         return None
 
     def block_of(self, info: _ArrayInfo, coords: tuple[int, ...]) -> int | None:
+        """The sweep block a chunk at ``coords`` lies in; None when the array's chunks are not the blocks."""
         if info.block_grid is None or len(coords) != len(info.block_grid):
             return None
         if any(c >= n for c, n in zip(coords, info.block_grid, strict=True)):
@@ -285,6 +288,7 @@ class CheckedStore(WrapperStore):
         return done is not None and block is not None and block < done.size and bool(done[block])
 
     def damaged(self, info: _ArrayInfo, array: str, coords: tuple[int, ...], why: str) -> DamagedChunkError:
+        """The error for a damaged chunk, naming the store, scenario, chunk and why, with its :class:`Damage`."""
         rel = array[len(info.group) + 1 :] if info.group else array
         chunk = f"{rel}/c" + "".join(f"/{c}" for c in coords)
         aligned = self.block_of(info, coords) is not None
@@ -297,6 +301,7 @@ class CheckedStore(WrapperStore):
     async def get(
         self, key: str, prototype: BufferPrototype | None = None, byte_range: ByteRequest | None = None
     ) -> Buffer | None:
+        """A key's bytes, a chunk's checked first: its checksum (or, without checksums, that it decodes), and that a chunk of a completed block exists."""
         parsed = chunk_key(key)
         if parsed is None or byte_range is not None:
             return await self._store.get(key, prototype, byte_range)

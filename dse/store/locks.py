@@ -77,6 +77,7 @@ class LockInfo:
 
     @classmethod
     def mine(cls) -> LockInfo:
+        """The lock record of this process: host, pid and start time, the time now, the command."""
         return cls(
             host=socket.gethostname(),
             pid=os.getpid(),
@@ -87,6 +88,7 @@ class LockInfo:
         )
 
     def describe(self) -> str:
+        """Who holds the lock, in words: pid, host and since when."""
         return f"pid {self.pid} on {self.host} since {self.created}"
 
 

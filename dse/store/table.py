@@ -167,6 +167,7 @@ class Results:
         return used is not None and used != load_catalogue().with_overrides(overrides).hash()
 
     def scenario(self, name: str):
+        """The scenario of the spec named ``name``."""
         return next(s for s in self.spec.scenarios if s.name == name)
 
 

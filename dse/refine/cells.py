@@ -310,23 +310,7 @@ def _write_children(lo, hi, parents, axes, rows, renumber, out_lo, out_hi, out_c
     return o
 
 
-def _room(spare, total: int, lo, hi, corners):
-    """``total`` rows of arrays like ``lo``, ``hi``, ``corners``.
-
-    Views of ``spare``'s own buffers when they have room, else new buffers
-    with a quarter more rows (so that a few levels of growth reuse them too).
-    """
-    like = (lo, hi, corners)
-    bases = [a if a.base is None else a.base for a in spare] if spare is not None else None
-    if bases is None or not all(
-        b.ndim == 2 and b.shape[0] >= total and b.shape[1] == a.shape[1] and b.dtype == a.dtype and b.flags.c_contiguous
-        for b, a in zip(bases, like, strict=True)
-    ):
-        bases = [np.empty((total + total // 4, a.shape[1]), a.dtype) for a in like]
-    return tuple(b[:total] for b in bases)
-
-
-def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable, spare=None):
+def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable):
     """Halve the kept cells along every numeric axis wider than one step.
 
     Returns the children's ``lo``, ``hi`` and corner rows, and the flat indices
@@ -334,11 +318,6 @@ def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable, spare=N
     rows, to be evaluated before the children are bounded). A child at most
     one step wide along every axis is done: its points are all its corners,
     which are among the points returned or known, so the cell is not.
-
-    ``spare``, the ``lo``, ``hi`` and corner arrays of an earlier level that
-    are no longer used, is written over when it has room: memory the process
-    has already touched is several times faster to write than a new
-    allocation, whose pages fault in one by one.
 
     Examples
     --------
@@ -365,7 +344,9 @@ def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable, spare=N
     parents = np.flatnonzero(keep).astype(np.int64)
     counts = _children(lo, hi, parents, axes)
     total = int(counts.sum())
-    out_lo, out_hi, out_corners = _room(spare, total, lo, hi, corners)
+    out_lo = np.empty((total, lo.shape[1]), lo.dtype)
+    out_hi = np.empty((total, lo.shape[1]), hi.dtype)
+    out_corners = np.empty((total, corners.shape[1]), corners.dtype)
     lattice = 3**axes.size
     digits, corner_of, needed, n_needed, child_q = _lattice_tables(axes.size)
     o, added = 0, []

@@ -101,7 +101,6 @@ class _Scenario:
         self.values = np.empty((0, len(outputs)), np.float32)  # a row per point: one cache line for a corner
         self.level = np.empty(0, np.int16)
         self.lo, self.hi = self._first_cells(coarse)
-        self._spare = None  # arrays of an earlier level's cells that the next split may write over
         flats = corner_flats(self.lo, self.hi, self.strides, self.axes)
         rows, self.pending = self.table.find_or_add(flats)  # pending: in the table, not evaluated yet
         self.corners = rows.reshape(flats.shape).astype(np.int32)
@@ -184,7 +183,6 @@ class _Scenario:
     def refine(self, signs: np.ndarray, front: np.ndarray, margin: float) -> None:
         """Drop the cells that cannot hold a new front design, split the rest (their new corners pend)."""
         keep = live_cells(self.lo, self.hi, self.corners, self.values, signs, front, margin)
-        spare, self._spare = self._spare, (self.lo, self.hi, self.corners)  # the cells' arrays, free after the split
         self.lo, self.hi, self.corners, self.pending = split_cells(
-            self.lo, self.hi, self.corners, keep, self.axes, self.strides, self.table, spare
+            self.lo, self.hi, self.corners, keep, self.axes, self.strides, self.table
         )

@@ -61,9 +61,9 @@ from dse.models.fields import (  # noqa: F401 - declared there, part of this mod
 from dse.models.lifetime import (
     Inventory,
     Lifetime,
+    _cycle_life,
     calendar_loss,
     cycle_hours,
-    cycle_life,
     dry_out_life,
     first_cycle_loss,
     host_fade,
@@ -125,7 +125,7 @@ def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss, series_only, calend
     # (a formation that leaves no metal beyond the stranded one is refused by the no_inventory rule at the
     # median CE; at a p10 CE it is a cell that dies at once, not an undefined one)
     cycled = np.maximum(inv.inventory - stranded, 1.0e-12 * q)
-    return cell_ce, inv, cycle_life(cycled, q, cell_ce, k.end_of_life, series_only)
+    return cell_ce, inv, _cycle_life(cycled, q, cell_ce, k.end_of_life, series_only)
 
 
 #: the inputs :func:`cycling` depends on: design fields it reads (with their DERIVED
@@ -195,7 +195,7 @@ def _cycled(p):
 
 
 @register_jitable(inline="always", error_model="numpy")
-def cycling(p, k, uncertain, energy_only=False, series_only=False):
+def cycling(p, k, uncertain, energy_only=False):
     """The lifetime half of the chain: CE surrogate, inventory after formation, cycle life, critical current.
 
     :func:`chain_outputs` is ``outputs_from_cycling(p, k, cycling(p, k, ...))``. This
@@ -206,10 +206,18 @@ def cycling(p, k, uncertain, energy_only=False, series_only=False):
     chain once per design.
 
     With ``energy_only`` there is no CE surrogate: no formation loss, and
-    CE, cycle life and the critical current are NaN. ``series_only`` is that
-    of :func:`dse.models.lifetime.cycle_life`; the kernel passes it for a
-    tile and re-evaluates the tile without it unless ``series`` holds for
-    every design.
+    CE, cycle life and the critical current are NaN.
+    """
+    return _cycling(p, k, uncertain, energy_only, False)
+
+
+@register_jitable(inline="always", error_model="numpy")
+def _cycling(p, k, uncertain, energy_only, series_only):
+    """:func:`cycling`; with ``series_only``, cycle lives by the short series alone.
+
+    The sweep kernel's speed variant (see ``dse.models.lifetime._cycle_life``):
+    it passes ``series_only`` for a tile and evaluates the tile again without
+    it unless ``series`` holds for every design.
     """
     d, c, e = p.design, p.cathode, p.electrolyte
     q, per_capacity, excess_capacity, coated, coating, uptake, usable = _cycled(p)

@@ -61,8 +61,8 @@ from dse.models.chain import (
     DERIVED,
     GROUPS,
     DesignInputs,
+    _cycling,
     chain_outputs,
-    cycling,
     outputs_from_cycling,
 )
 
@@ -150,7 +150,7 @@ def _cycling_loop(buf, k, uncertain, series_only):  # pragma: no cover - compile
     inlines it twice into one.
     """
     for i in range(TILE):
-        cy = cycling(_parameters(buf, i), k, uncertain, False, series_only)
+        cy = _cycling(_parameters(buf, i), k, uncertain, False, series_only)
         _store_cycling(buf, i, cy)
         buf[_SERIES * STRIDE + i] = cy.series
 

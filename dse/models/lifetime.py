@@ -150,7 +150,7 @@ def in_series_range(coulombic_efficiency):
 
 
 @register_jitable(error_model="numpy")
-def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8, series_only=False):
+def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8):
     """Cycles until the discharge capacity falls below ``end_of_life`` of the first.
 
     Exact solution of the recursion in the module docstring. With
@@ -177,10 +177,6 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
         Average CE [-], in [0, 1); 0 (a loss of the whole discharge) lives through its reservoir plus one cycle.
     end_of_life : float, default 0.8
         Retention that ends life [-].
-    series_only : bool, default False
-        Skip the general path: the caller has checked
-        :func:`in_series_range` for every design (the sweep kernel does, tile
-        by tile). Results are the same bits either way.
 
     Returns
     -------
@@ -198,6 +194,18 @@ def cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life=0.8
 
     >>> int(cycle_life(4.0, 3.0, 0.999).cycle_life)
     557
+    """
+    return _cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life, False)
+
+
+@register_jitable(error_model="numpy")
+def _cycle_life(inventory, cycled_capacity, coulombic_efficiency, end_of_life, series_only):
+    """:func:`cycle_life`; with ``series_only``, by the short series alone.
+
+    A speed variant for the sweep kernel, which checks :func:`in_series_range`
+    for every design of a tile and evaluates the tile again without
+    ``series_only`` when one is out of range. Results are the same bits
+    either way.
     """
     loss = np.maximum(1.0 - coulombic_efficiency, 1.0e-12)
     q = cycled_capacity

@@ -138,7 +138,7 @@ def cluster_entry(name: str) -> ClusterEntry:
         For a name that is not configured (with the closest name) or an entry
         without a ``class``.
     """
-    from dse.materials.catalogue import suggest
+    from dse.errors import suggest
 
     entries = dask.config.get("dse.clusters", {}) or {}
     if name not in entries:

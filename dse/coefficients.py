@@ -321,8 +321,7 @@ class CeCoefficients(BaseModel):
         ...
         dse.errors.SpecError: overrides.ce.residual_sd: expected a finite number, got nan
         """
-        from dse.errors import SpecError
-        from dse.materials.catalogue import suggest
+        from dse.errors import SpecError, suggest
 
         if not constants:
             return self

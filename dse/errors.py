@@ -7,7 +7,19 @@ inside a block of designs invalid domains become NaN or an infeasibility code.
 
 from __future__ import annotations
 
-__all__ = ["DseError", "SpecError", "CatalogueError", "StoreError", "CalibrationError", "YamlLimitError", "LockError"]
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "DseError",
+    "SpecError",
+    "CatalogueError",
+    "StoreError",
+    "CalibrationError",
+    "YamlLimitError",
+    "LockError",
+    "suggest",
+]
 
 
 class DseError(ValueError):
@@ -55,3 +67,17 @@ class YamlLimitError(SpecError):
 
 class LockError(StoreError):
     """A results store is locked by another writer (:mod:`dse.store.locks`)."""
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """A ``"; did you mean 'x'?"`` suffix, or an empty string.
+
+    >>> suggest("cathod_loading", ["cathode_loading", "metal"])
+    "; did you mean 'cathode_loading'?"
+    """
+    choices = list(choices)
+    lower = {c.lower(): c for c in choices}
+    if word.lower() in lower:
+        return f"; did you mean {lower[word.lower()]!r}?"
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

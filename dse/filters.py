@@ -35,8 +35,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from dse.errors import SpecError
-from dse.materials.catalogue import suggest
+from dse.errors import SpecError, suggest
 from dse.vocabulary import INPUTS
 
 __all__ = ["Condition", "parse_where", "where_mask", "MAX_LENGTH"]

@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from dse.coefficients import CeCoefficients, load_coefficients
-from dse.errors import CatalogueError, SpecError
-from dse.materials.catalogue import Catalogue, load_catalogue, suggest
+from dse.errors import CatalogueError, SpecError, suggest
+from dse.materials.catalogue import Catalogue, load_catalogue
 from dse.models import chain as physics
 from dse.models.ce import FEATURE_NAMES
 from dse.models.kernel import CATEGORICAL_ORDER, INPUT_ORDER, run_kernel_block

@@ -205,8 +205,7 @@ def open_command(
 ) -> None:
     """Open an entry's store and print its datasets (as xarray shows them)."""
     from dse.catalog import open_all
-    from dse.errors import DseError
-    from dse.materials.catalogue import suggest
+    from dse.errors import DseError, suggest
 
     datasets = open_all(catalog, entry_id, _options(endpoint_url), verify=verify)
     if scenario and scenario not in datasets:

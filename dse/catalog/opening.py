@@ -122,7 +122,7 @@ def open(
             return next(iter(datasets.values()))
         raise DseError(f"holds {len(datasets)} scenarios ({', '.join(datasets)}): choose one", where=entry_id)
     if scenario not in datasets:
-        from dse.materials.catalogue import suggest
+        from dse.errors import suggest
 
         raise DseError(
             f"unknown scenario {scenario!r}{suggest(scenario, datasets)} (scenarios: {', '.join(datasets)})",

@@ -209,7 +209,7 @@ class Catalog:
 
 
 def _unknown(entry_id: str, known: list[str]) -> str:
-    from dse.materials.catalogue import suggest
+    from dse.errors import suggest
 
     if not known:
         return f"unknown entry {entry_id!r}: the catalog is empty"

@@ -16,7 +16,8 @@ def materials_list(
     kind: Annotated[str | None, typer.Option("--kind", help="Only this kind (metal, cathode, ...).")] = None,
 ) -> None:
     """Every catalogue entry, by kind."""
-    from dse.materials.catalogue import KIND_DIRS, load_catalogue, suggest
+    from dse.errors import suggest
+    from dse.materials.catalogue import KIND_DIRS, load_catalogue
 
     cat = load_catalogue()
     kinds = list(KIND_DIRS)
@@ -39,7 +40,8 @@ def materials_list(
 @materials_app.command("show")
 def materials_show(material: Annotated[str, typer.Argument(help="Catalogue id, e.g. NMC811 (or kind:id).")]) -> None:
     """One entry with every value, unit and citation."""
-    from dse.materials.catalogue import load_catalogue, suggest
+    from dse.errors import suggest
+    from dse.materials.catalogue import load_catalogue
 
     cat = load_catalogue()
     kind, _, id = material.rpartition(":")

@@ -55,7 +55,7 @@ def sensitivity(
     _check_complete(store, _storage_options(endpoint_url), allow_incomplete)
     datasets = open_results(store, _storage_options(endpoint_url))
     if scenario and scenario not in datasets:
-        from dse.materials.catalogue import suggest
+        from dse.errors import suggest
 
         raise DseError(f"unknown scenario {scenario!r}" + suggest(scenario, datasets), where="--scenario")
     frames = []

@@ -11,17 +11,16 @@ dse.errors.CatalogueError: cathode 'NMC612': unknown id; did you mean 'NMC622'?
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from pydantic import ValidationError
 
-from dse.errors import CatalogueError
+from dse.errors import CatalogueError, suggest  # suggest: re-exported, its home was here
 from dse.materials.schema import ENTRY_TYPES, SEED_SOURCE, Reference, _Entry, field_units
 from dse.units import to_canonical
 
@@ -39,20 +38,6 @@ KIND_DIRS = {
     "anode": "anodes",
 }
 SEEDS = ("000", "001", "002", "003", "004")
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """A ``"; did you mean 'x'?"`` suffix, or an empty string.
-
-    >>> suggest("cathod_loading", ["cathode_loading", "metal"])
-    "; did you mean 'cathode_loading'?"
-    """
-    choices = list(choices)
-    lower = {c.lower(): c for c in choices}
-    if word.lower() in lower:
-        return f"; did you mean {lower[word.lower()]!r}?"
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _format_error(exc: ValidationError) -> str:

@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from dse.errors import SpecError
-from dse.materials.catalogue import suggest
+from dse.errors import SpecError, suggest
 from dse.pareto.chunked import _is_dask
 from dse.pareto.senses import _senses_of_table, _signs, objective_senses
 from dse.vocabulary import INPUTS

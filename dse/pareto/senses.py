@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import xarray as xr
 
-from dse.errors import SpecError
-from dse.materials.catalogue import suggest
+from dse.errors import SpecError, suggest
 
 __all__ = [
     "SENSES",

@@ -8,8 +8,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import xarray as xr
 
-from dse.errors import SpecError
-from dse.materials.catalogue import suggest
+from dse.errors import SpecError, suggest
 from dse.sensitivity.binned import binned_first_order
 from dse.sensitivity.grid import main_effects
 from dse.sensitivity.sobol import sobol_indices

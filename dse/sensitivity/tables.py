@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from dse.errors import SpecError
-from dse.materials.catalogue import suggest
+from dse.errors import SpecError, suggest
 
 #: columns of every sensitivity table, in order
 COLUMNS = (

@@ -31,7 +31,7 @@ from __future__ import annotations
 # load_design and load_sweep from this package at call time), so replacing one
 # of them on the package reaches those callers; the private names are re-exported
 # so that every name of the former module keeps working
-from dse.materials.catalogue import suggest
+from dse.errors import suggest
 from dse.spec.designs import CE_OVERRIDE_KEYS, DESIGN_META_KEYS, Design, load_design, parse_design
 from dse.spec.sweep_parsing import _check_axis_length as _check_axis_length
 from dse.spec.sweep_parsing import _dump as _dump

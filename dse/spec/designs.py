@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from dse.coefficients import CE_CONSTANTS
-from dse.errors import SpecError
-from dse.materials.catalogue import load_catalogue, suggest
+from dse.errors import SpecError, suggest
+from dse.materials.catalogue import load_catalogue
 from dse.spec.values import _coefficients_path, parse_input, read_yaml, split_overrides
 from dse.vocabulary import INPUTS
 

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from dse.coefficients import load_coefficients
-from dse.errors import SpecError
-from dse.materials.catalogue import load_catalogue, suggest
+from dse.errors import SpecError, suggest
+from dse.materials.catalogue import load_catalogue
 from dse.spec.sweeps import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_OUTPUTS,

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from dse.coefficients import load_coefficients
-from dse.errors import SpecError
-from dse.materials.catalogue import load_catalogue, suggest
+from dse.errors import SpecError, suggest
+from dse.materials.catalogue import load_catalogue
 from dse.units import to_canonical
 from dse.vocabulary import INPUTS, Variable
 

@@ -151,7 +151,9 @@ def read_checkpoint(store: str, spec: SweepSpec, senses: Mapping[str, str], opti
     if not path.exists():
         return None
     try:
-        with np.load(path) as npz:  # (never pickles: numpy's default allow_pickle is False)
+        # the file is opened here, not by np.load, so that it is closed when a damaged file makes np.load
+        # raise (np.load leaves its own file open then); it never pickles: allow_pickle is False by default
+        with open(path, "rb") as fh, np.load(fh) as npz:
             arrays = {key: npz[key] for key in npz.files}  # reading checks each array's CRC-32
         header = json.loads(arrays.pop("header").tobytes())
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:

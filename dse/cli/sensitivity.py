@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -50,7 +51,13 @@ def sensitivity(
     tables = [(path, option) for path, option in ((csv, "--csv"), (parquet, "--parquet")) if path is not None]
     for path, option in tables:  # refused before any work
         _check_writable(path, option)
-        if path.exists() and not overwrite:
+        if (path.suffix == ".parquet") != (option == "--parquet"):  # dse serve --sensitivity reads by the suffix
+            raise DseError(
+                "a Parquet table needs a name ending in .parquet, a CSV table one that does not "
+                "(dse serve --sensitivity reads a file by its suffix)",
+                where=f"{option} {path}",
+            )
+        if os.path.lexists(path) and not overwrite:
             raise DseError("exists; pass --overwrite to replace it", where=f"{option} {path}")
     _check_complete(store, _storage_options(endpoint_url), allow_incomplete)
     datasets = open_results(store, _storage_options(endpoint_url))

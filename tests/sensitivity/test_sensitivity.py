@@ -517,6 +517,19 @@ def test_an_unwritable_table_path_is_one_line_before_the_work(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["dir"] and list(a_dir.iterdir()) == []
 
 
+@pytest.mark.parametrize("option, name", [("--parquet", "s.pq"), ("--parquet", "s.csv"), ("--csv", "s.parquet")])
+def test_a_table_name_that_the_dashboard_would_misread_is_refused(tmp_path, capsys, option, name):
+    """dse serve --sensitivity reads a file as Parquet by its .parquet suffix, else as CSV: --parquet s.pq or
+    --csv s.parquet would write a file it cannot read, so each is one line before any work, nothing written."""
+    from dse.cli import main
+
+    assert main([*SAVED, option, str(tmp_path / name)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and f"{option} {tmp_path / name}: " in err[0] and ".parquet" in err[0], err
+    assert captured.out == "" and list(tmp_path.iterdir()) == []
+
+
 def test_write_sensitivity_refuses_an_existing_file_and_says_why_it_cannot_write(tmp_path):
     from dse.errors import DseError
     from dse.sensitivity import write_sensitivity

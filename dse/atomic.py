@@ -1,9 +1,9 @@
 r"""Write a file so that readers see the old content or the new, never a part.
 
->>> import os, tempfile
+>>> import os, pathlib, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "coefficients.yaml")
 >>> write_atomic(path, "a: 1\n")
->>> open(path).read()
+>>> pathlib.Path(path).read_text()
 'a: 1\n'
 >>> sorted(os.listdir(os.path.dirname(path)))
 ['coefficients.yaml']

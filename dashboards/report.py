@@ -190,17 +190,15 @@ def build_report(source: ResultsSource, views=DEFAULT_VIEWS, top: int = 15, cell
             ),
         ]
     if first is not None:
-        keep_all = np.ones(len(source), dtype=bool)
-        on_front = np.zeros(len(source), dtype=bool)
-        on_front[first.front()] = True
+        on_front = first.front()
         plots = []
         for name in source.inputs[:12]:
             title = source.label(name)
             frames = [
                 (label, c / max(c.sum(), 1))
                 for label, c in (
-                    ("all feasible", source.counts(name, keep_all)),
-                    ("front", source.counts(name, on_front)),
+                    ("all feasible", source.counts_all(name)),
+                    ("front", source.counts_at(name, on_front)),
                 )
             ]
             if name in source.categorical:

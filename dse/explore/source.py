@@ -320,6 +320,69 @@ class ResultsSource:
         _masked_bincount(codes, keep, out)
         return out
 
+    def counts_all(self, name: str) -> np.ndarray:
+        """:meth:`counts` over every feasible row, without reading the column where the store is a grid.
+
+        A grid input's counts come from each scenario's feasible designs per
+        coordinate of its axis (one pass over the feasible indices), binned
+        like the column would be: the same float32 values, extent and bins,
+        so the counts are the same. A store with a sampled scenario, or a
+        column already read, takes :meth:`counts`.
+        """
+        if (
+            name in self._columns
+            or name not in self.inputs
+            or any(ds.attrs.get("dse_kind") == "sampled" for ds in self.datasets.values())
+        ):
+            return self.counts(name, np.ones(self.n, dtype=bool))
+        categorical = name in self.categorical
+        values, weights = [], []  # each scenario's distinct values of the column, and its feasible rows at each
+        for scenario, ds in self.datasets.items():
+            idx = self._feasible[scenario]
+            dims = self._dims(ds)
+            if name in dims:
+                k = dims.index(name)
+                stride = int(np.prod([ds.sizes[d] for d in dims[k + 1 :]], dtype=np.int64))
+                weights.append(np.bincount((idx // stride) % ds.sizes[name], minlength=ds.sizes[name]))
+                coord = ds[name].values
+                values.append(
+                    self._code_lut(name, [str(c) for c in coord]) if categorical else coord.astype(np.float32)
+                )
+            else:  # fixed in this scenario (as _read_scenarios reads it)
+                value = ds.coords[name].values.item() if name in ds.coords else INPUTS[name].default
+                weights.append(np.array([idx.size]))
+                values.append(
+                    np.array([self.categories[name].index(str(value))], dtype=np.int16)
+                    if categorical
+                    else np.array([value], dtype=np.float32)
+                )
+        v, w = np.concatenate(values), np.concatenate(weights).astype(np.int64)
+        if categorical:
+            return np.bincount(v.astype(np.int64), weights=w, minlength=len(self.categories[name])).astype(np.int64)
+        if name not in self._extents:  # the extent of the rows' values: the values present
+            lo, hi, seen = _finite_range(np.ascontiguousarray(v[w > 0]))
+            self._extents[name] = (float(lo), float(hi)) if seen else (0.0, 1.0)
+        edges = self.edges(name)
+        bins = np.empty(v.size, dtype=np.uint8)
+        _bin_index(v, float(edges[0]), HISTOGRAM_BINS / (edges[-1] - edges[0]), HISTOGRAM_BINS, bins)
+        return np.bincount(bins, weights=w, minlength=HISTOGRAM_BINS).astype(np.int64)
+
+    def counts_at(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """:meth:`counts` of ``rows`` (a few rows, e.g. a front), from :meth:`values` at those rows."""
+        values = self.values(name, rows)
+        if name in self.categorical:
+            return np.bincount(values.astype(np.int64), minlength=len(self.categories[name])).astype(np.int64)
+        edges = self.edges(name)
+        bins = np.empty(values.size, dtype=np.uint8)
+        _bin_index(
+            np.ascontiguousarray(values, dtype=np.float32),
+            float(edges[0]),
+            HISTOGRAM_BINS / (edges[-1] - edges[0]),
+            HISTOGRAM_BINS,
+            bins,
+        )
+        return np.bincount(bins, minlength=HISTOGRAM_BINS).astype(np.int64)
+
     def edges(self, name: str) -> np.ndarray:
         """Bin edges of the histogram of a numeric column (over all feasible designs)."""
         lo, hi = self.extent(name)

@@ -82,6 +82,25 @@ def test_values_at_rows_match_the_table_without_reading_input_columns(small_stor
     np.testing.assert_allclose(source.values("cycle_life", rows), table["cycle_life"].to_numpy()[rows], rtol=1e-6)
 
 
+def test_histograms_without_columns_match_the_column_counts():
+    """The report's histograms of a grid store come from feasible counts per grid coordinate (counts_all) and
+    from values at the front's rows (counts_at), not from whole columns: the same counts and extents as the
+    column path, on a two-scenario grid store whose inputs are swept in one scenario and fixed in the other."""
+    from pathlib import Path
+
+    store = str(Path(__file__).resolve().parents[2] / "catalogs" / "stores" / "anode-free-small.zarr")
+    fast, slow = ResultsSource(store), ResultsSource(store)
+    rows = np.random.default_rng(3).choice(len(slow), 40, replace=False)
+    keep = np.zeros(len(slow), dtype=bool)
+    keep[rows] = True
+    for name in fast.inputs:
+        np.testing.assert_array_equal(fast.counts_all(name), slow.counts(name, np.ones(len(slow), dtype=bool)))
+        np.testing.assert_array_equal(fast.counts_at(name, rows), slow.counts(name, keep))
+        if name not in fast.categorical:
+            assert fast.extent(name) == slow.extent(name)
+    assert not set(fast.inputs) & set(fast._columns)  # no input column was read
+
+
 def test_front_is_exact_for_the_filtered_set(source, app, table):
     app.filters = {"cathode": ["NMC811"], "stack_pressure": [0.5, 3.0]}
     mask = app.mask()

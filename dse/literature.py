@@ -279,11 +279,11 @@ def load_literature(path: str | Path | None = None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import tempfile, os
+    >>> import os, pathlib, tempfile
     >>> d = tempfile.mkdtemp()
     >>> p = os.path.join(d, "mine.csv")
     >>> text = "metal,electrolyte_family,retention,cycles\nLi,ether,80,two hundred\n"
-    >>> _ = open(p, "w").write(text)
+    >>> _ = pathlib.Path(p).write_text(text)
     >>> load_literature(p)
     Traceback (most recent call last):
     ...

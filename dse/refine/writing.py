@@ -123,16 +123,12 @@ def _dataset(result: RefineResult, spec: SweepSpec, scenario, chain):
 
 
 def _write(result: RefineResult, spec: SweepSpec, path: str, storage_options: Mapping | None) -> None:
-    import datetime as _dt
-    import uuid
 
-    import yaml
     import zarr
 
-    from dse import __version__
     from dse.modelchain import ModelChain
-    from dse.store.format import FORMAT, _compressors, _consolidate, zarr_store
-    from dse.store.template import git_commit, scenario_groups
+    from dse.store.format import _compressors, _consolidate, zarr_store
+    from dse.store.template import root_attrs, scenario_groups
 
     groups = scenario_groups(spec)
     chains = {s.name: ModelChain.from_design(s, uncertainty=spec.uncertainty) for s in spec.scenarios}
@@ -173,19 +169,7 @@ def _write(result: RefineResult, spec: SweepSpec, path: str, storage_options: Ma
     root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
     root.attrs.update(
         {
-            "Conventions": "CF-1.10",
-            "title": spec.name,
-            "dse_store_format": FORMAT,
-            "dse_version": __version__,
-            "dse_spec": spec.text,
-            "dse_spec_hash": spec.hash(),
-            "dse_scenarios": list(groups),
-            "dse_groups": groups,
-            "dse_ce_coefficients": yaml.safe_dump(chain.coefficients.model_dump(mode="json"), sort_keys=False),
-            "dse_git_commit": git_commit(),
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "dse_status": "complete",
-            "dse_sweep_id": uuid.uuid4().hex,
+            **root_attrs(spec, groups, chain, "complete"),
             "dse_summary": summary,
             "dse_refinement": json.loads(
                 json.dumps(

@@ -218,26 +218,32 @@ def _write_template(
             )
         root = zarr.open_group(zarr_store(path, storage_options), mode="r+", use_consolidated=False, zarr_format=3)
         chain = next(iter(chains.values()))
-        root.attrs.update(
-            {
-                "Conventions": "CF-1.10",
-                "title": spec.name,
-                "dse_store_format": FORMAT,
-                "dse_version": __version__,
-                "dse_spec": spec.text,
-                "dse_spec_hash": spec.hash(),
-                "dse_scenarios": list(groups),
-                "dse_groups": groups,
-                "dse_ce_coefficients": yaml.safe_dump(chain.coefficients.model_dump(mode="json"), sort_keys=False),
-                "dse_git_commit": git_commit(),
-                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                "dse_status": "running",
-                "dse_sweep_id": uuid.uuid4().hex,
-                **chain.attrs(),
-            }
-        )
+        root.attrs.update({**root_attrs(spec, groups, chain, "running"), **chain.attrs()})
         _consolidate(path, storage_options)
     except PermissionError as exc:
         raise StoreError(f"cannot write the store ({exc.strerror or 'permission denied'})", where=where) from None
     except OSError as exc:
         raise StoreError(f"cannot write the store ({exc.strerror or exc})", where=where) from None
+
+
+def root_attrs(spec, groups: Mapping[str, str], chain, status: str) -> dict:
+    """The attributes every store's root starts with: format, provenance, scenarios, coefficients and ``status``.
+
+    Written by :func:`create_store` (``"running"``) and by a refinement's store
+    (``"complete"``), each adding its own after them.
+    """
+    return {
+        "Conventions": "CF-1.10",
+        "title": spec.name,
+        "dse_store_format": FORMAT,
+        "dse_version": __version__,
+        "dse_spec": spec.text,
+        "dse_spec_hash": spec.hash(),
+        "dse_scenarios": list(groups),
+        "dse_groups": groups,
+        "dse_ce_coefficients": yaml.safe_dump(chain.coefficients.model_dump(mode="json"), sort_keys=False),
+        "dse_git_commit": git_commit(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "dse_status": status,
+        "dse_sweep_id": uuid.uuid4().hex,
+    }

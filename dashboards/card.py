@@ -74,7 +74,7 @@ def capacity_curve(
     curve = hv.Overlay([hv.Curve((n, cap), "cycle", "capacity", label=label).opts(color=color)])
     band_text = ""
     if all(k in source.outputs for k in BAND_OUTPUTS):
-        p10, p90 = float(source.column("cycle_life_p10")[row]), float(source.column("cycle_life_p90")[row])
+        p10, p90 = (float(source.values(n, np.array([row]))[0]) for n in ("cycle_life_p10", "cycle_life_p90"))
         if math.isfinite(p10) and math.isfinite(p90):
             curve = curve * hv.VSpan(p10, p90).opts(color=band_color, alpha=0.15)
             band_text = f" · cycle life p10–p90: {format_value(p10)}–{format_value(p90)} (shaded)"

@@ -27,12 +27,8 @@ class Charts(ExplorerState):
         change of state updates the chart's data in place.
         """
         src = self.source
-        keep = self.mask()
-        sel = np.zeros(len(src), dtype=bool)
-        if self.selection:
-            sel[self.selected_rows()] = True
         title = src.label(name)
-        frames = [("filtered", src.counts(name, keep)), ("selected", src.counts(name, sel))]
+        frames = [(label, counts[name]) for label, counts in self.input_counts().items()]
         if name in src.categorical:
             names = src.categories[name]
             df = pd.concat(

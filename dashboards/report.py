@@ -131,11 +131,11 @@ def build_report(source: ResultsSource, views=DEFAULT_VIEWS, top: int = 15, cell
 
     views = [(x, y) for x, y in views if x in source.outputs and y in source.outputs]
     colour = source.categorical[0] if source.categorical else source.outputs[0]
-    scenario = source.column("scenario")
+    feasible_rows = source.feasible_per_scenario
     rows = []
-    for k, (name, ds) in enumerate(source.datasets.items()):
+    for name, ds in source.datasets.items():
         n = int(ds.attrs.get("dse_n_designs", 0))
-        feasible = int((scenario == k).sum())
+        feasible = feasible_rows[name]
         rows.append(
             {
                 "scenario": name,

@@ -85,6 +85,7 @@ class ExplorerState(pn.viewable.Viewer):
         self._mask_cache: tuple[str, np.ndarray] | None = None
         self._front_cache: tuple[tuple, np.ndarray] | None = None
         self._hypervolume_cache: tuple[tuple, float] | None = None
+        self._counts_cache: tuple[str, dict[str, dict[str, np.ndarray]]] | None = None
         self._showing = False  # widgets being set from the state: their callbacks do nothing
 
     # -- state ----------------------------------------------------------------
@@ -184,6 +185,28 @@ class ExplorerState(pn.viewable.Viewer):
                 & (ys <= np.float64(max(y0, y1)))
             )
         return np.flatnonzero(keep)
+
+    def input_counts(self) -> dict[str, dict[str, np.ndarray]]:
+        """Every input's counts in the filtered designs and in the box selection (zeros without one).
+
+        ``{"filtered": {name: counts}, "selected": {name: counts}}``, as
+        :meth:`ResultsSource.counts <dse.explore.ResultsSource.counts>`.
+        Computed for all inputs at once (one walk per grid scenario) and
+        cached per state, so the charts of the inputs share it.
+        """
+        key = json.dumps([self._key(), self.selection], default=str)
+        if self._counts_cache is None or self._counts_cache[0] != key:
+            src = self.source
+            filtered = src.counts_many(src.inputs, self.mask())
+            if self.selection:
+                selected = np.zeros(len(src), dtype=bool)
+                selected[self.selected_rows()] = True
+                in_box = src.counts_many(src.inputs, selected)
+            else:
+                in_box = {name: np.zeros_like(c) for name, c in filtered.items()}
+            counts = {"filtered": filtered, "selected": in_box}
+            self._counts_cache = (key, counts)
+        return self._counts_cache[1]
 
     def pin(self, row: int | None = None) -> None:
         """Pin design ``row`` (default: the one on the card) for the comparison; the oldest is dropped past ``MAX_PINNED``."""

@@ -4,7 +4,9 @@ Pictures are aggregated in the axis's own space (:class:`~dse.explore.display.Ax
 a log axis bins ``log10`` of the values, so a design is counted in the pixel
 whose tick labels bracket its value. The other loops count codes under a
 mask, bin values for histograms, find finite extents and draw the
-polylines of the parallel coordinates.
+polylines of the parallel coordinates; two walk a grid scenario's feasible
+flat indices (:func:`_grid_filter`, :func:`_grid_counts`), so a filter or a
+histogram of a grid input needs no column of it.
 """
 
 from __future__ import annotations
@@ -78,6 +80,110 @@ def _finite_range(values):  # pragma: no cover
             lo = min(lo, v)
             hi = max(hi, v)
     return lo, hi, seen
+
+
+@numba.njit(nogil=True, cache=True)
+def _advance(digits, shape, delta):  # pragma: no cover
+    """Add ``delta`` to the grid position ``digits`` (C order: the last dimension varies fastest)."""
+    k = shape.size - 1
+    carry = delta
+    while carry > 0 and k >= 0:
+        v = digits[k] + carry
+        n = shape[k]
+        if v < n:
+            digits[k] = v
+            carry = 0
+        elif v < 2 * n:  # the common case of a dense walk: no division
+            digits[k] = v - n
+            carry = 1
+        else:
+            carry = v // n
+            digits[k] = v - carry * n
+        k -= 1
+
+
+@numba.njit(nogil=True, cache=True)
+def _grid_filter(flat, shape, dims, allowed, keep):  # pragma: no cover
+    """Clear ``keep[i]`` where ``allowed[j, p]`` is False, ``p`` the position of ``flat[i]`` along ``dims[j]``.
+
+    ``flat`` are ascending flat indices into a C-order grid of ``shape``; the
+    position is carried from row to row (a division only on long jumps), so
+    no column of the grid's inputs is needed. Rows already cleared are
+    skipped. While only the last (fastest) position moves, the verdict of
+    the other dimensions is kept from the row before.
+    """
+    last = shape.size - 1
+    n_last = shape[last]
+    digits = np.zeros(shape.size, dtype=np.int64)
+    previous = 0
+    m = dims.size
+    j_last = -1
+    for j in range(m):
+        if dims[j] == last:
+            j_last = j
+    others = True  # the verdict of the dimensions other than the last at the current position
+    stale = True
+    for i in range(flat.size):
+        if not keep[i]:
+            continue
+        f = np.int64(flat[i])
+        v = digits[last] + (f - previous)
+        previous = f
+        if v < n_last:
+            digits[last] = v
+        else:
+            _advance(digits, shape, v - digits[last])
+            stale = True
+        if stale:
+            others = True
+            for j in range(m):
+                if j != j_last and not allowed[j, digits[dims[j]]]:
+                    others = False
+                    break
+            stale = False
+        if not others or (j_last >= 0 and not allowed[j_last, digits[last]]):
+            keep[i] = False
+
+
+@numba.njit(nogil=True, cache=True)
+def _grid_counts(flat, shape, dims, keep, out):  # pragma: no cover
+    """``out[j, p]`` += rows of ``keep`` (all rows if it is empty) at position ``p`` along ``dims[j]``.
+
+    ``flat`` as in :func:`_grid_filter`: one pass counts every dimension
+    asked for. Rows are counted along the other dimensions once per run of
+    rows that share their position there (only the last position moves).
+    """
+    last = shape.size - 1
+    n_last = shape[last]
+    digits = np.zeros(shape.size, dtype=np.int64)
+    previous = 0
+    m = dims.size
+    j_last = -1
+    for j in range(m):
+        if dims[j] == last:
+            j_last = j
+    everything = keep.size == 0
+    run = 0  # rows counted at the current position of the other dimensions
+    for i in range(flat.size):
+        if not everything and not keep[i]:
+            continue
+        f = np.int64(flat[i])
+        v = digits[last] + (f - previous)
+        previous = f
+        if v < n_last:
+            digits[last] = v
+        else:
+            for j in range(m):
+                if j != j_last:
+                    out[j, digits[dims[j]]] += run
+            run = 0
+            _advance(digits, shape, v - digits[last])
+        run += 1
+        if j_last >= 0:
+            out[j_last, digits[last]] += 1
+    for j in range(m):
+        if j != j_last:
+            out[j, digits[dims[j]]] += run
 
 
 @numba.njit(nogil=True, cache=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,29 +15,57 @@ if TYPE_CHECKING:
 def passing_rows(
     source: ResultsSource, filters: Mapping[str, object] | None = None, constraints: Mapping[str, object] | None = None
 ) -> np.ndarray:
-    """Rows of ``source`` that pass ``filters`` and ``constraints`` (:meth:`ResultsSource.mask <dse.explore.ResultsSource.mask>`)."""
-    keep = np.ones(source.n, dtype=bool)
+    """Rows of ``source`` that pass ``filters`` and ``constraints`` (:meth:`ResultsSource.mask <dse.explore.ResultsSource.mask>`).
+
+    Every valid rule becomes a test of a column's values (:func:`rule_test`);
+    :meth:`ResultsSource.keep_where <dse.explore.ResultsSource.keep_where>`
+    applies them, to whole columns or, for a grid input, to its values per
+    grid position.
+    """
+    tests = []
     for rules in (filters, constraints):
         if not isinstance(rules, Mapping):
             continue
         for name, rule in rules.items():
             if not isinstance(name, str) or name not in {*source.categorical, *source.numeric_inputs, *source.outputs}:
                 continue
-            if name in source.categorical:
-                allowed = source.allowed_codes(name, rule)
-                if allowed is not None:
-                    keep &= allowed[source.column(name)]
-                continue
-            bounds = _bounds(rule)
-            if bounds is None:
-                continue
-            values = source.column(name)
-            lo, hi = bounds
-            if lo is not None:
-                keep &= values >= np.float32(lo - 1e-6 * abs(lo))
-            if hi is not None:
-                keep &= values <= np.float32(hi + 1e-6 * abs(hi))
-    return keep
+            test = rule_test(source.categories, name, rule)
+            if test is not None:
+                tests.append((name, test))
+    return source.keep_where(tests)
+
+
+def rule_test(categories: Mapping[str, Sequence[str]], name: str, rule) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A rule as a test of values: codes in the allowed names (categorical), float32 values within bounds (numeric).
+
+    A bound is widened by a millionth of itself (a value typed as shown
+    passes); None where the rule is not a valid rule.
+
+    >>> test = rule_test({"cathode": ["LFP", "NMC811"]}, "cathode", ["NMC811"])
+    >>> test(np.array([1, 0, 1], dtype=np.int16)).tolist()
+    [True, False, True]
+    >>> rule_test({}, "cost", [None, 100])(np.array([99.0, 100.00001, 101], dtype=np.float32)).tolist()
+    [True, True, False]
+    """
+    if name in categories:
+        allowed = allowed_codes(categories, name, rule)
+        return None if allowed is None else allowed.__getitem__
+    bounds = _bounds(rule)
+    if bounds is None or bounds == (None, None):
+        return None
+    lo, hi = bounds
+    low = None if lo is None else np.float32(lo - 1e-6 * abs(lo))
+    high = None if hi is None else np.float32(hi + 1e-6 * abs(hi))
+
+    def within(values: np.ndarray) -> np.ndarray:
+        keep = np.ones(values.shape, dtype=bool)
+        if low is not None:
+            keep &= values >= low
+        if high is not None:
+            keep &= values <= high
+        return keep
+
+    return within
 
 
 def allowed_codes(categories: Mapping[str, Sequence[str]], name: str, rule) -> np.ndarray | None:

@@ -8,12 +8,20 @@ stay codes everywhere: a filter turns its few names into codes once and
 looks rows up in a boolean table (:mod:`dse.explore.selection`), counts are
 ``bincount`` of codes (:mod:`dse.explore.kernels`); fronts come from cached
 fronts of chunks of rows (:mod:`dse.explore.fronts`).
+
+The inputs of a store whose scenarios are all grids are never read whole
+(unless a view colours by one): an input's value at a row is a coordinate
+of its axis at the row's grid position, so a filter on it is a table over
+the axis's positions and a histogram a count per position, both taken in one
+walk over each scenario's feasible flat indices (:func:`_grid_filter`,
+:func:`_grid_counts`); labels and tables compute the inputs at their rows
+(:meth:`ResultsSource.values`). The scenario of a row is its segment.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 
 import numpy as np
@@ -21,7 +29,14 @@ import pandas as pd
 
 from dse.explore.display import LOG_AXES, PADDING, Axis, display_unit
 from dse.explore.fronts import ChunkFronts
-from dse.explore.kernels import _bin_index, _finite_range, _masked_bincount, _polylines
+from dse.explore.kernels import (
+    _bin_index,
+    _finite_range,
+    _grid_counts,
+    _grid_filter,
+    _masked_bincount,
+    _polylines,
+)
 from dse.explore.selection import allowed_codes, passing_rows
 from dse.store.table import Results, row_design, swept_inputs
 from dse.vocabulary import INPUTS, OUTPUTS
@@ -33,6 +48,29 @@ HISTOGRAM_BINS = 30
 SKIP = {"scenario", "design", "feasible", "infeasible_reason", "pareto_front"}
 #: integer per-design variables that views may colour by (read as float columns; not outputs, so never axes)
 EXTRA_COLUMNS = ("refinement_level",)
+#: feasible flags turned into flat indices per block of this many designs (no full int64 copy)
+FLAT_BLOCK = 1 << 24
+
+
+def flat_indices(flags: np.ndarray) -> np.ndarray:
+    """Ascending indices of the True entries of a flat boolean array: int32 below 2**31 entries, else int64.
+
+    Filled block by block, so the int64 indices ``np.flatnonzero`` gives are
+    never all held at once.
+
+    >>> flat_indices(np.array([False, True, True, False, True])).tolist()
+    [1, 2, 4]
+    >>> flat_indices(np.zeros(3, dtype=bool)).dtype
+    dtype('int32')
+    """
+    dtype = np.int32 if flags.size < 2**31 else np.int64
+    out = np.empty(int(np.count_nonzero(flags)), dtype=dtype)
+    done = 0
+    for start in range(0, flags.size, FLAT_BLOCK):
+        part = np.flatnonzero(flags[start : start + FLAT_BLOCK])
+        out[done : done + part.size] = part + start
+        done += part.size
+    return out
 
 
 # --------------------------------------------------------------------------- the source
@@ -87,18 +125,28 @@ class ResultsSource:
         self._plot_columns: dict[str, np.ndarray] = {}
         self._bins: dict[str, np.ndarray] = {}
         self._extents: dict[str, tuple[float, float]] = {}
-        # feasible flat indices of every scenario (the only full read at start)
+        # feasible flat indices of every scenario (the only full read at start; int32 below 2**31 designs)
         self._feasible: dict[str, np.ndarray] = {}
         for name, ds in self.datasets.items():
             feasible = ds["feasible"]
             if ds.attrs.get("dse_kind") != "sampled":
                 feasible = feasible.transpose(*self._dims(ds))
-            self._feasible[name] = np.flatnonzero(np.asarray(feasible.values).ravel())
+            self._feasible[name] = flat_indices(np.asarray(feasible.values).ravel())
         self.n = int(sum(idx.size for idx in self._feasible.values()))
+        #: the first row of every scenario, and the end of the last
+        self._starts = np.cumsum([0, *(idx.size for idx in self._feasible.values())])
+        #: every scenario is a grid: its inputs are computed from grid positions, never read whole
+        self.grid = all(ds.attrs.get("dse_kind") != "sampled" for ds in self.datasets.values())
+        self._position_counts: dict[int, dict[int, np.ndarray]] = {}
         self._fronts = ChunkFronts(self.n, self.chunk_rows)
 
     def __len__(self) -> int:
         return self.n
+
+    @property
+    def feasible_per_scenario(self) -> dict[str, int]:
+        """Feasible designs (rows) of every scenario, in row order."""
+        return {name: int(idx.size) for name, idx in self._feasible.items()}
 
     @staticmethod
     def warm_up() -> None:
@@ -109,6 +157,11 @@ class ResultsSource:
         keep = np.ones(10, dtype=bool)
         _masked_bincount(np.zeros(10, dtype=np.uint8), keep, np.zeros(1, dtype=np.int64))
         _masked_bincount(np.zeros(10, dtype=np.int16), keep, np.zeros(1, dtype=np.int64))
+        shape, dims = np.array([2, 5], dtype=np.int64), np.array([1], dtype=np.int64)
+        for flat in (np.arange(10, dtype=np.int32), np.arange(10, dtype=np.int64)):
+            _grid_filter(flat, shape, dims, np.ones((1, 5), dtype=bool), keep.copy())
+            _grid_counts(flat, shape, dims, keep, np.zeros((1, 5), dtype=np.int64))
+            _grid_counts(flat, shape, dims, np.zeros(0, dtype=bool), np.zeros((1, 5), dtype=np.int64))
 
     # -- names ------------------------------------------------------------------
     def label(self, name: str, units: bool = True) -> str:
@@ -161,8 +214,10 @@ class ResultsSource:
         """``column(name)[rows]``, without reading the whole column where it need not be read.
 
         A swept or fixed input of a grid scenario is computed from the rows'
-        grid positions, so a table of a few front designs costs nothing per
-        input; other columns are read whole (and cached) as by :meth:`column`.
+        grid positions, the scenario and design number from the rows'
+        segments and flat indices, so a table or the labels of a few designs
+        cost nothing per input; outputs are read whole (and cached) as by
+        :meth:`column`.
         """
         rows = np.asarray(rows, dtype=np.int64)
         if name in self._columns or name in self.outputs or name in self.extras:
@@ -238,6 +293,93 @@ class ResultsSource:
         names = self.categories[name]
         return np.array([names.index(str(c)) for c in local], dtype=np.int16)
 
+    # -- virtual columns: grid inputs from grid positions --------------------------
+    def virtual(self, name: str) -> bool:
+        """True when filters and counts of ``name`` come from grid positions, with no column of it.
+
+        The scenario always (a row's scenario is its segment of rows); an
+        input when every scenario is a grid and no view has read its column
+        whole (then the column is there, and faster).
+        """
+        return name == "scenario" or (self.grid and name in self.inputs and name not in self._columns)
+
+    def _positions(self, k: int, name: str) -> tuple[int | None, np.ndarray]:
+        """How ``name`` varies in scenario ``k``: its axis and its value per position, or ``None`` and its one value.
+
+        Values as :meth:`column` has them (float32, or codes into
+        :attr:`categories`), from the coordinates of a grid scenario's axis
+        (as :meth:`_read_scenarios` reads them).
+        """
+        scenario, ds = list(self.datasets.items())[k]
+        if name == "scenario":
+            return None, np.array([k], dtype=np.int16)
+        categorical = name in self.categorical
+        dims = self._dims(ds)
+        if name in dims:
+            coord = ds[name].values
+            values = self._code_lut(name, [str(c) for c in coord]) if categorical else coord.astype(np.float32)
+            return dims.index(name), values
+        value = ds.coords[name].values.item() if name in ds.coords else INPUTS[name].default
+        if categorical:
+            return None, np.array([self.categories[name].index(str(value))], dtype=np.int16)
+        return None, np.array([value], dtype=np.float32)
+
+    def _shape(self, k: int) -> np.ndarray:
+        ds = list(self.datasets.values())[k]
+        return np.array([ds.sizes[d] for d in self._dims(ds)], dtype=np.int64)
+
+    def _walk_counts(self, k: int, axes: Sequence[int], keep: np.ndarray | None) -> dict[int, np.ndarray]:
+        """Rows of scenario ``k`` (those of ``keep``, a slice of its rows, or all) per position along each axis."""
+        if keep is None:  # all rows: once per scenario, every axis
+            if k not in self._position_counts:
+                shape = self._shape(k)
+                self._position_counts[k] = self._walk_counts(k, range(shape.size), np.ones(0, dtype=bool))
+            return self._position_counts[k]
+        shape = self._shape(k)
+        axes = list(axes)
+        out = np.zeros((len(axes), int(shape.max(initial=1))), dtype=np.int64)
+        if axes:
+            flat = list(self._feasible.values())[k]
+            _grid_counts(flat, shape, np.asarray(axes, dtype=np.int64), keep, out)
+        return {a: out[j, : shape[a]] for j, a in enumerate(axes)}
+
+    def keep_where(self, tests: Sequence[tuple[str, Callable[[np.ndarray], np.ndarray]]]) -> np.ndarray:
+        """Rows where every ``test`` holds for the values of its column (``test`` maps values to booleans).
+
+        A test sees what :meth:`column` holds (float32, or codes). A column
+        that is not read (:meth:`virtual`) is tested on its few values per
+        grid position instead, and the rows are looked up by their positions
+        in one walk per scenario: the same rows, with no column read.
+        """
+        keep = np.ones(self.n, dtype=bool)
+        virtual = []
+        for name, test in tests:
+            if self.virtual(name):
+                virtual.append((name, test))
+            else:
+                keep &= test(self.column(name))
+        if not virtual:
+            return keep
+        for k, flat in enumerate(self._feasible.values()):
+            part = keep[self._starts[k] : self._starts[k + 1]]
+            axes, tables = [], []
+            for name, test in virtual:
+                axis, values = self._positions(k, name)
+                ok = np.asarray(test(values), dtype=bool)
+                if axis is None:
+                    if not ok[0]:
+                        part[:] = False
+                elif not ok.all():
+                    axes.append(axis)
+                    tables.append(ok)
+            if axes and flat.size:
+                shape = self._shape(k)
+                allowed = np.zeros((len(axes), int(shape.max())), dtype=bool)
+                for j, ok in enumerate(tables):
+                    allowed[j, : ok.size] = ok
+                _grid_filter(flat, shape, np.asarray(axes, dtype=np.int64), allowed, part)
+        return keep
+
     def plot_column(self, name: str) -> np.ndarray:
         """Plot coordinates of ``name`` (``log10`` on a log axis; cached)."""
         if not self.is_log(name):
@@ -251,7 +393,15 @@ class ResultsSource:
     def extent(self, name: str) -> tuple[float, float]:
         """Smallest and largest finite value of a numeric column (cached)."""
         if name not in self._extents:
-            lo, hi, seen = _finite_range(self.column(name))
+            if self.virtual(name):  # the values present: those at positions with a feasible design
+                present = [np.zeros(0, dtype=np.float32)]
+                for k, flat in enumerate(self._feasible.values()):
+                    axis, values = self._positions(k, name)
+                    if flat.size:
+                        present.append(values if axis is None else values[self._walk_counts(k, (), None)[axis] > 0])
+                lo, hi, seen = _finite_range(np.ascontiguousarray(np.concatenate(present)))
+            else:
+                lo, hi, seen = _finite_range(self.column(name))
             self._extents[name] = (float(lo), float(hi)) if seen else (0.0, 1.0)
         return self._extents[name]
 
@@ -312,66 +462,58 @@ class ResultsSource:
     # -- counts -----------------------------------------------------------------
     def counts(self, name: str, keep: np.ndarray) -> np.ndarray:
         """Rows in ``keep`` per category (categorical) or per bin of :meth:`edges` (numeric)."""
-        if name in self.categorical:
-            codes, size = self.column(name), len(self.categories[name])
-        else:
-            codes, size = self.bins(name), HISTOGRAM_BINS
-        out = np.zeros(size, dtype=np.int64)
-        _masked_bincount(codes, keep, out)
-        return out
+        return self.counts_many([name], keep)[name]
 
     def counts_all(self, name: str) -> np.ndarray:
-        """:meth:`counts` over every feasible row, without reading the column where the store is a grid.
+        """:meth:`counts` over every feasible row (for a grid input: from counts per grid position, cached)."""
+        return self.counts_many([name], None)[name]
 
-        A grid input's counts come from each scenario's feasible designs per
-        coordinate of its axis (one pass over the feasible indices), binned
-        like the column would be: the same float32 values, extent and bins,
-        so the counts are the same. A store with a sampled scenario, or a
-        column already read, takes :meth:`counts`.
+    def counts_many(self, names: Sequence[str], keep: np.ndarray | None) -> dict[str, np.ndarray]:
+        """:meth:`counts` of several columns (``keep`` None: every row), with one walk per scenario for all.
+
+        A column that is not read (:meth:`virtual`) is counted per grid
+        position of each scenario (one pass over its feasible flat indices
+        for every such column at once), and the positions' counts go to the
+        category or bin of the position's value: the same float32 values,
+        extent and bins as the column, so the same counts. Other columns
+        are ``bincount`` of their codes or bins (:meth:`bins`).
         """
-        if (
-            name in self._columns
-            or name not in self.inputs
-            or any(ds.attrs.get("dse_kind") == "sampled" for ds in self.datasets.values())
-        ):
-            return self.counts(name, np.ones(self.n, dtype=bool))
-        categorical = name in self.categorical
-        values, weights = [], []  # each scenario's distinct values of the column, and its feasible rows at each
-        for scenario, ds in self.datasets.items():
-            idx = self._feasible[scenario]
-            dims = self._dims(ds)
-            if name in dims:
-                k = dims.index(name)
-                stride = int(np.prod([ds.sizes[d] for d in dims[k + 1 :]], dtype=np.int64))
-                weights.append(np.bincount((idx // stride) % ds.sizes[name], minlength=ds.sizes[name]))
-                coord = ds[name].values
-                values.append(
-                    self._code_lut(name, [str(c) for c in coord]) if categorical else coord.astype(np.float32)
-                )
-            else:  # fixed in this scenario (as _read_scenarios reads it)
-                value = ds.coords[name].values.item() if name in ds.coords else INPUTS[name].default
-                weights.append(np.array([idx.size]))
-                values.append(
-                    np.array([self.categories[name].index(str(value))], dtype=np.int16)
-                    if categorical
-                    else np.array([value], dtype=np.float32)
-                )
-        v, w = np.concatenate(values), np.concatenate(weights).astype(np.int64)
-        if categorical:
-            return np.bincount(v.astype(np.int64), weights=w, minlength=len(self.categories[name])).astype(np.int64)
-        if name not in self._extents:  # the extent of the rows' values: the values present
-            lo, hi, seen = _finite_range(np.ascontiguousarray(v[w > 0]))
-            self._extents[name] = (float(lo), float(hi)) if seen else (0.0, 1.0)
-        edges = self.edges(name)
-        bins = np.empty(v.size, dtype=np.uint8)
-        _bin_index(v, float(edges[0]), HISTOGRAM_BINS / (edges[-1] - edges[0]), HISTOGRAM_BINS, bins)
-        return np.bincount(bins, weights=w, minlength=HISTOGRAM_BINS).astype(np.int64)
+        out: dict[str, np.ndarray] = {}
+        virtual = [n for n in dict.fromkeys(names) if self.virtual(n)]
+        for name in names:
+            if name in virtual or name in out:
+                continue
+            if name in self.categorical:
+                codes, size = self.column(name), len(self.categories[name])
+            else:
+                codes, size = self.bins(name), HISTOGRAM_BINS
+            out[name] = np.zeros(size, dtype=np.int64)
+            _masked_bincount(codes, np.ones(self.n, dtype=bool) if keep is None else keep, out[name])
+        if not virtual:
+            return out
+        for name in virtual:
+            out[name] = np.zeros(len(self.categories[name]) if name in self.categorical else HISTOGRAM_BINS, np.int64)
+        for k, flat in enumerate(self._feasible.values()):
+            part = None if keep is None else keep[self._starts[k] : self._starts[k + 1]]
+            where = {name: self._positions(k, name) for name in virtual}
+            axes = sorted({axis for axis, _ in where.values() if axis is not None})
+            counts = self._walk_counts(k, axes, part) if axes and flat.size else {}
+            rows = None
+            for name, (axis, values) in where.items():
+                codes = self._codes(name, values)
+                if axis is not None:
+                    if counts:
+                        np.add.at(out[name], codes, counts[axis])
+                    continue
+                if rows is None:
+                    rows = flat.size if part is None else int(np.count_nonzero(part))
+                out[name][codes[0]] += rows
+        return out
 
-    def counts_at(self, name: str, rows: np.ndarray) -> np.ndarray:
-        """:meth:`counts` of ``rows`` (a few rows, e.g. a front), from :meth:`values` at those rows."""
-        values = self.values(name, rows)
+    def _codes(self, name: str, values: np.ndarray) -> np.ndarray:
+        """The category codes, or the histogram bins (:meth:`bins`), of some values of ``name``."""
         if name in self.categorical:
-            return np.bincount(values.astype(np.int64), minlength=len(self.categories[name])).astype(np.int64)
+            return values.astype(np.int64)
         edges = self.edges(name)
         bins = np.empty(values.size, dtype=np.uint8)
         _bin_index(
@@ -381,7 +523,12 @@ class ResultsSource:
             HISTOGRAM_BINS,
             bins,
         )
-        return np.bincount(bins, minlength=HISTOGRAM_BINS).astype(np.int64)
+        return bins.astype(np.int64)
+
+    def counts_at(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """:meth:`counts` of ``rows`` (a few rows, e.g. a front), from :meth:`values` at those rows."""
+        size = len(self.categories[name]) if name in self.categorical else HISTOGRAM_BINS
+        return np.bincount(self._codes(name, self.values(name, rows)), minlength=size).astype(np.int64)
 
     def edges(self, name: str) -> np.ndarray:
         """Bin edges of the histogram of a numeric column (over all feasible designs)."""
@@ -414,7 +561,7 @@ class ResultsSource:
         scaled = np.empty((len(names), rows.size), dtype=np.float64)
         for i, name in enumerate(names):
             axis = self.axis(name)
-            scaled[i] = (axis.to_plot(self.column(name)[rows]) - axis.lo) / (axis.hi - axis.lo)
+            scaled[i] = (axis.to_plot(self.values(name, rows)) - axis.lo) / (axis.hi - axis.lo)
         image = np.zeros((height, width), dtype=np.int64)
         if len(names) >= 2:
             _polylines(scaled, width, height, image)
@@ -437,27 +584,27 @@ class ResultsSource:
 
     def design_label(self, row: int) -> str:
         """How a row is named everywhere (hover, table, card): ``"<scenario> design <n>"``."""
-        scenario = self.categories["scenario"][int(self.column("scenario")[row])]
-        return f"{scenario} design {int(self.column('design')[row])}"
+        return str(self.design_labels(np.array([row]))[0])
 
     def design_labels(self, rows: np.ndarray) -> np.ndarray:
         """:meth:`design_label` of many rows at once (an object array of text).
 
         >>> import types
         >>> fake = types.SimpleNamespace(categories={"scenario": ["li", "na"]},
-        ...     column=lambda n: {"scenario": np.array([0, 1]), "design": np.array([7, 3])}[n])
+        ...     values=lambda n, r: {"scenario": np.array([0, 1]), "design": np.array([7, 3])}[n][r])
         >>> ResultsSource.design_labels(fake, np.array([1, 0])).tolist()
         ['na design 3', 'li design 7']
         """
         rows = np.asarray(rows, dtype=np.int64)
-        scenarios = np.asarray(self.categories["scenario"], dtype=str)[self.column("scenario")[rows]]
-        numbers = self.column("design")[rows].astype(np.int64).astype(str)
+        scenarios = np.asarray(self.categories["scenario"], dtype=str)[self.values("scenario", rows)]
+        numbers = self.values("design", rows).astype(np.int64).astype(str)
         return np.char.add(np.char.add(scenarios, " design "), numbers).astype(object)
 
     def design(self, row: int):
         """The full :class:`~dse.spec.Design` of a row."""
-        scenario = self.categories["scenario"][int(self.column("scenario")[row])]
-        return row_design(self.results, scenario, int(self.column("design")[row]))
+        rows = np.array([row], dtype=np.int64)
+        scenario = self.categories["scenario"][int(self.values("scenario", rows)[0])]
+        return row_design(self.results, scenario, int(self.values("design", rows)[0]))
 
     def table(self, keep: np.ndarray | None = None) -> pd.DataFrame:
         """Every column of the rows in ``keep`` (all rows without): for exports of modest size."""

@@ -164,7 +164,7 @@ class CloudView(ExplorerState):
         df = src.frame(rows, cols).reset_index(drop=True)
         df["x_plot"] = xa.to_plot(df[self.x].to_numpy())
         df["y_plot"] = ya.to_plot(df[self.y].to_numpy())
-        df["design"] = [src.design_label(r) for r in rows]
+        df["design"] = src.design_labels(rows)
         df["row"] = rows
         tooltips = [("design", "@design")]
         for c in cols:

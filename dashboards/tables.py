@@ -50,7 +50,7 @@ class FrontTable(ExplorerState):
         """The current front: design name, plotted objectives first, then inputs that differ; best x first."""
         rows = self.front()
         df = self.source.frame(rows, self.front_columns(rows))
-        df.insert(0, "design", [self.source.design_label(r) for r in rows])
+        df.insert(0, "design", self.source.design_labels(rows))
         ascending = self.source.objectives.get(self.x, "max") == "min"
         return df.sort_values(self.x, ascending=ascending, kind="stable")
 

@@ -222,6 +222,17 @@ class ResultsSource:
         rows = np.asarray(rows, dtype=np.int64)
         if name in self._columns or name in self.outputs or name in self.extras:
             return self.column(name)[rows]
+        if name in ("scenario", "design"):
+            if rows.size and not (0 <= rows.min() and rows.max() < self.n):
+                raise IndexError(f"rows out of range 0-{self.n - 1}")
+            scenario = np.searchsorted(self._starts, rows, side="right") - 1  # an empty scenario's start is the next's
+            if name == "scenario":
+                return scenario.astype(np.int16)
+            out = np.empty(rows.size, dtype=np.int64)
+            for k, flat in enumerate(self._feasible.values()):
+                at = scenario == k
+                out[at] = flat[rows[at] - self._starts[k]]
+            return out
         return self._read(name, rows)
 
     def _read(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dse.explore.kernels import _chunk_counts
 from dse.pareto import nondominated
 
 
@@ -31,7 +32,8 @@ class ChunkFronts:
     ) -> np.ndarray:
         """Rows of the exact front of the rows in ``keep`` over ``columns`` (one per objective), in row order."""
         cache = self._cache.setdefault((tuple(names), tuple(senses)), {})
-        kept = np.add.reduceat(keep, self.starts) if self.n else np.zeros(0, dtype=np.int64)
+        kept = np.zeros(self.starts.size, dtype=np.int64)
+        _chunk_counts(keep, self.chunk_rows, kept)
         candidates = []
         for c in np.flatnonzero(kept):
             lo = int(self.starts[c])

@@ -64,6 +64,28 @@ def _masked_bincount(codes, keep, out):  # pragma: no cover
 
 
 @numba.njit(nogil=True, cache=True)
+def _chunk_counts(keep, chunk, out):  # pragma: no cover
+    """Rows of ``keep`` in every chunk of ``chunk`` rows (``np.add.reduceat`` of a bool array, without its casts)."""
+    for i in range(keep.size):
+        if keep[i]:
+            out[i // chunk] += 1
+
+
+@numba.njit(nogil=True, cache=True)
+def _block_range(values, feasible):  # pragma: no cover
+    """Finite range of ``values`` where ``feasible`` (flat arrays), as float32: a stored block's part of an extent."""
+    lo, hi, seen = np.float32(np.inf), np.float32(-np.inf), False
+    for i in range(values.size):
+        if feasible[i]:
+            x = np.float32(values[i])
+            if x - x == 0:
+                seen = True
+                lo = min(lo, x)
+                hi = max(hi, x)
+    return lo, hi, seen
+
+
+@numba.njit(nogil=True, cache=True)
 def _bin_index(values, lo, scale, nbins, out):  # pragma: no cover
     """Histogram bin of every value (NaN and values below the first edge: bin 0; above: the last)."""
     for i in range(values.size):

@@ -31,6 +31,8 @@ from dse.explore.display import LOG_AXES, PADDING, Axis, display_unit
 from dse.explore.fronts import ChunkFronts
 from dse.explore.kernels import (
     _bin_index,
+    _block_range,
+    _chunk_counts,
     _finite_range,
     _grid_counts,
     _grid_filter,
@@ -71,6 +73,11 @@ def flat_indices(flags: np.ndarray) -> np.ndarray:
         out[done : done + part.size] = part + start
         done += part.size
     return out
+
+
+def _flat_block_range(values: np.ndarray, feasible: np.ndarray) -> tuple[float, float, bool]:
+    """:func:`_block_range` of one stored block (any shape and order)."""
+    return _block_range(np.ascontiguousarray(values).ravel(), np.ascontiguousarray(feasible).ravel())
 
 
 # --------------------------------------------------------------------------- the source
@@ -154,6 +161,9 @@ class ResultsSource:
         x = np.linspace(0, 1, 10, dtype=np.float32)
         _finite_range(x)
         _bin_index(x, 0.0, 3.0, 3, np.empty(10, dtype=np.uint8))
+        _chunk_counts(np.ones(10, dtype=bool), 4, np.zeros(3, dtype=np.int64))
+        for values in (x, x.astype(np.float64)):
+            _block_range(values, values > 0)
         keep = np.ones(10, dtype=bool)
         _masked_bincount(np.zeros(10, dtype=np.uint8), keep, np.zeros(1, dtype=np.int64))
         _masked_bincount(np.zeros(10, dtype=np.int16), keep, np.zeros(1, dtype=np.int64))
@@ -397,8 +407,9 @@ class ResultsSource:
             return self.column(name)
         if name not in self._plot_columns:
             values = self.column(name)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                self._plot_columns[name] = np.where(values > 0, np.log10(values), np.float32(np.nan)).astype(np.float32)
+            out = np.full(values.shape, np.nan, dtype=np.float32)  # one array: no temporaries of the column's size
+            np.log10(values, out=out, where=values > 0)
+            self._plot_columns[name] = out
         return self._plot_columns[name]
 
     def extent(self, name: str) -> tuple[float, float]:
@@ -411,10 +422,43 @@ class ResultsSource:
                     if flat.size:
                         present.append(values if axis is None else values[self._walk_counts(k, (), None)[axis] > 0])
                 lo, hi, seen = _finite_range(np.ascontiguousarray(np.concatenate(present)))
+            elif name not in self._columns and (name in self.outputs or name in self.extras):
+                lo, hi, seen = self._stored_range(name)
             else:
                 lo, hi, seen = _finite_range(self.column(name))
             self._extents[name] = (float(lo), float(hi)) if seen else (0.0, 1.0)
         return self._extents[name]
+
+    def _stored_range(self, name: str) -> tuple[float, float, bool]:
+        """The finite range of an output over the feasible designs, from its stored blocks (no column kept).
+
+        One Dask task per Zarr block of each scenario (on the default
+        scheduler, or a Client's), each the float32 range of the block's
+        feasible values: the range of the column :meth:`column` would read,
+        for a slider, without holding it.
+        """
+        import dask
+        import dask.array as da
+
+        tasks = []
+        for scenario, ds in self.datasets.items():
+            if name not in ds.data_vars or not self._feasible[scenario].size:
+                continue
+            if set(ds[name].dims) != set(ds["feasible"].dims):  # not one value per design: as the column reads it
+                lo, hi, seen = _finite_range(self.column(name))
+                return float(lo), float(hi), seen
+            values = ds[name].data  # in its stored order: a range does not care
+            feasible = ds["feasible"].transpose(*ds[name].dims).data
+            if not isinstance(values, da.Array):
+                values = da.from_array(values, chunks=values.shape)
+            feasible = da.asarray(feasible).rechunk(values.chunks)
+            blocks = zip(values.to_delayed().ravel(), feasible.to_delayed().ravel(), strict=True)
+            tasks += [dask.delayed(_flat_block_range)(v, f) for v, f in blocks]
+        lo, hi, seen = np.inf, -np.inf, False
+        for block_lo, block_hi, block_seen in dask.compute(*tasks):
+            if block_seen:
+                lo, hi, seen = min(lo, block_lo), max(hi, block_hi), True
+        return lo, hi, seen
 
     @property
     def ranges(self) -> dict[str, tuple[float, float]]:

@@ -188,3 +188,14 @@ def test_grid_kernels_match_unravel():
                 np.testing.assert_array_equal(
                     out[j, : shape[d]], np.bincount(positions[d][counted], minlength=shape[d])
                 )
+
+
+@pytest.mark.parametrize("kind", ["grid", "mixed"])
+def test_output_extents_from_stored_blocks_match_the_columns(kind, grid_store, mixed_store):
+    """A slider's range of an output comes from its stored blocks (Dask), with no column kept: the same range."""
+    path = grid_store if kind == "grid" else mixed_store
+    blocks, columns = ResultsSource(path), ResultsSource(path)
+    for name in [*blocks.outputs, *blocks.extras]:
+        columns.column(name)
+        assert blocks.extent(name) == columns.extent(name), name
+    assert not set(blocks._columns)

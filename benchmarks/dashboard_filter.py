@@ -1,4 +1,4 @@
-"""A filter change in the dashboard at 10^6 and 10^7 designs: this code against an earlier commit.
+"""A filter change in the dashboard at 10^6 to 10^8 designs: this code against an earlier commit or another tree.
 
 For each store size the script builds a grid store with ``dse sweep`` (or
 takes ``--store``), then runs, in a fresh process per implementation (so
@@ -18,14 +18,20 @@ memory is its own):
   fixed sequence of changes (drop a
   cathode, narrow the loading, drop an electrolyte, narrow the pressure,
   restore), median of the changes;
-* **RSS** - the process's resident memory after the changes [MB].
+* **RSS** - the process's resident memory after the changes, and its peak [MB].
 
 The earlier implementation is ``dashboards/app.py`` at ``--baseline``
 (default: the commit before the data layer moved to ``dse.explore``), read
 with ``git show`` and imported from a temporary file; both run on the same
-store in the same run, so their medians compare.
+store in the same run, so their medians compare. With ``--baseline-tree
+DIR`` (e.g. ``/work/main``, another checkout of the project) the baseline
+is instead this script's worker run with ``PYTHONPATH=DIR``: the same
+measurements of that tree's ``dse`` and ``dashboards``, so a branch compares
+with main. The ``git show`` baseline holds the whole store in pandas: at
+10^8 designs it needs far more memory than the machine has (``--only new``).
 
-Run: ``python benchmarks/dashboard_filter.py [--sizes 1e6 1e7] [--baseline REV] [--repeat 2]``
+Run: ``python benchmarks/dashboard_filter.py [--sizes 1e6 1e7 1e8] [--baseline REV | --baseline-tree DIR]
+[--repeat 2] [--store PATH]``
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -167,6 +174,7 @@ def worker(kind: str, store: str, rev: str, repeat: int) -> dict:
         other._front_points()
     session = time.perf_counter() - t
     rss = psutil.Process().memory_info().rss / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # kB on Linux
     return {
         "kind": kind,
         "designs": n,
@@ -176,19 +184,36 @@ def worker(kind: str, store: str, rev: str, repeat: int) -> dict:
         "change_s": times,
         "change_median_s": statistics.median(times),
         "rss_mb": rss,
+        "peak_rss_mb": peak,
     }
 
 
-def run_worker(kind: str, store: str, rev: str, repeat: int) -> dict:
+def run_worker(kind: str, store: str, rev: str, repeat: int, tree: str | None = None) -> dict:
+    """One implementation in a fresh process: ``old`` (``dashboards/app.py`` at ``rev``), ``new`` (this tree), or
+    ``base``: this worker with ``tree`` first on ``PYTHONPATH`` instead of this tree."""
+    env = ENV
+    if kind == "base":
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(tree).resolve())}
     proc = subprocess.run(
-        [sys.executable, __file__, "--worker", kind, "--store", store, "--baseline", rev, "--repeat", str(repeat)],
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            "old" if kind == "old" else "new",
+            "--store",
+            store,
+            "--baseline",
+            rev,
+            "--repeat",
+            str(repeat),
+        ],
         capture_output=True,
         text=True,
-        env=ENV,
+        env=env,
     )
     if proc.returncode != 0:
         raise SystemExit(f"{kind} worker failed:\n{proc.stdout}\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "kind": kind}
 
 
 def main() -> None:
@@ -197,13 +222,18 @@ def main() -> None:
     parser.add_argument("--store", help="one existing store instead of building them")
     parser.add_argument("--baseline", default=BASELINE, help="commit of the earlier dashboards/app.py")
     parser.add_argument("--repeat", type=int, default=2, help="rounds of the filter changes")
-    parser.add_argument("--only", choices=["old", "new"], help="run one implementation")
+    parser.add_argument(
+        "--baseline-tree", help="another checkout (e.g. /work/main) as the baseline, instead of --baseline"
+    )
+    parser.add_argument("--only", choices=["old", "base", "new"], help="run one implementation")
     parser.add_argument("--worker", choices=["old", "new"], help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.store, args.baseline, args.repeat)))
         return
+    if args.only == "base" and not args.baseline_tree:
+        parser.error("--only base needs --baseline-tree")
     scratch = Path(tempfile.mkdtemp(prefix="dse-filter-bench-"))
     stores = [args.store] if args.store else []
     try:
@@ -213,20 +243,24 @@ def main() -> None:
             stores.append(str(path))
         results = []
         for store in stores:
-            for kind in ["old", "new"] if args.only is None else [args.only]:
+            kinds = ["base" if args.baseline_tree else "old", "new"] if args.only is None else [args.only]
+            for kind in kinds:
                 print(f"{kind}: {store} ...", flush=True)
-                results.append({"store": store, **run_worker(kind, store, args.baseline, args.repeat)})
+                run = run_worker(kind, store, args.baseline, args.repeat, args.baseline_tree)
+                results.append({"store": store, **run})
         print()
         print(
             f"{'designs':>12} {'impl':>5} {'open + warm-up [s]':>19} {'first render [s]':>17} "
-            f"{'next session [s]':>17} {'filter change median [s]':>25} {'min-max [s]':>14} {'RSS [MB]':>9}"
+            f"{'next session [s]':>17} {'filter change median [s]':>25} {'min-max [s]':>14} {'RSS [MB]':>9} "
+            f"{'peak [MB]':>10}"
         )
         for r in results:
             print(
                 f"{r['designs']:>12,} {r['kind']:>5} {r['server_start_s']:>19.2f} {r['first_render_s']:>17.2f} "
                 f"{r['session_s']:>17.2f} "
                 f"{r['change_median_s']:>25.3f} "
-                f"{min(r['change_s']):>6.3f}-{max(r['change_s']):<7.3f} {r['rss_mb']:>9,.0f}"
+                f"{min(r['change_s']):>6.3f}-{max(r['change_s']):<7.3f} {r['rss_mb']:>9,.0f} "
+                f"{r['peak_rss_mb']:>10,.0f}"
             )
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1))

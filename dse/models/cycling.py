@@ -23,7 +23,7 @@ from dse.models.ce import (
 from dse.models.energy import (
     utilisation,
 )
-from dse.models.feasibility import critical_current_density
+from dse.models.feasibility import critical_current_density_from
 from dse.models.fields import (  # noqa: F401 - declared there, part of this module's interface
     _GROUP_TYPES,
     CE_FIELDS,
@@ -44,7 +44,7 @@ from dse.models.lifetime import (
     Lifetime,
     _cycle_life,
     calendar_loss,
-    cycle_hours,
+    cycle_hours_from,
     first_cycle_loss,
     host_fade_life,
     in_series_range,
@@ -207,11 +207,11 @@ def _cycling(p, k, uncertain, energy_only, series_only):
             inv.inventory,
             0.0 * q == 0.0,
         )
+    dv = p.derived
     calendar = calendar_loss(
-        e.corrosion_current, cycle_hours(d.depth_of_discharge, usable, d.charge_rate, d.discharge_rate), q
+        e.corrosion_current, cycle_hours_from(d.depth_of_discharge, usable, dv.charge_hours, dv.discharge_hours), q
     )
     stranded = (1.0 - usable) * d.cathode_loading
-    dv = p.derived
     features = ce_features_from_logs(
         dv.pressure_saturation,
         d.stack_pressure,
@@ -240,8 +240,12 @@ def _cycling(p, k, uncertain, energy_only, series_only):
     else:
         life_low = life_high = ce_low = ce_high = nan + 0.0 * q
         series = in_series_range(ce)
-    ccd = p.coating.ccd_factor * critical_current_density(
-        e.critical_current_density, e.ccd_activation_energy, e.ccd_pressure_scale, d.temperature, d.stack_pressure
+    ccd = p.coating.ccd_factor * critical_current_density_from(
+        e.critical_current_density,
+        e.ccd_activation_energy,
+        e.ccd_pressure_scale,
+        dv.arrhenius_temperature,
+        d.stack_pressure,
     )
     host = np.floor(host_fade_life(c.fade_per_cycle, d.depth_of_discharge, k.end_of_life))
     return Cycling(

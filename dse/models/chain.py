@@ -299,7 +299,7 @@ def outputs_from_cycling(p, k, cycled, energy_only=False, uncertain=True):
         life_low = life_high = nan + 0.0 * q
 
     if energy_only:
-        cost = cost_system = reason = nan + 0.0 * q
+        cost = cost_system = cost_per_cycle = reason = nan + 0.0 * q
     else:
         # --- cost ----------------------------------------------------------------
         inactive_mass = cathode.mass - cathode.active_mass - cathode.catholyte_mass
@@ -321,14 +321,13 @@ def outputs_from_cycling(p, k, cycled, energy_only=False, uncertain=True):
         electrode_area = 0.01 * pk.electrode_width * pk.electrode_length
         pouch_cost = layers * electrode_area * unit_cost + 2.0 * area_cost(pk.laminate_price) * pouch.footprint
         hardware_cost = 1.0e-3 * k.hardware_price * pouch.hardware_mass
-        # USD per kWh of the cell, or of the repeat unit for a bare stack (cost_per_energy)
-        cost = cost_per_energy(
-            select(is_pouch, 1.0e-3 * pouch_cost, unit_cost), select(is_pouch, pouch.energy, unit_energy)
-        )
-        cost_system = cost_per_energy(
-            select(is_pouch, 1.0e-3 * (pouch_cost + hardware_cost), unit_cost),
-            select(is_pouch, pouch.energy, unit_energy),
-        )
+        # USD per kWh of the cell, or of the repeat unit for a bare stack (cost_per_energy), with
+        # one division for the cell and the system
+        per_energy = cost_per_energy(1.0, select(is_pouch, pouch.energy, unit_energy))
+        cost = per_energy * select(is_pouch, 1.0e-3 * pouch_cost, unit_cost)
+        cost_system = per_energy * select(is_pouch, 1.0e-3 * (pouch_cost + hardware_cost), unit_cost)
+        # (per cycle of the life the first mechanism ends; checked below to be defined)
+        cost_per_cycle = cost / cycles_all
 
         # --- feasibility ---------------------------------------------------------
         alloys = select(m.code < 0.5, cc.alloys_li, select(m.code < 1.5, cc.alloys_na, cc.alloys_k))
@@ -365,7 +364,7 @@ def outputs_from_cycling(p, k, cycled, energy_only=False, uncertain=True):
                 + life.cycle_life
                 + life.knee
                 + lifetime_energy
-                + cost / life.cycle_life
+                + cost_per_cycle
                 + select(k.uncertainty > 0.5, life_low + life_high, 0.0),
             )
         )
@@ -409,7 +408,7 @@ def outputs_from_cycling(p, k, cycled, energy_only=False, uncertain=True):
         inventory,
         lifetime_energy,
         cost,
-        select(baseline, nan, cost / cycles),
+        select(baseline, nan, cost_per_cycle),
         cost_system,
         swelling,
         metal.thickness,

@@ -12,24 +12,24 @@ from dse.models.lifetime import Inventory, Lifetime
 TILE = 64
 STRIDE = 68
 N_DESIGN = 15
-N_NUMERIC = 19
+N_NUMERIC = 22
 N_CE = 11
 N_CYCLING = 19
-N_ROWS = 176
+N_ROWS = 179
 #: first buffer row of each block of rows
 ROW = {
-    'metal': 19,
-    'cathode': 26,
-    'collector': 36,
-    'coating': 42,
-    'electrolyte': 50,
-    'separator': 66,
-    'packaging': 69,
-    'anode': 83,
-    'ce': 90,
-    'cycling': 101,
-    'series': 120,
-    'outputs': 121,
+    'metal': 22,
+    'cathode': 29,
+    'collector': 39,
+    'coating': 45,
+    'electrolyte': 53,
+    'separator': 69,
+    'packaging': 72,
+    'anode': 86,
+    'ce': 93,
+    'cycling': 104,
+    'series': 123,
+    'outputs': 124,
 }
 
 MetalProperties = _GROUP_TYPES['metal']
@@ -53,124 +53,126 @@ def parameters(buf, i):  # pragma: no cover - compiled
         buf[4 * STRIDE + i], buf[5 * STRIDE + i], buf[6 * STRIDE + i], buf[7 * STRIDE + i], buf[8 * STRIDE + i],
         buf[9 * STRIDE + i], buf[10 * STRIDE + i], buf[11 * STRIDE + i], buf[12 * STRIDE + i], buf[13 * STRIDE + i],
         buf[14 * STRIDE + i])
-    dv = DerivedInputs(buf[15 * STRIDE + i], buf[16 * STRIDE + i], buf[17 * STRIDE + i], buf[18 * STRIDE + i])
-    metal = MetalProperties(buf[19 * STRIDE + i], buf[20 * STRIDE + i], buf[21 * STRIDE + i], buf[22 * STRIDE + i],
-        buf[23 * STRIDE + i], buf[24 * STRIDE + i], buf[25 * STRIDE + i])
-    cathode = CathodeProperties(buf[26 * STRIDE + i], buf[27 * STRIDE + i], buf[28 * STRIDE + i],
-        buf[29 * STRIDE + i], buf[30 * STRIDE + i], buf[31 * STRIDE + i], buf[32 * STRIDE + i], buf[33 * STRIDE + i],
-        buf[34 * STRIDE + i], buf[35 * STRIDE + i])
-    collector = CollectorProperties(buf[36 * STRIDE + i], buf[37 * STRIDE + i], buf[38 * STRIDE + i],
-        buf[39 * STRIDE + i], buf[40 * STRIDE + i], buf[41 * STRIDE + i])
-    coating = CoatingProperties(buf[42 * STRIDE + i], buf[43 * STRIDE + i], buf[44 * STRIDE + i],
-        buf[45 * STRIDE + i], buf[46 * STRIDE + i], buf[47 * STRIDE + i], buf[48 * STRIDE + i], buf[49 * STRIDE + i])
-    electrolyte = ElectrolyteProperties(buf[50 * STRIDE + i], buf[51 * STRIDE + i], buf[52 * STRIDE + i],
-        buf[53 * STRIDE + i], buf[54 * STRIDE + i], buf[55 * STRIDE + i], buf[56 * STRIDE + i], buf[57 * STRIDE + i],
-        buf[58 * STRIDE + i], buf[59 * STRIDE + i], buf[60 * STRIDE + i], buf[61 * STRIDE + i], buf[62 * STRIDE + i],
-        buf[63 * STRIDE + i], buf[64 * STRIDE + i], buf[65 * STRIDE + i])
-    separator = SeparatorProperties(buf[66 * STRIDE + i], buf[67 * STRIDE + i], buf[68 * STRIDE + i])
-    packaging = PackagingProperties(buf[69 * STRIDE + i], buf[70 * STRIDE + i], buf[71 * STRIDE + i],
-        buf[72 * STRIDE + i], buf[73 * STRIDE + i], buf[74 * STRIDE + i], buf[75 * STRIDE + i], buf[76 * STRIDE + i],
-        buf[77 * STRIDE + i], buf[78 * STRIDE + i], buf[79 * STRIDE + i], buf[80 * STRIDE + i], buf[81 * STRIDE + i],
-        buf[82 * STRIDE + i])
-    anode = AnodeProperties(buf[83 * STRIDE + i], buf[84 * STRIDE + i], buf[85 * STRIDE + i], buf[86 * STRIDE + i],
-        buf[87 * STRIDE + i], buf[88 * STRIDE + i], buf[89 * STRIDE + i])
-    cov = (buf[92 * STRIDE + i], buf[93 * STRIDE + i], buf[94 * STRIDE + i], buf[95 * STRIDE + i],
-        buf[96 * STRIDE + i], buf[97 * STRIDE + i], buf[98 * STRIDE + i], buf[99 * STRIDE + i], buf[100 * STRIDE + i])
-    ce = CeTerms(buf[90 * STRIDE + i], buf[91 * STRIDE + i], cov)
+    dv = DerivedInputs(buf[15 * STRIDE + i], buf[16 * STRIDE + i], buf[17 * STRIDE + i], buf[18 * STRIDE + i],
+        buf[19 * STRIDE + i], buf[20 * STRIDE + i], buf[21 * STRIDE + i])
+    metal = MetalProperties(buf[22 * STRIDE + i], buf[23 * STRIDE + i], buf[24 * STRIDE + i], buf[25 * STRIDE + i],
+        buf[26 * STRIDE + i], buf[27 * STRIDE + i], buf[28 * STRIDE + i])
+    cathode = CathodeProperties(buf[29 * STRIDE + i], buf[30 * STRIDE + i], buf[31 * STRIDE + i],
+        buf[32 * STRIDE + i], buf[33 * STRIDE + i], buf[34 * STRIDE + i], buf[35 * STRIDE + i], buf[36 * STRIDE + i],
+        buf[37 * STRIDE + i], buf[38 * STRIDE + i])
+    collector = CollectorProperties(buf[39 * STRIDE + i], buf[40 * STRIDE + i], buf[41 * STRIDE + i],
+        buf[42 * STRIDE + i], buf[43 * STRIDE + i], buf[44 * STRIDE + i])
+    coating = CoatingProperties(buf[45 * STRIDE + i], buf[46 * STRIDE + i], buf[47 * STRIDE + i],
+        buf[48 * STRIDE + i], buf[49 * STRIDE + i], buf[50 * STRIDE + i], buf[51 * STRIDE + i], buf[52 * STRIDE + i])
+    electrolyte = ElectrolyteProperties(buf[53 * STRIDE + i], buf[54 * STRIDE + i], buf[55 * STRIDE + i],
+        buf[56 * STRIDE + i], buf[57 * STRIDE + i], buf[58 * STRIDE + i], buf[59 * STRIDE + i], buf[60 * STRIDE + i],
+        buf[61 * STRIDE + i], buf[62 * STRIDE + i], buf[63 * STRIDE + i], buf[64 * STRIDE + i], buf[65 * STRIDE + i],
+        buf[66 * STRIDE + i], buf[67 * STRIDE + i], buf[68 * STRIDE + i])
+    separator = SeparatorProperties(buf[69 * STRIDE + i], buf[70 * STRIDE + i], buf[71 * STRIDE + i])
+    packaging = PackagingProperties(buf[72 * STRIDE + i], buf[73 * STRIDE + i], buf[74 * STRIDE + i],
+        buf[75 * STRIDE + i], buf[76 * STRIDE + i], buf[77 * STRIDE + i], buf[78 * STRIDE + i], buf[79 * STRIDE + i],
+        buf[80 * STRIDE + i], buf[81 * STRIDE + i], buf[82 * STRIDE + i], buf[83 * STRIDE + i], buf[84 * STRIDE + i],
+        buf[85 * STRIDE + i])
+    anode = AnodeProperties(buf[86 * STRIDE + i], buf[87 * STRIDE + i], buf[88 * STRIDE + i], buf[89 * STRIDE + i],
+        buf[90 * STRIDE + i], buf[91 * STRIDE + i], buf[92 * STRIDE + i])
+    cov = (buf[95 * STRIDE + i], buf[96 * STRIDE + i], buf[97 * STRIDE + i], buf[98 * STRIDE + i],
+        buf[99 * STRIDE + i], buf[100 * STRIDE + i], buf[101 * STRIDE + i], buf[102 * STRIDE + i],
+        buf[103 * STRIDE + i])
+    ce = CeTerms(buf[93 * STRIDE + i], buf[94 * STRIDE + i], cov)
     return Parameters(d, dv, metal, cathode, collector, coating, electrolyte, separator, packaging, anode, ce)
 
 
 @register_jitable(inline="always", error_model="numpy")
 def store_outputs(buf, i, r):  # pragma: no cover - compiled
     """The :class:`~dse.models.chain.Outputs` of design ``i`` into the tile's output rows."""
-    buf[121 * STRIDE + i] = r.specific_energy
-    buf[122 * STRIDE + i] = r.energy_density
-    buf[123 * STRIDE + i] = r.specific_energy_stack
-    buf[124 * STRIDE + i] = r.energy_density_stack
-    buf[125 * STRIDE + i] = r.specific_energy_system
-    buf[126 * STRIDE + i] = r.energy_density_system
-    buf[127 * STRIDE + i] = r.capacity
-    buf[128 * STRIDE + i] = r.average_voltage
-    buf[129 * STRIDE + i] = r.coulombic_efficiency
-    buf[130 * STRIDE + i] = r.cycle_life
-    buf[131 * STRIDE + i] = r.cycle_life_p10
-    buf[132 * STRIDE + i] = r.cycle_life_p90
-    buf[133 * STRIDE + i] = r.knee_cycles
-    buf[134 * STRIDE + i] = r.inventory
-    buf[135 * STRIDE + i] = r.lifetime_energy
-    buf[136 * STRIDE + i] = r.cost
-    buf[137 * STRIDE + i] = r.cost_per_cycle
-    buf[138 * STRIDE + i] = r.cost_system
-    buf[139 * STRIDE + i] = r.swelling
-    buf[140 * STRIDE + i] = r.plated_thickness
-    buf[141 * STRIDE + i] = r.current_density
-    buf[142 * STRIDE + i] = r.infeasible_reason
-    buf[143 * STRIDE + i] = r.life_limit
-    buf[144 * STRIDE + i] = r.inventory_life
-    buf[145 * STRIDE + i] = r.dry_out_life
-    buf[146 * STRIDE + i] = r.cathode_life
-    buf[147 * STRIDE + i] = r.cyclable_inventory
-    buf[148 * STRIDE + i] = r.cathode_fade
-    buf[149 * STRIDE + i] = r.mass_positive_collector
-    buf[150 * STRIDE + i] = r.mass_cathode
-    buf[151 * STRIDE + i] = r.mass_separator
-    buf[152 * STRIDE + i] = r.mass_electrolyte
-    buf[153 * STRIDE + i] = r.mass_anode
-    buf[154 * STRIDE + i] = r.mass_metal
-    buf[155 * STRIDE + i] = r.mass_coating
-    buf[156 * STRIDE + i] = r.mass_negative_collector
-    buf[157 * STRIDE + i] = r.thickness_positive_collector
-    buf[158 * STRIDE + i] = r.thickness_cathode
-    buf[159 * STRIDE + i] = r.thickness_separator
-    buf[160 * STRIDE + i] = r.thickness_electrolyte
-    buf[161 * STRIDE + i] = r.thickness_anode
-    buf[162 * STRIDE + i] = r.thickness_metal
-    buf[163 * STRIDE + i] = r.thickness_coating
-    buf[164 * STRIDE + i] = r.thickness_negative_collector
-    buf[165 * STRIDE + i] = r.unit_mass
-    buf[166 * STRIDE + i] = r.unit_thickness
-    buf[167 * STRIDE + i] = r.unit_energy
-    buf[168 * STRIDE + i] = r.cell_energy
-    buf[169 * STRIDE + i] = r.cell_mass
-    buf[170 * STRIDE + i] = r.cell_volume
-    buf[171 * STRIDE + i] = r.cell_capacity
-    buf[172 * STRIDE + i] = r.layers
-    buf[173 * STRIDE + i] = r.formation_loss
-    buf[174 * STRIDE + i] = r.coating_loss
-    buf[175 * STRIDE + i] = r.cycled_capacity
+    buf[124 * STRIDE + i] = r.specific_energy
+    buf[125 * STRIDE + i] = r.energy_density
+    buf[126 * STRIDE + i] = r.specific_energy_stack
+    buf[127 * STRIDE + i] = r.energy_density_stack
+    buf[128 * STRIDE + i] = r.specific_energy_system
+    buf[129 * STRIDE + i] = r.energy_density_system
+    buf[130 * STRIDE + i] = r.capacity
+    buf[131 * STRIDE + i] = r.average_voltage
+    buf[132 * STRIDE + i] = r.coulombic_efficiency
+    buf[133 * STRIDE + i] = r.cycle_life
+    buf[134 * STRIDE + i] = r.cycle_life_p10
+    buf[135 * STRIDE + i] = r.cycle_life_p90
+    buf[136 * STRIDE + i] = r.knee_cycles
+    buf[137 * STRIDE + i] = r.inventory
+    buf[138 * STRIDE + i] = r.lifetime_energy
+    buf[139 * STRIDE + i] = r.cost
+    buf[140 * STRIDE + i] = r.cost_per_cycle
+    buf[141 * STRIDE + i] = r.cost_system
+    buf[142 * STRIDE + i] = r.swelling
+    buf[143 * STRIDE + i] = r.plated_thickness
+    buf[144 * STRIDE + i] = r.current_density
+    buf[145 * STRIDE + i] = r.infeasible_reason
+    buf[146 * STRIDE + i] = r.life_limit
+    buf[147 * STRIDE + i] = r.inventory_life
+    buf[148 * STRIDE + i] = r.dry_out_life
+    buf[149 * STRIDE + i] = r.cathode_life
+    buf[150 * STRIDE + i] = r.cyclable_inventory
+    buf[151 * STRIDE + i] = r.cathode_fade
+    buf[152 * STRIDE + i] = r.mass_positive_collector
+    buf[153 * STRIDE + i] = r.mass_cathode
+    buf[154 * STRIDE + i] = r.mass_separator
+    buf[155 * STRIDE + i] = r.mass_electrolyte
+    buf[156 * STRIDE + i] = r.mass_anode
+    buf[157 * STRIDE + i] = r.mass_metal
+    buf[158 * STRIDE + i] = r.mass_coating
+    buf[159 * STRIDE + i] = r.mass_negative_collector
+    buf[160 * STRIDE + i] = r.thickness_positive_collector
+    buf[161 * STRIDE + i] = r.thickness_cathode
+    buf[162 * STRIDE + i] = r.thickness_separator
+    buf[163 * STRIDE + i] = r.thickness_electrolyte
+    buf[164 * STRIDE + i] = r.thickness_anode
+    buf[165 * STRIDE + i] = r.thickness_metal
+    buf[166 * STRIDE + i] = r.thickness_coating
+    buf[167 * STRIDE + i] = r.thickness_negative_collector
+    buf[168 * STRIDE + i] = r.unit_mass
+    buf[169 * STRIDE + i] = r.unit_thickness
+    buf[170 * STRIDE + i] = r.unit_energy
+    buf[171 * STRIDE + i] = r.cell_energy
+    buf[172 * STRIDE + i] = r.cell_mass
+    buf[173 * STRIDE + i] = r.cell_volume
+    buf[174 * STRIDE + i] = r.cell_capacity
+    buf[175 * STRIDE + i] = r.layers
+    buf[176 * STRIDE + i] = r.formation_loss
+    buf[177 * STRIDE + i] = r.coating_loss
+    buf[178 * STRIDE + i] = r.cycled_capacity
 
 
 @register_jitable(inline="always", error_model="numpy")
 def store_cycling(buf, i, cy):  # pragma: no cover - compiled
     """The :class:`~dse.models.chain.Cycling` of design ``i`` into the tile's ``cycling`` rows."""
-    buf[101 * STRIDE + i] = cy.coulombic_efficiency
-    buf[102 * STRIDE + i] = cy.inventory.first_charge
-    buf[103 * STRIDE + i] = cy.inventory.coating_loss
-    buf[104 * STRIDE + i] = cy.inventory.formation_loss
-    buf[105 * STRIDE + i] = cy.inventory.alloyed
-    buf[106 * STRIDE + i] = cy.inventory.inventory
-    buf[107 * STRIDE + i] = cy.life.first_capacity
-    buf[108 * STRIDE + i] = cy.life.knee
-    buf[109 * STRIDE + i] = cy.life.cycle_life
-    buf[110 * STRIDE + i] = cy.life.delivered
-    buf[111 * STRIDE + i] = cy.cycle_life_low
-    buf[112 * STRIDE + i] = cy.cycle_life_high
-    buf[113 * STRIDE + i] = cy.critical_current_density
-    buf[114 * STRIDE + i] = cy.cycled_capacity
-    buf[115 * STRIDE + i] = cy.ce_low
-    buf[116 * STRIDE + i] = cy.ce_high
-    buf[117 * STRIDE + i] = cy.host_life
-    buf[118 * STRIDE + i] = cy.calendar_loss
-    buf[119 * STRIDE + i] = cy.cyclable
+    buf[104 * STRIDE + i] = cy.coulombic_efficiency
+    buf[105 * STRIDE + i] = cy.inventory.first_charge
+    buf[106 * STRIDE + i] = cy.inventory.coating_loss
+    buf[107 * STRIDE + i] = cy.inventory.formation_loss
+    buf[108 * STRIDE + i] = cy.inventory.alloyed
+    buf[109 * STRIDE + i] = cy.inventory.inventory
+    buf[110 * STRIDE + i] = cy.life.first_capacity
+    buf[111 * STRIDE + i] = cy.life.knee
+    buf[112 * STRIDE + i] = cy.life.cycle_life
+    buf[113 * STRIDE + i] = cy.life.delivered
+    buf[114 * STRIDE + i] = cy.cycle_life_low
+    buf[115 * STRIDE + i] = cy.cycle_life_high
+    buf[116 * STRIDE + i] = cy.critical_current_density
+    buf[117 * STRIDE + i] = cy.cycled_capacity
+    buf[118 * STRIDE + i] = cy.ce_low
+    buf[119 * STRIDE + i] = cy.ce_high
+    buf[120 * STRIDE + i] = cy.host_life
+    buf[121 * STRIDE + i] = cy.calendar_loss
+    buf[122 * STRIDE + i] = cy.cyclable
 
 
 @register_jitable(inline="always", error_model="numpy")
 def read_cycling(buf, i):  # pragma: no cover - compiled
     """The :class:`~dse.models.chain.Cycling` of design ``i`` from the tile's ``cycling`` rows."""
-    return Cycling(buf[101 * STRIDE + i],
-        Inventory(buf[102 * STRIDE + i], buf[103 * STRIDE + i], buf[104 * STRIDE + i], buf[105 * STRIDE + i],
-            buf[106 * STRIDE + i]),
-        Lifetime(buf[107 * STRIDE + i], buf[108 * STRIDE + i], buf[109 * STRIDE + i], buf[110 * STRIDE + i]),
-        buf[111 * STRIDE + i], buf[112 * STRIDE + i], buf[113 * STRIDE + i], buf[114 * STRIDE + i],
-        buf[115 * STRIDE + i], buf[116 * STRIDE + i], buf[117 * STRIDE + i], buf[118 * STRIDE + i],
-        buf[119 * STRIDE + i], True)
+    return Cycling(buf[104 * STRIDE + i],
+        Inventory(buf[105 * STRIDE + i], buf[106 * STRIDE + i], buf[107 * STRIDE + i], buf[108 * STRIDE + i],
+            buf[109 * STRIDE + i]),
+        Lifetime(buf[110 * STRIDE + i], buf[111 * STRIDE + i], buf[112 * STRIDE + i], buf[113 * STRIDE + i]),
+        buf[114 * STRIDE + i], buf[115 * STRIDE + i], buf[116 * STRIDE + i], buf[117 * STRIDE + i],
+        buf[118 * STRIDE + i], buf[119 * STRIDE + i], buf[120 * STRIDE + i], buf[121 * STRIDE + i],
+        buf[122 * STRIDE + i], True)

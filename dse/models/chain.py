@@ -24,15 +24,14 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from dse.models.constants import MAX_CATHODE_LOADING, MIN_CATHODE_LOADING
+from dse.models.constants import MAX_CATHODE_LOADING, MIN_CATHODE_LOADING, WH_KG_PER_MWH_MG, WH_L_PER_MWH_CM2_UM
 from dse.models.cost import area_cost, cost_per_energy, mass_cost
 from dse.models.cycling import CYCLING_INPUTS, CYCLING_NESTED, Cycling, _cycled, _cycling, cycling  # noqa: F401
 from dse.models.energy import (
     discharge_voltage,
-    energy_density,
+    energy_ratios,
     pouch_cell,
     pouch_layers,
-    specific_energy,
 )
 from dse.models.feasibility import infeasible_reason
 from dse.models.fields import (  # noqa: F401 - declared there, part of this module's interface
@@ -109,15 +108,17 @@ def chain_outputs(p, k, uncertain=None, energy_only=False):
     """
     if uncertain is None:
         uncertain = k.uncertainty > 0.5
-    return outputs_from_cycling(p, k, cycling(p, k, uncertain, energy_only), energy_only)
+    return outputs_from_cycling(p, k, cycling(p, k, uncertain, energy_only), energy_only, uncertain)
 
 
 @register_jitable(inline="always", error_model="numpy")
-def outputs_from_cycling(p, k, cycled, energy_only=False):
+def outputs_from_cycling(p, k, cycled, energy_only=False, uncertain=True):
     """:func:`chain_outputs` with the lifetime half already computed.
 
     ``cycled`` is the :class:`Cycling` of these designs, from :func:`cycling`
-    with the same ``energy_only``. The sweep kernel evaluates it in a loop of
+    with the same ``energy_only`` and ``uncertain`` (without it, the p10/p90
+    cycle lives are NaN and their dry-out lives are not computed; the kernel
+    passes a constant, so each of its two copies of the loop has no branch). The sweep kernel evaluates it in a loop of
     its own, or once per point of a block's lifetime sub-grid, and reads it
     back here.
     """
@@ -238,8 +239,8 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
     discharged_thickness = base_thickness + discharged_metal.thickness + discharged_alloy
     voltage = discharge_voltage(c.average_voltage, c.upper_cutoff_voltage, d.depth_of_discharge, a.voltage_offset)
     unit_energy = first * voltage
-    se_stack = specific_energy(unit_energy, unit_mass)
-    ed_stack = energy_density(unit_energy, unit_thickness)
+    # (specific_energy and energy_density of the repeat unit, with one division)
+    se_stack, ed_stack = energy_ratios(unit_energy, unit_mass, unit_thickness, WH_KG_PER_MWH_MG, WH_L_PER_MWH_CM2_UM)
     swelling = select(baseline, 0.0, 100.0 * (unit_thickness - discharged_thickness) / discharged_thickness)
 
     # --- pouch cell ----------------------------------------------------------
@@ -264,10 +265,12 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
     # the cell as published, without the plates that hold its pressure; the system with them
     cell_mass = pouch.mass - pouch.hardware_mass
     cell_volume = pouch.volume - 0.1 * pouch.hardware_thickness * pouch.footprint
-    se_cell = select(is_pouch, 1000.0 * pouch.energy / cell_mass, se_stack)
-    ed_cell = select(is_pouch, 1000.0 * pouch.energy / cell_volume, ed_stack)
-    se_system = select(is_pouch, 1000.0 * pouch.energy / pouch.mass, se_stack)
-    ed_system = select(is_pouch, 1000.0 * pouch.energy / pouch.volume, ed_stack)
+    se_pouch, ed_pouch = energy_ratios(pouch.energy, cell_mass, cell_volume, 1000.0, 1000.0)
+    se_plates, ed_plates = energy_ratios(pouch.energy, pouch.mass, pouch.volume, 1000.0, 1000.0)
+    se_cell = select(is_pouch, se_pouch, se_stack)
+    ed_cell = select(is_pouch, ed_pouch, ed_stack)
+    se_system = select(is_pouch, se_plates, se_stack)
+    ed_system = select(is_pouch, ed_plates, ed_stack)
 
     # --- lifetime: the first mechanism to end it ----------------------------
     consumption = select(solid, 0.0, e.consumption)
@@ -283,17 +286,20 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
     delivered = np.minimum(life.delivered, cycles_all * q)
     lifetime_energy = select(baseline, nan, 1.0e-3 * se_cell * delivered / first)
     # (p10/p90 through the same mechanisms; selects, not a branch, so the kernel's loop stays vectorized)
-    life_low = np.minimum(
-        np.minimum(life_low, host_life),
-        np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_low) * q)), 1.0),
-    )
-    life_high = np.minimum(
-        np.minimum(life_high, host_life),
-        np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_high) * q)), 1.0),
-    )
+    if uncertain:
+        life_low = np.minimum(
+            np.minimum(life_low, host_life),
+            np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_low) * q)), 1.0),
+        )
+        life_high = np.minimum(
+            np.minimum(life_high, host_life),
+            np.maximum(np.floor(dry_out_life(liquid, fill, consumption, (1.0 - ce_high) * q)), 1.0),
+        )
+    else:
+        life_low = life_high = nan + 0.0 * q
 
     if energy_only:
-        cost = cost_system = reason = nan + 0.0 * q
+        cost = cost_system = cost_per_cycle = reason = nan + 0.0 * q
     else:
         # --- cost ----------------------------------------------------------------
         inactive_mass = cathode.mass - cathode.active_mass - cathode.catholyte_mass
@@ -315,14 +321,13 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
         electrode_area = 0.01 * pk.electrode_width * pk.electrode_length
         pouch_cost = layers * electrode_area * unit_cost + 2.0 * area_cost(pk.laminate_price) * pouch.footprint
         hardware_cost = 1.0e-3 * k.hardware_price * pouch.hardware_mass
-        # USD per kWh of the cell, or of the repeat unit for a bare stack (cost_per_energy)
-        cost = cost_per_energy(
-            select(is_pouch, 1.0e-3 * pouch_cost, unit_cost), select(is_pouch, pouch.energy, unit_energy)
-        )
-        cost_system = cost_per_energy(
-            select(is_pouch, 1.0e-3 * (pouch_cost + hardware_cost), unit_cost),
-            select(is_pouch, pouch.energy, unit_energy),
-        )
+        # USD per kWh of the cell, or of the repeat unit for a bare stack (cost_per_energy), with
+        # one division for the cell and the system
+        per_energy = cost_per_energy(1.0, select(is_pouch, pouch.energy, unit_energy))
+        cost = per_energy * select(is_pouch, 1.0e-3 * pouch_cost, unit_cost)
+        cost_system = per_energy * select(is_pouch, 1.0e-3 * (pouch_cost + hardware_cost), unit_cost)
+        # (per cycle of the life the first mechanism ends; checked below to be defined)
+        cost_per_cycle = cost / cycles_all
 
         # --- feasibility ---------------------------------------------------------
         alloys = select(m.code < 0.5, cc.alloys_li, select(m.code < 1.5, cc.alloys_na, cc.alloys_k))
@@ -359,7 +364,7 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
                 + life.cycle_life
                 + life.knee
                 + lifetime_energy
-                + cost / life.cycle_life
+                + cost_per_cycle
                 + select(k.uncertainty > 0.5, life_low + life_high, 0.0),
             )
         )
@@ -403,7 +408,7 @@ def outputs_from_cycling(p, k, cycled, energy_only=False):
         inventory,
         lifetime_energy,
         cost,
-        select(baseline, nan, cost / cycles),
+        select(baseline, nan, cost_per_cycle),
         cost_system,
         swelling,
         metal.thickness,

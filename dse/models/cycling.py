@@ -23,7 +23,7 @@ from dse.models.ce import (
 from dse.models.energy import (
     utilisation,
 )
-from dse.models.feasibility import critical_current_density
+from dse.models.feasibility import critical_current_density_from
 from dse.models.fields import (  # noqa: F401 - declared there, part of this module's interface
     _GROUP_TYPES,
     CE_FIELDS,
@@ -44,7 +44,7 @@ from dse.models.lifetime import (
     Lifetime,
     _cycle_life,
     calendar_loss,
-    cycle_hours,
+    cycle_hours_from,
     first_cycle_loss,
     host_fade_life,
     in_series_range,
@@ -60,12 +60,12 @@ __all__ = ["cycling", "Cycling", "CYCLING_INPUTS", "CYCLING_NESTED"]
 
 
 @register_jitable(error_model="numpy")
-def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss, series_only, calendar, stranded):
+def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss, series_only, calendar_share, stranded):
     """Inventory and inventory-limited cycle life at one value of ``ln(1 - CE)``.
 
-    The cycle loses ``(1 - CE) · q`` to plating and stripping and ``calendar``
+    The cycle loses ``(1 - CE) · q`` to plating and stripping and ``calendar_share · q``
     to corrosion, so the inventory recursion runs at the full-cell CE
-    ``CE - calendar / q``. Metal the cathode cannot take back at the
+    ``CE - calendar_share``. Metal the cathode cannot take back at the
     discharge rate (``stranded``) stays on the collector but is not counted
     as a reservoir (docs/assumptions.md, "Rate and inventory").
     """
@@ -80,7 +80,7 @@ def _lifetime(d, c, k, q, excess_capacity, uptake, log_loss, series_only, calend
         k.coating_trapped_fraction,
         formation,
     )
-    cell_ce = np.maximum(ce - calendar / q, 0.0)
+    cell_ce = np.maximum(ce - calendar_share, 0.0)
     # (a formation that leaves no metal beyond the stranded one is refused by the no_inventory rule at the
     # median CE; at a p10 CE it is a cell that dies at once, not an undefined one)
     cycled = np.maximum(inv.inventory - stranded, 1.0e-12 * q)
@@ -207,11 +207,13 @@ def _cycling(p, k, uncertain, energy_only, series_only):
             inv.inventory,
             0.0 * q == 0.0,
         )
-    calendar = calendar_loss(
-        e.corrosion_current, cycle_hours(d.depth_of_discharge, usable, d.charge_rate, d.discharge_rate), q
-    )
-    stranded = (1.0 - usable) * d.cathode_loading
     dv = p.derived
+    # corrosion per cycle, as a share of the capacity cycled (calendar_loss is proportional to it)
+    calendar_share = calendar_loss(
+        e.corrosion_current, cycle_hours_from(d.depth_of_discharge, usable, dv.charge_hours, dv.discharge_hours), 1.0
+    )
+    calendar = calendar_share * q
+    stranded = (1.0 - usable) * d.cathode_loading
     features = ce_features_from_logs(
         dv.pressure_saturation,
         d.stack_pressure,
@@ -225,14 +227,16 @@ def _cycling(p, k, uncertain, energy_only, series_only):
         dv.log_charge_rate - dv.log_discharge_rate,
     )
     mean = log_loss_mean(p.ce.base, features, k.slopes)
-    ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean, series_only, calendar, stranded)
+    ce, inv, life = _lifetime(d, c, k, q, excess_capacity, uptake, mean, series_only, calendar_share, stranded)
     if uncertain:
         spread = k.quantile_z * sqrt(
             log_loss_variance(p.ce.variance, p.ce.covariance, features, k.slope_covariance, k.residual_variance)
         )
-        ce_low, _, low = _lifetime(d, c, k, q, excess_capacity, uptake, mean + spread, series_only, calendar, stranded)
+        ce_low, _, low = _lifetime(
+            d, c, k, q, excess_capacity, uptake, mean + spread, series_only, calendar_share, stranded
+        )
         ce_high, _, high = _lifetime(
-            d, c, k, q, excess_capacity, uptake, mean - spread, series_only, calendar, stranded
+            d, c, k, q, excess_capacity, uptake, mean - spread, series_only, calendar_share, stranded
         )
         life_low = low.cycle_life
         life_high = high.cycle_life
@@ -240,8 +244,12 @@ def _cycling(p, k, uncertain, energy_only, series_only):
     else:
         life_low = life_high = ce_low = ce_high = nan + 0.0 * q
         series = in_series_range(ce)
-    ccd = p.coating.ccd_factor * critical_current_density(
-        e.critical_current_density, e.ccd_activation_energy, e.ccd_pressure_scale, d.temperature, d.stack_pressure
+    ccd = p.coating.ccd_factor * critical_current_density_from(
+        e.critical_current_density,
+        e.ccd_activation_energy,
+        e.ccd_pressure_scale,
+        dv.arrhenius_temperature,
+        d.stack_pressure,
     )
     host = np.floor(host_fade_life(c.fade_per_cycle, d.depth_of_discharge, k.end_of_life))
     return Cycling(

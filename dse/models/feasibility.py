@@ -17,6 +17,8 @@ from dse.models.vmath import exp, select
 __all__ = [
     "REASONS",
     "critical_current_density",
+    "critical_current_density_from",
+    "arrhenius_temperature",
     "infeasible_reason",
     "describe_reason",
     "MAX_CYCLE_LIFE",
@@ -92,9 +94,33 @@ def critical_current_density(reference, activation_energy, pressure_scale, tempe
     >>> round(float(critical_current_density(0.5, 0.3, 5.0, 25.0, 5.0)), 3)
     1.0
     """
+    return critical_current_density_from(
+        reference, activation_energy, pressure_scale, arrhenius_temperature(temperature), stack_pressure
+    )
+
+
+@register_jitable(error_model="numpy")
+def arrhenius_temperature(temperature):
+    """``(1 / 298.15 K - 1 / T) / k_B`` [1/eV]: the Arrhenius factor is ``exp(Ea · this)``.
+
+    A derived input of the chain (``dse.models.fields.DERIVED``): the sweep
+    kernel divides once per temperature, not once per design.
+
+    >>> float(arrhenius_temperature(25.0))
+    0.0
+    """
     kelvin = temperature + ZERO_CELSIUS
-    arrhenius = exp(activation_energy * (1.0 / BOLTZMANN) * (1.0 / 298.15 - 1.0 / kelvin))
-    return reference * arrhenius * (1.0 + np.maximum(stack_pressure, 0.0) / pressure_scale)
+    return (1.0 / BOLTZMANN) * (1.0 / 298.15 - 1.0 / kelvin)
+
+
+@register_jitable(error_model="numpy")
+def critical_current_density_from(reference, activation_energy, pressure_scale, arrhenius, stack_pressure):
+    """:func:`critical_current_density` with the temperature as its :func:`arrhenius_temperature`.
+
+    >>> round(float(critical_current_density_from(0.5, 0.3, 5.0, 0.0, 5.0)), 3)
+    1.0
+    """
+    return reference * exp(activation_energy * arrhenius) * (1.0 + np.maximum(stack_pressure, 0.0) / pressure_scale)
 
 
 @register_jitable(error_model="numpy")

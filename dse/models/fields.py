@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import namedtuple
 
 from dse.models.ce import FEATURE_NAMES, pressure_saturation
+from dse.models.feasibility import arrhenius_temperature
+from dse.models.lifetime import rate_hours
 from dse.models.vmath import log
 
 __all__ = [
@@ -141,6 +143,9 @@ DERIVED = {
     "log_charge_rate": ("charge_rate", log),
     "log_discharge_rate": ("discharge_rate", log),
     "pressure_saturation": ("stack_pressure", pressure_saturation),
+    "charge_hours": ("charge_rate", rate_hours),
+    "discharge_hours": ("discharge_rate", rate_hours),
+    "arrhenius_temperature": ("temperature", arrhenius_temperature),
 }
 DerivedInputs = namedtuple("DerivedInputs", tuple(DERIVED))
 

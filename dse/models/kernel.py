@@ -156,7 +156,7 @@ def _cycling_loop(buf, k, uncertain, series_only):  # pragma: no cover - compile
 
 
 @register_jitable(inline="always", error_model="numpy")
-def _rest_tile(buf, k):  # pragma: no cover - compiled
+def _rest_tile(buf, k, uncertain):  # pragma: no cover - compiled
     """The rest of the chain (:func:`~dse.models.chain.outputs_from_cycling`) from the ``cycling`` rows.
 
     Inlined by numba into the kernel. A function LLVM links in arrives
@@ -166,7 +166,7 @@ def _rest_tile(buf, k):  # pragma: no cover - compiled
     """
     for i in range(TILE):
         cy = _read_cycling(buf, i)
-        _store_outputs(buf, i, outputs_from_cycling(_parameters(buf, i), k, cy))
+        _store_outputs(buf, i, outputs_from_cycling(_parameters(buf, i), k, cy, False, uncertain))
 
 
 @register_jitable(error_model="numpy")
@@ -338,7 +338,10 @@ def _kernel(
                 for c in range(N_CYCLING):
                     point[c] = buf[(_CY + c) * STRIDE + i]
         else:
-            _rest_tile(buf, k)
+            if uncertain:  # a constant for each copy of the loop: no p10/p90 dry-out lives without it
+                _rest_tile(buf, k, True)
+            else:
+                _rest_tile(buf, k, False)
             _scatter(buf, _OUT, chosen, out, t0, nt)
 
 

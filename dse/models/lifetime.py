@@ -45,6 +45,8 @@ __all__ = [
     "in_series_range",
     "LIFE_LIMITS",
     "cycle_hours",
+    "cycle_hours_from",
+    "rate_hours",
     "calendar_loss",
     "host_fade_life",
     "dry_out_life",
@@ -280,13 +282,36 @@ DRY_OUT_TOLERANCE = 0.2
 
 
 @register_jitable(error_model="numpy")
+def rate_hours(rate):
+    """Hours of a full charge or discharge at ``rate`` [1/h]: ``1 / rate``.
+
+    A derived input of the chain (``dse.models.fields.DERIVED``): the sweep
+    kernel divides once per value of the rate, not once per design.
+
+    >>> float(rate_hours(0.2))
+    5.0
+    """
+    return 1.0 / rate
+
+
+@register_jitable(error_model="numpy")
 def cycle_hours(depth_of_discharge, utilisation, charge_rate, discharge_rate):
     """Hours of one cycle: ``DoD · u · (1 / charge_rate + 1 / discharge_rate)``.
 
     >>> float(cycle_hours(1.0, 1.0, 0.2, 0.5))
     7.0
     """
-    return depth_of_discharge * utilisation * (1.0 / charge_rate + 1.0 / discharge_rate)
+    return cycle_hours_from(depth_of_discharge, utilisation, rate_hours(charge_rate), rate_hours(discharge_rate))
+
+
+@register_jitable(error_model="numpy")
+def cycle_hours_from(depth_of_discharge, utilisation, charge_hours, discharge_hours):
+    """:func:`cycle_hours` from the :func:`rate_hours` of charge and discharge.
+
+    >>> float(cycle_hours_from(1.0, 1.0, 5.0, 2.0))
+    7.0
+    """
+    return depth_of_discharge * utilisation * (charge_hours + discharge_hours)
 
 
 @register_jitable(error_model="numpy")
@@ -327,6 +352,10 @@ def calendar_loss(corrosion_current, hours, cycled_capacity):
     )
 
 
+#: the largest fade per cycle whose ``ln(1 - f)`` the short series gives exactly (``vmath.log1p_series``)
+SERIES_MAX_FADE = 0.29
+
+
 @register_jitable(error_model="numpy")
 def host_fade(fade_per_cycle, depth_of_discharge):
     """Capacity the cathode loses per cycle of depth ``DoD``: ``f · DoD`` (at most 0.5).
@@ -350,8 +379,11 @@ def host_fade_life(fade_per_cycle, depth_of_discharge, end_of_life=0.8):
     2231
     """
     fade = host_fade(fade_per_cycle, depth_of_discharge)
-    # (a host that does not fade lives forever: inf, whatever the sign of the zero ln(1 - 0) gives)
-    return select(fade > 0.0, log(end_of_life) / log1p(-select(fade > 0.0, fade, 0.5)), np.inf)
+    # ln(1 - f) by the short series, exact to a few ulp for f <= 0.29; the catalogue bounds f at 0.1 per
+    # full cycle (dse.materials.schema), so the clamp never acts on a catalogue cathode. (A host that does
+    # not fade lives forever: inf, whatever the sign of the zero ln(1 - 0) gives.)
+    log_kept = log1p_series(-np.minimum(select(fade > 0.0, fade, 0.5), SERIES_MAX_FADE))
+    return select(fade > 0.0, log(end_of_life) / log_kept, np.inf)
 
 
 @register_jitable(error_model="numpy")

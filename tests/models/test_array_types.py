@@ -49,6 +49,7 @@ SAMPLES = {
     energy.utilisation: dict(discharge_rate=1.0, cathode_loading=6.0, transport_current=12.0),
     energy.specific_energy: dict(energy=22.8, mass=50.0),
     energy.energy_density: dict(energy=22.8, thickness=190.0),
+    energy.energy_ratios: dict(energy=22.8, mass=50.0, size=190.0, per_mass=1000.0, per_size=1.0e4),
     energy.pressure_plates: dict(
         stack_pressure=1.0, span=100.0, plate_density=7.9, plate_strength=250.0, cells_per_module=12.0
     ),
@@ -82,6 +83,8 @@ SAMPLES = {
     lifetime.in_series_range: dict(coulombic_efficiency=0.998),
     lifetime.capacity_at_cycle: dict(cycle=100.0, inventory=3.5, cycled_capacity=3.0, coulombic_efficiency=0.998),
     lifetime.cycle_hours: dict(depth_of_discharge=0.9, utilisation=0.95, charge_rate=0.2, discharge_rate=0.5),
+    lifetime.cycle_hours_from: dict(depth_of_discharge=0.9, utilisation=0.95, charge_hours=5.0, discharge_hours=2.0),
+    lifetime.rate_hours: dict(rate=0.2),
     lifetime.calendar_loss: dict(corrosion_current=1.0, hours=20.0, cycled_capacity=3.0),
     lifetime.host_fade_life: dict(fade_per_cycle=1.0e-4, depth_of_discharge=0.8),
     lifetime.host_fade: dict(fade_per_cycle=1.0e-4, depth_of_discharge=0.8),
@@ -127,6 +130,10 @@ SAMPLES = {
     feasibility.critical_current_density: dict(
         reference=0.5, activation_energy=0.3, pressure_scale=5.0, temperature=40.0, stack_pressure=2.0
     ),
+    feasibility.critical_current_density_from: dict(
+        reference=0.5, activation_energy=0.3, pressure_scale=5.0, arrhenius=0.5, stack_pressure=2.0
+    ),
+    feasibility.arrhenius_temperature: dict(temperature=40.0),
     feasibility.infeasible_reason: dict(
         metal_code=0.0,
         cathode_metal_code=0.0,

@@ -27,6 +27,8 @@ TASK_SIZE = 500_000
 #: threads that evaluate a batch in this process (the kernel releases the GIL), for batches of at least
 THREADS = 2
 THREAD_MIN_BATCH = 20_000
+#: points per call of the kernel when a batch is evaluated into the value array
+EVAL_CHUNK = 1 << 16
 
 
 class _PointEvaluator:
@@ -58,15 +60,37 @@ class _PointEvaluator:
         return self.chain.evaluate_block((flats.size,), axis_of, starts, np.concatenate(parts), self.outputs)
 
 
-def _evaluate(evaluator: _PointEvaluator, flats: np.ndarray, threads: int = THREADS) -> np.ndarray:
-    """``(len(outputs), n)`` values of the points ``flats``, in ``threads`` pieces (the kernel releases the GIL)."""
-    if threads < 2 or flats.size < THREAD_MIN_BATCH:
-        return evaluator(flats)
+def _evaluate(
+    evaluator: _PointEvaluator, flats: np.ndarray, threads: int = THREADS, out: np.ndarray | None = None
+) -> np.ndarray:
+    """``(len(outputs), n)`` values of the points ``flats``, in ``threads`` pieces (the kernel releases the GIL).
+
+    With ``out``, an ``(n, len(outputs))`` float32 array, the values are written
+    there instead (transposed) in pieces of :data:`EVAL_CHUNK` points, so the
+    temporaries of a batch (indices, inputs, outputs) take a few MB however
+    large it is, and ``out`` is returned.
+    """
+    small = threads < 2 or flats.size < THREAD_MIN_BATCH
     from concurrent.futures import ThreadPoolExecutor
 
-    pieces = np.array_split(flats, threads)
-    with ThreadPoolExecutor(threads) as pool:
-        return np.concatenate(list(pool.map(evaluator, pieces)), axis=1)
+    if out is None:
+        if small:
+            return evaluator(flats)
+        pieces = np.array_split(flats, threads)
+        with ThreadPoolExecutor(threads) as pool:
+            return np.concatenate(list(pool.map(evaluator, pieces)), axis=1)
+    starts = range(0, flats.size, EVAL_CHUNK)
+
+    def work(t: int) -> None:
+        for s in starts[t :: 1 if small else threads]:
+            out[s : s + EVAL_CHUNK] = evaluator(flats[s : s + EVAL_CHUNK]).T
+
+    if small:
+        work(0)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, range(threads)))
+    return out
 
 
 def _task(args) -> np.ndarray:
@@ -122,8 +146,16 @@ class _Scenario:
         flats, self.pending = self.pending, np.empty(0, np.int64)
         if not flats.size:
             return np.empty((0, len(self.outputs)), np.float32)
+        end = self.n + flats.size
+        if end > self.flats.size:  # grow by doubling
+            size = max(end, 2 * self.flats.size, 1024)
+            self.flats, self.level = np.resize(self.flats, size), np.resize(self.level, size)
+            grown = np.empty((size, len(self.outputs)), np.float32)
+            grown[: self.n] = self.values[: self.n]
+            self.values = grown
+        values = self.values[self.n : end]
         if self.client is None or flats.size < DASK_MIN_BATCH:
-            values = _evaluate(self.evaluator, flats)
+            _evaluate(self.evaluator, flats, out=values)
         else:
             spec = self.spec
             args = [
@@ -139,17 +171,8 @@ class _Scenario:
                 )
                 for i in range(0, flats.size, TASK_SIZE)
             ]
-            values = np.concatenate(self.client.gather(self.client.map(_task, args, pure=False)), axis=1)
-        values = values.T
-        end = self.n + flats.size
-        if end > self.flats.size:  # grow by doubling
-            size = max(end, 2 * self.flats.size, 1024)
-            self.flats, self.level = np.resize(self.flats, size), np.resize(self.level, size)
-            grown = np.empty((size, len(self.outputs)), np.float32)
-            grown[: self.n] = self.values[: self.n]
-            self.values = grown
+            values[:] = np.concatenate(self.client.gather(self.client.map(_task, args, pure=False)), axis=1).T
         self.flats[self.n : end] = flats
-        self.values[self.n : end] = values
         self.level[self.n : end] = level
         self.n = end
         return values

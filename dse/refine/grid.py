@@ -119,7 +119,7 @@ class _Scenario:
             scenario, ModelChain.from_design(scenario, uncertainty=spec.uncertainty), outputs
         )
         self.spec, self.outputs, self.client = spec, outputs, client
-        self.table = PointTable()
+        self.table = PointTable(keys_below=math.prod(self.shape))
         self.n = 0  # evaluated points: rows 0 … n-1
         self.flats = np.empty(0, np.int64)
         self.values = np.empty((0, len(outputs)), np.float32)  # a row per point: one cache line for a corner
@@ -198,7 +198,7 @@ class _Scenario:
         self.pending = arrays["pending"].copy()
         # table rows are in order of first sight: the evaluated points, then the pending ones
         known = np.concatenate([self.flats, self.pending])
-        self.table = PointTable(capacity=2 * known.size)
+        self.table = PointTable(capacity=2 * known.size, keys_below=math.prod(self.shape))
         rows, added = self.table.find_or_add(known)
         if added.size != known.size:
             raise ValueError("a point is listed twice")

@@ -150,16 +150,19 @@ def test_bad_refine_options_are_one_line_errors(tmp_path, capsys, args, message)
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_point_table_matches_a_dict_through_growth():
+@pytest.mark.parametrize("keys_below", [None, 10**10, 2**55])  # two columns; packed; packed, then two columns
+def test_point_table_matches_a_dict_through_growth(keys_below):
     from dse.refine.points import PointTable
 
     rng = np.random.default_rng(1)
-    table, oracle = PointTable(capacity=16), {}
+    table, oracle = PointTable(capacity=16, keys_below=keys_below), {}
+    assert table.table.shape[1] == (2 if keys_below is None else 1)
     for _ in range(20):
         flats = rng.integers(0, 10**10, 500)
         flats[::3] = rng.choice(flats, flats[::3].size)  # repeats within a batch
         if oracle:
             flats[::5] = rng.choice(np.fromiter(oracle, np.int64), flats[::5].size)  # and across batches
+        flats %= keys_below or 10**10
         rows, added = table.find_or_add(flats)
         new = []
         for f in flats.tolist():
@@ -169,6 +172,7 @@ def test_point_table_matches_a_dict_through_growth():
         assert rows.tolist() == [oracle[f] for f in flats.tolist()]
         assert added.tolist() == new
     assert len(table) == len(oracle)
+    assert table.table.shape[1] == (1 if keys_below == 10**10 else 2)  # 2**55: 254 rows at most when packed
 
 
 def _strictly_dominated(bound, front):

@@ -138,8 +138,17 @@ class _Scenario:
                 ranges.append(list(zip(cuts[:-1], cuts[1:], strict=True)))
             else:
                 ranges.append([(i, i) for i in range(n)])
-        cells = np.array(list(itertools.product(*ranges)), dtype=np.int32).reshape(-1, len(self.shape), 2)
+        cells = np.array(list(itertools.product(*ranges)), dtype=self.cell_dtype).reshape(-1, len(self.shape), 2)
         return np.ascontiguousarray(cells[:, :, 0]), np.ascontiguousarray(cells[:, :, 1])
+
+    @property
+    def cell_dtype(self) -> np.dtype:
+        """Grid indices of the cells' bounds: int16 when every axis has at most 32,768 points, else int32.
+
+        16 bits save a fifth of a cell's record (bounds and corner rows; 88 bytes instead of 112 with 6
+        axes and 16 corners); signed, so the kernels' arithmetic on them is in int64, as with int32.
+        """
+        return np.dtype(np.int16 if max(self.shape) <= 1 << 15 else np.int32)
 
     def evaluate_pending(self, level: int) -> np.ndarray:
         """Evaluate the points added to the table since the last call; their values, ``(n, outputs)``."""
@@ -183,8 +192,8 @@ class _Scenario:
             "flats": self.flats[: self.n],
             "values": self.values[: self.n],
             "level": self.level[: self.n],
-            "lo": self.lo,
-            "hi": self.hi,
+            "lo": self.lo.astype(np.int32),  # the checkpoint's layout, whatever the cells' dtype
+            "hi": self.hi.astype(np.int32),
             "corners": self.corners,
             "pending": self.pending,
         }
@@ -194,7 +203,8 @@ class _Scenario:
         self.flats, self.level = arrays["flats"].copy(), arrays["level"].copy()
         self.values = arrays["values"].copy()
         self.n = self.flats.size
-        self.lo, self.hi, self.corners = arrays["lo"].copy(), arrays["hi"].copy(), arrays["corners"].copy()
+        self.lo, self.hi = arrays["lo"].astype(self.cell_dtype), arrays["hi"].astype(self.cell_dtype)
+        self.corners = arrays["corners"].copy()
         self.pending = arrays["pending"].copy()
         # table rows are in order of first sight: the evaluated points, then the pending ones
         known = np.concatenate([self.flats, self.pending])

@@ -16,8 +16,8 @@ compaction):
 :func:`refinement_memory` turns both off while a refinement runs (numpy's
 ``_set_madvise_hugepage``; ``mallopt`` without ``mmap`` and without trimming
 the heap, glibc only), and restores them afterwards, trimming the heap once.
-:data:`HUGE_PAGES` and :data:`KEEP_FREED` are read on entry (benchmarks
-switch them to compare).
+:data:`HUGE_PAGES` and :data:`KEEP_FREED` are read on entry (set them to
+compare the settings).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Time to the front of a fine grid: adaptive refinement vs a full evaluation of the same grid.
 
     python benchmarks/refine.py [--repeats 3] [--huge-repeats 1] [--skip-huge]
+    python benchmarks/refine.py --profile [--profile-grid 1001,201,201,61]
 
 Both sides run the same fused kernel in this process on ``dse.refine.THREADS``
 threads (the kernel releases the GIL) and compute only the three objectives
@@ -10,6 +11,12 @@ bound for ``dse sweep`` + ``dse pareto``. The first part runs both on a
 ~10^7-design grid (medians of ``--repeats`` runs) and checks that the two
 fronts are the same set of designs; the second refines a ~10^10-design grid
 and compares with the full evaluation's rate extrapolated to that grid.
+
+``--profile`` instead refines the ~10^10 grid once with each phase timed per
+level (wall time: the union of the intervals the phase's calls ran, so two
+threads in the same phase count once) and the resident memory after each
+level; the phases are wrapped by name, so the script profiles older code too
+(``PYTHONPATH=/other/tree``), skipping names that tree lacks.
 """
 
 from __future__ import annotations
@@ -78,12 +85,108 @@ def same_front(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and np.array_equal(np.unique(a, axis=0), np.unique(b, axis=0))
 
 
+PHASES = [  # (module, attribute, phase): wrapped by --profile when the module has it
+    ("dse.refine.grid", "_Scenario.evaluate_pending", "evaluate"),
+    ("dse.refine.grid", "_evaluate", "  kernel"),
+    ("dse.refine.loop", "undominated", "undominated"),
+    ("dse.refine.loop", "_exact_front", "exact front"),
+    ("dse.refine.grid", "live_cells", "live cells"),
+    ("dse.refine.grid", "split_cells", "split"),
+    ("dse.refine.cells", "_children", "  children"),
+    ("dse.refine.points", "PointTable.reserve", "  reserve/rehash"),
+    ("dse.refine.cells", "_lattice_half", "  lattice half"),
+    ("dse.refine.cells", "_set_rows", "  set rows"),
+    ("dse.refine.cells", "_write_children", "  write children"),
+]
+
+
+def _rss() -> tuple[float, float]:
+    """Current and peak resident memory of this process, GB."""
+    with open("/proc/self/status") as fh:
+        kb = {line.split(":")[0]: int(line.split()[1]) for line in fh if line.startswith(("VmRSS", "VmHWM"))}
+    return kb["VmRSS"] / 2**20, kb["VmHWM"] / 2**20
+
+
+def profile(shape: tuple[int, ...]) -> None:
+    """Refine the grid of ``shape`` once with every phase of :data:`PHASES` timed per level."""
+    import importlib
+    import threading
+    from collections import defaultdict
+
+    spans: dict[tuple[int, str], list[tuple[float, float]]] = defaultdict(list)
+    memory: dict[int, tuple[float, float]] = {}
+    level = [0]
+    lock = threading.Lock()
+
+    def timed(fn, phase):
+        def wrapper(*args, **kwargs):
+            if phase == "evaluate":
+                level[0] = args[1] if len(args) > 1 else kwargs["level"]
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with lock:
+                    spans[level[0], phase].append((t, time.perf_counter()))
+                if phase == "split":
+                    memory[level[0]] = _rss()
+
+        return wrapper
+
+    refine(parse_sweep(grid(9, 5, 5, 5), text="", chunk_size=1 << 20), OBJECTIVES)  # compile
+    phases = []
+    for module, name, phase in PHASES:
+        owner = importlib.import_module(module)
+        *path, attr = name.split(".")
+        for part in path:
+            owner = getattr(owner, part, None)
+        if owner is None or not hasattr(owner, attr):
+            print(f"(no {module}.{name} in this tree)")
+            continue
+        setattr(owner, attr, timed(getattr(owner, attr), phase))
+        phases.append(phase)
+
+    def wall(intervals: list[tuple[float, float]]) -> float:
+        total, end = 0.0, -np.inf
+        for a, b in sorted(intervals):
+            if b > end:
+                total += b - max(a, end)
+                end = b
+        return total
+
+    huge = parse_sweep(grid(*shape), text="")
+    result = refine(huge, OBJECTIVES)
+    levels = sorted({lv for lv, _ in spans})
+    print(f"profile of one refinement of {huge.n_designs:,} designs: {describe(result)}")
+    print("seconds per level (wall time of each phase); memory after the level's split, GB")
+    header = f"{'phase':<17}" + "".join(f"{lv:>7}" for lv in levels) + f"{'total':>8}"
+    print(header)
+    for phase in phases:
+        row = [wall(spans.get((lv, phase), [])) for lv in levels]
+        print(f"{phase:<17}" + "".join(f"{v:>7.2f}" for v in row) + f"{sum(row):>8.2f}")
+    subs = [p for p in phases if p.startswith("  ") and p != "  kernel"]
+    row = [
+        wall(spans.get((lv, "split"), [])) - wall([s for p in subs for s in spans.get((lv, p), [])]) for lv in levels
+    ]
+    print(f"{'  split, other':<17}" + "".join(f"{v:>7.2f}" for v in row) + f"{sum(row):>8.2f}")
+    print(f"{'rss now':<17}" + "".join(f"{memory.get(lv, (np.nan, 0))[0]:>7.2f}" for lv in levels))
+    print(f"{'rss peak':<17}" + "".join(f"{memory.get(lv, (0, np.nan))[1]:>7.2f}" for lv in levels))
+    print(f"cells per level: {[r['cells'] for r in result.history]}")
+    print(f"new per level: {[r['new'] for r in result.history]}")
+    print(f"total {result.seconds:.2f} s, peak rss {_rss()[1]:.2f} GB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each side on the ~1e7 grid")
     parser.add_argument("--huge-repeats", type=int, default=1, help="refinements of the ~1e10 grid")
     parser.add_argument("--skip-huge", action="store_true", help="only the ~1e7 grid")
+    parser.add_argument("--profile", action="store_true", help="time each phase of one refinement, per level")
+    parser.add_argument("--profile-grid", default=",".join(map(str, HUGE)), help="grid points per numeric axis")
     args = parser.parse_args()
+    if args.profile:
+        profile(tuple(int(v) for v in args.profile_grid.split(",")))
+        return
     fine = parse_sweep(grid(*FINE), text="", chunk_size=1 << 20)
     warm = parse_sweep(grid(9, 5, 5, 5), text="", chunk_size=1 << 20)
     refine(warm, OBJECTIVES)  # compile

@@ -57,6 +57,7 @@ single module:
 ``cells``       numba: corners, bounds and split of cells (formerly ``dse.refine_cells``)
 ``points``      numba: :class:`~dse.refine.points.PointTable`, the hash table of evaluated points
 ``dominance``   numba: :func:`~dse.refine.dominance.front_index`, dominance of a bound by a front
+``memory``      :func:`~dse.refine.memory.refinement_memory`: cheap page faults while refining
 ==============  =============================================================
 """
 

@@ -197,7 +197,22 @@ def _lattice_tables(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 
 @numba.njit(cache=True, nogil=True)
 def _lattice_half(
-    lo, hi, corners, parents, axes, strides, table, shift, count, half, rows, digits, corner_of, needed, n_needed
+    lo,
+    hi,
+    corners,
+    parents,
+    axes,
+    strides,
+    table,
+    shift,
+    row_bits,
+    count,
+    half,
+    rows,
+    digits,
+    corner_of,
+    needed,
+    n_needed,
 ):  # pragma: no cover
     """Rows of the lattice points of ``parents`` whose table slot lies in ``half`` (0 or 1) of the table.
 
@@ -253,7 +268,7 @@ def _lattice_half(
             m += 1
         for t in range(m):
             rows[p, point[t]], inserted = _probe(
-                table, where[t], key[t], count + n_added if half == 0 else -(n_added + 2), half_mask
+                table, where[t], key[t], count + n_added if half == 0 else -(n_added + 2), half_mask, row_bits
             )
             if inserted:
                 added[n_added] = key[t]
@@ -350,13 +365,14 @@ def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable):
     lattice = 3**axes.size
     digits, corner_of, needed, n_needed, child_q = _lattice_tables(axes.size)
     o, added = 0, []
+    scratch = np.empty((min(SPLIT_CHUNK, parents.size), lattice), np.int64)  # one buffer for every chunk
     with ThreadPoolExecutor(2) as pool:
         for start in range(0, parents.size, SPLIT_CHUNK):
             chunk = parents[start : start + SPLIT_CHUNK]
             table.reserve(chunk.size * lattice)
-            if table.count + chunk.size * lattice >= np.iinfo(corners.dtype).max:
+            if table.count + chunk.size * lattice >= min(np.iinfo(corners.dtype).max, table.max_rows):
                 raise OverflowError("more evaluated points than corner rows can number")
-            rows = np.empty((chunk.size, lattice), np.int64)
+            rows = scratch[: chunk.size]
             halves = [
                 pool.submit(
                     _lattice_half,
@@ -368,6 +384,7 @@ def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable):
                     strides,
                     table.table,
                     table.shift,
+                    table.row_bits,
                     table.count,
                     half,
                     rows,
@@ -380,7 +397,7 @@ def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable):
             ]
             new = [h.result()[0] for h in halves]
             renumber = table.count + new[0].size
-            fix = pool.submit(_set_rows, table.table, table.shift, new[1], renumber)
+            fix = pool.submit(_set_rows, table.table, table.shift, new[1], renumber, table.row_bits)
             cut = chunk.size // 2  # the children of each half of the chunk, on their own thread
             middle = o + int(counts[start : start + cut].sum())
             second = pool.submit(

@@ -18,6 +18,7 @@ from dse.pareto import _exact_front, _signs
 from dse.refine.checkpoint import _save_checkpoint, read_checkpoint
 from dse.refine.dominance import undominated
 from dse.refine.grid import _Scenario
+from dse.refine.memory import refinement_memory
 from dse.spec import SweepSpec
 
 __all__ = ["refine", "refine_options", "describe", "RefineResult"]
@@ -182,6 +183,11 @@ def refine(
         The checkpoint of ``store`` is damaged or was written for another
         spec or other options (nothing is deleted).
     """
+    with refinement_memory():
+        return _refine(spec, objectives, coarse, margin, tolerance, budget, client, progress, store, on_resume)
+
+
+def _refine(spec, objectives, coarse, margin, tolerance, budget, client, progress, store, on_resume) -> RefineResult:
     t0 = time.perf_counter()
     senses, options = refine_options(spec, objectives, coarse=coarse, margin=margin, tolerance=tolerance, budget=budget)
     margin, tolerance, budget = options["margin"], options["tolerance"], options["budget"]

@@ -150,16 +150,19 @@ def test_bad_refine_options_are_one_line_errors(tmp_path, capsys, args, message)
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_point_table_matches_a_dict_through_growth():
+@pytest.mark.parametrize("keys_below", [None, 10**10, 2**55])  # two columns; packed; packed, then two columns
+def test_point_table_matches_a_dict_through_growth(keys_below):
     from dse.refine.points import PointTable
 
     rng = np.random.default_rng(1)
-    table, oracle = PointTable(capacity=16), {}
+    table, oracle = PointTable(capacity=16, keys_below=keys_below), {}
+    assert table.table.shape[1] == (2 if keys_below is None else 1)
     for _ in range(20):
         flats = rng.integers(0, 10**10, 500)
         flats[::3] = rng.choice(flats, flats[::3].size)  # repeats within a batch
         if oracle:
             flats[::5] = rng.choice(np.fromiter(oracle, np.int64), flats[::5].size)  # and across batches
+        flats %= keys_below or 10**10
         rows, added = table.find_or_add(flats)
         new = []
         for f in flats.tolist():
@@ -169,6 +172,23 @@ def test_point_table_matches_a_dict_through_growth():
         assert rows.tolist() == [oracle[f] for f in flats.tolist()]
         assert added.tolist() == new
     assert len(table) == len(oracle)
+    assert table.table.shape[1] == (1 if keys_below == 10**10 else 2)  # 2**55: 254 rows at most when packed
+
+
+def test_refinement_memory_turns_numpy_huge_pages_off_nests_and_restores():
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    from dse.refine.memory import refinement_memory
+
+    before = _set_madvise_hugepage(True)
+    try:
+        with refinement_memory():
+            with refinement_memory():
+                assert _set_madvise_hugepage(False) is False
+            assert _set_madvise_hugepage(False) is False  # still off in the outer block
+        assert _set_madvise_hugepage(True) is True  # restored on leaving it
+    finally:
+        _set_madvise_hugepage(before)
 
 
 def _strictly_dominated(bound, front):
@@ -196,7 +216,9 @@ def test_the_front_index_answers_dominance_as_the_definition(k):
             assert dominated(b, front, *index) == _strictly_dominated(b, front), (trial, b)
 
 
-def test_split_children_tile_the_parent_and_carry_their_corners():
+@pytest.mark.parametrize("dtype", [np.int32, np.int16])  # the cells' bounds (_Scenario.cell_dtype)
+@pytest.mark.parametrize("layout", ["two columns", "packed", "packed, then two columns"])
+def test_split_children_tile_the_parent_and_carry_their_corners(layout, dtype):
     """Children's corner rows name the points corner_flats gives them; their points are the parent's."""
     from dse.refine.cells import corner_flats, split_cells
     from dse.refine.points import PointTable
@@ -208,9 +230,12 @@ def test_split_children_tile_the_parent_and_carry_their_corners():
     lo = np.stack([rng.integers(0, n - 1, 40) for n in shape], axis=1)
     width = np.stack([rng.integers(1, n - lo[:, a]) for a, n in enumerate(shape)], axis=1)  # hi ≤ n - 1
     lo[:, 2], width[:, 2] = rng.integers(0, 2, 40), 0
-    lo, hi = lo.astype(np.int32), (lo + width).astype(np.int32)
-    table = PointTable()
+    lo, hi = lo.astype(dtype), (lo + width).astype(dtype)
+    # packed: 11 bits of key, 53 of row; 2**53: 11 bits of row (1022 rows), too few for the split's reserve
+    keys_below = {"two columns": None, "packed": int(np.prod(shape)), "packed, then two columns": 2**53}[layout]
+    table = PointTable(keys_below=keys_below)
     rows, _ = table.find_or_add(corner_flats(lo, hi, strides, axes))
+    assert table.table.shape[1] == (2 if keys_below is None else 1)
     flat_of = {}
     for f, r in zip(corner_flats(lo, hi, strides, axes).ravel().tolist(), rows.tolist(), strict=True):
         flat_of[r] = f
@@ -219,6 +244,8 @@ def test_split_children_tile_the_parent_and_carry_their_corners():
     clo, chi, corners, added = split_cells(
         lo, hi, rows.reshape(len(lo), -1).astype(np.int32), keep, axes, strides, table
     )
+    assert table.table.shape[1] == (1 if layout == "packed" else 2)
+    assert clo.dtype == chi.dtype == dtype
     for r, f in zip(range(len(flat_of), len(table)), added.tolist(), strict=True):
         flat_of[r] = f
     assert np.array_equal(np.vectorize(flat_of.get)(corners), corner_flats(clo, chi, strides, axes))

@@ -118,9 +118,9 @@ def outputs_from_cycling(p, k, cycled, energy_only=False, uncertain=True):
     ``cycled`` is the :class:`Cycling` of these designs, from :func:`cycling`
     with the same ``energy_only`` and ``uncertain`` (without it, the p10/p90
     cycle lives are NaN and their dry-out lives are not computed; the kernel
-    passes a constant, so each of its two copies of the loop has no branch). The sweep kernel evaluates it in a loop of
-    its own, or once per point of a block's lifetime sub-grid, and reads it
-    back here.
+    passes a constant, so each of its two copies of the loop has no branch).
+    The sweep kernel evaluates it in a loop of its own, or once per point of
+    a block's lifetime sub-grid, and reads it back here.
     """
     d = p.design
     m, c, cc, co, e, s, pk, a = (

@@ -90,8 +90,8 @@ PHASES = [  # (module, attribute, phase): wrapped by --profile when the module h
     ("dse.refine.grid", "_evaluate", "  kernel"),
     ("dse.refine.loop", "undominated", "undominated"),
     ("dse.refine.loop", "_exact_front", "exact front"),
-    ("dse.refine.grid", "live_cells", "live cells"),
-    ("dse.refine.grid", "split_cells", "split"),
+    ("dse.refine.grid", "_Scenario.refine", "cells"),
+    ("dse.refine.grid", "live_cells", "  live cells"),
     ("dse.refine.cells", "_children", "  children"),
     ("dse.refine.points", "PointTable.reserve", "  reserve/rehash"),
     ("dse.refine.cells", "_lattice_half", "  lattice half"),
@@ -128,7 +128,7 @@ def profile(shape: tuple[int, ...]) -> None:
             finally:
                 with lock:
                     spans[level[0], phase].append((t, time.perf_counter()))
-                if phase == "split":
+                if phase == "cells":
                     memory[level[0]] = _rss()
 
         return wrapper
@@ -158,7 +158,7 @@ def profile(shape: tuple[int, ...]) -> None:
     result = refine(huge, OBJECTIVES)
     levels = sorted({lv for lv, _ in spans})
     print(f"profile of one refinement of {huge.n_designs:,} designs: {describe(result)}")
-    print("seconds per level (wall time of each phase); memory after the level's split, GB")
+    print("seconds per level (wall time of each phase; cells: bound, prune and split); memory after the split, GB")
     header = f"{'phase':<17}" + "".join(f"{lv:>7}" for lv in levels) + f"{'total':>8}"
     print(header)
     for phase in phases:
@@ -166,9 +166,9 @@ def profile(shape: tuple[int, ...]) -> None:
         print(f"{phase:<17}" + "".join(f"{v:>7.2f}" for v in row) + f"{sum(row):>8.2f}")
     subs = [p for p in phases if p.startswith("  ") and p != "  kernel"]
     row = [
-        wall(spans.get((lv, "split"), [])) - wall([s for p in subs for s in spans.get((lv, p), [])]) for lv in levels
+        wall(spans.get((lv, "cells"), [])) - wall([s for p in subs for s in spans.get((lv, p), [])]) for lv in levels
     ]
-    print(f"{'  split, other':<17}" + "".join(f"{v:>7.2f}" for v in row) + f"{sum(row):>8.2f}")
+    print(f"{'  cells, other':<17}" + "".join(f"{v:>7.2f}" for v in row) + f"{sum(row):>8.2f}")
     print(f"{'rss now':<17}" + "".join(f"{memory.get(lv, (np.nan, 0))[0]:>7.2f}" for lv in levels))
     print(f"{'rss peak':<17}" + "".join(f"{memory.get(lv, (0, np.nan))[1]:>7.2f}" for lv in levels))
     print(f"cells per level: {[r['cells'] for r in result.history]}")

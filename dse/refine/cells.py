@@ -2,17 +2,19 @@
 
 A cell is a box of grid indices, ``lo[i, a] ≤ index ≤ hi[i, a]`` along each
 axis ``a`` of a scenario's grid (categorical axes have ``lo == hi``); a grid
-point is named by its row-major flat index, and its row in the
-refinement's value array is kept by :class:`~dse.refine.points.PointTable`.
-Each live cell carries the rows of its ``2^d`` corners (``d`` numeric axes).
+point is named by its row-major flat index. Each live cell carries the rows
+of its ``2^d`` corners (``d`` numeric axes) in the refinement's value array.
 
 :func:`live_cells` bounds each cell by its corners and tests the bound against
 a front (:mod:`dse.refine.dominance`); :func:`split_cells` halves the cells
 that stay along every numeric axis wider than one step and finds the rows of
 the children's corners: the ``3^d`` lattice of the parent's low, middle and
 high indices, of which the parent's own corners are known and the rest are
-looked up (and added when new, to be evaluated). All of it is O(cells × 3^d)
-per level, with no sorting and no copy of evaluated values.
+new points of this split, shared only with the neighbouring parents: they go
+through a :class:`~dse.refine.points.PointTable` of this split's points
+alone, so each is evaluated once and the table never holds the points of
+earlier levels. All of it is O(cells × 3^d) per level, with no sorting and
+no copy of evaluated values.
 
 The work runs on two threads (the kernels release the GIL): :func:`live_cells`
 on two halves of the cells, :func:`split_cells` with each thread owning one
@@ -33,10 +35,12 @@ import numpy as np
 from dse.refine.dominance import dominated, front_index, on_two_threads
 from dse.refine.points import PointTable, _probe, _set_rows, _slot
 
-__all__ = ["corner_flats", "live_cells", "split_cells", "SPLIT_CHUNK"]
+__all__ = ["corner_flats", "live_cells", "split_cells", "Split", "SPLIT_CHUNK", "BLOCK_CELLS"]
 
 #: kept parents per call of the split kernel (bounds the table's headroom and the scratch buffer)
 SPLIT_CHUNK = 1 << 13
+#: most cells in a block of a level's cells (a block's children are written into new blocks of at most this)
+BLOCK_CELLS = 1 << 20
 
 
 @numba.njit(cache=True)
@@ -273,7 +277,7 @@ def _lattice_half(
             if inserted:
                 added[n_added] = key[t]
                 n_added += 1
-    return added[:n_added], touched
+    return added[:n_added].copy(), touched  # a copy: the buffer is 3^d keys a parent
 
 
 @numba.njit(cache=True, nogil=True)
@@ -325,98 +329,164 @@ def _write_children(lo, hi, parents, axes, rows, renumber, out_lo, out_hi, out_c
     return o
 
 
-def split_cells(lo, hi, corners, keep, axes, strides, table: PointTable):
+class Split:
+    """One level's split, block after block of cells: the children of each block, and the level's new points.
+
+    The blocks of a level are split in order through one table of the
+    level's new points (:func:`split_cells` on the whole level gives the same
+    children and rows); the children come in blocks of at most
+    :data:`BLOCK_CELLS`, so a refinement can drop each parent block as soon as
+    it is split and the level's cells are never held twice.
+
+    Parameters
+    ----------
+    axes, strides : numpy.ndarray
+        The numeric axes of the grid, and the flat-index stride of every axis.
+    first_row : int
+        The row of the first new point (the rows taken so far).
+    keys_below : int, optional
+        The grid's size, for the table's packed layout.
+    expected : int
+        New points the table is first sized for (it grows as needed).
+    """
+
+    def __init__(self, axes, strides, first_row, *, keys_below=None, expected=0):
+        self.axes, self.strides = axes, strides
+        self.table = PointTable(capacity=2 * max(int(expected), 1), keys_below=keys_below, first_row=int(first_row))
+        self.tables = _lattice_tables(axes.size)
+        self._added: list[np.ndarray] = []
+
+    @property
+    def added(self) -> np.ndarray:
+        """Flat indices of the new points so far, in order of their rows (``first_row`` on)."""
+        return np.concatenate(self._added) if self._added else np.empty(0, np.int64)
+
+    def __call__(self, lo, hi, corners, keep) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Split the kept cells of one block: ``[(lo, hi, corners), …]`` of their children, in order."""
+        parents = np.flatnonzero(keep).astype(np.int64)
+        counts = _children(lo, hi, parents, self.axes)
+        ends = np.cumsum(counts)
+        blocks, start = [], 0
+        while start < parents.size:  # parents whose children fill a block (at least one parent)
+            base = ends[start - 1] if start else 0
+            stop = max(start + 1, int(np.searchsorted(ends, base + BLOCK_CELLS, side="right")))
+            blocks.append(self._split(lo, hi, corners, parents[start:stop], counts[start:stop]))
+            start = stop
+        return [b for b in blocks if b[0].shape[0]]
+
+    def _split(self, lo, hi, corners, parents, counts):
+        axes, strides, table = self.axes, self.strides, self.table
+        digits, corner_of, needed, n_needed, child_q = self.tables
+        total = int(counts.sum())
+        out_lo = np.empty((total, lo.shape[1]), lo.dtype)
+        out_hi = np.empty((total, lo.shape[1]), hi.dtype)
+        out_corners = np.empty((total, corners.shape[1]), corners.dtype)
+        lattice = 3**axes.size
+        o = 0
+        scratch = np.empty((min(SPLIT_CHUNK, parents.size), lattice), np.int64)  # one buffer for every chunk
+        with ThreadPoolExecutor(2) as pool:
+            for start in range(0, parents.size, SPLIT_CHUNK):
+                chunk = parents[start : start + SPLIT_CHUNK]
+                table.reserve(chunk.size * lattice)
+                if table.next_row + chunk.size * lattice >= min(np.iinfo(corners.dtype).max, table.max_rows):
+                    raise OverflowError("more evaluated points than corner rows can number")
+                rows = scratch[: chunk.size]
+                halves = [
+                    pool.submit(
+                        _lattice_half,
+                        lo,
+                        hi,
+                        corners,
+                        chunk,
+                        axes,
+                        strides,
+                        table.table,
+                        table.shift,
+                        table.row_bits,
+                        table.next_row,
+                        half,
+                        rows,
+                        digits,
+                        corner_of,
+                        needed,
+                        n_needed,
+                    )
+                    for half in (0, 1)
+                ]
+                new = [h.result()[0] for h in halves]
+                renumber = table.next_row + new[0].size
+                fix = pool.submit(_set_rows, table.table, table.shift, new[1], renumber, table.row_bits)
+                cut = chunk.size // 2  # the children of each half of the chunk, on their own thread
+                middle = o + int(counts[start : start + cut].sum())
+                second = pool.submit(
+                    _write_children,
+                    lo,
+                    hi,
+                    chunk[cut:],
+                    axes,
+                    rows[cut:],
+                    renumber,
+                    out_lo,
+                    out_hi,
+                    out_corners,
+                    middle,
+                    child_q,
+                )
+                _write_children(
+                    lo, hi, chunk[:cut], axes, rows[:cut], renumber, out_lo, out_hi, out_corners, o, child_q
+                )
+                o = second.result()
+                fix.result()
+                table.count += new[0].size + new[1].size
+                self._added += new
+        return out_lo, out_hi, out_corners
+
+
+def split_cells(lo, hi, corners, keep, axes, strides, first_row, *, keys_below=None, expected=0):
     """Halve the kept cells along every numeric axis wider than one step.
 
     Returns the children's ``lo``, ``hi`` and corner rows, and the flat indices
-    of the corner points not seen before (added to ``table`` with the next
-    rows, to be evaluated before the children are bounded). A child at most
-    one step wide along every axis is done: its points are all its corners,
-    which are among the points returned or known, so the cell is not.
+    of the corner points not seen before, which take the rows ``first_row,
+    first_row + 1, …`` in that order (to be evaluated before the children are
+    bounded). A child at most one step wide along every axis is done: its
+    points are all its corners, which are among the points returned or known,
+    so the cell is not. (:class:`Split` does the same block by block.)
+
+    Only the points of this split go through a table (``expected`` of them
+    sizes it; ``keys_below`` is the grid's size, for its packed layout): in a
+    refinement every cell of a level is its level's node of the same halving
+    tree along each axis, so a point that is not a parent's corner has an
+    index born at this split along some axis, and no earlier split made it.
+    The cells must come from such a refinement (:func:`refine`'s first cells,
+    then splits).
 
     Examples
     --------
-    A 5 × 2 grid (flat index ``2 * i + j``), one cell over all of it:
+    A 5 × 2 grid (flat index ``2 * i + j``), one cell over all of it, whose
+    corners are rows 0-3:
 
-    >>> t = PointTable()
     >>> axes, strides = np.array([0, 1]), np.array([2, 1])
     >>> lo, hi = np.array([[0, 0]], np.int32), np.array([[4, 1]], np.int32)
-    >>> rows, _ = t.find_or_add(corner_flats(lo, hi, strides, axes))
-    >>> lo2, hi2, corners, added = split_cells(lo, hi, rows.reshape(1, 4).astype(np.int32), np.array([True]),
-    ...                                        axes, strides, t)
+    >>> corner_flats(lo, hi, strides, axes).tolist()
+    [[0, 8, 1, 9]]
+    >>> corners = np.array([[0, 1, 2, 3]], np.int32)
+    >>> lo2, hi2, corners, added = split_cells(lo, hi, corners, np.array([True]), axes, strides, 4)
     >>> lo2.tolist(), hi2.tolist(), added.tolist()
     ([[0, 0], [2, 0]], [[2, 1], [4, 1]], [4, 5])
     >>> corners.tolist()
     [[0, 4, 2, 5], [4, 1, 5, 3]]
 
     Halving the first child gives two cells one step wide: done, so no
-    cell is returned, only their new corners (grid points 2 and 3):
+    cell is returned, only their new corners (grid points 2 and 3), rows 6 and 7:
 
-    >>> lo3, hi3, _, added = split_cells(lo2, hi2, corners, np.array([True, False]), axes, strides, t)
+    >>> lo3, hi3, _, added = split_cells(lo2, hi2, corners, np.array([True, False]), axes, strides, 6)
     >>> lo3.shape[0], added.tolist()
     (0, [2, 3])
     """
-    parents = np.flatnonzero(keep).astype(np.int64)
-    counts = _children(lo, hi, parents, axes)
-    total = int(counts.sum())
-    out_lo = np.empty((total, lo.shape[1]), lo.dtype)
-    out_hi = np.empty((total, lo.shape[1]), hi.dtype)
-    out_corners = np.empty((total, corners.shape[1]), corners.dtype)
-    lattice = 3**axes.size
-    digits, corner_of, needed, n_needed, child_q = _lattice_tables(axes.size)
-    o, added = 0, []
-    scratch = np.empty((min(SPLIT_CHUNK, parents.size), lattice), np.int64)  # one buffer for every chunk
-    with ThreadPoolExecutor(2) as pool:
-        for start in range(0, parents.size, SPLIT_CHUNK):
-            chunk = parents[start : start + SPLIT_CHUNK]
-            table.reserve(chunk.size * lattice)
-            if table.count + chunk.size * lattice >= min(np.iinfo(corners.dtype).max, table.max_rows):
-                raise OverflowError("more evaluated points than corner rows can number")
-            rows = scratch[: chunk.size]
-            halves = [
-                pool.submit(
-                    _lattice_half,
-                    lo,
-                    hi,
-                    corners,
-                    chunk,
-                    axes,
-                    strides,
-                    table.table,
-                    table.shift,
-                    table.row_bits,
-                    table.count,
-                    half,
-                    rows,
-                    digits,
-                    corner_of,
-                    needed,
-                    n_needed,
-                )
-                for half in (0, 1)
-            ]
-            new = [h.result()[0] for h in halves]
-            renumber = table.count + new[0].size
-            fix = pool.submit(_set_rows, table.table, table.shift, new[1], renumber, table.row_bits)
-            cut = chunk.size // 2  # the children of each half of the chunk, on their own thread
-            middle = o + int(counts[start : start + cut].sum())
-            second = pool.submit(
-                _write_children,
-                lo,
-                hi,
-                chunk[cut:],
-                axes,
-                rows[cut:],
-                renumber,
-                out_lo,
-                out_hi,
-                out_corners,
-                middle,
-                child_q,
-            )
-            _write_children(lo, hi, chunk[:cut], axes, rows[:cut], renumber, out_lo, out_hi, out_corners, o, child_q)
-            o = second.result()
-            fix.result()
-            table.count += new[0].size + new[1].size
-            added += new
-    return out_lo, out_hi, out_corners, (np.concatenate(added) if added else np.empty(0, np.int64))
+    split = Split(axes, strides, first_row, keys_below=keys_below, expected=expected)
+    blocks = split(lo, hi, corners, keep)
+    if not blocks:
+        n_axes, c = lo.shape[1], corners.shape[1]
+        blocks = [(np.empty((0, n_axes), lo.dtype), np.empty((0, n_axes), hi.dtype), np.empty((0, c), corners.dtype))]
+    out_lo, out_hi, out_corners = (np.concatenate(parts) for parts in zip(*blocks, strict=True))
+    return out_lo, out_hi, out_corners, split.added

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from dse.refine.cells import corner_flats, live_cells, split_cells
+from dse.refine.cells import BLOCK_CELLS, Split, corner_flats, live_cells
+from dse.refine.memory import growable
 from dse.refine.points import PointTable
 from dse.spec import SweepSpec
 from dse.vocabulary import INPUTS
@@ -29,6 +30,8 @@ THREADS = 2
 THREAD_MIN_BATCH = 20_000
 #: points per call of the kernel when a batch is evaluated into the value array
 EVAL_CHUNK = 1 << 16
+#: evaluated points of a scenario that room is held for from the start (corner rows are int32)
+MAX_POINTS = 1 << 31
 
 
 class _PointEvaluator:
@@ -119,15 +122,27 @@ class _Scenario:
             scenario, ModelChain.from_design(scenario, uncertainty=spec.uncertainty), outputs
         )
         self.spec, self.outputs, self.client = spec, outputs, client
-        self.table = PointTable(keys_below=math.prod(self.shape))
+        self.keys_below = math.prod(self.shape)
         self.n = 0  # evaluated points: rows 0 … n-1
-        self.flats = np.empty(0, np.int64)
-        self.values = np.empty((0, len(outputs)), np.float32)  # a row per point: one cache line for a corner
-        self.level = np.empty(0, np.int16)
-        self.lo, self.hi = self._first_cells(coarse)
-        flats = corner_flats(self.lo, self.hi, self.strides, self.axes)
-        rows, self.pending = self.table.find_or_add(flats)  # pending: in the table, not evaluated yet
-        self.corners = rows.reshape(flats.shape).astype(np.int32)
+        self._room(min(self.keys_below, MAX_POINTS))
+        lo, hi = self._first_cells(coarse)
+        flats = corner_flats(lo, hi, self.strides, self.axes)
+        rows, self.pending = PointTable(keys_below=self.keys_below).find_or_add(flats)  # pending: not evaluated yet
+        self.last_batch = 0
+        # the live cells in blocks of at most BLOCK_CELLS: (lo, hi, rows of the corners)
+        self.blocks = [(lo, hi, rows.reshape(flats.shape).astype(np.int32))]
+
+    def _room(self, rows: int, least: int = 0) -> None:
+        """Arrays of the evaluated points with room for ``rows`` as address space (no copies as they fill).
+
+        Where address space cannot be held, ordinary arrays of ``least`` rows
+        that :meth:`evaluate_pending` grows by doubling.
+        """
+        k = len(self.outputs)
+        arrays = growable(rows, np.int64), growable(rows, np.float32, k), growable(rows, np.int16)
+        if any(a is None for a in arrays):
+            arrays = np.empty(least, np.int64), np.empty((least, k), np.float32), np.empty(least, np.int16)
+        self.flats, self.values, self.level = arrays  # values: a row per point, one cache line for a corner
 
     def _first_cells(self, coarse: int) -> tuple[np.ndarray, np.ndarray]:
         """Cells of level 0: every categorical combination × ``coarse`` index ranges per numeric axis."""
@@ -153,10 +168,11 @@ class _Scenario:
     def evaluate_pending(self, level: int) -> np.ndarray:
         """Evaluate the points added to the table since the last call; their values, ``(n, outputs)``."""
         flats, self.pending = self.pending, np.empty(0, np.int64)
+        self.last_batch = flats.size  # sizes the next split's table
         if not flats.size:
             return np.empty((0, len(self.outputs)), np.float32)
         end = self.n + flats.size
-        if end > self.flats.size:  # grow by doubling
+        if end > self.flats.size:  # grow by doubling (without address space held for every point)
             size = max(end, 2 * self.flats.size, 1024)
             self.flats, self.level = np.resize(self.flats, size), np.resize(self.level, size)
             grown = np.empty((size, len(self.outputs)), np.float32)
@@ -186,36 +202,66 @@ class _Scenario:
         self.n = end
         return values
 
+    @property
+    def cells(self) -> int:
+        """Live cells."""
+        return sum(b[0].shape[0] for b in self.blocks)
+
+    def _cell_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The live cells' ``lo``, ``hi`` and corner rows, every block in one array each."""
+        n_axes = len(self.shape)
+        empty = (np.empty((0, n_axes), self.cell_dtype),) * 2 + (np.empty((0, 1 << self.axes.size), np.int32),)
+        return tuple(np.concatenate(parts) for parts in zip(empty, *self.blocks, strict=True))
+
     def state(self) -> dict[str, np.ndarray]:
         """The arrays that :meth:`restore` needs to continue this scenario at the next level."""
+        lo, hi, corners = self._cell_arrays()
         return {
             "flats": self.flats[: self.n],
             "values": self.values[: self.n],
             "level": self.level[: self.n],
-            "lo": self.lo.astype(np.int32),  # the checkpoint's layout, whatever the cells' dtype
-            "hi": self.hi.astype(np.int32),
-            "corners": self.corners,
+            "lo": lo.astype(np.int32),  # the checkpoint's layout, whatever the cells' dtype
+            "hi": hi.astype(np.int32),
+            "corners": corners,
             "pending": self.pending,
         }
 
     def restore(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Continue from :meth:`state` (checked by :func:`read_checkpoint`)."""
-        self.flats, self.level = arrays["flats"].copy(), arrays["level"].copy()
-        self.values = arrays["values"].copy()
-        self.n = self.flats.size
-        self.lo, self.hi = arrays["lo"].astype(self.cell_dtype), arrays["hi"].astype(self.cell_dtype)
-        self.corners = arrays["corners"].copy()
+        self.n = arrays["flats"].size
+        self._room(max(self.n, min(self.keys_below, MAX_POINTS)), least=self.n)
+        for name in ("flats", "values", "level"):
+            getattr(self, name)[: self.n] = arrays[name]
+        lo, hi, corners = arrays["lo"], arrays["hi"], arrays["corners"]
+        self.blocks = [
+            (
+                lo[i : i + BLOCK_CELLS].astype(self.cell_dtype),
+                hi[i : i + BLOCK_CELLS].astype(self.cell_dtype),
+                corners[i : i + BLOCK_CELLS].copy(),
+            )
+            for i in range(0, len(lo), BLOCK_CELLS)
+        ]
         self.pending = arrays["pending"].copy()
-        # table rows are in order of first sight: the evaluated points, then the pending ones
-        known = np.concatenate([self.flats, self.pending])
-        self.table = PointTable(capacity=2 * known.size, keys_below=math.prod(self.shape))
-        rows, added = self.table.find_or_add(known)
+        # rows are in order of first sight: the evaluated points, then the pending ones
+        known = np.concatenate([self.flats[: self.n], self.pending])
+        _, added = PointTable(capacity=2 * known.size, keys_below=self.keys_below).find_or_add(known)
         if added.size != known.size:
             raise ValueError("a point is listed twice")
 
     def refine(self, signs: np.ndarray, front: np.ndarray, margin: float) -> None:
-        """Drop the cells that cannot hold a new front design, split the rest (their new corners pend)."""
-        keep = live_cells(self.lo, self.hi, self.corners, self.values, signs, front, margin)
-        self.lo, self.hi, self.corners, self.pending = split_cells(
-            self.lo, self.hi, self.corners, keep, self.axes, self.strides, self.table
+        """Drop the cells that cannot hold a new front design, split the rest (their new corners pend).
+
+        Block by block, each parent block dropped once split, so a level's
+        cells and their children are not held whole at once.
+        """
+        split = Split(
+            self.axes, self.strides, self.n + self.pending.size, keys_below=self.keys_below, expected=self.last_batch
         )
+        children = []
+        blocks, self.blocks = self.blocks, []
+        while blocks:
+            lo, hi, corners = blocks.pop(0)
+            keep = live_cells(lo, hi, corners, self.values, signs, front, margin)
+            children += split(lo, hi, corners, keep)
+            del lo, hi, corners, keep
+        self.blocks, self.pending = children, split.added

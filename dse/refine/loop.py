@@ -209,7 +209,7 @@ def _refine(spec, objectives, coarse, margin, tolerance, budget, client, progres
         if on_resume:
             on_resume(level, int(sum(s.n for s in states)))
     while stopped is None:
-        cells = int(sum(s.lo.shape[0] for s in states))
+        cells = int(sum(s.cells for s in states))
         new = int(sum(s.pending.size for s in states))
         if not cells and not new:
             stopped = "exact"
@@ -263,9 +263,10 @@ def _refine(spec, objectives, coarse, margin, tolerance, budget, client, progres
             )
     result.stopped = stopped
     for s in states:
-        result.points[s.name] = s.flats[: s.n].copy()
-        result.values[s.name] = s.values[: s.n].T.copy()
-        result.levels[s.name] = s.level[: s.n].copy()
+        # views, not copies: each scenario's arrays are no longer written
+        result.points[s.name] = s.flats[: s.n]
+        result.values[s.name] = s.values[: s.n].T
+        result.levels[s.name] = s.level[: s.n]
     result.seconds = time.perf_counter() - t0
     return result
 

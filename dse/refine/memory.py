@@ -18,17 +18,25 @@ compaction):
 the heap, glibc only), and restores them afterwards, trimming the heap once.
 :data:`HUGE_PAGES` and :data:`KEEP_FREED` are read on entry (set them to
 compare the settings).
+
+:func:`growable` gives the arrays that only grow during a refinement (the
+evaluated points' flat indices, values and levels) room for every point the
+grid could need, as address space only: pages are touched when written, so
+the arrays never move and no copy of them is made as the points accumulate.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import mmap
 import platform
 import threading
 from collections.abc import Iterator
 
-__all__ = ["refinement_memory", "HUGE_PAGES", "KEEP_FREED"]
+import numpy as np
+
+__all__ = ["refinement_memory", "growable", "HUGE_PAGES", "KEEP_FREED"]
 
 #: let numpy madvise huge pages for the arrays of a refinement
 HUGE_PAGES = False
@@ -39,6 +47,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # mallopt parameters (malloc.h)
 _DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536  # glibc's defaults
 # mallopt takes an int and glibc stores the threshold as a size_t: -1 becomes SIZE_MAX, never trim
 _KEEP_TRIM_THRESHOLD = -1
+_MAP_NORESERVE = {"x86_64": 0x4000, "aarch64": 0x4000}  # Linux's value on these (asm-generic/mman-common.h)
 _lock = threading.Lock()
 _depth = 0
 _restore: list = []
@@ -99,3 +108,28 @@ def refinement_memory() -> Iterator[None]:
                 for undo in _restore:
                     undo()
                 _restore.clear()
+
+
+def growable(rows: int, dtype, *row_shape: int) -> np.ndarray | None:
+    """An empty ``(rows, *row_shape)`` array held as address space only, or None where that is not possible.
+
+    The mapping is private and anonymous with ``MAP_NORESERVE`` (Linux): the
+    system neither counts nor touches its pages until they are written, so a
+    refinement can ask for room for every grid point and pay only for the
+    points it evaluates. The caller falls back to ordinary arrays on None.
+
+    >>> a = growable(10**9, np.float32, 4)  # 16 GB of address space
+    >>> a is None or (a.shape, a.dtype.name, a.flags.writeable)
+    ((1000000000, 4), 'float32', True)
+    >>> a is None or float(a[123_456_789].sum())
+    0.0
+    """
+    flag = getattr(mmap, "MAP_NORESERVE", _MAP_NORESERVE.get(platform.machine()))  # in mmap from Python 3.13
+    nbytes = int(rows) * int(np.prod(row_shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if flag is None or platform.system() != "Linux" or nbytes <= 0:
+        return None
+    try:
+        buffer = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | flag)
+    except (OSError, OverflowError, ValueError):  # pragma: no cover - address space refused
+        return None
+    return np.frombuffer(buffer, dtype).reshape(int(rows), *row_shape)

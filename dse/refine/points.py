@@ -1,11 +1,13 @@
-"""The table of evaluated grid points: flat grid index → row, an open-addressing hash table in numba.
+"""A table of grid points: flat grid index → row, an open-addressing hash table in numba.
 
 A grid point is named by its row-major flat index. :class:`PointTable` maps
-the flat indices evaluated so far to rows of the refinement's value array,
-so a point shared by neighbouring cells is evaluated once. The probing
-kernels (:func:`_slot`, :func:`_next`, :func:`_probe`) are shared with the
-split of :mod:`dse.refine.cells`, where each of two threads owns one half of
-the table (linear probing never leaves a slot's half).
+flat indices to rows of the refinement's value array in order of first
+sight, so a point shared by neighbouring cells is evaluated once. The split
+of :mod:`dse.refine.cells` keeps one table per level, of that level's new
+points only (numbered from the rows already taken, ``first_row``); the
+probing kernels (:func:`_slot`, :func:`_next`, :func:`_probe`) are shared
+with it, where each of two threads owns one half of the table (linear
+probing never leaves a slot's half).
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ def _rehash(table, row_bits, new_table, new_row_bits, shift, half):  # pragma: n
 
 
 class PointTable:
-    """Flat grid index → row, for every point seen so far (rows in order of first sight).
+    """Flat grid index → row, for every point seen so far (rows ``first_row, first_row + 1, …`` in order of first sight).
 
     Key and row share a table row, so a lookup touches one cache line. Given
     ``keys_below`` (the grid's size), key and row are packed in one 64-bit
@@ -148,9 +150,12 @@ class PointTable:
     >>> packed = PointTable(keys_below=10**10)
     >>> packed.row_bits, packed.table.shape[1], packed.max_rows
     (30, 1, 536870910)
+    >>> later = PointTable(first_row=100)
+    >>> later.find_or_add(np.array([5, 9, 5]))[0].tolist(), later.next_row
+    ([100, 101, 100], 102)
     """
 
-    def __init__(self, capacity: int = 1 << 12, keys_below: int | None = None):
+    def __init__(self, capacity: int = 1 << 12, keys_below: int | None = None, first_row: int = 0):
         self.bits = max(4, int(capacity - 1).bit_length())
         # packed: the key takes the bits of keys_below - 1, the row the rest, less one bit that marks a
         # provisional row of the split; a key's field is never all ones, so no entry is the empty word -1
@@ -158,10 +163,16 @@ class PointTable:
         self.packed_row_bits = 0 if key_bits is None or key_bits > 64 - 8 else 64 - key_bits
         self.row_bits = self.packed_row_bits
         self.table = np.full((1 << self.bits, 1 if self.row_bits else 2), _EMPTY, np.int64)
-        self.count = 0
+        self.first_row = first_row
+        self.count = 0  # keys in the table
 
     def __len__(self) -> int:
         return self.count
+
+    @property
+    def next_row(self) -> int:
+        """The row the next new key gets."""
+        return self.first_row + self.count
 
     @property
     def shift(self) -> int:
@@ -170,7 +181,7 @@ class PointTable:
 
     @property
     def max_rows(self) -> int:
-        """Most rows the table can hold in its layout (any number in two columns)."""
+        """Rows below this number fit the table's layout (any number in two columns)."""
         return (1 << (self.row_bits - 1)) - 2 if self.row_bits else (1 << 62)
 
     def reserve(self, extra: int) -> None:
@@ -178,7 +189,7 @@ class PointTable:
         bits = self.bits
         while (1 << bits) < 2 * (self.count + extra):
             bits += 1
-        row_bits = self.row_bits if self.count + extra <= self.max_rows else 0
+        row_bits = self.row_bits if self.next_row + extra <= self.max_rows else 0
         if bits != self.bits or row_bits != self.row_bits:
             table = np.empty((1 << bits, 1 if row_bits else 2), np.int64)  # each thread empties its half
             with ThreadPoolExecutor(2) as pool:
@@ -193,6 +204,6 @@ class PointTable:
         """Rows of ``flats`` and the flat indices that were not in the table yet (now added)."""
         flats = np.ascontiguousarray(flats, np.int64).reshape(-1)
         self.reserve(flats.size)
-        rows, added = _find_or_add(self.table, self.shift, flats, self.count, self.row_bits)
+        rows, added = _find_or_add(self.table, self.shift, flats, self.next_row, self.row_bits)
         self.count += added.size
         return rows, added

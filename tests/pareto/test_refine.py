@@ -191,6 +191,28 @@ def test_refinement_memory_turns_numpy_huge_pages_off_nests_and_restores():
         _set_madvise_hugepage(before)
 
 
+def test_refinement_without_held_address_space_gives_the_same_result(spec, monkeypatch):
+    """Where address space cannot be held, the point arrays grow by doubling instead: the same designs and values."""
+    import platform
+
+    import dse.refine.grid as grid
+    from dse.refine.memory import growable
+
+    if platform.system() == "Linux" and platform.machine() in ("x86_64", "aarch64"):
+        room = growable(1 << 36, np.float32, 4)  # 1 TB of address space, no memory
+        assert room is not None and room.shape == (1 << 36, 4)
+        room[-1] = 7  # one page touched, at the far end
+        assert room[-1].tolist() == [7, 7, 7, 7] and room[0].tolist() == [0, 0, 0, 0]
+    held = refine(spec, OBJECTIVES)
+    monkeypatch.setattr(grid, "growable", lambda *args: None)
+    grown = refine(spec, OBJECTIVES)
+    assert held.points.keys() == grown.points.keys()
+    for name in held.points:
+        assert np.array_equal(held.points[name], grown.points[name])
+        assert np.array_equal(held.values[name], grown.values[name], equal_nan=True)
+        assert np.array_equal(held.levels[name], grown.levels[name])
+
+
 def _strictly_dominated(bound, front):
     """The definition, row by row: some row ≥ bound everywhere and > somewhere."""
     return bool(np.any(np.all(front >= bound, axis=1) & np.any(front > bound, axis=1)))
@@ -216,39 +238,41 @@ def test_the_front_index_answers_dominance_as_the_definition(k):
             assert dominated(b, front, *index) == _strictly_dominated(b, front), (trial, b)
 
 
+def _first_cells(shape, axes, coarse, dtype):
+    """Level 0 as a refinement starts it: ``coarse`` ranges per numeric axis, every categorical value."""
+    ranges = []
+    for a, n in enumerate(shape):
+        if a in axes:
+            cuts = np.unique(np.linspace(0, n - 1, min(coarse, n - 1) + 1).round().astype(np.int64))
+            ranges.append(list(zip(cuts[:-1], cuts[1:], strict=True)))
+        else:
+            ranges.append([(i, i) for i in range(n)])
+    cells = np.array(list(itertools.product(*ranges)), dtype).reshape(-1, len(shape), 2)
+    return np.ascontiguousarray(cells[:, :, 0]), np.ascontiguousarray(cells[:, :, 1])
+
+
 @pytest.mark.parametrize("dtype", [np.int32, np.int16])  # the cells' bounds (_Scenario.cell_dtype)
 @pytest.mark.parametrize("layout", ["two columns", "packed", "packed, then two columns"])
-def test_split_children_tile_the_parent_and_carry_their_corners(layout, dtype):
-    """Children's corner rows name the points corner_flats gives them; their points are the parent's."""
+@pytest.mark.parametrize(("coarse", "share"), [(2, 0.7), (3, 0.5), (1, 1.0)])  # share of the cells kept per level
+def test_split_children_tile_the_parent_and_carry_their_corners(layout, dtype, coarse, share):
+    """Level by level: children's corner rows name their corners, their points are the parent's, every point once.
+
+    The cells come from a refinement (first cells, then splits of a random share), as :func:`split_cells`
+    requires; keeping every cell must reach every grid point exactly once.
+    """
     from dse.refine.cells import corner_flats, split_cells
     from dse.refine.points import PointTable
 
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(2 + coarse)
     shape = (3, 9, 2, 6, 5)  # a categorical axis (2) among numeric ones
     axes = np.array([0, 1, 3, 4])
     strides = np.array([int(np.prod(shape[a + 1 :])) for a in range(len(shape))], np.int64)
-    lo = np.stack([rng.integers(0, n - 1, 40) for n in shape], axis=1)
-    width = np.stack([rng.integers(1, n - lo[:, a]) for a, n in enumerate(shape)], axis=1)  # hi ≤ n - 1
-    lo[:, 2], width[:, 2] = rng.integers(0, 2, 40), 0
-    lo, hi = lo.astype(dtype), (lo + width).astype(dtype)
-    # packed: 11 bits of key, 53 of row; 2**53: 11 bits of row (1022 rows), too few for the split's reserve
+    # packed: 11 bits of key, 53 of row; 2**53: 11 bits of row (1022 rows), too few: the table falls back
     keys_below = {"two columns": None, "packed": int(np.prod(shape)), "packed, then two columns": 2**53}[layout]
-    table = PointTable(keys_below=keys_below)
-    rows, _ = table.find_or_add(corner_flats(lo, hi, strides, axes))
-    assert table.table.shape[1] == (2 if keys_below is None else 1)
-    flat_of = {}
-    for f, r in zip(corner_flats(lo, hi, strides, axes).ravel().tolist(), rows.tolist(), strict=True):
-        flat_of[r] = f
-    keep = (hi - lo > 1).any(axis=1)
-    keep[::4] = False
-    clo, chi, corners, added = split_cells(
-        lo, hi, rows.reshape(len(lo), -1).astype(np.int32), keep, axes, strides, table
-    )
-    assert table.table.shape[1] == (1 if layout == "packed" else 2)
-    assert clo.dtype == chi.dtype == dtype
-    for r, f in zip(range(len(flat_of), len(table)), added.tolist(), strict=True):
-        flat_of[r] = f
-    assert np.array_equal(np.vectorize(flat_of.get)(corners), corner_flats(clo, chi, strides, axes))
+    lo, hi = _first_cells(shape, axes, coarse, dtype)
+    rows, added = PointTable(keys_below=keys_below).find_or_add(corner_flats(lo, hi, strides, axes))
+    corners = rows.reshape(len(lo), -1).astype(np.int32)
+    flat_of = added.tolist()  # row → flat index of every point so far
 
     def points(a, b):
         return {
@@ -261,39 +285,46 @@ def test_split_children_tile_the_parent_and_carry_their_corners(layout, dtype):
     def flat(p):
         return int(np.dot(p, strides))
 
-    # children are returned parent by parent; a child at most one step wide along every axis (done: all its
-    # points are corners) is left out, so a parent's points are its children's points and corner points
-    old = set(corner_flats(lo, hi, strides, axes).ravel().tolist())
-    corner_points = old | set(added.tolist())
-    start = 0
-    for i in np.flatnonzero(keep):
-        inside = points(lo[i], hi[i])
-        # the halves of the parent along its wide axes: 2^w children, of which the done ones are left out
-        wide = [a for a in axes if hi[i, a] - lo[i, a] > 1]
-        halves = [[(lo[i, a], (lo[i, a] + hi[i, a]) // 2), ((lo[i, a] + hi[i, a]) // 2, hi[i, a])] for a in wide]
-        expected = 0
-        for choice in itertools.product(*halves):
-            c_lo, c_hi = lo[i].copy(), hi[i].copy()
-            for a, (x, y) in zip(wide, choice, strict=True):
-                c_lo[a], c_hi[a] = x, y
-            expected += bool((c_hi - c_lo > 1).any())
-        kids = range(start, start + expected)
-        start += expected
-        assert all(points(clo[c], chi[c]) < inside and (chi[c] - clo[c] > 1).any() for c in kids)
-        covered = set().union(*(points(clo[c], chi[c]) for c in kids))
-        assert all(p in covered or flat(p) in corner_points for p in inside)
-    assert start == len(clo)
-    # the new points are exactly the corners of every child, done or not, that were not the parents' corners
-    every = set()
-    for i in np.flatnonzero(keep):
-        wide = [a for a in axes if hi[i, a] - lo[i, a] > 1]
-        grid = [
-            sorted({lo[i, a], (lo[i, a] + hi[i, a]) // 2, hi[i, a]}) if a in wide else sorted({lo[i, a], hi[i, a]})
-            for a in range(len(shape))
-        ]
-        every |= {flat(p) for p in itertools.product(*grid)}
-    assert set(added.tolist()) == every - old
-    assert set(corner_flats(clo, chi, strides, axes).ravel().tolist()) <= corner_points
+    while len(lo):
+        keep = (hi - lo > 1).any(axis=1) & (rng.random(len(lo)) < share)
+        clo, chi, ccorners, added = split_cells(
+            lo, hi, corners, keep, axes, strides, len(flat_of), keys_below=keys_below, expected=int(rng.integers(0, 9))
+        )
+        assert clo.dtype == chi.dtype == dtype
+        # the new points were never seen, each is listed once, and they take the next rows
+        assert len(set(added.tolist())) == added.size and not set(added.tolist()) & set(flat_of)
+        flat_of += added.tolist()
+        assert np.array_equal(np.asarray(flat_of)[ccorners], corner_flats(clo, chi, strides, axes))
+        known = set(flat_of)
+        # children are returned parent by parent; a child at most one step wide along every axis (done: all
+        # its points are corners) is left out, so a parent's points are its children's points and known points
+        start, every = 0, set()
+        for i in np.flatnonzero(keep):
+            inside = points(lo[i], hi[i])
+            wide = [a for a in axes if hi[i, a] - lo[i, a] > 1]
+            halves = [[(lo[i, a], (lo[i, a] + hi[i, a]) // 2), ((lo[i, a] + hi[i, a]) // 2, hi[i, a])] for a in wide]
+            expected = 0
+            for choice in itertools.product(*halves):
+                c_lo, c_hi = lo[i].copy(), hi[i].copy()
+                for a, (x, y) in zip(wide, choice, strict=True):
+                    c_lo[a], c_hi[a] = x, y
+                expected += bool((c_hi - c_lo > 1).any())
+            kids = range(start, start + expected)
+            start += expected
+            assert all(points(clo[c], chi[c]) < inside and (chi[c] - clo[c] > 1).any() for c in kids)
+            covered = set().union(*(points(clo[c], chi[c]) for c in kids))
+            assert all(p in covered or flat(p) in known for p in inside)
+            grid = [
+                sorted({lo[i, a], (lo[i, a] + hi[i, a]) // 2, hi[i, a]}) if a in wide else sorted({lo[i, a], hi[i, a]})
+                for a in range(len(shape))
+            ]
+            every |= {flat(p) for p in itertools.product(*grid)}
+        assert start == len(clo)
+        # the new points are exactly the corners of every child, done or not, that were not known before
+        assert set(added.tolist()) == every - (known - set(added.tolist()))
+        lo, hi, corners = clo, chi, ccorners
+    if share == 1.0:
+        assert sorted(flat_of) == list(range(int(np.prod(shape))))
 
 
 def test_a_spec_refine_key_sets_the_options_and_arguments_override_it(spec):

@@ -88,8 +88,10 @@ def same_front(a: np.ndarray, b: np.ndarray) -> bool:
 PHASES = [  # (module, attribute, phase): wrapped by --profile when the module has it
     ("dse.refine.grid", "_Scenario.evaluate_pending", "evaluate"),
     ("dse.refine.grid", "_evaluate", "  kernel"),
-    ("dse.refine.loop", "undominated", "undominated"),
+    ("dse.refine.loop", "undominated", "undominated"),  # older trees
+    ("dse.refine.loop", "new_candidates", "undominated"),
     ("dse.refine.loop", "_exact_front", "exact front"),
+    ("dse.refine.loop", "_volume", "hypervolume"),
     ("dse.refine.grid", "_Scenario.refine", "cells"),
     ("dse.refine.grid", "live_cells", "  live cells"),
     ("dse.refine.cells", "_children", "  children"),
@@ -144,7 +146,7 @@ def profile(shape: tuple[int, ...]) -> None:
             print(f"(no {module}.{name} in this tree)")
             continue
         setattr(owner, attr, timed(getattr(owner, attr), phase))
-        phases.append(phase)
+        phases += [phase] if phase not in phases else []
 
     def wall(intervals: list[tuple[float, float]]) -> float:
         total, end = 0.0, -np.inf
@@ -169,6 +171,10 @@ def profile(shape: tuple[int, ...]) -> None:
         wall(spans.get((lv, "cells"), [])) - wall([s for p in subs for s in spans.get((lv, p), [])]) for lv in levels
     ]
     print(f"{'  cells, other':<17}" + "".join(f"{v:>7.2f}" for v in row) + f"{sum(row):>8.2f}")
+    tops = [p for p in phases if not p.startswith("  ")]
+    print(
+        f"{'not in a phase':<17}{'':>{7 * len(levels)}}{result.seconds - sum(wall(spans.get((lv, p), [])) for lv in levels for p in tops):>8.2f}"
+    )
     print(f"{'rss now':<17}" + "".join(f"{memory.get(lv, (np.nan, 0))[0]:>7.2f}" for lv in levels))
     print(f"{'rss peak':<17}" + "".join(f"{memory.get(lv, (0, np.nan))[1]:>7.2f}" for lv in levels))
     print(f"cells per level: {[r['cells'] for r in result.history]}")

@@ -27,15 +27,16 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
 from dse.refine.dominance import dominated, front_index, on_two_threads
-from dse.refine.points import PointTable, _probe, _set_rows, _slot
+from dse.refine.points import MAX_LOAD, PointTable, _probe, _set_rows, _slot
 
-__all__ = ["corner_flats", "live_cells", "split_cells", "Split", "SPLIT_CHUNK", "BLOCK_CELLS"]
+__all__ = ["corner_flats", "live_cells", "lattice_lookups", "split_cells", "Split", "SPLIT_CHUNK", "BLOCK_CELLS"]
 
 #: kept parents per call of the split kernel (bounds the table's headroom and the scratch buffer)
 SPLIT_CHUNK = 1 << 13
@@ -164,6 +165,25 @@ def _children(lo, hi, parents, axes):  # pragma: no cover
                 done *= (mid - lo[i, a] <= 1) + (hi[i, a] - mid <= 1)  # halves one step wide or less
         out[p] = every - done
     return out
+
+
+@numba.njit(cache=True)
+def lattice_lookups(lo, hi, keep, axes):  # pragma: no cover
+    """Points of the kept cells' lattices that are not their corners: the look-ups of their split.
+
+    >>> lo, hi = np.array([[0, 0], [0, 0]]), np.array([[4, 1], [4, 4]])
+    >>> lattice_lookups(lo, hi, np.array([True, True]), np.array([0, 1]))  # (3·2 - 4) + (3·3 - 4)
+    7
+    """
+    total = 0
+    for i in range(lo.shape[0]):
+        if keep[i]:
+            n = 1
+            for j in range(axes.size):
+                a = axes[j]
+                n *= 3 if hi[i, a] - lo[i, a] > 1 else 2
+            total += n - (1 << axes.size)
+    return total
 
 
 @functools.lru_cache(maxsize=8)
@@ -352,7 +372,8 @@ class Split:
 
     def __init__(self, axes, strides, first_row, *, keys_below=None, expected=0):
         self.axes, self.strides = axes, strides
-        self.table = PointTable(capacity=2 * max(int(expected), 1), keys_below=keys_below, first_row=int(first_row))
+        slots = math.ceil(max(int(expected), 1) / MAX_LOAD)
+        self.table = PointTable(capacity=slots, keys_below=keys_below, first_row=int(first_row))
         self.tables = _lattice_tables(axes.size)
         self._added: list[np.ndarray] = []
 

@@ -15,7 +15,7 @@ import numpy as np
 #: rows (cells or points) from which :func:`undominated` and ``live_cells`` run on two threads
 THREAD_MIN_ROWS = 1 << 14
 
-__all__ = ["front_index", "dominated", "undominated"]
+__all__ = ["front_index", "dominated", "undominated", "new_candidates"]
 
 
 @numba.njit(cache=True)
@@ -136,6 +136,40 @@ def undominated(x: np.ndarray, front: np.ndarray) -> np.ndarray:
     out = np.empty(x.shape[0], np.bool_)
     on_two_threads(_undominated, x.shape[0], x, front, *front_index(front), out=out)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _new_candidates(values, signs, front, first, start, second, third, begin, end, out):  # pragma: no cover
+    k = signs.size
+    x = np.empty(k)
+    for i in range(begin, end):
+        out[i] = False
+        if values[i, k] != 0:
+            continue
+        finite = True
+        for j in range(k):
+            x[j] = values[i, j] * signs[j]
+            finite &= x[j] == x[j]
+        out[i] = finite and not dominated(x, front, first, start, second, third)
+
+
+def new_candidates(values: np.ndarray, signs: np.ndarray, front: np.ndarray) -> np.ndarray:
+    """The designs of a batch that may join the front, maximised: ``(m, k)`` float64.
+
+    ``values`` has a row per design, the ``k`` objectives then the
+    infeasibility reason; a design is kept when it is feasible (reason 0),
+    has no NaN objective and no row of ``front`` (maximised) strictly
+    dominates it. One pass in numba, so no temporary of the whole batch is made.
+
+    >>> values = np.array([[1, 1, 0], [4, 0, 0], [3, 1, 0], [9, 9, 2], [np.nan, 5, 0]], np.float32)
+    >>> new_candidates(values, np.ones(2), np.array([[3.0, 1.0], [1.0, 3.0]])).tolist()
+    [[4.0, 0.0], [3.0, 1.0]]
+    """
+    front = np.ascontiguousarray(front, np.float64)
+    keep = np.empty(values.shape[0], np.bool_)
+    on_two_threads(_new_candidates, values.shape[0], values, signs, front, *front_index(front), out=keep)
+    rows = np.flatnonzero(keep)
+    return values[rows, : signs.size].astype(np.float64) * signs
 
 
 def on_two_threads(kernel, n: int, *args, out: np.ndarray) -> None:

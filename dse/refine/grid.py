@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from dse.refine.cells import BLOCK_CELLS, Split, corner_flats, live_cells
+from dse.refine.cells import BLOCK_CELLS, Split, corner_flats, lattice_lookups, live_cells
 from dse.refine.memory import growable
 from dse.refine.points import PointTable
 from dse.spec import SweepSpec
@@ -124,25 +124,35 @@ class _Scenario:
         self.spec, self.outputs, self.client = spec, outputs, client
         self.keys_below = math.prod(self.shape)
         self.n = 0  # evaluated points: rows 0 … n-1
+        self.batches: list[np.ndarray] = []  # the flat indices of the points each level evaluated
+        self.batch_levels: list[int] = []
         self._room(min(self.keys_below, MAX_POINTS))
         lo, hi = self._first_cells(coarse)
         flats = corner_flats(lo, hi, self.strides, self.axes)
         rows, self.pending = PointTable(keys_below=self.keys_below).find_or_add(flats)  # pending: not evaluated yet
-        self.last_batch = 0
+        self.new_share = 0.5  # of the last split's look-ups, the share that were new points: sizes the next table
         # the live cells in blocks of at most BLOCK_CELLS: (lo, hi, rows of the corners)
         self.blocks = [(lo, hi, rows.reshape(flats.shape).astype(np.int32))]
 
     def _room(self, rows: int, least: int = 0) -> None:
-        """Arrays of the evaluated points with room for ``rows`` as address space (no copies as they fill).
+        """A value array with room for ``rows`` points as address space (no copies as it fills).
 
-        Where address space cannot be held, ordinary arrays of ``least`` rows
-        that :meth:`evaluate_pending` grows by doubling.
+        Where address space cannot be held, an ordinary array of ``least``
+        rows that :meth:`evaluate_pending` grows by doubling.
         """
         k = len(self.outputs)
-        arrays = growable(rows, np.int64), growable(rows, np.float32, k), growable(rows, np.int16)
-        if any(a is None for a in arrays):
-            arrays = np.empty(least, np.int64), np.empty((least, k), np.float32), np.empty(least, np.int16)
-        self.flats, self.values, self.level = arrays  # values: a row per point, one cache line for a corner
+        values = growable(rows, np.float32, k)
+        self.values = np.empty((least, k), np.float32) if values is None else values  # a cache line per corner
+
+    @property
+    def flats(self) -> np.ndarray:
+        """Flat grid index of every evaluated point, in row order."""
+        return np.concatenate([np.empty(0, np.int64), *self.batches])
+
+    @property
+    def level(self) -> np.ndarray:
+        """Refinement level of every evaluated point, in row order."""
+        return np.repeat(np.asarray(self.batch_levels, np.int16), [b.size for b in self.batches])
 
     def _first_cells(self, coarse: int) -> tuple[np.ndarray, np.ndarray]:
         """Cells of level 0: every categorical combination × ``coarse`` index ranges per numeric axis."""
@@ -168,13 +178,11 @@ class _Scenario:
     def evaluate_pending(self, level: int) -> np.ndarray:
         """Evaluate the points added to the table since the last call; their values, ``(n, outputs)``."""
         flats, self.pending = self.pending, np.empty(0, np.int64)
-        self.last_batch = flats.size  # sizes the next split's table
         if not flats.size:
             return np.empty((0, len(self.outputs)), np.float32)
         end = self.n + flats.size
-        if end > self.flats.size:  # grow by doubling (without address space held for every point)
-            size = max(end, 2 * self.flats.size, 1024)
-            self.flats, self.level = np.resize(self.flats, size), np.resize(self.level, size)
+        if end > self.values.shape[0]:  # grow by doubling (without address space held for every point)
+            size = max(end, 2 * self.values.shape[0], 1024)
             grown = np.empty((size, len(self.outputs)), np.float32)
             grown[: self.n] = self.values[: self.n]
             self.values = grown
@@ -197,8 +205,8 @@ class _Scenario:
                 for i in range(0, flats.size, TASK_SIZE)
             ]
             values[:] = np.concatenate(self.client.gather(self.client.map(_task, args, pure=False)), axis=1).T
-        self.flats[self.n : end] = flats
-        self.level[self.n : end] = level
+        self.batches.append(flats)
+        self.batch_levels.append(level)
         self.n = end
         return values
 
@@ -217,9 +225,9 @@ class _Scenario:
         """The arrays that :meth:`restore` needs to continue this scenario at the next level."""
         lo, hi, corners = self._cell_arrays()
         return {
-            "flats": self.flats[: self.n],
+            "flats": self.flats,
             "values": self.values[: self.n],
-            "level": self.level[: self.n],
+            "level": self.level,
             "lo": lo.astype(np.int32),  # the checkpoint's layout, whatever the cells' dtype
             "hi": hi.astype(np.int32),
             "corners": corners,
@@ -230,8 +238,11 @@ class _Scenario:
         """Continue from :meth:`state` (checked by :func:`read_checkpoint`)."""
         self.n = arrays["flats"].size
         self._room(max(self.n, min(self.keys_below, MAX_POINTS)), least=self.n)
-        for name in ("flats", "values", "level"):
-            getattr(self, name)[: self.n] = arrays[name]
+        self.values[: self.n] = arrays["values"]
+        level = arrays["level"]
+        cuts = [0, *(np.flatnonzero(np.diff(level)) + 1).tolist(), self.n]  # one batch per run of a level
+        self.batches = [arrays["flats"][a:b].copy() for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+        self.batch_levels = [int(level[a]) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
         lo, hi, corners = arrays["lo"], arrays["hi"], arrays["corners"]
         self.blocks = [
             (
@@ -243,7 +254,7 @@ class _Scenario:
         ]
         self.pending = arrays["pending"].copy()
         # rows are in order of first sight: the evaluated points, then the pending ones
-        known = np.concatenate([self.flats[: self.n], self.pending])
+        known = np.concatenate([self.flats, self.pending])
         _, added = PointTable(capacity=2 * known.size, keys_below=self.keys_below).find_or_add(known)
         if added.size != known.size:
             raise ValueError("a point is listed twice")
@@ -252,16 +263,22 @@ class _Scenario:
         """Drop the cells that cannot hold a new front design, split the rest (their new corners pend).
 
         Block by block, each parent block dropped once split, so a level's
-        cells and their children are not held whole at once.
+        cells and their children are not held whole at once. The split's
+        table is sized from its look-ups and the last split's share of them
+        that were new.
         """
+        keeps = [live_cells(lo, hi, corners, self.values, signs, front, margin) for lo, hi, corners in self.blocks]
+        lookups = sum(lattice_lookups(b[0], b[1], keep, self.axes) for b, keep in zip(self.blocks, keeps, strict=True))
+        expected = math.ceil(self.new_share * lookups)  # the share falls level by level: an upper estimate
         split = Split(
-            self.axes, self.strides, self.n + self.pending.size, keys_below=self.keys_below, expected=self.last_batch
+            self.axes, self.strides, self.n + self.pending.size, keys_below=self.keys_below, expected=expected
         )
         children = []
         blocks, self.blocks = self.blocks, []
         while blocks:
             lo, hi, corners = blocks.pop(0)
-            keep = live_cells(lo, hi, corners, self.values, signs, front, margin)
-            children += split(lo, hi, corners, keep)
-            del lo, hi, corners, keep
+            children += split(lo, hi, corners, keeps.pop(0))
+            del lo, hi, corners
         self.blocks, self.pending = children, split.added
+        if lookups:
+            self.new_share = self.pending.size / lookups

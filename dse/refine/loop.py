@@ -16,7 +16,7 @@ import numpy as np
 from dse.errors import SpecError
 from dse.pareto import _exact_front, _signs
 from dse.refine.checkpoint import _save_checkpoint, read_checkpoint
-from dse.refine.dominance import undominated
+from dse.refine.dominance import new_candidates
 from dse.refine.grid import _Scenario
 from dse.refine.memory import refinement_memory
 from dse.spec import SweepSpec
@@ -218,11 +218,8 @@ def _refine(spec, objectives, coarse, margin, tolerance, budget, client, progres
             stopped = "budget"
             break
         candidates = [front]
-        for s in states:
-            values = s.evaluate_pending(level)
-            x = values[values[:, k] == 0, :k].astype(np.float64) * signs
-            x = x[~np.isnan(x).any(axis=1)]
-            candidates.append(x[undominated(x, front)] if len(front) else x)  # the front of a union: of the fronts
+        for s in states:  # the front of a union: of the fronts
+            candidates.append(new_candidates(s.evaluate_pending(level), signs, front))
         x = np.ascontiguousarray(np.concatenate(candidates))
         front = np.ascontiguousarray(x[_exact_front(x)])
         if ref is None and len(front):
@@ -263,10 +260,9 @@ def _refine(spec, objectives, coarse, margin, tolerance, budget, client, progres
             )
     result.stopped = stopped
     for s in states:
-        # views, not copies: each scenario's arrays are no longer written
-        result.points[s.name] = s.flats[: s.n]
-        result.values[s.name] = s.values[: s.n].T
-        result.levels[s.name] = s.level[: s.n]
+        result.points[s.name] = s.flats
+        result.values[s.name] = s.values[: s.n].T  # a view, not a copy: the array is no longer written
+        result.levels[s.name] = s.level
     result.seconds = time.perf_counter() - t0
     return result
 

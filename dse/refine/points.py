@@ -20,6 +20,8 @@ import numpy as np
 __all__ = ["PointTable"]
 
 _EMPTY = -1
+#: most keys per slot before the table grows (linear probing: about 2 slots read per hit, 6 per miss)
+MAX_LOAD = 0.7
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: multiply, keep the high bits
 
 
@@ -185,9 +187,9 @@ class PointTable:
         return (1 << (self.row_bits - 1)) - 2 if self.row_bits else (1 << 62)
 
     def reserve(self, extra: int) -> None:
-        """Room for ``extra`` more keys at a load factor of at most 1/2 (and two columns if the rows need them)."""
+        """Room for ``extra`` more keys at a load factor of at most :data:`MAX_LOAD` (two columns if rows need them)."""
         bits = self.bits
-        while (1 << bits) < 2 * (self.count + extra):
+        while (1 << bits) * MAX_LOAD < self.count + extra:
             bits += 1
         row_bits = self.row_bits if self.next_row + extra <= self.max_rows else 0
         if bits != self.bits or row_bits != self.row_bits:

@@ -11,6 +11,7 @@ import itertools
 import math
 from collections.abc import Mapping
 
+import numba
 import numpy as np
 
 from dse.refine.cells import BLOCK_CELLS, Split, corner_flats, lattice_lookups, live_cells
@@ -34,33 +35,67 @@ EVAL_CHUNK = 1 << 16
 MAX_POINTS = 1 << 31
 
 
+@numba.njit(cache=True, nogil=True)
+def _gather_inputs(flats, shape, column_axis, column_values, column_start, starts, out):  # pragma: no cover
+    """The kernel's inputs of the grid points ``flats`` in the sampled layout, in one pass.
+
+    Column ``j`` takes ``column_values[column_start[j] + index along column_axis[j]]`` for each point at
+    ``out[starts[j]:]``, or its one value when ``column_axis[j] < 0`` (fixed).
+    """
+    n = flats.size
+    index = np.empty(shape.size, np.int64)
+    inverse = 1.0 / shape  # a multiply and a correction instead of an integer division (flats < 2^53)
+    for j in range(column_axis.size):
+        if column_axis[j] < 0:
+            out[starts[j]] = column_values[column_start[j]]
+    for i in range(n):
+        f = flats[i]
+        for a in range(shape.size - 1, -1, -1):  # row-major: the last axis varies fastest
+            m = shape[a]
+            q = np.int64(f * inverse[a])
+            r = f - q * m
+            if r < 0:
+                q -= 1
+                r += m
+            elif r >= m:
+                q += 1
+                r -= m
+            index[a] = r
+            f = q
+        for j in range(column_axis.size):
+            a = column_axis[j]
+            if a >= 0:
+                out[starts[j] + i] = column_values[column_start[j] + index[a]]
+
+
 class _PointEvaluator:
     """Evaluates grid points of one scenario, given by flat index, with the fused kernel (sampled layout)."""
 
     def __init__(self, scenario, chain, outputs: list[str]):
         from dse.models.kernel import INPUT_ORDER
 
-        self.shape = tuple(len(a.values) for a in scenario.axes)
+        self.shape = np.array([len(a.values) for a in scenario.axes], np.int64)
         self.chain, self.outputs = chain, list(outputs)
         axes = {a.name: j for j, a in enumerate(scenario.axes)}
-        # per kernel input: the grid axis it varies along (or None) and its values as float64 (codes if categorical)
-        self.columns = []
+        # per kernel input: the grid axis it varies along (-1: fixed) and its values as float64 (codes if categorical)
+        columns = []
         for name in INPUT_ORDER:
             values = scenario.axes[axes[name]].values if name in axes else [scenario.fixed[name]]
             if INPUTS[name].categorical:
                 values = chain.codes(name, np.asarray([str(v) for v in values], dtype=object))
-            self.columns.append((axes.get(name), np.asarray(values, dtype=np.float64)))
+            columns.append((axes.get(name, -1), np.asarray(values, dtype=np.float64)))
+        self.column_axis = np.array([a for a, _ in columns], np.int64)
+        self.column_values = np.concatenate([v for _, v in columns])
+        self.column_start = np.cumsum([0] + [v.size for _, v in columns[:-1]]).astype(np.int64)
 
     def __call__(self, flats: np.ndarray) -> np.ndarray:
-        idx = np.unravel_index(flats, self.shape)
-        axis_of, starts, parts, offset = [], [], [], 0
-        for axis, values in self.columns:
-            part = values if axis is None else values[idx[axis]]
-            axis_of.append(-1 if axis is None else 0)
-            starts.append(offset)
-            parts.append(part)
-            offset += part.size
-        return self.chain.evaluate_block((flats.size,), axis_of, starts, np.concatenate(parts), self.outputs)
+        flats = np.ascontiguousarray(flats, np.int64)
+        sizes = np.where(self.column_axis >= 0, flats.size, 1)
+        starts = np.concatenate([[0], np.cumsum(sizes[:-1])]).astype(np.int64)
+        values = np.empty(int(sizes.sum()), np.float64)
+        _gather_inputs(flats, self.shape, self.column_axis, self.column_values, self.column_start, starts, values)
+        axis_of = [0 if a >= 0 else -1 for a in self.column_axis.tolist()]
+        return self.chain.evaluate_block((flats.size,), axis_of, starts.tolist(), values, self.outputs)
 
 
 def _evaluate(

@@ -11,9 +11,10 @@ only where the front can be:
    on the Dask cluster when a batch is large, else on ``THREADS`` threads.
    Only the objectives and ``infeasible_reason`` are kept while refining;
    :func:`write_refined` evaluates the other outputs of the stored designs.
-   The bookkeeping is in numba (:mod:`dse.refine.cells`): a hash table of the
-   evaluated grid points, and each cell carrying the rows of its corners, so
-   a split looks up only the new points of the parent's 3^d lattice.
+   The bookkeeping is in numba (:mod:`dse.refine.cells`): each cell carries
+   the rows of its corners, so a split looks up only the new points of the
+   parent's 3^d lattice, in a hash table of that split's points alone (no
+   earlier split can have made them: :func:`~dse.refine.cells.split_cells`).
 3. **Bounds.** Over a cell, each objective is bounded by its best corner
    value, widened by ``margin`` times its spread over the corners.
    **Assumption (monotonicity):** within a cell every objective is monotone
@@ -55,9 +56,9 @@ single module:
 ``checkpoint``  the state after every level: :func:`read_checkpoint`, :func:`remove_checkpoint`
 ``writing``     :func:`write_refined`: a refinement as a results store
 ``cells``       numba: corners, bounds and split of cells (formerly ``dse.refine_cells``)
-``points``      numba: :class:`~dse.refine.points.PointTable`, the hash table of evaluated points
+``points``      numba: :class:`~dse.refine.points.PointTable`, a hash table of grid points (one per split)
 ``dominance``   numba: :func:`~dse.refine.dominance.front_index`, dominance of a bound by a front
-``memory``      :func:`~dse.refine.memory.refinement_memory`: cheap page faults while refining
+``memory``      :func:`~dse.refine.memory.refinement_memory`, :func:`~dse.refine.memory.growable`: few page faults
 ==============  =============================================================
 """
 

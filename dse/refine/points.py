@@ -138,7 +138,9 @@ class PointTable:
     ``keys_below`` (the grid's size), key and row are packed in one 64-bit
     word, the key in the high bits (8 bytes a slot instead of 16), as long as
     the rows fit in the bits left (:attr:`max_rows`); the table falls back to
-    a key and a row column when it grows past that.
+    a key and a row column when it grows past that. ``capacity`` is the
+    number of slots to start with (rounded up to a power of two); the table
+    grows by rehashing past :data:`MAX_LOAD` keys a slot.
 
     Examples
     --------

@@ -214,7 +214,7 @@ def test_refinement_without_held_address_space_gives_the_same_result(spec, monke
 
 
 def test_point_inputs_are_the_grid_values_of_each_flat_index():
-    """The evaluator's one-pass gather agrees with numpy's unravel_index, to the last point of a 10^10 grid."""
+    """The evaluator's one-pass gather agrees with numpy's unravel_index, to the last point of a 2.4·10^11 grid."""
     from dse.refine.grid import _gather_inputs
 
     rng = np.random.default_rng(5)

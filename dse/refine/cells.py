@@ -36,7 +36,16 @@ import numpy as np
 from dse.refine.dominance import dominated, front_index, on_two_threads
 from dse.refine.points import MAX_LOAD, PointTable, _probe, _set_rows, _slot
 
-__all__ = ["corner_flats", "live_cells", "lattice_lookups", "split_cells", "Split", "SPLIT_CHUNK", "BLOCK_CELLS"]
+__all__ = [
+    "corner_flats",
+    "live_cells",
+    "lattice_lookups",
+    "split_cells",
+    "Split",
+    "join_blocks",
+    "SPLIT_CHUNK",
+    "BLOCK_CELLS",
+]
 
 #: kept parents per call of the split kernel (bounds the table's headroom and the scratch buffer)
 SPLIT_CHUNK = 1 << 13
@@ -506,8 +515,15 @@ def split_cells(lo, hi, corners, keep, axes, strides, first_row, *, keys_below=N
     """
     split = Split(axes, strides, first_row, keys_below=keys_below, expected=expected)
     blocks = split(lo, hi, corners, keep)
-    if not blocks:
-        n_axes, c = lo.shape[1], corners.shape[1]
-        blocks = [(np.empty((0, n_axes), lo.dtype), np.empty((0, n_axes), hi.dtype), np.empty((0, c), corners.dtype))]
-    out_lo, out_hi, out_corners = (np.concatenate(parts) for parts in zip(*blocks, strict=True))
-    return out_lo, out_hi, out_corners, split.added
+    return (*join_blocks(blocks, lo.dtype, lo.shape[1], corners.shape[1]), split.added)
+
+
+def join_blocks(blocks, dtype, n_axes: int, n_corners: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``lo``, ``hi`` and corner rows of cells kept in blocks ``[(lo, hi, corners), …]``, each as one array.
+
+    >>> block = (np.zeros((2, 3), np.int16), np.ones((2, 3), np.int16), np.zeros((2, 4), np.int32))
+    >>> [a.shape for a in join_blocks([block, block], np.int16, 3, 4)], join_blocks([], np.int16, 3, 4)[2].shape
+    ([(4, 3), (4, 3), (4, 4)], (0, 4))
+    """
+    empty = (np.empty((0, n_axes), dtype), np.empty((0, n_axes), dtype), np.empty((0, n_corners), np.int32))
+    return tuple(np.concatenate(parts) for parts in zip(empty, *blocks, strict=True))

@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-#: rows (cells or points) from which :func:`undominated` and ``live_cells`` run on two threads
+#: rows (cells or points) from which :func:`new_candidates` and ``live_cells`` run on two threads
 THREAD_MIN_ROWS = 1 << 14
 
-__all__ = ["front_index", "dominated", "undominated", "new_candidates"]
+__all__ = ["front_index", "dominated", "new_candidates"]
 
 
 @numba.njit(cache=True)
@@ -117,25 +117,6 @@ def dominated(bound, front, first, start, second, third):  # pragma: no cover
         if at_least and strictly:
             return True
     return False
-
-
-@numba.njit(cache=True, nogil=True)
-def _undominated(x, front, first, start, second, third, begin, end, out):  # pragma: no cover
-    for i in range(begin, end):
-        out[i] = not dominated(x[i], front, first, start, second, third)
-
-
-def undominated(x: np.ndarray, front: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` (maximised) that no row of ``front`` strictly dominates: the only ones that can join it.
-
-    >>> undominated(np.array([[1.0, 1.0], [4.0, 0.0], [3.0, 1.0]]), np.array([[3.0, 1.0], [1.0, 3.0]])).tolist()
-    [False, True, True]
-    """
-    front = np.ascontiguousarray(front, np.float64)
-    x = np.ascontiguousarray(x, np.float64)
-    out = np.empty(x.shape[0], np.bool_)
-    on_two_threads(_undominated, x.shape[0], x, front, *front_index(front), out=out)
-    return out
 
 
 @numba.njit(cache=True, nogil=True)

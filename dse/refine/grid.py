@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numba
 import numpy as np
 
-from dse.refine.cells import BLOCK_CELLS, Split, corner_flats, lattice_lookups, live_cells
+from dse.refine.cells import BLOCK_CELLS, Split, corner_flats, join_blocks, lattice_lookups, live_cells
 from dse.refine.memory import growable
 from dse.refine.points import PointTable
 from dse.spec import SweepSpec
@@ -250,15 +250,9 @@ class _Scenario:
         """Live cells."""
         return sum(b[0].shape[0] for b in self.blocks)
 
-    def _cell_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The live cells' ``lo``, ``hi`` and corner rows, every block in one array each."""
-        n_axes = len(self.shape)
-        empty = (np.empty((0, n_axes), self.cell_dtype),) * 2 + (np.empty((0, 1 << self.axes.size), np.int32),)
-        return tuple(np.concatenate(parts) for parts in zip(empty, *self.blocks, strict=True))
-
     def state(self) -> dict[str, np.ndarray]:
         """The arrays that :meth:`restore` needs to continue this scenario at the next level."""
-        lo, hi, corners = self._cell_arrays()
+        lo, hi, corners = join_blocks(self.blocks, self.cell_dtype, len(self.shape), 1 << self.axes.size)
         return {
             "flats": self.flats,
             "values": self.values[: self.n],

@@ -19,10 +19,10 @@ the heap, glibc only), and restores them afterwards, trimming the heap once.
 :data:`HUGE_PAGES` and :data:`KEEP_FREED` are read on entry (set them to
 compare the settings).
 
-:func:`growable` gives the arrays that only grow during a refinement (the
-evaluated points' flat indices, values and levels) room for every point the
-grid could need, as address space only: pages are touched when written, so
-the arrays never move and no copy of them is made as the points accumulate.
+:func:`growable` gives the array that only grows during a refinement (the
+evaluated points' values) room for every point the grid could need, as
+address space only: pages are touched when written, so the array never
+moves and is not copied as the points accumulate.
 """
 
 from __future__ import annotations
